@@ -1,0 +1,19 @@
+"""reconciler: tie impact.com batch-submission results back to the records that were sent.
+
+Public API: :func:`reconcile` (and :func:`write_outputs`), :data:`__version__`.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "reconcile", "write_outputs"]
+
+
+def __getattr__(name: str) -> object:
+    # Imported lazily so `reconciler --help` and `reconciler codes` start fast.
+    if name in ("reconcile", "write_outputs"):
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(name)

@@ -1,0 +1,160 @@
+"""Give every sent record its outcome, codes, resolution and advice.
+
+Owns: folding the result rows tied to a record into one verdict, and the resolution precedence
+when a record carries several codes. Knows nothing about files; meanings come from the catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .catalogue import Catalogue
+from .match import Ties, Unmatched
+from .model import RESOLUTION_PRECEDENCE, Outcome, Resolution, TiedBy
+
+_TIE_RANK: dict[str, int] = {
+    str(TiedBy.LINE): 0,
+    str(TiedBy.ACTION_ID): 1,
+    str(TiedBy.OID_TRACKER): 2,
+    str(TiedBy.OID): 3,
+    str(TiedBy.NONE): 9,
+}
+_RANK_TIE = {v: k for k, v in _TIE_RANK.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionState:
+    """What the results say about the submission as a whole."""
+
+    status: str = ""  # as reported: Complete / In Progress / Queued, "" when unknown
+    complete: bool = True
+    total_records: int | None = None
+    total_errors: int | None = None
+    lists_every_record: bool = False
+    batch_ids: tuple[str, ...] = ()
+
+
+ZERO_RECORDS_CODE = "ZERO_RECORDS"
+
+AMBIGUOUS_ADVICE = (
+    "A result may belong to this record or to another one with the same identifiers (see "
+    "unmatched_results.csv); check it by hand before resubmitting."
+)
+MISSING_ADVICE = (
+    "The results list every record but not this one: check whether it was processed before "
+    "resubmitting it."
+)
+
+
+def _merge_codes(codes: pd.Series) -> str:
+    parts = sorted({c for cell in codes for c in str(cell).split(";") if c})
+    return ";".join(parts)
+
+
+def _verdict(catalogue: Catalogue, codeset: str) -> tuple[str, str]:
+    """Resolution and advice for a ``;``-joined, sorted set of codes."""
+    infos = [catalogue.get(c) for c in codeset.split(";") if c]
+    present = {info.resolution for info in infos}
+    resolution = next(r for r in RESOLUTION_PRECEDENCE if r in present or r is Resolution.NONE)
+    if len(infos) == 1:
+        advice = infos[0].advice
+    else:
+        advice = " | ".join(f"{info.code}: {info.advice}" for info in infos)
+    return str(resolution), advice
+
+
+def classify_records(
+    n_records: int,
+    ties: Ties,
+    catalogue: Catalogue,
+    submission: SubmissionState,
+) -> pd.DataFrame:
+    """One row per sent record (index = record position): Outcome, ErrorCodes, Resolution,
+    TiedBy, Advice, ResultRows."""
+    res = ties.results
+    tied = res[res["s_idx"].to_numpy() >= 0]
+    s = tied["s_idx"].to_numpy(dtype=np.int64)
+
+    codes = np.full(n_records, "", dtype=object)
+    rank = np.full(n_records, _TIE_RANK[str(TiedBy.NONE)], dtype=np.int64)
+    n_rows = np.bincount(s, minlength=n_records).astype(np.int64) if len(s) else np.zeros(
+        n_records, dtype=np.int64
+    )
+    if len(tied):
+        single = n_rows[s] == 1
+        codes[s[single]] = tied["codes"].to_numpy()[single]
+        multi = tied[~single]
+        if len(multi):
+            merged = multi.groupby("s_idx")["codes"].agg(_merge_codes)
+            codes[merged.index.to_numpy(dtype=np.int64)] = merged.to_numpy()
+        ranks = tied["tied_by"].map(_TIE_RANK).to_numpy(dtype=np.int64)
+        np.minimum.at(rank, s, ranks)
+
+    ambiguous = np.zeros(n_records, dtype=bool)
+    amb = res[res["reason"].to_numpy() == Unmatched.AMBIGUOUS_KEY]
+    for cands in amb["candidates"]:
+        for c in str(cands).split():
+            ambiguous[int(c)] = True
+
+    has_result = n_rows > 0
+    has_codes = codes != ""
+    if submission.total_records == 0 and n_records:
+        codes = np.where(has_codes, codes, ZERO_RECORDS_CODE).astype(object)
+        has_codes = np.ones(n_records, dtype=bool)
+
+    outcome = np.where(
+        has_codes,
+        str(Outcome.REJECTED),
+        np.where(
+            has_result,
+            str(Outcome.ACCEPTED),
+            np.where(
+                ambiguous,
+                str(Outcome.AMBIGUOUS),
+                str(Outcome.MISSING) if submission.lists_every_record else str(Outcome.ACCEPTED),
+            ),
+        ),
+    ).astype(object)
+
+    resolution = np.full(n_records, str(Resolution.NONE), dtype=object)
+    advice = np.full(n_records, "", dtype=object)
+    if has_codes.any():
+        rejected_codes = pd.Series(codes[has_codes])
+        verdicts = {u: _verdict(catalogue, str(u)) for u in rejected_codes.unique()}
+        resolution[has_codes] = rejected_codes.map(lambda c: verdicts[c][0]).to_numpy()
+        advice[has_codes] = rejected_codes.map(lambda c: verdicts[c][1]).to_numpy()
+    is_amb = outcome == str(Outcome.AMBIGUOUS)
+    resolution[is_amb] = str(Resolution.REVIEW)
+    advice[is_amb] = AMBIGUOUS_ADVICE
+    is_missing = outcome == str(Outcome.MISSING)
+    resolution[is_missing] = str(Resolution.REVIEW)
+    advice[is_missing] = MISSING_ADVICE
+    if not submission.complete:
+        pending = ~has_codes
+        resolution[pending] = str(Resolution.WAIT)
+        advice[pending] = (
+            f"The submission is not complete yet (status {submission.status or 'unknown'}): "
+            "results are not final. Export them again once its status is Complete."
+        )
+    # An ambiguous result may also concern a record that is otherwise tied: say so.
+    also = ambiguous & ~is_amb
+    if also.any():
+        advice[also] = [
+            (a + " | " if a else "") + AMBIGUOUS_ADVICE for a in advice[also]
+        ]
+
+    lookup = np.array([_RANK_TIE.get(i, str(TiedBy.NONE)) for i in range(10)], dtype=object)
+    tie_names = lookup[rank]
+    return pd.DataFrame(
+        {
+            "Outcome": outcome,
+            "ErrorCodes": codes,
+            "Resolution": resolution,
+            "TiedBy": tie_names,
+            "Advice": advice,
+            "ResultRows": n_rows,
+        }
+    )

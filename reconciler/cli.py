@@ -1,0 +1,222 @@
+"""Command line: the only module that knows argv, exit codes, colours and progress display.
+
+Exit codes: 0 nothing needs attention, 1 records need attention (outputs written), 2 could not run.
+Every tool failure is printed as one line ``reconciler: <file>[:<line>]: <problem and fix>``;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+from . import __version__
+from .errors import EXIT_ATTENTION, EXIT_CANNOT_RUN, EXIT_OK, ReconcilerError, UsageError
+from .model import LineBase
+
+app = typer.Typer(
+    name="reconciler",
+    help="Reconcile impact.com batch file submissions with the results the platform reported.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
+
+LARGE_INPUT_BYTES = 20 * 1024 * 1024
+
+
+def _fail(message: str, code: int = EXIT_CANNOT_RUN) -> typer.Exit:
+    typer.echo(f"reconciler: {message}", err=True)
+    return typer.Exit(code)
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn tool failures into one line on stderr and exit 2 (traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ReconcilerError as exc:
+            if debug:
+                traceback.print_exc()
+            raise _fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted; no outputs were changed", 130) from None
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            raise _fail(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(run again with --debug for the traceback, and please report it)"
+            ) from None
+
+    return wrapper
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr for large inputs when stderr is a terminal; silent otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        yield lambda _msg: None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        yield lambda msg: status.update(msg)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"reconciler {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Reconcile impact.com batch file submissions with the results the platform reported."""
+
+
+@app.command()
+@guarded
+def reconcile(
+    sent: Annotated[Path, typer.Argument(help="The file that was sent (CSV, TSV/TXT, XLSX, XML).")],
+    results: Annotated[
+        Path, typer.Argument(help="The results impact.com reported (CSV/TSV, XLSX, JSON).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder [default: <sent stem>_reconciled/]."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="FIELD=COLUMN",
+            help="Name the results column of a field, e.g. --map line=\"Row #\" --map code=Error.",
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Worksheet to read from XLSX inputs.")
+    ] = None,
+    line_base: Annotated[
+        LineBase,
+        typer.Option("--line-base", help="How the results number lines (auto: from identifiers)."),
+    ] = LineBase.AUTO,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an --out folder not made by reconciler.")
+    ] = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Tie every result to the exact record that was sent, classify every error, write outputs."""
+    from .detect import parse_map_options
+    from .pipeline import ReconcileOptions, write_outputs
+    from .pipeline import reconcile as run
+
+    overrides = parse_map_options(map_ or [])
+    out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
+    large = any(p.is_file() and p.stat().st_size > LARGE_INPUT_BYTES for p in (sent, results))
+    with _progress(large) as step:
+        rec = run(
+            sent,
+            results,
+            ReconcileOptions(overrides=overrides, sheet=sheet, line_base=line_base),
+            progress=step,
+        )
+        step("writing outputs")
+        written = write_outputs(rec, out_dir, force=force)
+    if not quiet:
+        _print_summary(rec.summary, out_dir, written)
+    raise typer.Exit(EXIT_ATTENTION if rec.needs_attention else EXIT_OK)
+
+
+def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -> None:
+    s = summary
+    typer.echo(
+        f"{s['sent_records']} records sent: {s['accepted']} accepted ({s['accepted_pct']}%), "
+        f"{s['rejected']} rejected"
+        + (f", {s['missing']} missing" if s["missing"] else "")
+        + (f", {s['ambiguous_records']} ambiguous" if s["ambiguous_records"] else "")
+    )
+    typer.echo(
+        f"  template {s['template']} · results {s['result_shape']} · lines {s['line_base_detail']}"
+    )
+    if s["by_code"]:
+        codes = ", ".join(f"{k} {v}" for k, v in list(s["by_code"].items())[:8])
+        more = len(s["by_code"]) - 8
+        typer.echo(f"  by code: {codes}" + (f" (+{more} more)" if more > 0 else ""))
+    attention = {k: v for k, v in s["by_resolution"].items() if k != "none"}
+    if attention:
+        typer.echo("  by resolution: " + ", ".join(f"{k} {v}" for k, v in attention.items()))
+    if s["unmatched_results"]:
+        typer.echo(f"  {s['unmatched_results']} result rows tied to no record: see unmatched_results.csv")
+    for warning in s["warnings"]:
+        typer.echo(f"  warning: {warning}")
+    typer.echo(f"outputs in {out_dir}: {', '.join(written)}")
+
+
+@app.command()
+@guarded
+def codes(debug: DebugOpt = False) -> None:
+    """List every platform result code reconciler knows, with its resolution."""
+    from .catalogue import load_catalogue
+
+    cat = load_catalogue()
+    width = max(len(info.code) for info in cat)
+    for info in cat:
+        typer.echo(f"{info.code:<{width}}  {info.resolution:<15}  {info.title}")
+
+
+@app.command()
+@guarded
+def explain(
+    code: Annotated[str, typer.Argument(help="A result code, in any spelling.")],
+    debug: DebugOpt = False,
+) -> None:
+    """Explain one result code: what it means, whether resubmitting helps, what to do."""
+    from .catalogue import load_catalogue
+
+    cat = load_catalogue()
+    name = cat.normalize(code)
+    if not name:
+        raise UsageError(f"{code!r} holds no code; try e.g. reconciler explain BAD_DISPOSITION")
+    info = cat.get(name)
+    typer.echo(f"{info.code}: {info.title}" + ("" if info.known else " (not in the catalogue)"))
+    typer.echo(f"  meaning:    {info.meaning}")
+    typer.echo(f"  resolution: {info.resolution}")
+    if info.error_type:
+        typer.echo(f"  error type: {info.error_type}")
+    typer.echo(f"  what to do: {info.advice}")
+    if info.fields:
+        typer.echo(f"  look at:    {', '.join(info.fields)}")
+    if info.aliases:
+        typer.echo(f"  also seen as: {', '.join(info.aliases)}")
+    if not info.known:
+        raise typer.Exit(EXIT_ATTENTION)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,316 @@
+"""Recognise what two tables are: the sent file's template and the results' shape.
+
+Owns: mapping header cells to canonical fields (sent and results), choosing the template and the
+results shape, and applying ``--map`` overrides. Does not read files and does not tie anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import pandas as pd
+
+from .errors import ShapeError, UsageError
+from .model import Table
+from .templates import (
+    ERROR_TYPE_VALUES,
+    ITEM_INDEX_RE,
+    ITEM_PREFIXES,
+    RECORD_FAILURE_VALUES,
+    RECORD_SUCCESS_VALUES,
+    RESULT_FIELDS,
+    SENT_FIELDS,
+    SUBMISSION_STATUS_VALUES,
+    Template,
+    header_key,
+)
+
+
+class ResultShape(StrEnum):
+    ERROR_LIST = "error_list"  # File Submissions "View Errors" export (CSV/XLSX)
+    FTP_ERROR_DETAILS = "ftp_error_details"  # Brand API ErrorDetail JSON
+    API_SUBMISSIONS = "api_submissions"  # API submission records, no line
+    SENT_WITH_STATUS = "sent_with_status"  # the sent file with status/error columns appended
+
+
+SHAPE_TITLES: dict[ResultShape, str] = {
+    ResultShape.ERROR_LIST: "Error list (File Submissions \u2192 View Errors)",
+    ResultShape.FTP_ERROR_DETAILS: "Brand API FTP error details (JSON)",
+    ResultShape.API_SUBMISSIONS: "API submission records (no line numbers)",
+    ResultShape.SENT_WITH_STATUS: "Sent file with status columns appended",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemColumn:
+    index: int  # 1 for `Sku`/`Sku1`
+    field: str  # sku | quantity | item_amount | category
+    column: str  # frame label
+
+
+@dataclass(frozen=True, slots=True)
+class SentSchema:
+    template: Template
+    fields: Mapping[str, str]  # canonical field -> frame label
+    items: tuple[ItemColumn, ...] = ()
+
+    def column(self, name: str) -> str | None:
+        return self.fields.get(name)
+
+    def item_columns(self, field_name: str) -> tuple[str, ...]:
+        return tuple(i.column for i in sorted(self.items, key=lambda i: i.index) if i.field == field_name)
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSchema:
+    shape: ResultShape
+    fields: Mapping[str, str]  # canonical result field -> frame label
+    notes: tuple[str, ...] = field(default=())
+
+    def column(self, name: str) -> str | None:
+        return self.fields.get(name)
+
+
+_SENT_ALIASES: dict[str, str] = {
+    header_key(alias): spec.name for spec in SENT_FIELDS for alias in spec.aliases
+}
+
+
+def _sent_field_of(label: str) -> str | None:
+    return _SENT_ALIASES.get(header_key(label))
+
+
+def _item_of(label: str) -> tuple[str, int] | None:
+    key = header_key(label)
+    if key in ("sku", "itemsku", "quantity", "itemquantity", "category", "itemcategory"):
+        return ITEM_PREFIXES[key], 1
+    m = ITEM_INDEX_RE.match(key)
+    if m and m.group("prefix") in ITEM_PREFIXES:
+        return ITEM_PREFIXES[m.group("prefix")], int(m.group("index"))
+    return None
+
+
+def map_sent_columns(columns: Sequence[str]) -> tuple[dict[str, str], tuple[ItemColumn, ...]]:
+    """Canonical field -> column label (first occurrence wins), and the item columns."""
+    fields: dict[str, str] = {}
+    items: list[ItemColumn] = []
+    for label in columns:
+        name = _sent_field_of(label)
+        if name is not None:
+            fields.setdefault(name, label)
+            continue
+        item = _item_of(label)
+        if item is not None:
+            items.append(ItemColumn(item[1], item[0], label))
+    return fields, tuple(items)
+
+
+def _column_values(table: Table, label: str, limit: int = 50_000) -> set[str]:
+    col = table.frame[label]
+    if len(col) > limit:
+        col = col.iloc[:limit]
+    return {v.strip().lower() for v in col.unique() if isinstance(v, str) and v.strip()}
+
+
+def detect_template(table: Table) -> SentSchema:
+    """Work out which impact.com template a sent file follows from its headers (and values)."""
+    fields, items = map_sent_columns(list(table.frame.columns))
+    has = fields.__contains__
+    item_fields = {i.field for i in items}
+    is_conversion = has("campaign_id") or has("event_date") or has("event_type_code")
+    has_items = "sku" in item_fields or any(i.field == "quantity" for i in items)
+    if not fields and not items:
+        raise ShapeError(
+            "none of the headers is an impact.com field (expected e.g. ActionId, Oid, "
+            "ActionTrackerId, Amount, Reason or CampaignId, EventDate, OrderId); check that this "
+            "is the file that was sent and that its first row is the header",
+            path=table.path,
+            line=table.header_line,
+        )
+    if is_conversion:
+        if has_items:
+            template = Template.ITEM_CONVERSION
+        elif has("customer_id") and has("action_tracker_id") and _is_chained(table, fields):
+            template = Template.CHAINED_CONVERSION
+        else:
+            template = Template.CONVERSION
+    elif has_items:
+        template = Template.ITEM_MODIFICATION
+    elif has("reason") and _all_reset(table, fields["reason"]):
+        template = Template.RESET
+    elif (
+        set(fields) == {"action_id", "amount", "reason"}
+        and len(table.frame.columns) == 3
+    ):
+        template = Template.MOBILE
+    elif has("action_id") or (has("oid") and has("action_tracker_id")) or has("reason"):
+        template = Template.MODIFICATION
+    else:
+        template = Template.UNKNOWN
+    return SentSchema(template=template, fields=fields, items=items)
+
+
+def _all_reset(table: Table, label: str) -> bool:
+    values = _column_values(table, label)
+    return bool(values) and values == {"reset"}
+
+
+def _is_chained(table: Table, fields: Mapping[str, str]) -> bool:
+    """Chained actions: one CustomerId carried by rows of different event types."""
+    frame = table.frame[[fields["customer_id"], fields["action_tracker_id"]]]
+    frame = frame[frame.iloc[:, 0].str.strip() != ""]
+    if frame.empty:
+        return False
+    trackers = frame.groupby(frame.columns[0], sort=False)[frame.columns[1]].nunique()
+    return bool((trackers > 1).any())
+
+
+_RESULT_ALIASES: dict[str, list[str]] = {}
+for _name, _aliases in RESULT_FIELDS.items():
+    for _alias in _aliases:
+        _RESULT_ALIASES.setdefault(header_key(_alias), []).append(_name)
+
+
+def _status_kind(values: set[str]) -> str | None:
+    """What a Status-like column holds, judged by its values."""
+    if not values:
+        return None
+    if values <= ERROR_TYPE_VALUES:
+        return "error_type"
+    if values <= SUBMISSION_STATUS_VALUES:
+        return "submission_status"
+    if values <= RECORD_SUCCESS_VALUES | RECORD_FAILURE_VALUES:
+        return "record_status"
+    return None
+
+
+def parse_map_options(options: Sequence[str]) -> dict[str, str]:
+    """``FIELD=COLUMN`` strings from ``--map`` into a dict, validated against known fields."""
+    out: dict[str, str] = {}
+    for opt in options:
+        name, sep, column = opt.partition("=")
+        name = name.strip().lower().replace("-", "_")
+        if not sep or not name or not column.strip():
+            raise UsageError(f"--map {opt!r}: write it as FIELD=COLUMN, e.g. --map line=\"Row #\"")
+        if name not in RESULT_FIELDS:
+            raise UsageError(
+                f"--map {opt!r}: unknown field {name!r}; known fields: {', '.join(sorted(RESULT_FIELDS))}"
+            )
+        out[name] = column.strip()
+    return out
+
+
+def _resolve_override(table: Table, name: str, column: str) -> str:
+    labels = list(table.frame.columns)
+    if column in labels:
+        return column
+    by_key = [lab for lab in labels if header_key(lab) == header_key(column)]
+    if by_key:
+        return by_key[0]
+    raise UsageError(
+        f"--map {name}={column!r}: the results file has no such column; its columns are: "
+        + ", ".join(repr(c) for c in table.header),
+        path=table.path,
+    )
+
+
+def detect_results(
+    table: Table, sent: SentSchema, sent_table: Table, overrides: Mapping[str, str] | None = None
+) -> ResultSchema:
+    """Recognise the results' shape and which column holds each result field."""
+    overrides = overrides or {}
+    labels = list(table.frame.columns)
+    sent_keys = {header_key(c) for c in sent_table.frame.columns}
+    result_keys = {header_key(c) for c in labels}
+    shared = sent_keys & result_keys
+    extra = result_keys - sent_keys
+    looks_like_sent = (
+        len(sent_keys) >= 2 and len(shared) >= max(2, int(0.6 * len(sent_keys))) and bool(extra)
+    )
+
+    fields: dict[str, str] = {}
+    notes: list[str] = []
+    for name, column in overrides.items():
+        fields[name] = _resolve_override(table, name, column)
+    taken = set(fields.values())
+
+    # Status-like columns are told apart by their values, not their names.
+    for label in labels:
+        if label in taken:
+            continue
+        kind = _status_kind(_column_values(table, label)) if header_key(label) in (
+            "status",
+            "category",
+            "type",
+            "errortype",
+            "result",
+            "outcome",
+            "recordstatus",
+            "submissionstatus",
+            "processingstatus",
+        ) else None
+        if kind is not None and kind not in fields:
+            fields[kind] = label
+            taken.add(label)
+
+    for name, aliases in RESULT_FIELDS.items():
+        if name in fields or name in ("error_type", "record_status", "submission_status"):
+            continue
+        for alias in aliases:
+            key = header_key(alias)
+            if looks_like_sent and name == "code" and key in sent_keys:
+                continue  # in a sent-with-status file, Reason is the disposition that was sent
+            hit = next((lab for lab in labels if header_key(lab) == key and lab not in taken), None)
+            if hit is not None:
+                fields[name] = hit
+                taken.add(hit)
+                break
+    # An explicit ErrorType column by name, when its values were not recognised.
+    if "error_type" not in fields:
+        hit = next((lab for lab in labels if header_key(lab) == "errortype" and lab not in taken), None)
+        if hit is not None:
+            fields["error_type"] = hit
+
+    if looks_like_sent and ("record_status" in fields or "code" in fields):
+        shape = ResultShape.SENT_WITH_STATUS
+    elif "line" in fields:
+        shape = ResultShape.FTP_ERROR_DETAILS if table.format == "json" else ResultShape.ERROR_LIST
+    else:
+        shape = ResultShape.API_SUBMISSIONS
+
+    if table.records and "code" not in fields and "record_status" not in fields:
+        raise ShapeError(
+            "cannot find the column holding the error code (looked for Message, Reason, Error, "
+            "Error Code, ErrorReason); name it with --map code=COLUMN",
+            path=table.path,
+            line=table.header_line or None,
+        )
+    identifiers = ("action_id", "oid", "action_tracker_id", "payload")
+    if table.records and "line" not in fields and not any(f in fields for f in identifiers):
+        raise ShapeError(
+            "the results have neither a line column nor identifiers (ActionId, OrderId, "
+            "ActionTrackerId) to tie them to the sent records; name one with --map line=COLUMN "
+            "or --map oid=COLUMN",
+            path=table.path,
+            line=table.header_line or None,
+        )
+    if overrides:
+        notes.append("columns set with --map: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+    return ResultSchema(shape=shape, fields=fields, notes=tuple(notes))
+
+
+def looks_like_results(table: Table) -> bool:
+    """True when a file given as SENT looks like a results export (arguments swapped)."""
+    keys = {header_key(c) for c in table.frame.columns}
+    has_line = any(header_key(a) in keys for a in RESULT_FIELDS["line"])
+    has_code = any(
+        header_key(a) in keys for a in ("Message", "Error Code", "ErrorCode", "ErrorReason", "Error")
+    )
+    has_sent = bool({"amount", "reason", "campaignid", "eventdate"} & keys)
+    return has_line and has_code and not has_sent
+
+
+def frame_columns(frame: pd.DataFrame) -> list[str]:
+    return [str(c) for c in frame.columns]

@@ -1,0 +1,326 @@
+"""Tie every result row to the exact sent record it speaks of, or say why it cannot be tied.
+
+Owns: the line-numbering choice (``--line-base``), identifier ties, contradiction checks and the
+reasons results stay unmatched. Never guesses: a result whose identifiers contradict the record
+at its line is tied by identifiers only when they name exactly one record; a key shared by several
+sent records is reported as ambiguous, never fanned out. Vectorised: merges and numpy, no
+per-record Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .model import IntArray, LineBase, Table, TiedBy
+from .normalize import ID_FIELDS
+
+LINE_BASES: tuple[LineBase, ...] = (
+    LineBase.PHYSICAL,
+    LineBase.RECORD,
+    LineBase.DATA1,
+    LineBase.DATA0,
+)
+
+FIELD_LABELS: dict[str, str] = {
+    "action_id": "ActionId",
+    "oid": "OrderId",
+    "action_tracker_id": "ActionTrackerId",
+    "campaign_id": "CampaignId",
+    "sku": "Sku",
+}
+
+
+class Unmatched:
+    """Stable reason slugs for result rows tied to no record."""
+
+    LINE_OUT_OF_RANGE = "line_out_of_range"
+    NOT_A_RECORD_LINE = "not_a_record_line"
+    CONTRADICTS_LINE = "contradicts_line"
+    NO_SUCH_RECORD = "no_such_record"
+    AMBIGUOUS_KEY = "ambiguous_key"
+    NO_IDENTIFIERS = "no_identifiers"
+
+
+@dataclass(frozen=True, slots=True)
+class LineBaseChoice:
+    base: LineBase
+    requested: LineBase
+    confirmed: bool  # the results' identifiers backed this choice
+    evidence: Mapping[str, Mapping[str, int]]  # base -> agree / contradict / out_of_range
+
+    def describe(self) -> str:
+        if self.requested is not LineBase.AUTO:
+            return f"{self.base} (set with --line-base)"
+        if self.confirmed:
+            ev = self.evidence[self.base]
+            return (
+                f"{self.base} (auto: {ev['agree']} result lines confirmed by their identifiers, "
+                f"{ev['contradict']} contradicted)"
+            )
+        return f"{self.base} (auto: assumed; the results carry no identifiers to confirm it)"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Ties:
+    """``results`` is the result-row frame with s_idx (-1 when untied), tied_by, reason, detail
+    and candidates (space-separated sent record indexes for ambiguous keys)."""
+
+    results: pd.DataFrame
+    line_base: LineBaseChoice
+
+
+def record_numbers(table: Table, base: LineBase) -> IntArray:
+    """The number the platform would give each sent record under a line base (increasing)."""
+    n = table.records
+    if base is LineBase.PHYSICAL:
+        return np.asarray(table.lines, dtype=np.int64)
+    if base is LineBase.RECORD:
+        return np.arange(n, dtype=np.int64) + table.header_line + 1
+    if base is LineBase.DATA1:
+        return np.arange(1, n + 1, dtype=np.int64)
+    if base is LineBase.DATA0:
+        return np.arange(n, dtype=np.int64)
+    raise ValueError(f"not a concrete line base: {base}")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Comparison:
+    agree: IntArray
+    contradict: IntArray
+    first_field: np.ndarray  # field name of the first contradiction, "" when none
+
+
+def compare(
+    results: pd.DataFrame,
+    sent: pd.DataFrame,
+    skus: pd.DataFrame,
+    r_pos: IntArray,
+    s_idx: IntArray,
+) -> _Comparison:
+    """For each (result row position, sent record) pair: identifiers that agree / contradict."""
+    k = len(r_pos)
+    agree = np.zeros(k, dtype=np.int64)
+    contradict = np.zeros(k, dtype=np.int64)
+    first = np.full(k, "", dtype=object)
+    for name in ID_FIELDS:
+        rv = results[name].to_numpy()[r_pos]
+        sv = sent[name].to_numpy()[s_idx]
+        both = (rv != "") & (sv != "")
+        same = rv == sv
+        agree += both & same
+        bad = both & ~same
+        contradict += bad
+        first = np.where((first == "") & bad, name, first)
+    rsku = results["sku"].to_numpy()[r_pos]
+    has_sku = rsku != ""
+    if has_sku.any() and len(skus):
+        with_skus = np.isin(s_idx, skus["s_idx"].to_numpy())
+        check = has_sku & with_skus
+        if check.any():
+            pairs = pd.DataFrame({"s_idx": s_idx[check], "sku": rsku[check]})
+            hit = pairs.merge(skus.assign(_hit=True), on=["s_idx", "sku"], how="left")["_hit"]
+            found = hit.notna().to_numpy()
+            idx = np.flatnonzero(check)
+            agree[idx[found]] += 1
+            contradict[idx[~found]] += 1
+            miss = idx[~found]
+            first[miss] = np.where(first[miss] == "", "sku", first[miss])
+    return _Comparison(agree, contradict, first)
+
+
+def _locate(numbers: IntArray, lines: IntArray) -> tuple[IntArray, np.ndarray]:
+    """Position of each line in the increasing ``numbers``; found mask."""
+    if len(numbers) == 0:
+        return np.zeros(len(lines), dtype=np.int64), np.zeros(len(lines), dtype=bool)
+    pos = np.searchsorted(numbers, lines)
+    clipped = np.minimum(pos, len(numbers) - 1)
+    found = (pos < len(numbers)) & (numbers[clipped] == lines)
+    return clipped.astype(np.int64), found
+
+
+def choose_line_base(
+    table: Table,
+    results: pd.DataFrame,
+    sent: pd.DataFrame,
+    skus: pd.DataFrame,
+    requested: LineBase,
+) -> LineBaseChoice:
+    with_line = np.flatnonzero(results["line"].to_numpy() >= 0)
+    lines = results["line"].to_numpy()[with_line]
+    evidence: dict[str, dict[str, int]] = {}
+    scores: list[tuple[int, int, int]] = []
+    for rank, base in enumerate(LINE_BASES):
+        pos, found = _locate(record_numbers(table, base), lines)
+        cmp = compare(results, sent, skus, with_line[found], pos[found])
+        agree = int(((cmp.agree > 0) & (cmp.contradict == 0)).sum())
+        contradict = int((cmp.contradict > 0).sum())
+        out_of_range = int((~found).sum())
+        evidence[str(base)] = {
+            "agree": agree,
+            "contradict": contradict,
+            "out_of_range": out_of_range,
+        }
+        scores.append((agree - contradict, -out_of_range, -rank))
+    if requested is not LineBase.AUTO:
+        return LineBaseChoice(requested, requested, evidence[str(requested)]["agree"] > 0, evidence)
+    best = max(range(len(LINE_BASES)), key=lambda i: scores[i])
+    base = LINE_BASES[best]
+    return LineBaseChoice(base, requested, evidence[str(base)]["agree"] > 0, evidence)
+
+
+_ID_LEVELS: tuple[tuple[TiedBy, tuple[str, ...]], ...] = (
+    (TiedBy.ACTION_ID, ("action_id",)),
+    (TiedBy.OID_TRACKER, ("oid", "action_tracker_id")),
+    (TiedBy.OID, ("oid",)),
+)
+
+
+def _describe_contradiction(
+    results: pd.DataFrame, sent: pd.DataFrame, r_pos: int, s_idx: int, field: str, where: str
+) -> str:
+    label = FIELD_LABELS.get(field, field)
+    said = results[field + "_raw"].iat[r_pos]
+    if field == "sku":
+        return f"{where} has no Sku {said!r} (the result's Sku)"
+    held = sent[field].iat[s_idx]
+    return f"{where} holds {label} {held!r} but the result says {said!r}"
+
+
+def match_results(
+    table: Table,
+    results: pd.DataFrame,
+    sent: pd.DataFrame,
+    skus: pd.DataFrame,
+    requested: LineBase = LineBase.AUTO,
+) -> Ties:
+    """Tie result rows to sent records. ``sent``/``skus`` come from ``normalize.sent_keys``."""
+    m = len(results)
+    choice = choose_line_base(table, results, sent, skus, requested)
+    numbers = record_numbers(table, choice.base)
+    s_of = np.full(m, -1, dtype=np.int64)
+    tied_by = np.full(m, str(TiedBy.NONE), dtype=object)
+    reason = np.full(m, "", dtype=object)
+    detail = np.full(m, "", dtype=object)
+    candidates = np.full(m, "", dtype=object)
+
+    line = results["line"].to_numpy()
+    with_line = np.flatnonzero(line >= 0)
+    pos, found = _locate(numbers, line[with_line])
+    cmp = compare(results, sent, skus, with_line[found], pos[found])
+    ok = cmp.contradict == 0
+    good = with_line[found][ok]
+    s_of[good] = pos[found][ok]
+    tied_by[good] = str(TiedBy.LINE)
+
+    # Lines that contradict the record they point at.
+    bad_r = with_line[found][~ok]
+    bad_s = pos[found][~ok]
+    for r, s, f in zip(bad_r, bad_s, cmp.first_field[~ok], strict=True):
+        reason[r] = Unmatched.CONTRADICTS_LINE
+        where = f"line {line[r]} ({choice.base} numbering)"
+        detail[r] = _describe_contradiction(results, sent, int(r), int(s), str(f), where)
+    # Lines that point at no record.
+    missing_r = with_line[~found]
+    last = int(numbers[-1]) if len(numbers) else 0
+    first_no = int(numbers[0]) if len(numbers) else 0
+    past = line[missing_r] > last
+    reason[missing_r[past]] = Unmatched.LINE_OUT_OF_RANGE
+    reason[missing_r[~past]] = Unmatched.NOT_A_RECORD_LINE
+    for r in missing_r:
+        if line[r] > last:
+            detail[r] = (
+                f"line {line[r]} is past the last record of the sent file "
+                f"(line {last} in {choice.base} numbering)"
+            )
+        elif line[r] < first_no:
+            detail[r] = f"line {line[r]} is before the first record (line {first_no})"
+        else:
+            detail[r] = f"line {line[r]} is not where a record starts (a blank line or a continuation)"
+
+    pending = np.flatnonzero(s_of < 0)
+    amb_mask = np.zeros(m, dtype=bool)
+    for level, cols in _ID_LEVELS:
+        if len(pending) == 0:
+            break
+        sub = results.iloc[pending]
+        has_all = np.ones(len(sub), dtype=bool)
+        for c in cols:
+            has_all &= sub[c].to_numpy() != ""
+        if not has_all.any():
+            continue
+        probe = pd.DataFrame({"_r": pending[has_all]})
+        for c in cols:
+            probe[c] = sub[c].to_numpy()[has_all]
+        s_frame = sent[list(cols)].copy()
+        s_frame["_s"] = np.arange(len(sent), dtype=np.int64)
+        for c in cols:
+            s_frame = s_frame[s_frame[c] != ""]
+        cand = probe.merge(s_frame, on=list(cols), how="inner")
+        if cand.empty:
+            continue
+        cr = cand["_r"].to_numpy(dtype=np.int64)
+        cs = cand["_s"].to_numpy(dtype=np.int64)
+        ccmp = compare(results, sent, skus, cr, cs)
+        keep = ccmp.contradict == 0
+        kept = pd.DataFrame({"_r": cr[keep], "_s": cs[keep]})
+        counts = kept.groupby("_r")["_s"].agg(["count", "first"])
+        single = counts[counts["count"] == 1]
+        r_single = single.index.to_numpy(dtype=np.int64)
+        s_of[r_single] = single["first"].to_numpy(dtype=np.int64)
+        tied_by[r_single] = str(level)
+        multi = counts[counts["count"] > 1]
+        if len(multi):
+            lists = kept[kept["_r"].isin(multi.index)].groupby("_r")["_s"].agg(
+                lambda s: " ".join(str(v) for v in sorted(s))
+            )
+            for r, cands in lists.items():
+                ri = int(str(r))
+                if amb_mask[ri]:
+                    continue
+                amb_mask[ri] = True
+                candidates[ri] = cands
+                keys = ", ".join(
+                    f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[ri]!r}" for c in cols
+                )
+                reason[ri] = Unmatched.AMBIGUOUS_KEY
+                n_c = len(cands.split())
+                detail[ri] = f"{keys} names {n_c} records of the sent file; tie it by hand"
+        # Every candidate contradicted: say so when nothing better is known.
+        contradicted = np.setdiff1d(np.unique(cr), np.unique(kept["_r"].to_numpy()))
+        for r in contradicted:
+            if reason[r] == "":
+                j = int(np.flatnonzero(cr == r)[0])
+                reason[r] = Unmatched.CONTRADICTS_LINE
+                f = str(ccmp.first_field[j])
+                detail[r] = _describe_contradiction(
+                    results, sent, int(r), int(cs[j]), f, f"the record with that {level} key"
+                )
+        resolved = (s_of[pending] >= 0) | amb_mask[pending]
+        pending = pending[~resolved]
+
+    # Whatever is left: say why.
+    for r in pending:
+        if reason[r]:
+            if line[r] >= 0 and any(results[c].iat[r] for c in (*ID_FIELDS, "sku")):
+                detail[r] += "; no single sent record has the result's identifiers either"
+            continue
+        ids = [
+            f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[r]!r}"
+            for c in (*ID_FIELDS, "sku")
+            if results[c].iat[r]
+        ]
+        if ids:
+            reason[r] = Unmatched.NO_SUCH_RECORD
+            detail[r] = "no sent record has " + ", ".join(ids)
+        else:
+            reason[r] = Unmatched.NO_IDENTIFIERS
+            detail[r] = "the result has neither a line number nor identifiers"
+
+    out = results.assign(
+        s_idx=s_of, tied_by=tied_by, reason=reason, detail=detail, candidates=candidates
+    )
+    return Ties(results=out, line_base=choice)

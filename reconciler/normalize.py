@@ -1,0 +1,139 @@
+"""Turn a read table plus its detected schema into the frames the matcher works on.
+
+Owns: identifier comparison keys, line-number parsing, code splitting over a whole column, the
+per-record status words. Pure: frames in, new frames out; input frames are never mutated.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus
+
+import numpy as np
+import pandas as pd
+
+from .catalogue import Catalogue, is_success_word
+from .detect import ResultSchema, ResultShape, SentSchema
+from .model import IntArray, Table
+from .templates import RECORD_FAILURE_VALUES, RECORD_SUCCESS_VALUES
+
+ID_FIELDS: tuple[str, ...] = ("action_id", "oid", "action_tracker_id", "campaign_id")
+UNSPECIFIED_CODE = "UNSPECIFIED_ERROR"
+
+_NUMERIC_ID = re.compile(r"^\d+(?:\.0+)?$")
+
+
+def _text(frame: pd.DataFrame, label: str | None) -> pd.Series:
+    if label is None:
+        return pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    return frame[label].astype(object)
+
+
+def id_key(values: pd.Series) -> pd.Series:
+    """Comparison key of an identifier column.
+
+    Surrounding whitespace is ignored, and a purely numeric ID is compared without leading zeros
+    or a spreadsheet's ``.0`` suffix: ``00123``, ``123`` and ``123.0`` compare equal. The value
+    shown to users is never this key; it only decides whether two cells name the same thing.
+    """
+    s = values.astype(str).str.strip()
+    numeric = s.str.fullmatch(r"\d+(?:\.0+)?").fillna(False).to_numpy(dtype=bool)
+    if numeric.any():
+        stripped = s[numeric].str.replace(r"\.0+$", "", regex=True).str.lstrip("0")
+        stripped = stripped.where(stripped != "", "0")
+        s = s.copy()
+        s[numeric] = stripped
+    return s.astype(object)
+
+
+def parse_lines(values: pd.Series) -> IntArray:
+    """Line numbers as int64; -1 where the cell holds no whole number."""
+    s = values.astype(str).str.strip()
+    ok = s.str.fullmatch(r"\d{1,12}(?:\.0+)?").fillna(False).to_numpy(dtype=bool)
+    out = np.full(len(s), -1, dtype=np.int64)
+    if ok.any():
+        out[ok] = s[ok].str.replace(r"\.0+$", "", regex=True).astype(np.int64).to_numpy()
+    return out
+
+
+
+def sent_keys(table: Table, schema: SentSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per sent record: identifier keys. Plus a long (s_idx, sku) frame of its item SKUs."""
+    frame = table.frame
+    keys = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    for name in ID_FIELDS:
+        label = schema.column(name)
+        keys[name] = id_key(_text(frame, label)).to_numpy() if label else ""
+    sku_cols = list(schema.item_columns("sku"))
+    if sku_cols:
+        parts = [
+            pd.DataFrame({"s_idx": np.arange(len(frame)), "sku": frame[c].astype(str).str.strip()})
+            for c in sku_cols
+        ]
+        skus = pd.concat(parts, ignore_index=True)
+        skus = skus[skus["sku"] != ""].drop_duplicates()
+    else:
+        skus = pd.DataFrame({"s_idx": np.array([], dtype=np.int64), "sku": []})
+    return keys, skus
+
+
+_PAYLOAD_KEYS: dict[str, tuple[str, ...]] = {
+    "action_id": ("ActionId", "actionid"),
+    "oid": ("OrderId", "Oid", "orderid", "oid"),
+    "action_tracker_id": ("ActionTrackerId", "actiontrackerid", "EventTypeId"),
+}
+
+
+def _from_payload(payload: pd.Series, names: tuple[str, ...]) -> pd.Series:
+    pattern = r"(?:^|[&?])(?:" + "|".join(re.escape(n) for n in names) + r")=([^&]*)"
+    found = payload.astype(str).str.extract(pattern, flags=re.IGNORECASE, expand=False)
+    return found.fillna("").map(unquote_plus).astype(object)
+
+
+def result_rows(
+    table: Table, schema: ResultSchema, catalogue: Catalogue
+) -> pd.DataFrame:
+    """One row per result row: line, identifier keys, codes (``;``-joined) and status."""
+    frame = table.frame
+    n = len(frame)
+    out = pd.DataFrame(index=pd.RangeIndex(n))
+    out["r_idx"] = np.arange(n, dtype=np.int64)
+    out["result_line"] = np.asarray(table.lines, dtype=np.int64)
+    line_label = schema.column("line")
+    out["line_raw"] = _text(frame, line_label).to_numpy()
+    out["line"] = parse_lines(out["line_raw"]) if line_label else np.full(n, -1, dtype=np.int64)
+    payload_label = schema.column("payload")
+    for name in (*ID_FIELDS, "sku"):
+        raw = _text(frame, schema.column(name))
+        if payload_label and name in _PAYLOAD_KEYS:
+            extracted = _from_payload(frame[payload_label], _PAYLOAD_KEYS[name])
+            raw = raw.where(raw.str.strip() != "", extracted)
+        out[name + "_raw"] = raw.to_numpy()
+        out[name] = (raw.astype(str).str.strip() if name == "sku" else id_key(raw)).to_numpy()
+
+    code_raw = _text(frame, schema.column("code"))
+    out["code_raw"] = code_raw.to_numpy()
+    uniques = pd.unique(code_raw)
+    split_map = {u: ";".join(catalogue.split(str(u))) for u in uniques}
+    codes = code_raw.map(split_map).astype(object)
+
+    status_raw = _text(frame, schema.column("record_status")).astype(str).str.strip().str.lower()
+    status = np.where(
+        status_raw.isin(RECORD_SUCCESS_VALUES),
+        "success",
+        np.where(status_raw.isin(RECORD_FAILURE_VALUES), "failure", ""),
+    )
+    success_words = code_raw.map({u: is_success_word(str(u)) for u in uniques}).to_numpy(dtype=bool)
+    status = np.where((status == "") & success_words, "success", status)
+    no_code = (codes == "").to_numpy()
+    if schema.shape in (ResultShape.ERROR_LIST, ResultShape.FTP_ERROR_DETAILS):
+        # Every row of an error list is an error, even when its code cell is empty.
+        missing_code = no_code & (status != "success")
+    else:
+        # Rows of other shapes report success unless they carry a code or say they failed.
+        missing_code = no_code & (status == "failure")
+    codes = codes.where(~missing_code, UNSPECIFIED_CODE)
+    out["codes"] = codes.to_numpy()
+    out["status"] = np.where(codes.to_numpy() != "", "failure", "success")
+    out["error_type"] = _text(frame, schema.column("error_type")).to_numpy()
+    return out

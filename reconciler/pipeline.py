@@ -1,0 +1,362 @@
+"""The one place that chains the stages: read → detect → normalize → match → classify → write.
+
+Owns the order of stages and the summary figures. Each stage stays a pure function elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .catalogue import Catalogue, load_catalogue
+from .classify import SubmissionState, classify_records
+from .detect import (
+    SHAPE_TITLES,
+    ResultSchema,
+    ResultShape,
+    SentSchema,
+    detect_results,
+    detect_template,
+    looks_like_results,
+)
+from .errors import InputError, ShapeError
+from .match import FIELD_LABELS, LineBaseChoice, Ties, match_results
+from .model import LineBase, Outcome, Resolution, Table
+from .normalize import result_rows, sent_keys
+from .readers import read_table
+from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
+from .writers import check_out_dir, staged_output, write_csv, write_json, neutralise
+
+RECORD_COLUMNS: tuple[str, ...] = ("SourceLine", "Outcome", "ErrorCodes", "Resolution", "TiedBy", "Advice")
+UNMATCHED_COLUMNS: tuple[str, ...] = (
+    "ResultRow",
+    "ResultLine",
+    "Line",
+    "ActionId",
+    "OrderId",
+    "ActionTrackerId",
+    "Sku",
+    "ErrorCodes",
+    "Reason",
+    "Detail",
+    "CandidateLines",
+)
+
+
+def clock() -> datetime:
+    """Now, or SOURCE_DATE_EPOCH when set (reproducible outputs)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), tz=UTC)
+    return datetime.now(tz=UTC).replace(microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileOptions:
+    overrides: Mapping[str, str] = field(default_factory=dict)
+    sheet: str | None = None
+    line_base: LineBase = LineBase.AUTO
+    now: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Reconciliation:
+    sent: Table
+    results: Table
+    sent_schema: SentSchema
+    result_schema: ResultSchema
+    line_base: LineBaseChoice
+    submission: SubmissionState
+    records: pd.DataFrame  # per sent record, in sent order
+    unmatched: pd.DataFrame
+    summary: dict[str, Any]
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.summary["needs_attention"])
+
+
+def _read(path: Path, sheet: str | None, other_is_xlsx: bool) -> Table:
+    try:
+        return read_table(path, sheet=sheet)
+    except InputError as exc:
+        # --sheet names a sheet of the other workbook: read this one's first sheet.
+        if sheet is not None and other_is_xlsx and "sheet" in exc.message.lower():
+            return read_table(path)
+        raise
+
+
+def _is_xlsx(path: Path) -> bool:
+    return path.suffix.lower() in (".xlsx", ".xlsm")
+
+
+def submission_state(results: Table, schema: ResultSchema) -> SubmissionState:
+    """Submission-level facts from the results' columns or the JSON wrapper around them."""
+    statuses: list[str] = []
+    label = schema.column("submission_status")
+    if label is not None:
+        statuses = sorted({v.strip() for v in results.frame[label].unique() if str(v).strip()})
+    meta_status = results.meta.get("Status", "").strip()
+    if not statuses and meta_status.lower() in SUBMISSION_STATUS_VALUES:
+        statuses = [meta_status]
+    complete = all(s.lower() in SUBMISSION_DONE_VALUES for s in statuses)
+    pending = [s for s in statuses if s.lower() not in SUBMISSION_DONE_VALUES]
+
+    def _int(name: str, meta_key: str) -> int | None:
+        raw = results.meta.get(meta_key, "")
+        col = schema.column(name)
+        if not raw and col is not None and results.records:
+            values = {v.strip() for v in results.frame[col].unique() if str(v).strip()}
+            raw = values.pop() if len(values) == 1 else ""
+        raw = raw.strip()
+        return int(raw) if raw.isdigit() else None
+
+    batch_col = schema.column("batch_id")
+    batches: set[str] = set()
+    if batch_col is not None:
+        batches = {v.strip() for v in results.frame[batch_col].unique() if str(v).strip()}
+    if results.meta.get("BatchId"):
+        batches.add(results.meta["BatchId"].strip())
+    return SubmissionState(
+        status=", ".join(pending or statuses),
+        complete=complete,
+        total_records=_int("total_records", "TotalRecords"),
+        total_errors=_int("total_errors", "TotalErrors"),
+        lists_every_record=schema.shape is ResultShape.SENT_WITH_STATUS,
+        batch_ids=tuple(sorted(batches)),
+    )
+
+
+def _unmatched_frame(ties: Ties, sent: Table) -> pd.DataFrame:
+    res = ties.results
+    bad = res[res["s_idx"].to_numpy() < 0]
+    lines = np.asarray(sent.lines)
+
+    def _cand_lines(c: str) -> str:
+        return " ".join(str(int(lines[int(i)])) for i in c.split()) if c else ""
+
+    return pd.DataFrame(
+        {
+            "ResultRow": (bad["r_idx"].to_numpy() + 1),
+            "ResultLine": bad["result_line"].to_numpy(),
+            "Line": bad["line_raw"].to_numpy(),
+            "ActionId": bad["action_id_raw"].to_numpy(),
+            "OrderId": bad["oid_raw"].to_numpy(),
+            "ActionTrackerId": bad["action_tracker_id_raw"].to_numpy(),
+            "Sku": bad["sku_raw"].to_numpy(),
+            "ErrorCodes": bad["codes"].to_numpy(),
+            "Reason": bad["reason"].to_numpy(),
+            "Detail": bad["detail"].to_numpy(),
+            "CandidateLines": [_cand_lines(str(c)) for c in bad["candidates"]],
+        },
+        columns=list(UNMATCHED_COLUMNS),
+    )
+
+
+def _counts(values: pd.Series) -> dict[str, int]:
+    vc = values.value_counts()
+    return {str(k): int(v) for k, v in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))}
+
+
+def _by_code(codes: pd.Series) -> dict[str, int]:
+    counter: Counter[str] = Counter()
+    for cell, n in codes[codes != ""].value_counts().items():
+        for code in str(cell).split(";"):
+            counter[code] += int(n)
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def reconcile(
+    sent_path: Path,
+    results_path: Path,
+    options: ReconcileOptions | None = None,
+    catalogue: Catalogue | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Reconciliation:
+    """Read both files, tie every result to its record and classify every record."""
+    options = options or ReconcileOptions()
+    catalogue = catalogue or load_catalogue()
+    step = progress or (lambda _msg: None)
+    step(f"reading {sent_path.name}")
+    sent = _read(sent_path, options.sheet, _is_xlsx(results_path))
+    step(f"reading {results_path.name}")
+    results = _read(results_path, options.sheet, _is_xlsx(sent_path))
+    return reconcile_tables(sent, results, options, catalogue, step)
+
+
+def reconcile_tables(
+    sent: Table,
+    results: Table,
+    options: ReconcileOptions | None = None,
+    catalogue: Catalogue | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Reconciliation:
+    """The stages after reading: detect, normalize, match, classify, summarise."""
+    options = options or ReconcileOptions()
+    catalogue = catalogue or load_catalogue()
+    step = progress or (lambda _msg: None)
+    step("tying results to records")
+
+    if looks_like_results(sent):
+        raise ShapeError(
+            "looks like a results export, not the file that was sent; give the sent file first: "
+            "reconciler reconcile SENT RESULTS",
+            path=sent.path,
+        )
+    sent_schema = detect_template(sent)
+    result_schema = detect_results(results, sent_schema, sent, options.overrides)
+
+    keys, skus = sent_keys(sent, sent_schema)
+    rows = result_rows(results, result_schema, catalogue)
+    ties = match_results(sent, rows, keys, skus, options.line_base)
+    submission = submission_state(results, result_schema)
+    step("classifying")
+    verdict = classify_records(sent.records, ties, catalogue, submission)
+    records = verdict.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
+    unmatched = _unmatched_frame(ties, sent)
+    summary = _summary(
+        sent, results, sent_schema, result_schema, ties, submission, records, unmatched, options
+    )
+    return Reconciliation(
+        sent=sent,
+        results=results,
+        sent_schema=sent_schema,
+        result_schema=result_schema,
+        line_base=ties.line_base,
+        submission=submission,
+        records=records,
+        unmatched=unmatched,
+        summary=summary,
+    )
+
+
+def _summary(
+    sent: Table,
+    results: Table,
+    sent_schema: SentSchema,
+    result_schema: ResultSchema,
+    ties: Ties,
+    submission: SubmissionState,
+    records: pd.DataFrame,
+    unmatched: pd.DataFrame,
+    options: ReconcileOptions,
+) -> dict[str, Any]:
+    now = options.now or clock()
+    outcome = records["Outcome"]
+    resolution = records["Resolution"]
+    n = len(records)
+    accepted = int((outcome == Outcome.ACCEPTED).sum())
+    attention = resolution.isin(
+        [Resolution.FIX_MANUALLY, Resolution.CONTACT_SUPPORT, Resolution.REVIEW, Resolution.WAIT]
+    )
+    warnings: list[str] = []
+    if submission.total_records == 0 and n:
+        warnings.append(
+            "impact.com counted 0 records in this submission: the file was probably not read at "
+            "all (make sure its extension is .csv or .xml) and nothing was applied"
+        )
+    if not submission.complete:
+        warnings.append(
+            f"the submission is not complete (status {submission.status}); results are not final"
+        )
+    if submission.total_errors is not None and submission.total_errors != len(results.frame) and (
+        result_schema.shape is not ResultShape.SENT_WITH_STATUS
+    ):
+        warnings.append(
+            f"the results say TotalErrors={submission.total_errors} but hold {results.records} "
+            "rows: the export may be partial (another page?)"
+        )
+    if (
+        ties.line_base.requested is LineBase.AUTO
+        and not ties.line_base.confirmed
+        and result_schema.column("line") is not None
+        and results.records
+    ):
+        warnings.append(
+            "the results carry no identifiers to confirm how lines are numbered; "
+            f"assumed {ties.line_base.base} (header = line 1); use --line-base if that is wrong"
+        )
+    ambiguous_results = int((unmatched["Reason"] == "ambiguous_key").sum())
+    return {
+        "tool": "reconciler",
+        "version": __version__,
+        "generated_at": now.isoformat().replace("+00:00", "Z"),
+        "sent_file": str(sent.path),
+        "results_file": str(results.path),
+        "sent_format": sent.format,
+        "sent_encoding": sent.encoding,
+        "sent_delimiter": sent.delimiter,
+        "results_format": results.format,
+        "template": str(sent_schema.template),
+        "template_title": TEMPLATE_TITLES[sent_schema.template],
+        "result_shape": str(result_schema.shape),
+        "result_shape_title": SHAPE_TITLES[result_schema.shape],
+        "result_columns": {k: v for k, v in sorted(result_schema.fields.items())},
+        "line_base": str(ties.line_base.base),
+        "line_base_detail": ties.line_base.describe(),
+        "line_base_evidence": {k: dict(v) for k, v in ties.line_base.evidence.items()},
+        "submission": {
+            "status": submission.status,
+            "complete": submission.complete,
+            "total_records": submission.total_records,
+            "total_errors": submission.total_errors,
+            "batch_ids": list(submission.batch_ids),
+        },
+        "sent_records": n,
+        "result_rows": results.records,
+        "accepted": accepted,
+        "accepted_pct": round(100.0 * accepted / n, 1) if n else 0.0,
+        "rejected": int((outcome == Outcome.REJECTED).sum()),
+        "missing": int((outcome == Outcome.MISSING).sum()),
+        "ambiguous": ambiguous_results,
+        "ambiguous_records": int((outcome == Outcome.AMBIGUOUS).sum()),
+        "unmatched_results": len(unmatched),
+        "needs_attention": bool(int(attention.sum()) or len(unmatched)),
+        "records_needing_attention": int(attention.sum()),
+        "by_outcome": _counts(outcome),
+        "by_code": _by_code(records["ErrorCodes"]),
+        "by_resolution": _counts(resolution),
+        "tied_by": _counts(records["TiedBy"]),
+        "unmatched_by_reason": _counts(unmatched["Reason"]) if len(unmatched) else {},
+        "identifier_columns": {
+            FIELD_LABELS.get(k, k): v for k, v in sorted(sent_schema.fields.items())
+        },
+        "warnings": warnings,
+    }
+
+
+def reconciled_frame(rec: Reconciliation) -> tuple[pd.DataFrame, list[str]]:
+    """The sent records with the verdict columns, and the header as it should be written."""
+    sent = rec.sent.frame
+    extra = rec.records[list(RECORD_COLUMNS)]
+    frame = pd.concat(
+        [sent.reset_index(drop=True), extra.reset_index(drop=True)], axis=1, ignore_index=True
+    )
+    header = [*rec.sent.header, *RECORD_COLUMNS]
+    frame.columns = pd.Index(range(len(header)))
+    return frame, header
+
+
+def write_outputs(rec: Reconciliation, out: Path, *, force: bool = False) -> list[str]:
+    """Write every output into ``out`` atomically. Returns the file names written."""
+    check_out_dir(out, [rec.sent.path, rec.results.path])
+    written: list[str] = []
+    with staged_output(out, force=force) as stage:
+        frame, header = reconciled_frame(rec)
+        write_csv(neutralise(frame), stage / "reconciled.csv", header=header)
+        written.append("reconciled.csv")
+        write_csv(neutralise(rec.unmatched), stage / "unmatched_results.csv")
+        written.append("unmatched_results.csv")
+        summary = dict(rec.summary)
+        summary["outputs"] = sorted([*written, "summary.json"])
+        write_json(summary, stage / "summary.json")
+    return sorted([*written, "summary.json"])

@@ -1,0 +1,198 @@
+"""Tying results to sent records: line numbering, identifier ties, contradictions, ambiguity."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from reconciler.model import LineBase
+from reconciler.pipeline import ReconcileOptions, reconcile_tables
+from tests.helpers import table, unmatched, verdicts
+
+MOD_HEADER = ["ActionId", "Oid", "ActionTrackerId", "Amount", "Reason"]
+MOD_ROWS = [
+    ["1000.1.1", "", "", "10.00", "ITEM_RETURNED"],
+    ["", "00123", "16027", "0", "CONS_FRAUD"],
+    ["", "T555", "16027", "5", "item returned"],
+    ["1000.1.4", "", "", "0", "ORDER_UPDATE"],
+]
+
+
+def sent_mod() -> object:
+    return table(MOD_HEADER, MOD_ROWS, name="sent.csv")
+
+
+def errors(rows: list[list[str]], header: list[str] | None = None) -> object:
+    return table(header or ["Line", "OrderId", "ActionTrackerId", "Message"], rows, name="res.csv")
+
+
+def run(sent: object, results: object, **kw: object):  # type: ignore[no-untyped-def]
+    return reconcile_tables(sent, results, ReconcileOptions(**kw))  # type: ignore[arg-type]
+
+
+def test_physical_lines_confirmed_by_order_ids() -> None:
+    rec = run(sent_mod(), errors([["3", "00123", "16027", "ALREADY_LOCKED"], ["4", "T555", "16027", "BAD_DISPOSITION"]]))
+    assert verdicts(rec) == [
+        (2, "accepted", "", "none"),
+        (3, "rejected", "ALREADY_LOCKED", "line"),
+        (4, "rejected", "BAD_DISPOSITION", "line"),
+        (5, "accepted", "", "none"),
+    ]
+    assert rec.summary["line_base"] == "physical"
+    assert rec.line_base.confirmed
+
+
+def test_data1_numbering_is_recognised_from_identifiers() -> None:
+    rec = run(sent_mod(), errors([["2", "00123", "16027", "ALREADY_LOCKED"], ["3", "T555", "16027", "NO_CHANGE"]]))
+    assert rec.summary["line_base"] == "data1"
+    assert [v[:3] for v in verdicts(rec)][1:3] == [
+        (3, "rejected", "ALREADY_LOCKED"),
+        (4, "rejected", "NO_CHANGE"),
+    ]
+
+
+def test_leading_zeros_lost_in_results_still_agree() -> None:
+    rec = run(sent_mod(), errors([["3", "123", "16027", "NO_CHANGE"]]))
+    assert verdicts(rec)[1] == (3, "rejected", "NO_CHANGE", "line")
+
+
+def test_line_contradicted_by_order_id_ties_by_identifiers() -> None:
+    # Line 3 holds Oid 00123, but the result is about T555 (line 4): tie by identifiers.
+    res = errors([["3", "T555", "16027", "BAD_DISPOSITION"], ["4", "T555", "16027", "NO_CHANGE"], ["2", "", "", "ALREADY_LOCKED"]])
+    rec = run(sent_mod(), res, line_base=LineBase.PHYSICAL)
+    assert verdicts(rec)[2] == (4, "rejected", "BAD_DISPOSITION;NO_CHANGE", "line")
+    assert verdicts(rec)[1] == (3, "accepted", "", "none")
+    assert unmatched(rec) == []
+
+
+def test_contradiction_without_unique_identifier_is_never_tied() -> None:
+    rec = run(sent_mod(), errors([["3", "ZZZ", "16027", "NO_CHANGE"]]), line_base=LineBase.PHYSICAL)
+    assert [v[1] for v in verdicts(rec)] == ["accepted"] * 4
+    assert unmatched(rec) == [(1, "contradicts_line")]
+    assert "ZZZ" in rec.unmatched["Detail"].iat[0]
+
+
+def test_line_past_the_end_is_reported() -> None:
+    rec = run(sent_mod(), errors([["99", "", "", "NO_CHANGE"]]))
+    assert unmatched(rec) == [(1, "line_out_of_range")]
+    assert rec.summary["unmatched_results"] == 1
+    assert rec.needs_attention
+
+
+def test_line_past_the_end_but_identifiers_unique_is_tied_by_them() -> None:
+    rec = run(sent_mod(), errors([["99", "T555", "16027", "NO_CHANGE"]]), line_base=LineBase.PHYSICAL)
+    assert verdicts(rec)[2] == (4, "rejected", "NO_CHANGE", "oid_tracker")
+
+
+def test_no_line_ties_by_action_id_then_oid_tracker_then_oid() -> None:
+    res = table(
+        ["ActionId", "OrderId", "ActionTrackerId", "ErrorReason"],
+        [
+            ["1000.1.4", "", "", "ALREADY_LOCKED"],
+            ["", "00123", "16027", "ALREADY_REVERSED"],
+            ["", "T555", "", "CONTRACT_NOT_FOUND RESTRICTED_PROMOCODE"],
+        ],
+    )
+    rec = run(sent_mod(), res)
+    assert verdicts(rec) == [
+        (2, "accepted", "", "none"),
+        (3, "rejected", "ALREADY_REVERSED", "oid_tracker"),
+        (4, "rejected", "CONTRACT_NOT_FOUND;RESTRICTED_PROMOCODE", "oid"),
+        (5, "rejected", "ALREADY_LOCKED", "action_id"),
+    ]
+
+
+def test_duplicate_key_is_ambiguous_never_fanned_out() -> None:
+    sent = table(["Oid", "ActionTrackerId", "Reason"], [["A1", "1", "RESET"], ["A1", "1", "RESET"], ["B2", "1", "RESET"]])
+    res = table(["OrderId", "ActionTrackerId", "ErrorReason"], [["A1", "1", "ALREADY_LOCKED"]])
+    rec = run(sent, res)
+    assert verdicts(rec) == [
+        (2, "ambiguous", "", "none"),
+        (3, "ambiguous", "", "none"),
+        (4, "accepted", "", "none"),
+    ]
+    assert unmatched(rec) == [(1, "ambiguous_key")]
+    assert rec.unmatched["CandidateLines"].iat[0] == "2 3"
+    assert set(rec.records["Resolution"][:2]) == {"review"}
+
+
+def test_oid_alone_ties_only_when_unique() -> None:
+    sent = table(["Oid", "ActionTrackerId", "Reason"], [["A1", "1", "RESET"], ["A1", "2", "RESET"]])
+    res = table(["OrderId", "ErrorReason"], [["A1", "ALREADY_LOCKED"]])
+    rec = run(sent, res)
+    assert unmatched(rec) == [(1, "ambiguous_key")]
+
+
+def test_sku_disambiguates_item_rows_of_one_order() -> None:
+    header = ["CampaignId", "ActionTrackerId", "EventDate", "OrderId", "ClickId", "Amount", "Sku", "Quantity"]
+    rows = [
+        ["1000", "16027", "2026-11-01T10:00:00Z", "O1", "c1", "10", "SKU-A", "1"],
+        ["1000", "16027", "2026-11-01T10:00:00Z", "O1", "c1", "20", "SKU-B", "2"],
+    ]
+    res = table(["OrderId", "ActionTrackerId", "Sku", "ErrorReason"], [["O1", "16027", "SKU-B", "MALFORMED"]])
+    rec = run(table(header, rows), res)
+    assert verdicts(rec) == [(2, "accepted", "", "none"), (3, "rejected", "MALFORMED", "oid_tracker")]
+
+
+def test_physical_lines_with_multiline_records() -> None:
+    # Record 2 spans lines 3-5 (a quoted newline), a blank line 6, record 3 on line 7.
+    sent = table(["Oid", "ActionTrackerId", "Reason"], [["A", "1", "x"], ["B", "1", "y"], ["C", "1", "z"]], lines=[2, 3, 7])
+    res = errors([["7", "C", "1", "NO_CHANGE"], ["3", "B", "1", "NO_CHANGE"]])
+    rec = run(sent, res)
+    assert rec.summary["line_base"] == "physical"
+    assert [v[1] for v in verdicts(rec)] == ["accepted", "rejected", "rejected"]
+
+
+def test_unknown_code_is_review_and_never_crashes() -> None:
+    rec = run(sent_mod(), errors([["2", "", "", "SOMETHING_NEW_123"]]))
+    row = rec.records.iloc[0]
+    assert (row["Outcome"], row["ErrorCodes"], row["Resolution"]) == ("rejected", "SOMETHING_NEW_123", "review")
+
+
+def test_most_final_resolution_wins() -> None:
+    res = errors([["3", "", "", "BAD_DISPOSITION"], ["3", "", "", "ALREADY_LOCKED"]])
+    rec = run(sent_mod(), res)
+    assert rec.records["Resolution"].iat[1] == "no_action"
+
+
+def test_empty_error_list_means_everything_accepted() -> None:
+    rec = run(sent_mod(), errors([]))
+    assert {v[1] for v in verdicts(rec)} == {"accepted"}
+    assert not rec.needs_attention
+
+
+def test_sent_with_status_marks_absent_records_missing() -> None:
+    res = table([*MOD_HEADER, "Status", "Error Message"], [
+        [*MOD_ROWS[3], "Success", ""],
+        [*MOD_ROWS[0], "Error", "NO_CHANGE"],
+    ])
+    rec = run(sent_mod(), res)
+    assert rec.summary["result_shape"] == "sent_with_status"
+    assert [v[1] for v in verdicts(rec)] == ["rejected", "missing", "missing", "accepted"]
+    assert verdicts(rec)[0][3] == "action_id"
+
+
+def test_submission_in_progress_means_wait() -> None:
+    res = table(
+        ["BatchId", "OrderId", "ActionTrackerId", "Status", "ErrorType", "ErrorReason"],
+        [["A-1", "T555", "16027", "In Progress", "", ""]],
+    )
+    rec = run(sent_mod(), res)
+    assert set(rec.records["Resolution"]) == {"wait"}
+    assert rec.summary["submission"]["complete"] is False
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_shuffling_results_changes_no_verdict(seed: int) -> None:
+    rows = [
+        ["3", "00123", "16027", "ALREADY_LOCKED"],
+        ["4", "T555", "16027", "BAD_DISPOSITION"],
+        ["4", "T555", "16027", "NO_CHANGE"],
+        ["9", "", "", "MALFORMED"],
+        ["2", "X", "1", "MALFORMED"],
+    ]
+    base = verdicts(run(sent_mod(), errors(rows)))
+    shuffled = rows[:]
+    random.Random(seed).shuffle(shuffled)
+    assert verdicts(run(sent_mod(), errors(shuffled))) == base
