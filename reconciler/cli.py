@@ -20,6 +20,7 @@ import typer
 from . import __version__
 from .errors import EXIT_ATTENTION, EXIT_CANNOT_RUN, EXIT_OK, ReconcilerError, UsageError
 from .model import LineBase
+from .remediate import RemediateOptions
 
 app = typer.Typer(
     name="reconciler",
@@ -36,6 +37,39 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of a
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
 
 LARGE_INPUT_BYTES = 20 * 1024 * 1024
+
+ReasonMapOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--reason-map",
+        metavar="FILE",
+        help="CSV (from,to) or TOML (from = \"to\") mapping sent reasons to accepted codes.",
+    ),
+]
+ReasonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--reason",
+        metavar="CODE",
+        help="Use this reason for every reason that cannot be fixed otherwise (only when asked).",
+    ),
+]
+TimezoneOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        metavar="TZ",
+        help="Time zone of dates written without an offset (e.g. America/New_York).",
+    ),
+]
+ActionsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--actions",
+        metavar="FILE",
+        help="An impact.com Actions export (CSV/XLSX) to recover IDs spoiled by spreadsheets.",
+    ),
+]
 
 
 def _fail(message: str, code: int = EXIT_CANNOT_RUN) -> typer.Exit:
@@ -125,6 +159,27 @@ def reconcile(
         LineBase,
         typer.Option("--line-base", help="How the results number lines (auto: from identifiers)."),
     ] = LineBase.AUTO,
+    reason_map: ReasonMapOpt = None,
+    reason: ReasonOpt = None,
+    timezone: TimezoneOpt = None,
+    action_tracker_id: Annotated[
+        str | None,
+        typer.Option(
+            "--action-tracker-id",
+            metavar="ID",
+            help="Put this event type ID in ActionTrackerId of records refused for it.",
+        ),
+    ] = None,
+    actions: ActionsOpt = None,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--max-rows",
+            min=1,
+            metavar="N",
+            help="Split the resubmission into resubmit-001.csv, ... of at most N records.",
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an --out folder not made by reconciler.")
     ] = False,
@@ -137,20 +192,54 @@ def reconcile(
     from .pipeline import reconcile as run
 
     overrides = parse_map_options(map_ or [])
+    if action_tracker_id is not None and not action_tracker_id.strip().isdigit():
+        raise UsageError(f"--action-tracker-id {action_tracker_id!r}: give the event type's whole-number ID")
+    fixes = fix_options(reason_map, reason, timezone, actions, action_tracker_id)
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
     large = any(p.is_file() and p.stat().st_size > LARGE_INPUT_BYTES for p in (sent, results))
     with _progress(large) as step:
         rec = run(
             sent,
             results,
-            ReconcileOptions(overrides=overrides, sheet=sheet, line_base=line_base),
+            ReconcileOptions(
+                overrides=overrides,
+                sheet=sheet,
+                line_base=line_base,
+                fixes=fixes,
+                max_rows=max_rows,
+            ),
             progress=step,
         )
         step("writing outputs")
         written = write_outputs(rec, out_dir, force=force)
+    for warning in rec.remediation.warnings:
+        typer.echo(f"reconciler: warning: {warning}", err=True)
     if not quiet:
         _print_summary(rec.summary, out_dir, written)
     raise typer.Exit(EXIT_ATTENTION if rec.needs_attention else EXIT_OK)
+
+
+def fix_options(
+    reason_map: Path | None,
+    reason: str | None,
+    timezone: str | None,
+    actions: Path | None,
+    action_tracker_id: str | None = None,
+) -> RemediateOptions:
+    """The fix-rule options shared by reconcile and check, files read and validated."""
+    from .actions import index_actions
+    from .fixes import timezone as parse_timezone
+    from .readers import read_reason_map, read_table
+
+    if reason is not None and not reason.strip():
+        raise UsageError("--reason needs a code, e.g. --reason ITEM_RETURNED")
+    return RemediateOptions(
+        reason_map=read_reason_map(reason_map) if reason_map else {},
+        reason=reason.strip() if reason else None,
+        timezone=parse_timezone(timezone),
+        action_tracker_id=action_tracker_id.strip() if action_tracker_id else None,
+        actions=index_actions(read_table(actions)) if actions else None,
+    )
 
 
 def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,25 @@ from .match import FIELD_LABELS, LineBaseChoice, Ties, match_results
 from .model import LineBase, Outcome, Resolution, Table
 from .normalize import result_rows, sent_keys
 from .readers import read_table
+from .remediate import Remediation, RemediateOptions, remediate
+from .fixes import fix_amount
 from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
-from .writers import check_out_dir, staged_output, write_csv, write_json, neutralise
+from .writers import (
+    Sheet,
+    check_out_dir,
+    neutralise,
+    staged_output,
+    write_csv,
+    write_json,
+    write_xlsx,
+)
 
+NEEDS_ATTENTION: tuple[str, ...] = (
+    Resolution.FIX_MANUALLY,
+    Resolution.CONTACT_SUPPORT,
+    Resolution.REVIEW,
+)
+ATTENTION_COLUMNS: tuple[str, ...] = ("SourceLine", "ErrorCodes", "Resolution", "Advice", "CellsToFix")
 RECORD_COLUMNS: tuple[str, ...] = ("SourceLine", "Outcome", "ErrorCodes", "Resolution", "TiedBy", "Advice")
 UNMATCHED_COLUMNS: tuple[str, ...] = (
     "ResultRow",
@@ -66,6 +82,8 @@ class ReconcileOptions:
     sheet: str | None = None
     line_base: LineBase = LineBase.AUTO
     now: datetime | None = None
+    fixes: RemediateOptions = field(default_factory=RemediateOptions)
+    max_rows: int | None = None  # split resubmit.csv into files of at most this many records
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -78,6 +96,7 @@ class Reconciliation:
     submission: SubmissionState
     records: pd.DataFrame  # per sent record, in sent order
     unmatched: pd.DataFrame
+    remediation: Remediation
     summary: dict[str, Any]
 
     @property
@@ -221,10 +240,24 @@ def reconcile_tables(
     submission = submission_state(results, result_schema)
     step("classifying")
     verdict = classify_records(sent.records, ties, catalogue, submission)
-    records = verdict.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
+    step("correcting what can be fixed")
+    fixes = options.fixes
+    if fixes.today is None:
+        fixes = replace(fixes, today=(options.now or clock()).date())
+    remediation = remediate(sent, sent_schema, verdict, catalogue, fixes)
+    records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
     unmatched = _unmatched_frame(ties, sent)
     summary = _summary(
-        sent, results, sent_schema, result_schema, ties, submission, records, unmatched, options
+        sent,
+        results,
+        sent_schema,
+        result_schema,
+        ties,
+        submission,
+        records,
+        unmatched,
+        remediation,
+        options,
     )
     return Reconciliation(
         sent=sent,
@@ -235,6 +268,7 @@ def reconcile_tables(
         submission=submission,
         records=records,
         unmatched=unmatched,
+        remediation=remediation,
         summary=summary,
     )
 
@@ -248,6 +282,7 @@ def _summary(
     submission: SubmissionState,
     records: pd.DataFrame,
     unmatched: pd.DataFrame,
+    remediation: Remediation,
     options: ReconcileOptions,
 ) -> dict[str, Any]:
     now = options.now or clock()
@@ -255,9 +290,7 @@ def _summary(
     resolution = records["Resolution"]
     n = len(records)
     accepted = int((outcome == Outcome.ACCEPTED).sum())
-    attention = resolution.isin(
-        [Resolution.FIX_MANUALLY, Resolution.CONTACT_SUPPORT, Resolution.REVIEW, Resolution.WAIT]
-    )
+    attention = resolution.isin([*NEEDS_ATTENTION, Resolution.WAIT, Resolution.AUTO_FIXED])
     warnings: list[str] = []
     if submission.total_records == 0 and n:
         warnings.append(
@@ -285,7 +318,10 @@ def _summary(
             "the results carry no identifiers to confirm how lines are numbered; "
             f"assumed {ties.line_base.base} (header = line 1); use --line-base if that is wrong"
         )
+    warnings.extend(remediation.warnings)
     ambiguous_results = int((unmatched["Reason"] == "ambiguous_key").sum())
+    resubmit_n = len(remediation.corrected)
+    attention_n = int(resolution.isin(NEEDS_ATTENTION).sum())
     return {
         "tool": "reconciler",
         "version": __version__,
@@ -327,10 +363,80 @@ def _summary(
         "by_resolution": _counts(resolution),
         "tied_by": _counts(records["TiedBy"]),
         "unmatched_by_reason": _counts(unmatched["Reason"]) if len(unmatched) else {},
-        "identifier_columns": {
-            FIELD_LABELS.get(k, k): v for k, v in sorted(sent_schema.fields.items())
+        "auto_fixed": int((resolution == Resolution.AUTO_FIXED).sum()),
+        "resubmit_records": resubmit_n,
+        "changed_cells": len(remediation.changes),
+        "resubmit_files": resubmit_names(resubmit_n, options.max_rows),
+        "needs_attention_records": attention_n,
+        "needs_attention_files": ["needs-attention.csv", "needs-attention.xlsx"] if attention_n else [],
+        "held_by_modification_cap": remediation.capped,
+        "formula_like_cells_in_resubmission": remediation.formula_cells,
+        "money": money_at_stake(sent, sent_schema, records),
+        "sent_fields": dict(sorted(sent_schema.fields.items())),
+        "sent_item_fields": {
+            name: list(sent_schema.item_columns(name))
+            for name in ("sku", "quantity", "item_amount", "category")
+            if sent_schema.item_columns(name)
         },
+        "max_rows": options.max_rows,
         "warnings": warnings,
+    }
+
+
+def resubmit_names(n: int, max_rows: int | None) -> list[str]:
+    if n == 0:
+        return []
+    if not max_rows:
+        return ["resubmit.csv"]
+    parts = -(-n // max_rows)
+    return [f"resubmit-{i:03d}.csv" for i in range(1, parts + 1)]
+
+
+def _amounts(values: pd.Series) -> pd.Series:
+    """Amount cells as floats (NaN where not a readable amount)."""
+    uniques = pd.unique(values)
+    memo: dict[Any, float] = {}
+    for u in uniques:
+        fix = fix_amount(str(u))
+        memo[u] = float(fix.value) if fix.ok else float("nan")
+    return values.map(memo).astype(float)
+
+
+def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> dict[str, Any]:
+    """Sum of Amount over records that were not applied, by resolution, in the file's currency."""
+    frame = sent.frame
+    amount_col = schema.column("amount")
+    item_cols = list(schema.item_columns("item_amount"))
+    if amount_col is None and not item_cols:
+        return {"amount_column": None}
+    if amount_col is not None:
+        amounts = _amounts(frame[amount_col])
+        label = amount_col
+    else:
+        amounts = sum((_amounts(frame[c]).fillna(0.0) for c in item_cols), pd.Series(0.0, index=frame.index))
+        label = " + ".join(item_cols)
+    currency_col = schema.column("currency")
+    currencies: list[str] = []
+    if currency_col is not None:
+        currencies = sorted({str(c).strip().upper() for c in frame[currency_col].unique() if str(c).strip()})
+    rejected = (records["Outcome"] != Outcome.ACCEPTED).to_numpy()
+    amt = amounts.to_numpy()
+    by_res: dict[str, str] = {}
+    res = records["Resolution"].to_numpy()
+    for name in sorted(set(res[rejected])):
+        mask = rejected & (res == name)
+        by_res[str(name)] = f"{np.nansum(amt[mask]):.2f}"
+    reversals = rejected & (amt == 0)
+    return {
+        "amount_column": label,
+        "currency": currencies[0] if len(currencies) == 1 else ("mixed" if currencies else None),
+        "currencies": currencies,
+        "not_applied_total": f"{np.nansum(amt[rejected]):.2f}",
+        "not_applied_by_resolution": by_res,
+        "reversals_not_applied": int(reversals.sum()),
+        "unreadable_amounts": int((rejected & np.isnan(amt) & (frame[amount_col] != "").to_numpy()).sum())
+        if amount_col is not None
+        else 0,
     }
 
 
@@ -346,8 +452,60 @@ def reconciled_frame(rec: Reconciliation) -> tuple[pd.DataFrame, list[str]]:
     return frame, header
 
 
-def write_outputs(rec: Reconciliation, out: Path, *, force: bool = False) -> list[str]:
-    """Write every output into ``out`` atomically. Returns the file names written."""
+def attention_frame(rec: Reconciliation) -> pd.DataFrame:
+    """Records a person must handle: original columns + SourceLine, codes, resolution, advice."""
+    mask = rec.records["Resolution"].isin(NEEDS_ATTENTION).to_numpy()
+    sent = rec.sent.frame.iloc[np.flatnonzero(mask)].reset_index(drop=True)
+    extra = rec.records.iloc[np.flatnonzero(mask)].reset_index(drop=True)
+    extra = extra.rename(columns={"FixColumns": "CellsToFix"})
+    frame = pd.concat([sent, extra[list(ATTENTION_COLUMNS)]], axis=1, ignore_index=True)
+    frame.columns = pd.Index(range(frame.shape[1]))
+    return frame
+
+
+def _write_resubmission(rec: Reconciliation, stage: Path) -> list[str]:
+    names = rec.summary["resubmit_files"]
+    if not names:
+        return []
+    corrected = rec.remediation.corrected
+    header = list(rec.sent.header)
+    step = rec.summary.get("max_rows") or len(corrected)
+    for i, name in enumerate(names):
+        part = corrected.iloc[i * step : (i + 1) * step]
+        write_csv(part, stage / name, header=header)  # exact values: impact.com needs the data
+    if len(rec.remediation.changes):
+        write_csv(neutralise(rec.remediation.changes), stage / "changes.csv")
+        return [*names, "changes.csv"]
+    return list(names)
+
+
+def _highlight_mask(rec: Reconciliation, attention: pd.DataFrame, header: list[str]) -> np.ndarray:
+    """Boolean (rows x columns) of the cells a person should fix: named in CellsToFix."""
+    labels = list(rec.sent.frame.columns)
+    mask = np.zeros(attention.shape, dtype=bool)
+    cells = attention.iloc[:, len(header) - 1].to_numpy()
+    pos = {lab: i for i, lab in enumerate(labels)}
+    for r, text in enumerate(cells):
+        for lab in str(text).split(";"):
+            if lab in pos:
+                mask[r, pos[lab]] = True
+    return mask
+
+
+def _now(rec: Reconciliation) -> datetime:
+    return datetime.fromisoformat(str(rec.summary["generated_at"]).replace("Z", "+00:00"))
+
+
+Extra = Callable[["Reconciliation", Path], list[str]]
+
+
+def write_outputs(
+    rec: Reconciliation, out: Path, *, force: bool = False, extras: Sequence[Extra] = ()
+) -> list[str]:
+    """Write every output into ``out`` atomically. Returns the file names written.
+
+    ``extras`` write more files (the HTML report, the analyst workbook) into the same staging
+    folder, so they land together with the rest or not at all."""
     check_out_dir(out, [rec.sent.path, rec.results.path])
     written: list[str] = []
     with staged_output(out, force=force) as stage:
@@ -356,6 +514,18 @@ def write_outputs(rec: Reconciliation, out: Path, *, force: bool = False) -> lis
         written.append("reconciled.csv")
         write_csv(neutralise(rec.unmatched), stage / "unmatched_results.csv")
         written.append("unmatched_results.csv")
+        written.extend(_write_resubmission(rec, stage))
+        attention = attention_frame(rec)
+        if len(attention):
+            header = [*rec.sent.header, *ATTENTION_COLUMNS]
+            write_csv(neutralise(attention), stage / "needs-attention.csv", header=header)
+            written.append("needs-attention.csv")
+            highlight = _highlight_mask(rec, attention, header)
+            sheet = Sheet("Needs attention", header, attention, highlight=highlight)
+            write_xlsx([sheet], stage / "needs-attention.xlsx", now=_now(rec))
+            written.append("needs-attention.xlsx")
+        for extra in extras:
+            written.extend(extra(rec, stage))
         summary = dict(rec.summary)
         summary["outputs"] = sorted([*written, "summary.json"])
         write_json(summary, stage / "summary.json")

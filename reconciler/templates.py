@@ -223,3 +223,20 @@ STANDARD_REASONS: tuple[str, ...] = (
 
 # impact.com's cap on modifications per action (impact-reference §1.1).
 MAX_MODIFICATIONS_PER_ACTION = 1000
+
+# An impact.com Actions report (``--actions``): canonical field -> header spellings.
+ACTIONS_FIELDS: dict[str, tuple[str, ...]] = {
+    "action_id": ("Action Id", "ActionId", "Id", "Action ID"),
+    "oid": ("Oid", "Order Id", "OrderId", "Order ID"),
+    "action_tracker_id": (
+        "Action Tracker Id",
+        "ActionTrackerId",
+        "Event Type Id",
+        "EventTypeId",
+        "Action Tracker ID",
+    ),
+    "state": ("State", "Status", "Action Status", "Action State"),
+    "amount": ("Amount", "Sale Amount", "SaleAmount", "Revenue", "IntendedAmount"),
+    "locking_date": ("Locking Date", "LockingDate", "Lock Date", "Locked Date"),
+    "event_date": ("Event Date", "EventDate", "Action Date", "Creation Date", "CreationDate"),
+}

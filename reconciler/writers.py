@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ import pandas as pd
 from .errors import OutputError, UsageError
 
 MARKER = ".reconciler-output"
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # characters XML (xlsx) cannot hold
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?"
@@ -30,7 +34,7 @@ def formula_mask(values: pd.Series) -> np.ndarray:
     """True where a spreadsheet would run the cell as a formula (OWASP CSV injection)."""
     s = values.astype(str)
     first = s.str[:1]
-    risky = first.isin(_FORMULA_START).to_numpy(dtype=bool)
+    risky = np.array(first.isin(_FORMULA_START).to_numpy(dtype=bool), copy=True)
     if risky.any():
         plain = s[risky].str.fullmatch(_PLAIN_NUMBER).fillna(False).to_numpy(dtype=bool)
         idx = np.flatnonzero(risky)
@@ -128,3 +132,106 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Sheet:
+    """One worksheet: a header and a frame of values (all written as text unless numeric
+    dtype), optional per-cell highlight mask, frozen header and autofilter."""
+
+    name: str
+    header: Sequence[str]
+    frame: pd.DataFrame
+    highlight: np.ndarray | None = None
+    note: str = ""  # a line above the header (e.g. "rows capped: see reconciled.csv")
+    widths: Mapping[int, float] = field(default_factory=dict)
+
+
+_HIGHLIGHT = "FFF2CC"
+_HEADER_FILL = "DDEBF7"
+
+
+def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
+    """A workbook written in openpyxl's streaming (write-only) mode.
+
+    Every value from an input is stored as a text cell (IDs keep their digits, a value a
+    spreadsheet would run as a formula stays inert text); integer/float columns are numbers.
+    The header row is frozen and filterable; highlighted cells get a yellow fill.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    wb.properties.creator = "reconciler"
+    stamp = now.replace(tzinfo=None)
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+    fill = PatternFill("solid", fgColor=_HIGHLIGHT)
+    head_fill = PatternFill("solid", fgColor=_HEADER_FILL)
+    bold = Font(bold=True)
+    for spec in sheets:
+        ws = wb.create_sheet(title=_sheet_title(spec.name))
+        ncols = len(spec.header)
+        offset = 1
+        if spec.note:
+            ws.append([_text_cell(ws, spec.note, WriteOnlyCell)])
+            offset = 2
+        ws.freeze_panes = f"A{offset + 1}"
+        widths = _column_widths(spec)
+        for i in range(ncols):
+            ws.column_dimensions[get_column_letter(i + 1)].width = spec.widths.get(i, widths[i])
+        head = []
+        for h in spec.header:
+            cell = _text_cell(ws, str(h), WriteOnlyCell)
+            cell.font = bold
+            cell.fill = head_fill
+            head.append(cell)
+        ws.append(head)
+        if ncols:
+            last = get_column_letter(ncols)
+            ws.auto_filter.ref = f"A{offset}:{last}{offset + max(len(spec.frame), 1)}"
+        numeric = [spec.frame.iloc[:, i].dtype.kind in "iuf" for i in range(spec.frame.shape[1])]
+        columns = [spec.frame.iloc[:, i].to_numpy() for i in range(spec.frame.shape[1])]
+        mask = spec.highlight
+        for r in range(len(spec.frame)):
+            row: list[Any] = []
+            for c in range(ncols):
+                value = columns[c][r]
+                if numeric[c]:
+                    row.append(value.item() if hasattr(value, "item") else value)
+                    continue
+                cell = _text_cell(ws, "" if value is None else str(value), WriteOnlyCell)
+                if mask is not None and mask[r, c]:
+                    cell.fill = fill
+                row.append(cell)
+            ws.append(row)
+    tmp = path.with_name(path.name + ".part")
+    wb.save(tmp)
+    os.replace(tmp, path)
+
+
+def _sheet_title(name: str) -> str:
+    bad = set('[]:*?/\\')
+    return "".join("_" if ch in bad else ch for ch in name)[:31] or "Sheet"
+
+
+def _text_cell(ws: Any, value: str, cell_type: Any) -> Any:
+    cell = cell_type(ws, value=None)
+    # Assign through _value with data_type "s": openpyxl would otherwise read a leading "=" as a
+    # formula. A string cell is never evaluated by a spreadsheet.
+    cell._value = _ILLEGAL.sub("\ufffd", value)[:32767]
+    cell.data_type = "s"
+    return cell
+
+
+def _column_widths(spec: Sheet) -> list[float]:
+    sample = spec.frame.head(200)
+    out: list[float] = []
+    for i, h in enumerate(spec.header):
+        longest = len(str(h))
+        if i < sample.shape[1] and len(sample):
+            longest = max(longest, int(sample.iloc[:, i].astype(str).str.len().max()))
+        out.append(float(min(max(longest + 2, 8), 60)))
+    return out

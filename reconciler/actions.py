@@ -1,0 +1,135 @@
+"""An impact.com Actions export (``--actions FILE``) indexed for look-ups.
+
+Owns: recognising the export's columns and answering "which actions could this spoiled ID be?"
+and "what state is this action in?". Reading the file is ``readers.py``'s job.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from .errors import ShapeError
+from .model import Table
+from .normalize import id_key
+from .templates import ACTIONS_FIELDS, header_key
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ActionsIndex:
+    """One row per action: raw ``action_id``/``oid``/``action_tracker_id``, soft keys
+    ``k_action_id``/``k_oid``/``k_tracker``, ``state`` (upper case), ``amount``,
+    ``locking_date`` and ``event_date`` (datetime64, NaT when unknown)."""
+
+    frame: pd.DataFrame
+    path: str
+
+    def by_action_id(self, raw: str) -> pd.DataFrame:
+        return self.frame[self.frame["k_action_id"] == _key(raw)]
+
+    def by_oid(self, raw: str, tracker: str = "") -> pd.DataFrame:
+        hits = self.frame[self.frame["k_oid"] == _key(raw)]
+        if tracker.strip():
+            hits = hits[hits["k_tracker"] == _key(tracker)]
+        return hits
+
+    def recover(self, column: str, raw: str, tracker: str = "") -> pd.DataFrame:
+        """Actions whose ``column`` (action_id | oid) a spoiled ``raw`` value could stand for:
+        the same after whitespace, a ``.0`` suffix or dropped leading zeros, or the same number
+        rounded to the digits that scientific notation kept."""
+        frame = self.frame
+        if column == "oid" and tracker.strip():
+            frame = frame[frame["k_tracker"] == _key(tracker)]
+        key_col = "k_action_id" if column == "action_id" else "k_oid"
+        value = raw.strip()
+        hits = frame[frame[key_col] == _key(value)]
+        if len(hits):
+            return hits
+        sci = re.fullmatch(r"(\d)(?:[.,](\d+))?[eE]\+?(\d{1,2})", value)
+        if not sci:
+            return hits
+        digits = sci.group(1) + (sci.group(2) or "")
+        exp = int(sci.group(3))
+        raw_col = frame[column].astype(str).str.strip()
+        numeric = raw_col.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+        cand = raw_col[numeric]
+        # Same magnitude, and the leading digits round to the mantissa that was kept.
+        cand = cand[cand.str.lstrip("0").str.len() == exp + 1]
+        if cand.empty:
+            return frame.iloc[0:0]
+        sig = len(digits)
+        stripped = cand.str.lstrip("0")
+        head = stripped.str[:sig].astype(np.int64)
+        nxt = stripped.str[sig : sig + 1].replace("", "0").astype(np.int64)
+        rounded = head + (nxt >= 5).astype(np.int64)
+        match = rounded.to_numpy() == int(digits)
+        return frame.loc[cand.index[match]]
+
+
+def _key(raw: str) -> str:
+    return str(id_key(pd.Series([raw])).iat[0])
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values.where(values.str.strip() != ""), errors="coerce", utc=True)
+
+
+def index_actions(table: Table) -> ActionsIndex:
+    labels = list(table.frame.columns)
+    fields: dict[str, str] = {}
+    for name, aliases in ACTIONS_FIELDS.items():
+        keys = [header_key(a) for a in aliases]
+        hit = next((lab for k in keys for lab in labels if header_key(lab) == k), None)
+        if hit is not None and hit not in fields.values():
+            fields[name] = hit
+    if "action_id" not in fields and "oid" not in fields:
+        raise ShapeError(
+            "is not an Actions export: it has no Action Id or Oid column (export the Actions "
+            "report from impact.com as CSV or XLSX)",
+            path=table.path,
+        )
+    f = table.frame
+
+    def col(name: str) -> pd.Series:
+        label = fields.get(name)
+        if label is None:
+            return pd.Series([""] * len(f), index=f.index, dtype=object)
+        return f[label].astype(str)
+
+    frame = pd.DataFrame(
+        {
+            "action_id": col("action_id").str.strip().to_numpy(),
+            "oid": col("oid").str.strip().to_numpy(),
+            "action_tracker_id": col("action_tracker_id").str.strip().to_numpy(),
+            "state": col("state").str.strip().str.upper().to_numpy(),
+            "amount": col("amount").str.strip().to_numpy(),
+            "locking_date": _dates(col("locking_date")).to_numpy(),
+            "event_date": _dates(col("event_date")).to_numpy(),
+            "line": np.asarray(table.lines),
+        }
+    )
+    frame["k_action_id"] = id_key(frame["action_id"]).to_numpy()
+    frame["k_oid"] = id_key(frame["oid"]).to_numpy()
+    frame["k_tracker"] = id_key(frame["action_tracker_id"]).to_numpy()
+    return ActionsIndex(frame=frame, path=str(table.path))
+
+
+def newest(actions: pd.DataFrame) -> pd.Series | None:
+    """The action the Oid + ActionTrackerId path changes: the newest one (impact-reference §1.1)."""
+    if actions.empty:
+        return None
+    if actions["event_date"].notna().any():
+        return actions.sort_values("event_date", kind="stable").iloc[-1]
+    # Without dates, the dotted IDs' last number grows with time; fall back to the last listed.
+    return actions.iloc[-1]
+
+
+def is_locked(action: pd.Series, today: date) -> bool:
+    locking = action["locking_date"]
+    if pd.isna(locking):
+        return action["state"] in ("APPROVED", "LOCKED")
+    return bool(pd.Timestamp(locking).date() < today) or action["state"] in ("APPROVED", "LOCKED")

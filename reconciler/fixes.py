@@ -1,0 +1,297 @@
+"""Value-level fix rules: turn one spoiled cell into the value impact.com expects, or refuse.
+
+Owns the judgement "is this value unambiguously the same as that one?" for amounts, dates,
+integers, reason codes and spreadsheet-spoiled IDs. Every function is pure, works on one string
+and never guesses: when two readings are possible it returns a refusal with the reason. Shared by
+the resubmission stage (``remediate.py``) and the pre-submission checks (``preflight.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import UsageError
+from .templates import STANDARD_REASONS
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """The outcome of a fix rule on one value.
+
+    ``value`` is the corrected value when ``ok``; ``problem`` says what is wrong (also when the
+    value could be fixed); ``rule`` is a stable slug naming the rule that applied.
+    """
+
+    ok: bool
+    value: str
+    rule: str
+    problem: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.ok and bool(self.rule)
+
+
+def unchanged(value: str) -> Fix:
+    return Fix(True, value, "")
+
+
+def refuse(value: str, problem: str, rule: str = "") -> Fix:
+    return Fix(False, value, rule, problem)
+
+
+# ---------------------------------------------------------------- amounts (decimal(8,2))
+
+PLAIN_AMOUNT = re.compile(r"^\d+(?:\.\d{1,2})?$")
+_CURRENCY = re.compile(r"^(?:[A-Z]{3}\s*)?[$€£¥₹]?|[$€£¥₹]?(?:\s*[A-Z]{3})?$")
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
+MAX_AMOUNT = Decimal("999999.99")  # decimal(8,2)
+
+
+@lru_cache(maxsize=65536)
+def fix_amount(raw: str) -> Fix:
+    """A plain decimal with at most two places, from currency signs, separators, decimal commas."""
+    value = raw.strip()
+    if PLAIN_AMOUNT.match(value):
+        return unchanged(raw) if value == raw else Fix(True, value, "amount-whitespace")
+    if not value:
+        return refuse(raw, "the amount is empty")
+    body = value
+    prefix = re.match(r"^(?:[A-Za-z]{3}\s*)?[$€£¥₹]?\s*", body)
+    if prefix:
+        body = body[prefix.end() :]
+    suffix = re.search(r"\s*[$€£¥₹]?(?:\s*[A-Za-z]{3})?$", body)
+    if suffix:
+        body = body[: suffix.start()]
+    body = _SPACES.sub("", body)
+    if body.startswith(("-", "(")) or body.endswith(")"):
+        return refuse(raw, f"the amount {raw!r} is negative; amounts are new totals, 0 or more")
+    if not re.fullmatch(r"[\d.,]+", body) or not re.search(r"\d", body):
+        return refuse(raw, f"the amount {raw!r} is not a number")
+    normal = _read_separators(body)
+    if normal is None:
+        return refuse(
+            raw,
+            f"the amount {raw!r} can be read two ways (thousands separator or decimal point); "
+            "write it as a plain decimal such as 1234.00",
+        )
+    whole, _, frac = normal.partition(".")
+    if len(frac) > 2:
+        return refuse(raw, f"the amount {raw!r} has more than two decimals")
+    number = Decimal(normal)
+    if number > MAX_AMOUNT:
+        return refuse(raw, f"the amount {raw!r} is too large for decimal(8,2)")
+    whole = whole.lstrip("0") or "0"
+    fixed = whole + ("." + frac if frac else "")
+    return Fix(True, fixed, "amount-plain-decimal", f"the amount {raw!r} is not a plain decimal")
+
+
+def _read_separators(body: str) -> str | None:
+    """``body`` holds digits, dots and commas. Return it with ``.`` as the only decimal point,
+    or None when it is ambiguous or malformed."""
+    dots, commas = body.count("."), body.count(",")
+    if dots and commas:
+        dec = "." if body.rfind(".") > body.rfind(",") else ","
+        thou = "," if dec == "." else "."
+        if body.count(dec) != 1:
+            return None
+        whole, frac = body.split(dec)
+        if not _grouped(whole, thou) or not frac.isdigit():
+            return None
+        return whole.replace(thou, "") + "." + frac
+    if not dots and not commas:
+        return body
+    sep = "." if dots else ","
+    parts = body.split(sep)
+    if len(parts) == 2:
+        whole, frac = parts
+        if not whole or not frac or not whole.isdigit() or not frac.isdigit():
+            return None
+        if len(frac) == 3:
+            return None  # 1.234 / 1,234: thousands or decimals? Never guess.
+        return whole + "." + frac
+    # Several separators of one kind: thousands grouping, no decimals.
+    return body.replace(sep, "") if _grouped(body, sep) else None
+
+
+def _grouped(whole: str, sep: str) -> bool:
+    if sep not in whole:
+        return whole.isdigit()
+    head, *groups = whole.split(sep)
+    return (
+        head.isdigit() and 1 <= len(head) <= 3 and all(len(g) == 3 and g.isdigit() for g in groups)
+    )
+
+
+# ---------------------------------------------------------------- integers and IDs
+
+PLAIN_INTEGER = re.compile(r"^\d+$")
+_SCI = re.compile(r"^(?P<int>\d)(?:[.,](?P<frac>\d+))?[eE]\+?(?P<exp>\d{1,2})$")
+
+
+@lru_cache(maxsize=65536)
+def fix_integer(raw: str) -> Fix:
+    """Restore an integer a spreadsheet spoiled: ``16027.0``, `` 16027 ``, ``1.6027E+04``."""
+    value = raw.strip()
+    if PLAIN_INTEGER.match(value):
+        return unchanged(raw) if value == raw else Fix(True, value, "integer-whitespace")
+    m = re.fullmatch(r"(\d+)[.,]0+", value)
+    if m:
+        return Fix(True, m.group(1), "integer-drop-decimal", f"{raw!r} has a spreadsheet's .0")
+    sci = _SCI.match(value)
+    if sci:
+        frac = sci.group("frac") or ""
+        exp = int(sci.group("exp"))
+        if len(frac) <= exp:
+            digits = sci.group("int") + frac + "0" * (exp - len(frac))
+            # Trailing zeros in scientific notation may have been rounded away: only a mantissa
+            # shorter than the exponent leaves zeros we did not see. Refuse those.
+            if len(frac) == exp:
+                return Fix(True, digits, "integer-from-scientific", f"{raw!r} is in scientific notation")
+        return refuse(
+            raw,
+            f"{raw!r} is in scientific notation: a spreadsheet rounded the ID, its digits are lost",
+            "scientific-notation",
+        )
+    if not value:
+        return refuse(raw, "the value is empty")
+    return refuse(raw, f"{raw!r} is not a whole number")
+
+
+def spoiled_id_problem(raw: str) -> str:
+    """What makes an identifier look spoiled by a spreadsheet, or "" when it looks intact."""
+    value = raw.strip()
+    if value != raw and value:
+        return f"{raw!r} has stray whitespace"
+    if _SCI.match(value) or re.fullmatch(r"\d+(?:[.,]\d+)?[eE][+-]?\d+", value):
+        return f"{raw!r} is in scientific notation (a spreadsheet turned the ID into a number)"
+    if re.fullmatch(r"\d+[.,]0+", value):
+        return f"{raw!r} has a .0 suffix (a spreadsheet turned the ID into a number)"
+    return ""
+
+
+# ---------------------------------------------------------------- dates (ISO 8601)
+
+ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+)
+_DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}", "%Y-%m-%d{sep}%H:%M:%S"),
+    (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", "%Y-%m-%d{sep}%H:%M"),
+    (r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d"),
+    (r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}(?::\d{2})?", "%Y/%m/%d %H:%M{sec}"),
+    (r"\d{4}/\d{2}/\d{2}", "%Y/%m/%d"),
+)
+_DMY = re.compile(
+    r"^(?P<a>\d{1,2})(?P<sep>[/.\-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4})"
+    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$"
+)
+
+
+def timezone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(
+            f"--timezone {name!r} is not a time zone name; use e.g. UTC, America/New_York"
+        ) from exc
+
+
+def fix_date(raw: str, tz: ZoneInfo | None = None) -> Fix:
+    """ISO 8601 with an offset, from common spreadsheet spellings. Day/month order is read only
+    when it is unambiguous (one part above 12, or dotted European ``31.01.2025``); a date without
+    an offset needs ``tz``."""
+    value = raw.strip()
+    if ISO_DATETIME.match(value):
+        return unchanged(raw) if value == raw else Fix(True, value, "date-whitespace")
+    if value.upper() == "NOW":
+        return refuse(raw, "EventDate 'NOW' is accepted but discouraged; give the real date")
+    parsed = _parse_date(value)
+    if isinstance(parsed, str):
+        return refuse(raw, parsed)
+    if parsed.tzinfo is None:
+        if tz is None:
+            return refuse(
+                raw,
+                f"the date {raw!r} has no time zone offset; pass --timezone to convert it to "
+                "ISO 8601",
+                "date-needs-timezone",
+            )
+        parsed = parsed.replace(tzinfo=tz)
+    text = parsed.isoformat()
+    if text.endswith("+00:00"):
+        text = text[:-6] + "Z"
+    return Fix(True, text, "date-iso8601", f"the date {raw!r} is not ISO 8601")
+
+
+def _parse_date(value: str) -> datetime | str:
+    for pattern, fmt in _DATE_FORMATS:
+        if re.fullmatch(pattern, value):
+            sep = "T" if "T" in value else " "
+            sec = ":%S" if value.count(":") == 2 else ""
+            try:
+                return datetime.strptime(value, fmt.format(sep=sep, sec=sec))
+            except ValueError:
+                return f"the date {value!r} does not exist"
+    m = _DMY.match(value)
+    if m:
+        a, b, year = int(m.group("a")), int(m.group("b")), int(m.group("y"))
+        if m.group("sep") == "." or a > 12 >= b:
+            day, month = a, b
+        elif b > 12 >= a:
+            month, day = a, b
+        elif a == b:
+            day = month = a
+        else:
+            return (
+                f"the date {value!r} can be read as day/month or month/day; write it in "
+                "ISO 8601 (YYYY-MM-DDThh:mm:ss±hh:mm)"
+            )
+        try:
+            return datetime(
+                year, month, day, int(m.group("H") or 0), int(m.group("M") or 0), int(m.group("S") or 0)
+            )
+        except ValueError:
+            return f"the date {value!r} does not exist"
+    if re.fullmatch(r"\d{5}(?:\.\d+)?", value):
+        serial = float(value)
+        if 20000 <= serial <= 80000:  # 1954..2119: a spreadsheet's date serial
+            return datetime(1899, 12, 30) + timedelta(days=serial)
+    return f"the date {value!r} is not in a form reconciler can read; write it in ISO 8601"
+
+
+# ---------------------------------------------------------------- reason codes
+
+_REASON_KEY = re.compile(r"[\s\-_.]+")
+
+
+def reason_key(raw: str) -> str:
+    return _REASON_KEY.sub("_", raw.strip().upper()).strip("_")
+
+
+@lru_cache(maxsize=4096)
+def fix_reason(raw: str) -> Fix:
+    """A standard reason code from a near spelling: case, spaces, hyphens, stray whitespace."""
+    if not raw.strip():
+        return refuse(raw, "the reason is empty", "reason-empty")
+    if raw in STANDARD_REASONS:
+        return refuse(
+            raw,
+            f"{raw!r} is a standard code but was refused: it may not be allowed for this event "
+            "type or this kind of change",
+        )
+    key = reason_key(raw)
+    if key in STANDARD_REASONS:
+        return Fix(True, key, "reason-standard-spelling", f"{raw!r} is not spelled as the standard code")
+    return refuse(
+        raw,
+        f"{raw!r} is not a standard reason code; map it with --reason-map (custom codes are "
+        "case-sensitive and set per event type) or set one with --reason",
+    )

@@ -1,0 +1,126 @@
+"""Fix rules per code, from data: tests/cases/fixes/<CODE>.toml holds fail / pass / expected-fix
+cases. Each case is one sent record and one result row (Line 2) carrying the code."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.actions import index_actions
+from reconciler.fixes import timezone
+from reconciler.pipeline import ReconcileOptions, reconcile_tables
+from reconciler.remediate import RemediateOptions
+from tests.helpers import table
+
+CASES_DIR = Path(__file__).parent / "cases" / "fixes"
+
+
+def _cases() -> list[Any]:
+    out = []
+    for path in sorted(CASES_DIR.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        for case in data["case"]:
+            out.append(pytest.param(data["code"], case, id=f"{path.stem}: {case['name']}"))
+    return out
+
+
+def _options(case: dict[str, Any]) -> RemediateOptions:
+    opts = case.get("options", {})
+    actions = None
+    if "actions" in case:
+        actions = index_actions(table(case["actions_header"], case["actions"], name="actions.csv"))
+    return RemediateOptions(
+        reason_map=opts.get("reason_map", {}),
+        reason=opts.get("reason"),
+        timezone=timezone(opts.get("timezone")),
+        action_tracker_id=opts.get("action_tracker_id"),
+        actions=actions,
+        today=date(2026, 11, 27),
+    )
+
+
+@pytest.mark.parametrize(("code", "case"), _cases())
+def test_fix_rule_case(code: str, case: dict[str, Any]) -> None:
+    sent = table(case["header"], [case["row"]], name="sent.csv")
+    results = table(["Line", "Message"], [["2", code]], name="results.csv")
+    rec = reconcile_tables(
+        sent,
+        results,
+        ReconcileOptions(fixes=_options(case), now=datetime(2026, 11, 27, tzinfo=UTC)),
+    )
+    row = rec.records.iloc[0]
+    assert row["Resolution"] == case["resolution"], row["Advice"]
+    fixes = case.get("fix", {})
+    changes = {
+        str(c): str(a)
+        for c, a in zip(rec.remediation.changes["Column"], rec.remediation.changes["After"], strict=True)
+    }
+    assert changes == fixes
+    corrected = rec.remediation.corrected
+    if case["resolution"] == "auto_fixed":
+        assert len(corrected) == 1
+        for column, value in fixes.items():
+            assert corrected[column].iat[0] == value
+        # Untouched cells stay byte-identical.
+        for column, value in zip(case["header"], case["row"], strict=True):
+            if column not in fixes:
+                assert corrected[column].iat[0] == value
+    else:
+        assert corrected.empty
+    if "problem" in case:
+        assert case["problem"] in row["Advice"]
+    for cell in case.get("cells", []):
+        assert cell in str(row["FixColumns"]).split(";")
+
+
+def test_accepted_and_terminal_records_are_never_resubmitted() -> None:
+    sent = table(
+        ["ActionId", "Amount", "Reason"],
+        [
+            ["1000.1.1", "0", "item returned"],  # accepted (no result), though it looks fixable
+            ["1000.1.2", "0", "item returned"],  # BAD_DISPOSITION -> auto_fixed
+            ["1000.1.3", "0", "item returned"],  # BAD_DISPOSITION + ALREADY_LOCKED -> no_action
+            ["1000.1.4", "0", "item returned"],  # unknown code -> review
+        ],
+    )
+    results = table(
+        ["Line", "Message"],
+        [["3", "BAD_DISPOSITION"], ["4", "BAD_DISPOSITION"], ["4", "ALREADY_LOCKED"], ["5", "WHAT_IS_THIS"]],
+    )
+    rec = reconcile_tables(sent, results)
+    assert list(rec.records["Resolution"]) == ["none", "auto_fixed", "no_action", "review"]
+    assert list(rec.remediation.corrected["ActionId"]) == ["1000.1.2"]
+    assert rec.summary["resubmit_records"] == 1
+    assert rec.summary["auto_fixed"] == 1
+    assert rec.summary["needs_attention_records"] == 1
+
+
+def test_modification_cap_holds_back_an_action_at_the_limit() -> None:
+    rows = [["1000.1.1", "1.00", "order update"]] * 1000 + [["1000.1.2", "0", "item returned"]]
+    sent = table(["ActionId", "Amount", "Reason"], rows)
+    results = table(["Line", "Message"], [["2", "BAD_DISPOSITION"], ["1002", "BAD_DISPOSITION"]])
+    rec = reconcile_tables(sent, results)
+    assert rec.records["Resolution"].iat[0] == "contact_support"
+    assert "1000" in rec.records["Advice"].iat[0]
+    assert rec.records["Resolution"].iat[1000] == "auto_fixed"
+    assert rec.remediation.capped == 1
+
+
+def test_formula_like_values_are_kept_exact_and_warned() -> None:
+    sent = table(["ActionId", "Amount", "Reason"], [["=HYPERLINK(\"x\")", "0", "item returned"]])
+    results = table(["Line", "Message"], [["2", "BAD_DISPOSITION"]])
+    rec = reconcile_tables(sent, results)
+    assert rec.remediation.corrected["ActionId"].iat[0] == '=HYPERLINK("x")'
+    assert rec.remediation.formula_cells == 1
+    assert any("formula" in w for w in rec.summary["warnings"])
+
+
+def test_sent_frame_is_not_mutated() -> None:
+    sent = table(["ActionId", "Amount", "Reason"], [["1000.1.1", "0", "item returned"]])
+    before = sent.frame.copy()
+    reconcile_tables(sent, table(["Line", "Message"], [["2", "BAD_DISPOSITION"]]))
+    assert sent.frame.equals(before)
