@@ -356,7 +356,10 @@ def _summary(
         "ambiguous": ambiguous_results,
         "ambiguous_records": int((outcome == Outcome.AMBIGUOUS).sum()),
         "unmatched_results": len(unmatched),
-        "needs_attention": bool(int(attention.sum()) or len(unmatched)),
+        # Exit 1 unless every record was accepted and every result tied.
+        "needs_attention": bool(
+            accepted < n or int(attention.sum()) or len(unmatched) or not submission.complete
+        ),
         "records_needing_attention": int(attention.sum()),
         "by_outcome": _counts(outcome),
         "by_code": _by_code(records["ErrorCodes"]),

@@ -1,0 +1,108 @@
+"""Benchmark: reconciler against the plain pandas baseline, same files, same run.
+
+    python benchmarks/run.py                 # 100,000 and 1,000,000 records
+    python benchmarks/run.py --sizes 100000  # one size
+    python benchmarks/run.py --big           # also 3,000,000
+
+Each command runs as a fresh process (as a user runs it); wall time and peak RSS come from the
+operating system (``os.wait4``). Prints a Markdown table; ``--json FILE`` also saves the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+
+def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB, exit code of one fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise SystemExit(f"{' '.join(cmd)} failed ({code}): {err}")
+    return wall, usage.ru_maxrss / 1024, code
+
+
+def size_of(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def bench(n: int, data: Path, out: Path) -> list[dict[str, object]]:
+    sent, results = generate(n, data)
+    reconciler = [sys.executable, "-m", "reconciler"]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
+    rows: list[dict[str, object]] = []
+    base_out = out / f"baseline_{n}.csv"
+    t_base, rss_base, _ = measure([sys.executable, str(HERE / "baseline.py"), str(sent), str(results), str(base_out)])
+    rows.append({"records": n, "run": "pandas baseline", "seconds": t_base, "rss_mb": rss_base, "output": size_of(base_out)})
+    runs = [
+        ("reconcile (all outputs)", ["reconcile", str(sent), str(results), "--out", str(out / f"all_{n}"), "--force"]),
+        ("reconcile --no-xlsx", ["reconcile", str(sent), str(results), "--out", str(out / f"noxlsx_{n}"), "--no-xlsx", "--force"]),
+        ("check", ["check", str(sent), "--out", str(out / f"check_{n}"), "--force"]),
+    ]
+    for name, args in runs:
+        folder = Path(args[args.index("--out") + 1])
+        shutil.rmtree(folder, ignore_errors=True)
+        t, rss, _ = measure([*reconciler, *args], env)
+        row: dict[str, object] = {"records": n, "run": name, "seconds": t, "rss_mb": rss, "output": size_of(folder)}
+        report = folder / "report.html"
+        if report.exists():
+            row["report_html"] = report.stat().st_size
+        rows.append(row)
+    for row in rows:
+        row["ratio"] = float(row["seconds"]) / t_base  # type: ignore[arg-type]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--big", action="store_true", help="also 3,000,000 records")
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    sizes = [*args.sizes, *([3_000_000] if args.big else [])]
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, object]] = []
+    for n in sizes:
+        rows.extend(bench(n, args.data, args.out))
+    print("| records | run | seconds | × baseline | peak RSS | outputs | report.html |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        html = mb(float(r["report_html"])) if "report_html" in r else ""  # type: ignore[arg-type]
+        print(
+            f"| {r['records']:,} | {r['run']} | {float(r['seconds']):.2f} | {float(r['ratio']):.2f} | "  # type: ignore[arg-type]
+            f"{float(r['rss_mb']):.0f} MB | {mb(float(r['output']))} | {html} |"  # type: ignore[arg-type]
+        )
+    by = {(r["records"], r["run"]): float(r["seconds"]) for r in rows}  # type: ignore[arg-type]
+    if 100_000 in sizes and 1_000_000 in sizes:
+        for run in ("reconcile (all outputs)", "reconcile --no-xlsx", "check"):
+            print(f"scaling {run}: 1M / 100k = {by[(1_000_000, run)] / by[(100_000, run)]:.1f}x")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
