@@ -148,13 +148,17 @@ def classify_records(
 
     lookup = np.array([_RANK_TIE.get(i, str(TiedBy.NONE)) for i in range(10)], dtype=object)
     tie_names = lookup[rank]
-    return pd.DataFrame(
+    # Object columns on purpose: these are small vocabularies or repeated texts, and pandas'
+    # Arrow-backed strings would cost a conversion each way in the stages that follow.
+    frame = pd.DataFrame(
         {
             "Outcome": outcome,
             "ErrorCodes": codes,
             "Resolution": resolution,
             "TiedBy": tie_names,
             "Advice": advice,
-            "ResultRows": n_rows,
-        }
+        },
+        dtype=object,
     )
+    frame["ResultRows"] = n_rows
+    return frame

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .model import IntArray, LineBase, Table, TiedBy
-from .normalize import ID_FIELDS
+from .normalize import EMPTY, ID_FIELDS, encode
 
 LINE_BASES: tuple[LineBase, ...] = (
     LineBase.PHYSICAL,
@@ -94,41 +94,69 @@ class _Comparison:
     first_field: np.ndarray  # field name of the first contradiction, "" when none
 
 
-def compare(
-    results: pd.DataFrame,
-    sent: pd.DataFrame,
-    skus: pd.DataFrame,
-    r_pos: IntArray,
-    s_idx: IntArray,
-) -> _Comparison:
-    """For each (result row position, sent record) pair: identifiers that agree / contradict."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Keys:
+    """Identifier keys of both sides as integer codes (see ``normalize.encode``)."""
+
+    sent: dict[str, IntArray]
+    results: dict[str, IntArray]
+    sku_pairs: IntArray  # sorted s_idx * width + sku code, for SKUs some result carries
+    sku_width: int
+    has_sku: np.ndarray  # per sent record: it lists at least one SKU
+    result_sku: IntArray
+
+
+def encode_keys(results: pd.DataFrame, sent: pd.DataFrame, skus: pd.DataFrame) -> Keys:
+    s_codes: dict[str, IntArray] = {}
+    r_codes: dict[str, IntArray] = {}
+    for name in ID_FIELDS:
+        s_codes[name], r_codes[name] = encode(sent[name], results[name])
+    r_sku_raw = results["sku"]
+    r_empty = (r_sku_raw == "").to_numpy(dtype=bool)
+    uniques = pd.Index(pd.unique(r_sku_raw[~r_empty]))
+    r_sku = uniques.get_indexer(r_sku_raw).astype(np.int64)
+    r_sku[r_empty] = EMPTY
+    width = len(uniques) + 1
+    has_sku = np.zeros(len(sent), dtype=bool)
+    pairs = np.array([], dtype=np.int64)
+    if len(skus):
+        s_idx = skus["s_idx"].to_numpy(dtype=np.int64)
+        has_sku[s_idx] = True
+        if len(uniques):
+            code = uniques.get_indexer(skus["sku"]).astype(np.int64)
+            keep = code >= 0
+            pairs = np.unique(s_idx[keep] * width + code[keep])
+    return Keys(s_codes, r_codes, pairs, width, has_sku, r_sku)
+
+
+def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
+    """For each (result row position, sent record) pair: identifiers that agree / contradict.
+
+    An identifier counts only when both sides hold a value; a result's Sku agrees when it is one
+    of the record's item SKUs."""
     k = len(r_pos)
     agree = np.zeros(k, dtype=np.int64)
     contradict = np.zeros(k, dtype=np.int64)
     first = np.full(k, "", dtype=object)
     for name in ID_FIELDS:
-        rv = results[name].to_numpy()[r_pos]
-        sv = sent[name].to_numpy()[s_idx]
-        both = (rv != "") & (sv != "")
+        rv = keys.results[name][r_pos]
+        sv = keys.sent[name][s_idx]
+        both = (rv >= 0) & (sv != EMPTY)
         same = rv == sv
         agree += both & same
         bad = both & ~same
         contradict += bad
-        first = np.where((first == "") & bad, name, first)
-    rsku = results["sku"].to_numpy()[r_pos]
-    has_sku = rsku != ""
-    if has_sku.any() and len(skus):
-        with_skus = np.isin(s_idx, skus["s_idx"].to_numpy())
-        check = has_sku & with_skus
-        if check.any():
-            pairs = pd.DataFrame({"s_idx": s_idx[check], "sku": rsku[check]})
-            hit = pairs.merge(skus.assign(_hit=True), on=["s_idx", "sku"], how="left")["_hit"]
-            found = hit.notna().to_numpy()
-            idx = np.flatnonzero(check)
-            agree[idx[found]] += 1
-            contradict[idx[~found]] += 1
-            miss = idx[~found]
-            first[miss] = np.where(first[miss] == "", "sku", first[miss])
+        if bad.any():
+            first = np.where((first == "") & bad, name, first)
+    rsku = keys.result_sku[r_pos]
+    check = (rsku >= 0) & keys.has_sku[s_idx]
+    if check.any():
+        idx = np.flatnonzero(check)
+        found = np.isin(s_idx[idx] * keys.sku_width + rsku[idx], keys.sku_pairs)
+        agree[idx[found]] += 1
+        contradict[idx[~found]] += 1
+        miss = idx[~found]
+        first[miss] = np.where(first[miss] == "", "sku", first[miss])
     return _Comparison(agree, contradict, first)
 
 
@@ -145,8 +173,7 @@ def _locate(numbers: IntArray, lines: IntArray) -> tuple[IntArray, np.ndarray]:
 def choose_line_base(
     table: Table,
     results: pd.DataFrame,
-    sent: pd.DataFrame,
-    skus: pd.DataFrame,
+    keys: Keys,
     requested: LineBase,
 ) -> LineBaseChoice:
     with_line = np.flatnonzero(results["line"].to_numpy() >= 0)
@@ -155,7 +182,7 @@ def choose_line_base(
     scores: list[tuple[int, int, int]] = []
     for rank, base in enumerate(LINE_BASES):
         pos, found = _locate(record_numbers(table, base), lines)
-        cmp = compare(results, sent, skus, with_line[found], pos[found])
+        cmp = compare(keys, with_line[found], pos[found])
         agree = int(((cmp.agree > 0) & (cmp.contradict == 0)).sum())
         contradict = int((cmp.contradict > 0).sum())
         out_of_range = int((~found).sum())
@@ -199,7 +226,8 @@ def match_results(
 ) -> Ties:
     """Tie result rows to sent records. ``sent``/``skus`` come from ``normalize.sent_keys``."""
     m = len(results)
-    choice = choose_line_base(table, results, sent, skus, requested)
+    keys = encode_keys(results, sent, skus)
+    choice = choose_line_base(table, results, keys, requested)
     numbers = record_numbers(table, choice.base)
     s_of = np.full(m, -1, dtype=np.int64)
     tied_by = np.full(m, str(TiedBy.NONE), dtype=object)
@@ -210,7 +238,7 @@ def match_results(
     line = results["line"].to_numpy()
     with_line = np.flatnonzero(line >= 0)
     pos, found = _locate(numbers, line[with_line])
-    cmp = compare(results, sent, skus, with_line[found], pos[found])
+    cmp = compare(keys, with_line[found], pos[found])
     ok = cmp.contradict == 0
     good = with_line[found][ok]
     s_of[good] = pos[found][ok]
@@ -246,25 +274,25 @@ def match_results(
     for level, cols in _ID_LEVELS:
         if len(pending) == 0:
             break
-        sub = results.iloc[pending]
-        has_all = np.ones(len(sub), dtype=bool)
+        has_all = np.ones(len(pending), dtype=bool)
         for c in cols:
-            has_all &= sub[c].to_numpy() != ""
+            has_all &= keys.results[c][pending] >= 0
         if not has_all.any():
             continue
         probe = pd.DataFrame({"_r": pending[has_all]})
         for c in cols:
-            probe[c] = sub[c].to_numpy()[has_all]
-        s_frame = sent[list(cols)].copy()
-        s_frame["_s"] = np.arange(len(sent), dtype=np.int64)
+            probe[c] = keys.results[c][pending[has_all]]
+        usable = np.ones(len(sent), dtype=bool)
         for c in cols:
-            s_frame = s_frame[s_frame[c] != ""]
+            usable &= keys.sent[c] >= 0
+        s_frame = pd.DataFrame({c: keys.sent[c][usable] for c in cols})
+        s_frame["_s"] = np.flatnonzero(usable).astype(np.int64)
         cand = probe.merge(s_frame, on=list(cols), how="inner")
         if cand.empty:
             continue
         cr = cand["_r"].to_numpy(dtype=np.int64)
         cs = cand["_s"].to_numpy(dtype=np.int64)
-        ccmp = compare(results, sent, skus, cr, cs)
+        ccmp = compare(keys, cr, cs)
         keep = ccmp.contradict == 0
         kept = pd.DataFrame({"_r": cr[keep], "_s": cs[keep]})
         counts = kept.groupby("_r")["_s"].agg(["count", "first"])
@@ -283,12 +311,12 @@ def match_results(
                     continue
                 amb_mask[ri] = True
                 candidates[ri] = cands
-                keys = ", ".join(
+                key_text = ", ".join(
                     f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[ri]!r}" for c in cols
                 )
                 reason[ri] = Unmatched.AMBIGUOUS_KEY
                 n_c = len(cands.split())
-                detail[ri] = f"{keys} names {n_c} records of the sent file; tie it by hand"
+                detail[ri] = f"{key_text} names {n_c} records of the sent file; tie it by hand"
         # Every candidate contradicted: say so when nothing better is known.
         contradicted = np.setdiff1d(np.unique(cr), np.unique(kept["_r"].to_numpy()))
         for r in contradicted:

@@ -24,9 +24,11 @@ _NUMERIC_ID = re.compile(r"^\d+(?:\.0+)?$")
 
 
 def _text(frame: pd.DataFrame, label: str | None) -> pd.Series:
+    """A column as pandas' ``str`` dtype ("" for a field the file does not have)."""
     if label is None:
-        return pd.Series([""] * len(frame), index=frame.index, dtype=object)
-    return frame[label].astype(object)
+        return pd.Series("", index=frame.index, dtype="str")
+    col = frame[label]
+    return col if col.dtype == "str" else col.astype("str")
 
 
 def id_key(values: pd.Series) -> pd.Series:
@@ -36,19 +38,19 @@ def id_key(values: pd.Series) -> pd.Series:
     or a spreadsheet's ``.0`` suffix: ``00123``, ``123`` and ``123.0`` compare equal. The value
     shown to users is never this key; it only decides whether two cells name the same thing.
     """
-    s = values.astype(str).str.strip()
+    s = (values if values.dtype == "str" else values.astype("str")).str.strip()
     numeric = s.str.fullmatch(r"\d+(?:\.0+)?").fillna(False).to_numpy(dtype=bool)
     if numeric.any():
         stripped = s[numeric].str.replace(r"\.0+$", "", regex=True).str.lstrip("0")
         stripped = stripped.where(stripped != "", "0")
         s = s.copy()
         s[numeric] = stripped
-    return s.astype(object)
+    return s
 
 
 def parse_lines(values: pd.Series) -> IntArray:
     """Line numbers as int64; -1 where the cell holds no whole number."""
-    s = values.astype(str).str.strip()
+    s = (values if values.dtype == "str" else values.astype("str")).str.strip()
     ok = s.str.fullmatch(r"\d{1,12}(?:\.0+)?").fillna(False).to_numpy(dtype=bool)
     out = np.full(len(s), -1, dtype=np.int64)
     if ok.any():
@@ -56,24 +58,58 @@ def parse_lines(values: pd.Series) -> IntArray:
     return out
 
 
+EMPTY = -1  # the cell is empty
+OTHER = -2  # the sent cell holds a value no result carries
+
+
+def encode(sent: pd.Series, results: pd.Series) -> tuple[IntArray, IntArray]:
+    """Integer codes of two key columns, equal where the keys are equal.
+
+    Results get a code per distinct non-empty key; a sent key gets the same code when some
+    result carries it, ``OTHER`` when none does, and ``EMPTY`` when the cell is empty. Every
+    later comparison and merge works on these integers.
+    """
+    r_empty = (results == "").to_numpy(dtype=bool)
+    uniques = pd.unique(results[~r_empty])
+    if len(uniques) == 0:
+        return (
+            np.where((sent == "").to_numpy(dtype=bool), EMPTY, OTHER).astype(np.int64),
+            np.full(len(results), EMPTY, dtype=np.int64),
+        )
+    index = pd.Index(uniques)
+    r_codes = index.get_indexer(results).astype(np.int64)
+    r_codes[r_empty] = EMPTY
+    s_codes = index.get_indexer(sent).astype(np.int64)
+    s_empty = (sent == "").to_numpy(dtype=bool)
+    s_codes[(s_codes < 0) & ~s_empty] = OTHER
+    s_codes[s_empty] = EMPTY
+    return s_codes, r_codes
+
 
 def sent_keys(table: Table, schema: SentSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per sent record: identifier keys. Plus a long (s_idx, sku) frame of its item SKUs."""
+    """Per sent record: identifier keys (``str``). Plus a long (s_idx, sku) frame of its SKUs."""
     frame = table.frame
     keys = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for name in ID_FIELDS:
         label = schema.column(name)
-        keys[name] = id_key(_text(frame, label)).to_numpy() if label else ""
+        if label:
+            keys[name] = id_key(frame[label]).set_axis(keys.index)
+        else:
+            keys[name] = pd.Series("", index=keys.index, dtype="str")
     sku_cols = list(schema.item_columns("sku"))
     if sku_cols:
         parts = [
-            pd.DataFrame({"s_idx": np.arange(len(frame)), "sku": frame[c].astype(str).str.strip()})
+            pd.DataFrame(
+                {"s_idx": np.arange(len(frame)), "sku": _text(frame, c).str.strip().to_numpy()}
+            )
             for c in sku_cols
         ]
         skus = pd.concat(parts, ignore_index=True)
         skus = skus[skus["sku"] != ""].drop_duplicates()
     else:
-        skus = pd.DataFrame({"s_idx": np.array([], dtype=np.int64), "sku": []})
+        skus = pd.DataFrame(
+            {"s_idx": np.array([], dtype=np.int64), "sku": pd.Series([], dtype="str")}
+        )
     return keys, skus
 
 
@@ -87,7 +123,7 @@ _PAYLOAD_KEYS: dict[str, tuple[str, ...]] = {
 def _from_payload(payload: pd.Series, names: tuple[str, ...]) -> pd.Series:
     pattern = r"(?:^|[&?])(?:" + "|".join(re.escape(n) for n in names) + r")=([^&]*)"
     found = payload.astype(str).str.extract(pattern, flags=re.IGNORECASE, expand=False)
-    return found.fillna("").map(unquote_plus).astype(object)
+    return found.fillna("").map(unquote_plus).astype("str")
 
 
 def result_rows(
@@ -100,7 +136,7 @@ def result_rows(
     out["r_idx"] = np.arange(n, dtype=np.int64)
     out["result_line"] = np.asarray(table.lines, dtype=np.int64)
     line_label = schema.column("line")
-    out["line_raw"] = _text(frame, line_label).to_numpy()
+    out["line_raw"] = _text(frame, line_label).set_axis(out.index)
     out["line"] = parse_lines(out["line_raw"]) if line_label else np.full(n, -1, dtype=np.int64)
     payload_label = schema.column("payload")
     for name in (*ID_FIELDS, "sku"):
@@ -108,16 +144,16 @@ def result_rows(
         if payload_label and name in _PAYLOAD_KEYS:
             extracted = _from_payload(frame[payload_label], _PAYLOAD_KEYS[name])
             raw = raw.where(raw.str.strip() != "", extracted)
-        out[name + "_raw"] = raw.to_numpy()
-        out[name] = (raw.astype(str).str.strip() if name == "sku" else id_key(raw)).to_numpy()
+        out[name + "_raw"] = raw.set_axis(out.index)
+        out[name] = (raw.str.strip() if name == "sku" else id_key(raw)).set_axis(out.index)
 
     code_raw = _text(frame, schema.column("code"))
-    out["code_raw"] = code_raw.to_numpy()
+    out["code_raw"] = code_raw.set_axis(out.index)
     uniques = pd.unique(code_raw)
     split_map = {u: ";".join(catalogue.split(str(u))) for u in uniques}
-    codes = code_raw.map(split_map).astype(object)
+    codes = code_raw.map(split_map).astype("str")
 
-    status_raw = _text(frame, schema.column("record_status")).astype(str).str.strip().str.lower()
+    status_raw = _text(frame, schema.column("record_status")).str.strip().str.lower()
     status = np.where(
         status_raw.isin(RECORD_SUCCESS_VALUES),
         "success",
@@ -133,7 +169,6 @@ def result_rows(
         # Rows of other shapes report success unless they carry a code or say they failed.
         missing_code = no_code & (status == "failure")
     codes = codes.where(~missing_code, UNSPECIFIED_CODE)
-    out["codes"] = codes.to_numpy()
-    out["status"] = np.where(codes.to_numpy() != "", "failure", "success")
-    out["error_type"] = _text(frame, schema.column("error_type")).to_numpy()
+    out["codes"] = codes.set_axis(out.index)
+    out["error_type"] = _text(frame, schema.column("error_type")).set_axis(out.index)
     return out

@@ -15,13 +15,14 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .actions import ActionsIndex, is_locked, newest
 from .catalogue import Catalogue
 from .detect import SentSchema
 from .fixes import Fix, fix_amount, fix_date, fix_integer, fix_reason, spoiled_id_problem
-from .model import Outcome, Resolution, Table
+from .model import IntArray, Outcome, Resolution, Table
 from .normalize import id_key
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES, STANDARD_REASONS
 from .writers import formula_mask
@@ -49,41 +50,72 @@ class Remediation:
     formula_cells: int  # formula-like values kept exact in the resubmission
 
 
-@dataclass(slots=True)
+BoolArray = npt.NDArray[np.bool_]
+ObjArray = npt.NDArray[np.object_]
+
+
+@dataclass(slots=True, eq=False)
+class _Cells:
+    """New values one rule gives one column, for the record positions it changed."""
+
+    label: str
+    rows: IntArray
+    before: ObjArray
+    after: ObjArray
+    rule: ObjArray
+
+
+@dataclass(slots=True, eq=False)
 class _RuleOutcome:
-    """Per record position: whether the rule fixed it, the new cells, the problem, the cells to
-    look at."""
+    """What a rule made of the records it ran on (arrays aligned with ``rows``)."""
 
-    ok: dict[int, bool] = field(default_factory=dict)
-    cells: dict[int, dict[str, tuple[str, str]]] = field(default_factory=dict)  # label -> (after, rule)
-    problems: dict[int, list[str]] = field(default_factory=dict)
-    look_at: dict[int, list[str]] = field(default_factory=dict)
-
-    def fixed(self, pos: int, label: str, fix: Fix) -> None:
-        self.cells.setdefault(pos, {})[label] = (fix.value, fix.rule)
-        self.look_at.setdefault(pos, []).append(label)
-
-    def problem(self, pos: int, label: str | None, text: str) -> None:
-        self.problems.setdefault(pos, []).append(text)
-        if label is not None:
-            self.look_at.setdefault(pos, []).append(label)
+    rows: IntArray
+    ok: BoolArray
+    problem: ObjArray  # "" when the rule had nothing to say
+    cells: list[_Cells] = field(default_factory=list)
+    flags: list[tuple[str, IntArray]] = field(default_factory=list)  # cells to look at
 
 
-def _map_unique(values: pd.Series, fn: Callable[[str], Fix]) -> list[Fix]:
-    memo = {v: fn(str(v)) for v in pd.unique(values)}
-    return [memo[v] for v in values]
+def _values(sent: pd.DataFrame, label: str, rows: IntArray) -> ObjArray:
+    return np.asarray(sent[label].to_numpy(dtype=object)[rows], dtype=object)
+
+
+def _apply(values: ObjArray, fn: Callable[[str], Fix]) -> tuple[BoolArray, ObjArray, ObjArray, ObjArray]:
+    """``fn`` over each distinct value once: (ok, value, rule, problem) per row."""
+    if len(values) == 0:
+        empty = np.array([], dtype=object)
+        return np.array([], dtype=bool), empty, empty, empty
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    fixes = [fn(str(u)) for u in uniques]
+    ok = np.array([f.ok for f in fixes], dtype=bool)[codes]
+    value = np.array([f.value for f in fixes], dtype=object)[codes]
+    rule = np.array([f.rule for f in fixes], dtype=object)[codes]
+    problem = np.array([f.problem for f in fixes], dtype=object)[codes]
+    return ok, value, rule, problem
+
+
+def _join(left: ObjArray, right: ObjArray, sep: str = "; ") -> ObjArray:
+    """Element-wise join of two text arrays, skipping empty sides."""
+    both = (left != "") & (right != "")
+    out = np.where(left == "", right, left)
+    if both.any():
+        out = out.copy()
+        out[both] = left[both] + sep + right[both]
+    return np.asarray(out, dtype=object)
+
+
+def _missing_column(rows: IntArray, text: str) -> _RuleOutcome:
+    return _RuleOutcome(
+        rows=rows, ok=np.zeros(len(rows), dtype=bool), problem=np.full(len(rows), text, dtype=object)
+    )
 
 
 def _rule_reason(
-    sent: pd.DataFrame, schema: SentSchema, rows: np.ndarray, opts: RemediateOptions
+    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
 ) -> _RuleOutcome:
-    out = _RuleOutcome()
     label = schema.column("reason")
     if label is None:
-        for pos in rows:
-            out.problem(int(pos), None, "the file has no Reason column; add one")
-            out.ok[int(pos)] = False
-        return out
+        return _missing_column(rows, "the file has no Reason column; add one")
 
     def one(raw: str) -> Fix:
         if raw in opts.reason_map:
@@ -95,26 +127,26 @@ def _rule_reason(
             return Fix(True, opts.reason, "reason-option", fix.problem)
         return fix
 
-    values = sent[label].iloc[rows]
-    for pos, raw, fix in zip(rows, values, _map_unique(values, one), strict=True):
-        p = int(pos)
-        if fix.ok and fix.value != raw:
-            out.fixed(p, label, fix)
-            out.ok[p] = True
-        else:
-            out.problem(p, label, fix.problem or f"Reason {raw!r} was refused; correct it")
-            out.ok[p] = False
+    raw = _values(sent, label, rows)
+    ok, value, rule, problem = _apply(raw, one)
+    changed = ok & (value != raw)
+    refused = np.where(problem == "", "Reason " + _reprs(raw) + " was refused; correct it", problem)
+    out = _RuleOutcome(rows, changed, np.where(changed, "", refused).astype(object))
+    out.cells.append(_Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
+    out.flags.append((label, rows))
     return out
 
 
+def _reprs(values: ObjArray) -> ObjArray:
+    return np.array([repr(str(v)) for v in values], dtype=object)
+
+
 def _rule_amount_date(
-    sent: pd.DataFrame, schema: SentSchema, rows: np.ndarray, opts: RemediateOptions
+    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
 ) -> _RuleOutcome:
-    out = _RuleOutcome()
     checks: list[tuple[str, Callable[[str], Fix]]] = []
-    for name in ("amount",):
-        if schema.column(name):
-            checks.append((str(schema.column(name)), fix_amount))
+    if schema.column("amount"):
+        checks.append((str(schema.column("amount")), fix_amount))
     for lab in schema.item_columns("item_amount"):
         checks.append((lab, fix_amount))
     if schema.column("event_date"):
@@ -126,143 +158,175 @@ def _rule_amount_date(
     for lab in schema.item_columns("quantity"):
         checks.append((lab, fix_integer))
 
+    out = _RuleOutcome(rows, np.zeros(len(rows), dtype=bool), np.full(len(rows), "", dtype=object))
     fixed_any = np.zeros(len(rows), dtype=bool)
-    refused = np.zeros(len(rows), dtype=bool)
+    refused_any = np.zeros(len(rows), dtype=bool)
     for label, fn in checks:
-        values = sent[label].iloc[rows]
+        raw = _values(sent, label, rows)
 
         def guarded(v: str, fn: Callable[[str], Fix] = fn) -> Fix:
             return Fix(True, v, "") if not v.strip() else fn(v)
 
-        for i, (raw, fix) in enumerate(zip(values, _map_unique(values, guarded), strict=True)):
-            p = int(rows[i])
-            if fix.ok and fix.value != raw:
-                out.fixed(p, label, fix)
-                fixed_any[i] = True
-            elif not fix.ok:
-                out.problem(p, label, f"{label}: {fix.problem}")
-                refused[i] = True
-    for i, pos in enumerate(rows):
-        p = int(pos)
-        out.ok[p] = bool(fixed_any[i] and not refused[i])
-        if not fixed_any[i] and not refused[i]:
-            out.problem(
-                p,
-                None,
-                "no amount, date or ID of this line looks malformed to reconciler; compare the "
-                "line with the template's types",
-            )
+        ok, value, rule, problem = _apply(raw, guarded)
+        changed = ok & (value != raw)
+        refused = ~ok
+        fixed_any |= changed
+        refused_any |= refused
+        if changed.any():
+            out.cells.append(_Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
+        if refused.any():
+            text = np.full(len(rows), "", dtype=object)
+            text[refused] = label + ": " + problem[refused]
+            out.problem = _join(out.problem, text)
+        flagged = changed | refused
+        if flagged.any():
+            out.flags.append((label, rows[flagged]))
+    out.ok = fixed_any & ~refused_any
+    nothing = ~fixed_any & ~refused_any
+    out.problem[nothing] = (
+        "no amount, date or ID of this line looks malformed to reconciler; compare the line "
+        "with the template's types"
+    )
     return out
 
 
 def _rule_action_tracker_id(
-    sent: pd.DataFrame, schema: SentSchema, rows: np.ndarray, opts: RemediateOptions
+    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
 ) -> _RuleOutcome:
-    out = _RuleOutcome()
     label = schema.column("action_tracker_id")
     if label is None:
-        for pos in rows:
-            out.problem(int(pos), None, "the file has no ActionTrackerId column")
-            out.ok[int(pos)] = False
-        return out
-    values = sent[label].iloc[rows]
-    for pos, raw in zip(rows, values, strict=True):
-        p = int(pos)
-        if opts.action_tracker_id is not None:
-            if raw != opts.action_tracker_id:
-                out.fixed(p, label, Fix(True, opts.action_tracker_id, "action-tracker-id-option"))
-                out.ok[p] = True
-            else:
-                out.problem(p, label, f"ActionTrackerId is already {raw!r}, the --action-tracker-id given")
-                out.ok[p] = False
-            continue
-        fix = fix_integer(raw)
-        if fix.ok and fix.value != raw:
-            out.fixed(p, label, fix)
-            out.ok[p] = True
-        else:
-            why = fix.problem or (
-                f"ActionTrackerId {raw!r} is a whole number, so it is the wrong event type, not "
-                "a spoiled one; set the right one with --action-tracker-id"
-            )
-            out.problem(p, label, why)
-            out.ok[p] = False
+        return _missing_column(rows, "the file has no ActionTrackerId column")
+    raw = _values(sent, label, rows)
+    if opts.action_tracker_id is not None:
+        wanted = opts.action_tracker_id
+        changed = raw != wanted
+        value = np.full(len(rows), wanted, dtype=object)
+        rule = np.full(len(rows), "action-tracker-id-option", dtype=object)
+        problem = np.where(
+            changed, "", f"ActionTrackerId is already {wanted!r}, the --action-tracker-id given"
+        ).astype(object)
+    else:
+        ok, value, rule, fix_problem = _apply(raw, fix_integer)
+        changed = ok & (value != raw)
+        wrong = (
+            "ActionTrackerId " + _reprs(raw) + " is a whole number, so it is the wrong event "
+            "type, not a spoiled one; set the right one with --action-tracker-id"
+        )
+        problem = np.where(changed, "", np.where(fix_problem != "", fix_problem, wrong)).astype(object)
+    out = _RuleOutcome(rows, np.asarray(changed, dtype=bool), problem)
+    out.cells.append(_Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
+    out.flags.append((label, rows))
     return out
 
 
 def _rule_identifiers(
-    sent: pd.DataFrame, schema: SentSchema, rows: np.ndarray, opts: RemediateOptions
+    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
 ) -> _RuleOutcome:
-    out = _RuleOutcome()
     aid = schema.column("action_id")
     oid = schema.column("oid")
     trk = schema.column("action_tracker_id")
+    n = len(rows)
+    a = _values(sent, aid, rows) if aid else np.full(n, "", dtype=object)
+    o = _values(sent, oid, rows) if oid else np.full(n, "", dtype=object)
+    t = _values(sent, trk, rows) if trk else np.full(n, "", dtype=object)
+    use_a = np.array([bool(str(v).strip()) for v in a], dtype=bool)
+    raw = np.where(use_a, a, o).astype(object)
+    labels = np.where(use_a, aid or "", oid or "").astype(object)
+    out = _RuleOutcome(rows, np.zeros(n, dtype=bool), np.full(n, "", dtype=object))
+    for label in {str(x) for x in labels if x}:
+        out.flags.append((label, rows[labels == label]))
+    if opts.actions is None:
+        pairs = pd.Series(labels + "\x1f" + raw, dtype=object)
+        codes, uniques = pd.factorize(pairs)
+        hints = []
+        for u in uniques:
+            label, _, value = str(u).partition("\x1f")
+            hints.append(
+                _no_export_hint(label, value)
+                if label and value.strip()
+                else "the line has neither an ActionId nor an Oid"
+            )
+        out.problem = np.array(hints, dtype=object)[codes]
+        return out
     today = opts.today or date.today()
-    for pos in rows:
-        p = int(pos)
-        out.ok[p] = False
-        a_raw = str(sent[aid].iat[p]) if aid else ""
-        o_raw = str(sent[oid].iat[p]) if oid else ""
-        t_raw = str(sent[trk].iat[p]) if trk else ""
-        column, label, raw = ("action_id", aid, a_raw) if a_raw.strip() else ("oid", oid, o_raw)
-        if label is None or not raw.strip():
-            out.problem(p, None, "the line has neither an ActionId nor an Oid")
+    after = np.full(n, "", dtype=object)
+    extra: list[tuple[int, str, str, str]] = []  # (row index, label, before, after)
+    for i in range(n):
+        label, value, tracker_raw = str(labels[i]), str(raw[i]), str(t[i])
+        if not label or not value.strip():
+            out.problem[i] = "the line has neither an ActionId nor an Oid"
             continue
-        spoiled = spoiled_id_problem(raw)
-        if opts.actions is None:
-            if spoiled:
-                hint = spoiled + "; pass an Actions export with --actions to recover it"
-            elif raw.strip().isdigit():
-                hint = (
-                    f"{label} {raw!r} may have lost leading zeros in a spreadsheet; pass an "
-                    "Actions export with --actions so reconciler can check"
-                )
-            else:
-                hint = f"{label} {raw!r} does not look spoiled by a spreadsheet: check it is right"
-            out.problem(p, label, hint)
-            continue
-        tracker = fix_integer(t_raw).value if column == "oid" else ""
-        hits = opts.actions.recover(column, raw, tracker)
+        column = "action_id" if use_a[i] else "oid"
+        spoiled = spoiled_id_problem(value)
+        tracker = fix_integer(tracker_raw).value if column == "oid" else ""
+        hits = opts.actions.recover(column, value, tracker)
         distinct = sorted(set(hits[column]))
         if len(distinct) != 1:
             if not distinct:
-                out.problem(
-                    p,
-                    label,
-                    (spoiled + "; " if spoiled else "")
-                    + f"no action in the export has {label} {raw!r}; if the conversion was "
-                    "never tracked, submit it as a new conversion instead",
+                out.problem[i] = (spoiled + "; " if spoiled else "") + (
+                    f"no action in the export has {label} {value!r}; if the conversion was never "
+                    "tracked, submit it as a new conversion instead"
                 )
             else:
-                out.problem(
-                    p,
-                    label,
-                    f"{label} {raw!r} could be any of {len(distinct)} actions in the export "
-                    f"({', '.join(distinct[:3])}); correct it by hand",
+                out.problem[i] = (
+                    f"{label} {value!r} could be any of {len(distinct)} actions in the export "
+                    f"({', '.join(distinct[:3])}); correct it by hand"
                 )
             continue
         action = newest(hits)
         assert action is not None
         if action["state"] == "REVERSED" or is_locked(action, today):
-            out.problem(
-                p,
-                label,
+            out.problem[i] = (
                 f"the action {action['action_id']} is {action['state'] or 'locked'}: "
-                "resubmitting cannot change it",
+                "resubmitting cannot change it"
             )
             continue
-        value = distinct[0]
-        if value == raw:
-            out.problem(p, label, f"{label} {raw!r} is in the export as is; check the export's date")
+        if distinct[0] == value:
+            out.problem[i] = f"{label} {value!r} is in the export as is; check the export's date"
             continue
-        out.fixed(p, label, Fix(True, value, "id-recovered-from-actions", spoiled))
-        if column == "oid" and trk and t_raw != tracker and tracker:
-            out.fixed(p, trk, Fix(True, tracker, "integer-restore"))
-        out.ok[p] = True
+        after[i] = distinct[0]
+        out.ok[i] = True
+        if column == "oid" and trk and tracker and tracker_raw != tracker:
+            extra.append((i, trk, tracker_raw, tracker))
+    for label in {str(x) for x in labels if x}:
+        sel = out.ok & (labels == label)
+        out.cells.append(
+            _Cells(
+                label,
+                rows[sel],
+                raw[sel],
+                after[sel],
+                np.full(int(sel.sum()), "id-recovered-from-actions", dtype=object),
+            )
+        )
+    if extra and trk:
+        idx = np.array([e[0] for e in extra], dtype=np.int64)
+        out.cells.append(
+            _Cells(
+                trk,
+                rows[idx],
+                np.array([e[2] for e in extra], dtype=object),
+                np.array([e[3] for e in extra], dtype=object),
+                np.full(len(extra), "integer-restore", dtype=object),
+            )
+        )
     return out
 
 
-RULES: dict[str, Callable[[pd.DataFrame, SentSchema, np.ndarray, RemediateOptions], _RuleOutcome]] = {
+def _no_export_hint(label: str, raw: str) -> str:
+    spoiled = spoiled_id_problem(raw)
+    if spoiled:
+        return spoiled + "; pass an Actions export with --actions to recover it"
+    if raw.strip().isdigit():
+        return (
+            f"{label} {raw!r} may have lost leading zeros in a spreadsheet; pass an Actions "
+            "export with --actions so reconciler can check"
+        )
+    return f"{label} {raw!r} does not look spoiled by a spreadsheet: check it is right"
+
+
+Rule = Callable[[pd.DataFrame, SentSchema, IntArray, RemediateOptions], _RuleOutcome]
+RULES: dict[str, Rule] = {
     "reason": _rule_reason,
     "amount_date": _rule_amount_date,
     "action_tracker_id": _rule_action_tracker_id,
@@ -272,15 +336,15 @@ RULES: dict[str, Callable[[pd.DataFrame, SentSchema, np.ndarray, RemediateOption
 
 def _action_keys(sent: pd.DataFrame, schema: SentSchema) -> pd.Series:
     """One key per record naming the action it modifies ("" when it names none)."""
-    n = len(sent)
+    empty = pd.Series("", index=sent.index, dtype="str")
     aid = schema.column("action_id")
     oid = schema.column("oid")
     trk = schema.column("action_tracker_id")
-    a = id_key(sent[aid]) if aid else pd.Series([""] * n, dtype=object)
-    o = id_key(sent[oid]) if oid else pd.Series([""] * n, dtype=object)
-    t = id_key(sent[trk]) if trk else pd.Series([""] * n, dtype=object)
-    by_oid = np.where((o.to_numpy() != "") & (t.to_numpy() != ""), "o:" + o + "\x1f" + t, "")
-    return pd.Series(np.where(a.to_numpy() != "", "a:" + a, by_oid), dtype=object)
+    a = id_key(sent[aid]) if aid else empty
+    o = id_key(sent[oid]) if oid else empty
+    t = id_key(sent[trk]) if trk else empty
+    by_oid = ("o:" + o + "\x1f" + t).where((o != "") & (t != ""), "")
+    return ("a:" + a).where(a != "", by_oid)
 
 
 def remediate(
@@ -292,124 +356,203 @@ def remediate(
 ) -> Remediation:
     opts = opts or RemediateOptions()
     sent = table.frame
-    records = records.copy()
     n = len(records)
-    candidates = np.flatnonzero(
-        (records["Outcome"].to_numpy() == str(Outcome.REJECTED))
-        & (records["Resolution"].to_numpy() == str(Resolution.FIX_MANUALLY))
-    )
-    fix_columns = np.full(n, "", dtype=object)
-    codes_of = records["ErrorCodes"].to_numpy()
+    outcome = records["Outcome"].to_numpy(dtype=object)
+    resolution = records["Resolution"].to_numpy(dtype=object).copy()
+    base_advice = records["Advice"].to_numpy(dtype=object)
+    cand = np.flatnonzero((outcome == str(Outcome.REJECTED)) & (resolution == str(Resolution.FIX_MANUALLY)))
+    codesets = records["ErrorCodes"].to_numpy(dtype=object)[cand]
 
     # Which rules each candidate needs; a code without a rule blocks the record.
-    needs: dict[str, list[int]] = {}
-    blocked: dict[int, list[str]] = {}
-    for pos in candidates:
-        for code in str(codes_of[pos]).split(";"):
+    set_codes, set_uniques = pd.factorize(pd.Series(codesets, dtype=object))
+    rule_rows: dict[str, list[IntArray]] = {}
+    blocked = np.zeros(n, dtype=bool)
+    look_parts: list[tuple[IntArray, str]] = []
+    for k, codeset in enumerate(set_uniques):
+        members = cand[set_codes == k]
+        for code in str(codeset).split(";"):
             info = catalogue.get(code)
-            if info.fix_rule and info.fix_rule in RULES:
-                needs.setdefault(info.fix_rule, []).append(int(pos))
+            if info.fix_rule in RULES:
+                rule_rows.setdefault(info.fix_rule, []).append(members)
             else:
-                blocked.setdefault(int(pos), []).append(code)
+                blocked[members] = True
+                for f in info.fields:
+                    label = schema.column(f)
+                    if label:
+                        look_parts.append((members, label))
 
-    outcomes = {
-        rule: RULES[rule](sent, schema, np.asarray(rows, dtype=np.int64), opts)
-        for rule, rows in sorted(needs.items())
-    }
-    fixed_cells: dict[int, dict[str, tuple[str, str]]] = {}
-    problems: dict[int, list[str]] = {}
-    look_at: dict[int, list[str]] = {}
-    ok = dict.fromkeys((int(p) for p in candidates), True)
-    for pos in blocked:
-        ok[pos] = False
-    for outcome in outcomes.values():
-        for pos, good in outcome.ok.items():
-            ok[pos] = ok[pos] and good
-        for pos, cells in outcome.cells.items():
-            fixed_cells.setdefault(pos, {}).update(cells)
-        for pos, texts in outcome.problems.items():
-            problems.setdefault(pos, []).extend(texts)
-        for pos, labels in outcome.look_at.items():
-            look_at.setdefault(pos, []).extend(labels)
+    ok = np.zeros(n, dtype=bool)
+    ok[cand] = True
+    ok &= ~blocked
+    problem = np.full(n, "", dtype=object)
+    cells: list[_Cells] = []
+    for rule in sorted(rule_rows):
+        rows = np.unique(np.concatenate(rule_rows[rule]))
+        result = RULES[rule](sent, schema, rows, opts)
+        ok[rows] &= result.ok
+        problem[rows] = _join(problem[rows], result.problem)
+        cells.extend(result.cells)
+        for label, where in result.flags:
+            look_parts.append((where, label))
+
+    changed = np.zeros(n, dtype=bool)
+    for c in cells:
+        changed[c.rows] = True
+    auto = ok & changed
 
     # impact.com's cap: at most 1,000 modifications per action, counting this resubmission.
     capped = 0
     warnings: list[str] = []
-    if schema.template in MODIFICATION_TEMPLATES:
-        keys = _action_keys(sent, schema)
-        per_action = keys[keys != ""].value_counts()
-        for pos in [p for p, good in ok.items() if good]:
-            key = keys.iat[pos]
-            if key and int(per_action.get(key, 0)) + 1 > MAX_MODIFICATIONS_PER_ACTION:
-                ok[pos] = False
-                capped += 1
-                records.iat[pos, records.columns.get_loc("Resolution")] = str(
-                    Resolution.CONTACT_SUPPORT
-                )
-                problems.setdefault(pos, []).insert(
-                    0,
-                    f"this action already has {per_action[key]} modifications in the file; "
+    if schema.template in MODIFICATION_TEMPLATES and auto.any():
+        all_keys = _action_keys(sent, schema)
+        auto_pos = np.flatnonzero(auto)
+        mine = all_keys.iloc[auto_pos]
+        wanted = set(mine[mine != ""].unique())
+        per_action = all_keys[all_keys.isin(wanted)].value_counts()
+        keys = np.full(n, "", dtype=object)
+        keys[auto_pos] = mine.to_numpy(dtype=object)
+        counts = mine.map(per_action).fillna(0).to_numpy(dtype=np.int64)
+        over = auto_pos[(keys[auto_pos] != "") & (counts + 1 > MAX_MODIFICATIONS_PER_ACTION)]
+        if len(over):
+            capped = len(over)
+            auto[over] = False
+            resolution[over] = str(Resolution.CONTACT_SUPPORT)
+            held = np.array(
+                [
+                    f"this action already has {per_action[keys[p]]} modifications in the file; "
                     f"impact.com allows {MAX_MODIFICATIONS_PER_ACTION} per action: contact "
-                    "support instead of resubmitting",
-                )
-    if capped:
-        warnings.append(f"{capped} records were held back by the 1,000-modifications cap")
-
-    resolution = records["Resolution"].to_numpy().copy()
-    advice = records["Advice"].to_numpy().copy()
-    changes: list[tuple[int, str, str, str, str]] = []
-    corrected_rows: list[int] = []
-    lines = np.asarray(table.lines)
-    for pos in sorted(ok):
-        cols = list(dict.fromkeys(look_at.get(pos, [])))
-        for code in blocked.get(pos, []):
-            info = catalogue.get(code)
-            cols.extend(str(schema.column(f)) for f in info.fields if schema.column(f))
-        fix_columns[pos] = ";".join(dict.fromkeys(cols))
-        if ok[pos] and pos in fixed_cells:
-            resolution[pos] = str(Resolution.AUTO_FIXED)
-            descr = "; ".join(
-                f"{lab} {sent[lab].iat[pos]!r} → {after!r}" for lab, (after, _r) in fixed_cells[pos].items()
+                    "support instead of resubmitting"
+                    for p in over
+                ],
+                dtype=object,
             )
-            advice[pos] = f"Corrected automatically ({descr}); resubmit with resubmit.csv."
-            corrected_rows.append(pos)
-            for lab, (after, rule) in fixed_cells[pos].items():
-                changes.append((int(lines[pos]), lab, str(sent[lab].iat[pos]), after, rule))
-        elif problems.get(pos):
-            text = "; ".join(dict.fromkeys(problems[pos]))
-            if pos in fixed_cells:
-                text += "; reconciler would also correct " + ", ".join(
-                    f"{lab} {sent[lab].iat[pos]!r} → {after!r}"
-                    for lab, (after, _r) in fixed_cells[pos].items()
-                )
-            advice[pos] = text[0].upper() + text[1:] + ". " + str(records["Advice"].iat[pos])
-    records["Resolution"] = resolution
-    records["Advice"] = advice
-    records["FixColumns"] = fix_columns
+            problem[over] = _join(held, problem[over])
+            warnings.append(f"{capped} records were held back by the 1,000-modifications cap")
 
-    corrected = sent.iloc[corrected_rows].copy()
-    for pos in corrected_rows:
-        for lab, (after, _rule) in fixed_cells[pos].items():
-            corrected.at[corrected.index[corrected_rows.index(pos)], lab] = after
+    # Changed cells, in file order.
+    order = {lab: i for i, lab in enumerate(sent.columns)}
+    lines = np.asarray(table.lines, dtype=np.int64)
+    parts = [
+        pd.DataFrame(
+            {
+                "pos": c.rows,
+                "col": order[c.label],
+                "Column": c.label,
+                "Before": c.before,
+                "After": c.after,
+                "Rule": c.rule,
+            }
+        )
+        for c in cells
+        if len(c.rows)
+    ]
+    all_changes = (
+        pd.concat(parts, ignore_index=True).sort_values(["pos", "col"], kind="stable")
+        if parts
+        else pd.DataFrame({"pos": [], "col": [], "Column": [], "Before": [], "After": [], "Rule": []})
+    )
+    descr = _describe_changes(all_changes)
+    is_auto = auto[all_changes["pos"].to_numpy(dtype=np.int64)] if len(all_changes) else np.array([], bool)
+    applied = all_changes[is_auto].reset_index(drop=True)
+
+    advice = base_advice.copy()
+    fix_text = np.full(n, "", dtype=object)
+    if len(descr):
+        fix_text[descr.index.to_numpy(dtype=np.int64)] = descr.to_numpy(dtype=object)
+    auto_pos = np.flatnonzero(auto)
+    resolution[auto_pos] = str(Resolution.AUTO_FIXED)
+    advice[auto_pos] = "Corrected automatically (" + fix_text[auto_pos] + "); resubmit with resubmit.csv."
+    manual = np.flatnonzero((ok | blocked | (problem != "")) & ~auto)
+    manual = manual[np.isin(manual, cand)]
+    with_problem = manual[problem[manual] != ""]
+    if len(with_problem):
+        text = problem[with_problem]
+        also = fix_text[with_problem] != ""
+        text = np.where(also, text + "; reconciler would also correct " + fix_text[with_problem], text)
+        advice[with_problem] = [
+            t[0].upper() + t[1:] + ". " + str(b) for t, b in zip(text, base_advice[with_problem], strict=True)
+        ]
+
+    fix_columns = _look_columns(n, look_parts, order)
+    out_records = records.copy()
+    index = out_records.index
+    out_records["Resolution"] = pd.Series(resolution, index=index, dtype=object)
+    out_records["Advice"] = pd.Series(advice, index=index, dtype=object)
+    out_records["FixColumns"] = pd.Series(fix_columns, index=index, dtype=object)
+
+    corrected = sent.iloc[auto_pos].copy()
+    if len(applied):
+        where = np.searchsorted(auto_pos, applied["pos"].to_numpy(dtype=np.int64))
+        for label, group in applied.groupby("Column", sort=False):
+            column = corrected[str(label)].to_numpy(dtype=object).copy()
+            column[where[group.index.to_numpy()]] = group["After"].to_numpy(dtype=object)
+            corrected[str(label)] = column
     formula_cells = 0
-    if len(corrected):
-        for lab in corrected.columns:
-            formula_cells += int(formula_mask(corrected[lab]).sum())
+    for lab in corrected.columns:
+        formula_cells += int(formula_mask(corrected[lab]).sum()) if len(corrected) else 0
     if formula_cells:
         warnings.append(
             f"{formula_cells} cells of the resubmission start with =, +, - or @ and are not "
             "numbers; they are kept exactly as sent (impact.com needs the data), but a "
             "spreadsheet would run them as formulas: do not open resubmit.csv in one"
         )
-    change_frame = pd.DataFrame(changes, columns=list(CHANGE_COLUMNS))
+    change_frame = pd.DataFrame(
+        {
+            "SourceLine": lines[applied["pos"].to_numpy(dtype=np.int64)] if len(applied) else [],
+            "Column": applied["Column"].to_numpy(dtype=object),
+            "Before": applied["Before"].to_numpy(dtype=object),
+            "After": applied["After"].to_numpy(dtype=object),
+            "Rule": applied["Rule"].to_numpy(dtype=object),
+        },
+        columns=list(CHANGE_COLUMNS),
+    )
     return Remediation(
-        records=records,
+        records=out_records,
         corrected=corrected,
         changes=change_frame,
         warnings=tuple(warnings),
         capped=capped,
         formula_cells=formula_cells,
     )
+
+
+def _describe_changes(changes: pd.DataFrame) -> pd.Series:
+    """Per record position: "Reason 'item returned' → 'ITEM_RETURNED'; …"."""
+    if changes.empty:
+        return pd.Series([], dtype=object)
+    text = pd.Series(
+        [
+            f"{c} {b!r} → {a!r}"
+            for c, b, a in zip(changes["Column"], changes["Before"], changes["After"], strict=True)
+        ],
+        index=changes["pos"].to_numpy(dtype=np.int64),
+        dtype=object,
+    )
+    if text.index.is_unique:
+        return text
+    return text.groupby(level=0, sort=True).agg("; ".join)
+
+
+def _look_columns(n: int, parts: list[tuple[IntArray, str]], order: Mapping[str, int]) -> ObjArray:
+    """``;``-joined column labels a person should look at, in file order, per record."""
+    out = np.full(n, "", dtype=object)
+    if not parts:
+        return out
+    long = pd.DataFrame(
+        {
+            "pos": np.concatenate([p for p, _ in parts]),
+            "col": np.concatenate([np.full(len(p), order.get(lab, 10**6)) for p, lab in parts]),
+            "label": np.concatenate([np.full(len(p), lab, dtype=object) for p, lab in parts]),
+        }
+    ).drop_duplicates(["pos", "label"])
+    long = long.sort_values(["pos", "col"], kind="stable")
+    single = ~long["pos"].duplicated(keep=False)
+    out[long.loc[single, "pos"].to_numpy(dtype=np.int64)] = long.loc[single, "label"].to_numpy(dtype=object)
+    multi = long[~single]
+    if len(multi):
+        joined = multi.groupby("pos", sort=True)["label"].agg(";".join)
+        out[joined.index.to_numpy(dtype=np.int64)] = joined.to_numpy(dtype=object)
+    return out
 
 
 def reason_is_standard(value: str) -> bool:

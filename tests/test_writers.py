@@ -1,0 +1,125 @@
+"""Writers: CSV bytes equal Python's csv module, formula neutralising, atomic folders, xlsx."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.errors import OutputError
+from reconciler.writers import (
+    MARKER,
+    Sheet,
+    formula_mask,
+    neutralise,
+    staged_output,
+    write_csv,
+    write_xlsx,
+)
+
+cells = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(cells, cells, st.integers(0, 10**6)), max_size=20))
+def test_csv_bytes_equal_the_csv_module(rows: list[tuple[str, str, int]]) -> None:
+    frame = pd.DataFrame(rows, columns=["a", "b", "n"]) if rows else pd.DataFrame({"a": [], "b": [], "n": []})
+    path = Path("/tmp") / f"reconciler-test-{abs(hash(tuple(rows)))}.csv"
+    try:
+        write_csv(frame, path, header=["A", "B,1", "N"])
+        expected = io.StringIO()
+        writer = csv.writer(expected, lineterminator="\n")
+        writer.writerow(["A", "B,1", "N"])
+        writer.writerows([list(r) for r in rows])
+        if not any("\r" in a + b for a, b, _n in rows):
+            # The csv module leaves a lone CR unquoted when lines end in LF; we quote it.
+            assert path.read_bytes() == expected.getvalue().encode("utf-8")
+        back = list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
+        assert back[1:] == [[a, b, str(n)] for a, b, n in rows]
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "risky"),
+    [
+        ("=HYPERLINK(\"http://x\")", True),
+        ("+1+1", True),
+        ("-2+3", True),
+        ("@SUM(A1)", True),
+        ("\t=1", True),
+        ("\r=1", True),
+        ("-5.00", False),
+        ("+33", False),
+        ("1E+05", False),
+        ("00123", False),
+        ("1000.4636.158133", False),
+        ("", False),
+    ],
+)
+def test_formula_mask(value: str, risky: bool) -> None:
+    assert bool(formula_mask(pd.Series([value]))[0]) is risky
+
+
+def test_neutralise_prefixes_only_formulas() -> None:
+    frame = pd.DataFrame({"a": ["=1+1", "-5", "x"], "n": [1, 2, 3]})
+    out = neutralise(frame)
+    assert list(out["a"]) == ["'=1+1", "-5", "x"]
+    assert list(frame["a"]) == ["=1+1", "-5", "x"]  # input untouched
+
+
+def test_staged_output_leaves_previous_outputs_on_failure(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with staged_output(out) as stage:
+        (stage / "a.txt").write_text("first", encoding="utf-8")
+    with pytest.raises(RuntimeError), staged_output(out) as stage:
+        (stage / "a.txt").write_text("second", encoding="utf-8")
+        raise RuntimeError("boom")
+    assert (out / "a.txt").read_text(encoding="utf-8") == "first"
+    assert (out / MARKER).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_staged_output_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(OutputError, match="--force"), staged_output(out):
+        pass
+
+
+def test_xlsx_reads_back_with_text_ids_and_no_formulas(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    frame = pd.DataFrame(
+        {"id": ["00012345", "1000.4636.158133", '=HYPERLINK("x")', "<b>&"], "n": [1, 2, 3, 4]}
+    )
+    mask = np.zeros(frame.shape, dtype=bool)
+    mask[2, 0] = True
+    path = tmp_path / "w.xlsx"
+    write_xlsx(
+        [Sheet("Records", ["Id", "N"], frame, highlight=mask)],
+        path,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Records"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == "A1:B5"
+    values = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    assert values == [["00012345", 1], ["1000.4636.158133", 2], ['=HYPERLINK("x")', 3], ["<b>&", 4]]
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+    assert ws["A4"].fill.fgColor.rgb == "FFFFF2CC"
+    first = path.read_bytes()
+    write_xlsx(
+        [Sheet("Records", ["Id", "N"], frame, highlight=mask)],
+        path,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert path.read_bytes() == first
