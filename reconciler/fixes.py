@@ -69,7 +69,7 @@ def fix_amount(raw: str) -> Fix:
     if suffix:
         body = body[: suffix.start()]
     body = _SPACES.sub("", body)
-    if body.startswith(("-", "(")) or body.endswith(")"):
+    if re.fullmatch(r"-[\d.,]+|\([\d.,]+\)", body) and re.search(r"\d", body):
         return refuse(raw, f"the amount {raw!r} is negative; amounts are new totals, 0 or more")
     if not re.fullmatch(r"[\d.,]+", body) or not re.search(r"\d", body):
         return refuse(raw, f"the amount {raw!r} is not a number")

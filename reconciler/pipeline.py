@@ -430,12 +430,19 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
         mask = rejected & (res == name)
         by_res[str(name)] = f"{np.nansum(amt[mask]):.2f}"
     reversals = rejected & (amt == 0)
+    by_currency: dict[str, str] = {}
+    if currency_col is not None and len(currencies) > 1:
+        cur = frame[currency_col].astype("str").str.strip().str.upper().to_numpy(dtype=object)
+        for name in sorted(set(cur[rejected])):
+            mask = rejected & (cur == name)
+            by_currency[str(name) or "(none)"] = f"{np.nansum(amt[mask]):.2f}"
     return {
         "amount_column": label,
         "currency": currencies[0] if len(currencies) == 1 else ("mixed" if currencies else None),
         "currencies": currencies,
         "not_applied_total": f"{np.nansum(amt[rejected]):.2f}",
         "not_applied_by_resolution": by_res,
+        "not_applied_by_currency": by_currency,
         "reversals_not_applied": int(reversals.sum()),
         "unreadable_amounts": int((rejected & np.isnan(amt) & (frame[amount_col] != "").to_numpy()).sum())
         if amount_col is not None

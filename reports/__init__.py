@@ -1,0 +1,92 @@
+"""Presentation: the HTML report and the analyst workbook of a finished reconciliation.
+
+Public API:
+
+- :func:`render_outputs` writes ``report.html`` and/or ``reconciled.xlsx`` into the staging
+  folder of ``reconciler.pipeline.write_outputs`` (pass it as one of its ``extras``), so they
+  land together with the other outputs or not at all.
+- :func:`rerender` re-renders ``report.html`` from an existing output folder, using only what is
+  in it (``summary.json``, ``reconciled.csv``, ``unmatched_results.csv``).
+
+Computes no statistics (they come from the run's summary) and imports nothing from the CLI.
+Layout: ``view`` builds the display-ready view model, ``html`` renders it with the templates and
+static files shipped in this package, ``workbook`` builds the workbook's sheets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.errors import OutputError
+
+if TYPE_CHECKING:
+    from reconciler.pipeline import Reconciliation
+
+__all__ = ["REPORT_NAME", "WORKBOOK_NAME", "render_outputs", "rerender"]
+
+REPORT_NAME = "report.html"
+WORKBOOK_NAME = "reconciled.xlsx"
+
+
+def render_outputs(
+    rec: Reconciliation, stage: Path, *, html: bool = True, xlsx: bool = True
+) -> list[str]:
+    """Write ``report.html`` (``html``) and ``reconciled.xlsx`` (``xlsx``) into ``stage``.
+
+    Returns the names of the files written."""
+    from .html import render_html
+    from .view import report_from_reconciliation
+    from .workbook import write_workbook
+
+    written: list[str] = []
+    if html:
+        _write_text(stage / REPORT_NAME, render_html(report_from_reconciliation(rec)))
+        written.append(REPORT_NAME)
+    if xlsx:
+        write_workbook(rec, stage / WORKBOOK_NAME)
+        written.append(WORKBOOK_NAME)
+    return written
+
+
+def rerender(out_dir: Path) -> list[str]:
+    """Re-render ``report.html`` in an output folder of ``reconciler reconcile``.
+
+    Raises ``reconciler.errors.InputError`` when the folder is missing or is not such a
+    folder, ``OutputError`` when the report cannot be written."""
+    from .html import render_html
+    from .view import report_from_folder
+
+    out_dir = Path(out_dir)
+    text = render_html(report_from_folder(out_dir))
+    _write_text(out_dir / REPORT_NAME, text)
+    return [REPORT_NAME]
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Atomic: a temporary file in the same folder, then ``os.replace``."""
+    data = text.encode("utf-8", errors="replace")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path.name} ({exc.strerror or exc})", path=path.parent
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(
+            f"cannot write {path.name} ({exc.strerror or exc})", path=path.parent
+        ) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,1152 @@
+"""The report's view model: small, display-ready, frozen objects built from a finished run.
+
+Owns: choosing which rows each table shows (the first ``MAX_TABLE_ROWS`` by line, fewer when
+more than ten code sections share ``MAX_SECTION_ROWS``; each table names the CSV that holds the
+rest), which columns identify a record and which values a code says to check, labels and
+wording, number formatting and chart geometry. It reads a run either from memory (a
+``Reconciliation``) or from an output folder (``summary.json``, ``reconciled.csv``,
+``unmatched_results.csv``); both give the same view, so ``reconciler report`` re-renders
+exactly what ``reconcile`` wrote.
+
+Does not own: any statistic. Counts, percentages and money come from the run's summary (built
+by ``reconciler.pipeline``); this module only arranges them. It writes no files and knows no
+HTML (``reports.html`` renders the view).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from reconciler.catalogue import Catalogue, CodeInfo, load_catalogue
+from reconciler.errors import InputError, ReconcilerError
+from reconciler.pipeline import RECORD_COLUMNS, UNMATCHED_COLUMNS, Reconciliation
+from reconciler.readers import read_table
+from reconciler.writers import formula_mask
+
+MAX_TABLE_ROWS = 500
+"""Rows one HTML table embeds; the rest stay in the CSV the table names."""
+MAX_CODE_SECTIONS = 20
+"""Codes that get a section of their own (the most frequent); the others are listed only."""
+MAX_SECTION_ROWS = 5_000
+"""Rows all code sections embed together: with more than 10 sections each gets fewer than 500
+(at least 100), so a run with many codes still gives a report of a few megabytes."""
+MAX_CHART_BARS = 15
+MAX_CELL_CHARS = 200
+"""A longer cell is cut (the CSV holds it whole), so one huge value cannot bloat the report."""
+MAX_ADVICE_CHARS = 1000
+MAX_VALUE_PAIRS = 6
+
+REQUIRED_SUMMARY_KEYS: tuple[str, ...] = (
+    "sent_records", "accepted", "accepted_pct", "rejected", "missing", "ambiguous",
+    "ambiguous_records", "unmatched_results", "auto_fixed", "resubmit_records", "resubmit_files",
+    "needs_attention_records", "needs_attention_files", "changed_cells", "by_code",
+    "by_resolution", "money", "template", "template_title", "result_shape",
+    "result_shape_title", "line_base", "line_base_detail", "generated_at", "version",
+    "sent_file", "results_file", "warnings", "submission", "unmatched_by_reason", "sent_fields",
+)  # fmt: skip
+
+# Display order of resolutions: what needs a person first, accepted last.
+RESOLUTION_ORDER: tuple[str, ...] = (
+    "fix_manually", "contact_support", "review", "auto_fixed", "wait", "no_action", "none",
+)  # fmt: skip
+RESOLUTION_LABELS: Mapping[str, str] = {
+    "none": "Accepted",
+    "auto_fixed": "Fixed automatically",
+    "fix_manually": "Fix by hand",
+    "contact_support": "Contact support",
+    "review": "Review by hand",
+    "wait": "Wait",
+    "no_action": "Terminal",
+}
+RESOLUTION_HINTS: Mapping[str, str] = {
+    "none": "applied as sent",
+    "auto_fixed": "corrected in the resubmission file; applies once you upload it",
+    "fix_manually": "applies once a person corrects the row and resubmits it",
+    "contact_support": "needs a configuration change or impact.com support first",
+    "review": "a person must decide what happened",
+    "wait": "the platform has not finished; not final yet",
+    "no_action": "can no longer be changed through a file",
+}
+UNMATCHED_REASONS: Mapping[str, str] = {
+    "line_out_of_range": "The result names a line past the end of the sent file.",
+    "not_a_record_line": "The result names a line that holds no record (the header, a blank "
+    "line or the inside of a multi-line value).",
+    "contradicts_line": "The identifiers in the result disagree with the record at its line, "
+    "and they name no single other record.",
+    "no_such_record": "No record of the sent file carries the result's identifiers.",
+    "ambiguous_key": "The result's identifiers name several records of the sent file; it "
+    "belongs to one of them but the results do not say which.",
+    "no_identifiers": "The result carries neither a line nor an identifier to tie it with.",
+}
+IDENTIFIER_FIELDS: tuple[str, ...] = ("action_id", "oid", "action_tracker_id")
+MODIFICATION_TEMPLATES = frozenset({"modification", "item_modification", "mobile"})
+CONVERSION_TEMPLATES = frozenset({"conversion", "item_conversion", "chained_conversion"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+# --------------------------------------------------------------------------- the view model
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One headline number: ``tone`` is ok | bad | warn | info | neutral."""
+
+    label: str
+    value: str
+    note: str
+    tone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    value: str
+    width: str  # percent of the chart width, formatted ("62.5")
+    y: int
+    tone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    id: str
+    title: str
+    description: str
+    bars: tuple[Bar, ...]
+    height: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    label: str
+    numeric: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One table cell. ``kind``: text | muted | num | id | ids | codes | values | resolution.
+
+    ``items`` holds (code, anchor) pairs for ``codes``, (column, value) pairs for ``ids`` and
+    ``values``, and (slug, "") for ``resolution``; ``text`` is what the cell sorts by."""
+
+    text: str = ""
+    kind: str = "text"
+    items: tuple[tuple[str, str], ...] = ()
+    marks: tuple[bool, ...] = ()  # per item of ``ids``: a value the codes say to check
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    cells: tuple[Cell, ...]
+    codes: str  # space-separated, for the code filter
+    resolution: str  # slug, for the resolution filter
+
+
+@dataclass(frozen=True, slots=True)
+class TableView:
+    id: str
+    caption: str
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    total: int
+    note: str  # how many rows are shown, and where the others are
+    filterable: bool
+    empty: str
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSection:
+    code: str
+    anchor: str
+    title: str
+    known: bool
+    meaning: str
+    advice: str
+    resolution: str
+    resolution_label: str
+    count: str
+    table: TableView
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyLine:
+    resolution: str
+    label: str
+    amount: str
+    hint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    available: bool
+    column: str
+    currency: str
+    total: str
+    lines: tuple[MoneyLine, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    title: str
+    detail: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonNote:
+    reason: str
+    count: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    title: str
+    sent_name: str
+    verdict: str
+    tone: str
+    facts: tuple[Fact, ...]
+    figures: tuple[Figure, ...]
+    warnings: tuple[str, ...]
+    money: Money
+    steps: tuple[Step, ...]
+    charts: tuple[Chart, ...]
+    codes_table: TableView
+    records_table: TableView
+    code_sections: tuple[CodeSection, ...]
+    codes_without_section: str
+    unmatched_reasons: tuple[ReasonNote, ...]
+    unmatched_table: TableView
+    ambiguous_table: TableView
+    ambiguous_records: int
+    generated_at: str
+    version: str
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RunData:
+    """What both sources provide: the summary, the sent columns, the verdict columns
+    (``RECORD_COLUMNS``) and the unmatched results. ``neutralised``: values were written by
+    ``writers.neutralise`` (a ``'`` before formula-like text), to undo for display."""
+
+    summary: Mapping[str, Any]
+    sent: pd.DataFrame
+    verdict: pd.DataFrame
+    lines: npt.NDArray[np.int64]
+    unmatched: pd.DataFrame
+    neutralised: bool
+
+
+def run_from_reconciliation(rec: Reconciliation) -> RunData:
+    verdict = rec.records[list(RECORD_COLUMNS)]
+    return RunData(
+        summary=rec.summary,
+        sent=rec.sent.frame,
+        verdict=verdict,
+        lines=np.asarray(verdict["SourceLine"].to_numpy(), dtype=np.int64),
+        unmatched=rec.unmatched,
+        neutralised=False,
+    )
+
+
+def run_from_folder(out_dir: Path) -> RunData:
+    """Read an output folder of ``reconciler reconcile``; InputError when it is not one."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise InputError(
+            "is not a folder; give the output folder of reconciler reconcile", path=out_dir
+        )
+    for name in ("summary.json", "reconciled.csv", "unmatched_results.csv"):
+        if not (out_dir / name).is_file():
+            raise InputError(
+                f"holds no {name}; give the output folder of reconciler reconcile "
+                "(or run it again)",
+                path=out_dir,
+            )
+    summary = _read_summary(out_dir / "summary.json")
+    records = read_table(out_dir / "reconciled.csv")
+    n_verdict = len(RECORD_COLUMNS)
+    if tuple(records.header[-n_verdict:]) != RECORD_COLUMNS:
+        raise InputError(
+            f"does not end with the columns {', '.join(RECORD_COLUMNS)}; "
+            "was it written by reconciler reconcile?",
+            path=out_dir / "reconciled.csv",
+        )
+    frame = records.frame
+    verdict = frame.iloc[:, -n_verdict:].set_axis(list(RECORD_COLUMNS), axis=1)
+    try:
+        lines = np.asarray(verdict["SourceLine"].astype(np.int64).to_numpy(), dtype=np.int64)
+    except (TypeError, ValueError):
+        raise InputError(
+            "has a SourceLine that is not a whole number; was it edited? run reconcile again",
+            path=out_dir / "reconciled.csv",
+        ) from None
+    if len(frame) != int(summary["sent_records"]):
+        raise InputError(
+            f"holds {len(frame):,} records but summary.json says {summary['sent_records']:,}; "
+            "the folder was edited: run reconcile again",
+            path=out_dir / "reconciled.csv",
+        )
+    unmatched = read_table(out_dir / "unmatched_results.csv")
+    missing = [c for c in UNMATCHED_COLUMNS if c not in unmatched.frame.columns]
+    if missing:
+        raise InputError(
+            f"lacks the column {missing[0]}; was it written by reconciler reconcile?",
+            path=out_dir / "unmatched_results.csv",
+        )
+    return RunData(
+        summary=summary,
+        sent=frame.iloc[:, :-n_verdict],
+        verdict=verdict,
+        lines=lines,
+        unmatched=unmatched.frame,
+        neutralised=True,
+    )
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"cannot be read as JSON ({exc}); run reconcile again", path=path
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError("is not a reconciler summary; run reconcile again", path=path)
+    absent = [k for k in REQUIRED_SUMMARY_KEYS if k not in data]
+    if absent:
+        raise InputError(
+            f"lacks {absent[0]!r}: it was written by another reconciler version or edited; "
+            "run reconcile again",
+            path=path,
+        )
+    if not isinstance(data["sent_records"], int):
+        raise InputError("sent_records is not a whole number; run reconcile again", path=path)
+    return data
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def count(n: int) -> str:
+    return f"{int(n):,}"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{count(n)} {one if int(n) == 1 else (many or one + 's')}"
+
+
+def money_text(raw: object) -> str:
+    """``"1567.05"`` → ``"1,567.05"``; text that is not a number is shown as it is."""
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        return str(raw)
+    return f"{value:,.2f}"
+
+
+def clip(value: object, limit: int = MAX_CELL_CHARS) -> str:
+    text = "" if value is None else str(value)
+    if text == "nan" and not isinstance(value, str):
+        return ""
+    text = _CONTROL.sub("\ufffd", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slug(text: str) -> str:
+    return _SLUG.sub("-", text).strip("-") or "x"
+
+
+def section_rows(sections: int) -> int:
+    """Rows each code section's table embeds when there are ``sections`` of them."""
+    return min(MAX_TABLE_ROWS, max(100, MAX_SECTION_ROWS // max(sections, 1)))
+
+
+def table_note(shown: int, total: int, more: str) -> str:
+    """``"3 rows."`` or ``"Showing 500 of 20,000 rows. <where the rest are>"``."""
+    if shown < total:
+        return f"Showing {count(shown)} of {count(total)} rows. {more}"
+    return f"{plural(shown, 'row')}."
+
+
+def resolution_label(res: str) -> str:
+    return RESOLUTION_LABELS.get(res, res)
+
+
+def resolution_tone(res: str) -> str:
+    return res if res in RESOLUTION_LABELS else "review"
+
+
+def _file_name(path: str) -> str:
+    return re.split(r"[\\/]", path.rstrip("\\/"))[-1] or path
+
+
+def ordered_resolutions(keys: Iterable[str]) -> list[str]:
+    known = [r for r in RESOLUTION_ORDER if r in keys]
+    return known + sorted(k for k in keys if k not in RESOLUTION_ORDER)
+
+
+def _undo_neutralise(values: Sequence[str]) -> list[str]:
+    """Drop exactly the ``'`` that ``writers.neutralise`` put before formula-like text.
+
+    One case cannot be told apart: an input value that itself began with ``'`` followed by
+    formula-like text (``'=x``) loses its quote here."""
+    out = list(values)
+    quoted = [i for i, v in enumerate(out) if v.startswith("'")]
+    if quoted:
+        mask = formula_mask(pd.Series([out[i][1:] for i in quoted], dtype=object))
+        for i, risky in zip(quoted, mask, strict=True):
+            if risky:
+                out[i] = out[i][1:]
+    return out
+
+
+# --------------------------------------------------------------------------- building
+
+
+class _Rows:
+    """Display values of chosen records, looked up by column label."""
+
+    def __init__(self, run: RunData, positions: npt.NDArray[np.intp]) -> None:
+        self.positions = positions
+        self._run = run
+        self._cache: dict[tuple[str, str], list[str]] = {}
+
+    def column(self, part: str, label: str) -> list[str]:
+        key = (part, label)
+        if key not in self._cache:
+            frame = self._run.sent if part == "sent" else self._run.verdict
+            if label not in frame.columns:
+                values = [""] * len(self.positions)
+            else:
+                raw = frame[label].to_numpy()[self.positions]
+                values = ["" if v is None else str(v) for v in raw]
+                # Only input values were neutralised for a formula; the verdict columns are
+                # reconciler's own text (advice may start with a quote: "'Returned' is...").
+                if self._run.neutralised and part == "sent":
+                    values = _undo_neutralise(values)
+            self._cache[key] = values
+        return self._cache[key]
+
+
+class _Builder:
+    def __init__(self, run: RunData, catalogue: Catalogue) -> None:
+        self.run = run
+        self.s = run.summary
+        self.cat = catalogue
+        fields: Mapping[str, str] = self.s.get("sent_fields") or {}
+        items: Mapping[str, Sequence[str]] = self.s.get("sent_item_fields") or {}
+        sent_cols = set(map(str, run.sent.columns))
+        self.fields = {k: v for k, v in fields.items() if v in sent_cols}
+        self.item_fields = {k: [c for c in v if c in sent_cols] for k, v in items.items()}
+        self.id_fields = [f for f in IDENTIFIER_FIELDS if f in self.fields]
+        codes = run.verdict["ErrorCodes"].to_numpy()
+        self.code_ids, self.code_cells = pd.factorize(pd.Series(codes, dtype=object))
+        by_code: Mapping[str, int] = self.s["by_code"]
+        self.section_codes = list(by_code)[:MAX_CODE_SECTIONS]
+        self.anchors = {c: f"code-{i + 1}-{slug(c)}" for i, c in enumerate(self.section_codes)}
+
+    # -- selection
+
+    def _first_by_line(self, mask: npt.NDArray[np.bool_], limit: int) -> npt.NDArray[np.intp]:
+        positions = np.flatnonzero(mask)
+        order = np.argsort(self.run.lines[positions], kind="stable")[:limit]
+        return positions[order]
+
+    def _code_mask(self, code: str) -> npt.NDArray[np.bool_]:
+        hits = [i for i, cell in enumerate(self.code_cells) if code in str(cell).split(";")]
+        return np.isin(self.code_ids, np.asarray(hits, dtype=np.intp))
+
+    # -- record tables
+
+    def _check_fields(self, codes: Sequence[str]) -> list[str]:
+        seen: list[str] = []
+        for code in codes:
+            for f in self.cat.get(code).fields:
+                if f not in seen:
+                    seen.append(f)
+        return seen
+
+    def _columns_of(self, field: str) -> list[str]:
+        if field in self.fields:
+            return [self.fields[field]]
+        return list(self.item_fields.get(field, []))
+
+    def record_table(
+        self,
+        table_id: str,
+        caption: str,
+        mask: npt.NDArray[np.bool_],
+        total: int,
+        more: str,
+        section: CodeInfo | None = None,
+        limit: int = MAX_TABLE_ROWS,
+    ) -> TableView:
+        """Records of ``mask``, the first ``limit`` by line.
+
+        In the section of one code (``section``), a column that would only repeat that code or
+        its advice (shown above the table) is left out, and so is an empty column."""
+        positions = self._first_by_line(mask, limit)
+        rows = _Rows(self.run, positions)
+        id_labels = [self.fields[f] for f in self.id_fields]
+        ids = {label: rows.column("sent", label) for label in id_labels}
+        codes_col = rows.column("verdict", "ErrorCodes")
+        res_col = rows.column("verdict", "Resolution")
+        advice_col = rows.column("verdict", "Advice")
+        lines = self.run.lines[positions]
+        names = ("Line", "Identifiers", "Codes", "Resolution", "Values to check", "Advice")
+        useful = dict.fromkeys(names, section is None)
+        useful["Line"] = useful["Identifiers"] = useful["Resolution"] = True
+        useful["Values to check"] = False
+        grid: list[tuple[tuple[Cell, ...], str, str]] = []
+        for i in range(len(positions)):
+            codes = [c for c in codes_col[i].split(";") if c]
+            check = self._check_fields(codes)
+            flagged = {self.fields[f] for f in check if f in self.id_fields}
+            present = [lab for lab in id_labels if ids[lab][i]]
+            id_items = tuple((clip(lab, 60), clip(ids[lab][i])) for lab in present)
+            pairs: list[tuple[str, str]] = []
+            for f in check:
+                if f in self.id_fields:
+                    continue
+                for label in self._columns_of(f):
+                    value = rows.column("sent", label)[i]
+                    if value and len(pairs) < MAX_VALUE_PAIRS:
+                        pairs.append((clip(label, 60), clip(value)))
+            advice = advice_col[i]
+            if section is not None and advice == section.advice:
+                advice_cell = Cell("See “What to do” above.", "muted")
+            elif section is not None and section.advice and advice.endswith(section.advice):
+                # record-specific words, then the code's advice: keep only the first part
+                head = advice[: -len(section.advice)].rstrip(" .;|")
+                advice_cell = Cell(clip(head, MAX_ADVICE_CHARS) + ". See “What to do” above.")
+                useful["Advice"] = True
+            else:
+                advice_cell = Cell(clip(advice, MAX_ADVICE_CHARS))
+                useful["Advice"] = True
+            if section is not None and codes != [section.code]:
+                useful["Codes"] = True
+            useful["Values to check"] = useful["Values to check"] or bool(pairs)
+            res = res_col[i]
+            cells = (
+                Cell(str(int(lines[i])), "num"),
+                Cell(
+                    " ".join(v for _, v in id_items),
+                    "ids",
+                    items=id_items,
+                    marks=tuple(lab in flagged for lab in present),
+                ),
+                Cell(
+                    " ".join(codes),
+                    "codes",
+                    items=tuple((clip(c, 80), self.anchors.get(c, "")) for c in codes),
+                ),
+                Cell(resolution_label(res), "resolution", items=((res, ""),)),
+                Cell("", "values", items=tuple(pairs)),
+                advice_cell,
+            )
+            grid.append((cells, " ".join(clip(c, 80) for c in codes), res))
+        keep = [i for i, name in enumerate(names) if useful[name]]
+        columns = tuple(Column(names[i], numeric=names[i] == "Line") for i in keep)
+        out = [Row(tuple(cells[i] for i in keep), codes, res) for cells, codes, res in grid]
+        return TableView(
+            id=table_id,
+            caption=caption,
+            columns=columns,
+            rows=tuple(out),
+            total=total,
+            note=table_note(len(out), total, more),
+            filterable=True,
+            empty="No records.",
+        )
+
+    # -- sections
+
+    def facts(self) -> tuple[Fact, ...]:
+        s = self.s
+        sub: Mapping[str, Any] = s["submission"]
+        facts = [
+            Fact("Sent file", str(s["sent_file"])),
+            Fact("Results file", str(s["results_file"])),
+            Fact("Template", str(s["template_title"])),
+            Fact("Results shape", str(s["result_shape_title"])),
+            Fact("Line numbering", str(s["line_base_detail"])),
+        ]
+        status = str(sub.get("status") or "")
+        parts = [status or ("complete" if sub.get("complete") else "not complete")]
+        if sub.get("total_records") is not None:
+            parts.append(f"{plural(int(sub['total_records']), 'record')} counted by impact.com")
+        batches = [str(b) for b in sub.get("batch_ids") or []]
+        if len(batches) == 1:
+            parts.append(f"batch {batches[0]}")
+        elif batches:
+            shown = ", ".join(batches[:2])
+            more = f" and {count(len(batches) - 2)} more" if len(batches) > 2 else ""
+            parts.append(f"{count(len(batches))} batches: {shown}{more}")
+        facts.append(Fact("Submission", "; ".join(parts)))
+        facts.append(Fact("Generated", str(s["generated_at"])))
+        facts.append(Fact("Tool", f"reconciler {s['version']}"))
+        return tuple(facts)
+
+    def figures(self) -> tuple[Figure, ...]:
+        s = self.s
+        by_res: Mapping[str, int] = s["by_resolution"]
+        terminal = int(by_res.get("no_action", 0))
+        person = int(s["needs_attention_records"])
+        figures = [
+            Figure("Records sent", count(s["sent_records"]), str(s["template_title"]), "neutral"),
+            Figure(
+                "Accepted",
+                count(s["accepted"]),
+                f"{s['accepted_pct']}% of the records sent",
+                "ok",
+            ),
+            Figure(
+                "Rejected",
+                count(s["rejected"]),
+                "not applied by impact.com",
+                "bad" if s["rejected"] else "ok",
+            ),
+            Figure(
+                "Fixed automatically",
+                count(s["auto_fixed"]),
+                "in " + ", ".join(s["resubmit_files"])
+                if s["resubmit_files"]
+                else "nothing to resubmit",
+                "info",
+            ),
+            Figure(
+                "Need a person",
+                count(person),
+                "in " + s["needs_attention_files"][0]
+                if s["needs_attention_files"]
+                else "nothing to fix by hand",
+                "warn" if person else "ok",
+            ),
+            Figure(
+                "Terminal",
+                count(terminal),
+                "can no longer be changed through a file",
+                "bad" if terminal else "neutral",
+            ),
+            Figure(
+                "Unmatched results",
+                count(s["unmatched_results"]),
+                "result rows tied to no record",
+                "warn" if s["unmatched_results"] else "ok",
+            ),
+            Figure(
+                "Ambiguous ties",
+                count(s["ambiguous"]),
+                f"results that fit {plural(s['ambiguous_records'], 'record')}"
+                if s["ambiguous"]
+                else "results that fit several records",
+                "warn" if s["ambiguous"] else "ok",
+            ),
+        ]
+        if s["missing"]:
+            figures.append(
+                Figure("Missing", count(s["missing"]), "absent from complete results", "warn")
+            )
+        if by_res.get("wait"):
+            figures.append(
+                Figure("Waiting", count(by_res["wait"]), "results not final yet", "warn")
+            )
+        return tuple(figures)
+
+    def verdict(self) -> tuple[str, str]:
+        s = self.s
+        by_res: Mapping[str, int] = s["by_resolution"]
+        parts = []
+        if by_res.get("wait"):
+            parts.append("The submission has not finished: these results are not final.")
+        parts.append(
+            f"{count(s['accepted'])} of {plural(s['sent_records'], 'record')} "
+            f"({s['accepted_pct']}%) were accepted."
+        )
+        if s["rejected"]:
+            detail = []
+            if s["auto_fixed"]:
+                detail.append(f"{count(s['auto_fixed'])} fixed automatically")
+            if s["needs_attention_records"]:
+                detail.append(f"{count(s['needs_attention_records'])} need a person")
+            if by_res.get("no_action"):
+                detail.append(f"{count(by_res['no_action'])} can no longer be changed")
+            parts.append(
+                f"{count(s['rejected'])} were rejected"
+                + (": " + ", ".join(detail) if detail else "")
+                + "."
+            )
+        if s["unmatched_results"]:
+            parts.append(
+                f"{plural(s['unmatched_results'], 'result row')} could not be tied to a record."
+            )
+        attention = bool(s.get("needs_attention", True)) and (
+            s["rejected"]
+            or s["unmatched_results"]
+            or s["missing"]
+            or by_res.get("wait")
+            or s["ambiguous_records"]
+        )
+        return " ".join(parts), ("warn" if attention else "ok")
+
+    def money(self) -> Money:
+        s = self.s
+        m: Mapping[str, Any] = s["money"]
+        column = m.get("amount_column")
+        template = str(s["template"])
+        if not column:
+            return Money(
+                available=False,
+                column="",
+                currency="",
+                total="",
+                lines=(),
+                notes=(
+                    "The sent file has no amount column, so there is no money to add up"
+                    + (" (a reset file carries none)." if template == "reset" else "."),
+                ),
+            )
+        currency = m.get("currency") or ""
+        currencies: Sequence[str] = m.get("currencies") or []
+        suffix = f" {currency}" if currency and currency != "mixed" else ""
+        by_res: Mapping[str, str] = m.get("not_applied_by_resolution") or {}
+        lines = tuple(
+            MoneyLine(
+                resolution=r,
+                label=resolution_label(r),
+                amount=money_text(by_res[r]) + suffix,
+                hint=RESOLUTION_HINTS.get(r, ""),
+            )
+            for r in ordered_resolutions(by_res)
+        )
+        notes: list[str] = []
+        reversals = int(m.get("reversals_not_applied") or 0)
+        if template in MODIFICATION_TEMPLATES:
+            notes.append(
+                f"{column} is the new total of an action, not a difference: a modification that "
+                "did not apply leaves the action at its old amount, and partners are paid on it."
+            )
+            if reversals:
+                notes.append(
+                    f"{plural(reversals, 'reversal')} ({column} 0) did not apply: partners may "
+                    "still be paid commission on orders that were returned or cancelled."
+                )
+        elif template in CONVERSION_TEMPLATES:
+            notes.append(
+                "Conversions that were not recorded earn partners no commission and are missing "
+                "from reporting until they are resubmitted: partners may be underpaid."
+            )
+        if currency == "mixed":
+            notes.append(
+                f"The file mixes currencies ({', '.join(currencies)}); the sums add them "
+                "together as plain numbers. Filter reconciled.csv by currency for exact figures."
+            )
+        elif not currency:
+            notes.append("The file names no currency; amounts are shown as plain numbers.")
+        unreadable = int(m.get("unreadable_amounts") or 0)
+        if unreadable:
+            notes.append(
+                f"{plural(unreadable, 'amount')} could not be read as a number and "
+                f"{'is' if unreadable == 1 else 'are'} not in the sums."
+            )
+        return Money(
+            available=True,
+            column=str(column),
+            currency=str(currency),
+            total=money_text(m.get("not_applied_total", "0")) + suffix,
+            lines=lines,
+            notes=tuple(notes),
+        )
+
+    def steps(self) -> tuple[Step, ...]:
+        s = self.s
+        by_res: Mapping[str, int] = s["by_resolution"]
+        steps: list[Step] = []
+        if by_res.get("wait"):
+            steps.append(
+                Step(
+                    "step-wait",
+                    f"Wait for the submission to finish ({plural(by_res['wait'], 'record')})",
+                    "Its results are not final. Export them again once impact.com shows the "
+                    "submission as Complete, then run reconciler again.",
+                    (),
+                )
+            )
+        if s["resubmit_records"]:
+            n = int(s["resubmit_records"])
+            detail = (
+                f"{plural(n, 'record')} corrected automatically. Check "
+                f"{'it' if n == 1 else 'them'}, then upload the file to impact.com as a new "
+                "submission."
+            )
+            files = list(s["resubmit_files"])
+            cells = int(s["changed_cells"])
+            if cells:
+                detail += (
+                    " changes.csv lists the changed cell."
+                    if cells == 1
+                    else f" changes.csv lists each of the {count(cells)} changed cells."
+                )
+                files.append("changes.csv")
+            steps.append(
+                Step("step-resubmit", "Upload the corrected records", detail, tuple(files))
+            )
+        if s["needs_attention_records"]:
+            parts = [
+                f"{count(by_res[r])} {what}"
+                for r, what in (
+                    ("fix_manually", "to fix by hand"),
+                    ("review", "to review"),
+                    ("contact_support", "for impact.com support"),
+                )
+                if by_res.get(r)
+            ]
+            steps.append(
+                Step(
+                    "step-attention",
+                    f"Work through {plural(s['needs_attention_records'], 'record')} by hand",
+                    f"{', '.join(parts)}. Each row says what to do; the cells to fix are "
+                    "highlighted in the workbook. Submit the corrected rows as a new file.",
+                    tuple(s["needs_attention_files"]),
+                )
+            )
+        if by_res.get("no_action"):
+            steps.append(
+                Step(
+                    "step-terminal",
+                    f"Settle {plural(by_res['no_action'], 'terminal record')} outside the platform",
+                    "They can no longer be changed through a file (locked, approved, already "
+                    "reversed or unchanged). Do not resubmit them; settle any difference with "
+                    "the partner directly.",
+                    ("reconciled.csv",),
+                )
+            )
+        if s["unmatched_results"]:
+            steps.append(
+                Step(
+                    "step-unmatched",
+                    f"Check {plural(s['unmatched_results'], 'result row')} tied to no record",
+                    "See the reasons below; tie them by hand before resubmitting anything they "
+                    "might belong to.",
+                    ("unmatched_results.csv",),
+                )
+            )
+        if not steps:
+            steps.append(
+                Step(
+                    "step-none",
+                    "Nothing to do: every record was accepted",
+                    "Keep reconciled.csv with the batch as the record of what was applied.",
+                    ("reconciled.csv",),
+                )
+            )
+        return tuple(steps)
+
+    def charts(self) -> tuple[Chart, ...]:
+        s = self.s
+        by_code: Mapping[str, int] = s["by_code"]
+        shown = list(by_code.items())[:MAX_CHART_BARS]
+        code_bars = _bars(
+            [
+                (
+                    f"{code} · {self.cat.get(code).title}",
+                    n,
+                    resolution_tone(str(self.cat.get(code).resolution)),
+                )
+                for code, n in shown
+            ]
+        )
+        rest = len(by_code) - len(shown)
+        by_res: Mapping[str, int] = s["by_resolution"]
+        res_bars = _bars(
+            [
+                (resolution_label(r), int(by_res[r]), resolution_tone(r))
+                for r in ordered_resolutions(by_res)
+            ]
+        )
+        return (
+            Chart(
+                id="chart-codes",
+                title="Records by error code",
+                description="Bar chart: how many records carry each code. "
+                "The table below gives the same figures.",
+                bars=code_bars,
+                height=_chart_height(code_bars),
+                note=f"{plural(rest, 'more code')} in the table below." if rest > 0 else "",
+            ),
+            Chart(
+                id="chart-resolutions",
+                title="Records by resolution",
+                description="Bar chart: how many records have each resolution.",
+                bars=res_bars,
+                height=_chart_height(res_bars),
+                note="",
+            ),
+        )
+
+    def codes_table(self) -> TableView:
+        by_code: Mapping[str, int] = self.s["by_code"]
+        rows: list[Row] = []
+        for code, n in list(by_code.items())[:MAX_TABLE_ROWS]:
+            info = self.cat.get(code)
+            res = str(info.resolution)
+            rows.append(
+                Row(
+                    (
+                        Cell(code, "codes", items=((clip(code, 80), self.anchors.get(code, "")),)),
+                        Cell(clip(info.title) + ("" if info.known else " (not in the catalogue)")),
+                        Cell(resolution_label(res), "resolution", items=((res, ""),)),
+                        Cell(count(n), "num"),
+                    ),
+                    clip(code, 80),
+                    res,
+                )
+            )
+        return TableView(
+            id="t-codes",
+            caption="Error codes found, most frequent first",
+            columns=(
+                Column("Code"),
+                Column("Title"),
+                Column("Usual resolution"),
+                Column("Records", numeric=True),
+            ),
+            rows=tuple(rows),
+            total=len(by_code),
+            note=table_note(
+                len(rows),
+                len(by_code),
+                "The others are in the ErrorCodes column of reconciled.csv.",
+            ),
+            filterable=False,
+            empty="No error codes: every result was a success.",
+        )
+
+    def records_table(self) -> TableView:
+        s = self.s
+        by_res: Mapping[str, int] = s["by_resolution"]
+        total = sum(int(v) for k, v in by_res.items() if k != "none")
+        mask = self.run.verdict["Resolution"].to_numpy() != "none"
+        return self.record_table(
+            "t-records",
+            "Records to follow up, by line",
+            np.asarray(mask, dtype=bool),
+            total,
+            "All of them are in reconciled.csv (every record, with its Resolution).",
+        )
+
+    def code_sections(self) -> tuple[CodeSection, ...]:
+        by_code: Mapping[str, int] = self.s["by_code"]
+        sections: list[CodeSection] = []
+        limit = section_rows(len(self.section_codes))
+        for i, code in enumerate(self.section_codes):
+            info = self.cat.get(code)
+            n = int(by_code[code])
+            table = self.record_table(
+                f"t-code-{i + 1}",
+                f"Records with {code}, by line",
+                self._code_mask(code),
+                n,
+                f"All of them are in reconciled.csv (ErrorCodes contains {code}).",
+                section=info,
+                limit=limit,
+            )
+            res = str(info.resolution)
+            sections.append(
+                CodeSection(
+                    code=code,
+                    anchor=self.anchors[code],
+                    title=info.title,
+                    known=info.known,
+                    meaning=info.meaning,
+                    advice=info.advice,
+                    resolution=res,
+                    resolution_label=resolution_label(res),
+                    count=plural(n, "record"),
+                    table=table,
+                )
+            )
+        return tuple(sections)
+
+    def codes_without_section(self) -> str:
+        rest = len(self.s["by_code"]) - len(self.section_codes)
+        if rest <= 0:
+            return ""
+        own = "has no section of its own" if rest == 1 else "have no sections of their own"
+        return (
+            f"{plural(rest, 'less frequent code')} {own}: see the table of codes above and "
+            "reconciled.csv; “reconciler explain CODE” explains any code."
+        )
+
+    def unmatched_reasons(self) -> tuple[ReasonNote, ...]:
+        by_reason: Mapping[str, int] = self.s["unmatched_by_reason"]
+        return tuple(
+            ReasonNote(
+                reason=r,
+                count=plural(by_reason[r], "result"),
+                text=UNMATCHED_REASONS.get(r, "The result could not be tied to a record."),
+            )
+            for r in sorted(by_reason)
+            if r != "ambiguous_key"
+        )
+
+    def unmatched_table(self, ambiguous: bool) -> TableView:
+        frame = self.run.unmatched
+        reasons = frame["Reason"].astype(str).to_numpy()
+        # ambiguous_key cells are never formula-like, so the neutralised text compares as is
+        is_amb = reasons == "ambiguous_key"
+        mask = is_amb if ambiguous else ~is_amb
+        positions = np.flatnonzero(mask)
+        total = len(positions)
+        positions = positions[:MAX_TABLE_ROWS]
+        by_reason: Mapping[str, int] = self.s["unmatched_by_reason"]
+        if ambiguous:
+            total = int(by_reason.get("ambiguous_key", 0))
+            names = ["ResultRow", "ActionId", "OrderId", "ActionTrackerId", "Sku",
+                     "ErrorCodes", "CandidateLines", "Detail"]  # fmt: skip
+            labels = ["Result row", "ActionId", "OrderId", "ActionTrackerId", "Sku",
+                      "Codes", "Candidate lines", "Detail"]  # fmt: skip
+        else:
+            total = sum(int(v) for k, v in by_reason.items() if k != "ambiguous_key")
+            names = ["ResultRow", "Line", "ActionId", "OrderId", "ActionTrackerId", "Sku",
+                     "ErrorCodes", "Reason", "Detail"]  # fmt: skip
+            labels = ["Result row", "Line", "ActionId", "OrderId", "ActionTrackerId", "Sku",
+                      "Codes", "Reason", "Detail"]  # fmt: skip
+        values: dict[str, list[str]] = {}
+        for name in names:
+            raw = [_scalar_text(v) for v in frame[name].to_numpy()[positions]]
+            values[name] = _undo_neutralise(raw) if self.run.neutralised else raw
+        keep = [
+            i
+            for i, name in enumerate(names)
+            if name in ("ResultRow", "Reason", "ErrorCodes") or any(values[name])
+        ]
+        numeric = {"ResultRow", "Line"}
+        columns = tuple(Column(labels[i], numeric=names[i] in numeric) for i in keep)
+        rows: list[Row] = []
+        for r in range(len(positions)):
+            codes = [c for c in values["ErrorCodes"][r].split(";") if c]
+            cells: list[Cell] = []
+            for i in keep:
+                name = names[i]
+                v = values[name][r]
+                if name == "ErrorCodes":
+                    items = tuple((clip(c, 80), self.anchors.get(c, "")) for c in codes)
+                    cells.append(Cell(" ".join(codes), "codes", items=items))
+                elif name == "Reason":
+                    cells.append(Cell(clip(v)))
+                elif name in numeric:
+                    cells.append(Cell(clip(v), "num"))
+                else:
+                    cells.append(Cell(clip(v), "id" if name != "Detail" else "text"))
+            rows.append(Row(tuple(cells), " ".join(clip(c, 80) for c in codes), ""))
+        what = "Ambiguous ties" if ambiguous else "Unmatched results"
+        return TableView(
+            id="t-ambiguous" if ambiguous else "t-unmatched",
+            caption=f"{what}, in the order of the results file",
+            columns=columns,
+            rows=tuple(rows),
+            total=total,
+            note=table_note(len(rows), total, "All of them are in unmatched_results.csv."),
+            filterable=True,
+            empty="None.",
+        )
+
+    def build(self) -> Report:
+        s = self.s
+        verdict, tone = self.verdict()
+        sent_name = _file_name(str(s["sent_file"]))
+        return Report(
+            title=f"Reconciliation of {sent_name}",
+            sent_name=sent_name,
+            verdict=verdict,
+            tone=tone,
+            facts=self.facts(),
+            figures=self.figures(),
+            warnings=tuple(str(w) for w in s["warnings"]),
+            money=self.money(),
+            steps=self.steps(),
+            charts=self.charts(),
+            codes_table=self.codes_table(),
+            records_table=self.records_table(),
+            code_sections=self.code_sections(),
+            codes_without_section=self.codes_without_section(),
+            unmatched_reasons=self.unmatched_reasons(),
+            unmatched_table=self.unmatched_table(ambiguous=False),
+            ambiguous_table=self.unmatched_table(ambiguous=True),
+            ambiguous_records=int(s["ambiguous_records"]),
+            generated_at=str(s["generated_at"]),
+            version=str(s["version"]),
+        )
+
+
+def _scalar_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return ""
+        if float(value).is_integer():
+            return str(int(value))
+    return str(value)
+
+
+_BAR_ROW = 40
+
+
+def _bars(data: Sequence[tuple[str, int, str]]) -> tuple[Bar, ...]:
+    """Horizontal bars: the longest is the full width; a non-zero count stays visible."""
+    top = max((n for _, n, _ in data), default=0)
+    bars = []
+    for i, (label, n, tone) in enumerate(data):
+        width = 0.0 if top <= 0 else max(100.0 * n / top, 0.6 if n else 0.0)
+        bars.append(Bar(clip(label, 90), count(n), f"{width:.1f}", i * _BAR_ROW, tone))
+    return tuple(bars)
+
+
+def _chart_height(bars: Sequence[Bar]) -> int:
+    return max(len(bars), 1) * _BAR_ROW
+
+
+def build_report(run: RunData, catalogue: Catalogue | None = None) -> Report:
+    """The view of one run. Raises InputError when the summary is not the expected shape."""
+    try:
+        return _Builder(run, catalogue or load_catalogue()).build()
+    except ReconcilerError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(
+            f"the run's summary is not in the expected shape ({type(exc).__name__}: {exc}); "
+            "run reconcile again"
+        ) from None
+
+
+def report_from_reconciliation(rec: Reconciliation, catalogue: Catalogue | None = None) -> Report:
+    return build_report(run_from_reconciliation(rec), catalogue)
+
+
+def report_from_folder(out_dir: Path, catalogue: Catalogue | None = None) -> Report:
+    return build_report(run_from_folder(out_dir), catalogue)

@@ -1,0 +1,164 @@
+"""The analyst workbook ``reconciled.xlsx``: a Summary sheet, then one sheet per resolution.
+
+Owns: which sheets there are, their rows and notes. Each resolution sheet holds the records of
+that resolution (the sent columns as written, then SourceLine, Outcome, ErrorCodes, Resolution,
+TiedBy, Advice) sorted by line, with the header frozen and filterable. Writing, text cells
+(IDs keep their digits, formula-like values stay inert text) and column widths are
+``reconciler.writers.write_xlsx``'s job.
+
+Row caps keep a large run fast and the workbook openable: a sheet holds at most
+``MAX_SHEET_ROWS`` records (the first by line) and the workbook at most ``MAX_WORKBOOK_ROWS``,
+given to the sheets in order (records needing a person first, accepted records last). A capped
+sheet says so in a note row above its header and points to ``reconciled.csv``, which holds every
+record. A 1,000,000-record run thus writes at most 300,000 rows here.
+
+Does not compute statistics: the Summary sheet shows the run's summary figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reconciler.catalogue import load_catalogue
+from reconciler.pipeline import RECORD_COLUMNS, Reconciliation
+from reconciler.writers import Sheet, write_xlsx
+
+from .view import (
+    RESOLUTION_LABELS,
+    count,
+    money_text,
+    ordered_resolutions,
+    plural,
+    resolution_label,
+)
+
+MAX_SHEET_ROWS = 100_000
+MAX_WORKBOOK_ROWS = 300_000
+MAX_SUMMARY_CODES = 1_000
+SUMMARY_HEADER: tuple[str, ...] = ("Section", "Item", "Records", "Detail")
+
+
+def summary_sheet(summary: Mapping[str, Any]) -> Sheet:
+    """Headline figures, then records by code and by resolution (one row each)."""
+    s = summary
+    by_res: Mapping[str, int] = s["by_resolution"]
+    money: Mapping[str, Any] = s["money"]
+    currency = money.get("currency") or ""
+    amounts: Mapping[str, str] = money.get("not_applied_by_resolution") or {}
+    rows: list[tuple[str, str, int, str]] = [
+        ("Headline", "Records sent", int(s["sent_records"]), str(s["template_title"])),
+        ("Headline", "Accepted", int(s["accepted"]), f"{s['accepted_pct']}%"),
+        ("Headline", "Rejected", int(s["rejected"]), _money_detail(money)),
+        ("Headline", "Fixed automatically", int(s["auto_fixed"]), ", ".join(s["resubmit_files"])),
+        (
+            "Headline",
+            "Need a person",
+            int(s["needs_attention_records"]),
+            ", ".join(s["needs_attention_files"]),
+        ),
+        (
+            "Headline",
+            "Terminal",
+            int(by_res.get("no_action", 0)),
+            "can no longer be changed through a file",
+        ),
+        (
+            "Headline",
+            "Unmatched results",
+            int(s["unmatched_results"]),
+            "result rows tied to no record: unmatched_results.csv",
+        ),
+        (
+            "Headline",
+            "Ambiguous ties",
+            int(s["ambiguous"]),
+            f"{plural(s['ambiguous_records'], 'record')} share their identifiers",
+        ),
+    ]
+    if s["missing"]:
+        rows.append(("Headline", "Missing", int(s["missing"]), "absent from complete results"))
+    catalogue = load_catalogue()
+    by_code: Mapping[str, int] = s["by_code"]
+    for code, n in list(by_code.items())[:MAX_SUMMARY_CODES]:
+        info = catalogue.get(code)
+        rows.append(("By code", str(code), int(n), f"{info.title} ({info.resolution})"))
+    for res in ordered_resolutions(by_res):
+        detail = RESOLUTION_LABELS.get(res, res)
+        if res in amounts:
+            detail += f"; amount not applied {money_text(amounts[res])}"
+            if currency and currency != "mixed":
+                detail += f" {currency}"
+        rows.append(("By resolution", res, int(by_res[res]), detail))
+    frame = pd.DataFrame(
+        {
+            "Section": pd.Series([r[0] for r in rows], dtype=object),
+            "Item": pd.Series([r[1] for r in rows], dtype=object),
+            "Records": pd.Series([r[2] for r in rows], dtype=np.int64),
+            "Detail": pd.Series([r[3] for r in rows], dtype=object),
+        }
+    )
+    note = (
+        f"reconciler {s['version']} · {s['sent_file']} against {s['results_file']} · "
+        f"{s['template_title']} · lines {s['line_base_detail']} · generated {s['generated_at']}"
+    )
+    if len(by_code) > MAX_SUMMARY_CODES:
+        note += (
+            f" · by code: the {count(MAX_SUMMARY_CODES)} most frequent of {count(len(by_code))} "
+            "codes (reconciled.csv holds them all)"
+        )
+    return Sheet(
+        "Summary", list(SUMMARY_HEADER), frame, note=note, widths={0: 16, 1: 28, 2: 10, 3: 70}
+    )
+
+
+def _money_detail(money: Mapping[str, Any]) -> str:
+    if not money.get("amount_column"):
+        return ""
+    currency = money.get("currency") or ""
+    total = money_text(money.get("not_applied_total", "0"))
+    if currency == "mixed":
+        return f"amount not applied {total} (mixed currencies: {', '.join(money['currencies'])})"
+    return f"amount not applied {total}" + (f" {currency}" if currency else "")
+
+
+def resolution_sheets(rec: Reconciliation) -> list[Sheet]:
+    """One sheet per resolution present, in display order, within the row caps."""
+    s = rec.summary
+    by_res: Mapping[str, int] = s["by_resolution"]
+    resolution = rec.records["Resolution"].to_numpy()
+    lines = rec.records["SourceLine"].to_numpy()
+    header = [*rec.sent.header, *RECORD_COLUMNS]
+    verdict = rec.records[list(RECORD_COLUMNS)]
+    budget = MAX_WORKBOOK_ROWS
+    sheets: list[Sheet] = []
+    for res in ordered_resolutions(by_res):
+        positions = np.flatnonzero(resolution == res)
+        total = int(by_res[res])
+        cap = min(MAX_SHEET_ROWS, budget)
+        order = np.argsort(lines[positions], kind="stable")[:cap]
+        positions = positions[order]
+        budget -= len(positions)
+        sent_part = rec.sent.frame.iloc[positions].reset_index(drop=True)
+        verdict_part = verdict.iloc[positions].reset_index(drop=True)
+        frame = pd.concat([sent_part, verdict_part], axis=1, ignore_index=True)
+        note = ""
+        if len(positions) < total:
+            note = (
+                f"{resolution_label(res)}: showing the first {count(len(positions))} of "
+                f"{count(total)} records by line (the workbook keeps at most "
+                f"{count(MAX_SHEET_ROWS)} a sheet and {count(MAX_WORKBOOK_ROWS)} in all). "
+                f"reconciled.csv holds every record: filter its Resolution column by {res}."
+            )
+        sheets.append(Sheet(res, header, frame, note=note))
+    return sheets
+
+
+def write_workbook(rec: Reconciliation, path: Path) -> None:
+    now = datetime.fromisoformat(str(rec.summary["generated_at"]).replace("Z", "+00:00"))
+    write_xlsx([summary_sheet(rec.summary), *resolution_sheets(rec)], path, now=now)
