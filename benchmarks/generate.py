@@ -31,9 +31,10 @@ def generate(n: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
     results = folder / f"results_{n}.csv"
     population = [c for c, w, _ in CODES for _ in range(w)]
     looks = {c: how for c, _, how in CODES}
-    with sent.open("w", encoding="utf-8", newline="") as fs, results.open(
-        "w", encoding="utf-8", newline=""
-    ) as fr:
+    with (
+        sent.open("w", encoding="utf-8", newline="") as fs,
+        results.open("w", encoding="utf-8", newline="") as fr,
+    ):
         fs.write("ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n")
         fr.write("Line,Order Id,Action Tracker Id,Error Type,Message\n")
         for i in range(n):

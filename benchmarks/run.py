@@ -54,18 +54,48 @@ def bench(n: int, data: Path, out: Path) -> list[dict[str, object]]:
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
     rows: list[dict[str, object]] = []
     base_out = out / f"baseline_{n}.csv"
-    t_base, rss_base, _ = measure([sys.executable, str(HERE / "baseline.py"), str(sent), str(results), str(base_out)])
-    rows.append({"records": n, "run": "pandas baseline", "seconds": t_base, "rss_mb": rss_base, "output": size_of(base_out)})
+    t_base, rss_base, _ = measure(
+        [sys.executable, str(HERE / "baseline.py"), str(sent), str(results), str(base_out)]
+    )
+    rows.append(
+        {
+            "records": n,
+            "run": "pandas baseline",
+            "seconds": t_base,
+            "rss_mb": rss_base,
+            "output": size_of(base_out),
+        }
+    )
     runs = [
-        ("reconcile (all outputs)", ["reconcile", str(sent), str(results), "--out", str(out / f"all_{n}"), "--force"]),
-        ("reconcile --no-xlsx", ["reconcile", str(sent), str(results), "--out", str(out / f"noxlsx_{n}"), "--no-xlsx", "--force"]),
+        (
+            "reconcile (all outputs)",
+            ["reconcile", str(sent), str(results), "--out", str(out / f"all_{n}"), "--force"],
+        ),
+        (
+            "reconcile --no-xlsx",
+            [
+                "reconcile",
+                str(sent),
+                str(results),
+                "--out",
+                str(out / f"noxlsx_{n}"),
+                "--no-xlsx",
+                "--force",
+            ],
+        ),
         ("check", ["check", str(sent), "--out", str(out / f"check_{n}"), "--force"]),
     ]
     for name, args in runs:
         folder = Path(args[args.index("--out") + 1])
         shutil.rmtree(folder, ignore_errors=True)
         t, rss, _ = measure([*reconciler, *args], env)
-        row: dict[str, object] = {"records": n, "run": name, "seconds": t, "rss_mb": rss, "output": size_of(folder)}
+        row: dict[str, object] = {
+            "records": n,
+            "run": name,
+            "seconds": t,
+            "rss_mb": rss,
+            "output": size_of(folder),
+        }
         report = folder / "report.html"
         if report.exists():
             row["report_html"] = report.stat().st_size
@@ -76,7 +106,9 @@ def bench(n: int, data: Path, out: Path) -> list[dict[str, object]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--big", action="store_true", help="also 3,000,000 records")
     parser.add_argument("--data", type=Path, default=HERE / "data")

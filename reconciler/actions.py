@@ -67,7 +67,7 @@ class ActionsIndex:
         nxt = stripped.str[sig : sig + 1].replace("", "0").astype(np.int64)
         rounded = head + (nxt >= 5).astype(np.int64)
         match = rounded.to_numpy() == int(digits)
-        return frame.loc[cand.index[match]]
+        return pd.DataFrame(frame.loc[cand.index[match]])
 
 
 def _key(raw: str) -> str:

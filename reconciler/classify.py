@@ -80,8 +80,10 @@ def classify_records(
 
     codes = np.full(n_records, "", dtype=object)
     rank = np.full(n_records, _TIE_RANK[str(TiedBy.NONE)], dtype=np.int64)
-    n_rows = np.bincount(s, minlength=n_records).astype(np.int64) if len(s) else np.zeros(
-        n_records, dtype=np.int64
+    n_rows = (
+        np.bincount(s, minlength=n_records).astype(np.int64)
+        if len(s)
+        else np.zeros(n_records, dtype=np.int64)
     )
     if len(tied):
         single = n_rows[s] == 1
@@ -142,9 +144,7 @@ def classify_records(
     # An ambiguous result may also concern a record that is otherwise tied: say so.
     also = ambiguous & ~is_amb
     if also.any():
-        advice[also] = [
-            (a + " | " if a else "") + AMBIGUOUS_ADVICE for a in advice[also]
-        ]
+        advice[also] = [(a + " | " if a else "") + AMBIGUOUS_ADVICE for a in advice[also]]
 
     lookup = np.array([_RANK_TIE.get(i, str(TiedBy.NONE)) for i in range(10)], dtype=object)
     tie_names = lookup[rank]

@@ -60,7 +60,9 @@ class SentSchema:
         return self.fields.get(name)
 
     def item_columns(self, field_name: str) -> tuple[str, ...]:
-        return tuple(i.column for i in sorted(self.items, key=lambda i: i.index) if i.field == field_name)
+        return tuple(
+            i.column for i in sorted(self.items, key=lambda i: i.index) if i.field == field_name
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,10 +142,7 @@ def detect_template(table: Table) -> SentSchema:
         template = Template.ITEM_MODIFICATION
     elif has("reason") and _all_reset(table, fields["reason"]):
         template = Template.RESET
-    elif (
-        set(fields) == {"action_id", "amount", "reason"}
-        and len(table.frame.columns) == 3
-    ):
+    elif set(fields) == {"action_id", "amount", "reason"} and len(table.frame.columns) == 3:
         template = Template.MOBILE
     elif has("action_id") or (has("oid") and has("action_tracker_id")) or has("reason"):
         template = Template.MODIFICATION
@@ -193,7 +192,7 @@ def parse_map_options(options: Sequence[str]) -> dict[str, str]:
         name, sep, column = opt.partition("=")
         name = name.strip().lower().replace("-", "_")
         if not sep or not name or not column.strip():
-            raise UsageError(f"--map {opt!r}: write it as FIELD=COLUMN, e.g. --map line=\"Row #\"")
+            raise UsageError(f'--map {opt!r}: write it as FIELD=COLUMN, e.g. --map line="Row #"')
         if name not in RESULT_FIELDS:
             raise UsageError(
                 f"--map {opt!r}: unknown field {name!r}; known fields: {', '.join(sorted(RESULT_FIELDS))}"
@@ -240,17 +239,22 @@ def detect_results(
     for label in labels:
         if label in taken:
             continue
-        kind = _status_kind(_column_values(table, label)) if header_key(label) in (
-            "status",
-            "category",
-            "type",
-            "errortype",
-            "result",
-            "outcome",
-            "recordstatus",
-            "submissionstatus",
-            "processingstatus",
-        ) else None
+        kind = (
+            _status_kind(_column_values(table, label))
+            if header_key(label)
+            in (
+                "status",
+                "category",
+                "type",
+                "errortype",
+                "result",
+                "outcome",
+                "recordstatus",
+                "submissionstatus",
+                "processingstatus",
+            )
+            else None
+        )
         if kind is not None and kind not in fields:
             fields[kind] = label
             taken.add(label)
@@ -269,7 +273,9 @@ def detect_results(
                 break
     # An explicit ErrorType column by name, when its values were not recognised.
     if "error_type" not in fields:
-        hit = next((lab for lab in labels if header_key(lab) == "errortype" and lab not in taken), None)
+        hit = next(
+            (lab for lab in labels if header_key(lab) == "errortype" and lab not in taken), None
+        )
         if hit is not None:
             fields["error_type"] = hit
 
@@ -297,7 +303,9 @@ def detect_results(
             line=table.header_line or None,
         )
     if overrides:
-        notes.append("columns set with --map: " + ", ".join(f"{k}={v}" for k, v in overrides.items()))
+        notes.append(
+            "columns set with --map: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+        )
     return ResultSchema(shape=shape, fields=fields, notes=tuple(notes))
 
 
@@ -306,7 +314,8 @@ def looks_like_results(table: Table) -> bool:
     keys = {header_key(c) for c in table.frame.columns}
     has_line = any(header_key(a) in keys for a in RESULT_FIELDS["line"])
     has_code = any(
-        header_key(a) in keys for a in ("Message", "Error Code", "ErrorCode", "ErrorReason", "Error")
+        header_key(a) in keys
+        for a in ("Message", "Error Code", "ErrorCode", "ErrorReason", "Error")
     )
     has_sent = bool({"amount", "reason", "campaignid", "eventdate"} & keys)
     return has_line and has_code and not has_sent

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -152,7 +152,9 @@ def fix_integer(raw: str) -> Fix:
             # Trailing zeros in scientific notation may have been rounded away: only a mantissa
             # shorter than the exponent leaves zeros we did not see. Refuse those.
             if len(frac) == exp:
-                return Fix(True, digits, "integer-from-scientific", f"{raw!r} is in scientific notation")
+                return Fix(
+                    True, digits, "integer-from-scientific", f"{raw!r} is in scientific notation"
+                )
         return refuse(
             raw,
             f"{raw!r} is in scientific notation: a spreadsheet rounded the ID, its digits are lost",
@@ -256,7 +258,12 @@ def _parse_date(value: str) -> datetime | str:
             )
         try:
             return datetime(
-                year, month, day, int(m.group("H") or 0), int(m.group("M") or 0), int(m.group("S") or 0)
+                year,
+                month,
+                day,
+                int(m.group("H") or 0),
+                int(m.group("M") or 0),
+                int(m.group("S") or 0),
             )
         except ValueError:
             return f"the date {value!r} does not exist"
@@ -289,7 +296,9 @@ def fix_reason(raw: str) -> Fix:
         )
     key = reason_key(raw)
     if key in STANDARD_REASONS:
-        return Fix(True, key, "reason-standard-spelling", f"{raw!r} is not spelled as the standard code")
+        return Fix(
+            True, key, "reason-standard-spelling", f"{raw!r} is not spelled as the standard code"
+        )
     return refuse(
         raw,
         f"{raw!r} is not a standard reason code; map it with --reason-map (custom codes are "

@@ -114,7 +114,7 @@ def encode_keys(results: pd.DataFrame, sent: pd.DataFrame, skus: pd.DataFrame) -
     r_sku_raw = results["sku"]
     r_empty = (r_sku_raw == "").to_numpy(dtype=bool)
     uniques = pd.Index(pd.unique(r_sku_raw[~r_empty]))
-    r_sku = uniques.get_indexer(r_sku_raw).astype(np.int64)
+    r_sku = uniques.get_indexer(pd.Index(r_sku_raw)).astype(np.int64)
     r_sku[r_empty] = EMPTY
     width = len(uniques) + 1
     has_sku = np.zeros(len(sent), dtype=bool)
@@ -123,7 +123,7 @@ def encode_keys(results: pd.DataFrame, sent: pd.DataFrame, skus: pd.DataFrame) -
         s_idx = skus["s_idx"].to_numpy(dtype=np.int64)
         has_sku[s_idx] = True
         if len(uniques):
-            code = uniques.get_indexer(skus["sku"]).astype(np.int64)
+            code = uniques.get_indexer(pd.Index(skus["sku"])).astype(np.int64)
             keep = code >= 0
             pairs = np.unique(s_idx[keep] * width + code[keep])
     return Keys(s_codes, r_codes, pairs, width, has_sku, r_sku)
@@ -267,7 +267,9 @@ def match_results(
         elif line[r] < first_no:
             detail[r] = f"line {line[r]} is before the first record (line {first_no})"
         else:
-            detail[r] = f"line {line[r]} is not where a record starts (a blank line or a continuation)"
+            detail[r] = (
+                f"line {line[r]} is not where a record starts (a blank line or a continuation)"
+            )
 
     pending = np.flatnonzero(s_of < 0)
     amb_mask = np.zeros(m, dtype=bool)
@@ -302,8 +304,10 @@ def match_results(
         tied_by[r_single] = str(level)
         multi = counts[counts["count"] > 1]
         if len(multi):
-            lists = kept[kept["_r"].isin(multi.index)].groupby("_r")["_s"].agg(
-                lambda s: " ".join(str(v) for v in sorted(s))
+            lists = (
+                kept[kept["_r"].isin(multi.index)]
+                .groupby("_r")["_s"]
+                .agg(lambda s: " ".join(str(v) for v in sorted(s)))
             )
             for r, cands in lists.items():
                 ri = int(str(r))
@@ -331,7 +335,7 @@ def match_results(
         pending = pending[~resolved]
 
     # Whatever is left: say why.
-    for r in pending:
+    for r in (int(x) for x in pending):
         if reason[r]:
             if line[r] >= 0 and any(results[c].iat[r] for c in (*ID_FIELDS, "sku")):
                 detail[r] += "; no single sent record has the result's identifiers either"

@@ -77,9 +77,9 @@ def encode(sent: pd.Series, results: pd.Series) -> tuple[IntArray, IntArray]:
             np.full(len(results), EMPTY, dtype=np.int64),
         )
     index = pd.Index(uniques)
-    r_codes = index.get_indexer(results).astype(np.int64)
+    r_codes = index.get_indexer(pd.Index(results)).astype(np.int64)
     r_codes[r_empty] = EMPTY
-    s_codes = index.get_indexer(sent).astype(np.int64)
+    s_codes = index.get_indexer(pd.Index(sent)).astype(np.int64)
     s_empty = (sent == "").to_numpy(dtype=bool)
     s_codes[(s_codes < 0) & ~s_empty] = OTHER
     s_codes[s_empty] = EMPTY
@@ -126,9 +126,7 @@ def _from_payload(payload: pd.Series, names: tuple[str, ...]) -> pd.Series:
     return found.fillna("").map(unquote_plus).astype("str")
 
 
-def result_rows(
-    table: Table, schema: ResultSchema, catalogue: Catalogue
-) -> pd.DataFrame:
+def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.DataFrame:
     """One row per result row: line, identifier keys, codes (``;``-joined) and status."""
     frame = table.frame
     n = len(frame)

@@ -29,12 +29,12 @@ from .detect import (
     looks_like_results,
 )
 from .errors import InputError, ShapeError
-from .match import FIELD_LABELS, LineBaseChoice, Ties, match_results
+from .fixes import fix_amount
+from .match import LineBaseChoice, Ties, match_results
 from .model import LineBase, Outcome, Resolution, Table
 from .normalize import result_rows, sent_keys
 from .readers import read_table
-from .remediate import Remediation, RemediateOptions, remediate
-from .fixes import fix_amount
+from .remediate import RemediateOptions, Remediation, remediate
 from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
 from .writers import (
     Sheet,
@@ -51,8 +51,21 @@ NEEDS_ATTENTION: tuple[str, ...] = (
     Resolution.CONTACT_SUPPORT,
     Resolution.REVIEW,
 )
-ATTENTION_COLUMNS: tuple[str, ...] = ("SourceLine", "ErrorCodes", "Resolution", "Advice", "CellsToFix")
-RECORD_COLUMNS: tuple[str, ...] = ("SourceLine", "Outcome", "ErrorCodes", "Resolution", "TiedBy", "Advice")
+ATTENTION_COLUMNS: tuple[str, ...] = (
+    "SourceLine",
+    "ErrorCodes",
+    "Resolution",
+    "Advice",
+    "CellsToFix",
+)
+RECORD_COLUMNS: tuple[str, ...] = (
+    "SourceLine",
+    "Outcome",
+    "ErrorCodes",
+    "Resolution",
+    "TiedBy",
+    "Advice",
+)
 UNMATCHED_COLUMNS: tuple[str, ...] = (
     "ResultRow",
     "ResultLine",
@@ -301,8 +314,10 @@ def _summary(
         warnings.append(
             f"the submission is not complete (status {submission.status}); results are not final"
         )
-    if submission.total_errors is not None and submission.total_errors != len(results.frame) and (
-        result_schema.shape is not ResultShape.SENT_WITH_STATUS
+    if (
+        submission.total_errors is not None
+        and submission.total_errors != len(results.frame)
+        and (result_schema.shape is not ResultShape.SENT_WITH_STATUS)
     ):
         warnings.append(
             f"the results say TotalErrors={submission.total_errors} but hold {results.records} "
@@ -371,7 +386,9 @@ def _summary(
         "changed_cells": len(remediation.changes),
         "resubmit_files": resubmit_names(resubmit_n, options.max_rows),
         "needs_attention_records": attention_n,
-        "needs_attention_files": ["needs-attention.csv", "needs-attention.xlsx"] if attention_n else [],
+        "needs_attention_files": ["needs-attention.csv", "needs-attention.xlsx"]
+        if attention_n
+        else [],
         "held_by_modification_cap": remediation.capped,
         "formula_like_cells_in_resubmission": remediation.formula_cells,
         "money": money_at_stake(sent, sent_schema, records),
@@ -416,12 +433,16 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
         amounts = _amounts(frame[amount_col])
         label = amount_col
     else:
-        amounts = sum((_amounts(frame[c]).fillna(0.0) for c in item_cols), pd.Series(0.0, index=frame.index))
+        amounts = sum(
+            (_amounts(frame[c]).fillna(0.0) for c in item_cols), pd.Series(0.0, index=frame.index)
+        )
         label = " + ".join(item_cols)
     currency_col = schema.column("currency")
     currencies: list[str] = []
     if currency_col is not None:
-        currencies = sorted({str(c).strip().upper() for c in frame[currency_col].unique() if str(c).strip()})
+        currencies = sorted(
+            {str(c).strip().upper() for c in frame[currency_col].unique() if str(c).strip()}
+        )
     rejected = (records["Outcome"] != Outcome.ACCEPTED).to_numpy()
     amt = amounts.to_numpy()
     by_res: dict[str, str] = {}
@@ -444,7 +465,9 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
         "not_applied_by_resolution": by_res,
         "not_applied_by_currency": by_currency,
         "reversals_not_applied": int(reversals.sum()),
-        "unreadable_amounts": int((rejected & np.isnan(amt) & (frame[amount_col] != "").to_numpy()).sum())
+        "unreadable_amounts": int(
+            (rejected & np.isnan(amt) & (frame[amount_col] != "").to_numpy()).sum()
+        )
         if amount_col is not None
         else 0,
     }

@@ -80,7 +80,9 @@ def _values(sent: pd.DataFrame, label: str, rows: IntArray) -> ObjArray:
     return np.asarray(sent[label].to_numpy(dtype=object)[rows], dtype=object)
 
 
-def _apply(values: ObjArray, fn: Callable[[str], Fix]) -> tuple[BoolArray, ObjArray, ObjArray, ObjArray]:
+def _apply(
+    values: ObjArray, fn: Callable[[str], Fix]
+) -> tuple[BoolArray, ObjArray, ObjArray, ObjArray]:
     """``fn`` over each distinct value once: (ok, value, rule, problem) per row."""
     if len(values) == 0:
         empty = np.array([], dtype=object)
@@ -106,7 +108,9 @@ def _join(left: ObjArray, right: ObjArray, sep: str = "; ") -> ObjArray:
 
 def _missing_column(rows: IntArray, text: str) -> _RuleOutcome:
     return _RuleOutcome(
-        rows=rows, ok=np.zeros(len(rows), dtype=bool), problem=np.full(len(rows), text, dtype=object)
+        rows=rows,
+        ok=np.zeros(len(rows), dtype=bool),
+        problem=np.full(len(rows), text, dtype=object),
     )
 
 
@@ -173,7 +177,9 @@ def _rule_amount_date(
         fixed_any |= changed
         refused_any |= refused
         if changed.any():
-            out.cells.append(_Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
+            out.cells.append(
+                _Cells(label, rows[changed], raw[changed], value[changed], rule[changed])
+            )
         if refused.any():
             text = np.full(len(rows), "", dtype=object)
             text[refused] = label + ": " + problem[refused]
@@ -212,7 +218,9 @@ def _rule_action_tracker_id(
             "ActionTrackerId " + _reprs(raw) + " is a whole number, so it is the wrong event "
             "type, not a spoiled one; set the right one with --action-tracker-id"
         )
-        problem = np.where(changed, "", np.where(fix_problem != "", fix_problem, wrong)).astype(object)
+        problem = np.where(changed, "", np.where(fix_problem != "", fix_problem, wrong)).astype(
+            object
+        )
     out = _RuleOutcome(rows, np.asarray(changed, dtype=bool), problem)
     out.cells.append(_Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
     out.flags.append((label, rows))
@@ -360,7 +368,9 @@ def remediate(
     outcome = records["Outcome"].to_numpy(dtype=object)
     resolution = records["Resolution"].to_numpy(dtype=object).copy()
     base_advice = records["Advice"].to_numpy(dtype=object)
-    cand = np.flatnonzero((outcome == str(Outcome.REJECTED)) & (resolution == str(Resolution.FIX_MANUALLY)))
+    cand = np.flatnonzero(
+        (outcome == str(Outcome.REJECTED)) & (resolution == str(Resolution.FIX_MANUALLY))
+    )
     codesets = records["ErrorCodes"].to_numpy(dtype=object)[cand]
 
     # Which rules each candidate needs; a code without a rule blocks the record.
@@ -449,10 +459,16 @@ def remediate(
     all_changes = (
         pd.concat(parts, ignore_index=True).sort_values(["pos", "col"], kind="stable")
         if parts
-        else pd.DataFrame({"pos": [], "col": [], "Column": [], "Before": [], "After": [], "Rule": []})
+        else pd.DataFrame(
+            {"pos": [], "col": [], "Column": [], "Before": [], "After": [], "Rule": []}
+        )
     )
     descr = _describe_changes(all_changes)
-    is_auto = auto[all_changes["pos"].to_numpy(dtype=np.int64)] if len(all_changes) else np.array([], bool)
+    is_auto = (
+        auto[all_changes["pos"].to_numpy(dtype=np.int64)]
+        if len(all_changes)
+        else np.array([], bool)
+    )
     applied = all_changes[is_auto].reset_index(drop=True)
 
     advice = base_advice.copy()
@@ -461,16 +477,21 @@ def remediate(
         fix_text[descr.index.to_numpy(dtype=np.int64)] = descr.to_numpy(dtype=object)
     auto_pos = np.flatnonzero(auto)
     resolution[auto_pos] = str(Resolution.AUTO_FIXED)
-    advice[auto_pos] = "Corrected automatically (" + fix_text[auto_pos] + "); resubmit with resubmit.csv."
+    advice[auto_pos] = (
+        "Corrected automatically (" + fix_text[auto_pos] + "); resubmit with resubmit.csv."
+    )
     manual = np.flatnonzero((ok | blocked | (problem != "")) & ~auto)
     manual = manual[np.isin(manual, cand)]
     with_problem = manual[problem[manual] != ""]
     if len(with_problem):
         text = problem[with_problem]
         also = fix_text[with_problem] != ""
-        text = np.where(also, text + "; reconciler would also correct " + fix_text[with_problem], text)
+        text = np.where(
+            also, text + "; reconciler would also correct " + fix_text[with_problem], text
+        )
         advice[with_problem] = [
-            t[0].upper() + t[1:] + ". " + str(b) for t, b in zip(text, base_advice[with_problem], strict=True)
+            t[0].upper() + t[1:] + ". " + str(b)
+            for t, b in zip(text, base_advice[with_problem], strict=True)
         ]
 
     fix_columns = _look_columns(n, look_parts, order)
@@ -483,10 +504,10 @@ def remediate(
     corrected = sent.iloc[auto_pos].copy()
     if len(applied):
         where = np.searchsorted(auto_pos, applied["pos"].to_numpy(dtype=np.int64))
-        for label, group in applied.groupby("Column", sort=False):
-            column = corrected[str(label)].to_numpy(dtype=object).copy()
+        for col_label, group in applied.groupby("Column", sort=False):
+            column = corrected[str(col_label)].to_numpy(dtype=object).copy()
             column[where[group.index.to_numpy()]] = group["After"].to_numpy(dtype=object)
-            corrected[str(label)] = column
+            corrected[str(col_label)] = column
     formula_cells = 0
     for lab in corrected.columns:
         formula_cells += int(formula_mask(corrected[lab]).sum()) if len(corrected) else 0
@@ -547,7 +568,9 @@ def _look_columns(n: int, parts: list[tuple[IntArray, str]], order: Mapping[str,
     ).drop_duplicates(["pos", "label"])
     long = long.sort_values(["pos", "col"], kind="stable")
     single = ~long["pos"].duplicated(keep=False)
-    out[long.loc[single, "pos"].to_numpy(dtype=np.int64)] = long.loc[single, "label"].to_numpy(dtype=object)
+    out[long.loc[single, "pos"].to_numpy(dtype=np.int64)] = long.loc[single, "label"].to_numpy(
+        dtype=object
+    )
     multi = long[~single]
     if len(multi):
         joined = multi.groupby("pos", sort=True)["label"].agg(";".join)

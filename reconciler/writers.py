@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import zipfile
 import os
-import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,7 +71,13 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def count_formula_cells(frame: pd.DataFrame) -> int:
-    return int(sum(formula_mask(frame[c]).sum() for c in frame.columns if frame[c].dtype.kind == "O" or str(frame[c].dtype) in ("str", "string")))
+    return int(
+        sum(
+            formula_mask(frame[c]).sum()
+            for c in frame.columns
+            if frame[c].dtype.kind == "O" or str(frame[c].dtype) in ("str", "string")
+        )
+    )
 
 
 def write_csv(frame: pd.DataFrame, path: Path, *, header: Sequence[str] | None = None) -> None:
@@ -109,7 +114,9 @@ def _csv_body(frame: pd.DataFrame) -> bytes:
     columns = []
     for i in range(frame.shape[1]):
         series = frame.iloc[:, i]
-        arr = pa.array(series.to_numpy(dtype=object) if series.dtype == object else series, from_pandas=True)
+        arr = pa.array(
+            series.to_numpy(dtype=object) if series.dtype == object else series, from_pandas=True
+        )
         if isinstance(arr, pa.ChunkedArray):
             arr = arr.combine_chunks()
         if arr.type != text:
@@ -139,10 +146,13 @@ def _joined_bytes(arr: Any) -> bytes:
         return b"".join(_joined_bytes(chunk) for chunk in arr.chunks)
     offsets = arr.buffers()[1]
     data = arr.buffers()[2]
-    width = 8 if pa.types.is_large_string(arr.type) else 4
-    kind = "q" if width == 8 else "i"
-    start = memoryview(offsets).cast("B")[0:width].cast(kind)[0]
-    end = memoryview(offsets).cast("B")[len(arr) * width : (len(arr) + 1) * width].cast(kind)[0]
+    raw = memoryview(offsets).cast("B")
+    if pa.types.is_large_string(arr.type):
+        start = raw[0:8].cast("q")[0]
+        end = raw[len(arr) * 8 : (len(arr) + 1) * 8].cast("q")[0]
+    else:
+        start = raw[0:4].cast("i")[0]
+        end = raw[len(arr) * 4 : (len(arr) + 1) * 4].cast("i")[0]
     return bytes(memoryview(data)[start:end]) if data is not None else b""
 
 
@@ -237,7 +247,14 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
     """
     stamp = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+    date_time = (
+        max(stamp.year, 1980),
+        stamp.month,
+        stamp.day,
+        stamp.hour,
+        stamp.minute,
+        stamp.second,
+    )
     names = _unique_titles([spec.name for spec in sheets])
     parts: list[tuple[str, str]] = [
         ("[Content_Types].xml", _content_types(len(sheets))),
@@ -251,7 +268,9 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
     tmp = path.with_name(path.name + ".part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=3) as zf:
         for name, text in parts:
-            zf.writestr(zipfile.ZipInfo(name, date_time), text.encode("utf-8"), zipfile.ZIP_DEFLATED)
+            zf.writestr(
+                zipfile.ZipInfo(name, date_time), text.encode("utf-8"), zipfile.ZIP_DEFLATED
+            )
         for i, spec in enumerate(sheets, start=1):
             info = zipfile.ZipInfo(f"xl/worksheets/sheet{i}.xml", date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -274,16 +293,26 @@ def _escape(values: pd.Series) -> pd.Series:
     s = values.astype(str)
     s = s.str.replace(_XML_ILLEGAL, "\ufffd", regex=True)
     s = s.str.slice(0, MAX_CELL_CHARS)
-    return s.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False).str.replace(
-        ">", "&gt;", regex=False
+    return (
+        s.str.replace("&", "&amp;", regex=False)
+        .str.replace("<", "&lt;", regex=False)
+        .str.replace(">", "&gt;", regex=False)
     )
 
 
-def _text_cells(col: str, rows: pd.Series, values: pd.Series, styles: pd.Series | None) -> pd.Series:
+def _text_cells(
+    col: str, rows: pd.Series, values: pd.Series, styles: pd.Series | None
+) -> pd.Series:
     esc = _escape(values)
     style = "" if styles is None else styles
     cells = (
-        '<c r="' + col + rows + '" t="inlineStr"' + style + '><is><t xml:space="preserve">' + esc
+        '<c r="'
+        + col
+        + rows
+        + '" t="inlineStr"'
+        + style
+        + '><is><t xml:space="preserve">'
+        + esc
         + "</t></is></c>"
     )
     empty = values.astype(str) == ""
@@ -306,33 +335,47 @@ def _sheet_xml(spec: Sheet) -> Iterator[str]:
         '<selection pane="bottomLeft"/></sheetView></sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/><cols>'
     )
-    yield "".join(
-        f'<col min="{i + 1}" max="{i + 1}" width="{spec.widths.get(i, widths[i]):.1f}" customWidth="1"/>'
-        for i in range(ncols)
-    ) or '<col min="1" max="1" width="10" customWidth="1"/>'
+    yield (
+        "".join(
+            f'<col min="{i + 1}" max="{i + 1}" width="{spec.widths.get(i, widths[i]):.1f}" customWidth="1"/>'
+            for i in range(ncols)
+        )
+        or '<col min="1" max="1" width="10" customWidth="1"/>'
+    )
     yield "</cols><sheetData>"
     if spec.note:
         yield f'<row r="1"><c r="A1" t="inlineStr"><is><t xml:space="preserve">{_esc1(spec.note)}</t></is></c></row>'
-    yield f'<row r="{head_row}">' + "".join(
-        f'<c r="{_column_letter(i)}{head_row}" t="inlineStr" s="1"><is><t xml:space="preserve">'
-        f"{_esc1(str(h))}</t></is></c>"
-        for i, h in enumerate(spec.header)
-    ) + "</row>"
+    yield (
+        f'<row r="{head_row}">'
+        + "".join(
+            f'<c r="{_column_letter(i)}{head_row}" t="inlineStr" s="1"><is><t xml:space="preserve">'
+            f"{_esc1(str(h))}</t></is></c>"
+            for i, h in enumerate(spec.header)
+        )
+        + "</row>"
+    )
     frame = spec.frame
     chunk = 50_000
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
-        rows = pd.Series(np.arange(start, start + len(part)) + head_row + 1, index=part.index).astype(str)
+        rows = pd.Series(
+            np.arange(start, start + len(part)) + head_row + 1, index=part.index
+        ).astype(str)
         line = '<row r="' + rows + '">'
         for c in range(min(ncols, part.shape[1])):
             values = part.iloc[:, c]
             col = _column_letter(c)
             if values.dtype.kind in "iuf":
                 num = values.astype(str)
-                cells = ('<c r="' + col + rows + '"><v>' + num + "</v></c>").where(values.notna(), "")
+                cells = ('<c r="' + col + rows + '"><v>' + num + "</v></c>").where(
+                    values.notna(), ""
+                )
             else:
                 styles = None
-                if spec.highlight is not None and spec.highlight[start : start + len(part), c].any():
+                if (
+                    spec.highlight is not None
+                    and spec.highlight[start : start + len(part), c].any()
+                ):
                     flag = spec.highlight[start : start + len(part), c]
                     styles = pd.Series(np.where(flag, ' s="2"', ""), index=part.index)
                 cells = _text_cells(col, rows, values.fillna(""), styles)

@@ -43,7 +43,9 @@ def verdicts(rec: Reconciliation) -> list[tuple[int, str, str, str]]:
     r = rec.records
     return [
         (int(a), str(b), str(c), str(d))
-        for a, b, c, d in zip(r["SourceLine"], r["Outcome"], r["ErrorCodes"], r["TiedBy"], strict=True)
+        for a, b, c, d in zip(
+            r["SourceLine"], r["Outcome"], r["ErrorCodes"], r["TiedBy"], strict=True
+        )
     ]
 
 

@@ -49,14 +49,26 @@ def test_reconcile_demo_writes_every_output(tmp_path: Path) -> None:
 def test_all_accepted_exits_zero(tmp_path: Path) -> None:
     folder = ROOT / "fixtures" / "no_errors"
     code, stdout, _ = _invoke(
-        "reconcile", str(folder / "sent.csv"), str(folder / "results.csv"), "-o", str(tmp_path / "o"), "--no-report", "--no-xlsx"
+        "reconcile",
+        str(folder / "sent.csv"),
+        str(folder / "results.csv"),
+        "-o",
+        str(tmp_path / "o"),
+        "--no-report",
+        "--no-xlsx",
     )
     assert code == 0, stdout
     assert not (tmp_path / "o" / "resubmit.csv").exists()
 
 
 def test_missing_file_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
-    code, stdout, stderr = _invoke("reconcile", str(tmp_path / "nope.csv"), str(DEMO / "results.csv"), "-o", str(tmp_path / "o"))
+    code, _stdout, stderr = _invoke(
+        "reconcile",
+        str(tmp_path / "nope.csv"),
+        str(DEMO / "results.csv"),
+        "-o",
+        str(tmp_path / "o"),
+    )
     assert code == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1
@@ -66,19 +78,34 @@ def test_missing_file_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    _code, _out, stderr = _invoke("reconcile", str(tmp_path / "nope.csv"), str(DEMO / "results.csv"), "--debug", "-o", str(tmp_path / "o"))
+    _code, _out, stderr = _invoke(
+        "reconcile",
+        str(tmp_path / "nope.csv"),
+        str(DEMO / "results.csv"),
+        "--debug",
+        "-o",
+        str(tmp_path / "o"),
+    )
     assert "Traceback" in stderr
 
 
 def test_swapped_arguments_are_explained(tmp_path: Path) -> None:
-    code, _out, stderr = _invoke("reconcile", str(DEMO / "results.csv"), str(DEMO / "sent.csv"), "-o", str(tmp_path / "o"))
+    code, _out, stderr = _invoke(
+        "reconcile", str(DEMO / "results.csv"), str(DEMO / "sent.csv"), "-o", str(tmp_path / "o")
+    )
     assert code == 2
     assert "results export" in stderr
 
 
 def test_bad_map_option(tmp_path: Path) -> None:
     code, _out, stderr = _invoke(
-        "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "--map", "line=No Such Column", "-o", str(tmp_path / "o")
+        "reconcile",
+        str(DEMO / "sent.csv"),
+        str(DEMO / "results.csv"),
+        "--map",
+        "line=No Such Column",
+        "-o",
+        str(tmp_path / "o"),
     )
     assert code == 2
     assert "No Such Column" in stderr and "columns are" in stderr
@@ -88,7 +115,15 @@ def test_map_option_names_a_column(tmp_path: Path) -> None:
     res = tmp_path / "res.csv"
     res.write_text("Row #,Ord,Problem\n4,,ALREADY_LOCKED\n", encoding="utf-8")
     code, stdout, stderr = _invoke(
-        "reconcile", str(DEMO / "sent.csv"), str(res), "--map", "line=Row #", "--map", "code=Problem", "-o", str(tmp_path / "o")
+        "reconcile",
+        str(DEMO / "sent.csv"),
+        str(res),
+        "--map",
+        "line=Row #",
+        "--map",
+        "code=Problem",
+        "-o",
+        str(tmp_path / "o"),
     )
     assert code == 1, stderr
     assert "ALREADY_LOCKED 1" in stdout
@@ -97,7 +132,15 @@ def test_map_option_names_a_column(tmp_path: Path) -> None:
 def test_line_base_option(tmp_path: Path) -> None:
     res = tmp_path / "res.csv"
     res.write_text("Line,Message\n3,ALREADY_LOCKED\n", encoding="utf-8")
-    _invoke("reconcile", str(DEMO / "sent.csv"), str(res), "--line-base", "data1", "-o", str(tmp_path / "o"))
+    _invoke(
+        "reconcile",
+        str(DEMO / "sent.csv"),
+        str(res),
+        "--line-base",
+        "data1",
+        "-o",
+        str(tmp_path / "o"),
+    )
     summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
     assert summary["line_base"] == "data1"
     assert summary["by_code"] == {"ALREADY_LOCKED": 1}
@@ -106,7 +149,9 @@ def test_line_base_option(tmp_path: Path) -> None:
 def test_out_pointing_at_input_folder_is_refused(tmp_path: Path) -> None:
     sent = tmp_path / "sent.csv"
     shutil.copy(DEMO / "sent.csv", sent)
-    code, _out, stderr = _invoke("reconcile", str(sent), str(DEMO / "results.csv"), "-o", str(tmp_path))
+    code, _out, stderr = _invoke(
+        "reconcile", str(sent), str(DEMO / "results.csv"), "-o", str(tmp_path)
+    )
     assert code == 2
     assert "input" in stderr
     assert sent.read_bytes() == (DEMO / "sent.csv").read_bytes()
@@ -116,10 +161,14 @@ def test_foreign_out_folder_needs_force(tmp_path: Path) -> None:
     out = tmp_path / "o"
     out.mkdir()
     (out / "keep.txt").write_text("mine", encoding="utf-8")
-    code, _o, stderr = _invoke("reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out))
+    code, _o, stderr = _invoke(
+        "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out)
+    )
     assert code == 2 and "--force" in stderr
     assert (out / "keep.txt").exists()
-    code, _o, _e = _invoke("reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out), "--force")
+    code, _o, _e = _invoke(
+        "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out), "--force"
+    )
     assert code == 1
     assert not (out / "keep.txt").exists()
 
@@ -127,7 +176,9 @@ def test_foreign_out_folder_needs_force(tmp_path: Path) -> None:
 def test_rerun_replaces_own_outputs(tmp_path: Path) -> None:
     out = tmp_path / "o"
     for _ in range(2):
-        code, _o, _e = _invoke("reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out))
+        code, _o, _e = _invoke(
+            "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out)
+        )
         assert code == 1
     assert (out / "reconciled.csv").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -140,7 +191,9 @@ def test_max_rows_splits_the_resubmission(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     res = tmp_path / "res.csv"
-    res.write_text("Line,Message\n" + "".join(f"{i + 2},BAD_DISPOSITION\n" for i in range(5)), encoding="utf-8")
+    res.write_text(
+        "Line,Message\n" + "".join(f"{i + 2},BAD_DISPOSITION\n" for i in range(5)), encoding="utf-8"
+    )
     out = tmp_path / "o"
     _invoke("reconcile", str(sent), str(res), "-o", str(out), "--max-rows", "2")
     parts = sorted(p.name for p in out.glob("resubmit-*.csv"))
@@ -171,7 +224,14 @@ def test_installed_entry_point_runs_for_real(tmp_path: Path) -> None:
     out = tmp_path / "o"
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
     proc = subprocess.run(
-        ["reconciler", "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "--out", str(out)],
+        [
+            "reconciler",
+            "reconcile",
+            str(DEMO / "sent.csv"),
+            str(DEMO / "results.csv"),
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -181,6 +241,10 @@ def test_installed_entry_point_runs_for_real(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert (out / "reconciled.csv").exists()
     module = subprocess.run(
-        [sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "reconciler", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert module.returncode == 0 and "reconciler" in module.stdout

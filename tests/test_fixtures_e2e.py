@@ -106,7 +106,9 @@ def test_outputs_match_golden_files(
                 problems.append(f"{name}: expected (golden exists) but not written")
             continue
         if not golden.exists():
-            problems.append(f"{name}: no golden file {golden} (run with RECONCILER_UPDATE_GOLDEN=1)")
+            problems.append(
+                f"{name}: no golden file {golden} (run with RECONCILER_UPDATE_GOLDEN=1)"
+            )
             continue
         if actual.read_bytes() != golden.read_bytes():
             golden.with_name(name + ".actual").write_bytes(actual.read_bytes())

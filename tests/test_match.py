@@ -32,7 +32,12 @@ def run(sent: object, results: object, **kw: object):  # type: ignore[no-untyped
 
 
 def test_physical_lines_confirmed_by_order_ids() -> None:
-    rec = run(sent_mod(), errors([["3", "00123", "16027", "ALREADY_LOCKED"], ["4", "T555", "16027", "BAD_DISPOSITION"]]))
+    rec = run(
+        sent_mod(),
+        errors(
+            [["3", "00123", "16027", "ALREADY_LOCKED"], ["4", "T555", "16027", "BAD_DISPOSITION"]]
+        ),
+    )
     assert verdicts(rec) == [
         (2, "accepted", "", "none"),
         (3, "rejected", "ALREADY_LOCKED", "line"),
@@ -44,7 +49,10 @@ def test_physical_lines_confirmed_by_order_ids() -> None:
 
 
 def test_data1_numbering_is_recognised_from_identifiers() -> None:
-    rec = run(sent_mod(), errors([["2", "00123", "16027", "ALREADY_LOCKED"], ["3", "T555", "16027", "NO_CHANGE"]]))
+    rec = run(
+        sent_mod(),
+        errors([["2", "00123", "16027", "ALREADY_LOCKED"], ["3", "T555", "16027", "NO_CHANGE"]]),
+    )
     assert rec.summary["line_base"] == "data1"
     assert [v[:3] for v in verdicts(rec)][1:3] == [
         (3, "rejected", "ALREADY_LOCKED"),
@@ -59,7 +67,13 @@ def test_leading_zeros_lost_in_results_still_agree() -> None:
 
 def test_line_contradicted_by_order_id_ties_by_identifiers() -> None:
     # Line 3 holds Oid 00123, but the result is about T555 (line 4): tie by identifiers.
-    res = errors([["3", "T555", "16027", "BAD_DISPOSITION"], ["4", "T555", "16027", "NO_CHANGE"], ["2", "", "", "ALREADY_LOCKED"]])
+    res = errors(
+        [
+            ["3", "T555", "16027", "BAD_DISPOSITION"],
+            ["4", "T555", "16027", "NO_CHANGE"],
+            ["2", "", "", "ALREADY_LOCKED"],
+        ]
+    )
     rec = run(sent_mod(), res, line_base=LineBase.PHYSICAL)
     assert verdicts(rec)[2] == (4, "rejected", "BAD_DISPOSITION;NO_CHANGE", "line")
     assert verdicts(rec)[1] == (3, "accepted", "", "none")
@@ -81,7 +95,9 @@ def test_line_past_the_end_is_reported() -> None:
 
 
 def test_line_past_the_end_but_identifiers_unique_is_tied_by_them() -> None:
-    rec = run(sent_mod(), errors([["99", "T555", "16027", "NO_CHANGE"]]), line_base=LineBase.PHYSICAL)
+    rec = run(
+        sent_mod(), errors([["99", "T555", "16027", "NO_CHANGE"]]), line_base=LineBase.PHYSICAL
+    )
     assert verdicts(rec)[2] == (4, "rejected", "NO_CHANGE", "oid_tracker")
 
 
@@ -104,7 +120,10 @@ def test_no_line_ties_by_action_id_then_oid_tracker_then_oid() -> None:
 
 
 def test_duplicate_key_is_ambiguous_never_fanned_out() -> None:
-    sent = table(["Oid", "ActionTrackerId", "Reason"], [["A1", "1", "RESET"], ["A1", "1", "RESET"], ["B2", "1", "RESET"]])
+    sent = table(
+        ["Oid", "ActionTrackerId", "Reason"],
+        [["A1", "1", "RESET"], ["A1", "1", "RESET"], ["B2", "1", "RESET"]],
+    )
     res = table(["OrderId", "ActionTrackerId", "ErrorReason"], [["A1", "1", "ALREADY_LOCKED"]])
     rec = run(sent, res)
     assert verdicts(rec) == [
@@ -125,19 +144,38 @@ def test_oid_alone_ties_only_when_unique() -> None:
 
 
 def test_sku_disambiguates_item_rows_of_one_order() -> None:
-    header = ["CampaignId", "ActionTrackerId", "EventDate", "OrderId", "ClickId", "Amount", "Sku", "Quantity"]
+    header = [
+        "CampaignId",
+        "ActionTrackerId",
+        "EventDate",
+        "OrderId",
+        "ClickId",
+        "Amount",
+        "Sku",
+        "Quantity",
+    ]
     rows = [
         ["1000", "16027", "2026-11-01T10:00:00Z", "O1", "c1", "10", "SKU-A", "1"],
         ["1000", "16027", "2026-11-01T10:00:00Z", "O1", "c1", "20", "SKU-B", "2"],
     ]
-    res = table(["OrderId", "ActionTrackerId", "Sku", "ErrorReason"], [["O1", "16027", "SKU-B", "MALFORMED"]])
+    res = table(
+        ["OrderId", "ActionTrackerId", "Sku", "ErrorReason"],
+        [["O1", "16027", "SKU-B", "MALFORMED"]],
+    )
     rec = run(table(header, rows), res)
-    assert verdicts(rec) == [(2, "accepted", "", "none"), (3, "rejected", "MALFORMED", "oid_tracker")]
+    assert verdicts(rec) == [
+        (2, "accepted", "", "none"),
+        (3, "rejected", "MALFORMED", "oid_tracker"),
+    ]
 
 
 def test_physical_lines_with_multiline_records() -> None:
     # Record 2 spans lines 3-5 (a quoted newline), a blank line 6, record 3 on line 7.
-    sent = table(["Oid", "ActionTrackerId", "Reason"], [["A", "1", "x"], ["B", "1", "y"], ["C", "1", "z"]], lines=[2, 3, 7])
+    sent = table(
+        ["Oid", "ActionTrackerId", "Reason"],
+        [["A", "1", "x"], ["B", "1", "y"], ["C", "1", "z"]],
+        lines=[2, 3, 7],
+    )
     res = errors([["7", "C", "1", "NO_CHANGE"], ["3", "B", "1", "NO_CHANGE"]])
     rec = run(sent, res)
     assert rec.summary["line_base"] == "physical"
@@ -147,7 +185,11 @@ def test_physical_lines_with_multiline_records() -> None:
 def test_unknown_code_is_review_and_never_crashes() -> None:
     rec = run(sent_mod(), errors([["2", "", "", "SOMETHING_NEW_123"]]))
     row = rec.records.iloc[0]
-    assert (row["Outcome"], row["ErrorCodes"], row["Resolution"]) == ("rejected", "SOMETHING_NEW_123", "review")
+    assert (row["Outcome"], row["ErrorCodes"], row["Resolution"]) == (
+        "rejected",
+        "SOMETHING_NEW_123",
+        "review",
+    )
 
 
 def test_most_final_resolution_wins() -> None:
@@ -163,10 +205,13 @@ def test_empty_error_list_means_everything_accepted() -> None:
 
 
 def test_sent_with_status_marks_absent_records_missing() -> None:
-    res = table([*MOD_HEADER, "Status", "Error Message"], [
-        [*MOD_ROWS[3], "Success", ""],
-        [*MOD_ROWS[0], "Error", "NO_CHANGE"],
-    ])
+    res = table(
+        [*MOD_HEADER, "Status", "Error Message"],
+        [
+            [*MOD_ROWS[3], "Success", ""],
+            [*MOD_ROWS[0], "Error", "NO_CHANGE"],
+        ],
+    )
     rec = run(sent_mod(), res)
     assert rec.summary["result_shape"] == "sent_with_status"
     assert [v[1] for v in verdicts(rec)] == ["rejected", "missing", "missing", "accepted"]

@@ -57,7 +57,9 @@ def test_fix_rule_case(code: str, case: dict[str, Any]) -> None:
     fixes = case.get("fix", {})
     changes = {
         str(c): str(a)
-        for c, a in zip(rec.remediation.changes["Column"], rec.remediation.changes["After"], strict=True)
+        for c, a in zip(
+            rec.remediation.changes["Column"], rec.remediation.changes["After"], strict=True
+        )
     }
     assert changes == fixes
     corrected = rec.remediation.corrected
@@ -89,7 +91,12 @@ def test_accepted_and_terminal_records_are_never_resubmitted() -> None:
     )
     results = table(
         ["Line", "Message"],
-        [["3", "BAD_DISPOSITION"], ["4", "BAD_DISPOSITION"], ["4", "ALREADY_LOCKED"], ["5", "WHAT_IS_THIS"]],
+        [
+            ["3", "BAD_DISPOSITION"],
+            ["4", "BAD_DISPOSITION"],
+            ["4", "ALREADY_LOCKED"],
+            ["5", "WHAT_IS_THIS"],
+        ],
     )
     rec = reconcile_tables(sent, results)
     assert list(rec.records["Resolution"]) == ["none", "auto_fixed", "no_action", "review"]
@@ -111,7 +118,7 @@ def test_modification_cap_holds_back_an_action_at_the_limit() -> None:
 
 
 def test_formula_like_values_are_kept_exact_and_warned() -> None:
-    sent = table(["ActionId", "Amount", "Reason"], [["=HYPERLINK(\"x\")", "0", "item returned"]])
+    sent = table(["ActionId", "Amount", "Reason"], [['=HYPERLINK("x")', "0", "item returned"]])
     results = table(["Line", "Message"], [["2", "BAD_DISPOSITION"]])
     rec = reconcile_tables(sent, results)
     assert rec.remediation.corrected["ActionId"].iat[0] == '=HYPERLINK("x")'
