@@ -43,7 +43,7 @@ ReasonMapOpt = Annotated[
     typer.Option(
         "--reason-map",
         metavar="FILE",
-        help="CSV (from,to) or TOML (from = \"to\") mapping sent reasons to accepted codes.",
+        help='CSV (from,to) or TOML (from = "to") mapping sent reasons to accepted codes.',
     ),
 ]
 ReasonOpt = Annotated[
@@ -127,7 +127,9 @@ def version_callback(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version."),
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ) -> None:
     """Reconcile impact.com batch file submissions with the results the platform reported."""
@@ -149,7 +151,7 @@ def reconcile(
         typer.Option(
             "--map",
             metavar="FIELD=COLUMN",
-            help="Name the results column of a field, e.g. --map line=\"Row #\" --map code=Error.",
+            help='Name the results column of a field, e.g. --map line="Row #" --map code=Error.',
         ),
     ] = None,
     sheet: Annotated[
@@ -180,6 +182,12 @@ def reconcile(
             help="Split the resubmission into resubmit-001.csv, ... of at most N records.",
         ),
     ] = None,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Do not write report.html.")
+    ] = False,
+    no_xlsx: Annotated[
+        bool, typer.Option("--no-xlsx", help="Do not write reconciled.xlsx.")
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an --out folder not made by reconciler.")
     ] = False,
@@ -193,7 +201,9 @@ def reconcile(
 
     overrides = parse_map_options(map_ or [])
     if action_tracker_id is not None and not action_tracker_id.strip().isdigit():
-        raise UsageError(f"--action-tracker-id {action_tracker_id!r}: give the event type's whole-number ID")
+        raise UsageError(
+            f"--action-tracker-id {action_tracker_id!r}: give the event type's whole-number ID"
+        )
     fixes = fix_options(reason_map, reason, timezone, actions, action_tracker_id)
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
     large = any(p.is_file() and p.stat().st_size > LARGE_INPUT_BYTES for p in (sent, results))
@@ -211,7 +221,15 @@ def reconcile(
             progress=step,
         )
         step("writing outputs")
-        written = write_outputs(rec, out_dir, force=force)
+        extras = []
+        if not (no_report and no_xlsx):
+            from reports import render_outputs
+
+            def _presentation(r: Any, stage: Path) -> list[str]:
+                return render_outputs(r, stage, html=not no_report, xlsx=not no_xlsx)
+
+            extras.append(_presentation)
+        written = write_outputs(rec, out_dir, force=force, extras=extras)
     for warning in rec.remediation.warnings:
         typer.echo(f"reconciler: warning: {warning}", err=True)
     if not quiet:
@@ -261,10 +279,27 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -
     if attention:
         typer.echo("  by resolution: " + ", ".join(f"{k} {v}" for k, v in attention.items()))
     if s["unmatched_results"]:
-        typer.echo(f"  {s['unmatched_results']} result rows tied to no record: see unmatched_results.csv")
+        typer.echo(
+            f"  {s['unmatched_results']} result rows tied to no record: see unmatched_results.csv"
+        )
     for warning in s["warnings"]:
         typer.echo(f"  warning: {warning}")
     typer.echo(f"outputs in {out_dir}: {', '.join(written)}")
+
+
+@app.command()
+@guarded
+def report(
+    out_dir: Annotated[
+        Path, typer.Argument(help="An output folder written by reconciler reconcile.")
+    ],
+    debug: DebugOpt = False,
+) -> None:
+    """Re-render report.html from an existing output folder."""
+    from reports import rerender
+
+    written = rerender(out_dir)
+    typer.echo(f"wrote {', '.join(str(out_dir / name) for name in written)}")
 
 
 @app.command()
@@ -305,6 +340,110 @@ def explain(
         typer.echo(f"  also seen as: {', '.join(info.aliases)}")
     if not info.known:
         raise typer.Exit(EXIT_ATTENTION)
+
+
+@app.command()
+@guarded
+def check(
+    file: Annotated[
+        Path, typer.Argument(help="The file to check before sending it (CSV, TSV/TXT, XLSX, XML).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default: <file stem>_checked/)."),
+    ] = None,
+    actions: ActionsOpt = None,
+    reason_map: ReasonMapOpt = None,
+    timezone: TimezoneOpt = None,
+    fix: Annotated[
+        bool,
+        typer.Option(
+            "--fix",
+            help="Also write <stem>.fixed.csv (UTF-8, commas, safe fixes only) and changes.csv.",
+        ),
+    ] = False,
+    today: Annotated[
+        str | None,
+        typer.Option(
+            "--today",
+            metavar="YYYY-MM-DD",
+            help="Date that locking dates and EventDate ages are measured from (default: "
+            "today, or SOURCE_DATE_EPOCH).",
+        ),
+    ] = None,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Worksheet to read from an XLSX file.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an --out folder not made by reconciler.")
+    ] = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Check a file before sending it: predict what impact.com would refuse, and why."""
+    from dataclasses import replace
+    from datetime import date
+
+    from .pipeline import clock
+    from .preflight import CheckOptions, fix_table
+    from .preflight import check as run_check
+    from .readers import read_table
+    from .writers import check_out_dir, neutralise, staged_output, write_csv, write_json
+
+    if today is not None:
+        try:
+            day = date.fromisoformat(today.strip()) if len(today.strip()) == 10 else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise UsageError(f"--today {today!r}: give a date as YYYY-MM-DD, e.g. 2025-02-20")
+    else:
+        day = clock().date()
+    fixes = replace(fix_options(reason_map, None, timezone, actions), today=day)
+    out_dir = out if out is not None else Path.cwd() / f"{file.stem}_checked"
+    check_out_dir(out_dir, [p for p in (file, actions, reason_map) if p is not None])
+    table = read_table(file, sheet=sheet)
+    result = run_check(
+        table,
+        CheckOptions(
+            reason_map=fixes.reason_map,
+            actions=fixes.actions,
+            today=day,
+            timezone=fixes.timezone,
+            fix=fix,
+        ),
+    )
+    fixed = fix_table(result, fixes) if fix else None
+    written = ["check.csv", "check.json"]
+    fixed_name = f"{file.stem}.fixed.csv"
+    if fixed is not None:
+        written += [fixed_name, "changes.csv"]
+    with staged_output(out_dir, force=force) as stage:
+        write_csv(neutralise(result.findings), stage / "check.csv")
+        if fixed is not None:
+            # Meant for impact.com: exact values, UTF-8 without BOM, commas, every record.
+            write_csv(fixed.frame, stage / fixed_name, header=fixed.header)
+            write_csv(neutralise(fixed.changes), stage / "changes.csv")
+        write_json({**result.to_json(), "outputs": written}, stage / "check.json")
+    if fixed is not None:
+        for warning in fixed.warnings:
+            typer.echo(f"reconciler: warning: {warning}", err=True)
+    if not quiet:
+        s = result.summary()
+        typer.echo(
+            f"{s['records']} records checked ({s['template_title'].lower()}): "
+            f"{s['errors']} errors on {s['records_with_errors']} records, {s['warnings']} warnings"
+        )
+        if s["by_finding"]:
+            top = list(s["by_finding"].items())
+            text = ", ".join(f"{k} {v}" for k, v in top[:8])
+            typer.echo(f"  findings: {text}" + (f" (+{len(top) - 8} more)" if len(top) > 8 else ""))
+        if fixed is not None:
+            typer.echo(
+                f"  --fix corrected {len(fixed.changes)} cells on {fixed.fixed_records} records"
+            )
+        typer.echo(f"outputs in {out_dir}: {', '.join(written)}")
+    raise typer.Exit(EXIT_ATTENTION if result.errors else EXIT_OK)
 
 
 def main() -> None:

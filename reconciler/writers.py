@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -276,7 +277,7 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
             info.compress_type = zipfile.ZIP_DEFLATED
             with zf.open(info, "w") as fh:
                 for chunk in _sheet_xml(spec):
-                    fh.write(chunk.encode("utf-8"))
+                    fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
     os.replace(tmp, path)
 
 
@@ -289,39 +290,93 @@ def _column_letter(i: int) -> str:
     return out
 
 
-def _escape(values: pd.Series) -> pd.Series:
-    s = values.astype(str)
-    s = s.str.replace(_XML_ILLEGAL, "\ufffd", regex=True)
-    s = s.str.slice(0, MAX_CELL_CHARS)
-    return (
-        s.str.replace("&", "&amp;", regex=False)
-        .str.replace("<", "&lt;", regex=False)
-        .str.replace(">", "&gt;", regex=False)
+_ARROW_XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
+
+
+def _arrow_text(series: pd.Series) -> Any:
+    """A column as an Arrow ``large_string`` array with nulls as ""."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = series.to_numpy(dtype=object) if series.dtype == object else series
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = pc.cast(arr, pa.large_string())
+    return pc.fill_null(arr, pa.scalar("", pa.large_string()))
+
+
+def _xml_text(arr: Any) -> Any:
+    """Escape an Arrow string array for XML text; characters XML cannot hold become U+FFFD."""
+    import pyarrow.compute as pc
+
+    if pc.any(pc.match_substring_regex(arr, _ARROW_XML_ILLEGAL)).as_py():
+        arr = pc.replace_substring_regex(arr, _ARROW_XML_ILLEGAL, "\ufffd")
+    if pc.any(pc.greater(pc.utf8_length(arr), MAX_CELL_CHARS)).as_py():
+        arr = pc.utf8_slice_codeunits(arr, 0, MAX_CELL_CHARS)
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        if pc.any(pc.match_substring(arr, char)).as_py():
+            arr = pc.replace_substring(arr, char, entity)
+    return arr
+
+
+def _rows_xml(
+    part: pd.DataFrame, first_row: int, ncols: int, highlight: np.ndarray | None
+) -> bytes:
+    """``<row>`` elements for a slice of the frame, built a column at a time with Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+
+    def lit(value: str) -> Any:
+        return pa.scalar(value, text)
+
+    nums = pc.cast(pa.array(np.arange(first_row, first_row + len(part), dtype=np.int64)), text)
+    empty = lit("")
+    cells = []
+    for c in range(min(ncols, part.shape[1])):
+        series = part.iloc[:, c]
+        ref = lit('<c r="' + _column_letter(c))
+        if series.dtype.kind in "iuf":
+            arr = pa.array(series, from_pandas=True)
+            values = pc.fill_null(pc.cast(arr, text), empty)
+            cell = pc.binary_join_element_wise(
+                ref, nums, lit('"><v>'), values, lit("</v></c>"), empty
+            )
+            cells.append(pc.if_else(arr.is_null(), empty, cell))
+            continue
+        raw = _arrow_text(series)
+        blank = pc.equal(raw, empty)
+        style: Any = lit("")
+        flag = None
+        if highlight is not None and highlight[:, c].any():
+            flag = pa.array(highlight[:, c])
+            style = pc.if_else(flag, lit(' s="2"'), lit(""))
+        cell = pc.binary_join_element_wise(
+            ref,
+            nums,
+            lit('" t="inlineStr"'),
+            style,
+            lit('><is><t xml:space="preserve">'),
+            _xml_text(raw),
+            lit("</t></is></c>"),
+            empty,
+        )
+        if flag is None:
+            cell = pc.if_else(blank, empty, cell)
+        else:
+            styled_blank = pc.binary_join_element_wise(ref, nums, lit('" s="2"/>'), empty)
+            cell = pc.if_else(blank, pc.if_else(flag, styled_blank, empty), cell)
+        cells.append(cell)
+    rows = pc.binary_join_element_wise(
+        lit('<row r="'), nums, lit('">'), *cells, lit("</row>"), empty
     )
+    return _joined_bytes(rows)
 
 
-def _text_cells(
-    col: str, rows: pd.Series, values: pd.Series, styles: pd.Series | None
-) -> pd.Series:
-    esc = _escape(values)
-    style = "" if styles is None else styles
-    cells = (
-        '<c r="'
-        + col
-        + rows
-        + '" t="inlineStr"'
-        + style
-        + '><is><t xml:space="preserve">'
-        + esc
-        + "</t></is></c>"
-    )
-    empty = values.astype(str) == ""
-    if styles is None:
-        return cells.where(~empty, "")
-    return cells.where(~empty | (styles != ""), '<c r="' + col + rows + '"' + style + "/>")
-
-
-def _sheet_xml(spec: Sheet) -> Iterator[str]:
+def _sheet_xml(spec: Sheet) -> Iterator[str | bytes]:
     ncols = len(spec.header)
     head_row = 2 if spec.note else 1
     widths = _column_widths(spec)
@@ -355,32 +410,11 @@ def _sheet_xml(spec: Sheet) -> Iterator[str]:
         + "</row>"
     )
     frame = spec.frame
-    chunk = 50_000
+    chunk = 100_000
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
-        rows = pd.Series(
-            np.arange(start, start + len(part)) + head_row + 1, index=part.index
-        ).astype(str)
-        line = '<row r="' + rows + '">'
-        for c in range(min(ncols, part.shape[1])):
-            values = part.iloc[:, c]
-            col = _column_letter(c)
-            if values.dtype.kind in "iuf":
-                num = values.astype(str)
-                cells = ('<c r="' + col + rows + '"><v>' + num + "</v></c>").where(
-                    values.notna(), ""
-                )
-            else:
-                styles = None
-                if (
-                    spec.highlight is not None
-                    and spec.highlight[start : start + len(part), c].any()
-                ):
-                    flag = spec.highlight[start : start + len(part), c]
-                    styles = pd.Series(np.where(flag, ' s="2"', ""), index=part.index)
-                cells = _text_cells(col, rows, values.fillna(""), styles)
-            line = line + cells
-        yield "".join((line + "</row>").tolist())
+        mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
+        yield _rows_xml(part, start + head_row + 1, ncols, mask)
     yield "</sheetData>"
     if ncols:
         yield f'<autoFilter ref="A{head_row}:{last}{head_row + max(len(frame), 1)}"/>'
@@ -388,7 +422,13 @@ def _sheet_xml(spec: Sheet) -> Iterator[str]:
 
 
 def _esc1(text: str) -> str:
-    return str(_escape(pd.Series([text])).iat[0])
+    cleaned = re.sub(_XML_ILLEGAL, "\ufffd", text)[:MAX_CELL_CHARS]
+    return (
+        cleaned.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+    )
 
 
 def _unique_titles(names: Sequence[str]) -> list[str]:
