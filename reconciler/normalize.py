@@ -11,6 +11,8 @@ from urllib.parse import unquote_plus
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .catalogue import Catalogue, is_success_word
 from .detect import ResultSchema, ResultShape, SentSchema
@@ -31,6 +33,38 @@ def _text(frame: pd.DataFrame, label: str | None) -> pd.Series:
     return col if col.dtype == "str" else col.astype("str")
 
 
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def arrow_strings(values: pd.Series) -> pa.ChunkedArray:
+    """A column as a pyarrow string array (zero-copy for pandas' default string dtype)."""
+    array = values.array
+    if hasattr(array, "__arrow_array__"):
+        got = array.__arrow_array__()
+        return got if isinstance(got, pa.ChunkedArray) else pa.chunked_array([got])
+    return pa.chunked_array([pa.array(values.to_numpy(dtype=object), type=pa.large_string())])
+
+
+def from_arrow(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """A pyarrow string array as a pandas ``str`` Series (zero-copy)."""
+    return pd.Series(
+        values.to_pandas(types_mapper={pa.large_string(): _STR, pa.string(): _STR}.get)
+    )
+
+
+def id_key_arrow(values: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """``id_key`` on a pyarrow string array."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = pc.utf8_trim_whitespace(pc.fill_null(values, ""))
+    numeric = pc.match_substring_regex(values, r"^\d+(?:\.0+)?$")
+    if not pc.any(numeric).as_py():
+        return values
+    subset = pc.filter(values, numeric)
+    norm = pc.utf8_ltrim(pc.replace_substring_regex(subset, r"\.0+$", ""), characters="0")
+    norm = pc.if_else(pc.equal(norm, ""), "0", norm)
+    return pc.replace_with_mask(values, numeric, norm)
+
+
 def id_key(values: pd.Series) -> pd.Series:
     """Comparison key of an identifier column.
 
@@ -38,14 +72,7 @@ def id_key(values: pd.Series) -> pd.Series:
     or a spreadsheet's ``.0`` suffix: ``00123``, ``123`` and ``123.0`` compare equal. The value
     shown to users is never this key; it only decides whether two cells name the same thing.
     """
-    s = (values if values.dtype == "str" else values.astype("str")).str.strip()
-    numeric = s.str.fullmatch(r"\d+(?:\.0+)?").fillna(False).to_numpy(dtype=bool)
-    if numeric.any():
-        stripped = s[numeric].str.replace(r"\.0+$", "", regex=True).str.lstrip("0")
-        stripped = stripped.where(stripped != "", "0")
-        s = s.copy()
-        s[numeric] = stripped
-    return s
+    return from_arrow(id_key_arrow(arrow_strings(values))).set_axis(values.index)
 
 
 def parse_lines(values: pd.Series) -> IntArray:

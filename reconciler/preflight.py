@@ -81,7 +81,7 @@ from .fixes import (
     spoiled_id_problem,
 )
 from .model import Outcome, Resolution, Table
-from .normalize import id_key
+from .normalize import arrow_strings, id_key, id_key_arrow
 from .remediate import CHANGE_COLUMNS, RemediateOptions, remediate
 from .templates import (
     ATTRIBUTION_FIELDS,
@@ -291,7 +291,7 @@ class _Ctx:
         """Stripped values as one pyarrow string array (for the compute kernels)."""
         key = "arr:" + label
         if key not in self._cache:
-            got = _arrow(self.val(label))
+            got = arrow_strings(self.val(label))
             self._cache[key] = got.combine_chunks() if isinstance(got, pa.ChunkedArray) else got
         out: pa.Array = self._cache[key]
         return out
@@ -389,8 +389,8 @@ class _Ctx:
 
     def _id_codes(self, label: str, rows: BoolArray) -> tuple[IntArray, int]:
         """Integer codes of ``id_key`` over the rows of ``rows``, and how many there are."""
-        values = pc.filter(_arrow(self.val(label)), pa.array(rows))
-        encoded = pc.dictionary_encode(_id_keys(values))
+        values = pc.filter(arrow_strings(self.val(label)), pa.array(rows))
+        encoded = pc.dictionary_encode(id_key_arrow(values))
         codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         return codes, len(encoded.dictionary)
 
@@ -412,28 +412,6 @@ def _mask(values: Any) -> BoolArray:
     if isinstance(values, pd.Series):
         return np.asarray(values.to_numpy(dtype=bool, na_value=False), dtype=bool)
     return np.asarray(values, dtype=bool)
-
-
-def _arrow(values: pd.Series) -> pa.ChunkedArray:
-    """The column as a pyarrow string array (zero-copy for pandas' default string dtype)."""
-    array = values.array
-    if hasattr(array, "__arrow_array__"):
-        got = array.__arrow_array__()
-        return got if isinstance(got, pa.ChunkedArray) else pa.chunked_array([got])
-    return pa.chunked_array([pa.array(values.to_numpy(dtype=object), type=pa.string())])
-
-
-def _id_keys(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """``normalize.id_key`` in pyarrow (a test keeps the two equal): numeric IDs compare
-    without leading zeros or a spreadsheet's ``.0``; stripped values as they are."""
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    numeric = pc.match_substring_regex(values, r"^\d+(?:\.0+)?$")
-    if not pc.any(numeric).as_py():
-        return values
-    subset = pc.filter(values, numeric)
-    norm = pc.utf8_ltrim(pc.replace_substring_regex(subset, r"\.0+$", ""), characters="0")
-    norm = pc.if_else(pc.equal(norm, ""), "0", norm)
-    return pc.replace_with_mask(values, numeric, norm)
 
 
 def _np(mask: Any) -> BoolArray:
