@@ -38,6 +38,10 @@ class SubmissionState:
 
 
 ZERO_RECORDS_CODE = "ZERO_RECORDS"
+_OUTCOMES = np.array(
+    [str(Outcome.ACCEPTED), str(Outcome.REJECTED), str(Outcome.AMBIGUOUS), str(Outcome.MISSING)],
+    dtype=object,
+)
 
 AMBIGUOUS_ADVICE = (
     "A result may belong to this record or to another one with the same identifiers (see "
@@ -92,8 +96,14 @@ def classify_records(
         if len(multi):
             merged = multi.groupby("s_idx")["codes"].agg(_merge_codes)
             codes[merged.index.to_numpy(dtype=np.int64)] = merged.to_numpy()
-        ranks = tied["tied_by"].map(_TIE_RANK).to_numpy(dtype=np.int64)
-        np.minimum.at(rank, s, ranks)
+        names = tied["tied_by"].to_numpy(dtype=object)
+        ranks = np.full(len(names), _TIE_RANK[str(TiedBy.NONE)], dtype=np.int64)
+        for name, value in _TIE_RANK.items():
+            ranks[names == name] = value
+        if single.all():
+            rank[s] = ranks
+        else:
+            np.minimum.at(rank, s, ranks)
 
     ambiguous = np.zeros(n_records, dtype=bool)
     amb = res[res["reason"].to_numpy() == Unmatched.AMBIGUOUS_KEY]
@@ -107,27 +117,21 @@ def classify_records(
         codes = np.where(has_codes, codes, ZERO_RECORDS_CODE).astype(object)
         has_codes = np.ones(n_records, dtype=bool)
 
-    outcome = np.where(
+    kind = np.where(
         has_codes,
-        str(Outcome.REJECTED),
-        np.where(
-            has_result,
-            str(Outcome.ACCEPTED),
-            np.where(
-                ambiguous,
-                str(Outcome.AMBIGUOUS),
-                str(Outcome.MISSING) if submission.lists_every_record else str(Outcome.ACCEPTED),
-            ),
-        ),
-    ).astype(object)
+        1,
+        np.where(has_result, 0, np.where(ambiguous, 2, 3 if submission.lists_every_record else 0)),
+    )
+    outcome = _OUTCOMES[kind]
 
     resolution = np.full(n_records, str(Resolution.NONE), dtype=object)
     advice = np.full(n_records, "", dtype=object)
     if has_codes.any():
-        rejected_codes = pd.Series(codes[has_codes])
-        verdicts = {u: _verdict(catalogue, str(u)) for u in rejected_codes.unique()}
-        resolution[has_codes] = rejected_codes.map(lambda c: verdicts[c][0]).to_numpy()
-        advice[has_codes] = rejected_codes.map(lambda c: verdicts[c][1]).to_numpy()
+        # One verdict per distinct set of codes, broadcast back by integer code.
+        set_ids, sets = pd.factorize(pd.Series(codes[has_codes], dtype=object))
+        verdicts = [_verdict(catalogue, str(u)) for u in sets]
+        resolution[has_codes] = np.array([v[0] for v in verdicts], dtype=object)[set_ids]
+        advice[has_codes] = np.array([v[1] for v in verdicts], dtype=object)[set_ids]
     is_amb = outcome == str(Outcome.AMBIGUOUS)
     resolution[is_amb] = str(Resolution.REVIEW)
     advice[is_amb] = AMBIGUOUS_ADVICE

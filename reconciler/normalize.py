@@ -7,6 +7,7 @@ per-record status words. Pure: frames in, new frames out; input frames are never
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from urllib.parse import unquote_plus
 
 import numpy as np
@@ -113,17 +114,24 @@ def encode(sent: pd.Series, results: pd.Series) -> tuple[IntArray, IntArray]:
     return s_codes, r_codes
 
 
-def sent_keys(table: Table, schema: SentSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per sent record: identifier keys (``str``). Plus a long (s_idx, sku) frame of its SKUs."""
+def sent_keys(
+    table: Table,
+    schema: SentSchema,
+    fields: Collection[str] = ID_FIELDS,
+    *,
+    with_skus: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per sent record: identifier keys (``str``; "" for fields not asked for). Plus a long
+    (s_idx, sku) frame of its SKUs (empty unless ``with_skus``)."""
     frame = table.frame
     keys = pd.DataFrame(index=pd.RangeIndex(len(frame)))
     for name in ID_FIELDS:
-        label = schema.column(name)
+        label = schema.column(name) if name in fields else None
         if label:
             keys[name] = id_key(frame[label]).set_axis(keys.index)
         else:
             keys[name] = pd.Series("", index=keys.index, dtype="str")
-    sku_cols = list(schema.item_columns("sku"))
+    sku_cols = list(schema.item_columns("sku")) if with_skus else []
     if sku_cols:
         parts = [
             pd.DataFrame(

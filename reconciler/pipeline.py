@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from . import __version__
@@ -32,7 +33,7 @@ from .errors import InputError, ShapeError
 from .fixes import fix_amount
 from .match import LineBaseChoice, Ties, match_results
 from .model import LineBase, Outcome, Resolution, Table
-from .normalize import result_rows, sent_keys
+from .normalize import ID_FIELDS, result_rows, sent_keys
 from .readers import read_table
 from .remediate import RemediateOptions, Remediation, remediate
 from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
@@ -247,8 +248,10 @@ def reconcile_tables(
     sent_schema = detect_template(sent)
     result_schema = detect_results(results, sent_schema, sent, options.overrides)
 
-    keys, skus = sent_keys(sent, sent_schema)
     rows = result_rows(results, result_schema, catalogue)
+    # Key only the identifiers some result carries: the others can never tie or contradict.
+    carried = [f for f in ID_FIELDS if bool((rows[f] != "").any())]
+    keys, skus = sent_keys(sent, sent_schema, carried, with_skus=bool((rows["sku"] != "").any()))
     ties = match_results(sent, rows, keys, skus, options.line_base)
     submission = submission_state(results, result_schema)
     step("classifying")
@@ -412,14 +415,20 @@ def resubmit_names(n: int, max_rows: int | None) -> list[str]:
     return [f"resubmit-{i:03d}.csv" for i in range(1, parts + 1)]
 
 
-def _amounts(values: pd.Series) -> pd.Series:
+def _amounts(values: pd.Series) -> npt.NDArray[np.float64]:
     """Amount cells as floats (NaN where not a readable amount)."""
-    uniques = pd.unique(values)
-    memo: dict[Any, float] = {}
-    for u in uniques:
-        fix = fix_amount(str(u))
-        memo[u] = float(fix.value) if fix.ok else float("nan")
-    return values.map(memo).astype(float)
+    plain = pd.to_numeric(values.where(values.str.fullmatch(r"\d+(?:\.\d+)?")), errors="coerce")
+    out = np.array(plain.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
+    odd = np.flatnonzero(np.isnan(out) & (values != "").to_numpy(dtype=bool))
+    if len(odd):
+        memo: dict[str, float] = {}
+        for i in odd:
+            raw = str(values.iat[int(i)])
+            if raw not in memo:
+                fix = fix_amount(raw)
+                memo[raw] = float(fix.value) if fix.ok else float("nan")
+            out[i] = memo[raw]
+    return out
 
 
 def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> dict[str, Any]:
@@ -429,13 +438,15 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
     item_cols = list(schema.item_columns("item_amount"))
     if amount_col is None and not item_cols:
         return {"amount_column": None}
+    rejected = (records["Outcome"] != Outcome.ACCEPTED).to_numpy()
+    where = np.flatnonzero(rejected)
+    amt = np.zeros(len(frame), dtype=np.float64)
     if amount_col is not None:
-        amounts = _amounts(frame[amount_col])
+        amt[where] = _amounts(frame[amount_col].astype("str").iloc[where])
         label = amount_col
     else:
-        amounts = sum(
-            (_amounts(frame[c]).fillna(0.0) for c in item_cols), pd.Series(0.0, index=frame.index)
-        )
+        for c in item_cols:
+            amt[where] += np.nan_to_num(_amounts(frame[c].astype("str").iloc[where]))
         label = " + ".join(item_cols)
     currency_col = schema.column("currency")
     currencies: list[str] = []
@@ -443,8 +454,6 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
         currencies = sorted(
             {str(c).strip().upper() for c in frame[currency_col].unique() if str(c).strip()}
         )
-    rejected = (records["Outcome"] != Outcome.ACCEPTED).to_numpy()
-    amt = amounts.to_numpy()
     by_res: dict[str, str] = {}
     res = records["Resolution"].to_numpy()
     for name in sorted(set(res[rejected])):

@@ -67,6 +67,7 @@ from reconciler.model import IntArray, Table
 
 __all__ = [
     "HEADER_SCAN_ROWS",
+    "MAX_COLUMNS",
     "MAX_INPUT_BYTES",
     "MAX_LINE_BYTES",
     "MAX_RECORDS",
@@ -84,6 +85,9 @@ MAX_RECORDS: Final = 5_000_000
 """More records than this are refused (split the file)."""
 MAX_LINE_BYTES: Final = 64 * 1024**2
 """A physical line of delimited text longer than this is refused."""
+MAX_COLUMNS: Final = 16_384
+"""More columns than this (Excel's widest sheet) are refused: usually a wrong delimiter or
+line ending, and a frame millions of columns wide would take minutes to build."""
 MAX_XLSX_UNCOMPRESSED: Final = 1024**3
 """Refuse a workbook whose zip members add up to more than this when inflated."""
 MAX_ZIP_RATIO: Final = 200
@@ -97,6 +101,7 @@ HEADER_SCAN_ROWS: Final = 20
 
 _SNIFF_BYTES: Final = 8192
 _HEAD_BYTES: Final = 64 * 1024
+_FLAT_CELLS: Final = 1_000_000  # cells checked in one flat pass when few rows remain
 _DELIMITERS: Final = (",", ";", "\t", "|")
 _DELIMITER_NAMES: Final = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _TEXT_SUFFIXES: Final = frozenset({".csv", ".tsv", ".txt", ".tab", ".psv"})
@@ -164,16 +169,20 @@ def read_table(
     path: Path,
     *,
     sheet: str | None = None,
-    max_bytes: int = MAX_INPUT_BYTES,
-    max_records: int = MAX_RECORDS,
+    max_bytes: int | None = None,
+    max_records: int | None = None,
 ) -> Table:
     """Read ``path`` (CSV/TSV/TXT, XLSX, XML or JSON) with every value as text.
 
     ``sheet`` picks a worksheet by name in an XLSX file (the first one otherwise) and is
-    ignored for other formats. Raises :class:`InputError` for anything that cannot be read,
-    with a one-line message that says what is wrong and how to fix it.
+    ignored for other formats. ``max_bytes`` and ``max_records`` default to
+    ``MAX_INPUT_BYTES`` and ``MAX_RECORDS`` as they are when called. Raises
+    :class:`InputError` for anything that cannot be read, with a one-line message that says
+    what is wrong and how to fix it.
     """
     path = Path(path)
+    max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
+    max_records = MAX_RECORDS if max_records is None else max_records
     raw = _read_bytes(path, max_bytes)
     kind = _sniff_kind(path, raw)
     try:
@@ -193,20 +202,21 @@ def read_table(
         ) from None
 
 
-def read_reason_map(path: Path, *, max_bytes: int = MAX_INPUT_BYTES) -> dict[str, str]:
+def read_reason_map(path: Path, *, max_bytes: int | None = None) -> dict[str, str]:
     """Read a ``--reason-map`` file: CSV/XLSX with ``from`` and ``to`` columns, or TOML.
 
     TOML is a flat table of ``"sent reason" = "CODE"``. Keys are kept exactly as written
     (custom codes are case-sensitive); target codes lose surrounding whitespace.
     """
     path = Path(path)
+    max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
     if path.suffix.lower() == ".toml":
         return _read_reason_toml(path, _read_bytes(path, max_bytes))
     table = read_table(path, max_bytes=max_bytes)
     folded = {label.strip().casefold(): i for i, label in enumerate(table.header)}
     if "from" not in folded or "to" not in folded:
         raise InputError(
-            f"has no 'from' and 'to' columns (found: {', '.join(table.header) or 'none'}); "
+            f"has no 'from' and 'to' columns (found: {_labels(table.header)}); "
             "write a header row 'from,to' above the reason pairs",
             path=path,
         )
@@ -216,6 +226,13 @@ def read_reason_map(path: Path, *, max_bytes: int = MAX_INPUT_BYTES) -> dict[str
     for line, source, target in zip(table.lines.tolist(), sources, targets, strict=True):
         _add_reason(mapping, str(source), str(target).strip(), path, int(line))
     return mapping
+
+
+def _labels(header: Sequence[str], limit: int = 10) -> str:
+    """Header labels for a message: quoted, escaped (one line, no terminal control), capped."""
+    shown = ", ".join(repr(label[:60]) for label in header[:limit])
+    more = f" and {len(header) - limit} more" if len(header) > limit else ""
+    return (shown + more) or "none"
 
 
 def _read_reason_toml(path: Path, raw: bytes) -> dict[str, str]:
@@ -450,6 +467,15 @@ def _parse_delimited(
 ) -> Table:
     """Parse the UTF-8 text ``data[base:]`` (not yet validated unless ``validated``)."""
     _check_line_lengths(path, data)
+    nul = data.find(b"\x00", base)
+    if nul >= 0:  # the sniff only looks at the head; one memchr finds a NUL anywhere after it
+        line = 1 + _count_breaks(data, base, nul)
+        raise InputError(
+            f"is not a text table (looks like binary data: a NUL byte on line {line}); "
+            f"{_FIX_EXPORT_CSV}",
+            path=path,
+            line=line,
+        )
     match = _LEADING_BLANK_LINES.match(data, base)
     start = match.end() if match else base
     end = _content_end(data, start)
@@ -463,6 +489,7 @@ def _parse_delimited(
     head = data[start : start + _HEAD_BYTES].decode("utf-8", "replace")
     truncated = start + _HEAD_BYTES < end
     delimiter = _sniff_delimiter(head, truncated, path.suffix.lower())
+    _check_header_width(path, data, start, end, delimiter, header_line)
     has_quote = data.find(b'"', start, end) >= 0
 
     parsed = None
@@ -511,6 +538,39 @@ def _check_line_lengths(path: Path, data: bytes) -> None:
                 path=path,
                 line=line,
             )
+
+
+def _check_header_width(
+    path: Path, data: bytes, start: int, end: int, delimiter: str, header_line: int
+) -> None:
+    """Refuse a header wider than MAX_COLUMNS before the parser builds one array per field.
+
+    Delimiters on the header's first physical line bound its width from above; only when that
+    bound is over the limit are quoted delimiters discounted (the exact count).
+    """
+    breaks = [x for x in (data.find(b"\n", start, end), data.find(b"\r", start, end)) if x >= 0]
+    line_end = min(breaks, default=end)
+    sep = delimiter.encode("ascii")
+    if data.count(sep, start, line_end) < MAX_COLUMNS:
+        return
+    line = data[start:line_end].decode("utf-8", "replace")
+    fields = _QUOTED.sub('""', line).count(delimiter) + 1
+    if fields > MAX_COLUMNS:
+        raise InputError(
+            f"has {fields:,} columns in its header, more than the limit of {MAX_COLUMNS:,}; "
+            f"check the delimiter and the line endings or {_FIX_EXPORT_CSV}",
+            path=path,
+            line=header_line,
+        )
+
+
+def _check_column_count(path: Path, count: int) -> None:
+    if count > MAX_COLUMNS:
+        raise InputError(
+            f"has {count:,} distinct fields, more than the limit of {MAX_COLUMNS:,} columns; "
+            f"{_FIX_EXPORT_CSV}",
+            path=path,
+        )
 
 
 def _count_breaks(data: bytes, lo: int, hi: int) -> int:
@@ -738,18 +798,32 @@ def _row_spans(rows: pd.DataFrame, has_quote: bool, breaks: int | None) -> IntAr
 
 
 def _blank_rows(rows: pd.DataFrame) -> npt.NDArray[np.bool_]:
-    """Rows whose fields are all empty or whitespace (blank lines, ``,,,``)."""
+    """Rows whose fields are all empty or whitespace (blank lines, ``,,,``).
+
+    Column by column, each pass keeping only the rows still blank, while that is cheap; the
+    few rows left across many columns (a wide file) are then checked in one flat pass.
+    """
     if rows.shape[1] == 0:
         return np.ones(len(rows), dtype=bool)
-    blank = rows.iloc[:, 0].str.strip().eq("").to_numpy(dtype=bool, copy=True)
-    if rows.shape[1] > 1 and blank.any():
-        candidates = np.flatnonzero(blank)
-        subset = rows.iloc[candidates, 1:]
-        still = np.ones(len(candidates), dtype=bool)
-        for position in range(subset.shape[1]):
-            still &= subset.iloc[:, position].str.strip().eq("").to_numpy(dtype=bool)
-        blank[candidates] = still
+    width = rows.shape[1]
+    candidates = np.flatnonzero(_blank_cells(rows.iloc[:, 0]))
+    position = 1
+    while candidates.size and position < width:
+        if position >= 8 and candidates.size * (width - position) <= _FLAT_CELLS:
+            rest = rows.iloc[candidates, position:].to_numpy(dtype=object).ravel()
+            flat = pd.Series(rest, dtype=rows.dtypes.iloc[position])
+            keep = _blank_cells(flat).reshape(candidates.size, width - position).all(axis=1)
+            candidates = candidates[keep]
+            break
+        candidates = candidates[_blank_cells(rows.iloc[candidates, position])]
+        position += 1
+    blank = np.zeros(len(rows), dtype=bool)
+    blank[candidates] = True
     return blank
+
+
+def _blank_cells(values: pd.Series) -> npt.NDArray[np.bool_]:
+    return values.str.strip().eq("").to_numpy(dtype=bool)
 
 
 def _assemble(
@@ -797,11 +871,18 @@ def _unique_labels(header: Sequence[str]) -> list[str]:
     """Frame labels: ``Column N`` for an empty header cell, ``X (2)`` for a second ``X``."""
     used: set[str] = set()
     labels: list[str] = []
+    # Suffixes below next_suffix[base] are all taken already, so the search resumes there:
+    # a header of thousands of equal labels stays linear.
+    next_suffix: dict[str, int] = {}
     for index, label in enumerate(header):
         base = label or f"Column {index + 1}"
-        candidate, n = base, 2
-        while candidate in used:
-            candidate, n = f"{base} ({n})", n + 1
+        candidate, n = base, next_suffix.get(base, 2)
+        if candidate in used:
+            candidate = f"{base} ({n})"
+            while candidate in used:
+                n += 1
+                candidate = f"{base} ({n})"
+            next_suffix[base] = n + 1
         used.add(candidate)
         labels.append(candidate)
     return labels
@@ -967,6 +1048,8 @@ def _sheet_table(
         if used == 0:
             return
         width = max(width, used)
+        if width > MAX_COLUMNS:
+            _check_column_count(path, width)
         records.append(cells[:used])
         lines.append(number)
         if len(records) > max_records:
@@ -1101,6 +1184,8 @@ def _read_xml(path: Path, raw: bytes, max_records: int) -> Table:
         for child in record:
             _put(row, _local(child.tag), _xml_value(child))
         fields.update(dict.fromkeys(row))
+        if len(fields) > MAX_COLUMNS:
+            _check_column_count(path, len(fields))
         rows.append(row)
     header = list(fields)
     lines = [builder.lines.get(id(record), index + 1) for index, record in enumerate(records)]
@@ -1243,6 +1328,8 @@ def _read_json(path: Path, raw: bytes, max_records: int) -> Table:
     fields: dict[str, None] = {}
     for record in records:
         fields.update(dict.fromkeys(record))
+        if len(fields) > MAX_COLUMNS:
+            _check_column_count(path, len(fields))
     header = list(fields)
     columns = [[_json_text(record.get(key)) for record in records] for key in header]
     return Table(

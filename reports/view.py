@@ -441,7 +441,8 @@ class _Rows:
             if label not in frame.columns:
                 values = [""] * len(self.positions)
             else:
-                raw = frame[label].to_numpy()[self.positions]
+                # Take the few rows first: converting a whole million-row column is slow.
+                raw = frame[label].iloc[self.positions].to_numpy(dtype=object)
                 values = ["" if v is None else str(v) for v in raw]
                 # Only input values were neutralised for a formula; the verdict columns are
                 # reconciler's own text (advice may start with a quote: "'Returned' is...").
