@@ -933,6 +933,7 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
                 io.BytesIO(raw), read_only=True, data_only=True, keep_links=False
             )
     except Exception as exc:  # openpyxl raises an open-ended set of types on damaged input
+        _refuse_defused(path, exc)
         raise InputError(
             f"could not be opened as an Excel workbook ({_exc_text(exc)}); open it in Excel "
             "and save it again as .xlsx",
@@ -949,6 +950,7 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
         except InputError:
             raise
         except Exception as exc:  # same: malformed sheet XML, bad shared strings, ...
+            _refuse_defused(path, exc)
             raise InputError(
                 f"sheet {title!r} could not be read ({_exc_text(exc)}); open the workbook in "
                 "Excel and save it again as .xlsx",
@@ -956,6 +958,21 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
             ) from None
     finally:
         workbook.close()
+
+
+def _refuse_defused(path: Path, exc: BaseException) -> None:
+    """openpyxl parses with defusedxml and wraps its refusal: say what it really was."""
+    seen: BaseException | None = exc
+    for _ in range(20):  # a bounded walk: exception chains can be cyclic
+        if seen is None:
+            return
+        if isinstance(seen, DefusedXmlException):
+            raise InputError(
+                "holds XML with a DTD or entity declaration, which reconciler refuses for "
+                "safety; open the workbook in Excel and save it again as .xlsx",
+                path=path,
+            ) from None
+        seen = seen.__cause__ or seen.__context__
 
 
 def _exc_text(exc: BaseException) -> str:

@@ -77,7 +77,7 @@ class _RuleOutcome:
 
 
 def _values(sent: pd.DataFrame, label: str, rows: IntArray) -> ObjArray:
-    return np.asarray(sent[label].to_numpy(dtype=object)[rows], dtype=object)
+    return np.asarray(sent[label].iloc[rows].to_numpy(dtype=object), dtype=object)
 
 
 def _apply(
@@ -342,17 +342,27 @@ RULES: dict[str, Rule] = {
 }
 
 
-def _action_keys(sent: pd.DataFrame, schema: SentSchema) -> pd.Series:
-    """One key per record naming the action it modifies ("" when it names none)."""
-    empty = pd.Series("", index=sent.index, dtype="str")
-    aid = schema.column("action_id")
-    oid = schema.column("oid")
-    trk = schema.column("action_tracker_id")
-    a = id_key(sent[aid]) if aid else empty
-    o = id_key(sent[oid]) if oid else empty
-    t = id_key(sent[trk]) if trk else empty
-    by_oid = ("o:" + o + "\x1f" + t).where((o != "") & (t != ""), "")
-    return ("a:" + a).where(a != "", by_oid)
+def _action_keys(sent: pd.DataFrame, schema: SentSchema) -> IntArray:
+    """One integer per record naming the action it modifies (-1 when it names none): the
+    ActionId's key, else the pair Oid + ActionTrackerId (compared as ``normalize.id_key``)."""
+    n = len(sent)
+
+    def codes(field: str) -> IntArray:
+        label = schema.column(field)
+        if label is None:
+            return np.full(n, -1, dtype=np.int64)
+        keys = id_key(sent[label])
+        out, _uniques = pd.factorize(keys)
+        out = out.astype(np.int64)
+        out[(keys == "").to_numpy(dtype=bool)] = -1
+        return out
+
+    a, o, t = codes("action_id"), codes("oid"), codes("action_tracker_id")
+    width = int(t.max()) + 2
+    pair = np.where((o >= 0) & (t >= 0), o * width + (t + 1), -1)
+    # ActionId keys and Oid pairs live in disjoint ranges.
+    offset = int(a.max()) + 1
+    return np.where(a >= 0, a, np.where(pair >= 0, pair + offset, -1)).astype(np.int64)
 
 
 def remediate(
@@ -414,22 +424,21 @@ def remediate(
     capped = 0
     warnings: list[str] = []
     if schema.template in MODIFICATION_TEMPLATES and auto.any():
-        all_keys = _action_keys(sent, schema)
+        keys = _action_keys(sent, schema)
+        per_record = np.zeros(n, dtype=np.int64)  # rows in the file naming the same action
+        named = np.flatnonzero(keys >= 0)
+        if len(named):
+            _uniq, inverse, counts = np.unique(keys[named], return_inverse=True, return_counts=True)
+            per_record[named] = counts[inverse]
         auto_pos = np.flatnonzero(auto)
-        mine = all_keys.iloc[auto_pos]
-        wanted = set(mine[mine != ""].unique())
-        per_action = all_keys[all_keys.isin(wanted)].value_counts()
-        keys = np.full(n, "", dtype=object)
-        keys[auto_pos] = mine.to_numpy(dtype=object)
-        counts = mine.map(per_action).fillna(0).to_numpy(dtype=np.int64)
-        over = auto_pos[(keys[auto_pos] != "") & (counts + 1 > MAX_MODIFICATIONS_PER_ACTION)]
+        over = auto_pos[per_record[auto_pos] + 1 > MAX_MODIFICATIONS_PER_ACTION]
         if len(over):
             capped = len(over)
             auto[over] = False
             resolution[over] = str(Resolution.CONTACT_SUPPORT)
             held = np.array(
                 [
-                    f"this action already has {per_action[keys[p]]} modifications in the file; "
+                    f"this action already has {per_record[p]} modifications in the file; "
                     f"impact.com allows {MAX_MODIFICATIONS_PER_ACTION} per action: contact "
                     "support instead of resubmitting"
                     for p in over
