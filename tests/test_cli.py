@@ -248,3 +248,41 @@ def test_installed_entry_point_runs_for_real(tmp_path: Path) -> None:
         check=False,
     )
     assert module.returncode == 0 and "reconciler" in module.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("map.csv", "from,to\nReturned,ORDER RETURNED\n"),
+        ("map.toml", '"Returned" = "ORDER RETURNED"\n'),
+    ],
+)
+def test_reason_map_file_fixes_custom_reasons(tmp_path: Path, name: str, text: str) -> None:
+    mapping = tmp_path / name
+    mapping.write_text(text, encoding="utf-8")
+    out = tmp_path / "o"
+    code, _o, stderr = _invoke(
+        "reconcile",
+        str(DEMO / "sent.csv"),
+        str(DEMO / "results.csv"),
+        "-o",
+        str(out),
+        "--reason-map",
+        str(mapping),
+        "--no-report",
+        "--no-xlsx",
+    )
+    assert code == 1, stderr
+    changes = (out / "changes.csv").read_text(encoding="utf-8")
+    # Line 12 also has MALFORMED ($1,299.00): both fixes apply, so it is resubmitted.
+    assert '12,Amount,"$1,299.00",1299.00,amount-plain-decimal' in changes
+    assert "12,Reason,Returned,ORDER RETURNED,reason-map" in changes
+    resubmit = (out / "resubmit.csv").read_text(encoding="utf-8")
+    assert "1000.4636.158419,,,1299.00,USD,,ORDER RETURNED" in resubmit
+
+
+def test_bad_timezone_is_a_usage_error(tmp_path: Path) -> None:
+    code, _o, stderr = _invoke(
+        "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "--timezone", "Mars/Base"
+    )
+    assert code == 2 and "--timezone" in stderr

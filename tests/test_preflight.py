@@ -580,3 +580,13 @@ def test_no_error_findings_on_a_clean_generated_file() -> None:
     ]
     result = check(table(header, rows), CheckOptions(today=TODAY))
     assert result.findings.empty, result.findings.to_string()
+
+
+def test_readme_lists_every_finding_with_its_example() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- checks-table:start")
+    start = readme.index("\n", start) + 1
+    end = readme.index("<!-- checks-table:end -->")
+    assert readme[start:end].strip("\n").splitlines() == preflight.checks_table(), (
+        "README.md's table of findings is out of date: paste preflight.checks_table() into it"
+    )
