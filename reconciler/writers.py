@@ -163,8 +163,33 @@ def _joined_bytes(arr: Any) -> bytes:
 
 
 def write_json(data: Any, path: Path) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False, default=str)
-    path.write_text(text + "\n", encoding="utf-8")
+    """Indented JSON, except that a long list is written one compact item per line.
+
+    ``json.dumps(indent=...)`` falls back to the pure-Python encoder, which costs about a
+    second per 100,000 findings; compact items go through the C encoder."""
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(_json_text(data, 0))
+        fh.write("\n")
+
+
+_LONG_LIST = 50
+
+
+def _json_text(data: Any, depth: int) -> str:
+    pad = "  " * (depth + 1)
+    end = "  " * depth
+    if isinstance(data, dict) and data:
+        items = [
+            f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {_json_text(v, depth + 1)}"
+            for k, v in data.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + end + "}"
+    if isinstance(data, list | tuple) and data:
+        if len(data) > _LONG_LIST:
+            dump = json.JSONEncoder(ensure_ascii=False, default=str).encode
+            return "[\n" + ",\n".join(pad + dump(item) for item in data) + "\n" + end + "]"
+        return "[\n" + ",\n".join(pad + _json_text(v, depth + 1) for v in data) + "\n" + end + "]"
+    return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def check_out_dir(out: Path, inputs: Sequence[Path]) -> None:
