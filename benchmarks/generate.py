@@ -10,7 +10,8 @@ import argparse
 import random
 from pathlib import Path
 
-REASONS = ["ITEM_RETURNED", "ORDER_UPDATE", "CONS_FRAUD", "ORDER_ERROR", "CONS_ERROR"]
+REVERSAL_REASONS = ["ITEM_RETURNED", "CONS_FRAUD", "ORDER_ERROR", "CONS_ERROR", "TEST_ACTION"]
+CHANGE_REASONS = ["ORDER_UPDATE", "ORDER_UPDATE", "ORDER_UPDATE", "ITEM_RETURNED"]
 # code, weight, how the sent row looks for it
 CODES = [
     ("ALREADY_LOCKED", 30, None),
@@ -41,13 +42,16 @@ def generate(n: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
             line = i + 2
             error = rng.random() < 0.30
             code = rng.choice(population) if error else ""
-            amount = f"{rng.randint(0, 50000) / 100:.2f}" if rng.random() < 0.7 else "0"
-            reason = rng.choice(REASONS)
+            reversal = rng.random() < 0.3
+            amount = "0" if reversal else f"{rng.randint(100, 50000) / 100:.2f}"
+            # Reversals carry a return/fraud reason and no CustomerStatus; changes mostly
+            # ORDER_UPDATE, sometimes a partial return.
+            reason = rng.choice(REVERSAL_REASONS) if reversal else rng.choice(CHANGE_REASONS)
             if looks.get(code) == "reason":
                 reason = rng.choice(["item returned", "Returned", "ITEM-RETURNED", "cons fraud"])
             if looks.get(code) == "amount":
                 amount = rng.choice(["$1,299.00", "19,99", "1.234", "EUR 45,00"])
-            status = rng.choice(["", "", "NEW", "EXISTING"])
+            status = "" if reversal else rng.choice(["", "", "", "NEW", "EXISTING"])
             currency = "USD" if amount != "0" else ""
             if "," in amount:
                 amount = f'"{amount}"'

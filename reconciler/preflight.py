@@ -234,8 +234,9 @@ class CheckResult:
         }
 
     def to_json(self) -> dict[str, Any]:
-        """The summary plus every finding as an object (``to_dict`` gives native types)."""
-        return {**self.summary(), "findings": self.findings.to_dict(orient="records")}
+        """The summary plus every finding (a frame: ``writers.write_json`` writes it as one
+        object per line)."""
+        return {**self.summary(), "findings": self.findings}
 
 
 @dataclass(frozen=True, slots=True, eq=False)

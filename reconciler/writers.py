@@ -178,6 +178,12 @@ _LONG_LIST = 50
 def _json_text(data: Any, depth: int) -> str:
     pad = "  " * (depth + 1)
     end = "  " * depth
+    if isinstance(data, pd.DataFrame):
+        if data.empty:
+            return "[]"
+        # One object per row, encoded by pandas' C writer.
+        lines = data.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n")
+        return "[\n" + pad + lines.replace("\n", ",\n" + pad) + "\n" + end + "]"
     if isinstance(data, dict) and data:
         items = [
             f"{pad}{json.dumps(str(k), ensure_ascii=False)}: {_json_text(v, depth + 1)}"
