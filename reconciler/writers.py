@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,13 +86,22 @@ def count_formula_cells(frame: pd.DataFrame) -> int:
     )
 
 
-def write_csv(frame: pd.DataFrame, path: Path, *, header: Sequence[str] | None = None) -> None:
+def write_csv(
+    frame: pd.DataFrame,
+    path: Path,
+    *,
+    header: Sequence[str] | None = None,
+    safe: bool = False,
+) -> None:
     """UTF-8 (no BOM), comma-separated, header first, ``\\n`` line ends, minimal quoting.
 
     A field is quoted only when it holds a comma, a quote or a line break (quotes doubled),
     exactly as Python's csv module does. Rows are built a whole column at a time with Arrow's
     string kernels and written as one buffer: pandas' ``to_csv`` spends seconds per million
     rows in Python.
+
+    ``safe`` neutralises formula-like values on the way (see ``neutralise``), for files
+    analysts open in a spreadsheet.
     """
     names = [str(h) for h in (header if header is not None else frame.columns)]
     with path.open("wb") as fh:
@@ -101,7 +110,7 @@ def write_csv(frame: pd.DataFrame, path: Path, *, header: Sequence[str] | None =
             return
         step = 250_000
         for start in range(0, len(frame), step):
-            fh.write(_csv_body(frame.iloc[start : start + step]))
+            fh.write(_csv_body(frame.iloc[start : start + step], safe=safe))
 
 
 def _quote_one(value: str) -> str:
@@ -110,30 +119,74 @@ def _quote_one(value: str) -> str:
     return value
 
 
-def _csv_body(frame: pd.DataFrame) -> bytes:
+def _column_via_uniques(series: pd.Series, transform: Callable[[Any], Any]) -> Any:
+    """``transform`` (Arrow string array -> Arrow string array) over a column.
+
+    Verdict columns repeat a few texts (Outcome, Resolution, codes, advice): they are
+    factorised and transformed once per distinct value, then expanded with ``take``."""
+    import pyarrow as pa
+
+    if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(series, use_na_sentinel=False)
+        if len(uniques) * 4 < len(series):
+            values = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
+            done = transform(_arrow_text(values))
+            return done.take(pa.array(codes.astype(np.int64)))
+    return transform(_arrow_text(series))
+
+
+def _csv_quote(arr: Any) -> Any:
+    """Quote the values of an Arrow string array that need it (as the csv module does)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    needs = pc.match_substring_regex(arr, '[,"\r\n]')
+    if not pc.any(needs).as_py():
+        return arr
+    quote = pa.scalar('"', text)
+    doubled = pc.replace_substring(arr, '"', '""')
+    quoted = pc.binary_join_element_wise(quote, doubled, quote, pa.scalar("", text))
+    return pc.if_else(needs, quoted, arr)
+
+
+def _neutralise_arrow(arr: Any) -> Any:
+    """Prefix ``'`` to values a spreadsheet would run as a formula (Arrow array in and out)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    risky = np.asarray(
+        pc.match_substring_regex(arr, r"^[=+\-@\t\r]").to_numpy(zero_copy_only=False), dtype=bool
+    ).copy()
+    if not risky.any():
+        return arr
+    idx = np.flatnonzero(risky)
+    plain = pc.match_substring_regex(pc.take(arr, pa.array(idx)), "^" + _PLAIN_NUMBER + "$")
+    risky[idx[np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)]] = False
+    if not risky.any():
+        return arr
+    prefixed = pc.binary_join_element_wise(
+        pa.scalar("'", pa.large_string()), arr, pa.scalar("", pa.large_string())
+    )
+    return pc.if_else(pa.array(risky), prefixed, arr)
+
+
+def _csv_body(frame: pd.DataFrame, *, safe: bool = False) -> bytes:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.large_string()
     empty = pa.scalar("", text)
-    quote = pa.scalar('"', text)
-    columns = []
-    for i in range(frame.shape[1]):
-        series = frame.iloc[:, i]
-        arr = pa.array(
-            series.to_numpy(dtype=object) if series.dtype == object else series, from_pandas=True
-        )
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if arr.type != text:
-            arr = pc.cast(arr, text)
-        arr = pc.fill_null(arr, empty)
-        needs = pc.match_substring_regex(arr, '[,"\r\n]')
-        if pc.any(needs).as_py():
-            doubled = pc.replace_substring(arr, '"', '""')
-            quoted = pc.binary_join_element_wise(quote, doubled, quote, empty)
-            arr = pc.if_else(needs, quoted, arr)
-        columns.append(arr)
+
+    def cell(arr: Any) -> Any:
+        return _csv_quote(_neutralise_arrow(arr) if safe else arr)
+
+    columns = [
+        _column_via_uniques(frame.iloc[:, i], cell)
+        if frame.iloc[:, i].dtype.kind not in "iuf"
+        else _csv_quote(_arrow_text(frame.iloc[:, i]))
+        for i in range(frame.shape[1])
+    ]
     if len(columns) == 1:
         # A lone empty field would read back as a blank line.
         only = columns[0]
@@ -341,6 +394,8 @@ def _arrow_text(series: pd.Series) -> Any:
     arr = pa.array(values, from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
     if arr.type != pa.large_string():
         arr = pc.cast(arr, pa.large_string())
     return pc.fill_null(arr, pa.scalar("", pa.large_string()))

@@ -10,7 +10,7 @@ Row caps keep a large run fast and the workbook openable: a sheet holds at most
 ``MAX_SHEET_ROWS`` records (the first by line) and the workbook at most ``MAX_WORKBOOK_ROWS``,
 given to the sheets in order (records needing a person first, accepted records last). A capped
 sheet says so in a note row above its header and points to ``reconciled.csv``, which holds every
-record. A 1,000,000-record run thus writes at most 300,000 rows here.
+record. A 1,000,000-record run thus writes at most 100,000 rows here.
 
 Does not compute statistics: the Summary sheet shows the run's summary figures.
 """
@@ -38,8 +38,8 @@ from .view import (
     resolution_label,
 )
 
-MAX_SHEET_ROWS = 100_000
-MAX_WORKBOOK_ROWS = 300_000
+MAX_SHEET_ROWS = 50_000
+MAX_WORKBOOK_ROWS = 100_000
 MAX_SUMMARY_CODES = 1_000
 SUMMARY_HEADER: tuple[str, ...] = ("Section", "Item", "Records", "Detail")
 
