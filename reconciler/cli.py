@@ -222,13 +222,14 @@ def reconcile(
         )
         step("writing outputs")
         extras = []
-        if not (no_report and no_xlsx):
+        if not no_report or not no_xlsx:
             from reports import render_outputs
 
-            def _presentation(r: Any, stage: Path) -> list[str]:
-                return render_outputs(r, stage, html=not no_report, xlsx=not no_xlsx)
-
-            extras.append(_presentation)
+            # Two jobs, so the report and the workbook are written in parallel.
+            if not no_report:
+                extras.append(functools.partial(render_outputs, html=True, xlsx=False))
+            if not no_xlsx:
+                extras.append(functools.partial(render_outputs, html=False, xlsx=True))
         written = write_outputs(rec, out_dir, force=force, extras=extras)
     for warning in rec.remediation.warnings:
         typer.echo(f"reconciler: warning: {warning}", err=True)
