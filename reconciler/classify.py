@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .catalogue import Catalogue
@@ -23,6 +24,15 @@ _TIE_RANK: dict[str, int] = {
     str(TiedBy.NONE): 9,
 }
 _RANK_TIE = {v: k for k, v in _TIE_RANK.items()}
+TIE_NAMES = [str(t) for t in TiedBy]
+
+
+def rank_code(rank: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Position in ``TIE_NAMES`` of each tie rank."""
+    lookup = np.array(
+        [TIE_NAMES.index(_RANK_TIE.get(i, str(TiedBy.NONE))) for i in range(10)], dtype=np.int64
+    )
+    return lookup[rank]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,19 +160,19 @@ def classify_records(
     if also.any():
         advice[also] = [(a + " | " if a else "") + AMBIGUOUS_ADVICE for a in advice[also]]
 
-    lookup = np.array([_RANK_TIE.get(i, str(TiedBy.NONE)) for i in range(10)], dtype=object)
-    tie_names = lookup[rank]
     # Object columns on purpose: these are small vocabularies or repeated texts, and pandas'
     # Arrow-backed strings would cost a conversion each way in the stages that follow.
     frame = pd.DataFrame(
-        {
-            "Outcome": outcome,
-            "ErrorCodes": codes,
-            "Resolution": resolution,
-            "TiedBy": tie_names,
-            "Advice": advice,
-        },
-        dtype=object,
+        {"ErrorCodes": codes, "Resolution": resolution, "Advice": advice}, dtype=object
     )
+    # Outcome and TiedBy are closed vocabularies: categoricals compare and count as integers.
+    outcomes = pd.Index([str(o) for o in _OUTCOMES])
+    kinds = np.asarray(kind, dtype=np.int64)
+    index = frame.index
+    frame.insert(
+        0, "Outcome", pd.Series(pd.Categorical.from_codes(kinds, categories=outcomes), index=index)
+    )
+    ties_cat = pd.Categorical.from_codes(rank_code(rank), categories=pd.Index(TIE_NAMES))
+    frame.insert(3, "TiedBy", pd.Series(ties_cat, index=index))
     frame["ResultRows"] = n_rows
     return frame

@@ -198,6 +198,7 @@ def _unmatched_frame(ties: Ties, sent: Table) -> pd.DataFrame:
 
 def _counts(values: pd.Series) -> dict[str, int]:
     vc = values.value_counts()
+    vc = vc[vc > 0]  # a categorical lists its unused categories too
     return {str(k): int(v) for k, v in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))}
 
 
@@ -263,7 +264,8 @@ def reconcile_tables(
     fixes = options.fixes
     if fixes.today is None:
         fixes = replace(fixes, today=(options.now or clock()).date())
-    remediation = remediate(sent, sent_schema, verdict, catalogue, fixes)
+    known = {f: keys[f] for f in carried}
+    remediation = remediate(sent, sent_schema, verdict, catalogue, fixes, known)
     records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
     unmatched = _unmatched_frame(ties, sent)
     step("summarising")
@@ -426,10 +428,9 @@ def _amounts(values: pd.Series) -> npt.NDArray[np.float64]:
     odd = np.flatnonzero(np.isnan(out) & (values != "").to_numpy(dtype=bool))
     if len(odd):
         memo: dict[str, float] = {}
-        for i in odd:
-            raw = str(values.iat[int(i)])
+        for i, raw in zip(odd, values.iloc[odd].to_numpy(dtype=object), strict=True):
             if raw not in memo:
-                fix = fix_amount(raw)
+                fix = fix_amount(str(raw))
                 memo[raw] = float(fix.value) if fix.ok else float("nan")
             out[i] = memo[raw]
     return out

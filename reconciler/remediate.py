@@ -342,16 +342,19 @@ RULES: dict[str, Rule] = {
 }
 
 
-def _action_keys(sent: pd.DataFrame, schema: SentSchema) -> IntArray:
+def _action_keys(
+    sent: pd.DataFrame, schema: SentSchema, known: Mapping[str, pd.Series] | None = None
+) -> IntArray:
     """One integer per record naming the action it modifies (-1 when it names none): the
-    ActionId's key, else the pair Oid + ActionTrackerId (compared as ``normalize.id_key``)."""
+    ActionId's key, else the pair Oid + ActionTrackerId (compared as ``normalize.id_key``).
+    ``known`` holds keys the matcher already computed."""
     n = len(sent)
 
     def codes(field: str) -> IntArray:
         label = schema.column(field)
         if label is None:
             return np.full(n, -1, dtype=np.int64)
-        keys = id_key(sent[label])
+        keys = known[field] if known and field in known else id_key(sent[label])
         out, _uniques = pd.factorize(keys)
         out = out.astype(np.int64)
         out[(keys == "").to_numpy(dtype=bool)] = -1
@@ -371,7 +374,9 @@ def remediate(
     records: pd.DataFrame,
     catalogue: Catalogue,
     opts: RemediateOptions | None = None,
+    known_keys: Mapping[str, pd.Series] | None = None,
 ) -> Remediation:
+    """``known_keys``: identifier keys of the sent records already computed (``id_key``)."""
     opts = opts or RemediateOptions()
     sent = table.frame
     n = len(records)
@@ -424,7 +429,7 @@ def remediate(
     capped = 0
     warnings: list[str] = []
     if schema.template in MODIFICATION_TEMPLATES and auto.any():
-        keys = _action_keys(sent, schema)
+        keys = _action_keys(sent, schema, known_keys)
         per_record = np.zeros(n, dtype=np.int64)  # rows in the file naming the same action
         named = np.flatnonzero(keys >= 0)
         if len(named):
@@ -506,7 +511,9 @@ def remediate(
     fix_columns = _look_columns(n, look_parts, order)
     out_records = records.copy()
     index = out_records.index
-    out_records["Resolution"] = pd.Series(resolution, index=index, dtype=object)
+    out_records["Resolution"] = pd.Series(
+        pd.Categorical(resolution, categories=[str(r) for r in Resolution]), index=index
+    )
     out_records["Advice"] = pd.Series(advice, index=index, dtype=object)
     out_records["FixColumns"] = pd.Series(fix_columns, index=index, dtype=object)
 
