@@ -86,6 +86,17 @@ def parse_lines(values: pd.Series) -> IntArray:
     return out
 
 
+def dictionary_codes(values: pd.Series) -> IntArray:
+    """Integer code per value (equal values, equal codes); -1 for "" (Arrow's hash encoder)."""
+    arr = arrow_strings(values).combine_chunks()
+    encoded = pc.dictionary_encode(arr)
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    empty = pc.index(encoded.dictionary, "").as_py()
+    if empty >= 0:
+        codes[codes == empty] = -1
+    return codes
+
+
 EMPTY = -1  # the cell is empty
 OTHER = -2  # the sent cell holds a value no result carries
 

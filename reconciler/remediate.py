@@ -23,7 +23,7 @@ from .catalogue import Catalogue
 from .detect import SentSchema
 from .fixes import Fix, fix_amount, fix_date, fix_integer, fix_reason, spoiled_id_problem
 from .model import IntArray, Outcome, Resolution, Table
-from .normalize import id_key
+from .normalize import dictionary_codes, id_key
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES, STANDARD_REASONS
 from .writers import formula_mask
 
@@ -355,10 +355,7 @@ def _action_keys(
         if label is None:
             return np.full(n, -1, dtype=np.int64)
         keys = known[field] if known and field in known else id_key(sent[label])
-        out, _uniques = pd.factorize(keys)
-        out = out.astype(np.int64)
-        out[(keys == "").to_numpy(dtype=bool)] = -1
-        return out
+        return dictionary_codes(keys)
 
     a, o, t = codes("action_id"), codes("oid"), codes("action_tracker_id")
     width = int(t.max()) + 2
