@@ -108,7 +108,7 @@ def write_csv(
         fh.write((",".join(_quote_one(h) for h in names) + "\n").encode("utf-8"))
         if len(frame) == 0:
             return
-        step = 250_000
+        step = 100_000
         for start in range(0, len(frame), step):
             fh.write(_csv_body(frame.iloc[start : start + step], safe=safe))
 
@@ -507,7 +507,7 @@ def _sheet_xml(spec: Sheet) -> Iterator[str | bytes]:
         + "</row>"
     )
     frame = spec.frame
-    chunk = 100_000
+    chunk = 25_000  # bounds memory: each chunk's XML is built whole
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
         mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
