@@ -1,8 +1,33 @@
-"""``python -m reconciler``."""
+"""``python -m reconciler`` and the ``reconciler`` command.
+
+Kept free of heavy imports: Ctrl-C or ``kill`` while the tool is still starting (importing pandas
+takes a moment) must give one line and exit 130, like an interrupt at any later point.
+"""
 
 from __future__ import annotations
 
-from .cli import main
+import signal
+import sys
+from types import FrameType
+
+from .errors import EXIT_INTERRUPTED, INTERRUPTED
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM runs the same clean-up as Ctrl-C: staging folders are removed, outputs stay whole.
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        from .cli import app
+
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write(f"reconciler: {INTERRUPTED}\n")
+        sys.exit(EXIT_INTERRUPTED)
+
 
 if __name__ == "__main__":
     main()

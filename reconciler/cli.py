@@ -13,14 +13,24 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
 from . import __version__
-from .errors import EXIT_ATTENTION, EXIT_CANNOT_RUN, EXIT_OK, ReconcilerError, UsageError
+from .errors import (
+    EXIT_ATTENTION,
+    EXIT_CANNOT_RUN,
+    EXIT_OK,
+    INTERRUPTED,
+    ReconcilerError,
+    UsageError,
+    printable,
+)
 from .model import LineBase
-from .remediate import RemediateOptions
+
+if TYPE_CHECKING:
+    from .remediate import RemediateOptions
 
 app = typer.Typer(
     name="reconciler",
@@ -37,6 +47,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of a
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
 
 LARGE_INPUT_BYTES = 20 * 1024 * 1024
+
 
 ReasonMapOpt = Annotated[
     Path | None,
@@ -73,7 +84,7 @@ ActionsOpt = Annotated[
 
 
 def _fail(message: str, code: int = EXIT_CANNOT_RUN) -> typer.Exit:
-    typer.echo(f"reconciler: {message}", err=True)
+    typer.echo(f"reconciler: {printable(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -92,7 +103,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
                 traceback.print_exc()
             raise _fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
-            raise _fail("interrupted; no outputs were changed", 130) from None
+            raise _fail(INTERRUPTED, 130) from None
         except Exception as exc:
             if debug:
                 traceback.print_exc()
@@ -204,8 +215,11 @@ def reconcile(
         raise UsageError(
             f"--action-tracker-id {action_tracker_id!r}: give the event type's whole-number ID"
         )
-    fixes = fix_options(reason_map, reason, timezone, actions, action_tracker_id)
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
+    from .writers import check_out_dir
+
+    check_out_dir(out_dir, [p for p in (sent, results, reason_map, actions) if p is not None])
+    fixes = fix_options(reason_map, reason, timezone, actions, action_tracker_id)
     large = any(p.is_file() and p.stat().st_size > LARGE_INPUT_BYTES for p in (sent, results))
     with _progress(large) as step:
         rec = run(
@@ -249,6 +263,7 @@ def fix_options(
     from .actions import index_actions
     from .fixes import timezone as parse_timezone
     from .readers import read_reason_map, read_table
+    from .remediate import RemediateOptions
 
     if reason is not None and not reason.strip():
         raise UsageError("--reason needs a code, e.g. --reason ITEM_RETURNED")
@@ -448,4 +463,7 @@ def check(
 
 
 def main() -> None:
-    app()
+    """The console entry point (see ``reconciler.__main__.main``, which guards the imports)."""
+    from .__main__ import main as guarded_main
+
+    guarded_main()

@@ -123,13 +123,19 @@ def detect_template(table: Table) -> SentSchema:
     item_fields = {i.field for i in items}
     is_conversion = has("campaign_id") or has("event_date") or has("event_type_code")
     has_items = "sku" in item_fields or any(i.field == "quantity" for i in items)
+    if not len(table.frame.columns):
+        raise ShapeError(
+            "holds no records (no element or row with fields); check that this is the file "
+            "that was sent",
+            path=table.path,
+        )
     if not fields and not items:
         raise ShapeError(
             "none of the headers is an impact.com field (expected e.g. ActionId, Oid, "
             "ActionTrackerId, Amount, Reason or CampaignId, EventDate, OrderId); check that this "
             "is the file that was sent and that its first row is the header",
             path=table.path,
-            line=table.header_line,
+            line=table.header_line or None,
         )
     if is_conversion:
         if has_items:
@@ -221,8 +227,12 @@ def detect_results(
     """Recognise the results' shape and which column holds each result field."""
     overrides = overrides or {}
     labels = list(table.frame.columns)
+    key_of = {lab: header_key(lab) for lab in labels}  # once: a header may be huge or wide
+    by_key: dict[str, list[str]] = {}
+    for lab in labels:
+        by_key.setdefault(key_of[lab], []).append(lab)
     sent_keys = {header_key(c) for c in sent_table.frame.columns}
-    result_keys = {header_key(c) for c in labels}
+    result_keys = set(by_key)
     shared = sent_keys & result_keys
     extra = result_keys - sent_keys
     looks_like_sent = (
@@ -241,7 +251,7 @@ def detect_results(
             continue
         kind = (
             _status_kind(_column_values(table, label))
-            if header_key(label)
+            if key_of[label]
             in (
                 "status",
                 "category",
@@ -266,16 +276,14 @@ def detect_results(
             key = header_key(alias)
             if looks_like_sent and name == "code" and key in sent_keys:
                 continue  # in a sent-with-status file, Reason is the disposition that was sent
-            hit = next((lab for lab in labels if header_key(lab) == key and lab not in taken), None)
+            hit = next((lab for lab in by_key.get(key, []) if lab not in taken), None)
             if hit is not None:
                 fields[name] = hit
                 taken.add(hit)
                 break
     # An explicit ErrorType column by name, when its values were not recognised.
     if "error_type" not in fields:
-        hit = next(
-            (lab for lab in labels if header_key(lab) == "errortype" and lab not in taken), None
-        )
+        hit = next((lab for lab in by_key.get("errortype", []) if lab not in taken), None)
         if hit is not None:
             fields["error_type"] = hit
 
@@ -286,6 +294,25 @@ def detect_results(
     else:
         shape = ResultShape.API_SUBMISSIONS
 
+    if not labels and table.format != "json":
+        # Only an empty JSON list (``{"ErrorDetail": []}``) means "no errors" without a header.
+        raise ShapeError(
+            "has no column and no record: export the results with their header row",
+            path=table.path,
+        )
+    if len(labels) and not fields:
+        raise ShapeError(
+            "none of its columns is a result field (a line number, an error code or "
+            "identifiers such as OrderId); name them with --map code=COLUMN --map line=COLUMN",
+            path=table.path,
+            line=table.header_line or None,
+        )
+    if sent_keys and result_keys == sent_keys:
+        raise ShapeError(
+            "has exactly the sent file's columns and no status or error column: it looks like "
+            "the sent file itself; give the results impact.com reported for it",
+            path=table.path,
+        )
     if table.records and "code" not in fields and "record_status" not in fields:
         raise ShapeError(
             "cannot find the column holding the error code (looked for Message, Reason, Error, "

@@ -7,11 +7,18 @@ Only ``cli.py`` catches them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 EXIT_OK = 0
 EXIT_ATTENTION = 1
 EXIT_CANNOT_RUN = 2
+EXIT_INTERRUPTED = 130
+
+INTERRUPTED = (
+    "interrupted; the output folder holds either its previous contents or the complete new "
+    "outputs, never a part"
+)
 
 
 class ReconcilerError(Exception):
@@ -34,6 +41,9 @@ class ReconcilerError(Exception):
         self.column = column
 
     def __str__(self) -> str:
+        return printable(self._text())
+
+    def _text(self) -> str:
         where = ""
         if self.path is not None:
             where = self.path
@@ -43,6 +53,15 @@ class ReconcilerError(Exception):
         if self.column is not None:
             return f"{where}column {self.column!r}: {self.message}"
         return f"{where}{self.message}"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x9b]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a file name cannot break the one-line
+    message, forge another line or send terminal escape sequences."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class InputError(ReconcilerError):

@@ -5,6 +5,7 @@ Owns the order of stages and the summary figures. Each stage stays a pure functi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections import Counter
@@ -31,7 +32,7 @@ from .detect import (
     detect_template,
     looks_like_results,
 )
-from .errors import InputError, ShapeError
+from .errors import InputError, ShapeError, UsageError
 from .fixes import fix_amount
 from .match import LineBaseChoice, Ties, match_results
 from .model import LineBase, Outcome, Resolution, Table
@@ -221,6 +222,13 @@ def reconcile(
     options = options or ReconcileOptions()
     catalogue = catalogue or load_catalogue()
     step = progress or (lambda _msg: None)
+    with contextlib.suppress(OSError, RuntimeError):  # a symlink loop: the reader says so
+        if sent_path.resolve() == results_path.resolve():
+            raise UsageError(
+                "is given as both the sent file and the results; give the results impact.com "
+                "reported as the second file",
+                path=sent_path,
+            )
     step(f"reading {sent_path.name}")
     sent = _read(sent_path, options.sheet, _is_xlsx(results_path))
     step(f"reading {results_path.name}")
@@ -248,6 +256,12 @@ def reconcile_tables(
             path=sent.path,
         )
     sent_schema = detect_template(sent)
+    if not sent.records:
+        raise ShapeError(
+            "has no records under its header: there is nothing to reconcile",
+            path=sent.path,
+            line=sent.header_line or None,
+        )
     result_schema = detect_results(results, sent_schema, sent, options.overrides)
     step("reading result codes")
     rows = result_rows(results, result_schema, catalogue)

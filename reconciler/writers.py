@@ -45,19 +45,7 @@ def formula_mask(values: pd.Series) -> np.ndarray:
 
 
 def _formula_mask(values: pd.Series) -> np.ndarray:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = _arrow_text(values)
-    risky = np.asarray(
-        pc.match_substring_regex(arr, r"^[=+\-@\t\r]").to_numpy(zero_copy_only=False), dtype=bool
-    ).copy()
-    if risky.any():
-        idx = np.flatnonzero(risky)
-        subset = pc.take(arr, pa.array(idx))
-        plain = pc.match_substring_regex(subset, "^" + _PLAIN_NUMBER + "$")
-        risky[idx[np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)]] = False
-    return risky
+    return _formula_like(_arrow_text(values))
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -155,14 +143,7 @@ def _neutralise_arrow(arr: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    risky = np.asarray(
-        pc.match_substring_regex(arr, r"^[=+\-@\t\r]").to_numpy(zero_copy_only=False), dtype=bool
-    ).copy()
-    if not risky.any():
-        return arr
-    idx = np.flatnonzero(risky)
-    plain = pc.match_substring_regex(pc.take(arr, pa.array(idx)), "^" + _PLAIN_NUMBER + "$")
-    risky[idx[np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)]] = False
+    risky = _formula_like(arr)
     if not risky.any():
         return arr
     prefixed = pc.binary_join_element_wise(
@@ -253,14 +234,37 @@ def _json_text(data: Any, depth: int) -> str:
 
 def check_out_dir(out: Path, inputs: Sequence[Path]) -> None:
     """Refuse an output folder that is, or holds, an input file."""
-    target = out.resolve()
+    try:
+        target = out.resolve()
+    except (OSError, RuntimeError):
+        return  # unresolvable (a symlink loop): creating it will fail with a clear message
     for item in inputs:
-        src = item.resolve()
+        try:
+            src = item.resolve()
+        except (OSError, RuntimeError):
+            continue  # the reader reports an unreadable input
         if src == target or target in src.parents:
             raise UsageError(
                 f"--out {out} would hold or replace the input {item}; choose another folder",
                 path=out,
             )
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the output folders are swapped (main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
@@ -279,31 +283,45 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
             "exists and was not made by reconciler; choose another --out or pass --force",
             path=out,
         )
+    stage: Path | None = None
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as exc:
-        raise OutputError(f"cannot create the output folder ({exc.strerror})", path=out) from exc
-    try:
+        try:
+            # An interrupt between creating the folder and noting its name would strand it.
+            with _signals_deferred():
+                out.parent.mkdir(parents=True, exist_ok=True)
+                stage = Path(
+                    tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+                )
+        except OSError as exc:
+            raise OutputError(
+                f"cannot create the output folder ({exc.strerror})", path=out
+            ) from exc
         yield stage
         (stage / MARKER).write_text("made by reconciler; safe to delete\n", encoding="utf-8")
         os.chmod(stage, 0o755)
         backup: Path | None = None
-        if out.exists():
-            backup = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, backup)
-        try:
-            os.replace(stage, out)
-        except OSError:
+        with _signals_deferred():
+            if out.exists():
+                backup = out.with_name(f".{out.name}.old-{os.getpid()}")
+                os.replace(out, backup)
+            try:
+                os.replace(stage, out)
+            except BaseException:
+                # Whatever stopped the second rename, put the previous outputs back.
+                if backup is not None and not out.exists():
+                    os.replace(backup, out)
+                raise
             if backup is not None:
-                os.replace(backup, out)
-            raise
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
+                # The new outputs are in place: the run succeeded. Removing the old ones is
+                # housekeeping, finished even if an interrupt arrives meanwhile.
+                try:
+                    shutil.rmtree(backup, ignore_errors=True)
+                except KeyboardInterrupt:
+                    shutil.rmtree(backup, ignore_errors=True)
     except OSError as exc:
         raise OutputError(f"cannot write outputs ({exc.strerror or exc})", path=out) from exc
     finally:
-        if stage.exists():
+        if stage is not None and stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
 
 
@@ -415,6 +433,21 @@ def _xml_text(arr: Any) -> Any:
     return arr
 
 
+def _formula_like(arr: Any) -> np.ndarray:
+    """Values a spreadsheet would run as a formula (see ``formula_mask``), on an Arrow array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    risky = np.asarray(
+        pc.match_substring_regex(arr, r"^[=+\-@\t\r]").to_numpy(zero_copy_only=False), dtype=bool
+    ).copy()
+    if risky.any():
+        idx = np.flatnonzero(risky)
+        plain = pc.match_substring_regex(pc.take(arr, pa.array(idx)), "^" + _PLAIN_NUMBER + "$")
+        risky[idx[np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)]] = False
+    return risky
+
+
 def _rows_xml(
     part: pd.DataFrame, first_row: int, ncols: int, highlight: np.ndarray | None
 ) -> bytes:
@@ -445,9 +478,16 @@ def _rows_xml(
         blank = pc.equal(raw, empty)
         style: Any = lit("")
         flag = None
-        if highlight is not None and highlight[:, c].any():
-            flag = pa.array(highlight[:, c])
-            style = pc.if_else(flag, lit(' s="2"'), lit(""))
+        lit_flag = highlight[:, c] if highlight is not None else None
+        formula = _formula_like(raw)
+        if (lit_flag is not None and lit_flag.any()) or formula.any():
+            # Styles: 2 highlighted, 3 quotePrefix (a formula-like text stays text even when
+            # edited in Excel), 4 both.
+            marked = lit_flag if lit_flag is not None else np.zeros(len(part), dtype=bool)
+            codes = np.where(marked, 2, 0) + np.where(formula, np.where(marked, 2, 3), 0)
+            flag = pa.array(codes > 0)
+            names = np.array(["", "", ' s="2"', ' s="3"', ' s="4"'], dtype=object)
+            style = pa.array(names[codes], type=text)
         # xml:space="preserve" only where surrounding whitespace must survive.
         spaced = pc.match_substring_regex(raw, r"^\s|\s$")
         opening = pc.if_else(spaced, lit('><is><t xml:space="preserve">'), lit("><is><t>"))
@@ -653,9 +693,12 @@ _STYLES = (
     "</fills>"
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/>'
-    '<xf numFmtId="0" fontId="0" fillId="3" borderId="0" xfId="0" applyFill="1"/></cellXfs>'
+    '<xf numFmtId="0" fontId="0" fillId="3" borderId="0" xfId="0" applyFill="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="3" borderId="0" xfId="0" applyFill="1" quotePrefix="1"/>'
+    "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )

@@ -127,3 +127,19 @@ def test_xlsx_reads_back_with_text_ids_and_no_formulas(tmp_path: Path) -> None:
         now=datetime(2026, 1, 1, tzinfo=UTC),
     )
     assert path.read_bytes() == first
+
+
+def test_xlsx_formula_like_text_has_quote_prefix(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    frame = pd.DataFrame({"v": ["=1+1", "-5", "@SUM(A1)", "plain"]})
+    mask = np.zeros(frame.shape, dtype=bool)
+    mask[2, 0] = True
+    path = tmp_path / "q.xlsx"
+    write_xlsx(
+        [Sheet("S", ["V"], frame, highlight=mask)], path, now=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    ws = openpyxl.load_workbook(path)["S"]
+    cells = [ws.cell(row=r, column=1) for r in range(2, 6)]
+    assert [c.value for c in cells] == ["=1+1", "-5", "@SUM(A1)", "plain"]
+    assert [bool(c.quotePrefix) for c in cells] == [True, False, True, False]
+    assert cells[2].fill.fgColor.rgb == "FFFFF2CC"  # highlighted and quote-prefixed

@@ -1,0 +1,260 @@
+"""Ctrl-C (and SIGTERM) at any moment leaves the previous outputs or the complete new ones.
+
+A real subprocess (``python -m reconciler reconcile``) runs on a generated file big enough to
+take a second or two. Two complete runs give the two possible states of ``--out``: ``A`` (the
+previous outputs) and ``B`` (what the interrupted command writes when it finishes: the same
+inputs with ``--max-rows``, so every byte-level difference is visible). Each interrupted run
+must leave ``--out`` byte-identical to one of them, with no staging folder (``.OUT.*.tmp``) or
+backup (``.OUT.old-*``) left beside it. Signals are sent at fixed delays (reading, tying) and
+right after the staging folder appears (writing), which is found by polling the parent folder.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reconciler import writers
+from reconciler.errors import INTERRUPTED
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDS = 60_000
+EPOCH = "1700000000"
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+def _generate(records: int, folder: Path) -> tuple[Path, Path]:
+    spec = importlib.util.spec_from_file_location(
+        "bench_generate", ROOT / "benchmarks" / "generate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sent, results = module.generate(records, folder)
+    return Path(sent), Path(results)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    sent: Path
+    results: Path
+    work: Path
+    a: dict[str, bytes]  # outputs of a complete run without --max-rows
+    b: dict[str, bytes]  # outputs of a complete run with --max-rows (what runs below write)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["SOURCE_DATE_EPOCH"] = EPOCH
+    return env
+
+
+def _command(setup_or_paths: tuple[Path, Path], out: Path, *extra: str) -> list[str]:
+    sent, results = setup_or_paths
+    return [
+        sys.executable, "-m", "reconciler", "reconcile", str(sent), str(results),
+        "--out", str(out), "--no-report", "--no-xlsx", "--quiet", *extra,
+    ]  # fmt: skip
+
+
+B_ARGS = ("--max-rows", "5000")
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def leftovers(parent: Path, name: str) -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}."))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
+    work = tmp_path_factory.mktemp("interrupt")
+    sent, results = _generate(RECORDS, work / "data")
+    for name, extra in (("ref_a", ()), ("ref_b", B_ARGS)):
+        done = subprocess.run(
+            _command((sent, results), work / name, *extra), env=_env(), capture_output=True
+        )
+        assert done.returncode == 1, done.stderr
+    return Setup(sent, results, work, snapshot(work / "ref_a"), snapshot(work / "ref_b"))
+
+
+def _start(setup: Setup, out: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        _command((setup.sent, setup.results), out, *B_ARGS),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for_staging(parent: Path, name: str, proc: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.endswith(".tmp") for p in leftovers(parent, name)):
+            return True
+        time.sleep(0.001)
+    return False
+
+
+@contextmanager
+def previous_outputs(setup: Setup, name: str) -> Iterator[Path]:
+    """An --out folder holding the complete outputs ``A`` of an earlier run."""
+    parent = setup.work / name
+    parent.mkdir()
+    out = parent / "OUT"
+    out.mkdir()
+    for file, data in setup.a.items():
+        (out / file).write_bytes(data)
+    (out / writers.MARKER).write_text("made by reconciler; safe to delete\n", encoding="utf-8")
+    yield out
+
+
+def _check_after(setup: Setup, out: Path, proc: subprocess.Popen[bytes]) -> str:
+    _stdout, stderr = proc.communicate(timeout=60)
+    state = snapshot(out) if out.is_dir() else {}
+    assert state in (setup.a, setup.b), sorted(state)
+    assert leftovers(out.parent, out.name) == [], stderr.decode()
+    text = stderr.decode()
+    if proc.returncode == 130:
+        # An interrupt held back during the folder swap lands after it: new outputs, exit 130.
+        assert text.splitlines() == [f"reconciler: {INTERRUPTED}"]
+    return "A" if state == setup.a else "B"
+
+
+@pytest.mark.parametrize("delay", [0.6, 0.8])
+def test_sigint_at_a_fixed_delay(setup: Setup, delay: float) -> None:
+    with previous_outputs(setup, f"int_{delay}") as out:
+        proc = _start(setup, out)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _check_after(setup, out, proc)
+
+
+def test_sigint_during_startup_is_one_line(setup: Setup) -> None:
+    with previous_outputs(setup, "startup") as out:
+        proc = _start(setup, out)
+        time.sleep(0.3)  # after the interpreter started, while pandas is imported
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+        assert snapshot(out) == setup.a
+        assert b"Traceback" not in stderr
+        assert proc.returncode == 130
+
+
+@pytest.mark.parametrize("after", [0.0, 0.05, 0.2])
+def test_sigint_while_writing(setup: Setup, after: float) -> None:
+    with previous_outputs(setup, f"write_{after}") as out:
+        proc = _start(setup, out)
+        staging = _wait_for_staging(out.parent, out.name, proc)
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        _check_after(setup, out, proc)
+        assert staging or proc.returncode is not None
+
+
+def test_uninterrupted_run_replaces_the_outputs(setup: Setup) -> None:
+    with previous_outputs(setup, "complete") as out:
+        proc = _start(setup, out)
+        assert _check_after(setup, out, proc) == "B"
+        assert proc.returncode == 1
+
+
+# --------------------------------------------------------------------------- the swap itself
+
+
+def _outputs(folder: Path, text: str) -> None:
+    folder.mkdir()
+    (folder / "reconciled.csv").write_text(text, encoding="utf-8")
+    (folder / writers.MARKER).write_text("made by reconciler; safe to delete\n", encoding="utf-8")
+
+
+def _interrupt_on(monkeypatch: pytest.MonkeyPatch, name: str, when: str) -> None:
+    """Raise KeyboardInterrupt from ``writers.<name>`` the first time its first argument starts
+    with ``when`` (one Ctrl-C arrives once)."""
+    target = writers.os if name == "replace" else writers.shutil
+    real = getattr(target, name)
+    fired: list[bool] = []
+
+    def fake(src: object, *args: object, **kwargs: object) -> object:
+        if Path(str(src)).name.startswith(when) and not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        return real(src, *args, **kwargs)
+
+    monkeypatch.setattr(target, name, fake)
+
+
+def test_ctrl_c_between_the_two_renames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "OUT"
+    _outputs(out, "previous\n")
+    _interrupt_on(monkeypatch, "replace", ".OUT.")  # the staging folder is .OUT.xxxx.tmp
+    with pytest.raises(KeyboardInterrupt), writers.staged_output(out) as stage:
+        (stage / "reconciled.csv").write_text("new\n", encoding="utf-8")
+    monkeypatch.undo()
+    assert (out / "reconciled.csv").read_text(encoding="utf-8") in ("previous\n", "new\n")
+    assert leftovers(tmp_path, "OUT") == []
+
+
+def test_ctrl_c_while_the_old_outputs_are_deleted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "OUT"
+    _outputs(out, "previous\n")
+    _interrupt_on(monkeypatch, "rmtree", ".OUT.old-")
+    try:
+        with writers.staged_output(out) as stage:
+            (stage / "reconciled.csv").write_text("new\n", encoding="utf-8")
+    except KeyboardInterrupt:
+        interrupted = True
+    else:
+        interrupted = False
+    monkeypatch.undo()
+    assert (out / "reconciled.csv").read_text(encoding="utf-8") == "new\n"
+    assert leftovers(tmp_path, "OUT") == []
+    assert not interrupted  # the outputs were changed: the interrupt must not claim otherwise
+
+
+def test_ctrl_c_while_staging_keeps_the_previous_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "OUT"
+    _outputs(out, "previous\n")
+    with pytest.raises(KeyboardInterrupt), writers.staged_output(out) as stage:
+        (stage / "reconciled.csv").write_text("half", encoding="utf-8")
+        raise KeyboardInterrupt
+    assert (out / "reconciled.csv").read_text(encoding="utf-8") == "previous\n"
+    assert leftovers(tmp_path, "OUT") == []
+
+
+def test_sigterm_while_writing_leaves_no_staging_folder(setup: Setup) -> None:
+    with previous_outputs(setup, "term") as out:
+        proc = _start(setup, out)
+        assert _wait_for_staging(out.parent, out.name, proc)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        assert snapshot(out) in (setup.a, setup.b)  # the previous outputs are still there
+        assert leftovers(out.parent, out.name) == []
+
+
+def test_sigterm_while_reading_changes_nothing(setup: Setup) -> None:
+    with previous_outputs(setup, "term_early") as out:
+        proc = _start(setup, out)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        if not leftovers(out.parent, out.name):  # killed before the staging folder existed
+            assert snapshot(out) == setup.a
