@@ -400,9 +400,14 @@ class _Ctx:
         if "repeated" not in self._cache:
             codes = self.action_codes()
             named = codes >= 0
-            counts = np.bincount(codes[named]) if named.any() else np.zeros(1, dtype=np.int64)
             repeated = named.copy()
-            repeated[named] = counts[codes[named]] > 1
+            if named.any():
+                # np.unique, not bincount: Oid x ActionTrackerId codes can be astronomically
+                # large when a file has many distinct event types.
+                _u, inverse, counts = np.unique(
+                    codes[named], return_inverse=True, return_counts=True
+                )
+                repeated[named] = counts[inverse] > 1
             self._cache["repeated"] = repeated
         out: BoolArray = self._cache["repeated"]
         return out
