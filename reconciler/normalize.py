@@ -166,6 +166,9 @@ _PAYLOAD_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+PAYLOAD_FIELDS = frozenset(_PAYLOAD_KEYS)
+
+
 def _from_payload(payload: pd.Series, names: tuple[str, ...]) -> pd.Series:
     pattern = r"(?:^|[&?])(?:" + "|".join(re.escape(n) for n in names) + r")=([^&]*)"
     found = payload.astype(str).str.extract(pattern, flags=re.IGNORECASE, expand=False)

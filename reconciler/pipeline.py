@@ -36,7 +36,7 @@ from .errors import InputError, ShapeError, UsageError
 from .fixes import fix_amount
 from .match import LineBaseChoice, Ties, match_results
 from .model import LineBase, Outcome, Resolution, Table
-from .normalize import ID_FIELDS, result_rows, sent_keys
+from .normalize import ID_FIELDS, PAYLOAD_FIELDS, result_rows, sent_keys
 from .readers import read_table
 from .remediate import RemediateOptions, Remediation, remediate
 from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
@@ -263,12 +263,17 @@ def reconcile_tables(
             line=sent.header_line or None,
         )
     result_schema = detect_results(results, sent_schema, sent, options.overrides)
-    step("reading result codes")
-    rows = result_rows(results, result_schema, catalogue)
-    step("keying sent records")
-    # Key only the identifiers some result carries: the others can never tie or contradict.
-    carried = [f for f in ID_FIELDS if bool((rows[f] != "").any())]
-    keys, skus = sent_keys(sent, sent_schema, carried, with_skus=bool((rows["sku"] != "").any()))
+    step("reading result codes and keying sent records")
+    # Key only the identifiers the results have a column for: the others can never tie or
+    # contradict. Both sides are independent Arrow-heavy work, so they run side by side.
+    payload = result_schema.column("payload") is not None
+    carried = [f for f in ID_FIELDS if result_schema.column(f) or (payload and f in PAYLOAD_FIELDS)]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconciler-keys") as pool:
+        keyed = pool.submit(
+            sent_keys, sent, sent_schema, carried, with_skus=bool(result_schema.column("sku"))
+        )
+        rows = result_rows(results, result_schema, catalogue)
+        keys, skus = keyed.result()
     step("tying results to records")
     ties = match_results(sent, rows, keys, skus, options.line_base)
     submission = submission_state(results, result_schema)

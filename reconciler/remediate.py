@@ -10,6 +10,7 @@ the sent frame is never mutated; corrected rows are a new frame.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -377,6 +378,31 @@ def remediate(
     opts = opts or RemediateOptions()
     sent = table.frame
     n = len(records)
+    # The action keys for the 1,000-modifications cap depend on the file alone: work them out
+    # on a second thread while the fix rules run. (No action can pass the cap in a shorter
+    # file.)
+    capped_keys: Future[IntArray] | None = None
+    pool: ThreadPoolExecutor | None = None
+    if schema.template in MODIFICATION_TEMPLATES and n >= MAX_MODIFICATIONS_PER_ACTION:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-cap")
+        capped_keys = pool.submit(_action_keys, sent, schema, known_keys)
+    try:
+        return _remediate(table, schema, records, catalogue, opts, capped_keys)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+def _remediate(
+    table: Table,
+    schema: SentSchema,
+    records: pd.DataFrame,
+    catalogue: Catalogue,
+    opts: RemediateOptions,
+    capped_keys: Future[IntArray] | None,
+) -> Remediation:
+    sent = table.frame
+    n = len(records)
     outcome = records["Outcome"].to_numpy(dtype=object)
     resolution = records["Resolution"].to_numpy(dtype=object).copy()
     base_advice = records["Advice"].to_numpy(dtype=object)
@@ -425,8 +451,8 @@ def remediate(
     # impact.com's cap: at most 1,000 modifications per action, counting this resubmission.
     capped = 0
     warnings: list[str] = []
-    if schema.template in MODIFICATION_TEMPLATES and auto.any():
-        keys = _action_keys(sent, schema, known_keys)
+    if capped_keys is not None and auto.any():
+        keys = capped_keys.result()
         per_record = np.zeros(n, dtype=np.int64)  # rows in the file naming the same action
         named = np.flatnonzero(keys >= 0)
         if len(named):
