@@ -296,7 +296,8 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -
         typer.echo("  by resolution: " + ", ".join(f"{k} {v}" for k, v in attention.items()))
     if s["unmatched_results"]:
         typer.echo(
-            f"  {s['unmatched_results']} result rows tied to no record: see unmatched_results.csv"
+            f"  {s['unmatched_results']} result row{'' if s['unmatched_results'] == 1 else 's'} "
+            "tied to no record: see unmatched_results.csv"
         )
     for warning in s["warnings"]:
         typer.echo(f"  warning: {warning}")
