@@ -405,7 +405,7 @@ def check(
     from .preflight import CheckOptions, fix_table
     from .preflight import check as run_check
     from .readers import read_table
-    from .writers import check_out_dir, neutralise, staged_output, write_csv, write_json
+    from .writers import check_out_dir, staged_output, write_csv, write_json
 
     if today is not None:
         try:
@@ -436,11 +436,11 @@ def check(
     if fixed is not None:
         written += [fixed_name, "changes.csv"]
     with staged_output(out_dir, force=force) as stage:
-        write_csv(neutralise(result.findings), stage / "check.csv")
+        write_csv(result.findings, stage / "check.csv", safe=True)
         if fixed is not None:
             # Meant for impact.com: exact values, UTF-8 without BOM, commas, every record.
             write_csv(fixed.frame, stage / fixed_name, header=fixed.header)
-            write_csv(neutralise(fixed.changes), stage / "changes.csv")
+            write_csv(fixed.changes, stage / "changes.csv", safe=True)
         write_json({**result.to_json(), "outputs": written}, stage / "check.json")
     if fixed is not None:
         for warning in fixed.warnings:

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -371,6 +372,9 @@ class _Ctx:
         """One integer per record naming the action it modifies (-1: none): the keys of
         ``remediate._action_keys`` (ActionId, else Oid + ActionTrackerId, compared as
         ``normalize.id_key`` does) as integers, so grouping a million records stays cheap."""
+        future = self._cache.pop("action_codes_future", None)
+        if future is not None:
+            self._cache["action_codes"] = future.result()
         if "action_codes" not in self._cache:
             aid, oid, trk = (self.label(f) for f in ("action_id", "oid", "action_tracker_id"))
             by_aid = self.filled(aid)
@@ -387,6 +391,12 @@ class _Ctx:
             self._cache["action_codes"] = codes
         out: IntArray = self._cache["action_codes"]
         return out
+
+    def prefetch_action_codes(self, pool: ThreadPoolExecutor) -> None:
+        """Start ``action_codes`` on ``pool``; the first caller waits for it."""
+        if "action_codes" not in self._cache:
+            worker = _Ctx(self.table, self.schema, self.opts, self.today)  # its own cache
+            self._cache["action_codes_future"] = pool.submit(worker.action_codes)
 
     def _id_codes(self, label: str, rows: BoolArray) -> tuple[IntArray, int]:
         """Integer codes of ``id_key`` over the rows of ``rows``, and how many there are."""
@@ -2007,7 +2017,13 @@ def check_table(table: Table, schema: SentSchema, opts: CheckOptions) -> CheckRe
     """Every check over a table whose template is known."""
     today = _resolve_today(opts)
     ctx = _Ctx(table, schema, opts, today)
-    findings, fix_codes = _run(ctx, CHECKS)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-check") as pool:
+        # The action keys (same action twice, the 1,000 cap) are the costliest step and need
+        # nothing from the other checks: hash them on the second core meanwhile. Arrow's
+        # kernels run outside the GIL.
+        if len(table.frame) >= 10_000:
+            ctx.prefetch_action_codes(pool)
+        findings, fix_codes = _run(ctx, CHECKS)
     return CheckResult(table, schema, schema.template, findings, fix_codes, today, opts.fix)
 
 
