@@ -11,6 +11,7 @@ from collections.abc import Collection
 from urllib.parse import unquote_plus
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -106,23 +107,35 @@ def encode(sent: pd.Series, results: pd.Series) -> tuple[IntArray, IntArray]:
 
     Results get a code per distinct non-empty key; a sent key gets the same code when some
     result carries it, ``OTHER`` when none does, and ``EMPTY`` when the cell is empty. Every
-    later comparison and merge works on these integers.
+    later comparison and merge works on these integers. (Arrow's hash kernels: no Python
+    objects are made for a million keys.)
     """
-    r_empty = (results == "").to_numpy(dtype=bool)
-    uniques = pd.unique(results[~r_empty])
+    r = arrow_strings(results).combine_chunks()
+    s = arrow_strings(sent).combine_chunks()
+    r_empty = _np_bool(pc.equal(r, ""))
+    s_empty = _np_bool(pc.equal(s, ""))
+    uniques = pc.unique(pc.filter(r, pa.array(~r_empty)))
     if len(uniques) == 0:
         return (
-            np.where((sent == "").to_numpy(dtype=bool), EMPTY, OTHER).astype(np.int64),
+            np.where(s_empty, EMPTY, OTHER).astype(np.int64),
             np.full(len(results), EMPTY, dtype=np.int64),
         )
-    index = pd.Index(uniques)
-    r_codes = index.get_indexer(pd.Index(results)).astype(np.int64)
+    r_codes = _codes(pc.index_in(r, value_set=uniques), EMPTY)
     r_codes[r_empty] = EMPTY
-    s_codes = index.get_indexer(pd.Index(sent)).astype(np.int64)
-    s_empty = (sent == "").to_numpy(dtype=bool)
-    s_codes[(s_codes < 0) & ~s_empty] = OTHER
+    s_codes = _codes(pc.index_in(s, value_set=uniques), OTHER)
     s_codes[s_empty] = EMPTY
     return s_codes, r_codes
+
+
+def _np_bool(mask: pa.Array) -> npt.NDArray[np.bool_]:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _codes(found: pa.Array, missing: int) -> IntArray:
+    """``index_in`` results as int64, ``missing`` where the value was not found."""
+    return np.asarray(
+        pc.fill_null(found, missing).to_numpy(zero_copy_only=False), dtype=np.int64
+    ).copy()
 
 
 def sent_keys(
