@@ -286,3 +286,19 @@ def test_bad_timezone_is_a_usage_error(tmp_path: Path) -> None:
         "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "--timezone", "Mars/Base"
     )
     assert code == 2 and "--timezone" in stderr
+
+
+def test_needs_attention_workbook_highlights_the_cells_to_fix(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    out = tmp_path / "o"
+    _invoke("reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out))
+    ws = openpyxl.load_workbook(out / "needs-attention.xlsx").active
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref is not None
+    header = [c.value for c in ws[1]]
+    rows = {str(r[header.index("SourceLine")].value): r for r in ws.iter_rows(min_row=2)}
+    line12 = rows["12"]  # 'Returned' and '$1,299.00': Reason and Amount to fix
+    lit = {header[i] for i, c in enumerate(line12) if c.fill.fgColor.rgb == "FFFFF2CC"}
+    assert lit == {"Amount", "Reason"}
+    oid = rows["6"][header.index("Oid")]
+    assert (oid.value, oid.data_type) == ("12346", "s")  # text, as sent
