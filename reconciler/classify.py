@@ -49,7 +49,13 @@ class SubmissionState:
 
 ZERO_RECORDS_CODE = "ZERO_RECORDS"
 _OUTCOMES = np.array(
-    [str(Outcome.ACCEPTED), str(Outcome.REJECTED), str(Outcome.AMBIGUOUS), str(Outcome.MISSING)],
+    [
+        str(Outcome.ACCEPTED),
+        str(Outcome.REJECTED),
+        str(Outcome.AMBIGUOUS),
+        str(Outcome.MISSING),
+        str(Outcome.PENDING),
+    ],
     dtype=object,
 )
 
@@ -127,11 +133,18 @@ def classify_records(
         codes = np.where(has_codes, codes, ZERO_RECORDS_CODE).astype(object)
         has_codes = np.ones(n_records, dtype=bool)
 
-    kind = np.where(
-        has_codes,
-        1,
-        np.where(has_result, 0, np.where(ambiguous, 2, 3 if submission.lists_every_record else 0)),
-    )
+    # Nothing is accepted before the submission is complete: a record without an error so far
+    # (listed or not) is pending.
+    if submission.complete:
+        kind = np.where(
+            has_codes,
+            1,
+            np.where(
+                has_result, 0, np.where(ambiguous, 2, 3 if submission.lists_every_record else 0)
+            ),
+        )
+    else:
+        kind = np.where(has_codes, 1, np.where(ambiguous & ~has_result, 2, 4))
     outcome = _OUTCOMES[kind]
 
     resolution = np.full(n_records, str(Resolution.NONE), dtype=object)
@@ -155,10 +168,15 @@ def classify_records(
             f"The submission is not complete yet (status {submission.status or 'unknown'}): "
             "results are not final. Export them again once its status is Complete."
         )
-    # An ambiguous result may also concern a record that is otherwise tied: say so.
+    # An ambiguous result may also concern a record that is otherwise tied: a person must look
+    # before anything is resubmitted (only a more final verdict stands).
     also = ambiguous & ~is_amb
     if also.any():
         advice[also] = [(a + " | " if a else "") + AMBIGUOUS_ADVICE for a in advice[also]]
+        softer = also & np.isin(
+            resolution, [str(Resolution.NONE), str(Resolution.FIX_MANUALLY), str(Resolution.WAIT)]
+        )
+        resolution[softer] = str(Resolution.REVIEW)
 
     # Object columns on purpose: these are small vocabularies or repeated texts, and pandas'
     # Arrow-backed strings would cost a conversion each way in the stages that follow.

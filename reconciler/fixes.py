@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,6 +47,67 @@ def refuse(value: str, problem: str, rule: str = "") -> Fix:
 
 # ---------------------------------------------------------------- amounts (decimal(8,2))
 
+ISO_CURRENCIES = frozenset(
+    [
+        "AED",
+        "ARS",
+        "AUD",
+        "BGN",
+        "BHD",
+        "BRL",
+        "CAD",
+        "CHF",
+        "CLP",
+        "CNY",
+        "COP",
+        "CZK",
+        "DKK",
+        "EGP",
+        "EUR",
+        "GBP",
+        "HKD",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "ISK",
+        "JPY",
+        "KES",
+        "KRW",
+        "KWD",
+        "MAD",
+        "MXN",
+        "MYR",
+        "NGN",
+        "NOK",
+        "NZD",
+        "PEN",
+        "PHP",
+        "PKR",
+        "PLN",
+        "QAR",
+        "RON",
+        "RSD",
+        "RUB",
+        "SAR",
+        "SEK",
+        "SGD",
+        "THB",
+        "TRY",
+        "TWD",
+        "UAH",
+        "USD",
+        "VND",
+        "ZAR",
+    ]
+)
+CURRENCY_SIGNS: dict[str, frozenset[str]] = {
+    "$": frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "TWD", "CLP", "COP", "ARS"}),
+    "€": frozenset({"EUR"}),
+    "£": frozenset({"GBP"}),
+    "¥": frozenset({"JPY", "CNY"}),
+    "₹": frozenset({"INR"}),
+}
 PLAIN_AMOUNT = re.compile(r"^\d+(?:\.\d{1,2})?$")
 _CURRENCY = re.compile(r"^(?:[A-Z]{3}\s*)?[$€£¥₹]?|[$€£¥₹]?(?:\s*[A-Z]{3})?$")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
@@ -54,20 +115,35 @@ MAX_AMOUNT = Decimal("999999.99")  # decimal(8,2)
 
 
 @lru_cache(maxsize=65536)
-def fix_amount(raw: str) -> Fix:
-    """A plain decimal with at most two places, from currency signs, separators, decimal commas."""
+def fix_amount(raw: str, currency: str = "") -> Fix:
+    """A plain decimal with at most two places, from currency signs, separators, decimal commas.
+
+    A currency sign or ISO code around the number is dropped only when it agrees with the
+    record's ``currency`` (when the record has one): ``£12.00`` in a USD row is refused."""
     value = raw.strip()
     if PLAIN_AMOUNT.match(value):
         return unchanged(raw) if value == raw else Fix(True, value, "amount-whitespace")
     if not value:
         return refuse(raw, "the amount is empty")
     body = value
-    prefix = re.match(r"^(?:[A-Za-z]{3}\s*)?[$€£¥₹]?\s*", body)
+    marks: list[str] = []
+    prefix = re.match(r"^(?:([A-Z]{3})\s*)?([$€£¥₹])?\s*", body)
     if prefix:
+        marks += [m for m in prefix.groups() if m]
         body = body[prefix.end() :]
-    suffix = re.search(r"\s*[$€£¥₹]?(?:\s*[A-Za-z]{3})?$", body)
+    suffix = re.search(r"\s*([$€£¥₹])?(?:\s*([A-Z]{3}))?$", body)
     if suffix:
+        marks += [m for m in suffix.groups() if m]
         body = body[: suffix.start()]
+    for mark in marks:
+        if len(mark) == 3 and mark not in ISO_CURRENCIES:
+            return refuse(raw, f"the amount {raw!r} is not a number ({mark!r} is no currency)")
+        wanted = currency.strip().upper()
+        allowed = {mark} if len(mark) == 3 else CURRENCY_SIGNS[mark]
+        if wanted and wanted not in allowed:
+            return refuse(
+                raw, f"the amount {raw!r} is in another currency than the record's {wanted}"
+            )
     body = _SPACES.sub("", body)
     if re.fullmatch(r"-[\d.,]+|\([\d.,]+\)", body) and re.search(r"\d", body):
         return refuse(raw, f"the amount {raw!r} is negative; amounts are new totals, 0 or more")
@@ -140,7 +216,8 @@ def fix_integer(raw: str) -> Fix:
     value = raw.strip()
     if PLAIN_INTEGER.match(value):
         return unchanged(raw) if value == raw else Fix(True, value, "integer-whitespace")
-    m = re.fullmatch(r"(\d+)[.,]0+", value)
+    # A spreadsheet's ".0" or ".00" only: "16,000" and "16.000" are thousands separators.
+    m = re.fullmatch(r"(\d+)\.0{1,2}", value)
     if m:
         return Fix(True, m.group(1), "integer-drop-decimal", f"{raw!r} has a spreadsheet's .0")
     sci = _SCI.match(value)
@@ -172,7 +249,7 @@ def spoiled_id_problem(raw: str) -> str:
         return f"{raw!r} has stray whitespace"
     if _SCI.match(value) or re.fullmatch(r"\d+(?:[.,]\d+)?[eE][+-]?\d+", value):
         return f"{raw!r} is in scientific notation (a spreadsheet turned the ID into a number)"
-    if re.fullmatch(r"\d+[.,]0+", value):
+    if re.fullmatch(r"\d+\.0{1,2}", value):
         return f"{raw!r} has a .0 suffix (a spreadsheet turned the ID into a number)"
     return ""
 
@@ -226,7 +303,18 @@ def fix_date(raw: str, tz: ZoneInfo | None = None) -> Fix:
                 "ISO 8601",
                 "date-needs-timezone",
             )
-        parsed = parsed.replace(tzinfo=tz)
+        naive = parsed
+        parsed = naive.replace(tzinfo=tz, fold=0)
+        other = naive.replace(tzinfo=tz, fold=1)
+        if parsed.utcoffset() != other.utcoffset():
+            # The clocks changed then: the local time is either skipped or happens twice.
+            there = parsed.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+            why = "does not exist" if there != naive else "happens twice"
+            return refuse(
+                raw,
+                f"the date {raw!r} {why} in {tz.key} (a daylight-saving change); write it with "
+                "its UTC offset",
+            )
     text = parsed.isoformat()
     if text.endswith("+00:00"):
         text = text[:-6] + "Z"

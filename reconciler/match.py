@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .model import IntArray, LineBase, Table, TiedBy
@@ -58,10 +59,13 @@ class LineBaseChoice:
         if self.confirmed:
             ev = self.evidence[self.base]
             return (
-                f"{self.base} (auto: {ev['agree']} result lines confirmed by their identifiers, "
-                f"{ev['contradict']} contradicted)"
+                f"{self.base} (auto: {ev['agree']} result lines agree with their identifiers, "
+                f"{ev['contradict']} contradict; no other numbering fits as well)"
             )
-        return f"{self.base} (auto: assumed; the results carry no identifiers to confirm it)"
+        return (
+            f"{self.base} (auto: assumed; the results' identifiers cannot tell the numberings "
+            "apart)"
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -176,27 +180,55 @@ def choose_line_base(
     keys: Keys,
     requested: LineBase,
 ) -> LineBaseChoice:
+    """The numbering under which the results' identifiers agree with the sent records.
+
+    Only result lines whose verdict (agrees / contradicts / points at no record) differs
+    between numberings are evidence: a constant ActionTrackerId, or an Oid repeated on the item
+    rows of one order, agrees under every numbering and proves nothing. The choice is
+    *confirmed* only when it strictly beats every other numbering on that evidence; otherwise
+    ``physical`` is assumed and the summary says so."""
     with_line = np.flatnonzero(results["line"].to_numpy() >= 0)
     lines = results["line"].to_numpy()[with_line]
     evidence: dict[str, dict[str, int]] = {}
-    scores: list[tuple[int, int, int]] = []
-    for rank, base in enumerate(LINE_BASES):
-        pos, found = _locate(record_numbers(table, base), lines)
+    status: list[
+        npt.NDArray[np.int8]
+    ] = []  # per base: 0 no verdict, 1 agree, 2 contradict, 3 no record
+    numberings = [record_numbers(table, base) for base in LINE_BASES]
+    for base, numbers in zip(LINE_BASES, numberings, strict=True):
+        pos, found = _locate(numbers, lines)
         cmp = compare(keys, with_line[found], pos[found])
-        agree = int(((cmp.agree > 0) & (cmp.contradict == 0)).sum())
-        contradict = int((cmp.contradict > 0).sum())
-        out_of_range = int((~found).sum())
+        st = np.full(len(lines), 3, dtype=np.int8)
+        st_found = np.where(cmp.contradict > 0, 2, np.where(cmp.agree > 0, 1, 0)).astype(np.int8)
+        st[found] = st_found
+        status.append(st)
         evidence[str(base)] = {
-            "agree": agree,
-            "contradict": contradict,
-            "out_of_range": out_of_range,
+            "agree": int((st == 1).sum()),
+            "contradict": int((st == 2).sum()),
+            "out_of_range": int((st == 3).sum()),
         }
-        scores.append((agree - contradict, -out_of_range, -rank))
+    # Numberings that coincide for this file (physical = record without multi-line records)
+    # are one candidate, named by the first.
+    distinct = [
+        i
+        for i in range(len(LINE_BASES))
+        if not any(np.array_equal(numberings[i], numberings[j]) for j in range(i))
+    ]
+    stacked = np.stack([status[i] for i in distinct]) if len(lines) else np.zeros((1, 0))
+    telling = (stacked != stacked[0]).any(axis=0) if len(lines) else np.zeros(0, dtype=bool)
+    scores: dict[int, tuple[int, int, int]] = {}
+    for i in distinct:
+        st = status[i][telling]
+        scores[i] = (int((st == 1).sum()) - int((st == 2).sum()), -int((st == 3).sum()), -i)
+        evidence[str(LINE_BASES[i])]["telling_agree"] = int((st == 1).sum())
     if requested is not LineBase.AUTO:
-        return LineBaseChoice(requested, requested, evidence[str(requested)]["agree"] > 0, evidence)
-    best = max(range(len(LINE_BASES)), key=lambda i: scores[i])
-    base = LINE_BASES[best]
-    return LineBaseChoice(base, requested, evidence[str(base)]["agree"] > 0, evidence)
+        agrees = evidence[str(requested)]["agree"] > 0
+        return LineBaseChoice(requested, requested, agrees, evidence)
+    best = max(distinct, key=lambda i: scores[i])
+    others = [scores[i][:2] for i in distinct if i != best]
+    strictly = all(scores[best][:2] > other for other in others)
+    confirmed = strictly and evidence[str(LINE_BASES[best])]["telling_agree"] > 0
+    base = LINE_BASES[best] if confirmed else LINE_BASES[0]
+    return LineBaseChoice(base, requested, confirmed, evidence)
 
 
 _ID_LEVELS: tuple[tuple[TiedBy, tuple[str, ...]], ...] = (

@@ -48,6 +48,7 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     MISSING = "missing"
     AMBIGUOUS = "ambiguous"
+    PENDING = "pending"  # the submission is not complete and no result speaks of the record
 
 
 class TiedBy(StrEnum):

@@ -284,7 +284,10 @@ def reconcile_tables(
     if fixes.today is None:
         fixes = replace(fixes, today=(options.now or clock()).date())
     known = {f: keys[f] for f in carried}
-    remediation = remediate(sent, sent_schema, verdict, catalogue, fixes, known)
+    # Results are trusted only once the submission is complete (impact-reference §7.3):
+    # nothing is corrected or resubmitted before then.
+    no_fixes = not submission.complete
+    remediation = remediate(sent, sent_schema, verdict, catalogue, fixes, known, skip=no_fixes)
     records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
     unmatched = _unmatched_frame(ties, sent)
     step("summarising")
@@ -396,6 +399,7 @@ def _summary(
         "accepted_pct": round(100.0 * accepted / n, 1) if n else 0.0,
         "rejected": int((outcome == Outcome.REJECTED).sum()),
         "missing": int((outcome == Outcome.MISSING).sum()),
+        "pending": int((outcome == Outcome.PENDING).sum()),
         "ambiguous": ambiguous_results,
         "ambiguous_records": int((outcome == Outcome.AMBIGUOUS).sum()),
         "unmatched_results": len(unmatched),
@@ -403,7 +407,7 @@ def _summary(
         "needs_attention": bool(
             accepted < n or int(attention.sum()) or len(unmatched) or not submission.complete
         ),
-        "records_needing_attention": int(attention.sum()),
+        "records_to_follow_up": int(attention.sum()),  # all but accepted and terminal
         "by_outcome": _counts(outcome),
         "by_code": _by_code(records["ErrorCodes"]),
         "by_resolution": _counts(resolution),
@@ -462,7 +466,9 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
     item_cols = list(schema.item_columns("item_amount"))
     if amount_col is None and not item_cols:
         return {"amount_column": None}
-    rejected = (records["Outcome"] != Outcome.ACCEPTED).to_numpy()
+    # Not applied: rejected, or missing from results that list every record. (Ambiguous and
+    # pending records are not known either way.)
+    rejected = records["Outcome"].isin([Outcome.REJECTED, Outcome.MISSING]).to_numpy(dtype=bool)
     where = np.flatnonzero(rejected)
     amt = np.zeros(len(frame), dtype=np.float64)
     if amount_col is not None:

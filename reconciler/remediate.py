@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -150,10 +151,26 @@ def _rule_amount_date(
     sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
 ) -> _RuleOutcome:
     checks: list[tuple[str, Callable[[str], Fix]]] = []
+    # Amounts are judged with the record's currency: "value\x1fcurrency" keys the memo.
+    currency_label = schema.column("currency")
+    currency = (
+        _values(sent, currency_label, rows)
+        if currency_label
+        else np.full(len(rows), "", dtype=object)
+    )
+
+    def amount(pair: str) -> Fix:
+        value, _, cur = pair.partition("\x1f")
+        return fix_amount(value, cur)
+
+    amount_labels = set()
     if schema.column("amount"):
-        checks.append((str(schema.column("amount")), fix_amount))
+        amount_labels.add(str(schema.column("amount")))
+    amount_labels.update(schema.item_columns("item_amount"))
+    for lab in [str(schema.column("amount"))] if schema.column("amount") else []:
+        checks.append((lab, amount))
     for lab in schema.item_columns("item_amount"):
-        checks.append((lab, fix_amount))
+        checks.append((lab, amount))
     if schema.column("event_date"):
         tz = opts.timezone
         checks.append((str(schema.column("event_date")), lambda v: fix_date(v, tz)))
@@ -168,11 +185,16 @@ def _rule_amount_date(
     refused_any = np.zeros(len(rows), dtype=bool)
     for label, fn in checks:
         raw = _values(sent, label, rows)
+        keyed = raw + "\x1f" + currency if label in amount_labels else raw
 
         def guarded(v: str, fn: Callable[[str], Fix] = fn) -> Fix:
-            return Fix(True, v, "") if not v.strip() else fn(v)
+            cell = v.partition("\x1f")[0]
+            return Fix(True, cell, "") if not cell.strip() else fn(v)
 
-        ok, value, rule, problem = _apply(raw, guarded)
+        ok, value, rule, problem = _apply(keyed, guarded)
+        if label in amount_labels:
+            # A refused amount reports its own text; keep the cell's value as the "value".
+            value = np.where(ok, value, raw).astype(object)
         changed = ok & (value != raw)
         refused = ~ok
         fixed_any |= changed
@@ -373,17 +395,25 @@ def remediate(
     catalogue: Catalogue,
     opts: RemediateOptions | None = None,
     known_keys: Mapping[str, pd.Series] | None = None,
+    *,
+    skip: bool = False,
 ) -> Remediation:
-    """``known_keys``: identifier keys of the sent records already computed (``id_key``)."""
+    """``known_keys``: identifier keys of the sent records already computed (``id_key``).
+    ``skip``: correct nothing (the results are not final); records keep their verdicts."""
     opts = opts or RemediateOptions()
+    if skip:
+        kept = records.copy()
+        kept["FixColumns"] = pd.Series("", index=kept.index, dtype=object)
+        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in CHANGE_COLUMNS})
+        return Remediation(kept, table.frame.iloc[0:0].copy(), empty, (), 0, 0)
     sent = table.frame
     n = len(records)
     # The action keys for the 1,000-modifications cap depend on the file alone: work them out
-    # on a second thread while the fix rules run. (No action can pass the cap in a shorter
-    # file.)
+    # on a second thread while the fix rules run. (In a file of at most 500 rows, its rows plus
+    # their resubmission stay within 1,000 for any action.)
     capped_keys: Future[IntArray] | None = None
     pool: ThreadPoolExecutor | None = None
-    if schema.template in MODIFICATION_TEMPLATES and n >= MAX_MODIFICATIONS_PER_ACTION:
+    if schema.template in MODIFICATION_TEMPLATES and 2 * n > MAX_MODIFICATIONS_PER_ACTION:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-cap")
         capped_keys = pool.submit(_action_keys, sent, schema, known_keys)
     try:
@@ -443,40 +473,8 @@ def _remediate(
         for label, where in result.flags:
             look_parts.append((where, label))
 
-    changed = np.zeros(n, dtype=bool)
-    for c in cells:
-        changed[c.rows] = True
-    auto = ok & changed
-
-    # impact.com's cap: at most 1,000 modifications per action, counting this resubmission.
-    capped = 0
-    warnings: list[str] = []
-    if capped_keys is not None and auto.any():
-        keys = capped_keys.result()
-        per_record = np.zeros(n, dtype=np.int64)  # rows in the file naming the same action
-        named = np.flatnonzero(keys >= 0)
-        if len(named):
-            _uniq, inverse, counts = np.unique(keys[named], return_inverse=True, return_counts=True)
-            per_record[named] = counts[inverse]
-        auto_pos = np.flatnonzero(auto)
-        over = auto_pos[per_record[auto_pos] + 1 > MAX_MODIFICATIONS_PER_ACTION]
-        if len(over):
-            capped = len(over)
-            auto[over] = False
-            resolution[over] = str(Resolution.CONTACT_SUPPORT)
-            held = np.array(
-                [
-                    f"this action already has {per_record[p]} modifications in the file; "
-                    f"impact.com allows {MAX_MODIFICATIONS_PER_ACTION} per action: contact "
-                    "support instead of resubmitting"
-                    for p in over
-                ],
-                dtype=object,
-            )
-            problem[over] = _join(held, problem[over])
-            warnings.append(f"{capped} records were held back by the 1,000-modifications cap")
-
-    # Changed cells, in file order.
+    # Changed cells, in file order. Two rules proposing different values for one cell (say
+    # --action-tracker-id and a restored "16027.0") is a conflict for a person, never a pick.
     order = {lab: i for i, lab in enumerate(sent.columns)}
     lines = np.asarray(table.lines, dtype=np.int64)
     parts = [
@@ -500,6 +498,61 @@ def _remediate(
             {"pos": [], "col": [], "Column": [], "Before": [], "After": [], "Rule": []}
         )
     )
+    if len(all_changes):
+        all_changes = all_changes.drop_duplicates(["pos", "col", "After"])
+        clash = all_changes.duplicated(["pos", "col"], keep=False).to_numpy(dtype=bool)
+        if clash.any():
+            clashing = all_changes[clash]
+            for key, group in clashing.groupby(["pos", "Column"], sort=True):
+                cell: tuple[Any, Any] = key  # type: ignore[assignment]
+                p = int(cell[0])
+                ok[p] = False
+                options = " or ".join(repr(str(v)) for v in group["After"])
+                problem[p] = _join(
+                    np.array([f"two fixes disagree on {cell[1]}: {options}"], dtype=object),
+                    problem[p : p + 1],
+                )[0]
+            all_changes = all_changes[~clash]
+    changed = np.zeros(n, dtype=bool)
+    changed[all_changes["pos"].to_numpy(dtype=np.int64)] = True
+    auto = ok & changed
+
+    # impact.com's cap: at most 1,000 modifications per action, counting this resubmission.
+    capped = 0
+    warnings: list[str] = []
+    if capped_keys is not None and auto.any():
+        keys = capped_keys.result()
+        # Per action: its rows in the file plus its rows in this resubmission.
+        per_record = np.zeros(n, dtype=np.int64)
+        resent = np.zeros(n, dtype=np.int64)
+        named = np.flatnonzero(keys >= 0)
+        if len(named):
+            _uniq, inverse, counts = np.unique(keys[named], return_inverse=True, return_counts=True)
+            per_record[named] = counts[inverse]
+            again = np.bincount(inverse, weights=auto[named].astype(np.int64)).astype(np.int64)
+            resent[named] = again[inverse]
+        auto_pos = np.flatnonzero(auto)
+        over = auto_pos[
+            (keys[auto_pos] >= 0)
+            & (per_record[auto_pos] + resent[auto_pos] > MAX_MODIFICATIONS_PER_ACTION)
+        ]
+        if len(over):
+            capped = len(over)
+            auto[over] = False
+            resolution[over] = str(Resolution.CONTACT_SUPPORT)
+            held = np.array(
+                [
+                    f"this action has {per_record[p]} modifications in the file and "
+                    f"{resent[p]} would be resent; impact.com allows "
+                    f"{MAX_MODIFICATIONS_PER_ACTION} per action: contact support instead of "
+                    "resubmitting"
+                    for p in over
+                ],
+                dtype=object,
+            )
+            problem[over] = _join(held, problem[over])
+            warnings.append(f"{capped} records were held back by the 1,000-modifications cap")
+
     descr = _describe_changes(all_changes)
     is_auto = (
         auto[all_changes["pos"].to_numpy(dtype=np.int64)]

@@ -92,6 +92,9 @@ def write_csv(
     analysts open in a spreadsheet.
     """
     names = [str(h) for h in (header if header is not None else frame.columns)]
+    if safe:
+        risky = formula_mask(pd.Series(names, dtype=object))
+        names = ["'" + n if r else n for n, r in zip(names, risky, strict=True)]
     with path.open("wb") as fh:
         fh.write((",".join(_quote_one(h) for h in names) + "\n").encode("utf-8"))
         if len(frame) == 0:

@@ -225,7 +225,20 @@ def test_submission_in_progress_means_wait() -> None:
     )
     rec = run(sent_mod(), res)
     assert set(rec.records["Resolution"]) == {"wait"}
+    assert set(rec.records["Outcome"]) == {"pending"}
     assert rec.summary["submission"]["complete"] is False
+    assert rec.summary["accepted"] == 0 and rec.summary["pending"] == 4
+
+
+def test_errors_of_an_unfinished_submission_are_not_corrected() -> None:
+    res = table(
+        ["BatchId", "OrderId", "ActionTrackerId", "Status", "ErrorType", "ErrorReason"],
+        [["A-1", "T555", "16027", "In Progress", "Validation", "BAD_DISPOSITION"]],
+    )
+    rec = run(sent_mod(), res)
+    row = rec.records.iloc[2]
+    assert (row["Outcome"], row["Resolution"]) == ("rejected", "fix_manually")
+    assert rec.remediation.corrected.empty
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -241,3 +254,26 @@ def test_shuffling_results_changes_no_verdict(seed: int) -> None:
     shuffled = rows[:]
     random.Random(seed).shuffle(shuffled)
     assert verdicts(run(sent_mod(), errors(shuffled))) == base
+
+
+def test_identifiers_that_fit_every_numbering_confirm_nothing() -> None:
+    # One Oid on three item rows: the result's Oid agrees under every numbering.
+    header = ["Oid", "ActionTrackerId", "Sku1", "Quantity1", "Amount1", "Reason"]
+    rows = [
+        ["O1", "16027", "SKU-A", "1", "1", "ORDER_UPDATE"],
+        ["O1", "16027", "SKU-B", "1", "1", "ORDER_UPDATE"],
+        ["O1", "16027", "SKU-C", "1", "1", "ORDER_UPDATE"],
+        ["O2", "16027", "SKU-D", "1", "1", "ORDER_UPDATE"],
+    ]
+    res = errors([["2", "O1", "16027", "ALREADY_LOCKED"], ["3", "O1", "16027", "BAD_DISPOSITION"]])
+    rec = run(table(header, rows), res)
+    assert not rec.line_base.confirmed
+    assert rec.summary["line_base"] == "physical"
+    assert "assumed" in rec.summary["line_base_detail"]
+    assert any("cannot tell" in w or "assumed" in w for w in rec.summary["warnings"])
+
+
+def test_a_constant_tracker_confirms_nothing() -> None:
+    res = table(["Line", "ActionTrackerId", "Message"], [["3", "16027", "NO_CHANGE"]])
+    rec = run(sent_mod(), res)
+    assert not rec.line_base.confirmed

@@ -131,3 +131,39 @@ def test_sent_frame_is_not_mutated() -> None:
     before = sent.frame.copy()
     reconcile_tables(sent, table(["Line", "Message"], [["2", "BAD_DISPOSITION"]]))
     assert sent.frame.equals(before)
+
+
+def test_a_record_an_ambiguous_result_may_name_is_not_resubmitted() -> None:
+    sent = table(
+        ["ActionId", "Oid", "ActionTrackerId", "Amount", "Reason"],
+        [["", "O1", "16027", "0", "item returned"], ["", "O1", "16027", "0", "ITEM_RETURNED"]],
+    )
+    results = table(
+        ["Line", "OrderId", "ActionTrackerId", "Message"],
+        [["2", "O1", "16027", "BAD_DISPOSITION"], ["", "O1", "16027", "ALREADY_LOCKED"]],
+    )
+    rec = reconcile_tables(sent, results)
+    assert list(rec.records["Resolution"]) == ["review", "review"]
+    assert rec.remediation.corrected.empty
+
+
+def test_two_fixes_for_one_cell_go_to_a_person() -> None:
+    sent = table(
+        ["Oid", "ActionTrackerId", "Amount", "Reason"], [["O1", "16027.0", "12.50", "ORDER_UPDATE"]]
+    )
+    results = table(["Line", "Message"], [["2", "ACTIONTRACKER_NOT_FOUND"], ["2", "MALFORMED"]])
+    opts = ReconcileOptions(fixes=RemediateOptions(action_tracker_id="555"))
+    rec = reconcile_tables(sent, results, opts)
+    assert rec.records["Resolution"].iat[0] == "fix_manually"
+    assert "disagree on ActionTrackerId" in rec.records["Advice"].iat[0]
+    assert rec.remediation.corrected.empty
+
+
+def test_the_cap_counts_the_resubmitted_rows_too() -> None:
+    rows = [["1000.4636.1", "1.00", "item returned"]] * 999 + [["1000.4636.2", "1.00", "x"]]
+    sent = table(["ActionId", "Amount", "Reason"], rows)
+    results = table(["Line", "Message"], [["2", "BAD_DISPOSITION"], ["3", "BAD_DISPOSITION"]])
+    rec = reconcile_tables(sent, results)
+    # 999 rows in the file + 2 resent = 1,001 > 1,000.
+    assert list(rec.records["Resolution"][:2]) == ["contact_support", "contact_support"]
+    assert rec.remediation.capped == 2

@@ -143,3 +143,9 @@ def test_xlsx_formula_like_text_has_quote_prefix(tmp_path: Path) -> None:
     assert [c.value for c in cells] == ["=1+1", "-5", "@SUM(A1)", "plain"]
     assert [bool(c.quotePrefix) for c in cells] == [True, False, True, False]
     assert cells[2].fill.fgColor.rgb == "FFFFF2CC"  # highlighted and quote-prefixed
+
+
+def test_safe_csv_neutralises_header_cells_too(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    write_csv(pd.DataFrame({"a": ["=1"]}), path, header=['=HYPERLINK("x")'], safe=True)
+    assert path.read_text(encoding="utf-8") == '"\'=HYPERLINK(""x"")"\n\'=1\n'
