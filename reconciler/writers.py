@@ -126,15 +126,25 @@ def _column_via_uniques(series: pd.Series, transform: Callable[[Any], Any]) -> A
     return transform(_arrow_text(series))
 
 
+_NEEDS_QUOTES = re.compile(rb'[,"\r\n]')
+_FORMULA_BYTES = re.compile(rb"[=+\-@\t\r]")
+
+
+def _bytes_match(arr: Any, pattern: re.Pattern[bytes]) -> bool:
+    """Whether ``pattern`` occurs anywhere in a string array's bytes: one C scan of its data
+    buffer, which lets the per-value kernels be skipped for the many columns that need none."""
+    return pattern.search(_data_view(arr)) is not None
+
+
 def _csv_quote(arr: Any) -> Any:
     """Quote the values of an Arrow string array that need it (as the csv module does)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.large_string()
-    needs = pc.match_substring_regex(arr, '[,"\r\n]')
-    if not pc.any(needs).as_py():
+    if not _bytes_match(arr, _NEEDS_QUOTES):
         return arr
+    needs = pc.match_substring_regex(arr, '[,"\r\n]')
     quote = pa.scalar('"', text)
     doubled = pc.replace_substring(arr, '"', '""')
     quoted = pc.binary_join_element_wise(quote, doubled, quote, pa.scalar("", text))
@@ -178,25 +188,32 @@ def _csv_body(frame: pd.DataFrame, *, safe: bool = False) -> bytes:
     comma = pa.scalar(",", text)
     rows = pc.binary_join_element_wise(*columns, comma) if len(columns) > 1 else columns[0]
     rows = pc.binary_join_element_wise(rows, empty, pa.scalar("\n", text))
-    return "".join(rows.to_pylist()).encode("utf-8") if rows.offset else _joined_bytes(rows)
+    return _joined_bytes(rows)
+
+
+def _data_view(arr: Any) -> memoryview:
+    """The UTF-8 bytes of a (non-chunked) string array's values, concatenated, without copying."""
+    import pyarrow as pa
+
+    offsets = memoryview(arr.buffers()[1]).cast("B")
+    data = arr.buffers()[2]
+    first, last = arr.offset, arr.offset + len(arr)
+    if pa.types.is_large_string(arr.type):
+        start = offsets[first * 8 : (first + 1) * 8].cast("q")[0]
+        end = offsets[last * 8 : (last + 1) * 8].cast("q")[0]
+    else:
+        start = offsets[first * 4 : (first + 1) * 4].cast("i")[0]
+        end = offsets[last * 4 : (last + 1) * 4].cast("i")[0]
+    return memoryview(data)[start:end] if data is not None else memoryview(b"")
 
 
 def _joined_bytes(arr: Any) -> bytes:
-    """The concatenated UTF-8 data of a string array with no nulls and no offset."""
+    """The concatenated UTF-8 data of a string array with no nulls."""
     import pyarrow as pa
 
     if isinstance(arr, pa.ChunkedArray):
         return b"".join(_joined_bytes(chunk) for chunk in arr.chunks)
-    offsets = arr.buffers()[1]
-    data = arr.buffers()[2]
-    raw = memoryview(offsets).cast("B")
-    if pa.types.is_large_string(arr.type):
-        start = raw[0:8].cast("q")[0]
-        end = raw[len(arr) * 8 : (len(arr) + 1) * 8].cast("q")[0]
-    else:
-        start = raw[0:4].cast("i")[0]
-        end = raw[len(arr) * 4 : (len(arr) + 1) * 4].cast("i")[0]
-    return bytes(memoryview(data)[start:end]) if data is not None else b""
+    return bytes(_data_view(arr))
 
 
 def write_json(data: Any, path: Path) -> None:
@@ -441,6 +458,8 @@ def _formula_like(arr: Any) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not _bytes_match(arr, _FORMULA_BYTES):
+        return np.zeros(len(arr), dtype=bool)
     risky = np.asarray(
         pc.match_substring_regex(arr, r"^[=+\-@\t\r]").to_numpy(zero_copy_only=False), dtype=bool
     ).copy()
