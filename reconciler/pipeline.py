@@ -43,6 +43,7 @@ from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLAT
 from .writers import (
     Sheet,
     check_out_dir,
+    signals_deferred,
     staged_output,
     write_csv,
     write_json,
@@ -592,7 +593,10 @@ def write_outputs(
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconciler-write") as pool:
             # The heaviest jobs first: reconciled.csv and the extras (report, workbook).
             order = [0, *range(4, len(jobs)), 1, 2, 3]
-            futures = [pool.submit(jobs[i]) for i in order]
+            # Every job is registered with the pool before an interrupt may land, so leaving
+            # the pool waits for all of them before the staging folder is removed.
+            with signals_deferred():
+                futures = [pool.submit(jobs[i]) for i in order]
             written = [name for future in futures for name in future.result()]
         summary = dict(rec.summary)
         summary["outputs"] = sorted([*written, "summary.json"])

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -271,7 +272,7 @@ def check_out_dir(out: Path, inputs: Sequence[Path]) -> None:
 
 
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back while the output folders are swapped (main thread only)."""
     import signal
     import threading
@@ -307,7 +308,7 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
     try:
         try:
             # An interrupt between creating the folder and noting its name would strand it.
-            with _signals_deferred():
+            with signals_deferred():
                 out.parent.mkdir(parents=True, exist_ok=True)
                 stage = Path(
                     tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
@@ -320,7 +321,7 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
         (stage / MARKER).write_text("made by reconciler; safe to delete\n", encoding="utf-8")
         os.chmod(stage, 0o755)
         backup: Path | None = None
-        with _signals_deferred():
+        with signals_deferred():
             if out.exists():
                 backup = out.with_name(f".{out.name}.old-{os.getpid()}")
                 os.replace(out, backup)
@@ -341,8 +342,13 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
     except OSError as exc:
         raise OutputError(f"cannot write outputs ({exc.strerror or exc})", path=out) from exc
     finally:
-        if stage is not None and stage.exists():
+        # A writer thread still finishing a file could make one pass miss it: retry briefly.
+        for _attempt in range(50):
+            if stage is None or not stage.exists():
+                break
             shutil.rmtree(stage, ignore_errors=True)
+            if stage.exists():
+                time.sleep(0.1)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
