@@ -8,6 +8,7 @@ Every tool failure is printed as one line ``reconciler: <file>[:<line>]: <proble
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -104,6 +105,11 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             raise _fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
             raise _fail(INTERRUPTED, 130) from None
+        except BrokenPipeError:
+            # The reader of stdout went away (`... | head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as exc:
             if debug:
                 traceback.print_exc()

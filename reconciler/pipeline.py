@@ -385,7 +385,9 @@ def _summary(
         "result_shape_title": SHAPE_TITLES[result_schema.shape],
         "result_columns": {k: v for k, v in sorted(result_schema.fields.items())},
         "line_base": str(ties.line_base.base),
-        "line_base_detail": ties.line_base.describe(),
+        "line_base_detail": ties.line_base.describe()
+        if result_schema.column("line") is not None
+        else "not used: the results carry no line numbers, so they are tied by identifiers",
         "line_base_evidence": {k: dict(v) for k, v in ties.line_base.evidence.items()},
         "submission": {
             "status": submission.status,

@@ -302,3 +302,12 @@ def test_needs_attention_workbook_highlights_the_cells_to_fix(tmp_path: Path) ->
     assert lit == {"Amount", "Reason"}
     oid = rows["6"][header.index("Oid")]
     assert (oid.value, oid.data_type) == ("12346", "s")  # text, as sent
+
+
+def test_results_without_lines_say_line_numbers_were_not_used(tmp_path: Path) -> None:
+    folder = ROOT / "fixtures" / "mobile_api_submissions"
+    out = tmp_path / "o"
+    _invoke("reconcile", str(folder / "sent.csv"), str(folder / "results.json"), "-o", str(out))
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["line_base_detail"].startswith("not used")
+    assert not any("assumed" in w for w in summary["warnings"])
