@@ -277,7 +277,9 @@ def signals_deferred() -> Iterator[None]:
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):  # not the main thread, or no POSIX signal masks (Windows)
         yield
         return
     held = {signal.SIGINT, signal.SIGTERM}
