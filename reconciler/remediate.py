@@ -26,7 +26,7 @@ from .detect import SentSchema
 from .fixes import Fix, fix_amount, fix_date, fix_integer, fix_reason, spoiled_id_problem
 from .model import IntArray, Outcome, Resolution, Table
 from .normalize import dictionary_codes, id_key
-from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES, STANDARD_REASONS
+from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
 from .writers import formula_mask
 
 CHANGE_COLUMNS: tuple[str, ...] = ("SourceLine", "Column", "Before", "After", "Rule")
@@ -668,7 +668,3 @@ def _look_columns(n: int, parts: list[tuple[IntArray, str]], order: Mapping[str,
         joined = multi.groupby("pos", sort=True)["label"].agg(";".join)
         out[joined.index.to_numpy(dtype=np.int64)] = joined.to_numpy(dtype=object)
     return out
-
-
-def reason_is_standard(value: str) -> bool:
-    return value in STANDARD_REASONS
