@@ -10,8 +10,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-import pandas as pd
-
 from .errors import ShapeError, UsageError
 from .model import Table
 from .templates import (
@@ -170,12 +168,6 @@ def _is_chained(table: Table, fields: Mapping[str, str]) -> bool:
         return False
     trackers = frame.groupby(frame.columns[0], sort=False)[frame.columns[1]].nunique()
     return bool((trackers > 1).any())
-
-
-_RESULT_ALIASES: dict[str, list[str]] = {}
-for _name, _aliases in RESULT_FIELDS.items():
-    for _alias in _aliases:
-        _RESULT_ALIASES.setdefault(header_key(_alias), []).append(_name)
 
 
 def _status_kind(values: set[str]) -> str | None:
@@ -346,7 +338,3 @@ def looks_like_results(table: Table) -> bool:
     )
     has_sent = bool({"amount", "reason", "campaignid", "eventdate"} & keys)
     return has_line and has_code and not has_sent
-
-
-def frame_columns(frame: pd.DataFrame) -> list[str]:
-    return [str(c) for c in frame.columns]

@@ -109,7 +109,6 @@ CURRENCY_SIGNS: dict[str, frozenset[str]] = {
     "₹": frozenset({"INR"}),
 }
 PLAIN_AMOUNT = re.compile(r"^\d+(?:\.\d{1,2})?$")
-_CURRENCY = re.compile(r"^(?:[A-Z]{3}\s*)?[$€£¥₹]?|[$€£¥₹]?(?:\s*[A-Z]{3})?$")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
 MAX_AMOUNT = Decimal("999999.99")  # decimal(8,2)
 

@@ -24,8 +24,6 @@ from .templates import RECORD_FAILURE_VALUES, RECORD_SUCCESS_VALUES
 ID_FIELDS: tuple[str, ...] = ("action_id", "oid", "action_tracker_id", "campaign_id")
 UNSPECIFIED_CODE = "UNSPECIFIED_ERROR"
 
-_NUMERIC_ID = re.compile(r"^\d+(?:\.0+)?$")
-
 
 def _text(frame: pd.DataFrame, label: str | None) -> pd.Series:
     """A column as pandas' ``str`` dtype ("" for a field the file does not have)."""

@@ -65,16 +65,6 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-def count_formula_cells(frame: pd.DataFrame) -> int:
-    return int(
-        sum(
-            formula_mask(frame[c]).sum()
-            for c in frame.columns
-            if frame[c].dtype.kind == "O" or str(frame[c].dtype) in ("str", "string")
-        )
-    )
-
-
 def write_csv(
     frame: pd.DataFrame,
     path: Path,
