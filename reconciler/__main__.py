@@ -6,6 +6,7 @@ takes a moment) must give one line and exit 130, like an interrupt at any later 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -20,6 +21,10 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
+    # Arrow's default allocator (mimalloc) returns and re-faults pages as the big columns come
+    # and go: about 1 s of system time in a 1,000,000-record run. The C library's allocator
+    # does not (benchmarks/README). Set before pyarrow loads; a user's own choice wins.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     try:
         from .cli import app
 
