@@ -6,6 +6,7 @@ when a record carries several codes. Knows nothing about files; meanings come fr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from .catalogue import Catalogue
 from .match import Ties, Unmatched
-from .model import RESOLUTION_PRECEDENCE, Outcome, Resolution, TiedBy
+from .model import RESOLUTION_PRECEDENCE, IntArray, Outcome, Resolution, TiedBy
 
 _TIE_RANK: dict[str, int] = {
     str(TiedBy.LINE): 0,
@@ -67,6 +68,68 @@ MISSING_ADVICE = (
     "The results list every record but not this one: check whether it was processed before "
     "resubmitting it."
 )
+
+
+RESOLUTION_NAMES: tuple[str, ...] = tuple(str(r) for r in Resolution)
+RESOLUTION_CODE: dict[str, int] = {name: i for i, name in enumerate(RESOLUTION_NAMES)}
+
+
+def resolution_column(codes: npt.NDArray[np.int8]) -> pd.Categorical:
+    """Resolution codes (positions in ``RESOLUTION_NAMES``) as the categorical column."""
+    return pd.Categorical.from_codes(
+        np.asarray(codes, dtype=np.int64), categories=pd.Index(RESOLUTION_NAMES, dtype=object)
+    )
+
+
+class TextColumn:
+    """A text column built as integer codes into a list of distinct texts ("" is code 0).
+
+    Verdict texts repeat: a million records carry a few hundred distinct advice texts. Each
+    text is stored once and the column becomes a ``pd.Categorical`` without hashing a million
+    Python strings."""
+
+    def __init__(self, n: int, column: pd.Categorical | None = None) -> None:
+        if column is None:
+            self.texts: list[str] = [""]
+            self.codes = np.zeros(n, dtype=np.int64)
+        else:
+            self.texts = [str(t) for t in column.categories]
+            self.codes = np.asarray(column.codes, dtype=np.int64).copy()
+        self._index = {t: i for i, t in enumerate(self.texts)}
+
+    def code(self, text: str) -> int:
+        found = self._index.get(text)
+        if found is None:
+            found = self._index[text] = len(self.texts)
+            self.texts.append(text)
+        return found
+
+    def set(self, where: IntArray, ids: npt.NDArray[np.intp], texts: list[str]) -> None:
+        """Row ``where[k]`` gets ``texts[ids[k]]``."""
+        lookup = np.array([self.code(t) for t in texts], dtype=np.int64)
+        self.codes[where] = lookup[ids] if len(lookup) else 0
+
+    def put(self, where: IntArray, texts: npt.NDArray[np.object_]) -> None:
+        """Row ``where[k]`` gets ``texts[k]`` (distinct texts are coded once)."""
+        if len(where):
+            ids, uniques = pd.factorize(pd.Series(texts, dtype=object))
+            self.set(where, ids, [str(u) for u in uniques])
+
+    def fill(self, mask: npt.NDArray[np.bool_], text: str) -> None:
+        self.codes[mask] = self.code(text)
+
+    def map(self, mask: npt.NDArray[np.bool_], fn: Callable[[str], str]) -> None:
+        """Rows under ``mask`` get ``fn`` of their text, worked out once per distinct text."""
+        where = np.flatnonzero(mask)
+        if len(where):
+            ids, uniques = pd.factorize(self.codes[where])
+            self.set(where, ids, [fn(self.texts[int(u)]) for u in uniques])
+
+    def at(self, where: IntArray) -> npt.NDArray[np.object_]:
+        return np.asarray(self.texts, dtype=object)[self.codes[where]]
+
+    def categorical(self) -> pd.Categorical:
+        return pd.Categorical.from_codes(self.codes, categories=pd.Index(self.texts, dtype=object))
 
 
 def _merge_codes(codes: pd.Series) -> str:
@@ -147,50 +210,60 @@ def classify_records(
         kind = np.where(has_codes, 1, np.where(ambiguous & ~has_result, 2, 4))
     outcome = _OUTCOMES[kind]
 
-    resolution = np.full(n_records, str(Resolution.NONE), dtype=object)
-    advice = np.full(n_records, "", dtype=object)
+    # Every verdict column is categorical: a record's texts are one of a few (one per distinct
+    # set of codes), so they are computed once each and compared, counted and written as
+    # integer codes.
+    resolution = np.full(n_records, RESOLUTION_CODE[Resolution.NONE], dtype=np.int8)
+    advice = TextColumn(n_records)
+    code_sets = TextColumn(n_records)
     if has_codes.any():
         # One verdict per distinct set of codes, broadcast back by integer code.
         set_ids, sets = pd.factorize(pd.Series(codes[has_codes], dtype=object))
         verdicts = [_verdict(catalogue, str(u)) for u in sets]
-        resolution[has_codes] = np.array([v[0] for v in verdicts], dtype=object)[set_ids]
-        advice[has_codes] = np.array([v[1] for v in verdicts], dtype=object)[set_ids]
+        where = np.flatnonzero(has_codes)
+        resolution[where] = np.array([RESOLUTION_CODE[v[0]] for v in verdicts], np.int8)[set_ids]
+        advice.set(where, set_ids, [v[1] for v in verdicts])
+        code_sets.set(where, set_ids, [str(u) for u in sets])
     is_amb = outcome == str(Outcome.AMBIGUOUS)
-    resolution[is_amb] = str(Resolution.REVIEW)
-    advice[is_amb] = AMBIGUOUS_ADVICE
+    resolution[is_amb] = RESOLUTION_CODE[Resolution.REVIEW]
+    advice.fill(is_amb, AMBIGUOUS_ADVICE)
     is_missing = outcome == str(Outcome.MISSING)
-    resolution[is_missing] = str(Resolution.REVIEW)
-    advice[is_missing] = MISSING_ADVICE
+    resolution[is_missing] = RESOLUTION_CODE[Resolution.REVIEW]
+    advice.fill(is_missing, MISSING_ADVICE)
     if not submission.complete:
         pending = ~has_codes
-        resolution[pending] = str(Resolution.WAIT)
-        advice[pending] = (
+        resolution[pending] = RESOLUTION_CODE[Resolution.WAIT]
+        advice.fill(
+            pending,
             f"The submission is not complete yet (status {submission.status or 'unknown'}): "
-            "results are not final. Export them again once its status is Complete."
+            "results are not final. Export them again once its status is Complete.",
         )
     # An ambiguous result may also concern a record that is otherwise tied: a person must look
     # before anything is resubmitted (only a more final verdict stands).
     also = ambiguous & ~is_amb
     if also.any():
-        advice[also] = [(a + " | " if a else "") + AMBIGUOUS_ADVICE for a in advice[also]]
+        advice.map(also, lambda a: (a + " | " if a else "") + AMBIGUOUS_ADVICE)
         softer = also & np.isin(
-            resolution, [str(Resolution.NONE), str(Resolution.FIX_MANUALLY), str(Resolution.WAIT)]
+            resolution,
+            [
+                RESOLUTION_CODE[r]
+                for r in (Resolution.NONE, Resolution.FIX_MANUALLY, Resolution.WAIT)
+            ],
         )
-        resolution[softer] = str(Resolution.REVIEW)
+        resolution[softer] = RESOLUTION_CODE[Resolution.REVIEW]
 
-    # Object columns on purpose: these are small vocabularies or repeated texts, and pandas'
-    # Arrow-backed strings would cost a conversion each way in the stages that follow.
     frame = pd.DataFrame(
-        {"ErrorCodes": codes, "Resolution": resolution, "Advice": advice}, dtype=object
+        {
+            "Outcome": pd.Categorical.from_codes(
+                np.asarray(kind, dtype=np.int64), categories=pd.Index(list(_OUTCOMES), dtype=object)
+            ),
+            "ErrorCodes": code_sets.categorical(),
+            "Resolution": resolution_column(resolution),
+            "TiedBy": pd.Categorical.from_codes(
+                rank_code(rank), categories=pd.Index(TIE_NAMES, dtype=object)
+            ),
+            "Advice": advice.categorical(),
+        }
     )
-    # Outcome and TiedBy are closed vocabularies: categoricals compare and count as integers.
-    outcomes = pd.Index([str(o) for o in _OUTCOMES])
-    kinds = np.asarray(kind, dtype=np.int64)
-    index = frame.index
-    frame.insert(
-        0, "Outcome", pd.Series(pd.Categorical.from_codes(kinds, categories=outcomes), index=index)
-    )
-    ties_cat = pd.Categorical.from_codes(rank_code(rank), categories=pd.Index(TIE_NAMES))
-    frame.insert(3, "TiedBy", pd.Series(ties_cat, index=index))
     frame["ResultRows"] = n_rows
     return frame

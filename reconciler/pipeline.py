@@ -10,7 +10,7 @@ import functools
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLAT
 from .writers import (
     Sheet,
     check_out_dir,
+    encode_rows,
     signals_deferred,
     staged_output,
     write_csv,
@@ -115,6 +116,9 @@ class Reconciliation:
     unmatched: pd.DataFrame
     remediation: Remediation
     summary: dict[str, Any]
+    # The sent rows encoded for reconciled.csv (``writers.encode_rows``), made on a second
+    # thread while the rest runs; None when they are to be encoded at write time.
+    sent_rows: Future[list[Any]] | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -207,6 +211,8 @@ def _counts(values: pd.Series) -> dict[str, int]:
 def _by_code(codes: pd.Series) -> dict[str, int]:
     counter: Counter[str] = Counter()
     for cell, n in codes[codes != ""].value_counts().items():
+        if not n:
+            continue  # a categorical lists its unused categories too
         for code in str(cell).split(";"):
             counter[code] += int(n)
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -264,6 +270,11 @@ def reconcile_tables(
             line=sent.header_line or None,
         )
     result_schema = detect_results(results, sent_schema, sent, options.overrides)
+    # reconciled.csv repeats the sent rows as they are: encode them on the second core now,
+    # while the records are tied and classified (Arrow's kernels run outside the GIL).
+    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-encode")
+    sent_rows = encoder.submit(encode_rows, sent.frame, safe=True)
+    encoder.shutdown(wait=False)
     step("reading result codes and keying sent records")
     # Key only the identifiers the results have a column for: the others can never tie or
     # contradict. Both sides are independent Arrow-heavy work, so they run side by side.
@@ -315,6 +326,7 @@ def reconcile_tables(
         unmatched=unmatched,
         remediation=remediation,
         summary=summary,
+        sent_rows=sent_rows,
     )
 
 
@@ -607,8 +619,17 @@ def write_outputs(
 
 
 def _write_reconciled(rec: Reconciliation, stage: Path) -> list[str]:
-    frame, header = reconciled_frame(rec)
-    write_csv(frame, stage / "reconciled.csv", header=header, safe=True)
+    if rec.sent_rows is None:
+        frame, header = reconciled_frame(rec)
+        write_csv(frame, stage / "reconciled.csv", header=header, safe=True)
+    else:
+        write_csv(
+            rec.records[list(RECORD_COLUMNS)],
+            stage / "reconciled.csv",
+            header=[*rec.sent.header, *RECORD_COLUMNS],
+            safe=True,
+            lead=rec.sent_rows.result(),
+        )
     return ["reconciled.csv"]
 
 

@@ -9,7 +9,7 @@ the sent frame is never mutated; corrected rows are a new frame.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,6 +22,7 @@ import pandas as pd
 
 from .actions import ActionsIndex, is_locked, newest
 from .catalogue import Catalogue
+from .classify import RESOLUTION_CODE, RESOLUTION_NAMES, TextColumn, resolution_column
 from .detect import SentSchema
 from .fixes import Fix, fix_amount, fix_date, fix_integer, fix_reason, spoiled_id_problem
 from .model import IntArray, Outcome, Resolution, Table
@@ -433,13 +434,15 @@ def _remediate(
 ) -> Remediation:
     sent = table.frame
     n = len(records)
-    outcome = records["Outcome"].to_numpy(dtype=object)
-    resolution = records["Resolution"].to_numpy(dtype=object).copy()
-    base_advice = records["Advice"].to_numpy(dtype=object)
+    resolution = np.asarray(
+        _categorical(records["Resolution"], RESOLUTION_NAMES).codes, dtype=np.int8
+    ).copy()
+    advice = TextColumn(n, _categorical(records["Advice"]))
     cand = np.flatnonzero(
-        (outcome == str(Outcome.REJECTED)) & (resolution == str(Resolution.FIX_MANUALLY))
+        (records["Outcome"] == str(Outcome.REJECTED)).to_numpy(dtype=bool)
+        & (resolution == RESOLUTION_CODE[Resolution.FIX_MANUALLY])
     )
-    codesets = records["ErrorCodes"].to_numpy(dtype=object)[cand]
+    codesets = np.asarray(records["ErrorCodes"].iloc[cand], dtype=object)
 
     # Which rules each candidate needs; a code without a rule blocks the record.
     set_codes, set_uniques = pd.factorize(pd.Series(codesets, dtype=object))
@@ -539,7 +542,7 @@ def _remediate(
         if len(over):
             capped = len(over)
             auto[over] = False
-            resolution[over] = str(Resolution.CONTACT_SUPPORT)
+            resolution[over] = RESOLUTION_CODE[Resolution.CONTACT_SUPPORT]
             held = np.array(
                 [
                     f"this action has {per_record[p]} modifications in the file and "
@@ -561,15 +564,11 @@ def _remediate(
     )
     applied = all_changes[is_auto].reset_index(drop=True)
 
-    advice = base_advice.copy()
     fix_text = np.full(n, "", dtype=object)
     if len(descr):
         fix_text[descr.index.to_numpy(dtype=np.int64)] = descr.to_numpy(dtype=object)
     auto_pos = np.flatnonzero(auto)
-    resolution[auto_pos] = str(Resolution.AUTO_FIXED)
-    advice[auto_pos] = (
-        "Corrected automatically (" + fix_text[auto_pos] + "); resubmit with resubmit.csv."
-    )
+    resolution[auto_pos] = RESOLUTION_CODE[Resolution.AUTO_FIXED]
     manual = np.flatnonzero((ok | blocked | (problem != "")) & ~auto)
     manual = manual[np.isin(manual, cand)]
     with_problem = manual[problem[manual] != ""]
@@ -579,18 +578,29 @@ def _remediate(
         text = np.where(
             also, text + "; reconciler would also correct " + fix_text[with_problem], text
         )
-        advice[with_problem] = [
-            t[0].upper() + t[1:] + ". " + str(b)
-            for t, b in zip(text, base_advice[with_problem], strict=True)
-        ]
+        advice.put(
+            with_problem,
+            np.array(
+                [
+                    t[0].upper() + t[1:] + ". " + str(b)
+                    for t, b in zip(text, advice.at(with_problem), strict=True)
+                ],
+                dtype=object,
+            ),
+        )
+    advice.put(
+        auto_pos,
+        np.asarray(
+            "Corrected automatically (" + fix_text[auto_pos] + "); resubmit with resubmit.csv.",
+            dtype=object,
+        ),
+    )
 
     fix_columns = _look_columns(n, look_parts, order)
-    out_records = records.copy()
+    out_records = records.copy(deep=False)
     index = out_records.index
-    out_records["Resolution"] = pd.Series(
-        pd.Categorical(resolution, categories=[str(r) for r in Resolution]), index=index
-    )
-    out_records["Advice"] = pd.Series(advice, index=index, dtype=object)
+    out_records["Resolution"] = pd.Series(resolution_column(resolution), index=index)
+    out_records["Advice"] = pd.Series(advice.categorical(), index=index)
     out_records["FixColumns"] = pd.Series(fix_columns, index=index, dtype=object)
 
     corrected = sent.iloc[auto_pos].copy()
@@ -627,6 +637,17 @@ def _remediate(
         capped=capped,
         formula_cells=formula_cells,
     )
+
+
+def _categorical(values: pd.Series, categories: Sequence[str] | None = None) -> Any:
+    """A verdict column as a ``pd.Categorical`` (classify makes them so; other callers may
+    not)."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and (
+        categories is None or list(values.cat.categories) == list(categories)
+    ):
+        return values.array
+    wanted = None if categories is None else pd.Index(list(categories), dtype=object)
+    return pd.Categorical(np.asarray(values, dtype=object), categories=wanted)
 
 
 def _describe_changes(changes: pd.DataFrame) -> pd.Series:

@@ -71,6 +71,7 @@ def write_csv(
     *,
     header: Sequence[str] | None = None,
     safe: bool = False,
+    lead: Sequence[Any] | None = None,
 ) -> None:
     """UTF-8 (no BOM), comma-separated, header first, ``\\n`` line ends, minimal quoting.
 
@@ -81,6 +82,10 @@ def write_csv(
 
     ``safe`` neutralises formula-like values on the way (see ``neutralise``), for files
     analysts open in a spreadsheet.
+
+    ``lead``: the leading fields of every row, already encoded by ``encode_rows`` (with the
+    same ``safe``); ``frame`` then holds only the columns that follow them, and ``header``
+    names all of them.
     """
     names = [str(h) for h in (header if header is not None else frame.columns)]
     if safe:
@@ -90,9 +95,25 @@ def write_csv(
         fh.write((",".join(_quote_one(h) for h in names) + "\n").encode("utf-8"))
         if len(frame) == 0:
             return
-        step = 100_000
-        for start in range(0, len(frame), step):
-            fh.write(_csv_body(frame.iloc[start : start + step], safe=safe))
+        memo: dict[int, Any] = {}  # categorical columns' texts, encoded once for all chunks
+        for i, start in enumerate(range(0, len(frame), ROWS_PER_CHUNK)):
+            part = frame.iloc[start : start + ROWS_PER_CHUNK]
+            fh.write(_csv_body(part, safe=safe, lead=None if lead is None else lead[i], memo=memo))
+
+
+ROWS_PER_CHUNK = 100_000
+
+
+def encode_rows(frame: pd.DataFrame, *, safe: bool = False) -> list[Any]:
+    """Every row of ``frame`` as its CSV fields joined by commas, without the line end: one
+    Arrow string array per ``ROWS_PER_CHUNK`` rows, for ``write_csv(lead=...)``.
+
+    Encoding the sent file's own columns does not depend on the verdicts, so the pipeline
+    does it on the second core while the records are being tied and classified."""
+    return [
+        _csv_rows(frame.iloc[start : start + ROWS_PER_CHUNK], safe=safe, alone=False, memo={})
+        for start in range(0, len(frame), ROWS_PER_CHUNK)
+    ]
 
 
 def _quote_one(value: str) -> str:
@@ -101,13 +122,26 @@ def _quote_one(value: str) -> str:
     return value
 
 
-def _column_via_uniques(series: pd.Series, transform: Callable[[Any], Any]) -> Any:
+def _column_via_uniques(
+    series: pd.Series, transform: Callable[[Any], Any], memo: dict[int, Any] | None = None
+) -> Any:
     """``transform`` (Arrow string array -> Arrow string array) over a column.
 
     Verdict columns repeat a few texts (Outcome, Resolution, codes, advice): they are
     factorised and transformed once per distinct value, then expanded with ``take``."""
     import pyarrow as pa
 
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cat_codes = np.asarray(series.array.codes, dtype=np.int64)
+        if len(cat_codes) and cat_codes.min() >= 0:
+            key = id(series.dtype)  # the slices of one column share their dtype
+            done = memo.get(key) if memo is not None else None
+            if done is None:
+                texts = pd.Series(np.asarray(series.array.categories, dtype=object), dtype=object)
+                done = transform(_arrow_text(texts))
+                if memo is not None:
+                    memo[key] = done
+            return done.take(pa.array(cat_codes))
     if series.dtype == object or isinstance(series.dtype, pd.CategoricalDtype):
         codes, uniques = pd.factorize(series, use_na_sentinel=False)
         if len(uniques) * 4 < len(series):
@@ -156,7 +190,28 @@ def _neutralise_arrow(arr: Any) -> Any:
     return pc.if_else(pa.array(risky), prefixed, arr)
 
 
-def _csv_body(frame: pd.DataFrame, *, safe: bool = False) -> bytes:
+def _csv_body(
+    frame: pd.DataFrame,
+    *,
+    safe: bool = False,
+    lead: Any = None,
+    memo: dict[int, Any] | None = None,
+) -> bytes:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    rows = _csv_rows(frame, safe=safe, alone=lead is None, memo=memo)
+    if lead is not None:
+        rows = pc.binary_join_element_wise(lead, rows, pa.scalar(",", text))
+    rows = pc.binary_join_element_wise(rows, pa.scalar("", text), pa.scalar("\n", text))
+    return _joined_bytes(rows)
+
+
+def _csv_rows(
+    frame: pd.DataFrame, *, safe: bool, alone: bool, memo: dict[int, Any] | None = None
+) -> Any:
+    """The fields of each row joined by commas (``alone``: these are all of the row's fields)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -167,19 +222,17 @@ def _csv_body(frame: pd.DataFrame, *, safe: bool = False) -> bytes:
         return _csv_quote(_neutralise_arrow(arr) if safe else arr)
 
     columns = [
-        _column_via_uniques(frame.iloc[:, i], cell)
+        _column_via_uniques(frame.iloc[:, i], cell, memo)
         if frame.iloc[:, i].dtype.kind not in "iuf"
         else _csv_quote(_arrow_text(frame.iloc[:, i]))
         for i in range(frame.shape[1])
     ]
-    if len(columns) == 1:
+    if len(columns) == 1 and alone:
         # A lone empty field would read back as a blank line.
         only = columns[0]
         columns = [pc.if_else(pc.equal(only, empty), pa.scalar('""', text), only)]
     comma = pa.scalar(",", text)
-    rows = pc.binary_join_element_wise(*columns, comma) if len(columns) > 1 else columns[0]
-    rows = pc.binary_join_element_wise(rows, empty, pa.scalar("\n", text))
-    return _joined_bytes(rows)
+    return pc.binary_join_element_wise(*columns, comma) if len(columns) > 1 else columns[0]
 
 
 def _data_view(arr: Any) -> memoryview:
