@@ -141,8 +141,10 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
     k = len(r_pos)
     agree = np.zeros(k, dtype=np.int64)
     contradict = np.zeros(k, dtype=np.int64)
-    first = np.full(k, "", dtype=object)
-    for name in ID_FIELDS:
+    # The first contradicting field as its position in ``names`` (0: none).
+    names = np.array(["", *ID_FIELDS, "sku"], dtype=object)
+    first = np.zeros(k, dtype=np.int8)
+    for i, name in enumerate(ID_FIELDS, start=1):
         rv = keys.results[name][r_pos]
         sv = keys.sent[name][s_idx]
         both = (rv >= 0) & (sv != EMPTY)
@@ -151,7 +153,7 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
         bad = both & ~same
         contradict += bad
         if bad.any():
-            first = np.where((first == "") & bad, name, first)
+            first[(first == 0) & bad] = i
     rsku = keys.result_sku[r_pos]
     check = (rsku >= 0) & keys.has_sku[s_idx]
     if check.any():
@@ -160,8 +162,8 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
         agree[idx[found]] += 1
         contradict[idx[~found]] += 1
         miss = idx[~found]
-        first[miss] = np.where(first[miss] == "", "sku", first[miss])
-    return _Comparison(agree, contradict, first)
+        first[miss[first[miss] == 0]] = len(names) - 1
+    return _Comparison(agree, contradict, names[first])
 
 
 def _locate(numbers: IntArray, lines: IntArray) -> tuple[IntArray, np.ndarray]:

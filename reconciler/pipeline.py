@@ -36,7 +36,7 @@ from .errors import InputError, ShapeError, UsageError
 from .fixes import fix_amount
 from .match import LineBaseChoice, Ties, match_results
 from .model import LineBase, Outcome, Resolution, Table
-from .normalize import ID_FIELDS, PAYLOAD_FIELDS, result_rows, sent_keys
+from .normalize import ID_FIELDS, PAYLOAD_FIELDS, arrow_strings, result_rows, sent_keys
 from .readers import read_table
 from .remediate import RemediateOptions, Remediation, remediate
 from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
@@ -461,8 +461,13 @@ def resubmit_names(n: int, max_rows: int | None) -> list[str]:
 
 def _amounts(values: pd.Series) -> npt.NDArray[np.float64]:
     """Amount cells as floats (NaN where not a readable amount)."""
-    plain = pd.to_numeric(values.where(values.str.fullmatch(r"\d+(?:\.\d+)?")), errors="coerce")
-    out = np.array(plain.to_numpy(dtype=np.float64, na_value=np.nan), copy=True)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = arrow_strings(values).combine_chunks()
+    plain = pc.match_substring_regex(arr, r"^\d+(?:\.\d+)?$")
+    parsed = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
+    out = np.array(parsed.to_numpy(zero_copy_only=False), dtype=np.float64, copy=True)
     odd = np.flatnonzero(np.isnan(out) & (values != "").to_numpy(dtype=bool))
     if len(odd):
         memo: dict[str, float] = {}
@@ -500,10 +505,12 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
             {str(c).strip().upper() for c in frame[currency_col].unique() if str(c).strip()}
         )
     by_res: dict[str, str] = {}
-    res = records["Resolution"].to_numpy()
-    for name in sorted(set(res[rejected])):
-        mask = rejected & (res == name)
-        by_res[str(name)] = f"{np.nansum(amt[mask]):.2f}"
+    resolution = records["Resolution"].astype("category").array
+    res = np.asarray(resolution.codes, dtype=np.int64)
+    names = [str(c) for c in resolution.categories]
+    for code in sorted(set(np.unique(res[where]).tolist()), key=lambda c: names[c]):
+        mask = res[where] == code
+        by_res[names[code]] = f"{np.nansum(amt[where][mask]):.2f}"
     reversals = rejected & (amt == 0)
     by_currency: dict[str, str] = {}
     if currency_col is not None and len(currencies) > 1:
@@ -520,7 +527,7 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
         "not_applied_by_currency": by_currency,
         "reversals_not_applied": int(reversals.sum()),
         "unreadable_amounts": int(
-            (rejected & np.isnan(amt) & (frame[amount_col] != "").to_numpy()).sum()
+            (np.isnan(amt[where]) & (frame[amount_col].iloc[where] != "").to_numpy()).sum()
         )
         if amount_col is not None
         else 0,

@@ -261,24 +261,14 @@ def _rule_identifiers(
     a = _values(sent, aid, rows) if aid else np.full(n, "", dtype=object)
     o = _values(sent, oid, rows) if oid else np.full(n, "", dtype=object)
     t = _values(sent, trk, rows) if trk else np.full(n, "", dtype=object)
-    use_a = np.array([bool(str(v).strip()) for v in a], dtype=bool)
+    use_a = ~_blank(a)
     raw = np.where(use_a, a, o).astype(object)
     labels = np.where(use_a, aid or "", oid or "").astype(object)
     out = _RuleOutcome(rows, np.zeros(n, dtype=bool), np.full(n, "", dtype=object))
     for label in {str(x) for x in labels if x}:
         out.flags.append((label, rows[labels == label]))
     if opts.actions is None:
-        pairs = pd.Series(labels + "\x1f" + raw, dtype=object)
-        codes, uniques = pd.factorize(pairs)
-        hints = []
-        for u in uniques:
-            label, _, value = str(u).partition("\x1f")
-            hints.append(
-                _no_export_hint(label, value)
-                if label and value.strip()
-                else "the line has neither an ActionId nor an Oid"
-            )
-        out.problem = np.array(hints, dtype=object)[codes]
+        out.problem = _no_export_hints(labels, raw)
         return out
     today = opts.today or date.today()
     after = np.full(n, "", dtype=object)
@@ -345,6 +335,47 @@ def _rule_identifiers(
     return out
 
 
+def _blank(values: ObjArray) -> BoolArray:
+    """Which values are empty or whitespace only (Arrow kernels: no per-value Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
+    return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
+    """``_no_export_hint`` per record. Plain IDs (digits, letters, dots, dashes), nearly every
+    ID of a large file, get their text from vectorised concatenation: ``repr`` of such a value
+    is the value in single quotes. The rest take one call per distinct value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def matches(pattern: str) -> BoolArray:
+        hit = pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
+        return np.asarray(hit, dtype=bool)
+
+    arr = pa.array(raw, type=pa.large_string(), from_pandas=True)
+    out = np.full(len(raw), "the line has neither an ActionId nor an Oid", dtype=object)
+    named = (labels != "") & ~_blank(raw)
+    plain = named & matches(r"^[0-9A-Za-z._-]+$") & ~matches(r"[eE]|^\d+\.0{1,2}$")
+    digits = plain & matches(r"^\d+$")
+    quoted = labels + " '" + raw + "'"
+    out[digits] = quoted[digits] + (
+        " may have lost leading zeros in a spreadsheet; pass an Actions export with --actions "
+        "so reconciler can check"
+    )
+    intact = plain & ~digits
+    out[intact] = quoted[intact] + " does not look spoiled by a spreadsheet: check it is right"
+    other = np.flatnonzero(named & ~plain)
+    if len(other):
+        codes, uniques = pd.factorize(pd.Series(labels[other] + "\x1f" + raw[other], dtype=object))
+        hints = [_no_export_hint(*str(u).split("\x1f", 1)) for u in uniques]
+        out[other] = np.array(hints, dtype=object)[codes]
+    return out
+
+
 def _no_export_hint(label: str, raw: str) -> str:
     spoiled = spoiled_id_problem(raw)
     if spoiled:
@@ -389,6 +420,24 @@ def _action_keys(
     return np.where(a >= 0, a, np.where(pair >= 0, pair + offset, -1)).astype(np.int64)
 
 
+# Per record: its action key, the records that name an action, their action's position among
+# the distinct actions, and how many rows of the file modify the record's action.
+_FileCounts = tuple[IntArray, IntArray, IntArray, IntArray]
+
+
+def _file_counts(
+    sent: pd.DataFrame, schema: SentSchema, known: Mapping[str, pd.Series] | None
+) -> _FileCounts:
+    keys = _action_keys(sent, schema, known)
+    per_record = np.zeros(len(keys), dtype=np.int64)
+    named = np.flatnonzero(keys >= 0)
+    inverse = np.zeros(0, dtype=np.int64)
+    if len(named):
+        _uniq, inverse, counts = np.unique(keys[named], return_inverse=True, return_counts=True)
+        per_record[named] = counts[inverse]
+    return keys, named, inverse, per_record
+
+
 def remediate(
     table: Table,
     schema: SentSchema,
@@ -412,11 +461,11 @@ def remediate(
     # The action keys for the 1,000-modifications cap depend on the file alone: work them out
     # on a second thread while the fix rules run. (In a file of at most 500 rows, its rows plus
     # their resubmission stay within 1,000 for any action.)
-    capped_keys: Future[IntArray] | None = None
+    capped_keys: Future[_FileCounts] | None = None
     pool: ThreadPoolExecutor | None = None
     if schema.template in MODIFICATION_TEMPLATES and 2 * n > MAX_MODIFICATIONS_PER_ACTION:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-cap")
-        capped_keys = pool.submit(_action_keys, sent, schema, known_keys)
+        capped_keys = pool.submit(_file_counts, sent, schema, known_keys)
     try:
         return _remediate(table, schema, records, catalogue, opts, capped_keys)
     finally:
@@ -430,7 +479,7 @@ def _remediate(
     records: pd.DataFrame,
     catalogue: Catalogue,
     opts: RemediateOptions,
-    capped_keys: Future[IntArray] | None,
+    capped_keys: Future[_FileCounts] | None,
 ) -> Remediation:
     sent = table.frame
     n = len(records)
@@ -480,15 +529,16 @@ def _remediate(
     # --action-tracker-id and a restored "16027.0") is a conflict for a person, never a pick.
     order = {lab: i for i, lab in enumerate(sent.columns)}
     lines = np.asarray(table.lines, dtype=np.int64)
+    # Object columns: pandas would otherwise turn each into Arrow strings and back.
     parts = [
         pd.DataFrame(
             {
                 "pos": c.rows,
-                "col": order[c.label],
-                "Column": c.label,
-                "Before": c.before,
-                "After": c.after,
-                "Rule": c.rule,
+                "col": np.full(len(c.rows), order[c.label], dtype=np.int64),
+                "Column": np.full(len(c.rows), c.label, dtype=object),
+                "Before": pd.Series(c.before, dtype=object),
+                "After": pd.Series(c.after, dtype=object),
+                "Rule": pd.Series(c.rule, dtype=object),
             }
         )
         for c in cells
@@ -524,14 +574,10 @@ def _remediate(
     capped = 0
     warnings: list[str] = []
     if capped_keys is not None and auto.any():
-        keys = capped_keys.result()
+        keys, named, inverse, per_record = capped_keys.result()
         # Per action: its rows in the file plus its rows in this resubmission.
-        per_record = np.zeros(n, dtype=np.int64)
         resent = np.zeros(n, dtype=np.int64)
-        named = np.flatnonzero(keys >= 0)
         if len(named):
-            _uniq, inverse, counts = np.unique(keys[named], return_inverse=True, return_counts=True)
-            per_record[named] = counts[inverse]
             again = np.bincount(inverse, weights=auto[named].astype(np.int64)).astype(np.int64)
             resent[named] = again[inverse]
         auto_pos = np.flatnonzero(auto)
@@ -654,11 +700,9 @@ def _describe_changes(changes: pd.DataFrame) -> pd.Series:
     """Per record position: "Reason 'item returned' → 'ITEM_RETURNED'; …"."""
     if changes.empty:
         return pd.Series([], dtype=object)
+    columns = [changes[k].to_numpy(dtype=object) for k in ("Column", "Before", "After")]
     text = pd.Series(
-        [
-            f"{c} {b!r} → {a!r}"
-            for c, b, a in zip(changes["Column"], changes["Before"], changes["After"], strict=True)
-        ],
+        [f"{c} {b!r} → {a!r}" for c, b, a in zip(*columns, strict=True)],
         index=changes["pos"].to_numpy(dtype=np.int64),
         dtype=object,
     )
