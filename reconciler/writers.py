@@ -151,14 +151,29 @@ def _column_via_uniques(
     return transform(_arrow_text(series))
 
 
-_NEEDS_QUOTES = re.compile(rb'[,"\r\n]')
-_FORMULA_BYTES = re.compile(rb"[=+\-@\t\r]")
+_NEEDS_QUOTES = b',"\r\n'
+_FORMULA_BYTES = b"=+-@\t\r"
+_XML_SPECIAL_BYTES = b"&<>"
+_XML_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF
+_XML_CONTROL = np.ones(256, dtype=bool)
+_XML_CONTROL[0x20:] = False
+_XML_CONTROL[[0x09, 0x0A, 0x0D]] = False
 
 
-def _bytes_match(arr: Any, pattern: re.Pattern[bytes]) -> bool:
-    """Whether ``pattern`` occurs anywhere in a string array's bytes: one C scan of its data
-    buffer, which lets the per-value kernels be skipped for the many columns that need none."""
-    return pattern.search(_data_view(arr)) is not None
+def _bytes_match(arr: Any, chars: bytes) -> bool:
+    """Whether any of the bytes ``chars`` occurs in a string array's data: a memchr scan of
+    its buffer per byte, which lets the per-value kernels be skipped for the many columns
+    that need none."""
+    data = bytes(_data_view(arr))
+    return any(data.find(c) >= 0 for c in (chars[i : i + 1] for i in range(len(chars))))
+
+
+def _has_xml_illegal(arr: Any) -> bool:
+    """Whether a string array holds a character XML 1.0 cannot (C0 controls, U+FFFE/F)."""
+    data = bytes(_data_view(arr))
+    if any(seq in data for seq in _XML_NONCHARACTERS):
+        return True
+    return bool(_XML_CONTROL[np.frombuffer(data, dtype=np.uint8)].any()) if data else False
 
 
 def _csv_quote(arr: Any) -> Any:
@@ -494,14 +509,29 @@ def _xml_text(arr: Any) -> Any:
     """Escape an Arrow string array for XML text; characters XML cannot hold become U+FFFD."""
     import pyarrow.compute as pc
 
-    if pc.any(pc.match_substring_regex(arr, _ARROW_XML_ILLEGAL)).as_py():
+    # Each kernel runs only when one C scan of the bytes says it has something to do.
+    if _has_xml_illegal(arr):
         arr = pc.replace_substring_regex(arr, _ARROW_XML_ILLEGAL, "\ufffd")
-    if pc.any(pc.greater(pc.utf8_length(arr), MAX_CELL_CHARS)).as_py():
+    if (
+        _longest(arr) > MAX_CELL_CHARS
+        and pc.any(pc.greater(pc.utf8_length(arr), MAX_CELL_CHARS)).as_py()
+    ):
         arr = pc.utf8_slice_codeunits(arr, 0, MAX_CELL_CHARS)
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        if pc.any(pc.match_substring(arr, char)).as_py():
+    if _bytes_match(arr, _XML_SPECIAL_BYTES):
+        for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
             arr = pc.replace_substring(arr, char, entity)
     return arr
+
+
+def _longest(arr: Any) -> int:
+    """The most UTF-8 bytes any value of a (non-chunked) string array holds."""
+    import pyarrow as pa
+
+    if len(arr) == 0:
+        return 0
+    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=kind)[arr.offset : arr.offset + len(arr) + 1]
+    return int(np.diff(offsets).max())
 
 
 def _formula_like(arr: Any) -> np.ndarray:
@@ -521,8 +551,30 @@ def _formula_like(arr: Any) -> np.ndarray:
     return risky
 
 
+def _distinct(series: pd.Series) -> tuple[Any, Any]:
+    """A text column as (Arrow strings, codes): the distinct values and each row's position
+    among them, or (every value, None) when the values hardly repeat."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cat_codes = np.asarray(series.array.codes, dtype=np.int64)
+        if len(cat_codes) and cat_codes.min() >= 0:
+            texts = pd.Series(np.asarray(series.array.categories, dtype=object), dtype=object)
+            return _arrow_text(texts), pa.array(cat_codes)
+    arr = _arrow_text(series)
+    encoded = pc.dictionary_encode(arr)
+    if len(encoded.dictionary) * 4 < len(arr):
+        return encoded.dictionary, encoded.indices
+    return arr, None
+
+
 def _rows_xml(
-    part: pd.DataFrame, first_row: int, ncols: int, highlight: np.ndarray | None
+    part: pd.DataFrame,
+    first_row: int,
+    ncols: int,
+    highlight: np.ndarray | None,
+    memo: dict[int, tuple[Any, Any, np.ndarray]] | None = None,
 ) -> bytes:
     """``<row>`` elements for a slice of the frame, built a column at a time with Arrow."""
     import pyarrow as pa
@@ -547,12 +599,31 @@ def _rows_xml(
             )
             cells.append(pc.if_else(arr.is_null(), empty, cell))
             continue
-        raw = _arrow_text(series)
-        blank = pc.equal(raw, empty)
+        # Everything that depends on a value alone is worked out once per distinct value (and
+        # once for all the chunks of a categorical column, whose slices share their dtype).
+        distinct, codes_of = _distinct(series)
+        key = id(series.dtype) if isinstance(series.dtype, pd.CategoricalDtype) else None
+        known = memo.get(key) if memo is not None and key is not None else None
+        if known is None:
+            # xml:space="preserve" only where surrounding whitespace must survive.
+            spaced = pc.match_substring_regex(distinct, r"^\s|\s$")
+            opening = pc.if_else(spaced, lit('><is><t xml:space="preserve">'), lit("><is><t>"))
+            known = (
+                pc.binary_join_element_wise(
+                    opening, _xml_text(distinct), lit("</t></is></c>"), empty
+                ),
+                pc.equal(distinct, empty),
+                _formula_like(distinct),
+            )
+            if memo is not None and key is not None:
+                memo[key] = known
+        body, blank, formula = known
+        if codes_of is not None:
+            body, blank = body.take(codes_of), blank.take(codes_of)
+            formula = formula[np.asarray(codes_of)]
         style: Any = lit("")
         flag = None
         lit_flag = highlight[:, c] if highlight is not None else None
-        formula = _formula_like(raw)
         if (lit_flag is not None and lit_flag.any()) or formula.any():
             # Styles: 2 highlighted, 3 quotePrefix (a formula-like text stays text even when
             # edited in Excel), 4 both.
@@ -561,19 +632,7 @@ def _rows_xml(
             flag = pa.array(codes > 0)
             names = np.array(["", "", ' s="2"', ' s="3"', ' s="4"'], dtype=object)
             style = pa.array(names[codes], type=text)
-        # xml:space="preserve" only where surrounding whitespace must survive.
-        spaced = pc.match_substring_regex(raw, r"^\s|\s$")
-        opening = pc.if_else(spaced, lit('><is><t xml:space="preserve">'), lit("><is><t>"))
-        cell = pc.binary_join_element_wise(
-            ref,
-            nums,
-            lit('" t="inlineStr"'),
-            style,
-            opening,
-            _xml_text(raw),
-            lit("</t></is></c>"),
-            empty,
-        )
+        cell = pc.binary_join_element_wise(ref, nums, lit('" t="inlineStr"'), style, body, empty)
         if flag is None:
             cell = pc.if_else(blank, empty, cell)
         else:
@@ -620,11 +679,12 @@ def _sheet_xml(spec: Sheet) -> Iterator[str | bytes]:
         + "</row>"
     )
     frame = spec.frame
+    memo: dict[int, tuple[Any, Any, np.ndarray]] = {}
     chunk = 25_000  # bounds memory: each chunk's XML is built whole
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
         mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
-        yield _rows_xml(part, start + head_row + 1, ncols, mask)
+        yield _rows_xml(part, start + head_row + 1, ncols, mask, memo)
     yield "</sheetData>"
     if ncols:
         yield f'<autoFilter ref="A{head_row}:{last}{head_row + max(len(frame), 1)}"/>'
