@@ -8,7 +8,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.actions import index_actions
 from reconciler.fixes import timezone
@@ -167,3 +170,32 @@ def test_the_cap_counts_the_resubmitted_rows_too() -> None:
     # 999 rows in the file + 2 resent = 1,001 > 1,000.
     assert list(rec.records["Resolution"][:2]) == ["contact_support", "contact_support"]
     assert rec.remediation.capped == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "Oid", "ActionId"]),
+            st.one_of(
+                st.from_regex(r"\A[0-9]{1,6}(\.0{1,3})?\Z"),
+                st.from_regex(r"\A[0-9A-Za-z._-]{0,8}\Z"),
+                st.text(max_size=8),
+            ),
+        ),
+        max_size=25,
+    )
+)
+def test_vectorised_hints_equal_the_per_value_text(pairs: list[tuple[str, str]]) -> None:
+    """Hints for a million IDs are built by vectorised concatenation; every text must equal
+    what the per-value function says (repr quoting, spoiled-ID wording)."""
+    from reconciler.remediate import _no_export_hint, _no_export_hints
+
+    labels = np.array([p[0] for p in pairs], dtype=object)
+    raw = np.array([p[1] for p in pairs], dtype=object)
+    got = _no_export_hints(labels, raw)
+    for label, value, text in zip(labels, raw, got, strict=True):
+        if label and value.strip():
+            assert text == _no_export_hint(label, value)
+        else:
+            assert text == "the line has neither an ActionId nor an Oid"

@@ -149,3 +149,52 @@ def test_safe_csv_neutralises_header_cells_too(tmp_path: Path) -> None:
     path = tmp_path / "h.csv"
     write_csv(pd.DataFrame({"a": ["=1"]}), path, header=['=HYPERLINK("x")'], safe=True)
     assert path.read_text(encoding="utf-8") == '"\'=HYPERLINK(""x"")"\n\'=1\n'
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(cells, cells, st.sampled_from(["", "ok", "=1+2", "a,b", 'say "x"'])), max_size=30
+    ),
+    st.booleans(),
+)
+def test_pre_encoded_rows_write_the_same_bytes(
+    rows: list[tuple[str, str, str]], safe: bool
+) -> None:
+    """reconciled.csv's sent columns are encoded ahead on another thread (``lead``): the file
+    must be byte for byte what encoding the whole frame at once gives, categoricals included."""
+    from reconciler.writers import encode_rows
+
+    frame = pd.DataFrame(rows, columns=["a", "b", "c"], dtype=object) if rows else None
+    if frame is None:
+        return
+    frame["c"] = frame["c"].astype("category")
+    whole = Path("/tmp") / f"reconciler-lead-{abs(hash((tuple(rows), safe)))}-whole.csv"
+    split = whole.with_name(whole.name.replace("whole", "split"))
+    try:
+        write_csv(frame, whole, header=["A", "B", "C"], safe=safe)
+        lead = encode_rows(frame[["a"]], safe=safe)
+        write_csv(frame[["b", "c"]], split, header=["A", "B", "C"], safe=safe, lead=lead)
+        assert split.read_bytes() == whole.read_bytes()
+    finally:
+        whole.unlink(missing_ok=True)
+        split.unlink(missing_ok=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=8), max_size=12))
+def test_byte_scans_agree_with_regular_expressions(values: list[str]) -> None:
+    """The memchr/lookup-table scans that let kernels be skipped never miss a character."""
+    import re
+
+    import pyarrow as pa
+
+    from reconciler.writers import _bytes_match, _has_xml_illegal
+
+    arr = pa.array(values, type=pa.large_string())
+    joined = "".join(values)
+    assert _bytes_match(arr, b',"\r\n') == bool(re.search(r'[,"\r\n]', joined))
+    assert _bytes_match(arr, b"=+-@\t\r") == bool(re.search(r"[=+\-@\t\r]", joined))
+    assert _has_xml_illegal(arr) == bool(
+        re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", joined)
+    )
