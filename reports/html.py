@@ -12,20 +12,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from .view import Report
+from .view import Cell, Report
 
 TEMPLATE = "report.html.j2"
 
 
 @cache
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
@@ -33,6 +34,19 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.globals["once"] = _once
+    return env
+
+
+def _once(macro: Callable[[Cell], Markup], cell: Cell, rendered: dict[Cell, Markup]) -> Markup:
+    """``macro(cell)``, rendered once per distinct cell of a table (``rendered`` remembers).
+
+    A table's codes, resolution and advice cells repeat from row to row, and calling a macro
+    costs far more than looking up what it gave; equal cells render alike."""
+    out = rendered.get(cell)
+    if out is None:
+        out = rendered[cell] = macro(cell)
+    return out
 
 
 @cache

@@ -427,12 +427,22 @@ def _undo_neutralise(values: Sequence[str]) -> list[str]:
 
 
 class _Rows:
-    """Display values of chosen records, looked up by column label."""
+    """Display values of the chosen records of every record table, looked up by column label.
+
+    The positions of all tables are fetched together, once per column: taking a few thousand
+    rows of a million-row column costs about as much as taking a few hundred."""
 
     def __init__(self, run: RunData, positions: npt.NDArray[np.intp]) -> None:
-        self.positions = positions
+        self.positions = np.unique(positions)
+        self._start = int(self.positions[0]) if len(self.positions) else 0
+        self._stop = int(self.positions[-1]) + 1 if len(self.positions) else 0
         self._run = run
         self._cache: dict[tuple[str, str], list[str]] = {}
+        self._clipped: dict[tuple[str, str], list[str]] = {}
+
+    def index(self, positions: npt.NDArray[np.intp]) -> list[int]:
+        """Where each of ``positions`` is among the fetched rows."""
+        return [int(i) for i in np.searchsorted(self.positions, positions)]
 
     def column(self, part: str, label: str) -> list[str]:
         key = (part, label)
@@ -441,8 +451,11 @@ class _Rows:
             if label not in frame.columns:
                 values = [""] * len(self.positions)
             else:
-                # Take the few rows first: converting a whole million-row column is slow.
-                raw = frame[label].iloc[self.positions].to_numpy(dtype=object)
+                # Take the few rows first: converting a whole million-row column is slow. The
+                # rows shown are the first by line, so they lie in a short stretch of a long
+                # column: slicing to it first spares a take from every chunk of the column.
+                stretch = frame[label].iloc[self._start : self._stop]
+                raw = stretch.iloc[self.positions - self._start].to_numpy(dtype=object)
                 values = ["" if v is None else str(v) for v in raw]
                 # Only input values were neutralised for a formula; the verdict columns are
                 # reconciler's own text (advice may start with a quote: "'Returned' is...").
@@ -450,6 +463,75 @@ class _Rows:
                     values = _undo_neutralise(values)
             self._cache[key] = values
         return self._cache[key]
+
+    def clipped(self, part: str, label: str) -> list[str]:
+        """``clip`` of each value of ``column(part, label)``."""
+        key = (part, label)
+        if key not in self._clipped:
+            self._clipped[key] = _clip_all(self.column(part, label))
+        return self._clipped[key]
+
+
+def _clip_all(values: list[str], limit: int = MAX_CELL_CHARS) -> list[str]:
+    """``[clip(v, limit) for v in values]`` for text values, at once when none needs a change."""
+    if not values:
+        return []
+    # "\n" is no control character of _CONTROL, so it cannot make the joined text match.
+    if max(map(len, values)) <= limit and not _CONTROL.search("\n".join(values)):
+        return values
+    return [clip(v, limit) for v in values]
+
+
+def equals(series: pd.Series, value: str) -> npt.NDArray[np.bool_]:
+    """``series.to_numpy() == value``, without turning a categorical column into objects
+    (that alone takes about 0.1 s for a million records)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = list(series.cat.categories)
+        if value not in categories:
+            return np.zeros(len(series), dtype=bool)
+        codes = np.asarray(series.cat.codes.to_numpy())
+        return np.asarray(codes == categories.index(value), dtype=bool)
+    # Text columns compare with Arrow's kernels; a missing value equals nothing.
+    return np.asarray((series == value).to_numpy(dtype=bool, na_value=False), dtype=bool)
+
+
+def in_line_order(lines: npt.NDArray[np.int64]) -> bool:
+    """Whether records are in line order: then the first by line are simply the first."""
+    return bool(np.all(lines[1:] >= lines[:-1]))
+
+
+def first_by_line(
+    mask: npt.NDArray[np.bool_], lines: npt.NDArray[np.int64], limit: int, ordered: bool
+) -> npt.NDArray[np.intp]:
+    """Positions of the first ``limit`` records of ``mask`` by line (ties: by position).
+
+    ``ordered``: ``in_line_order(lines)``, which makes sorting needless."""
+    positions = np.flatnonzero(mask)
+    if ordered:
+        return positions[:limit]
+    return positions[np.argsort(lines[positions], kind="stable")[:limit]]
+
+
+@dataclass(frozen=True, slots=True)
+class _CodesCell:
+    """What a record table shows for one ErrorCodes value (the same for every record with it)."""
+
+    codes: tuple[str, ...]
+    cell: Cell
+    filter: str  # Row.codes
+    flagged: frozenset[str]  # identifier columns the codes say to check
+    value_labels: tuple[str, ...]  # the other columns the codes say to check, in order
+
+
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    records: npt.NDArray[np.intp]
+    sections: tuple[npt.NDArray[np.intp], ...]
+    rows: _Rows
+
+
+_FIRST_SCAN = 1 << 16
+"""Records of the first block scanned for the codes of the sections (the blocks then double)."""
 
 
 class _Builder:
@@ -463,22 +545,70 @@ class _Builder:
         self.fields = {k: v for k, v in fields.items() if v in sent_cols}
         self.item_fields = {k: [c for c in v if c in sent_cols] for k, v in items.items()}
         self.id_fields = [f for f in IDENTIFIER_FIELDS if f in self.fields]
-        codes = run.verdict["ErrorCodes"].to_numpy()
-        self.code_ids, self.code_cells = pd.factorize(pd.Series(codes, dtype=object))
         by_code: Mapping[str, int] = self.s["by_code"]
         self.section_codes = list(by_code)[:MAX_CODE_SECTIONS]
         self.anchors = {c: f"code-{i + 1}-{slug(c)}" for i, c in enumerate(self.section_codes)}
+        self.in_line_order = in_line_order(run.lines)
+        self._selection: _Selection | None = None
+        self._codes_cells: dict[str, _CodesCell] = {}
+        self._labels: dict[str, str] = {}
 
     # -- selection
 
-    def _first_by_line(self, mask: npt.NDArray[np.bool_], limit: int) -> npt.NDArray[np.intp]:
-        positions = np.flatnonzero(mask)
-        order = np.argsort(self.run.lines[positions], kind="stable")[:limit]
-        return positions[order]
+    def _section_positions(self, limit: int) -> list[npt.NDArray[np.intp]]:
+        """For each section code, the first ``limit`` records by line whose ErrorCodes hold it.
 
-    def _code_mask(self, code: str) -> npt.NDArray[np.bool_]:
-        hits = [i for i, cell in enumerate(self.code_cells) if code in str(cell).split(";")]
-        return np.isin(self.code_ids, np.asarray(hits, dtype=np.intp))
+        In line order, blocks of records are scanned until every code has ``limit`` of them
+        (frequent codes are found in the first block); otherwise all records at once."""
+        column = self.run.verdict["ErrorCodes"]
+        n = len(column)
+        found: dict[str, list[npt.NDArray[np.intp]]] = {c: [] for c in self.section_codes}
+        counts = dict.fromkeys(self.section_codes, 0)
+        pending = list(self.section_codes)
+        split: dict[str, list[str]] = {}
+        start, size = 0, (_FIRST_SCAN if self.in_line_order else n)
+        while pending and start < n:
+            ids, cells = pd.factorize(column.iloc[start : start + size])
+            codes_of = []
+            for cell in cells:
+                text = str(cell)
+                if text not in split:
+                    split[text] = text.split(";")
+                codes_of.append(split[text])
+            for code in pending:
+                hits = [i for i, codes in enumerate(codes_of) if code in codes]
+                if not hits:
+                    continue
+                lookup = np.zeros(len(codes_of) + 1, dtype=bool)  # the last: a missing value
+                lookup[hits] = True
+                positions = np.flatnonzero(lookup[ids]) + start
+                found[code].append(positions)
+                counts[code] += len(positions)
+            if self.in_line_order:
+                pending = [c for c in pending if counts[c] < limit]
+            start += size
+            size *= 2
+        out: list[npt.NDArray[np.intp]] = []
+        for code in self.section_codes:
+            positions = np.concatenate([np.zeros(0, dtype=np.intp), *found[code]])
+            if not self.in_line_order:
+                positions = positions[np.argsort(self.run.lines[positions], kind="stable")]
+            out.append(positions[:limit].astype(np.intp))
+        return out
+
+    def selection(self) -> _Selection:
+        """The records each record table shows, and their display values."""
+        if self._selection is None:
+            records = first_by_line(
+                ~equals(self.run.verdict["Resolution"], "none"),
+                self.run.lines,
+                MAX_TABLE_ROWS,
+                self.in_line_order,
+            )
+            sections = self._section_positions(section_rows(len(self.section_codes)))
+            every = np.concatenate([records, *sections]).astype(np.intp)
+            self._selection = _Selection(records, tuple(sections), _Rows(self.run, every))
+        return self._selection
 
     # -- record tables
 
@@ -495,83 +625,112 @@ class _Builder:
             return [self.fields[field]]
         return list(self.item_fields.get(field, []))
 
+    def _label(self, label: str) -> str:
+        if label not in self._labels:
+            self._labels[label] = clip(label, 60)
+        return self._labels[label]
+
+    def _codes_cell(self, text: str) -> _CodesCell:
+        if text not in self._codes_cells:
+            codes = [c for c in text.split(";") if c]
+            check = self._check_fields(codes)
+            clipped = [clip(c, 80) for c in codes]
+            self._codes_cells[text] = _CodesCell(
+                codes=tuple(codes),
+                cell=Cell(
+                    " ".join(codes),
+                    "codes",
+                    items=tuple(
+                        (k, self.anchors.get(c, "")) for c, k in zip(codes, clipped, strict=True)
+                    ),
+                ),
+                filter=" ".join(clipped),
+                flagged=frozenset(self.fields[f] for f in check if f in self.id_fields),
+                value_labels=tuple(
+                    label for f in check if f not in self.id_fields for label in self._columns_of(f)
+                ),
+            )
+        return self._codes_cells[text]
+
     def record_table(
         self,
         table_id: str,
         caption: str,
-        mask: npt.NDArray[np.bool_],
+        positions: npt.NDArray[np.intp],
         total: int,
         more: str,
         section: CodeInfo | None = None,
-        limit: int = MAX_TABLE_ROWS,
     ) -> TableView:
-        """Records of ``mask``, the first ``limit`` by line.
+        """Records at ``positions`` (from ``selection``), in that order.
 
         In the section of one code (``section``), a column that would only repeat that code or
         its advice (shown above the table) is left out, and so is an empty column."""
-        positions = self._first_by_line(mask, limit)
-        rows = _Rows(self.run, positions)
+        rows = self.selection().rows
+        where = rows.index(positions)
         id_labels = [self.fields[f] for f in self.id_fields]
-        ids = {label: rows.column("sent", label) for label in id_labels}
+        ids = [(lab, self._label(lab), rows.clipped("sent", lab)) for lab in id_labels]
         codes_col = rows.column("verdict", "ErrorCodes")
         res_col = rows.column("verdict", "Resolution")
         advice_col = rows.column("verdict", "Advice")
-        lines = self.run.lines[positions]
+        lines = self.run.lines[positions].tolist()
         names = ("Line", "Identifiers", "Codes", "Resolution", "Values to check", "Advice")
         useful = dict.fromkeys(names, section is None)
         useful["Line"] = useful["Identifiers"] = useful["Resolution"] = True
         useful["Values to check"] = False
-        grid: list[tuple[tuple[Cell, ...], str, str]] = []
-        for i in range(len(positions)):
-            codes = [c for c in codes_col[i].split(";") if c]
-            check = self._check_fields(codes)
-            flagged = {self.fields[f] for f in check if f in self.id_fields}
-            present = [lab for lab in id_labels if ids[lab][i]]
-            id_items = tuple((clip(lab, 60), clip(ids[lab][i])) for lab in present)
+        advice_cells: dict[str, Cell] = {}
+        res_cells: dict[str, Cell] = {}
+        no_values = Cell("", "values", items=())
+        grid: list[tuple[list[Cell], str, str]] = []
+        for i, j in enumerate(where):
+            info = self._codes_cell(codes_col[j])
+            id_items = tuple((clab, col[j]) for lab, clab, col in ids if col[j])
+            marks = tuple(lab in info.flagged for lab, _, col in ids if col[j])
             pairs: list[tuple[str, str]] = []
-            for f in check:
-                if f in self.id_fields:
-                    continue
-                for label in self._columns_of(f):
-                    value = rows.column("sent", label)[i]
-                    if value and len(pairs) < MAX_VALUE_PAIRS:
-                        pairs.append((clip(label, 60), clip(value)))
-            advice = advice_col[i]
-            if section is not None and advice == section.advice:
-                advice_cell = Cell("See “What to do” above.", "muted")
-            elif section is not None and section.advice and advice.endswith(section.advice):
-                # record-specific words, then the code's advice: keep only the first part
-                head = advice[: -len(section.advice)].rstrip(" .;|")
-                advice_cell = Cell(clip(head, MAX_ADVICE_CHARS) + ". See “What to do” above.")
+            for label in info.value_labels:
+                value = rows.clipped("sent", label)[j]
+                if value:
+                    pairs.append((self._label(label), value))
+                    if len(pairs) == MAX_VALUE_PAIRS:
+                        break
+            advice = advice_col[j]
+            advice_cell = advice_cells.get(advice)
+            if advice_cell is None:
+                if section is not None and advice == section.advice:
+                    advice_cell = Cell("See “What to do” above.", "muted")
+                elif section is not None and section.advice and advice.endswith(section.advice):
+                    # record-specific words, then the code's advice: keep only the first part
+                    head = advice[: -len(section.advice)].rstrip(" .;|")
+                    advice_cell = Cell(clip(head, MAX_ADVICE_CHARS) + ". See “What to do” above.")
+                else:
+                    advice_cell = Cell(clip(advice, MAX_ADVICE_CHARS))
+                advice_cells[advice] = advice_cell
+            if advice_cell.kind != "muted":
                 useful["Advice"] = True
-            else:
-                advice_cell = Cell(clip(advice, MAX_ADVICE_CHARS))
-                useful["Advice"] = True
-            if section is not None and codes != [section.code]:
+            if section is not None and info.codes != (section.code,):
                 useful["Codes"] = True
-            useful["Values to check"] = useful["Values to check"] or bool(pairs)
-            res = res_col[i]
-            cells = (
-                Cell(str(int(lines[i])), "num"),
-                Cell(
-                    " ".join(v for _, v in id_items),
-                    "ids",
-                    items=id_items,
-                    marks=tuple(lab in flagged for lab in present),
-                ),
-                Cell(
-                    " ".join(codes),
-                    "codes",
-                    items=tuple((clip(c, 80), self.anchors.get(c, "")) for c in codes),
-                ),
-                Cell(resolution_label(res), "resolution", items=((res, ""),)),
-                Cell("", "values", items=tuple(pairs)),
+            if pairs:
+                useful["Values to check"] = True
+            res = res_col[j]
+            res_cell = res_cells.get(res)
+            if res_cell is None:
+                res_cell = res_cells[res] = Cell(
+                    resolution_label(res), "resolution", items=((res, ""),)
+                )
+            cells = [
+                Cell(str(lines[i]), "num"),
+                Cell(" ".join(v for _, v in id_items), "ids", items=id_items, marks=marks),
+                info.cell,
+                res_cell,
+                Cell("", "values", items=tuple(pairs)) if pairs else no_values,
                 advice_cell,
-            )
-            grid.append((cells, " ".join(clip(c, 80) for c in codes), res))
+            ]
+            grid.append((cells, info.filter, res))
         keep = [i for i, name in enumerate(names) if useful[name]]
         columns = tuple(Column(names[i], numeric=names[i] == "Line") for i in keep)
-        out = [Row(tuple(cells[i] for i in keep), codes, res) for cells, codes, res in grid]
+        if len(keep) == len(names):
+            out = [Row(tuple(cells), codes, res) for cells, codes, res in grid]
+        else:
+            out = [Row(tuple(cells[i] for i in keep), codes, res) for cells, codes, res in grid]
         return TableView(
             id=table_id,
             caption=caption,
@@ -950,11 +1109,10 @@ class _Builder:
         s = self.s
         by_res: Mapping[str, int] = s["by_resolution"]
         total = sum(int(v) for k, v in by_res.items() if k != "none")
-        mask = self.run.verdict["Resolution"].to_numpy() != "none"
         return self.record_table(
             "t-records",
             "Records to follow up, by line",
-            np.asarray(mask, dtype=bool),
+            self.selection().records,
             total,
             "All of them are in reconciled.csv (every record, with its Resolution).",
         )
@@ -962,18 +1120,17 @@ class _Builder:
     def code_sections(self) -> tuple[CodeSection, ...]:
         by_code: Mapping[str, int] = self.s["by_code"]
         sections: list[CodeSection] = []
-        limit = section_rows(len(self.section_codes))
+        selected = self.selection().sections
         for i, code in enumerate(self.section_codes):
             info = self.cat.get(code)
             n = int(by_code[code])
             table = self.record_table(
                 f"t-code-{i + 1}",
                 f"Records with {code}, by line",
-                self._code_mask(code),
+                selected[i],
                 n,
                 f"All of them are in reconciled.csv (ErrorCodes contains {code}).",
                 section=info,
-                limit=limit,
             )
             res = str(info.resolution)
             sections.append(
@@ -1016,9 +1173,8 @@ class _Builder:
 
     def unmatched_table(self, ambiguous: bool) -> TableView:
         frame = self.run.unmatched
-        reasons = frame["Reason"].astype(str).to_numpy()
         # ambiguous_key cells are never formula-like, so the neutralised text compares as is
-        is_amb = reasons == "ambiguous_key"
+        is_amb = equals(frame["Reason"], "ambiguous_key")
         mask = is_amb if ambiguous else ~is_amb
         positions = np.flatnonzero(mask)
         total = len(positions)
@@ -1038,7 +1194,7 @@ class _Builder:
                       "Codes", "Reason", "Detail"]  # fmt: skip
         values: dict[str, list[str]] = {}
         for name in names:
-            raw = [_scalar_text(v) for v in frame[name].to_numpy()[positions]]
+            raw = [_scalar_text(v) for v in frame[name].iloc[positions].to_numpy()]
             values[name] = _undo_neutralise(raw) if self.run.neutralised else raw
         keep = [
             i
