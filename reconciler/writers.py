@@ -95,7 +95,8 @@ def write_csv(
         fh.write((",".join(_quote_one(h) for h in names) + "\n").encode("utf-8"))
         if len(frame) == 0:
             return
-        memo: dict[int, Any] = {}  # categorical columns' texts, encoded once for all chunks
+        # Categorical columns' texts, encoded once for all chunks.
+        memo: dict[tuple[int, bool], Any] = {}
         for i, start in enumerate(range(0, len(frame), ROWS_PER_CHUNK)):
             part = frame.iloc[start : start + ROWS_PER_CHUNK]
             fh.write(_csv_body(part, safe=safe, lead=None if lead is None else lead[i], memo=memo))
@@ -123,7 +124,10 @@ def _quote_one(value: str) -> str:
 
 
 def _column_via_uniques(
-    series: pd.Series, transform: Callable[[Any], Any], memo: dict[int, Any] | None = None
+    series: pd.Series,
+    transform: Callable[[Any], Any],
+    memo: dict[tuple[int, bool], Any] | None = None,
+    variant: bool = False,
 ) -> Any:
     """``transform`` (Arrow string array -> Arrow string array) over a column.
 
@@ -134,7 +138,9 @@ def _column_via_uniques(
     if isinstance(series.dtype, pd.CategoricalDtype):
         cat_codes = np.asarray(series.array.codes, dtype=np.int64)
         if len(cat_codes) and cat_codes.min() >= 0:
-            key = id(series.dtype)  # the slices of one column share their dtype
+            # The slices of one column share their dtype; ``variant`` tells two transforms
+            # of one column apart.
+            key = (id(series.dtype), variant)
             done = memo.get(key) if memo is not None else None
             if done is None:
                 texts = pd.Series(np.asarray(series.array.categories, dtype=object), dtype=object)
@@ -210,44 +216,74 @@ def _csv_body(
     *,
     safe: bool = False,
     lead: Any = None,
-    memo: dict[int, Any] | None = None,
-) -> bytes:
+    memo: dict[tuple[int, bool], Any] | None = None,
+) -> memoryview:
+    """The CSV lines of a slice, as one buffer. The line end rides on the last field and
+    ``lead`` joins in the same pass: the row text is built once."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pa.large_string()
-    rows = _csv_rows(frame, safe=safe, alone=lead is None, memo=memo)
+    columns = _csv_fields(frame, safe=safe, alone=lead is None, line_end=True, memo=memo)
     if lead is not None:
-        rows = pc.binary_join_element_wise(lead, rows, pa.scalar(",", text))
-    rows = pc.binary_join_element_wise(rows, pa.scalar("", text), pa.scalar("\n", text))
-    return _joined_bytes(rows)
+        columns = [lead, *columns]
+    comma = pa.scalar(",", pa.large_string())
+    rows = pc.binary_join_element_wise(*columns, comma) if len(columns) > 1 else columns[0]
+    return _data_view(rows)
 
 
 def _csv_rows(
-    frame: pd.DataFrame, *, safe: bool, alone: bool, memo: dict[int, Any] | None = None
+    frame: pd.DataFrame,
+    *,
+    safe: bool,
+    alone: bool,
+    memo: dict[tuple[int, bool], Any] | None = None,
 ) -> Any:
     """The fields of each row joined by commas (``alone``: these are all of the row's fields)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    columns = _csv_fields(frame, safe=safe, alone=alone, line_end=False, memo=memo)
+    comma = pa.scalar(",", pa.large_string())
+    return pc.binary_join_element_wise(*columns, comma) if len(columns) > 1 else columns[0]
+
+
+def _csv_fields(
+    frame: pd.DataFrame,
+    *,
+    safe: bool,
+    alone: bool,
+    line_end: bool,
+    memo: dict[tuple[int, bool], Any] | None,
+) -> list[Any]:
+    """Each column's encoded fields; with ``line_end`` the last one ends with ``\\n``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     text = pa.large_string()
     empty = pa.scalar("", text)
+    newline = pa.scalar("\n", text)
+    last = frame.shape[1] - 1
 
-    def cell(arr: Any) -> Any:
-        return _csv_quote(_neutralise_arrow(arr) if safe else arr)
+    def encoder(i: int) -> Callable[[Any], Any]:
+        def cell(arr: Any) -> Any:
+            out = _csv_quote(_neutralise_arrow(arr) if safe else arr)
+            if alone and last == 0:
+                # A lone empty field would read back as a blank line.
+                out = pc.if_else(pc.equal(out, empty), pa.scalar('""', text), out)
+            if line_end and i == last:
+                out = pc.binary_join_element_wise(out, newline, empty)
+            return out
 
-    columns = [
-        _column_via_uniques(frame.iloc[:, i], cell, memo)
-        if frame.iloc[:, i].dtype.kind not in "iuf"
-        else _csv_quote(_arrow_text(frame.iloc[:, i]))
-        for i in range(frame.shape[1])
-    ]
-    if len(columns) == 1 and alone:
-        # A lone empty field would read back as a blank line.
-        only = columns[0]
-        columns = [pc.if_else(pc.equal(only, empty), pa.scalar('""', text), only)]
-    comma = pa.scalar(",", text)
-    return pc.binary_join_element_wise(*columns, comma) if len(columns) > 1 else columns[0]
+        return cell
+
+    columns = []
+    for i in range(frame.shape[1]):
+        series = frame.iloc[:, i]
+        if series.dtype.kind in "iuf":
+            columns.append(encoder(i)(_arrow_text(series)))
+        else:
+            columns.append(_column_via_uniques(series, encoder(i), memo, i == last and line_end))
+    return columns
 
 
 def _data_view(arr: Any) -> memoryview:
