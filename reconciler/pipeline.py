@@ -38,7 +38,7 @@ from .match import LineBaseChoice, Ties, match_results
 from .model import LineBase, Outcome, Resolution, Table
 from .normalize import ID_FIELDS, PAYLOAD_FIELDS, arrow_strings, result_rows, sent_keys
 from .readers import read_table
-from .remediate import RemediateOptions, Remediation, remediate
+from .remediate import RemediateOptions, Remediation, remediate, start_file_counts
 from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
 from .writers import (
     Sheet,
@@ -286,20 +286,24 @@ def reconcile_tables(
         )
         rows = result_rows(results, result_schema, catalogue)
         keys, skus = keyed.result()
+    known = {f: keys[f] for f in carried}
+    # The cap's per-action counts need only the file: they run while results are tied.
+    submission = submission_state(results, result_schema)
+    file_counts = start_file_counts(sent, sent_schema, known) if submission.complete else None
     step("tying results to records")
     ties = match_results(sent, rows, keys, skus, options.line_base)
-    submission = submission_state(results, result_schema)
     step("classifying")
     verdict = classify_records(sent.records, ties, catalogue, submission)
     step("correcting what can be fixed")
     fixes = options.fixes
     if fixes.today is None:
         fixes = replace(fixes, today=(options.now or clock()).date())
-    known = {f: keys[f] for f in carried}
     # Results are trusted only once the submission is complete (impact-reference §7.3):
     # nothing is corrected or resubmitted before then.
     no_fixes = not submission.complete
-    remediation = remediate(sent, sent_schema, verdict, catalogue, fixes, known, skip=no_fixes)
+    remediation = remediate(
+        sent, sent_schema, verdict, catalogue, fixes, known, skip=no_fixes, file_counts=file_counts
+    )
     records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
     unmatched = _unmatched_frame(ties, sent)
     step("summarising")

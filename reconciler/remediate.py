@@ -433,9 +433,28 @@ def _file_counts(
     named = np.flatnonzero(keys >= 0)
     inverse = np.zeros(0, dtype=np.int64)
     if len(named):
-        _uniq, inverse, counts = np.unique(keys[named], return_inverse=True, return_counts=True)
-        per_record[named] = counts[inverse]
+        # Hashing beats sorting a million keys.
+        inverse, _uniques = pd.factorize(keys[named])
+        inverse = np.asarray(inverse, dtype=np.int64)
+        per_record[named] = np.bincount(inverse)[inverse]
     return keys, named, inverse, per_record
+
+
+def start_file_counts(
+    table: Table, schema: SentSchema, known_keys: Mapping[str, pd.Series] | None = None
+) -> Future[_FileCounts] | None:
+    """Start counting the file's rows per action (for the 1,000-modifications cap) on a
+    thread of its own; None when the cap cannot bind. They depend on the file alone, so the
+    pipeline starts them as soon as the keys exist, and they run while results are tied."""
+    n = table.records
+    # In a file of at most 500 rows, its rows plus their resubmission stay within 1,000.
+    if schema.template not in MODIFICATION_TEMPLATES or 2 * n <= MAX_MODIFICATIONS_PER_ACTION:
+        return None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-cap")
+    try:
+        return pool.submit(_file_counts, table.frame, schema, known_keys)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def remediate(
@@ -447,30 +466,20 @@ def remediate(
     known_keys: Mapping[str, pd.Series] | None = None,
     *,
     skip: bool = False,
+    file_counts: Future[_FileCounts] | None = None,
 ) -> Remediation:
     """``known_keys``: identifier keys of the sent records already computed (``id_key``).
-    ``skip``: correct nothing (the results are not final); records keep their verdicts."""
+    ``skip``: correct nothing (the results are not final); records keep their verdicts.
+    ``file_counts``: from ``start_file_counts``, when the caller started them early."""
     opts = opts or RemediateOptions()
     if skip:
         kept = records.copy()
         kept["FixColumns"] = pd.Series("", index=kept.index, dtype=object)
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in CHANGE_COLUMNS})
         return Remediation(kept, table.frame.iloc[0:0].copy(), empty, (), 0, 0)
-    sent = table.frame
-    n = len(records)
-    # The action keys for the 1,000-modifications cap depend on the file alone: work them out
-    # on a second thread while the fix rules run. (In a file of at most 500 rows, its rows plus
-    # their resubmission stay within 1,000 for any action.)
-    capped_keys: Future[_FileCounts] | None = None
-    pool: ThreadPoolExecutor | None = None
-    if schema.template in MODIFICATION_TEMPLATES and 2 * n > MAX_MODIFICATIONS_PER_ACTION:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-cap")
-        capped_keys = pool.submit(_file_counts, sent, schema, known_keys)
-    try:
-        return _remediate(table, schema, records, catalogue, opts, capped_keys)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+    if file_counts is None:
+        file_counts = start_file_counts(table, schema, known_keys)
+    return _remediate(table, schema, records, catalogue, opts, file_counts)
 
 
 def _remediate(
