@@ -77,12 +77,10 @@ def id_key(values: pd.Series) -> pd.Series:
 
 def parse_lines(values: pd.Series) -> IntArray:
     """Line numbers as int64; -1 where the cell holds no whole number."""
-    s = (values if values.dtype == "str" else values.astype("str")).str.strip()
-    ok = s.str.fullmatch(r"\d{1,12}(?:\.0+)?").fillna(False).to_numpy(dtype=bool)
-    out = np.full(len(s), -1, dtype=np.int64)
-    if ok.any():
-        out[ok] = s[ok].str.replace(r"\.0+$", "", regex=True).astype(np.int64).to_numpy()
-    return out
+    text = pc.utf8_trim_whitespace(pc.fill_null(arrow_strings(values).combine_chunks(), ""))
+    ok = pc.match_substring_regex(text, r"^\d{1,12}(?:\.0+)?$")
+    digits = pc.replace_substring_regex(pc.if_else(ok, text, "-1"), r"\.0+$", "")
+    return np.asarray(pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def dictionary_codes(values: pd.Series) -> IntArray:
@@ -207,26 +205,30 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
 
     code_raw = _text(frame, schema.column("code"))
     out["code_raw"] = code_raw.set_axis(out.index)
-    uniques = pd.unique(code_raw)
-    split_map = {u: ";".join(catalogue.split(str(u))) for u in uniques}
-    codes = code_raw.map(split_map).astype("str")
+    # A code cell's meaning depends on its text alone: each distinct text is read once.
+    code_ids, uniques = pd.factorize(code_raw)
+    split = np.array([";".join(catalogue.split(str(u))) for u in uniques] + [""], dtype=object)
+    codes = split[code_ids]  # a missing cell (-1) takes the trailing ""
+    success_words = np.array([is_success_word(str(u)) for u in uniques] + [False])[code_ids]
 
-    status_raw = _text(frame, schema.column("record_status")).str.strip().str.lower()
-    status = np.where(
-        status_raw.isin(RECORD_SUCCESS_VALUES),
-        "success",
-        np.where(status_raw.isin(RECORD_FAILURE_VALUES), "failure", ""),
+    # Per row: 1 the row says it succeeded, 2 it says it failed, 0 it says neither.
+    status_ids, status_uniques = pd.factorize(
+        _text(frame, schema.column("record_status")).str.strip().str.lower()
     )
-    success_words = code_raw.map({u: is_success_word(str(u)) for u in uniques}).to_numpy(dtype=bool)
-    status = np.where((status == "") & success_words, "success", status)
-    no_code = (codes == "").to_numpy()
+    said = [
+        1 if str(u) in RECORD_SUCCESS_VALUES else 2 if str(u) in RECORD_FAILURE_VALUES else 0
+        for u in status_uniques
+    ]
+    status = np.array([*said, 0], dtype=np.int8)[status_ids]
+    status[(status == 0) & success_words] = 1
+    no_code = codes == ""
     if schema.shape in (ResultShape.ERROR_LIST, ResultShape.FTP_ERROR_DETAILS):
         # Every row of an error list is an error, even when its code cell is empty.
-        missing_code = no_code & (status != "success")
+        missing_code = no_code & (status != 1)
     else:
         # Rows of other shapes report success unless they carry a code or say they failed.
-        missing_code = no_code & (status == "failure")
-    codes = codes.where(~missing_code, UNSPECIFIED_CODE)
-    out["codes"] = codes.set_axis(out.index)
+        missing_code = no_code & (status == 2)
+    codes[missing_code] = UNSPECIFIED_CODE
+    out["codes"] = pd.Series(codes, index=out.index, dtype=object)
     out["error_type"] = _text(frame, schema.column("error_type")).set_axis(out.index)
     return out
