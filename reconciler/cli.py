@@ -203,7 +203,12 @@ def reconcile(
         bool, typer.Option("--no-report", help="Do not write report.html.")
     ] = False,
     no_xlsx: Annotated[
-        bool, typer.Option("--no-xlsx", help="Do not write reconciled.xlsx.")
+        bool,
+        typer.Option(
+            "--no-xlsx",
+            help="Write no workbooks (reconciled.xlsx, needs-attention.xlsx); the CSVs hold "
+            "the same rows.",
+        ),
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an --out folder not made by reconciler.")
@@ -237,6 +242,7 @@ def reconcile(
                 line_base=line_base,
                 fixes=fixes,
                 max_rows=max_rows,
+                workbooks=not no_xlsx,
             ),
             progress=step,
         )

@@ -386,7 +386,12 @@ def match_results(
             reason[r] = Unmatched.NO_IDENTIFIERS
             detail[r] = "the result has neither a line number nor identifiers"
 
+    # Object columns: pandas would otherwise turn each text column into Arrow strings.
     out = results.assign(
-        s_idx=s_of, tied_by=tied_by, reason=reason, detail=detail, candidates=candidates
+        s_idx=s_of,
+        tied_by=pd.Series(tied_by, index=results.index, dtype=object),
+        reason=pd.Series(reason, index=results.index, dtype=object),
+        detail=pd.Series(detail, index=results.index, dtype=object),
+        candidates=pd.Series(candidates, index=results.index, dtype=object),
     )
     return Ties(results=out, line_base=choice)

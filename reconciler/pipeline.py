@@ -102,6 +102,7 @@ class ReconcileOptions:
     now: datetime | None = None
     fixes: RemediateOptions = field(default_factory=RemediateOptions)
     max_rows: int | None = None  # split resubmit.csv into files of at most this many records
+    workbooks: bool = True  # needs-attention.xlsx beside needs-attention.csv
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -437,7 +438,10 @@ def _summary(
         "changed_cells": len(remediation.changes),
         "resubmit_files": resubmit_names(resubmit_n, options.max_rows),
         "needs_attention_records": attention_n,
-        "needs_attention_files": ["needs-attention.csv", "needs-attention.xlsx"]
+        "needs_attention_files": [
+            "needs-attention.csv",
+            *(["needs-attention.xlsx"] if options.workbooks else []),
+        ]
         if attention_n
         else [],
         "held_by_modification_cap": remediation.capped,
@@ -655,6 +659,8 @@ def _write_attention(rec: Reconciliation, stage: Path) -> list[str]:
         return []
     header = [*rec.sent.header, *ATTENTION_COLUMNS]
     write_csv(attention, stage / "needs-attention.csv", header=header, safe=True)
+    if "needs-attention.xlsx" not in rec.summary["needs_attention_files"]:
+        return ["needs-attention.csv"]  # --no-xlsx
     highlight = _highlight_mask(rec, attention, header)
     sheet = Sheet("Needs attention", header, attention, highlight=highlight)
     write_xlsx([sheet], stage / "needs-attention.xlsx", now=_now(rec))

@@ -61,6 +61,21 @@ def test_all_accepted_exits_zero(tmp_path: Path) -> None:
     assert not (tmp_path / "o" / "resubmit.csv").exists()
 
 
+def test_no_xlsx_writes_no_workbook_and_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    code, _stdout, stderr = _invoke(
+        "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out), "--no-xlsx"
+    )
+    assert code == 1, stderr
+    names = {p.name for p in out.iterdir()}
+    assert not {n for n in names if n.endswith(".xlsx")}
+    assert {"needs-attention.csv", "report.html"} <= names
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["needs_attention_files"] == ["needs-attention.csv"]
+    assert "needs-attention.xlsx" not in summary["outputs"]
+    assert "needs-attention.xlsx" not in (out / "report.html").read_text(encoding="utf-8")
+
+
 def test_missing_file_is_one_line_exit_2_no_traceback(tmp_path: Path) -> None:
     code, _stdout, stderr = _invoke(
         "reconcile",
