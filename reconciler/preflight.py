@@ -374,7 +374,7 @@ class _Ctx:
         ``normalize.id_key`` does) as integers, so grouping a million records stays cheap."""
         future = self._cache.pop("action_codes_future", None)
         if future is not None:
-            self._cache["action_codes"] = future.result()
+            self._cache["action_codes"], self._cache["repeated"] = future.result()
         if "action_codes" not in self._cache:
             aid, oid, trk = (self.label(f) for f in ("action_id", "oid", "action_tracker_id"))
             by_aid = self.filled(aid)
@@ -396,7 +396,11 @@ class _Ctx:
         """Start ``action_codes`` on ``pool``; the first caller waits for it."""
         if "action_codes" not in self._cache:
             worker = _Ctx(self.table, self.schema, self.opts, self.today)  # its own cache
-            self._cache["action_codes_future"] = pool.submit(worker.action_codes)
+
+            def both() -> tuple[IntArray, BoolArray]:
+                return worker.action_codes(), worker.repeated_actions()
+
+            self._cache["action_codes_future"] = pool.submit(both)
 
     def _id_codes(self, label: str, rows: BoolArray) -> tuple[IntArray, int]:
         """Integer codes of ``id_key`` over the rows of ``rows``, and how many there are."""
@@ -407,17 +411,17 @@ class _Ctx:
 
     def repeated_actions(self) -> BoolArray:
         """Rows naming an action that another row of the file names too."""
+        if "action_codes_future" in self._cache:
+            self.action_codes()  # the prefetch brings both
         if "repeated" not in self._cache:
             codes = self.action_codes()
             named = codes >= 0
             repeated = named.copy()
             if named.any():
-                # np.unique, not bincount: Oid x ActionTrackerId codes can be astronomically
+                # Renumbered by hashing first: Oid x ActionTrackerId codes can be astronomically
                 # large when a file has many distinct event types.
-                _u, inverse, counts = np.unique(
-                    codes[named], return_inverse=True, return_counts=True
-                )
-                repeated[named] = counts[inverse] > 1
+                inverse, _u = pd.factorize(codes[named])
+                repeated[named] = np.bincount(inverse)[inverse] > 1
             self._cache["repeated"] = repeated
         out: BoolArray = self._cache["repeated"]
         return out
@@ -451,8 +455,8 @@ def _where(mask: BoolArray) -> IntArray:
 
 def _by_unique(values: pd.Series, fn: Callable[[str], str]) -> npt.NDArray[np.object_]:
     """``fn`` over the unique values of a (small, flagged) series, broadcast back."""
-    memo = {v: fn(str(v)) for v in pd.unique(values)}
-    return np.asarray([memo[v] for v in values], dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray([fn(str(u)) for u in uniques], dtype=object)[codes]
 
 
 # ------------------------------------------------------------------------------- hits
@@ -1987,10 +1991,13 @@ def _run(ctx: _Ctx, checks: Iterable[Check]) -> tuple[pd.DataFrame, pd.DataFrame
     ).drop_duplicates()
     findings = allf[list(FINDING_COLUMNS)].copy()
     for col in FINDING_COLUMNS[1:]:
+        # Each distinct value becomes text once; a missing one, one by one (None: "").
         values = findings[col].to_numpy(dtype=object)
-        findings[col] = pd.Series(
-            ["" if v is None else str(v) for v in values], index=findings.index, dtype=object
-        )
+        na = np.asarray(pd.isna(values), dtype=bool)
+        codes, uniques = pd.factorize(values)
+        out = np.array([str(u) for u in uniques] + [""], dtype=object)[codes]
+        out[na] = ["" if v is None else str(v) for v in values[na]]
+        findings[col] = pd.Series(out, index=findings.index, dtype=object)
     return findings, fix_codes
 
 
