@@ -116,10 +116,16 @@ class Reconciliation:
     records: pd.DataFrame  # per sent record, in sent order
     unmatched: pd.DataFrame
     remediation: Remediation
-    summary: dict[str, Any]
+    # The summary figures, worked out on a thread of their own: writing reconciled.csv does not
+    # need them, so it starts at once. Read them through ``summary``.
+    summary_job: Future[dict[str, Any]]
     # The sent rows encoded for reconciled.csv (``writers.encode_rows``), made on a second
     # thread while the rest runs; None when they are to be encoded at write time.
     sent_rows: Future[list[Any]] | None = None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.summary_job.result()
 
     @property
     def needs_attention(self) -> bool:
@@ -308,7 +314,9 @@ def reconcile_tables(
     records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
     unmatched = _unmatched_frame(ties, sent)
     step("summarising")
-    summary = _summary(
+    summarist = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-summary")
+    summary_job = summarist.submit(
+        _summary,
         sent,
         results,
         sent_schema,
@@ -320,6 +328,7 @@ def reconcile_tables(
         remediation,
         options,
     )
+    summarist.shutdown(wait=False)
     return Reconciliation(
         sent=sent,
         results=results,
@@ -330,7 +339,7 @@ def reconcile_tables(
         records=records,
         unmatched=unmatched,
         remediation=remediation,
-        summary=summary,
+        summary_job=summary_job,
         sent_rows=sent_rows,
     )
 
