@@ -808,6 +808,12 @@ def _blank_rows(rows: pd.DataFrame) -> npt.NDArray[np.bool_]:
     width = rows.shape[1]
     candidates = np.flatnonzero(_blank_cells(rows.iloc[:, 0]))
     position = 1
+    # While many rows are still candidates, a whole-column pass is cheaper than taking them
+    # out of the (chunked) column.
+    while position < width and candidates.size * 8 > len(rows):
+        blank_here = _blank_cells(rows.iloc[:, position])
+        candidates = candidates[blank_here[candidates]]
+        position += 1
     while candidates.size and position < width:
         if position >= 8 and candidates.size * (width - position) <= _FLAT_CELLS:
             rest = rows.iloc[candidates, position:].to_numpy(dtype=object).ravel()
