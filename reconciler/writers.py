@@ -15,6 +15,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,11 +96,28 @@ def write_csv(
         fh.write((",".join(_quote_one(h) for h in names) + "\n").encode("utf-8"))
         if len(frame) == 0:
             return
-        # Categorical columns' texts, encoded once for all chunks.
+        # Categorical columns' texts, encoded once for all chunks (by the first one).
         memo: dict[tuple[int, bool], Any] = {}
-        for i, start in enumerate(range(0, len(frame), ROWS_PER_CHUNK)):
-            part = frame.iloc[start : start + ROWS_PER_CHUNK]
-            fh.write(_csv_body(part, safe=safe, lead=None if lead is None else lead[i], memo=memo))
+
+        def body(i: int) -> memoryview:
+            part = frame.iloc[i * ROWS_PER_CHUNK : (i + 1) * ROWS_PER_CHUNK]
+            return _csv_body(part, safe=safe, lead=None if lead is None else lead[i], memo=memo)
+
+        chunks = -(-len(frame) // ROWS_PER_CHUNK)
+        fh.write(body(0))
+        if chunks > 2:
+            # Two chunks in flight at a time, written in order: the second core helps when
+            # it is free, and memory stays bounded.
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconciler-csv") as pool:
+                pending = [pool.submit(body, i) for i in range(1, min(3, chunks))]
+                for i in range(1, chunks):
+                    done = pending.pop(0).result()
+                    if i + 2 < chunks:
+                        pending.append(pool.submit(body, i + 2))
+                    fh.write(done)
+        else:
+            for i in range(1, chunks):
+                fh.write(body(i))
 
 
 ROWS_PER_CHUNK = 100_000
@@ -367,21 +385,36 @@ def check_out_dir(out: Path, inputs: Sequence[Path]) -> None:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while the output folders are swapped (main thread only)."""
+    """Hold SIGINT and SIGTERM back while the output folders are swapped (main thread only).
+
+    A signal that arrives meanwhile is noted and handled, by the handler that was in place,
+    when the block ends. (Blocking it at the OS level is not enough: with other threads alive
+    the kernel hands it to one of them, and Python still runs its handler in the main thread.)
+    """
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "pthread_sigmask"
-    ):  # not the main thread, or no POSIX signal masks (Windows)
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    held = [sig for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if sig is not None]
+    noted: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        noted.append(signum)
+
+    previous = {sig: signal.signal(sig, note) for sig in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if noted:
+            handler = previous[noted[0]]
+            if callable(handler):
+                handler(noted[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(noted[0])
 
 
 @contextlib.contextmanager

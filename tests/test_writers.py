@@ -198,3 +198,28 @@ def test_byte_scans_agree_with_regular_expressions(values: list[str]) -> None:
     assert _has_xml_illegal(arr) == bool(
         re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", joined)
     )
+
+
+def test_a_signal_inside_a_deferred_block_is_handled_after_it() -> None:
+    """The folder swap must not be cut short even when other threads are alive (the kernel
+    may hand the signal to any of them; Python runs its handler in the main thread)."""
+    import signal
+    import threading
+    import time
+
+    from reconciler.writers import signals_deferred
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    finished_block = False
+    try:
+        with pytest.raises(KeyboardInterrupt), signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(0.05)  # a handler that was not deferred would interrupt here
+            finished_block = True
+    finally:
+        stop.set()
+        other.join()
+    assert finished_block
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
