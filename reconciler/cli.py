@@ -417,7 +417,7 @@ def check(
     from .preflight import CheckOptions, fix_table
     from .preflight import check as run_check
     from .readers import read_table
-    from .writers import check_out_dir, staged_output, write_csv, write_json
+    from .writers import check_out_dir, run_jobs, staged_output, write_csv, write_json
 
     if today is not None:
         try:
@@ -448,12 +448,15 @@ def check(
     if fixed is not None:
         written += [fixed_name, "changes.csv"]
     with staged_output(out_dir, force=force) as stage:
-        write_csv(result.findings, stage / "check.csv", safe=True)
+        jobs: list[Callable[[], None]] = [
+            lambda: write_json({**result.to_json(), "outputs": written}, stage / "check.json"),
+            lambda: write_csv(result.findings, stage / "check.csv", safe=True),
+        ]
         if fixed is not None:
             # Meant for impact.com: exact values, UTF-8 without BOM, commas, every record.
-            write_csv(fixed.frame, stage / fixed_name, header=fixed.header)
-            write_csv(fixed.changes, stage / "changes.csv", safe=True)
-        write_json({**result.to_json(), "outputs": written}, stage / "check.json")
+            jobs.append(lambda: write_csv(fixed.frame, stage / fixed_name, header=fixed.header))
+            jobs.append(lambda: write_csv(fixed.changes, stage / "changes.csv", safe=True))
+        run_jobs(jobs)
     if fixed is not None:
         for warning in fixed.warnings:
             typer.echo(f"reconciler: warning: {warning}", err=True)

@@ -44,7 +44,7 @@ from .writers import (
     Sheet,
     check_out_dir,
     encode_rows,
-    signals_deferred,
+    run_jobs,
     staged_output,
     write_csv,
     write_json,
@@ -628,14 +628,9 @@ def write_outputs(
             lambda: _write_resubmission(rec, stage),
             *[functools.partial(extra, rec, stage) for extra in extras],
         ]
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconciler-write") as pool:
-            # The heaviest jobs first: reconciled.csv and the extras (report, workbook).
-            order = [0, *range(4, len(jobs)), 1, 2, 3]
-            # Every job is registered with the pool before an interrupt may land, so leaving
-            # the pool waits for all of them before the staging folder is removed.
-            with signals_deferred():
-                futures = [pool.submit(jobs[i]) for i in order]
-            written = [name for future in futures for name in future.result()]
+        # The heaviest jobs first: reconciled.csv and the extras (report, workbook).
+        order = [0, *range(4, len(jobs)), 1, 2, 3]
+        written = [name for names in run_jobs([jobs[i] for i in order]) for name in names]
         summary = dict(rec.summary)
         summary["outputs"] = sorted([*written, "summary.json"])
         write_json(summary, stage / "summary.json")

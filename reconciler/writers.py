@@ -383,6 +383,17 @@ def check_out_dir(out: Path, inputs: Sequence[Path]) -> None:
             )
 
 
+def run_jobs(jobs: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Run independent writing jobs on two threads; their results in order.
+
+    Every job is registered before an interrupt may land, so leaving waits for all of them
+    (the staging folder is removed only once nothing writes into it)."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconciler-write") as pool:
+        with signals_deferred():
+            futures = [pool.submit(job) for job in jobs]
+        return [future.result() for future in futures]
+
+
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back while the output folders are swapped (main thread only).
