@@ -247,16 +247,16 @@ def reconcile(
             progress=step,
         )
         step("writing outputs")
-        extras = []
+        workbook, report = [], []
         if not no_report or not no_xlsx:
             from reports import render_outputs
 
             # Two jobs, so the report and the workbook are written in parallel.
-            if not no_report:
-                extras.append(functools.partial(render_outputs, html=True, xlsx=False))
             if not no_xlsx:
-                extras.append(functools.partial(render_outputs, html=False, xlsx=True))
-        written = write_outputs(rec, out_dir, force=force, extras=extras)
+                workbook.append(functools.partial(render_outputs, html=False, xlsx=True))
+            if not no_report:
+                report.append(functools.partial(render_outputs, html=True, xlsx=False))
+        written = write_outputs(rec, out_dir, force=force, extras=workbook, light_extras=report)
     for warning in rec.remediation.warnings:
         typer.echo(f"reconciler: warning: {warning}", err=True)
     if not quiet:

@@ -196,25 +196,27 @@ def choose_line_base(
         npt.NDArray[np.int8]
     ] = []  # per base: 0 no verdict, 1 agree, 2 contradict, 3 no record
     numberings = [record_numbers(table, base) for base in LINE_BASES]
-    for base, numbers in zip(LINE_BASES, numberings, strict=True):
-        pos, found = _locate(numbers, lines)
-        cmp = compare(keys, with_line[found], pos[found])
-        st = np.full(len(lines), 3, dtype=np.int8)
-        st_found = np.where(cmp.contradict > 0, 2, np.where(cmp.agree > 0, 1, 0)).astype(np.int8)
-        st[found] = st_found
+    # Numberings that coincide for this file (physical = record without multi-line records)
+    # are one candidate, named by the first; the others share its verdicts.
+    same_as = [
+        next(j for j in range(i + 1) if np.array_equal(numberings[i], numberings[j]))
+        for i in range(len(LINE_BASES))
+    ]
+    distinct = [i for i in range(len(LINE_BASES)) if same_as[i] == i]
+    for i, (base, numbers) in enumerate(zip(LINE_BASES, numberings, strict=True)):
+        if same_as[i] != i:
+            st = status[same_as[i]]
+        else:
+            pos, found = _locate(numbers, lines)
+            cmp = compare(keys, with_line[found], pos[found])
+            st = np.full(len(lines), 3, dtype=np.int8)
+            st[found] = np.where(cmp.contradict > 0, 2, np.where(cmp.agree > 0, 1, 0))
         status.append(st)
         evidence[str(base)] = {
             "agree": int((st == 1).sum()),
             "contradict": int((st == 2).sum()),
             "out_of_range": int((st == 3).sum()),
         }
-    # Numberings that coincide for this file (physical = record without multi-line records)
-    # are one candidate, named by the first.
-    distinct = [
-        i
-        for i in range(len(LINE_BASES))
-        if not any(np.array_equal(numberings[i], numberings[j]) for j in range(i))
-    ]
     stacked = np.stack([status[i] for i in distinct]) if len(lines) else np.zeros((1, 0))
     telling = (stacked != stacked[0]).any(axis=0) if len(lines) else np.zeros(0, dtype=bool)
     scores: dict[int, tuple[int, int, int]] = {}

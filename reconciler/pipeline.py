@@ -611,26 +611,33 @@ Extra = Callable[["Reconciliation", Path], list[str]]
 
 
 def write_outputs(
-    rec: Reconciliation, out: Path, *, force: bool = False, extras: Sequence[Extra] = ()
+    rec: Reconciliation,
+    out: Path,
+    *,
+    force: bool = False,
+    extras: Sequence[Extra] = (),
+    light_extras: Sequence[Extra] = (),
 ) -> list[str]:
     """Write every output into ``out`` atomically. Returns the file names written.
 
-    ``extras`` write more files (the HTML report, the analyst workbook) into the same staging
+    ``extras`` write more files (the analyst workbook, the HTML report) into the same staging
     folder, so they land together with the rest or not at all. The files are independent, so
     they are written by two threads: most of the work is in Arrow's string kernels and zlib,
-    which run outside the GIL, and a machine's second core is otherwise idle."""
+    which run outside the GIL, and a machine's second core is otherwise idle. Jobs start
+    heaviest first so the two threads finish together: ``extras`` (the workbook), then
+    reconciled.csv and needs-attention, then ``light_extras`` (the report, which also waits
+    for the summary figures), then the small files."""
     check_out_dir(out, [rec.sent.path, rec.results.path])
     with staged_output(out, force=force) as stage:
         jobs: list[Callable[[], list[str]]] = [
+            *[functools.partial(extra, rec, stage) for extra in extras],
             lambda: _write_reconciled(rec, stage),
             lambda: _write_attention(rec, stage),
+            *[functools.partial(extra, rec, stage) for extra in light_extras],
             lambda: _write_unmatched(rec, stage),
             lambda: _write_resubmission(rec, stage),
-            *[functools.partial(extra, rec, stage) for extra in extras],
         ]
-        # The heaviest jobs first: reconciled.csv and the extras (report, workbook).
-        order = [0, *range(4, len(jobs)), 1, 2, 3]
-        written = [name for names in run_jobs([jobs[i] for i in order]) for name in names]
+        written = [name for names in run_jobs(jobs) for name in names]
         summary = dict(rec.summary)
         summary["outputs"] = sorted([*written, "summary.json"])
         write_json(summary, stage / "summary.json")
