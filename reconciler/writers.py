@@ -193,11 +193,19 @@ def _bytes_match(arr: Any, chars: bytes) -> bool:
 
 
 def _has_xml_illegal(arr: Any) -> bool:
-    """Whether a string array holds a character XML 1.0 cannot (C0 controls, U+FFFE/F)."""
-    data = bytes(_data_view(arr))
-    if any(seq in data for seq in _XML_NONCHARACTERS):
+    """Whether a string array holds a character XML 1.0 cannot (C0 controls, U+FFFE/F):
+    numpy scans of its bytes, exact checks only when a suspect byte shows up."""
+    view = _data_view(arr)
+    if not len(view):
+        return False
+    raw = np.frombuffer(view, dtype=np.uint8)
+    low = raw < 0x20
+    if low.any() and _XML_CONTROL[raw[low]].any():
         return True
-    return bool(_XML_CONTROL[np.frombuffer(data, dtype=np.uint8)].any()) if data else False
+    if (raw == 0xEF).any():
+        data = bytes(view)
+        return any(seq in data for seq in _XML_NONCHARACTERS)
+    return False
 
 
 def _csv_quote(arr: Any) -> Any:
@@ -318,15 +326,6 @@ def _data_view(arr: Any) -> memoryview:
         start = offsets[first * 4 : (first + 1) * 4].cast("i")[0]
         end = offsets[last * 4 : (last + 1) * 4].cast("i")[0]
     return memoryview(data)[start:end] if data is not None else memoryview(b"")
-
-
-def _joined_bytes(arr: Any) -> bytes:
-    """The concatenated UTF-8 data of a string array with no nulls."""
-    import pyarrow as pa
-
-    if isinstance(arr, pa.ChunkedArray):
-        return b"".join(_joined_bytes(chunk) for chunk in arr.chunks)
-    return bytes(_data_view(arr))
 
 
 def write_json(data: Any, path: Path) -> None:
@@ -655,7 +654,7 @@ def _rows_xml(
     ncols: int,
     highlight: np.ndarray | None,
     memo: dict[int, tuple[Any, Any, np.ndarray]] | None = None,
-) -> bytes:
+) -> memoryview:
     """``<row>`` elements for a slice of the frame, built a column at a time with Arrow."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -722,10 +721,10 @@ def _rows_xml(
     rows = pc.binary_join_element_wise(
         lit('<row r="'), nums, lit('">'), *cells, lit("</row>"), empty
     )
-    return _joined_bytes(rows)
+    return _data_view(rows)  # written without a copy
 
 
-def _sheet_xml(spec: Sheet) -> Iterator[str | bytes]:
+def _sheet_xml(spec: Sheet) -> Iterator[str | memoryview]:
     ncols = len(spec.header)
     head_row = 2 if spec.note else 1
     widths = _column_widths(spec)
