@@ -26,7 +26,7 @@ from .classify import RESOLUTION_CODE, RESOLUTION_NAMES, TextColumn, resolution_
 from .detect import SentSchema
 from .fixes import Fix, fix_amount, fix_date, fix_integer, fix_reason, spoiled_id_problem
 from .model import IntArray, Outcome, Resolution, Table
-from .normalize import dictionary_codes, id_key
+from .normalize import arrow_strings, dictionary_codes, id_key_arrow
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
 from .writers import formula_mask
 
@@ -409,8 +409,9 @@ def _action_keys(
         label = schema.column(field)
         if label is None:
             return np.full(n, -1, dtype=np.int64)
-        keys = known[field] if known and field in known else id_key(sent[label])
-        return dictionary_codes(keys)
+        if known and field in known:
+            return dictionary_codes(known[field])
+        return dictionary_codes(id_key_arrow(arrow_strings(sent[label])))
 
     a, o, t = codes("action_id"), codes("oid"), codes("action_tracker_id")
     width = int(t.max()) + 2
