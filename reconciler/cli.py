@@ -48,6 +48,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the traceback of a
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
 
 LARGE_INPUT_BYTES = 20 * 1024 * 1024
+RECONCILE_STAGES = 9  # the progress steps of reconcile (pipeline.reconcile's, then writing)
 
 
 ReasonMapOpt = Annotated[
@@ -122,16 +123,47 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
-    """A spinner on stderr for large inputs when stderr is a terminal; silent otherwise."""
-    if not enabled or not sys.stderr.isatty():
+def _progress(enabled: bool, stages: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar on stderr for large inputs when stderr is a terminal; silent otherwise.
+
+    Each call of the returned function starts the next of ``stages`` stages and names it.
+    ``RECONCILER_PROGRESS=1`` shows the bar for any input, ``=0`` never."""
+    forced = os.environ.get("RECONCILER_PROGRESS", "").strip().lower()
+    if forced in ("0", "no", "never") or (
+        forced not in ("1", "yes", "always") and (not enabled or not sys.stderr.isatty())
+    ):
         yield lambda _msg: None
         return
     from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
-    console = Console(stderr=True)
-    with console.status("starting") as status:
-        yield lambda msg: status.update(msg)
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    started = 0
+    with bar:
+        task = bar.add_task("starting", total=stages)
+
+        def step(msg: str) -> None:
+            nonlocal started
+            bar.update(task, description=msg, completed=min(started, stages))
+            started += 1
+
+        yield step
+        bar.update(task, completed=stages)
 
 
 def version_callback(value: bool) -> None:
@@ -232,7 +264,7 @@ def reconcile(
     check_out_dir(out_dir, [p for p in (sent, results, reason_map, actions) if p is not None])
     fixes = fix_options(reason_map, reason, timezone, actions, action_tracker_id)
     large = any(p.is_file() and p.stat().st_size > LARGE_INPUT_BYTES for p in (sent, results))
-    with _progress(large) as step:
+    with _progress(large, RECONCILE_STAGES) as step:
         rec = run(
             sent,
             results,

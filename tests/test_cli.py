@@ -326,3 +326,45 @@ def test_results_without_lines_say_line_numbers_were_not_used(tmp_path: Path) ->
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["line_base_detail"].startswith("not used")
     assert not any("assumed" in w for w in summary["warnings"])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """A terminal gets a progress bar naming each stage (forced on for this small file);
+    a pipe gets none, so logs stay clean."""
+    import pty
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "RECONCILER_PROGRESS": "1",
+        "COLUMNS": "120",
+    }
+    args = [sys.executable, "-m", "reconciler", "reconcile", str(DEMO / "sent.csv"),
+            str(DEMO / "results.csv"), "-o", str(tmp_path / "o"), "--quiet"]  # fmt: skip
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.wait(timeout=60) == 1
+    text = seen.decode("utf-8", errors="replace")
+    assert "0/9" in text and "starting" in text  # stages counted from the start
+    assert "writing outputs" in text and "8/9" in text  # the last stage, named
+
+    piped = subprocess.run(
+        [*args[:-3], "-o", str(tmp_path / "p"), "--quiet"],
+        env={**env, "RECONCILER_PROGRESS": ""},
+        capture_output=True,
+        timeout=60,
+    )
+    assert piped.returncode == 1
+    assert piped.stderr == b""
