@@ -372,9 +372,6 @@ class _Ctx:
         """One integer per record naming the action it modifies (-1: none): the keys of
         ``remediate._action_keys`` (ActionId, else Oid + ActionTrackerId, compared as
         ``normalize.id_key`` does) as integers, so grouping a million records stays cheap."""
-        future = self._cache.pop("action_codes_future", None)
-        if future is not None:
-            self._cache["action_codes"], self._cache["repeated"] = future.result()
         if "action_codes" not in self._cache:
             aid, oid, trk = (self.label(f) for f in ("action_id", "oid", "action_tracker_id"))
             by_aid = self.filled(aid)
@@ -392,16 +389,6 @@ class _Ctx:
         out: IntArray = self._cache["action_codes"]
         return out
 
-    def prefetch_action_codes(self, pool: ThreadPoolExecutor) -> None:
-        """Start ``action_codes`` on ``pool``; the first caller waits for it."""
-        if "action_codes" not in self._cache:
-            worker = _Ctx(self.table, self.schema, self.opts, self.today)  # its own cache
-
-            def both() -> tuple[IntArray, BoolArray]:
-                return worker.action_codes(), worker.repeated_actions()
-
-            self._cache["action_codes_future"] = pool.submit(both)
-
     def _id_codes(self, label: str, rows: BoolArray) -> tuple[IntArray, int]:
         """Integer codes of ``id_key`` over the rows of ``rows``, and how many there are."""
         values = pc.filter(arrow_strings(self.val(label)), pa.array(rows))
@@ -411,8 +398,6 @@ class _Ctx:
 
     def repeated_actions(self) -> BoolArray:
         """Rows naming an action that another row of the file names too."""
-        if "action_codes_future" in self._cache:
-            self.action_codes()  # the prefetch brings both
         if "repeated" not in self._cache:
             codes = self.action_codes()
             named = codes >= 0
@@ -1964,6 +1949,10 @@ def _empty_findings() -> pd.DataFrame:
 
 
 def _run(ctx: _Ctx, checks: Iterable[Check]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _finish(_collect(ctx, checks))
+
+
+def _collect(ctx: _Ctx, checks: Iterable[Check]) -> list[pd.DataFrame]:
     frames: list[pd.DataFrame] = []
     for chk in checks:
         if chk.scope is not Scope.FILE and chk.templates and ctx.template not in chk.templates:
@@ -1977,6 +1966,12 @@ def _run(ctx: _Ctx, checks: Iterable[Check]) -> tuple[pd.DataFrame, pd.DataFrame
             predicted = frame["PredictedError"]
             frame["PredictedError"] = predicted.where(predicted.notna(), chk.predicted_error)
             frames.append(frame)
+    return frames
+
+
+def _finish(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All findings, sorted by line, column and finding (so the order in which checks ran
+    does not matter), and the fixable codes per record."""
     if not frames:
         empty = _empty_findings()
         return empty, pd.DataFrame({"pos": pd.Series([], dtype=np.int64), "code": []})
@@ -2024,14 +2019,24 @@ def check_table(table: Table, schema: SentSchema, opts: CheckOptions) -> CheckRe
     """Every check over a table whose template is known."""
     today = _resolve_today(opts)
     ctx = _Ctx(table, schema, opts, today)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-check") as pool:
-        # The action keys (same action twice, the 1,000 cap) are the costliest step and need
-        # nothing from the other checks: hash them on the second core meanwhile. Arrow's
-        # kernels run outside the GIL.
-        if len(table.frame) >= 10_000:
-            ctx.prefetch_action_codes(pool)
+    if len(table.frame) < 10_000:
         findings, fix_codes = _run(ctx, CHECKS)
+        return CheckResult(table, schema, schema.template, findings, fix_codes, today, opts.fix)
+    # The checks on action keys (same action twice, the 1,000 cap) are the costliest and need
+    # nothing from the others: they run on the second core with a context of their own, while
+    # this thread runs the rest. Arrow's kernels run outside the GIL.
+    keyed = [c for c in CHECKS if c.slug in _ACTION_KEY_CHECKS]
+    rest = [c for c in CHECKS if c.slug not in _ACTION_KEY_CHECKS]
+    worker = _Ctx(table, schema, opts, today)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-check") as pool:
+        theirs = pool.submit(_collect, worker, keyed)
+        frames = _collect(ctx, rest)
+        frames.extend(theirs.result())
+    findings, fix_codes = _finish(frames)
     return CheckResult(table, schema, schema.template, findings, fix_codes, today, opts.fix)
+
+
+_ACTION_KEY_CHECKS = frozenset({"duplicate-action", "too-many-modifications"})
 
 
 def check(table: Table, opts: CheckOptions | None = None) -> CheckResult:

@@ -590,3 +590,29 @@ def test_readme_lists_every_finding_with_its_example() -> None:
     assert readme[start:end].strip("\n").splitlines() == preflight.checks_table(), (
         "README.md's table of findings is out of date: paste preflight.checks_table() into it"
     )
+
+
+def test_large_files_split_the_checks_over_two_threads_with_the_same_findings() -> None:
+    """From 10,000 records the action-key checks run on a second thread; the findings must be
+    exactly those of running every check in one place, in the same order."""
+    from reconciler.detect import detect_template
+    from tests.helpers import table
+
+    rows = []
+    for i in range(12_000):
+        if i % 3:
+            oid = f"{4000000000 + i % 4000:012d}"  # every Oid three times: duplicate-action
+            rows.append(["", oid, "16027", f"{i % 50}.00", "USD", "", "ITEM_RETURNED"])
+        else:
+            rows.append([f"1000.4636.{i}", "", "", " 12.00", "USD", "", "item returned"])
+    header = ["ActionId", "Oid", "ActionTrackerId", "Amount", "CurrencyCode", "CustomerStatus",
+              "Reason"]  # fmt: skip
+    sent = table(header, rows)
+    opts = preflight.CheckOptions(today=date(2025, 2, 20))
+    split = preflight.check(sent, opts)
+    schema = detect_template(sent)
+    ctx = preflight._Ctx(sent, schema, opts, date(2025, 2, 20))
+    whole, fix_codes = preflight._run(ctx, preflight.CHECKS)
+    assert set(split.findings["Finding"]) >= {"duplicate-action", "value-whitespace"}
+    pd.testing.assert_frame_equal(split.findings, whole)
+    pd.testing.assert_frame_equal(split.fix_codes, fix_codes)
