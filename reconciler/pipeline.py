@@ -120,8 +120,8 @@ class Reconciliation:
     # need them, so it starts at once. Read them through ``summary``.
     summary_job: Future[dict[str, Any]]
     # The sent rows encoded for reconciled.csv (``writers.encode_rows``), made on a second
-    # thread while the rest runs; None when they are to be encoded at write time.
-    sent_rows: Future[list[Any]] | None = None
+    # thread while the rest runs.
+    sent_rows: Future[list[Any]]
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -568,18 +568,6 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
     }
 
 
-def reconciled_frame(rec: Reconciliation) -> tuple[pd.DataFrame, list[str]]:
-    """The sent records with the verdict columns, and the header as it should be written."""
-    sent = rec.sent.frame
-    extra = rec.records[list(RECORD_COLUMNS)]
-    frame = pd.concat(
-        [sent.reset_index(drop=True), extra.reset_index(drop=True)], axis=1, ignore_index=True
-    )
-    header = [*rec.sent.header, *RECORD_COLUMNS]
-    frame.columns = pd.Index(range(len(header)))
-    return frame, header
-
-
 def attention_frame(rec: Reconciliation) -> pd.DataFrame:
     """Records a person must handle: original columns + SourceLine, codes, resolution, advice."""
     mask = rec.records["Resolution"].isin(NEEDS_ATTENTION).to_numpy()
@@ -662,17 +650,14 @@ def write_outputs(
 
 
 def _write_reconciled(rec: Reconciliation, stage: Path) -> list[str]:
-    if rec.sent_rows is None:
-        frame, header = reconciled_frame(rec)
-        write_csv(frame, stage / "reconciled.csv", header=header, safe=True)
-    else:
-        write_csv(
-            rec.records[list(RECORD_COLUMNS)],
-            stage / "reconciled.csv",
-            header=[*rec.sent.header, *RECORD_COLUMNS],
-            safe=True,
-            lead=rec.sent_rows.result(),
-        )
+    # The sent columns come pre-encoded; the verdict columns follow them on each line.
+    write_csv(
+        rec.records[list(RECORD_COLUMNS)],
+        stage / "reconciled.csv",
+        header=[*rec.sent.header, *RECORD_COLUMNS],
+        safe=True,
+        lead=rec.sent_rows.result(),
+    )
     return ["reconciled.csv"]
 
 
