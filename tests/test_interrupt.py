@@ -101,6 +101,22 @@ def _start(setup: Setup, out: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _wait_for_library(proc: subprocess.Popen[bytes], name: str) -> None:
+    """Wait until the process has mapped a shared library whose path holds ``name`` (Linux:
+    /proc/PID/maps). A fixed pause can land, on a busy machine, before the tool's own code
+    runs at all; elsewhere than Linux it is all there is."""
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if name in maps.read_text():
+                return
+        except OSError:
+            time.sleep(0.3)
+            return
+        time.sleep(0.002)
+
+
 def _wait_for_staging(parent: Path, name: str, proc: subprocess.Popen[bytes]) -> bool:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
@@ -147,7 +163,7 @@ def test_sigint_at_a_fixed_delay(setup: Setup, delay: float) -> None:
 def test_sigint_during_startup_is_one_line(setup: Setup) -> None:
     with previous_outputs(setup, "startup") as out:
         proc = _start(setup, out)
-        time.sleep(0.3)  # after the interpreter started, while pandas is imported
+        _wait_for_library(proc, "_multiarray_umath")  # numpy loading: pandas is being imported
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
         assert snapshot(out) == setup.a
