@@ -724,6 +724,9 @@ def _rows_xml(
     return _data_view(rows)  # written without a copy
 
 
+XLSX_ROWS_PER_CHUNK = 25_000  # bounds memory: each chunk's XML is built whole
+
+
 def _sheet_xml(spec: Sheet) -> Iterator[str | memoryview]:
     ncols = len(spec.header)
     head_row = 2 if spec.note else 1
@@ -759,7 +762,7 @@ def _sheet_xml(spec: Sheet) -> Iterator[str | memoryview]:
     )
     frame = spec.frame
     memo: dict[int, tuple[Any, Any, np.ndarray]] = {}
-    chunk = 25_000  # bounds memory: each chunk's XML is built whole
+    chunk = XLSX_ROWS_PER_CHUNK
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
         mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
