@@ -10,7 +10,7 @@ import functools
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from .normalize import ID_FIELDS, PAYLOAD_FIELDS, arrow_strings, result_rows, se
 from .readers import read_table
 from .remediate import RemediateOptions, Remediation, remediate, start_file_counts
 from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
+from .threads import background
 from .writers import (
     Sheet,
     check_out_dir,
@@ -279,20 +280,17 @@ def reconcile_tables(
     result_schema = detect_results(results, sent_schema, sent, options.overrides)
     # reconciled.csv repeats the sent rows as they are: encode them on the second core now,
     # while the records are tied and classified (Arrow's kernels run outside the GIL).
-    encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-encode")
-    sent_rows = encoder.submit(encode_rows, sent.frame, safe=True)
-    encoder.shutdown(wait=False)
+    sent_rows = background("encode", encode_rows, sent.frame, safe=True)
     step("reading result codes and keying sent records")
     # Key only the identifiers the results have a column for: the others can never tie or
     # contradict. Both sides are independent Arrow-heavy work, so they run side by side.
     payload = result_schema.column("payload") is not None
     carried = [f for f in ID_FIELDS if result_schema.column(f) or (payload and f in PAYLOAD_FIELDS)]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconciler-keys") as pool:
-        keyed = pool.submit(
-            sent_keys, sent, sent_schema, carried, with_skus=bool(result_schema.column("sku"))
-        )
-        rows = result_rows(results, result_schema, catalogue)
-        keys, skus = keyed.result()
+    keyed = background(
+        "keys", sent_keys, sent, sent_schema, carried, with_skus=bool(result_schema.column("sku"))
+    )
+    rows = result_rows(results, result_schema, catalogue)
+    keys, skus = keyed.result()
     known = {f: keys[f] for f in carried}
     # The cap's per-action counts need only the file: they run while results are tied.
     submission = submission_state(results, result_schema)
@@ -315,8 +313,8 @@ def reconcile_tables(
     unmatched = _unmatched_frame(ties, sent)
     release_free_memory()
     step("summarising")
-    summarist = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-summary")
-    summary_job = summarist.submit(
+    summary_job = background(
+        "summary",
         _summary,
         sent,
         results,
@@ -329,7 +327,6 @@ def reconcile_tables(
         remediation,
         options,
     )
-    summarist.shutdown(wait=False)
     return Reconciliation(
         sent=sent,
         results=results,

@@ -10,7 +10,7 @@ the sent frame is never mutated; corrected rows are a new frame.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -28,6 +28,7 @@ from .fixes import Fix, fix_amount, fix_date, fix_integer, fix_reason, spoiled_i
 from .model import IntArray, Outcome, Resolution, Table
 from .normalize import arrow_strings, dictionary_codes, id_key_arrow
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
+from .threads import background
 from .writers import formula_mask
 
 CHANGE_COLUMNS: tuple[str, ...] = ("SourceLine", "Column", "Before", "After", "Rule")
@@ -451,11 +452,7 @@ def start_file_counts(
     # In a file of at most 500 rows, its rows plus their resubmission stay within 1,000.
     if schema.template not in MODIFICATION_TEMPLATES or 2 * n <= MAX_MODIFICATIONS_PER_ACTION:
         return None
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-cap")
-    try:
-        return pool.submit(_file_counts, table.frame, schema, known_keys)
-    finally:
-        pool.shutdown(wait=False)
+    return background("cap", _file_counts, table.frame, schema, known_keys)
 
 
 def remediate(
