@@ -53,16 +53,30 @@ def from_arrow(values: pa.Array | pa.ChunkedArray) -> pd.Series:
 
 
 def id_key_arrow(values: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """``id_key`` on a pyarrow string array."""
+    """``id_key`` on a pyarrow string array.
+
+    A value is numeric when it matches ``^\\d+(?:\\.0+)?$`` (ASCII digits). Only numeric values
+    that start with 0 or carry a ``.0`` suffix change, so only those are rewritten. Plain digits
+    are found by ``ascii_is_decimal``; the suffix needs a regular expression, but only values
+    ending in 0 that are not plain digits can carry it, so only those meet the regex."""
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     values = pc.utf8_trim_whitespace(pc.fill_null(values, ""))
-    numeric = pc.match_substring_regex(values, r"^\d+(?:\.0+)?$")
-    if not pc.any(numeric).as_py():
+    digits = _np_bool(pc.ascii_is_decimal(values))
+    maybe = np.flatnonzero(_np_bool(pc.ends_with(values, "0")) & ~digits)
+    suffixed = np.zeros(len(values), dtype=bool)
+    if len(maybe):
+        hit = _np_bool(pc.match_substring_regex(values.take(maybe), r"^\d+\.0+$"))
+        suffixed[maybe[hit]] = True
+    change = suffixed | (digits & _np_bool(pc.starts_with(values, "0")))
+    if not change.any():
         return values
-    subset = pc.filter(values, numeric)
-    norm = pc.utf8_ltrim(pc.replace_substring_regex(subset, r"\.0+$", ""), characters="0")
+    mask = pa.array(change)
+    subset = pc.filter(values, mask)
+    if suffixed.any():
+        subset = pc.replace_substring_regex(subset, r"\.0+$", "")
+    norm = pc.utf8_ltrim(subset, characters="0")
     norm = pc.if_else(pc.equal(norm, ""), "0", norm)
-    return pc.replace_with_mask(values, numeric, norm)
+    return pc.replace_with_mask(values, mask, norm)
 
 
 def id_key(values: pd.Series) -> pd.Series:

@@ -9,6 +9,7 @@
 * Tying is a function of the data alone: shuffling the result rows changes no record's verdict
   and no unmatched row's reason; a result row ties at most one record, never one whose
   identifiers contradict it, and by identifiers only when they name exactly one record.
+* ``normalize.id_key_arrow`` gives the regex definition's key for any text.
 * ``writers.neutralise``: a value a spreadsheet would run never starts a cell unless it is a
   plain number.
 * Readers: kinds of input the reader properties in ``test_readers.py`` do not generate (valid
@@ -30,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -45,7 +48,14 @@ from reconciler.detect import (
 from reconciler.errors import ReconcilerError
 from reconciler.match import match_results
 from reconciler.model import LineBase, Outcome, Table, TiedBy
-from reconciler.normalize import ID_FIELDS, UNSPECIFIED_CODE, result_rows, sent_keys
+from reconciler.normalize import (
+    ID_FIELDS,
+    UNSPECIFIED_CODE,
+    id_key,
+    id_key_arrow,
+    result_rows,
+    sent_keys,
+)
 from reconciler.pipeline import ReconcileOptions, Reconciliation, reconcile_tables
 from reconciler.readers import read_table
 from reconciler.templates import RESULT_FIELDS, SENT_FIELDS, header_key
@@ -408,6 +418,37 @@ def test_neutralised_values_never_start_a_formula(values: list[str]) -> None:
             if after[:1] in _FORMULA_START:
                 assert _ASCII_NUMBER.fullmatch(after), repr(after)
     assert frame["a"].tolist() == values  # the input frame is not modified
+
+
+# --------------------------------------------------------------------------- identifier keys
+
+ID_TEXT = st.one_of(
+    st.text(alphabet="0123456789.  \t0a\u00a0\u0663\uff11", max_size=10),
+    st.from_regex(r"\s*0*[0-9]{0,6}(\.0*)?\s*", fullmatch=True),
+    st.text(max_size=6),
+)
+
+
+def _regex_id_key(values: pa.Array) -> pa.Array:
+    """``id_key_arrow`` as first written: one regular expression over every value."""
+    values = pc.utf8_trim_whitespace(pc.fill_null(values, ""))
+    numeric = pc.match_substring_regex(values, r"^\d+(?:\.0+)?$")
+    if not pc.any(numeric).as_py():
+        return values
+    subset = pc.filter(values, numeric)
+    norm = pc.utf8_ltrim(pc.replace_substring_regex(subset, r"\.0+$", ""), characters="0")
+    norm = pc.if_else(pc.equal(norm, ""), "0", norm)
+    return pc.replace_with_mask(values, numeric, norm)
+
+
+@FAST
+@given(values=st.lists(ID_TEXT, min_size=1, max_size=12))
+def test_id_keys_equal_the_regex_definition(values: list[str]) -> None:
+    """The fast key (digits found without a regex, only changing values rewritten) is the
+    regex definition's key for any text: spaces, unicode digits, dots, zeros."""
+    arr = pa.array(values, type=pa.large_string())
+    assert id_key_arrow(arr).to_pylist() == _regex_id_key(arr).to_pylist()
+    assert id_key(pd.Series(values, dtype="str")).tolist() == _regex_id_key(arr).to_pylist()
 
 
 # --------------------------------------------------------------------------- readers
