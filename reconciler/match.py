@@ -100,7 +100,9 @@ class _Comparison:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Keys:
-    """Identifier keys of both sides as integer codes (see ``normalize.encode``)."""
+    """Identifier keys of both sides as integer codes (see ``normalize.encode``). ``sent`` holds
+    only the ``carried`` fields: a field no result holds a value in ties and contradicts
+    nothing, so a million sent keys need no encoding for it."""
 
     sent: dict[str, IntArray]
     results: dict[str, IntArray]
@@ -108,13 +110,18 @@ class Keys:
     sku_width: int
     has_sku: np.ndarray  # per sent record: it lists at least one SKU
     result_sku: IntArray
+    carried: frozenset[str]  # identifier fields some result holds a value in
 
 
 def encode_keys(results: pd.DataFrame, sent: pd.DataFrame, skus: pd.DataFrame) -> Keys:
     s_codes: dict[str, IntArray] = {}
     r_codes: dict[str, IntArray] = {}
     for name in ID_FIELDS:
-        s_codes[name], r_codes[name] = encode(sent[name], results[name])
+        r_empty = (results[name] == "").to_numpy(dtype=bool)
+        if r_empty.all():
+            r_codes[name] = np.full(len(results), EMPTY, dtype=np.int64)
+        else:
+            s_codes[name], r_codes[name] = encode(sent[name], results[name])
     r_sku_raw = results["sku"]
     r_empty = (r_sku_raw == "").to_numpy(dtype=bool)
     uniques = pd.Index(pd.unique(r_sku_raw[~r_empty]))
@@ -130,7 +137,8 @@ def encode_keys(results: pd.DataFrame, sent: pd.DataFrame, skus: pd.DataFrame) -
             code = uniques.get_indexer(pd.Index(skus["sku"])).astype(np.int64)
             keep = code >= 0
             pairs = np.unique(s_idx[keep] * width + code[keep])
-    return Keys(s_codes, r_codes, pairs, width, has_sku, r_sku)
+    carried = frozenset(s_codes)
+    return Keys(s_codes, r_codes, pairs, width, has_sku, r_sku, carried)
 
 
 def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
@@ -145,6 +153,8 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
     names = np.array(["", *ID_FIELDS, "sku"], dtype=object)
     first = np.zeros(k, dtype=np.int8)
     for i, name in enumerate(ID_FIELDS, start=1):
+        if name not in keys.carried:
+            continue  # no result holds this identifier: nothing agrees or contradicts
         rv = keys.results[name][r_pos]
         sv = keys.sent[name][s_idx]
         both = (rv >= 0) & (sv != EMPTY)
@@ -170,10 +180,20 @@ def _locate(numbers: IntArray, lines: IntArray) -> tuple[IntArray, np.ndarray]:
     """Position of each line in the increasing ``numbers``; found mask."""
     if len(numbers) == 0:
         return np.zeros(len(lines), dtype=np.int64), np.zeros(len(lines), dtype=bool)
+    first = int(numbers[0])
+    if int(numbers[-1]) - first == len(numbers) - 1:
+        # Consecutive numbers (every numbering but ``physical`` with multi-line records): the
+        # position is arithmetic.
+        pos = np.asarray(lines, dtype=np.int64) - first
+        found = (pos >= 0) & (pos < len(numbers))
+        return np.clip(pos, 0, len(numbers) - 1), found
     pos = np.searchsorted(numbers, lines)
     clipped = np.minimum(pos, len(numbers) - 1)
     found = (pos < len(numbers)) & (numbers[clipped] == lines)
     return clipped.astype(np.int64), found
+
+
+_Located = tuple[IntArray, np.ndarray, _Comparison]  # position, found, comparison
 
 
 def choose_line_base(
@@ -181,14 +201,17 @@ def choose_line_base(
     results: pd.DataFrame,
     keys: Keys,
     requested: LineBase,
-) -> LineBaseChoice:
+) -> tuple[LineBaseChoice, _Located]:
     """The numbering under which the results' identifiers agree with the sent records.
 
     Only result lines whose verdict (agrees / contradicts / points at no record) differs
     between numberings are evidence: a constant ActionTrackerId, or an Oid repeated on the item
     rows of one order, agrees under every numbering and proves nothing. The choice is
     *confirmed* only when it strictly beats every other numbering on that evidence; otherwise
-    ``physical`` is assumed and the summary says so."""
+    ``physical`` is assumed and the summary says so.
+
+    Also returns where the result lines fall under the chosen numbering and how they compare
+    there (for the result rows that have a line), so the tie does not work them out again."""
     with_line = np.flatnonzero(results["line"].to_numpy() >= 0)
     lines = results["line"].to_numpy()[with_line]
     evidence: dict[str, dict[str, int]] = {}
@@ -203,12 +226,14 @@ def choose_line_base(
         for i in range(len(LINE_BASES))
     ]
     distinct = [i for i in range(len(LINE_BASES)) if same_as[i] == i]
+    located: dict[int, _Located] = {}
     for i, (base, numbers) in enumerate(zip(LINE_BASES, numberings, strict=True)):
         if same_as[i] != i:
             st = status[same_as[i]]
         else:
             pos, found = _locate(numbers, lines)
             cmp = compare(keys, with_line[found], pos[found])
+            located[i] = (pos, found, cmp)
             st = np.full(len(lines), 3, dtype=np.int8)
             st[found] = np.where(cmp.contradict > 0, 2, np.where(cmp.agree > 0, 1, 0))
         status.append(st)
@@ -226,13 +251,15 @@ def choose_line_base(
         evidence[str(LINE_BASES[i])]["telling_agree"] = int((st == 1).sum())
     if requested is not LineBase.AUTO:
         agrees = evidence[str(requested)]["agree"] > 0
-        return LineBaseChoice(requested, requested, agrees, evidence)
-    best = max(distinct, key=lambda i: scores[i])
-    others = [scores[i][:2] for i in distinct if i != best]
-    strictly = all(scores[best][:2] > other for other in others)
-    confirmed = strictly and evidence[str(LINE_BASES[best])]["telling_agree"] > 0
-    base = LINE_BASES[best] if confirmed else LINE_BASES[0]
-    return LineBaseChoice(base, requested, confirmed, evidence)
+        chosen = LineBaseChoice(requested, requested, agrees, evidence)
+    else:
+        best = max(distinct, key=lambda i: scores[i])
+        others = [scores[i][:2] for i in distinct if i != best]
+        strictly = all(scores[best][:2] > other for other in others)
+        confirmed = strictly and evidence[str(LINE_BASES[best])]["telling_agree"] > 0
+        base = LINE_BASES[best] if confirmed else LINE_BASES[0]
+        chosen = LineBaseChoice(base, requested, confirmed, evidence)
+    return chosen, located[same_as[LINE_BASES.index(chosen.base)]]
 
 
 _ID_LEVELS: tuple[tuple[TiedBy, tuple[str, ...]], ...] = (
@@ -263,7 +290,7 @@ def match_results(
     """Tie result rows to sent records. ``sent``/``skus`` come from ``normalize.sent_keys``."""
     m = len(results)
     keys = encode_keys(results, sent, skus)
-    choice = choose_line_base(table, results, keys, requested)
+    choice, (pos, found, cmp) = choose_line_base(table, results, keys, requested)
     numbers = record_numbers(table, choice.base)
     s_of = np.full(m, -1, dtype=np.int64)
     tied_by = np.full(m, str(TiedBy.NONE), dtype=object)
@@ -273,8 +300,6 @@ def match_results(
 
     line = results["line"].to_numpy()
     with_line = np.flatnonzero(line >= 0)
-    pos, found = _locate(numbers, line[with_line])
-    cmp = compare(keys, with_line[found], pos[found])
     ok = cmp.contradict == 0
     good = with_line[found][ok]
     s_of[good] = pos[found][ok]
