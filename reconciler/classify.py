@@ -59,6 +59,7 @@ _OUTCOMES = np.array(
     ],
     dtype=object,
 )
+_OUTCOME_KIND = {Outcome(str(name)): i for i, name in enumerate(_OUTCOMES)}
 
 AMBIGUOUS_ADVICE = (
     "A result may belong to this record or to another one with the same identifiers (see "
@@ -158,24 +159,33 @@ def classify_records(
     """One row per sent record (index = record position): Outcome, ErrorCodes, Resolution,
     TiedBy, Advice, ResultRows."""
     res = ties.results
-    tied = res[res["s_idx"].to_numpy() >= 0]
-    s = tied["s_idx"].to_numpy(dtype=np.int64)
+    s_all = res["s_idx"].to_numpy(dtype=np.int64)
+    tied_at = np.flatnonzero(s_all >= 0)
+    s = s_all[tied_at]
+    tied_codes = res["codes"].to_numpy(dtype=object)[tied_at]
 
-    codes = np.full(n_records, "", dtype=object)
+    # Per record: its set of codes as an index into ``sets`` (-1: no tied result). The sets are
+    # few, so nothing below touches a million strings.
+    set_of = np.full(n_records, -1, dtype=np.int64)
     rank = np.full(n_records, _TIE_RANK[str(TiedBy.NONE)], dtype=np.int64)
     n_rows = (
         np.bincount(s, minlength=n_records).astype(np.int64)
         if len(s)
         else np.zeros(n_records, dtype=np.int64)
     )
-    if len(tied):
+    texts: list[str] = []
+    if len(s):
         single = n_rows[s] == 1
-        codes[s[single]] = tied["codes"].to_numpy()[single]
-        multi = tied[~single]
-        if len(multi):
+        ids, uniques = pd.factorize(pd.Series(tied_codes[single], dtype=object))
+        set_of[s[single]] = ids
+        texts = [str(u) for u in uniques]
+        if not single.all():
+            multi = pd.DataFrame({"s_idx": s[~single], "codes": tied_codes[~single]})
             merged = multi.groupby("s_idx")["codes"].agg(_merge_codes)
-            codes[merged.index.to_numpy(dtype=np.int64)] = merged.to_numpy()
-        names = tied["tied_by"].to_numpy(dtype=object)
+            m_ids, m_uniques = pd.factorize(pd.Series(merged.to_numpy(), dtype=object))
+            set_of[merged.index.to_numpy(dtype=np.int64)] = m_ids + len(texts)
+            texts += [str(u) for u in m_uniques]
+        names = res["tied_by"].to_numpy(dtype=object)[tied_at]
         ranks = np.full(len(names), _TIE_RANK[str(TiedBy.NONE)], dtype=np.int64)
         for name, value in _TIE_RANK.items():
             ranks[names == name] = value
@@ -183,6 +193,10 @@ def classify_records(
             rank[s] = ranks
         else:
             np.minimum.at(rank, s, ranks)
+    # One id per distinct text ("" when no result carries a code): equal sets, equal ids.
+    set_ids, sets = pd.factorize(pd.Series([*texts, ""], dtype=object))
+    set_of = np.where(set_of >= 0, set_ids[np.maximum(set_of, 0)], set_ids[-1])
+    code_sets_list = [str(u) for u in sets]
 
     ambiguous = np.zeros(n_records, dtype=bool)
     amb = res[res["reason"].to_numpy() == Unmatched.AMBIGUOUS_KEY]
@@ -191,9 +205,11 @@ def classify_records(
             ambiguous[int(c)] = True
 
     has_result = n_rows > 0
-    has_codes = codes != ""
+    nonempty = np.array([t != "" for t in code_sets_list], dtype=bool)
+    has_codes = nonempty[set_of]
     if submission.total_records == 0 and n_records:
-        codes = np.where(has_codes, codes, ZERO_RECORDS_CODE).astype(object)
+        code_sets_list.append(ZERO_RECORDS_CODE)
+        set_of = np.where(has_codes, set_of, len(code_sets_list) - 1)
         has_codes = np.ones(n_records, dtype=bool)
 
     # Nothing is accepted before the submission is complete: a record without an error so far
@@ -208,7 +224,6 @@ def classify_records(
         )
     else:
         kind = np.where(has_codes, 1, np.where(ambiguous & ~has_result, 2, 4))
-    outcome = _OUTCOMES[kind]
 
     # Every verdict column is categorical: a record's texts are one of a few (one per distinct
     # set of codes), so they are computed once each and compared, counted and written as
@@ -218,16 +233,17 @@ def classify_records(
     code_sets = TextColumn(n_records)
     if has_codes.any():
         # One verdict per distinct set of codes, broadcast back by integer code.
-        set_ids, sets = pd.factorize(pd.Series(codes[has_codes], dtype=object))
-        verdicts = [_verdict(catalogue, str(u)) for u in sets]
         where = np.flatnonzero(has_codes)
-        resolution[where] = np.array([RESOLUTION_CODE[v[0]] for v in verdicts], np.int8)[set_ids]
-        advice.set(where, set_ids, [v[1] for v in verdicts])
-        code_sets.set(where, set_ids, [str(u) for u in sets])
-    is_amb = outcome == str(Outcome.AMBIGUOUS)
+        local, present = pd.factorize(set_of[where])
+        chosen = [code_sets_list[int(i)] for i in present]
+        verdicts = [_verdict(catalogue, u) for u in chosen]
+        resolution[where] = np.array([RESOLUTION_CODE[v[0]] for v in verdicts], np.int8)[local]
+        advice.set(where, local, [v[1] for v in verdicts])
+        code_sets.set(where, local, chosen)
+    is_amb = kind == _OUTCOME_KIND[Outcome.AMBIGUOUS]
     resolution[is_amb] = RESOLUTION_CODE[Resolution.REVIEW]
     advice.fill(is_amb, AMBIGUOUS_ADVICE)
-    is_missing = outcome == str(Outcome.MISSING)
+    is_missing = kind == _OUTCOME_KIND[Outcome.MISSING]
     resolution[is_missing] = RESOLUTION_CODE[Resolution.REVIEW]
     advice.fill(is_missing, MISSING_ADVICE)
     if not submission.complete:
