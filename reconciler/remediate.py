@@ -138,8 +138,11 @@ def _rule_reason(
     raw = _values(sent, label, rows)
     ok, value, rule, problem = _apply(raw, one)
     changed = ok & (value != raw)
-    refused = np.where(problem == "", "Reason " + _reprs(raw) + " was refused; correct it", problem)
-    out = _RuleOutcome(rows, changed, np.where(changed, "", refused).astype(object))
+    said = np.where(changed, "", problem).astype(object)
+    silent = np.flatnonzero(~changed & (problem == ""))
+    if len(silent):
+        said[silent] = "Reason " + _reprs(raw[silent]) + " was refused; correct it"
+    out = _RuleOutcome(rows, changed, said)
     out.cells.append(_Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
     out.flags.append((label, rows))
     return out
@@ -622,15 +625,17 @@ def _remediate(
         fix_text[descr.index.to_numpy(dtype=np.int64)] = descr.to_numpy(dtype=object)
     auto_pos = np.flatnonzero(auto)
     resolution[auto_pos] = RESOLUTION_CODE[Resolution.AUTO_FIXED]
-    manual = np.flatnonzero((ok | blocked | (problem != "")) & ~auto)
-    manual = manual[np.isin(manual, cand)]
+    # Every flag above concerns candidates only: work among them, not a million records.
+    said = problem[cand] != ""
+    manual = cand[(ok[cand] | blocked[cand] | said) & ~auto[cand]]
     with_problem = manual[problem[manual] != ""]
     if len(with_problem):
         text = problem[with_problem]
-        also = fix_text[with_problem] != ""
-        text = np.where(
-            also, text + "; reconciler would also correct " + fix_text[with_problem], text
-        )
+        extra = fix_text[with_problem]
+        also = np.flatnonzero(extra != "")
+        if len(also):
+            text = text.copy()
+            text[also] = text[also] + "; reconciler would also correct " + extra[also]
         advice.put(
             with_problem,
             np.array(
@@ -656,7 +661,7 @@ def _remediate(
     out_records["Advice"] = pd.Series(advice.categorical(), index=index)
     out_records["FixColumns"] = pd.Series(fix_columns, index=index, dtype=object)
 
-    corrected = sent.iloc[auto_pos].copy()
+    corrected = sent.iloc[auto_pos]  # a frame of its own (copy-on-write)
     if len(applied):
         where = np.searchsorted(auto_pos, applied["pos"].to_numpy(dtype=np.int64))
         for col_label, group in applied.groupby("Column", sort=False):
@@ -723,6 +728,27 @@ def _look_columns(n: int, parts: list[tuple[IntArray, str]], order: Mapping[str,
     out = np.full(n, "", dtype=object)
     if not parts:
         return out
+    # Labels in file order (labels the file lacks last, in the order they came), one bit each;
+    # a record's bits say which it names, and each distinct set of bits is joined once.
+    seen = dict.fromkeys(label for _, label in parts)
+    labels = sorted(seen, key=lambda lab: order.get(lab, 10**6))
+    if len(labels) > 62:
+        return _look_columns_long(out, parts, order)
+    bit = {lab: np.int64(1) << np.int64(i) for i, lab in enumerate(labels)}
+    mask = np.zeros(n, dtype=np.int64)
+    for rows, label in parts:
+        mask[rows] |= bit[label]
+    where = np.flatnonzero(mask)
+    codes, uniques = pd.factorize(mask[where])
+    texts = [";".join(lab for i, lab in enumerate(labels) if int(u) >> i & 1) for u in uniques]
+    out[where] = np.array(texts, dtype=object)[codes]
+    return out
+
+
+def _look_columns_long(
+    out: ObjArray, parts: list[tuple[IntArray, str]], order: Mapping[str, int]
+) -> ObjArray:
+    """``_look_columns`` for files with more labels to flag than an integer has bits."""
     long = pd.DataFrame(
         {
             "pos": np.concatenate([p for p, _ in parts]),

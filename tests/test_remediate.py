@@ -16,7 +16,11 @@ from hypothesis import strategies as st
 from reconciler.actions import index_actions
 from reconciler.fixes import timezone
 from reconciler.pipeline import ReconcileOptions, reconcile_tables
-from reconciler.remediate import RemediateOptions
+from reconciler.remediate import (
+    RemediateOptions,
+    _look_columns,
+    _look_columns_long,
+)
 from tests.helpers import table
 
 CASES_DIR = Path(__file__).parent / "cases" / "fixes"
@@ -199,3 +203,30 @@ def test_vectorised_hints_equal_the_per_value_text(pairs: list[tuple[str, str]])
             assert text == _no_export_hint(label, value)
         else:
             assert text == "the line has neither an ActionId nor an Oid"
+
+
+_LABELS = ["ActionId", "Oid", "ActionTrackerId", "Amount", "Reason", "EventDate"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(
+        st.tuples(st.lists(st.integers(0, 19), max_size=8), st.sampled_from(_LABELS)),
+        min_size=1,
+        max_size=8,
+    ),
+    columns=st.permutations(_LABELS),
+)
+def test_columns_to_look_at_are_joined_in_file_order(
+    parts: list[tuple[list[int], str]], columns: list[str]
+) -> None:
+    """FixColumns (one bit per column) gives what the long form (sort and join) gives: each
+    record's flagged columns, once each, in the file's column order."""
+    order = {label: i for i, label in enumerate(columns)}
+    arrays = [(np.array(rows, dtype=np.int64), label) for rows, label in parts]
+    got = _look_columns(20, arrays, order)
+    expected = _look_columns_long(np.full(20, "", dtype=object), arrays, order)
+    assert got.tolist() == expected.tolist()
+    for pos in range(20):
+        wanted = sorted({lab for rows, lab in parts if pos in rows}, key=order.__getitem__)
+        assert got[pos] == ";".join(wanted)
