@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from .view import Cell, Report
+from .view import Cell, Report, Row
 
 TEMPLATE = "report.html.j2"
 
@@ -34,19 +34,73 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals["once"] = _once
+    env.globals["table_rows"] = table_rows
     return env
 
 
-def _once(macro: Callable[[Cell], Markup], cell: Cell, rendered: dict[Cell, Markup]) -> Markup:
-    """``macro(cell)``, rendered once per distinct cell of a table (``rendered`` remembers).
+def table_rows(rows: Sequence[Row]) -> Markup:
+    """A table's body rows, ``<tr>`` by ``<tr>``, each cell escaped.
 
-    A table's codes, resolution and advice cells repeat from row to row, and calling a macro
-    costs far more than looking up what it gave; equal cells render alike."""
-    out = rendered.get(cell)
-    if out is None:
-        out = rendered[cell] = macro(cell)
-    return out
+    Written in Python rather than as a template macro: a report's tables hold thousands of
+    cells, and a macro call costs far more than a string join. Equal cells (a table's codes,
+    resolution and advice repeat from row to row) are rendered once. The markup matches the
+    template's: ``badge`` here is the ``badge`` macro's."""
+    rendered: dict[Cell, str] = {}
+    out = []
+    for row in rows:
+        cells = []
+        for c in row.cells:
+            html = rendered.get(c)
+            if html is None:
+                html = rendered[c] = _cell(c)
+            cells.append(html)
+        out.append(
+            f'<tr data-codes="{escape(row.codes)}" data-res="{escape(row.resolution)}">'
+            f"{''.join(cells)}</tr>\n"
+        )
+    return Markup("".join(out))
+
+
+def _cell(c: Cell) -> str:
+    text = escape(c.text)
+    if c.kind in _PLAIN_CELLS:
+        return f"{_PLAIN_CELLS[c.kind]}{text}</td>"
+    if c.kind == "ids":
+        spans = []
+        for i, (label, value) in enumerate(c.items):
+            shown = (
+                f'<span class="v flag">{escape(value)}<span class="vh"> (check this value)'
+                "</span></span>"
+                if c.marks[i]
+                else f'<span class="v">{escape(value)}</span>'
+            )
+            spans.append(f'<span class="kv"><span class="k">{escape(label)}</span> {shown}</span>')
+        return f'<td class="ids">{"".join(spans)}</td>'
+    if c.kind == "codes":
+        codes = [
+            f'<a href="#{escape(anchor)}"><code>{escape(code)}</code></a>'
+            if anchor
+            else f"<code>{escape(code)}</code>"
+            for code, anchor in c.items
+        ]
+        return f'<td class="codes">{" ".join(codes)}</td>'
+    if c.kind == "resolution":
+        return f'<td class="res"><span class="badge res-{escape(c.items[0][0])}">{text}</span></td>'
+    if c.kind == "values":
+        spans = [
+            f'<span class="kv"><span class="k">{escape(label)}</span> '
+            f'<span class="v check">{escape(value)}</span></span>'
+            for label, value in c.items
+        ]
+        return f'<td class="values">{"".join(spans)}</td>'
+    return f"<td>{text}</td>"
+
+
+_PLAIN_CELLS = {
+    "num": '<td class="num">',
+    "id": '<td class="id">',
+    "muted": '<td class="muted">',
+}
 
 
 @cache
