@@ -97,19 +97,6 @@ def parse_lines(values: pd.Series) -> IntArray:
     return np.asarray(pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def dictionary_codes(values: pd.Series | pa.Array | pa.ChunkedArray) -> IntArray:
-    """Integer code per value (equal values, equal codes); -1 for "" (Arrow's hash encoder)."""
-    arr = arrow_strings(values) if isinstance(values, pd.Series) else values
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    encoded = pc.dictionary_encode(arr)
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    empty = pc.index(encoded.dictionary, "").as_py()
-    if empty >= 0:
-        codes[codes == empty] = -1
-    return codes
-
-
 EMPTY = -1  # the cell is empty
 OTHER = -2  # the sent cell holds a value no result carries
 

@@ -26,7 +26,7 @@ from .classify import RESOLUTION_CODE, RESOLUTION_NAMES, TextColumn, resolution_
 from .detect import SentSchema
 from .fixes import Fix, fix_amount, fix_date, fix_integer, fix_reason, spoiled_id_problem
 from .model import IntArray, Outcome, Resolution, Table
-from .normalize import arrow_strings, dictionary_codes, id_key_arrow
+from .normalize import arrow_strings, id_key_arrow
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
 from .threads import background
 from .writers import formula_mask
@@ -406,23 +406,43 @@ def _action_keys(
 ) -> IntArray:
     """One integer per record naming the action it modifies (-1 when it names none): the
     ActionId's key, else the pair Oid + ActionTrackerId (compared as ``normalize.id_key``).
-    ``known`` holds keys the matcher already computed."""
+    ``known`` holds keys the matcher already computed. Each identifier is encoded only over
+    the records that use it (as ``preflight`` does), so a million keys hash once in all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = len(sent)
 
-    def codes(field: str) -> IntArray:
+    def keys(field: str) -> pa.Array | None:
         label = schema.column(field)
         if label is None:
-            return np.full(n, -1, dtype=np.int64)
+            return None
         if known and field in known:
-            return dictionary_codes(known[field])
-        return dictionary_codes(id_key_arrow(arrow_strings(sent[label])))
+            return arrow_strings(known[field]).combine_chunks()
+        return id_key_arrow(arrow_strings(sent[label]))
 
-    a, o, t = codes("action_id"), codes("oid"), codes("action_tracker_id")
-    width = int(t.max()) + 2
-    pair = np.where((o >= 0) & (t >= 0), o * width + (t + 1), -1)
-    # ActionId keys and Oid pairs live in disjoint ranges.
-    offset = int(a.max()) + 1
-    return np.where(a >= 0, a, np.where(pair >= 0, pair + offset, -1)).astype(np.int64)
+    def filled(values: pa.Array | None) -> BoolArray:
+        if values is None:
+            return np.zeros(n, dtype=bool)
+        return np.asarray(pc.not_equal(values, "").to_numpy(zero_copy_only=False), dtype=bool)
+
+    def codes(values: pa.Array, rows: BoolArray) -> tuple[IntArray, int]:
+        encoded = pc.dictionary_encode(pc.filter(values, pa.array(rows)))
+        found = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return found, len(encoded.dictionary)
+
+    a, o, t = keys("action_id"), keys("oid"), keys("action_tracker_id")
+    out = np.full(n, -1, dtype=np.int64)
+    by_action = filled(a)
+    offset = 0
+    if a is not None and by_action.any():
+        out[by_action], offset = codes(a, by_action)
+    by_pair = ~by_action & filled(o) & filled(t)
+    if o is not None and t is not None and by_pair.any():
+        oc, _ = codes(o, by_pair)
+        tc, width = codes(t, by_pair)
+        out[by_pair] = offset + oc * width + tc  # ActionId keys and pairs: disjoint ranges
+    return out
 
 
 # Per record: its action key, the records that name an action, their action's position among

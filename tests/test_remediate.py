@@ -9,15 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.actions import index_actions
+from reconciler.detect import detect_template
 from reconciler.fixes import timezone
+from reconciler.normalize import id_key
 from reconciler.pipeline import ReconcileOptions, reconcile_tables
 from reconciler.remediate import (
     RemediateOptions,
+    _action_keys,
     _look_columns,
     _look_columns_long,
 )
@@ -230,3 +234,47 @@ def test_columns_to_look_at_are_joined_in_file_order(
     for pos in range(20):
         wanted = sorted({lab for rows, lab in parts if pos in rows}, key=order.__getitem__)
         assert got[pos] == ";".join(wanted)
+
+
+_AIDS = ["", " ", "1000.1.1", "1000.1.2", "0012", "12", "12.0"]
+_OIDS = ["", "O1", "00123", "123", "123.0", "O1\x1f2"]
+_TRACKERS = ["", "16027", "016027", "16031"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(_AIDS), st.sampled_from(_OIDS), st.sampled_from(_TRACKERS)),
+        min_size=1,
+        max_size=30,
+    ),
+    known=st.booleans(),
+)
+def test_action_keys_name_the_same_action_alike(
+    rows: list[tuple[str, str, str]], known: bool
+) -> None:
+    """The cap's action keys: two records share a key exactly when they modify the same action
+    (ActionId as ``id_key`` compares it, else the pair Oid + ActionTrackerId), -1 when a
+    record names none; with or without the matcher's keys passed in."""
+    sent = table(["ActionId", "Oid", "ActionTrackerId", "Reason"], [[*r, "X"] for r in rows])
+    schema = detect_template(sent)
+    frame = sent.frame
+    given_keys = (
+        {f: id_key(frame[schema.column(f)]) for f in ("oid", "action_tracker_id")}
+        if known
+        else None
+    )
+    got = _action_keys(frame, schema, given_keys)
+
+    def expected(aid: str, oid: str, trk: str) -> tuple[str, ...] | None:
+        a, o, t = (id_key(pd.Series([v], dtype="str")).iloc[0] for v in (aid, oid, trk))
+        if a:
+            return ("a", a)
+        return ("o", o, t) if o and t else None
+
+    names = [expected(*r) for r in rows]
+    for i, name in enumerate(names):
+        assert (got[i] == -1) == (name is None)
+        for j in range(i):
+            if name is not None and names[j] is not None:
+                assert (got[i] == got[j]) == (name == names[j])
