@@ -62,6 +62,7 @@ import pandas as pd
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
+from reconciler import delimited, prefetch
 from reconciler.errors import InputError
 from reconciler.model import IntArray, Table
 
@@ -100,9 +101,7 @@ HEADER_SCAN_ROWS: Final = 20
 """XLSX: the header row is looked for among this many rows at the top of the sheet."""
 
 _SNIFF_BYTES: Final = 8192
-_HEAD_BYTES: Final = 64 * 1024
 _FLAT_CELLS: Final = 1_000_000  # cells checked in one flat pass when few rows remain
-_DELIMITERS: Final = (",", ";", "\t", "|")
 _DELIMITER_NAMES: Final = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _TEXT_SUFFIXES: Final = frozenset({".csv", ".tsv", ".txt", ".tab", ".psv"})
 _XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})
@@ -125,12 +124,8 @@ _BINARY_MAGICS: Final = (
     (b"PAR1", "a Parquet file"),
 )
 
-# Lines made only of blanks and delimiters before the header; a line break ends each one.
-_LEADING_BLANK_LINES: Final = re.compile(rb"(?:[ \t,;|]*(?:\r\n|\r|\n))*")
 _BLANK_LINE: Final = re.compile(rb"[ \t,;|]*")
-_LINE_BREAK: Final = r"\r\n|\r|\n"
 _LONE_CR: Final = re.compile(rb"\r(?!\n)")
-_QUOTED: Final = re.compile(r'"(?:[^"]|"")*"')
 _SURROGATES: Final = re.compile(r"[\ud800-\udfff]")
 _C_TOO_MANY: Final = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _C_EOF_IN_QUOTE: Final = re.compile(r"EOF inside string starting at row (\d+)")
@@ -157,12 +152,7 @@ _JSON_PAGING_KEYS: Final = frozenset(
 
 _FIX_EXPORT_CSV: Final = "export it as CSV (UTF-8) or XLSX and try again"
 
-try:  # pyarrow is optional: without it every delimited file takes the exact C-parser path.
-    _pa: Any = importlib.import_module("pyarrow")
-    _pacsv: Any = importlib.import_module("pyarrow.csv")
-except ImportError:  # pragma: no cover - pyarrow is installed wherever the tests run
-    _pa = None
-    _pacsv = None
+_pa: Any = delimited._pa  # None without pyarrow
 
 
 def read_table(
@@ -176,11 +166,21 @@ def read_table(
 
     ``sheet`` picks a worksheet by name in an XLSX file (the first one otherwise) and is
     ignored for other formats. ``max_bytes`` and ``max_records`` default to
-    ``MAX_INPUT_BYTES`` and ``MAX_RECORDS`` as they are when called. Raises
+    ``MAX_INPUT_BYTES`` and ``MAX_RECORDS`` as they are when called. A read and parse made
+    ahead by ``prefetch`` is used when it is of these very bytes and layout. Raises
     :class:`InputError` for anything that cannot be read, with a one-line message that says
     what is wrong and how to fix it.
     """
     path = Path(path)
+    try:
+        return _read_table(path, sheet, max_bytes, max_records)
+    finally:
+        prefetch.release(path)
+
+
+def _read_table(
+    path: Path, sheet: str | None, max_bytes: int | None, max_records: int | None
+) -> Table:
     max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
     max_records = MAX_RECORDS if max_records is None else max_records
     raw = _read_bytes(path, max_bytes)
@@ -308,6 +308,9 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
             "split it into smaller files",
             path=path,
         )
+    ahead = prefetch.raw(path, info)  # read while the tool was starting (prefetch.py)
+    if ahead is not None:
+        return ahead
     try:
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
@@ -449,7 +452,9 @@ def _read_delimited(path: Path, raw: bytes, max_records: int) -> Table:
     bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     try:
         # Only the head is checked here; pyarrow or the C parser validate the rest as they go.
-        codecs.getincrementaldecoder("utf-8")().decode(raw[bom : bom + _HEAD_BYTES], final=False)
+        codecs.getincrementaldecoder("utf-8")().decode(
+            raw[bom : bom + delimited.HEAD_BYTES], final=False
+        )
     except UnicodeDecodeError:
         pass
     else:
@@ -476,9 +481,9 @@ def _parse_delimited(
             path=path,
             line=line,
         )
-    match = _LEADING_BLANK_LINES.match(data, base)
+    match = delimited.LEADING_BLANK_LINES.match(data, base)
     start = match.end() if match else base
-    end = _content_end(data, start)
+    end = delimited.content_end(data, start)
     if _BLANK_LINE.fullmatch(data, start, end):
         what = "is empty" if len(data) == base else "holds only blank lines"
         raise InputError(
@@ -486,14 +491,14 @@ def _parse_delimited(
             path=path,
         )
     header_line = 1 + _count_breaks(data, base, start)
-    head = data[start : start + _HEAD_BYTES].decode("utf-8", "replace")
-    truncated = start + _HEAD_BYTES < end
-    delimiter = _sniff_delimiter(head, truncated, path.suffix.lower())
+    head = data[start : start + delimited.HEAD_BYTES].decode("utf-8", "replace")
+    truncated = start + delimited.HEAD_BYTES < end
+    delimiter = delimited.sniff_delimiter(head, truncated, path.suffix.lower())
     _check_header_width(path, data, start, end, delimiter, header_line)
     has_quote = data.find(b'"', start, end) >= 0
 
     parsed = None
-    ncols = _count_header_fields(head, delimiter, truncated)
+    ncols = delimited.count_header_fields(head, delimiter, truncated)
     if _pa is not None and ncols is not None:
         parsed = _parse_with_pyarrow(data, start, end, delimiter, ncols, has_quote)
     if parsed is None:
@@ -554,7 +559,7 @@ def _check_header_width(
     if data.count(sep, start, line_end) < MAX_COLUMNS:
         return
     line = data[start:line_end].decode("utf-8", "replace")
-    fields = _QUOTED.sub('""', line).count(delimiter) + 1
+    fields = delimited.QUOTED.sub('""', line).count(delimiter) + 1
     if fields > MAX_COLUMNS:
         raise InputError(
             f"has {fields:,} columns in its header, more than the limit of {MAX_COLUMNS:,}; "
@@ -581,68 +586,6 @@ def _count_breaks(data: bytes, lo: int, hi: int) -> int:
     return count
 
 
-def _content_end(data: bytes, lo: int) -> int:
-    """End of the last line that holds a non-blank character (trailing blank lines cut)."""
-    hi = len(data)
-    ws_start = lo
-    while hi > lo:
-        chunk_lo = max(lo, hi - _HEAD_BYTES)
-        kept = data[chunk_lo:hi].rstrip(b" \t\r\n")
-        if kept:
-            ws_start = chunk_lo + len(kept)
-            break
-        hi = chunk_lo
-    breaks = [x for x in (data.find(b"\n", ws_start), data.find(b"\r", ws_start)) if x >= 0]
-    return min(breaks) if breaks else len(data)
-
-
-def _sniff_delimiter(head: str, truncated: bool, suffix: str) -> str:
-    """The delimiter of the header line, confirmed by the lines after it (quotes ignored)."""
-    text = _QUOTED.sub('""', head)
-    lines = re.split(_LINE_BREAK, text)
-    if truncated and len(lines) > 1:
-        lines.pop()  # probably cut in the middle
-    lines = [line for line in lines if line.strip(" \t,;|")][:20]
-    if not lines:
-        return "\t" if suffix == ".tsv" else ","
-    header, rest = lines[0], lines[1:]
-    if suffix == ".tsv" and "\t" in header:
-        return "\t"
-    order = ("\t", ",", ";", "|") if suffix == ".tsv" else _DELIMITERS
-    best: tuple[float, int, int] | None = None
-    chosen = ","
-    for rank, delimiter in enumerate(order):
-        in_header = header.count(delimiter)
-        if in_header == 0:
-            continue
-        agreeing = sum(1 for line in rest if line.count(delimiter) == in_header)
-        score = (agreeing / len(rest) if rest else 1.0, in_header, -rank)
-        if best is None or score > best:
-            best, chosen = score, delimiter
-    return chosen
-
-
-def _count_header_fields(head: str, delimiter: str, truncated: bool) -> int | None:
-    """Fields in the first record of ``head``, or None when it cannot be told from the head."""
-    fields, pos, size = 0, 0, len(head)
-    unquoted = re.compile(f"[^{re.escape(delimiter)}\\r\\n]*")
-    while True:
-        fields += 1
-        if pos < size and head[pos] == '"':
-            quoted = _QUOTED.match(head, pos)
-            if quoted is None:
-                return None  # unterminated, or longer than the head
-            pos = quoted.end()
-        tail = unquoted.match(head, pos)
-        pos = tail.end() if tail else pos
-        if pos < size and head[pos] == delimiter:
-            pos += 1
-            continue
-        if pos >= size and truncated:
-            return None
-        return fields
-
-
 def _parse_with_pyarrow(
     data: bytes, start: int, end: int, delimiter: str, ncols: int, has_quote: bool
 ) -> tuple[pd.DataFrame, IntArray] | None:
@@ -652,30 +595,10 @@ def _parse_with_pyarrow(
     more fields (pyarrow refuses both; the C path pads or reports the line), invalid UTF-8,
     a row longer than pyarrow's block.
     """
-    names = [f"f{i}" for i in range(ncols)]
-    try:
-        table = _pacsv.read_csv(
-            _pa.BufferReader(_pa.py_buffer(data).slice(start, end - start)),
-            read_options=_pacsv.ReadOptions(autogenerate_column_names=True, use_threads=True),
-            parse_options=_pacsv.ParseOptions(
-                delimiter=delimiter,
-                quote_char='"',
-                double_quote=True,
-                escape_char=False,
-                newlines_in_values=has_quote,
-                ignore_empty_lines=False,  # an empty line becomes an empty row
-            ),
-            convert_options=_pacsv.ConvertOptions(
-                column_types={name: _pa.string() for name in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                null_values=[],
-                check_utf8=True,
-            ),
-        )
-    except (_pa.ArrowException, ValueError, OSError):
-        return None  # ragged rows, invalid UTF-8, rows longer than a block...
-    if table.num_columns != ncols or any(t != _pa.string() for t in table.schema.types):
+    table = prefetch.parsed(data, (start, end, delimiter, ncols, has_quote))
+    if table is None:
+        table = delimited.arrow_read(data, start, end, delimiter, ncols, has_quote)
+    if table is None:
         return None
     rows: pd.DataFrame = table.to_pandas()
     rows.columns = pd.RangeIndex(ncols)
@@ -793,7 +716,7 @@ def _row_spans(rows: pd.DataFrame, has_quote: bool, breaks: int | None) -> IntAr
     for column in rows.columns:
         values = rows[column]
         if values.str.contains(r"[\r\n]", regex=True).any():
-            spans += values.str.count(_LINE_BREAK).to_numpy(dtype=np.int64)
+            spans += values.str.count(delimited.LINE_BREAK).to_numpy(dtype=np.int64)
     return spans
 
 

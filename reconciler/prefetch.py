@@ -1,0 +1,158 @@
+"""Read and parse the input files while the tool is still starting up.
+
+Owns: guessing, from the command line alone, which delimited files a ``reconcile`` or ``check``
+run reads, then reading each file's bytes and running Arrow's parse of them on a thread of its
+own while Python imports pandas and typer parses the options. Arrow parses outside the GIL,
+so the parse and the start-up overlap (about a tenth of a second of a million-record run).
+Only ``delimited`` and pyarrow are imported on that thread: the guess needs no pandas.
+
+A read made here is only a head start. ``readers`` takes the bytes only for the same path, a
+regular file under its size limit, unchanged since (device, inode, size and modification time,
+the same before and after the read and when taken). It takes the parse only for those very
+bytes and the very layout it worked out itself. Anything else (a failed read, a changed file,
+another layout, a path the command does not read) is read again the usual way, so what the
+tool reads, and every error it reports, is the same without it. ``RECONCILER_PREFETCH=0``
+turns it off.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+COMMANDS = ("reconcile", "check")
+SUFFIXES = (".csv", ".tsv", ".txt")
+MAX_FILES = 2  # SENT and RESULTS
+MAX_BYTES = 1024**3  # larger files are left to the usual read
+
+Identity = tuple[int, int, int, int]
+Layout = tuple[int, int, str, int, bool]  # start, end, delimiter, fields, has quotes
+
+
+class _Job:
+    """One file read ahead. ``read`` is set once its bytes are in (or it failed), ``parsed``
+    once Arrow's parse is done (or skipped)."""
+
+    def __init__(self) -> None:
+        self.read = threading.Event()
+        self.parsed = threading.Event()
+        self.identity: Identity | None = None
+        self.data: bytes | None = None
+        self.layout: Layout | None = None
+        self.table: Any = None
+
+
+_jobs: dict[str, _Job] = {}
+_lock = threading.Lock()
+
+
+def start(argv: Sequence[str]) -> None:
+    """Start reading the files a ``reconcile``/``check`` command line names, if any."""
+    if os.environ.get("RECONCILER_PREFETCH", "1") == "0":
+        return
+    if not argv or argv[0] not in COMMANDS:
+        return
+    paths: list[str] = []
+    for arg in argv[1:]:
+        if arg.startswith("-") or not arg.lower().endswith(SUFFIXES):
+            continue
+        key = str(Path(arg))
+        if key not in paths and os.path.isfile(key):
+            paths.append(key)
+        if len(paths) == MAX_FILES:
+            break
+    if not paths:
+        return
+    with _lock:
+        for key in paths:
+            _jobs[key] = _Job()
+    thread = threading.Thread(
+        target=_read_all, args=(paths,), name="reconciler-prefetch", daemon=True
+    )
+    thread.start()
+
+
+def _read_all(paths: list[str]) -> None:
+    jobs = [_jobs[key] for key in paths]
+    try:
+        from . import delimited  # pyarrow, no pandas
+
+        for key, job in zip(paths, jobs, strict=True):
+            _read_one(Path(key), job)
+        for key, job in zip(paths, jobs, strict=True):
+            if job.data is not None:
+                job.layout = delimited.layout(job.data, Path(key).suffix.lower())
+                if job.layout is not None:
+                    # One thread: the other core stays with the imports it overlaps.
+                    job.table = delimited.arrow_read(job.data, *job.layout, threads=False)
+            job.parsed.set()
+    except BaseException:  # the usual read reports whatever went wrong
+        pass
+    finally:
+        for job in jobs:
+            job.read.set()
+            job.parsed.set()
+
+
+def _read_one(path: Path, job: _Job) -> None:
+    try:
+        before = identity(path)
+        if before[2] <= MAX_BYTES:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
+            if identity(path) == before and len(data) == before[2]:
+                job.identity, job.data = before, data
+    except OSError:
+        pass
+    finally:
+        job.read.set()
+
+
+def raw(path: Path, info: os.stat_result) -> bytes | None:
+    """The bytes read ahead for ``path`` when the file is the one ``info`` describes."""
+    with _lock:
+        job = _jobs.get(str(path))
+    if job is None:
+        return None
+    job.read.wait()
+    if job.data is None or job.identity != _identity_of(info):
+        return None
+    return job.data
+
+
+def parsed(data: bytes, layout: Layout) -> Any:
+    """Arrow's parse of ``data`` made ahead, when these very bytes (from ``raw``) were parsed
+    with this layout; None otherwise. Each parse is handed out once."""
+    with _lock:
+        found = [(key, job) for key, job in _jobs.items() if job.data is data]
+    for key, job in found:
+        job.parsed.wait()
+        if job.layout != layout or job.table is None:
+            return None
+        with _lock:
+            _jobs.pop(key, None)
+        return job.table
+    return None
+
+
+def release(path: Path) -> None:
+    """Forget what was read ahead for ``path`` (the reader is done with it)."""
+    with _lock:
+        _jobs.pop(str(path), None)
+
+
+def identity(path: Path) -> Identity:
+    return _identity_of(os.stat(path))
+
+
+def _identity_of(info: os.stat_result) -> Identity:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def pending() -> list[str]:
+    """Paths read ahead and not yet released (for tests)."""
+    with _lock:
+        return sorted(_jobs)
