@@ -7,6 +7,7 @@ in analyst-facing files. Does not decide what goes in a file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -513,9 +514,9 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
     """A workbook written directly as SpreadsheetML, a whole column at a time.
 
     openpyxl spends tens of microseconds per cell; a million-row report needs columns turned
-    into XML with vectorised string operations instead. Every non-numeric value is an inline
-    *string* cell, which a spreadsheet never evaluates (a value starting with ``=`` stays text);
-    IDs keep their digits. The header row is frozen and filterable; highlighted cells get a
+    into XML with vectorised string operations instead. Every non-numeric value is a *string*
+    cell (shared when its text repeats, inline otherwise), which a spreadsheet never evaluates
+    (a value starting with ``=`` stays text); IDs keep their digits. The header row is frozen and filterable; highlighted cells get a
     yellow fill. The zip entries carry the fixed timestamp ``now`` so output is reproducible.
     """
     stamp = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
@@ -545,15 +546,60 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
             zf.writestr(
                 zipfile.ZipInfo(name, date_time), text.encode("utf-8"), zipfile.ZIP_DEFLATED
             )
-        for i, spec in enumerate(sheets, start=1):
-            info = zipfile.ZipInfo(f"xl/worksheets/sheet{i}.xml", date_time)
+        strings = _SharedStrings()
+        members: list[tuple[str, Callable[[], Iterator[str | memoryview]]]] = [
+            (f"xl/worksheets/sheet{i}.xml", functools.partial(_sheet_xml, spec, strings))
+            for i, spec in enumerate(sheets, start=1)
+        ]
+        # The shared strings are known once every sheet is written: their part comes last.
+        for name, xml in [*members, ("xl/sharedStrings.xml", strings.xml)]:
+            info = zipfile.ZipInfo(name, date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
             # ZipFile.open() ignores the archive's compresslevel for a ZipInfo it is given.
             info._compresslevel = 1  # type: ignore[attr-defined]  # public as compress_level in 3.13
             with zf.open(info, "w") as fh:
-                for chunk in _sheet_xml(spec):
+                for chunk in xml():
                     fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
     os.replace(tmp, path)
+
+
+class _SharedStrings:
+    """The workbook's shared-string table: each repeated text is stored once and cells refer
+    to it by number (what Excel itself writes). Texts that hardly repeat stay inline."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+
+    def numbers(self, texts: Any) -> Any:
+        """The table number of each text of an Arrow string array (added when new), as an
+        Arrow string array of decimal numbers."""
+        import pyarrow as pa
+
+        index = self._index
+        found = [index.setdefault(t, len(index)) for t in texts.to_pylist()]
+        return pa.array([str(i) for i in found], type=pa.large_string())
+
+    def xml(self) -> Iterator[str | memoryview]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = pa.large_string()
+        yield (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            f'uniqueCount="{len(self._index)}">'
+        )
+        if self._index:
+            texts = pa.array(list(self._index), type=text)
+            spaced = pc.match_substring_regex(texts, r"^\s|\s$")
+            opening = pc.if_else(
+                spaced, pa.scalar('<si><t xml:space="preserve">', text), pa.scalar("<si><t>", text)
+            )
+            items = pc.binary_join_element_wise(
+                opening, _xml_text(texts), pa.scalar("</t></si>", text), pa.scalar("", text)
+            )
+            yield _data_view(items)
+        yield "</sst>"
 
 
 def _column_letter(i: int) -> str:
@@ -654,8 +700,12 @@ def _rows_xml(
     ncols: int,
     highlight: np.ndarray | None,
     memo: dict[int, tuple[Any, Any, np.ndarray]] | None = None,
+    strings: _SharedStrings | None = None,
 ) -> memoryview:
-    """``<row>`` elements for a slice of the frame, built a column at a time with Arrow."""
+    """``<row>`` elements for a slice of the frame, built a column at a time with Arrow.
+
+    A text column whose values repeat refers to ``strings`` (the workbook's shared-string
+    table); one whose values hardly repeat holds them inline."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -681,25 +731,24 @@ def _rows_xml(
         # Everything that depends on a value alone is worked out once per distinct value (and
         # once for all the chunks of a categorical column, whose slices share their dtype).
         distinct, codes_of = _distinct(series)
-        key = id(series.dtype) if isinstance(series.dtype, pd.CategoricalDtype) else None
-        known = memo.get(key) if memo is not None and key is not None else None
-        if known is None:
-            # xml:space="preserve" only where surrounding whitespace must survive.
-            spaced = pc.match_substring_regex(distinct, r"^\s|\s$")
-            opening = pc.if_else(spaced, lit('><is><t xml:space="preserve">'), lit("><is><t>"))
-            known = (
-                pc.binary_join_element_wise(
-                    opening, _xml_text(distinct), lit("</t></is></c>"), empty
-                ),
-                pc.equal(distinct, empty),
-                _formula_like(distinct),
-            )
-            if memo is not None and key is not None:
-                memo[key] = known
-        body, blank, formula = known
-        if codes_of is not None:
-            body, blank = body.take(codes_of), blank.take(codes_of)
-            formula = formula[np.asarray(codes_of)]
+        kind: Any = lit('" t="inlineStr"')
+        if strings is not None and codes_of is not None:
+            # Values used more than once in this slice go to the shared-string table, the
+            # rest stay inline; the XML of each value is made once.
+            used, local = np.unique(np.asarray(codes_of), return_inverse=True)
+            values = distinct.take(pa.array(used))
+            repeated = np.bincount(local, minlength=len(used)) > 1
+            bodies, blanks, formulas = _inline_bodies(series, values, None, None)
+            kinds = pa.array(np.where(repeated, '" t="s"', '" t="inlineStr"'), type=text)
+            if repeated.any():
+                numbers = strings.numbers(values.filter(pa.array(repeated)))
+                shared = pc.binary_join_element_wise(lit("><v>"), numbers, lit("</v></c>"), empty)
+                bodies = pc.replace_with_mask(bodies, pa.array(repeated), shared)
+            where = pa.array(local)
+            body, blank, kind = bodies.take(where), blanks.take(where), kinds.take(where)
+            formula = formulas[local]
+        else:
+            body, blank, formula = _inline_bodies(series, distinct, codes_of, memo)
         style: Any = lit("")
         flag = None
         lit_flag = highlight[:, c] if highlight is not None else None
@@ -711,7 +760,7 @@ def _rows_xml(
             flag = pa.array(codes > 0)
             names = np.array(["", "", ' s="2"', ' s="3"', ' s="4"'], dtype=object)
             style = pa.array(names[codes], type=text)
-        cell = pc.binary_join_element_wise(ref, nums, lit('" t="inlineStr"'), style, body, empty)
+        cell = pc.binary_join_element_wise(ref, nums, kind, style, body, empty)
         if flag is None:
             cell = pc.if_else(blank, empty, cell)
         else:
@@ -724,10 +773,47 @@ def _rows_xml(
     return _data_view(rows)  # written without a copy
 
 
+def _inline_bodies(
+    series: pd.Series,
+    distinct: Any,
+    codes_of: Any,
+    memo: dict[int, tuple[Any, Any, np.ndarray]] | None,
+) -> tuple[Any, Any, np.ndarray]:
+    """Inline-string cell bodies (after the cell's attributes), blank and formula-like masks,
+    per row. Worked out once per distinct value, and once for all the chunks of a categorical
+    column (its slices share their dtype)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    key = id(series.dtype) if isinstance(series.dtype, pd.CategoricalDtype) else None
+    known = memo.get(key) if memo is not None and key is not None else None
+    if known is None:
+        # xml:space="preserve" only where surrounding whitespace must survive.
+        spaced = pc.match_substring_regex(distinct, r"^\s|\s$")
+        opening = pc.if_else(
+            spaced, pa.scalar('><is><t xml:space="preserve">', text), pa.scalar("><is><t>", text)
+        )
+        known = (
+            pc.binary_join_element_wise(
+                opening, _xml_text(distinct), pa.scalar("</t></is></c>", text), pa.scalar("", text)
+            ),
+            pc.equal(distinct, pa.scalar("", text)),
+            _formula_like(distinct),
+        )
+        if memo is not None and key is not None:
+            memo[key] = known
+    body, blank, formula = known
+    if codes_of is not None:
+        body, blank = body.take(codes_of), blank.take(codes_of)
+        formula = formula[np.asarray(codes_of)]
+    return body, blank, formula
+
+
 XLSX_ROWS_PER_CHUNK = 25_000  # bounds memory: each chunk's XML is built whole
 
 
-def _sheet_xml(spec: Sheet) -> Iterator[str | memoryview]:
+def _sheet_xml(spec: Sheet, strings: _SharedStrings) -> Iterator[str | memoryview]:
     ncols = len(spec.header)
     head_row = 2 if spec.note else 1
     widths = _column_widths(spec)
@@ -766,7 +852,7 @@ def _sheet_xml(spec: Sheet) -> Iterator[str | memoryview]:
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
         mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
-        yield _rows_xml(part, start + head_row + 1, ncols, mask, memo)
+        yield _rows_xml(part, start + head_row + 1, ncols, mask, memo, strings)
     yield "</sheetData>"
     if ncols:
         yield f'<autoFilter ref="A{head_row}:{last}{head_row + max(len(frame), 1)}"/>'
@@ -818,6 +904,8 @@ def _content_types(n: int) -> str:
         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
         '<Override PartName="/xl/styles.xml" '
         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
         '<Override PartName="/docProps/core.xml" '
         'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
         '<Override PartName="/docProps/app.xml" '
@@ -892,7 +980,10 @@ def _workbook_rels(n: int) -> str:
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         f'{rels}<Relationship Id="rId{n + 1}" Type="http://schemas.openxmlformats.org/'
-        'officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>'
+        'officeDocument/2006/relationships/styles" Target="styles.xml"/>'
+        f'<Relationship Id="rId{n + 2}" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+        "</Relationships>"
     )
 
 
