@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -143,6 +144,43 @@ def test_xlsx_formula_like_text_has_quote_prefix(tmp_path: Path) -> None:
     assert [c.value for c in cells] == ["=1+1", "-5", "@SUM(A1)", "plain"]
     assert [bool(c.quotePrefix) for c in cells] == [True, False, True, False]
     assert cells[2].fill.fgColor.rgb == "FFFFF2CC"  # highlighted and quote-prefixed
+
+
+def test_xlsx_repeated_texts_are_shared_and_read_back_exactly(tmp_path: Path) -> None:
+    """Texts used more than once (in a slice of rows) go to the workbook's shared-string table,
+    the rest stay inline; either way every cell reads back as the exact text, formula-like
+    text keeps its quote prefix, highlights and blanks stay where they were."""
+    openpyxl = pytest.importorskip("openpyxl")
+    repeated = ["=1+1", " padded ", "<b>&\"'", "same", "ünï ✓"]
+    texts = [repeated[i % 5] if i % 10 else f"unique {i}" for i in range(80)]
+    texts[7] = ""
+    frame = pd.DataFrame(
+        {
+            "t": pd.Series(texts, dtype=object),
+            "c": pd.Categorical([repeated[i % 2] for i in range(80)]),
+        }
+    )
+    mask = np.zeros(frame.shape, dtype=bool)
+    mask[[1, 7], 0] = True
+    path = tmp_path / "s.xlsx"
+    sheets = [Sheet("A", ["T", "C"], frame, highlight=mask), Sheet("B", ["T", "C"], frame)]
+    write_xlsx(sheets, path, now=datetime(2026, 1, 1, tzinfo=UTC))
+    with zipfile.ZipFile(path) as zf:
+        shared = zf.read("xl/sharedStrings.xml").decode()
+        sheet = zf.read("xl/worksheets/sheet1.xml").decode()
+    assert '<c r="A3" t="s"' in sheet and '<c r="A2" t="inlineStr"' in sheet
+    assert shared.count("<si>") == len(set(shared.split("<si>")[1:]))  # each text once
+    wb = openpyxl.load_workbook(path)
+    for name in ("A", "B"):
+        ws = wb[name]
+        got = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+        want = [[t or None, c] for t, c in zip(texts, frame["c"], strict=True)]
+        assert got == want, name
+        assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+        quoted = [bool(ws.cell(row=r + 2, column=1).quotePrefix) for r in range(80)]
+        assert quoted == [t == "=1+1" for t in texts]
+    assert wb["A"]["A3"].fill.fgColor.rgb == "FFFFF2CC"
+    assert wb["A"]["A9"].fill.fgColor.rgb == "FFFFF2CC"  # a highlighted blank keeps its fill
 
 
 def test_safe_csv_neutralises_header_cells_too(tmp_path: Path) -> None:
