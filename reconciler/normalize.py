@@ -90,10 +90,29 @@ def id_key(values: pd.Series) -> pd.Series:
 
 
 def parse_lines(values: pd.Series) -> IntArray:
-    """Line numbers as int64; -1 where the cell holds no whole number."""
+    """Line numbers as int64; -1 where the cell holds no whole number.
+
+    A line number is 1 to 12 ASCII digits, perhaps with a spreadsheet's ``.0`` suffix. Plain
+    digits, nearly every cell, are found without a regular expression."""
     text = pc.utf8_trim_whitespace(pc.fill_null(arrow_strings(values).combine_chunks(), ""))
-    ok = pc.match_substring_regex(text, r"^\d{1,12}(?:\.0+)?$")
-    digits = pc.replace_substring_regex(pc.if_else(ok, text, "-1"), r"\.0+$", "")
+    out = np.full(len(text), -1, dtype=np.int64)
+    plain = _np_bool(pc.ascii_is_decimal(text)) & (
+        np.asarray(pc.binary_length(text).to_numpy(zero_copy_only=False)) <= 12
+    )
+    if plain.any():
+        out[plain] = _ints(pc.filter(text, pa.array(plain)))
+    # Only values ending in 0 can carry a ".0" suffix.
+    maybe = np.flatnonzero(~plain & _np_bool(pc.ends_with(text, "0")))
+    if len(maybe):
+        subset = text.take(pa.array(maybe))
+        hit = _np_bool(pc.match_substring_regex(subset, r"^\d{1,12}\.0+$"))
+        if hit.any():
+            stripped = pc.replace_substring_regex(subset.filter(pa.array(hit)), r"\.0+$", "")
+            out[maybe[hit]] = _ints(stripped)
+    return out
+
+
+def _ints(digits: pa.Array) -> IntArray:
     return np.asarray(pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 

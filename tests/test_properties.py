@@ -53,6 +53,7 @@ from reconciler.normalize import (
     UNSPECIFIED_CODE,
     id_key,
     id_key_arrow,
+    parse_lines,
     result_rows,
     sent_keys,
 )
@@ -449,6 +450,26 @@ def test_id_keys_equal_the_regex_definition(values: list[str]) -> None:
     arr = pa.array(values, type=pa.large_string())
     assert id_key_arrow(arr).to_pylist() == _regex_id_key(arr).to_pylist()
     assert id_key(pd.Series(values, dtype="str")).tolist() == _regex_id_key(arr).to_pylist()
+
+
+LINE_TEXT = st.one_of(
+    st.text(alphabet="0123456789. \t-+e\u0663", max_size=16),
+    st.from_regex(r"\s*[0-9]{0,14}(\.0*)?\s*", fullmatch=True),
+)
+
+
+def _regex_lines(values: list[str]) -> list[int]:
+    """``parse_lines`` as first written: one regular expression over every cell."""
+    text = pc.utf8_trim_whitespace(pa.array(values, type=pa.large_string()))
+    ok = pc.match_substring_regex(text, r"^\d{1,12}(?:\.0+)?$")
+    digits = pc.replace_substring_regex(pc.if_else(ok, text, "-1"), r"\.0+$", "")
+    return [int(v) for v in pc.cast(digits, pa.int64()).to_pylist()]
+
+
+@FAST
+@given(values=st.lists(LINE_TEXT, min_size=1, max_size=12))
+def test_line_numbers_equal_the_regex_definition(values: list[str]) -> None:
+    assert parse_lines(pd.Series(values, dtype="str")).tolist() == _regex_lines(values)
 
 
 # --------------------------------------------------------------------------- readers
