@@ -454,6 +454,8 @@ def test_id_keys_equal_the_regex_definition(values: list[str]) -> None:
 
 LINE_TEXT = st.one_of(
     st.text(alphabet="0123456789. \t-+e\u0663", max_size=16),
+    st.integers(10**10, 10**14).map(str),  # around the 12-digit limit
+    st.integers(10**10, 10**14).map(lambda n: f"{n}.0"),
     st.from_regex(r"\s*[0-9]{0,14}(\.0*)?\s*", fullmatch=True),
 )
 
