@@ -292,13 +292,16 @@ def reconcile_tables(
     rows = result_rows(results, result_schema, catalogue)
     keys, skus = keyed.result()
     known = {f: keys[f] for f in carried}
-    # The cap's per-action counts need only the file: they run while results are tied.
     submission = submission_state(results, result_schema)
-    file_counts = start_file_counts(sent, sent_schema, known) if submission.complete else None
     step("tying results to records")
     ties = match_results(sent, rows, keys, skus, options.line_base)
     step("classifying")
     verdict = classify_records(sent.records, ties, catalogue, submission)
+    # The cap counts the file's rows per action of the records remediation may correct: on
+    # the second core while it works out the corrections.
+    file_counts = (
+        start_file_counts(sent, sent_schema, verdict, known) if submission.complete else None
+    )
     step("correcting what can be fixed")
     fixes = options.fixes
     if fixes.today is None:

@@ -401,17 +401,41 @@ RULES: dict[str, Rule] = {
 }
 
 
-def _action_keys(
-    sent: pd.DataFrame, schema: SentSchema, known: Mapping[str, pd.Series] | None = None
-) -> IntArray:
-    """One integer per record naming the action it modifies (-1 when it names none): the
-    ActionId's key, else the pair Oid + ActionTrackerId (compared as ``normalize.id_key``).
-    ``known`` holds keys the matcher already computed. Each identifier is encoded only over
-    the records that use it (as ``preflight`` does), so a million keys hash once in all."""
+def candidates(records: pd.DataFrame) -> IntArray:
+    """Positions of the records remediation may correct: rejected, to be fixed by hand."""
+    resolution = np.asarray(
+        _categorical(records["Resolution"], RESOLUTION_NAMES).codes, dtype=np.int8
+    )
+    return np.flatnonzero(
+        (records["Outcome"] == str(Outcome.REJECTED)).to_numpy(dtype=bool)
+        & (resolution == RESOLUTION_CODE[Resolution.FIX_MANUALLY])
+    )
+
+
+# Per record: a number naming the action it modifies (-1: none, or not a candidate), and how
+# many rows of the file modify that action.
+_FileCounts = tuple[IntArray, IntArray]
+
+
+def _file_counts(
+    sent: pd.DataFrame,
+    schema: SentSchema,
+    known: Mapping[str, pd.Series] | None,
+    rows: IntArray,
+) -> _FileCounts:
+    """For the records ``rows`` (the candidates): the action each modifies, by ActionId, else
+    by the pair Oid + ActionTrackerId (compared as ``normalize.id_key``), and how many rows of
+    the whole file modify it. Only the candidates' actions are looked up, so a million keys
+    are probed against a small set instead of all hashed (``known``: keys the matcher
+    already computed)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     n = len(sent)
+    action = np.full(n, -1, dtype=np.int64)
+    in_file = np.zeros(n, dtype=np.int64)
+    mine = np.zeros(n, dtype=bool)
+    mine[rows] = True
 
     def keys(field: str) -> pa.Array | None:
         label = schema.column(field)
@@ -426,56 +450,55 @@ def _action_keys(
             return np.zeros(n, dtype=bool)
         return np.asarray(pc.not_equal(values, "").to_numpy(zero_copy_only=False), dtype=bool)
 
-    def codes(values: pa.Array, rows: BoolArray) -> tuple[IntArray, int]:
-        encoded = pc.dictionary_encode(pc.filter(values, pa.array(rows)))
-        found = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        return found, len(encoded.dictionary)
+    def lookup(values: pa.Array, where: BoolArray, wanted: pa.Array) -> IntArray:
+        """Position in ``wanted`` of each value of ``values`` under ``where`` (-1: absent)."""
+        found = pc.index_in(values.filter(pa.array(where)), value_set=wanted)
+        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
 
-    a, o, t = keys("action_id"), keys("oid"), keys("action_tracker_id")
-    out = np.full(n, -1, dtype=np.int64)
+    a = keys("action_id")
     by_action = filled(a)
     offset = 0
-    if a is not None and by_action.any():
-        out[by_action], offset = codes(a, by_action)
+    if a is not None and (mine & by_action).any():
+        wanted = pc.unique(a.filter(pa.array(mine & by_action)))
+        at = lookup(a, by_action, wanted)
+        counts = np.bincount(at[at >= 0], minlength=len(wanted))
+        rows_a = np.flatnonzero(by_action)
+        picked = mine[rows_a]
+        action[rows_a[picked]] = at[picked]
+        in_file[rows_a[picked]] = counts[at[picked]]
+        offset = len(wanted)
+    o, t = keys("oid"), keys("action_tracker_id")
     by_pair = ~by_action & filled(o) & filled(t)
-    if o is not None and t is not None and by_pair.any():
-        oc, _ = codes(o, by_pair)
-        tc, width = codes(t, by_pair)
-        out[by_pair] = offset + oc * width + tc  # ActionId keys and pairs: disjoint ranges
-    return out
-
-
-# Per record: its action key, the records that name an action, their action's position among
-# the distinct actions, and how many rows of the file modify the record's action.
-_FileCounts = tuple[IntArray, IntArray, IntArray, IntArray]
-
-
-def _file_counts(
-    sent: pd.DataFrame, schema: SentSchema, known: Mapping[str, pd.Series] | None
-) -> _FileCounts:
-    keys = _action_keys(sent, schema, known)
-    per_record = np.zeros(len(keys), dtype=np.int64)
-    named = np.flatnonzero(keys >= 0)
-    inverse = np.zeros(0, dtype=np.int64)
-    if len(named):
-        # Hashing beats sorting a million keys.
-        inverse, _uniques = pd.factorize(keys[named])
-        inverse = np.asarray(inverse, dtype=np.int64)
-        per_record[named] = np.bincount(inverse)[inverse]
-    return keys, named, inverse, per_record
+    if o is not None and t is not None and (mine & by_pair).any():
+        # Rows whose Oid is a candidate's, then their pairs with the ActionTrackerId.
+        oid_at = lookup(o, by_pair, pc.unique(o.filter(pa.array(mine & by_pair))))
+        rows_o = np.flatnonzero(by_pair)[oid_at >= 0]
+        tracker = pc.dictionary_encode(t.take(pa.array(rows_o)))
+        t_at = np.asarray(tracker.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        pair, _ = pd.factorize(oid_at[oid_at >= 0] * len(tracker.dictionary) + t_at)
+        pair = np.asarray(pair, dtype=np.int64)
+        counts = np.bincount(pair)
+        picked = mine[rows_o]
+        action[rows_o[picked]] = offset + pair[picked]  # pairs after the ActionIds
+        in_file[rows_o[picked]] = counts[pair[picked]]
+    return action, in_file
 
 
 def start_file_counts(
-    table: Table, schema: SentSchema, known_keys: Mapping[str, pd.Series] | None = None
+    table: Table,
+    schema: SentSchema,
+    records: pd.DataFrame,
+    known_keys: Mapping[str, pd.Series] | None = None,
 ) -> Future[_FileCounts] | None:
-    """Start counting the file's rows per action (for the 1,000-modifications cap) on a
-    thread of its own; None when the cap cannot bind. They depend on the file alone, so the
-    pipeline starts them as soon as the keys exist, and they run while results are tied."""
+    """Start counting, on a thread of its own, the file's rows per action of each record
+    remediation may correct (for the 1,000-modifications cap); None when the cap cannot bind.
+    ``records`` are the classified records; the pipeline starts this as soon as they exist,
+    and it runs while the corrections are worked out."""
     n = table.records
     # In a file of at most 500 rows, its rows plus their resubmission stay within 1,000.
     if schema.template not in MODIFICATION_TEMPLATES or 2 * n <= MAX_MODIFICATIONS_PER_ACTION:
         return None
-    return background("cap", _file_counts, table.frame, schema, known_keys)
+    return background("cap", _file_counts, table.frame, schema, known_keys, candidates(records))
 
 
 def remediate(
@@ -491,7 +514,8 @@ def remediate(
 ) -> Remediation:
     """``known_keys``: identifier keys of the sent records already computed (``id_key``).
     ``skip``: correct nothing (the results are not final); records keep their verdicts.
-    ``file_counts``: from ``start_file_counts``, when the caller started them early."""
+    ``file_counts``: from ``start_file_counts`` on these records, when the caller started
+    them early."""
     opts = opts or RemediateOptions()
     if skip:
         kept = records.copy()
@@ -499,7 +523,7 @@ def remediate(
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in CHANGE_COLUMNS})
         return Remediation(kept, table.frame.iloc[0:0].copy(), empty, (), 0, 0)
     if file_counts is None:
-        file_counts = start_file_counts(table, schema, known_keys)
+        file_counts = start_file_counts(table, schema, records, known_keys)
     return _remediate(table, schema, records, catalogue, opts, file_counts)
 
 
@@ -517,10 +541,7 @@ def _remediate(
         _categorical(records["Resolution"], RESOLUTION_NAMES).codes, dtype=np.int8
     ).copy()
     advice = TextColumn(n, _categorical(records["Advice"]))
-    cand = np.flatnonzero(
-        (records["Outcome"] == str(Outcome.REJECTED)).to_numpy(dtype=bool)
-        & (resolution == RESOLUTION_CODE[Resolution.FIX_MANUALLY])
-    )
+    cand = candidates(records)
     codesets = np.asarray(records["ErrorCodes"].iloc[cand], dtype=object)
 
     # Which rules each candidate needs; a code without a rule blocks the record.
@@ -604,17 +625,16 @@ def _remediate(
     capped = 0
     warnings: list[str] = []
     if capped_keys is not None and auto.any():
-        keys, named, inverse, per_record = capped_keys.result()
+        action, in_file = capped_keys.result()
         # Per action: its rows in the file plus its rows in this resubmission.
         resent = np.zeros(n, dtype=np.int64)
-        if len(named):
-            again = np.bincount(inverse, weights=auto[named].astype(np.int64)).astype(np.int64)
-            resent[named] = again[inverse]
         auto_pos = np.flatnonzero(auto)
-        over = auto_pos[
-            (keys[auto_pos] >= 0)
-            & (per_record[auto_pos] + resent[auto_pos] > MAX_MODIFICATIONS_PER_ACTION)
-        ]
+        named = auto_pos[action[auto_pos] >= 0]
+        if len(named):
+            again, _ = pd.factorize(action[named])
+            resent[named] = np.bincount(again)[again]
+        over = named[in_file[named] + resent[named] > MAX_MODIFICATIONS_PER_ACTION]
+        per_record = in_file
         if len(over):
             capped = len(over)
             auto[over] = False

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.actions import index_actions
@@ -21,7 +21,7 @@ from reconciler.normalize import id_key
 from reconciler.pipeline import ReconcileOptions, reconcile_tables
 from reconciler.remediate import (
     RemediateOptions,
-    _action_keys,
+    _file_counts,
     _look_columns,
     _look_columns_long,
 )
@@ -248,14 +248,21 @@ _TRACKERS = ["", "16027", "016027", "16031"]
         min_size=1,
         max_size=30,
     ),
+    chosen=st.sets(st.integers(0, 29)),
     known=st.booleans(),
 )
-def test_action_keys_name_the_same_action_alike(
-    rows: list[tuple[str, str, str]], known: bool
+@example(  # pairs whose Oid and ActionTrackerId numbers add up alike
+    rows=[("", "O1", "16027"), ("", "123", "16031"), ("", "123", "16027"), ("", "O1", "16031")],
+    chosen={0, 1, 2, 3},
+    known=False,
+)
+def test_cap_counts_name_each_action_and_count_its_rows(
+    rows: list[tuple[str, str, str]], chosen: set[int], known: bool
 ) -> None:
-    """The cap's action keys: two records share a key exactly when they modify the same action
-    (ActionId as ``id_key`` compares it, else the pair Oid + ActionTrackerId), -1 when a
-    record names none; with or without the matcher's keys passed in."""
+    """The cap's counts, for the candidate records: two share an action number exactly when
+    they modify the same action (ActionId as ``id_key`` compares it, else the pair Oid +
+    ActionTrackerId), and each gets the number of rows of the whole file that modify it;
+    other records and records naming no action get -1; with or without the matcher's keys."""
     sent = table(["ActionId", "Oid", "ActionTrackerId", "Reason"], [[*r, "X"] for r in rows])
     schema = detect_template(sent)
     frame = sent.frame
@@ -264,7 +271,8 @@ def test_action_keys_name_the_same_action_alike(
         if known
         else None
     )
-    got = _action_keys(frame, schema, given_keys)
+    cands = np.array(sorted(i for i in chosen if i < len(rows)), dtype=np.int64)
+    action, in_file = _file_counts(frame, schema, given_keys, cands)
 
     def expected(aid: str, oid: str, trk: str) -> tuple[str, ...] | None:
         a, o, t = (id_key(pd.Series([v], dtype="str")).iloc[0] for v in (aid, oid, trk))
@@ -274,7 +282,11 @@ def test_action_keys_name_the_same_action_alike(
 
     names = [expected(*r) for r in rows]
     for i, name in enumerate(names):
-        assert (got[i] == -1) == (name is None)
-        for j in range(i):
-            if name is not None and names[j] is not None:
-                assert (got[i] == got[j]) == (name == names[j])
+        if i not in set(cands.tolist()) or name is None:
+            assert action[i] == -1
+            continue
+        assert action[i] >= 0
+        assert in_file[i] == names.count(name)
+        for j in cands.tolist():
+            if j < i and names[j] is not None:
+                assert (action[i] == action[j]) == (name == names[j])
