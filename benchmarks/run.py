@@ -3,9 +3,11 @@
     python benchmarks/run.py                 # 100,000 and 1,000,000 records
     python benchmarks/run.py --sizes 100000  # one size
     python benchmarks/run.py --big           # also 3,000,000
+    python benchmarks/run.py --seed 11       # fresh synthetic data
 
 Each command runs as a fresh process (as a user runs it); wall time and peak RSS come from the
-operating system (``os.wait4``). Prints a Markdown table; ``--json FILE`` also saves the figures.
+operating system (``os.wait4``). Every command runs ``--repeat`` times (3), the commands taking
+turns, and the median is reported: single runs on a shared 2-core machine vary by ±10%. Prints a Markdown table; ``--json FILE`` also saves the figures.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import compileall
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -49,25 +52,22 @@ def mb(n: float) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def bench(n: int, data: Path, out: Path) -> list[dict[str, object]]:
-    sent, results = generate(n, data)
+def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[str, object]]:
+    """Every command ``repeat`` times, the commands taking turns (so a slow moment of the
+    machine falls on all of them alike); each row reports the median run."""
+    sent, results = generate(n, data, seed)
     reconciler = [sys.executable, "-m", "reconciler"]
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
-    rows: list[dict[str, object]] = []
     base_out = out / f"baseline_{n}.csv"
-    t_base, rss_base, _ = measure(
-        [sys.executable, str(HERE / "baseline.py"), str(sent), str(results), str(base_out)]
-    )
-    rows.append(
-        {
-            "records": n,
-            "run": "pandas baseline",
-            "seconds": t_base,
-            "rss_mb": rss_base,
-            "output": size_of(base_out),
-        }
-    )
-    runs = [
+    runs: list[tuple[str, list[str], Path, dict[str, str] | None]] = [
+        (
+            "pandas baseline",
+            [sys.executable, str(HERE / "baseline.py"), str(sent), str(results), str(base_out)],
+            base_out,
+            None,
+        )
+    ]
+    for name, args in (
         (
             "reconcile (all outputs)",
             ["reconcile", str(sent), str(results), "--out", str(out / f"all_{n}"), "--force"],
@@ -85,24 +85,34 @@ def bench(n: int, data: Path, out: Path) -> list[dict[str, object]]:
             ],
         ),
         ("check", ["check", str(sent), "--out", str(out / f"check_{n}"), "--force"]),
-    ]
-    for name, args in runs:
-        folder = Path(args[args.index("--out") + 1])
-        shutil.rmtree(folder, ignore_errors=True)
-        t, rss, _ = measure([*reconciler, *args], env)
+    ):
+        runs.append((name, [*reconciler, *args], Path(args[args.index("--out") + 1]), env))
+    times: dict[str, list[float]] = {name: [] for name, *_ in runs}
+    rss: dict[str, list[float]] = {name: [] for name, *_ in runs}
+    for _ in range(repeat):
+        for name, cmd, target, cmd_env in runs:
+            if target.is_dir():
+                shutil.rmtree(target)
+            t, mem, _code = measure(cmd, cmd_env)
+            times[name].append(t)
+            rss[name].append(mem)
+    base = statistics.median(times["pandas baseline"])
+    rows: list[dict[str, object]] = []
+    for name, _cmd, target, _env in runs:
+        seconds = statistics.median(times[name])
         row: dict[str, object] = {
             "records": n,
             "run": name,
-            "seconds": t,
-            "rss_mb": rss,
-            "output": size_of(folder),
+            "seconds": seconds,
+            "runs": times[name],
+            "ratio": seconds / base,
+            "rss_mb": max(rss[name]),
+            "output": size_of(target),
         }
-        report = folder / "report.html"
+        report = target / "report.html"
         if report.exists():
             row["report_html"] = report.stat().st_size
         rows.append(row)
-    for row in rows:
-        row["ratio"] = float(row["seconds"]) / t_base  # type: ignore[arg-type]
     return rows
 
 
@@ -115,6 +125,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each command; the median is reported"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic data")
     args = parser.parse_args()
     sizes = [*args.sizes, *([3_000_000] if args.big else [])]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -125,13 +139,22 @@ def main() -> None:
         compileall.compile_dir(str(HERE.parent / package), quiet=1)
     rows: list[dict[str, object]] = []
     for n in sizes:
-        rows.extend(bench(n, args.data, args.out))
-    print("| records | run | seconds | × baseline | peak RSS | outputs | report.html |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+        rows.extend(bench(n, args.data, args.out, max(1, args.repeat), args.seed))
+    print(
+        f"median of {max(1, args.repeat)} runs each (seed {args.seed}); "
+        "peak RSS is the largest of the runs"
+    )
+    print(
+        "| records | run | seconds | runs (min–max) | × baseline | peak RSS | outputs | report.html |"
+    )
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         html = mb(float(r["report_html"])) if "report_html" in r else ""  # type: ignore[arg-type]
+        spread = r["runs"]
+        assert isinstance(spread, list)
         print(
-            f"| {r['records']:,} | {r['run']} | {float(r['seconds']):.2f} | {float(r['ratio']):.2f} | "  # type: ignore[arg-type]
+            f"| {r['records']:,} | {r['run']} | {float(r['seconds']):.2f} | "  # type: ignore[arg-type]
+            f"{min(spread):.2f}–{max(spread):.2f} | {float(r['ratio']):.2f} | "  # type: ignore[arg-type]
             f"{float(r['rss_mb']):.0f} MB | {mb(float(r['output']))} | {html} |"  # type: ignore[arg-type]
         )
     by = {(r["records"], r["run"]): float(r["seconds"]) for r in rows}  # type: ignore[arg-type]
