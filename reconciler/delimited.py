@@ -25,6 +25,7 @@ try:  # pyarrow is optional: without it every delimited file takes the exact C-p
 except ImportError:  # pragma: no cover - pyarrow is a dependency
     _pa = None
     _pacsv = None
+ARROW: Final = _pacsv is not None
 
 
 def content_end(data: bytes, lo: int) -> int:

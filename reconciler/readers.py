@@ -152,8 +152,6 @@ _JSON_PAGING_KEYS: Final = frozenset(
 
 _FIX_EXPORT_CSV: Final = "export it as CSV (UTF-8) or XLSX and try again"
 
-_pa: Any = delimited._pa  # None without pyarrow
-
 
 def read_table(
     path: Path,
@@ -499,7 +497,7 @@ def _parse_delimited(
 
     parsed = None
     ncols = delimited.count_header_fields(head, delimiter, truncated)
-    if _pa is not None and ncols is not None:
+    if delimited.ARROW and ncols is not None:
         parsed = _parse_with_pyarrow(data, start, end, delimiter, ncols, has_quote)
     if parsed is None:
         rows = _parse_with_c(path, data[start:end], delimiter, header_line, validated)
