@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import readers
+from reconciler import delimited, readers
 from reconciler.errors import InputError, ReconcilerError
 from reconciler.readers import read_reason_map, read_table
 from tests.readers_cases import (
@@ -39,7 +39,7 @@ from tests.readers_cases import (
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Run a delimited-text test through the pyarrow fast path and the exact C path."""
     if request.param == "c":
-        monkeypatch.setattr(readers, "_pa", None)
+        monkeypatch.setattr(delimited, "ARROW", False)
     yield str(request.param)
 
 
@@ -685,7 +685,7 @@ def test_fast_and_exact_paths_agree(
 
     fast = outcome()
     with monkeypatch.context() as patch:
-        patch.setattr(readers, "_pa", None)
+        patch.setattr(delimited, "ARROW", False)
         exact = outcome()
     assert fast == exact
 
