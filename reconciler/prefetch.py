@@ -66,17 +66,17 @@ def start(argv: Sequence[str]) -> None:
             break
     if not paths:
         return
+    jobs = [_Job() for _ in paths]
     with _lock:
-        for key in paths:
-            _jobs[key] = _Job()
+        _jobs.update(zip(paths, jobs, strict=True))
     thread = threading.Thread(
-        target=_read_all, args=(paths,), name="reconciler-prefetch", daemon=True
+        target=_read_all, args=(paths, jobs), name="reconciler-prefetch", daemon=True
     )
     thread.start()
 
 
-def _read_all(paths: list[str]) -> None:
-    jobs = [_jobs[key] for key in paths]
+def _read_all(paths: list[str], jobs: list[_Job]) -> None:
+    # Every job's events end up set, whatever happens here: a reader waiting on one goes on.
     try:
         from . import delimited  # pyarrow, no pandas
 
