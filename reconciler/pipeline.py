@@ -410,7 +410,7 @@ def _summary(
         )
     warnings.extend(remediation.warnings)
     ambiguous_results = int((unmatched["Reason"] == "ambiguous_key").sum())
-    resubmit_n = len(remediation.corrected)
+    resubmit_n = remediation.resubmit_records
     attention_n = int(resolution.isin(NEEDS_ATTENTION).sum())
     return {
         "tool": "reconciler",

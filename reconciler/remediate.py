@@ -47,11 +47,57 @@ class RemediateOptions:
 @dataclass(frozen=True, slots=True, eq=False)
 class Remediation:
     records: pd.DataFrame  # the classify frame with Resolution/Advice updated and FixColumns
-    corrected: pd.DataFrame  # auto_fixed sent rows, corrected, original labels, sent order
     changes: pd.DataFrame  # one row per changed cell
-    warnings: tuple[str, ...]
+    notes: tuple[str, ...]  # warnings known once the corrections are worked out
     capped: int  # records refused by the 1,000-modifications cap
-    formula_cells: int  # formula-like values kept exact in the resubmission
+    resubmit_records: int  # records in the resubmission
+    # The resubmission's rows (auto_fixed sent rows, corrected, original labels, sent order)
+    # and how many of its cells look like formulas, built on a thread of their own: only
+    # resubmit.csv and the summary need them. Read them through the properties.
+    resubmission: Future[tuple[pd.DataFrame, int]]
+
+    @property
+    def corrected(self) -> pd.DataFrame:
+        return self.resubmission.result()[0]
+
+    @property
+    def formula_cells(self) -> int:
+        """Formula-like values kept exact in the resubmission."""
+        return self.resubmission.result()[1]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        if not self.formula_cells:
+            return self.notes
+        return (
+            *self.notes,
+            f"{self.formula_cells} cells of the resubmission start with =, +, - or @ and are "
+            "not numbers; they are kept exactly as sent (impact.com needs the data), but a "
+            "spreadsheet would run them as formulas: do not open resubmit.csv in one",
+        )
+
+
+def _done(value: tuple[pd.DataFrame, int]) -> Future[tuple[pd.DataFrame, int]]:
+    future: Future[tuple[pd.DataFrame, int]] = Future()
+    future.set_result(value)
+    return future
+
+
+def _resubmission(
+    sent: pd.DataFrame, auto_pos: IntArray, applied: pd.DataFrame
+) -> tuple[pd.DataFrame, int]:
+    """The corrected rows to resubmit, and how many of their cells look like formulas."""
+    corrected = sent.iloc[auto_pos]  # a frame of its own (copy-on-write)
+    if len(applied):
+        where = np.searchsorted(auto_pos, applied["pos"].to_numpy(dtype=np.int64))
+        for col_label, group in applied.groupby("Column", sort=False):
+            column = corrected[str(col_label)].to_numpy(dtype=object).copy()
+            column[where[group.index.to_numpy()]] = group["After"].to_numpy(dtype=object)
+            corrected[str(col_label)] = column
+    formula_cells = 0
+    for lab in corrected.columns:
+        formula_cells += int(formula_mask(corrected[lab]).sum()) if len(corrected) else 0
+    return corrected, formula_cells
 
 
 BoolArray = npt.NDArray[np.bool_]
@@ -521,7 +567,7 @@ def remediate(
         kept = records.copy()
         kept["FixColumns"] = pd.Series("", index=kept.index, dtype=object)
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in CHANGE_COLUMNS})
-        return Remediation(kept, table.frame.iloc[0:0].copy(), empty, (), 0, 0)
+        return Remediation(kept, empty, (), 0, 0, _done((table.frame.iloc[0:0].copy(), 0)))
     if file_counts is None:
         file_counts = start_file_counts(table, schema, records, known_keys)
     return _remediate(table, schema, records, catalogue, opts, file_counts)
@@ -701,22 +747,9 @@ def _remediate(
     out_records["Advice"] = pd.Series(advice.categorical(), index=index)
     out_records["FixColumns"] = pd.Series(fix_columns, index=index, dtype=object)
 
-    corrected = sent.iloc[auto_pos]  # a frame of its own (copy-on-write)
-    if len(applied):
-        where = np.searchsorted(auto_pos, applied["pos"].to_numpy(dtype=np.int64))
-        for col_label, group in applied.groupby("Column", sort=False):
-            column = corrected[str(col_label)].to_numpy(dtype=object).copy()
-            column[where[group.index.to_numpy()]] = group["After"].to_numpy(dtype=object)
-            corrected[str(col_label)] = column
-    formula_cells = 0
-    for lab in corrected.columns:
-        formula_cells += int(formula_mask(corrected[lab]).sum()) if len(corrected) else 0
-    if formula_cells:
-        warnings.append(
-            f"{formula_cells} cells of the resubmission start with =, +, - or @ and are not "
-            "numbers; they are kept exactly as sent (impact.com needs the data), but a "
-            "spreadsheet would run them as formulas: do not open resubmit.csv in one"
-        )
+    # The resubmission's rows are needed only by resubmit.csv and the summary: built on the
+    # second core while the outputs start.
+    resubmission = background("resubmit", _resubmission, sent, auto_pos, applied)
     change_frame = pd.DataFrame(
         {
             "SourceLine": lines[applied["pos"].to_numpy(dtype=np.int64)] if len(applied) else [],
@@ -729,11 +762,11 @@ def _remediate(
     )
     return Remediation(
         records=out_records,
-        corrected=corrected,
         changes=change_frame,
-        warnings=tuple(warnings),
+        notes=tuple(warnings),
         capped=capped,
-        formula_cells=formula_cells,
+        resubmit_records=len(auto_pos),
+        resubmission=resubmission,
     )
 
 
