@@ -164,8 +164,8 @@ def classify_records(
     s = s_all[tied_at]
     tied_codes = res["codes"].to_numpy(dtype=object)[tied_at]
 
-    # Per record: its set of codes as an index into ``sets`` (-1: no tied result). The sets are
-    # few, so nothing below touches a million strings.
+    # Per record: its set of codes as an index into ``texts`` (-1: no tied result), later into
+    # ``code_sets_list``. The sets are few, so nothing below touches a million strings.
     set_of = np.full(n_records, -1, dtype=np.int64)
     rank = np.full(n_records, _TIE_RANK[str(TiedBy.NONE)], dtype=np.int64)
     n_rows = (

@@ -67,12 +67,15 @@ def start(argv: Sequence[str]) -> None:
     if not paths:
         return
     jobs = [_Job() for _ in paths]
-    with _lock:
-        _jobs.update(zip(paths, jobs, strict=True))
     thread = threading.Thread(
         target=_read_all, args=(paths, jobs), name="reconciler-prefetch", daemon=True
     )
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:  # no thread to be had: the usual read does it all
+        return
+    with _lock:
+        _jobs.update(zip(paths, jobs, strict=True))
 
 
 def _read_all(paths: list[str], jobs: list[_Job]) -> None:

@@ -369,9 +369,9 @@ class _Ctx:
         return _reason_verdict(raw)
 
     def action_codes(self) -> IntArray:
-        """One integer per record naming the action it modifies (-1: none): the keys of
-        ``remediate._action_keys`` (ActionId, else Oid + ActionTrackerId, compared as
-        ``normalize.id_key`` does) as integers, so grouping a million records stays cheap."""
+        """One integer per record naming the action it modifies (-1: none): an action as
+        ``remediate._file_counts`` names it (ActionId, else Oid + ActionTrackerId, compared as
+        ``normalize.id_key`` does), as integers, so grouping a million records stays cheap."""
         if "action_codes" not in self._cache:
             aid, oid, trk = (self.label(f) for f in ("action_id", "oid", "action_tracker_id"))
             by_aid = self.filled(aid)
