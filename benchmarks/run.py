@@ -7,7 +7,9 @@
 
 Each command runs as a fresh process (as a user runs it); wall time and peak RSS come from the
 operating system (``os.wait4``). Every command runs ``--repeat`` times (3), the commands taking
-turns, and the median is reported: single runs on a shared 2-core machine vary by ±10%. Prints a Markdown table; ``--json FILE`` also saves the figures.
+turns, and the median is reported: single runs on a shared 2-core machine vary by ±10%. Each
+command starts once what earlier ones wrote is flushed to disk (``os.sync``). Prints a Markdown
+table; ``--json FILE`` also saves the figures.
 """
 
 from __future__ import annotations
@@ -93,6 +95,10 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
         for name, cmd, target, cmd_env in runs:
             if target.is_dir():
                 shutil.rmtree(target)
+            # Flush what earlier commands (and the generator) wrote, so that writing it back to
+            # disk does not land on this command's time.
+            if hasattr(os, "sync"):
+                os.sync()
             t, mem, _code = measure(cmd, cmd_env)
             times[name].append(t)
             rss[name].append(mem)
