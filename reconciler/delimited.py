@@ -133,6 +133,23 @@ def arrow_read(
     return table
 
 
+def content_span(data: bytes, base: int) -> tuple[int, int]:
+    """Where the header starts (after leading blank lines) and where the content ends."""
+    match = LEADING_BLANK_LINES.match(data, base)
+    start = match.end() if match else base
+    return start, content_end(data, start)
+
+
+def header_layout(data: bytes, start: int, end: int, suffix: str) -> tuple[str, int | None, bool]:
+    """The delimiter, the header's field count (None when the head cannot tell) and whether
+    the content holds a quote."""
+    head = data[start : start + HEAD_BYTES].decode("utf-8", "replace")
+    truncated = start + HEAD_BYTES < end
+    delimiter = sniff_delimiter(head, truncated, suffix)
+    ncols = count_header_fields(head, delimiter, truncated)
+    return delimiter, ncols, data.find(b'"', start, end) >= 0
+
+
 def layout(data: bytes, suffix: str) -> tuple[int, int, str, int, bool] | None:
     """For a UTF-8 file's bytes (BOM or not): (start, end, delimiter, field count, has quotes)
     as ``readers`` works them out for Arrow's parse, or None when it would not get that far
@@ -141,16 +158,10 @@ def layout(data: bytes, suffix: str) -> tuple[int, int, str, int, bool] | None:
     own answer is the same."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return None
-    base = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    match = LEADING_BLANK_LINES.match(data, base)
-    start = match.end() if match else base
-    end = content_end(data, start)
+    start, end = content_span(data, 3 if data.startswith(b"\xef\xbb\xbf") else 0)
     if end <= start:
         return None
-    head = data[start : start + HEAD_BYTES].decode("utf-8", "replace")
-    truncated = start + HEAD_BYTES < end
-    delimiter = sniff_delimiter(head, truncated, suffix)
-    ncols = count_header_fields(head, delimiter, truncated)
+    delimiter, ncols, has_quote = header_layout(data, start, end, suffix)
     if ncols is None:
         return None
-    return start, end, delimiter, ncols, data.find(b'"', start, end) >= 0
+    return start, end, delimiter, ncols, has_quote

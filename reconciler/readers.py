@@ -479,9 +479,7 @@ def _parse_delimited(
             path=path,
             line=line,
         )
-    match = delimited.LEADING_BLANK_LINES.match(data, base)
-    start = match.end() if match else base
-    end = delimited.content_end(data, start)
+    start, end = delimited.content_span(data, base)
     if _BLANK_LINE.fullmatch(data, start, end):
         what = "is empty" if len(data) == base else "holds only blank lines"
         raise InputError(
@@ -489,14 +487,10 @@ def _parse_delimited(
             path=path,
         )
     header_line = 1 + _count_breaks(data, base, start)
-    head = data[start : start + delimited.HEAD_BYTES].decode("utf-8", "replace")
-    truncated = start + delimited.HEAD_BYTES < end
-    delimiter = delimited.sniff_delimiter(head, truncated, path.suffix.lower())
+    delimiter, ncols, has_quote = delimited.header_layout(data, start, end, path.suffix.lower())
     _check_header_width(path, data, start, end, delimiter, header_line)
-    has_quote = data.find(b'"', start, end) >= 0
 
     parsed = None
-    ncols = delimited.count_header_fields(head, delimiter, truncated)
     if delimited.ARROW and ncols is not None:
         parsed = _parse_with_pyarrow(data, start, end, delimiter, ncols, has_quote)
     if parsed is None:
