@@ -55,7 +55,7 @@ FIELDS = frozenset(
         "promo_code",
     }
 )  # fmt: skip
-RESOLUTIONS = frozenset(Resolution) - {Resolution.NONE, Resolution.AUTO_FIXED}
+RESOLUTIONS = frozenset(Resolution) - {Resolution.NONE, Resolution.AUTO_FIXED, Resolution.RECHECK}
 CLASS_RESOLUTION: Mapping[str, Resolution] = {
     "F": Resolution.FIX_MANUALLY,
     "C": Resolution.CONTACT_SUPPORT,

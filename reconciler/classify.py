@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -36,16 +37,34 @@ def rank_code(rank: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return lookup[rank]
 
 
+class Completeness(StrEnum):
+    """How much of the submission's results are in hand. Stable: summary.json uses these."""
+
+    COMPLETE = "complete"  # counts prove every error is here, or every record is listed
+    PRESUMED = "presumed"  # nothing says part is missing, nothing proves it whole
+    PARTIAL = "partial"  # known to hold only part (a page or an Error Type filter missing)
+    NOT_FINAL = "not_final"  # the platform has not finished the submission
+    ZERO_RECORDS = "zero_records"  # the platform read no record of the file
+
+
 @dataclass(frozen=True, slots=True)
 class SubmissionState:
-    """What the results say about the submission as a whole."""
+    """What the results say about the submission as a whole, and so what a record no result
+    speaks of is (``unlisted``)."""
 
     status: str = ""  # as reported: Complete / In Progress / Queued, "" when unknown
-    complete: bool = True
+    complete: bool = True  # the platform finished (nothing Queued / In Progress / undated)
     total_records: int | None = None
     total_errors: int | None = None
     lists_every_record: bool = False
     batch_ids: tuple[str, ...] = ()
+    completeness: Completeness = Completeness.PRESUMED
+    completeness_detail: str = ""  # the evidence, in a sentence
+    unlisted: Outcome = Outcome.ACCEPTED  # a record no result speaks of
+    unknown_advice: str = ""  # what to do about a record the results say nothing of
+    file_name: str = ""  # the FileName impact.com recorded for the batch
+    notes: tuple[str, ...] = ()  # what the summary's warnings should say about the results
+    records_differ: bool = False  # TotalRecords is not the sent file's record count
 
 
 ZERO_RECORDS_CODE = "ZERO_RECORDS"
@@ -56,6 +75,7 @@ _OUTCOMES = np.array(
         str(Outcome.AMBIGUOUS),
         str(Outcome.MISSING),
         str(Outcome.PENDING),
+        str(Outcome.UNKNOWN),
     ],
     dtype=object,
 )
@@ -69,6 +89,22 @@ MISSING_ADVICE = (
     "The results list every record but not this one: check whether it was processed before "
     "resubmitting it."
 )
+UNKNOWN_ADVICE = (
+    "The results do not say whether this record was applied: get the complete results of the "
+    "submission and reconcile again. Do not resubmit it meanwhile."
+)
+DOUBTFUL_ADVICE = (
+    "A result points at this record's line, but impact.com counted another number of records "
+    "than the file holds and no identifier confirms the result is this record's (see "
+    "unmatched_results.csv): check the file that was really sent."
+)
+
+
+def pending_advice(status: str) -> str:
+    return (
+        f"The submission is not complete yet (status {status or 'unknown'}): results are not "
+        "final. Export them again once its status is Complete."
+    )
 
 
 RESOLUTION_NAMES: tuple[str, ...] = tuple(str(r) for r in Resolution)
@@ -157,7 +193,7 @@ def classify_records(
     submission: SubmissionState,
 ) -> pd.DataFrame:
     """One row per sent record (index = record position): Outcome, ErrorCodes, Resolution,
-    TiedBy, Advice, ResultRows."""
+    TiedBy, TieNote, Advice, ResultRows."""
     res = ties.results
     s_all = res["s_idx"].to_numpy(dtype=np.int64)
     tied_at = np.flatnonzero(s_all >= 0)
@@ -204,7 +240,6 @@ def classify_records(
         for c in str(cands).split():
             ambiguous[int(c)] = True
 
-    has_result = n_rows > 0
     nonempty = np.array([t != "" for t in code_sets_list], dtype=bool)
     has_codes = nonempty[set_of]
     if submission.total_records == 0 and n_records:
@@ -212,18 +247,28 @@ def classify_records(
         set_of = np.where(has_codes, set_of, len(code_sets_list) - 1)
         has_codes = np.ones(n_records, dtype=bool)
 
-    # Nothing is accepted before the submission is complete: a record without an error so far
-    # (listed or not) is pending.
-    if submission.complete:
-        kind = np.where(
-            has_codes,
-            1,
-            np.where(
-                has_result, 0, np.where(ambiguous, 2, 3 if submission.lists_every_record else 0)
-            ),
+    # A record is accepted only on evidence: a final result of its own that reports no error,
+    # or results that leave nothing unsaid (``submission.unlisted``). A result without an
+    # error that is not final yet makes it pending.
+    said_ok = np.zeros(n_records, dtype=bool)
+    waiting = np.zeros(n_records, dtype=bool)
+    if len(s):
+        no_code = np.array([c == "" for c in tied_codes], dtype=bool)
+        final = (
+            res["final"].to_numpy(dtype=bool)[tied_at]
+            if "final" in res.columns
+            else np.ones(len(s), dtype=bool)
         )
-    else:
-        kind = np.where(has_codes, 1, np.where(ambiguous & ~has_result, 2, 4))
+        said_ok[s[no_code & final]] = True
+        waiting[s[no_code & ~final]] = True
+    doubtful = np.zeros(n_records, dtype=bool)
+    doubtful[np.asarray(ties.doubtful, dtype=np.int64)] = True
+    unlisted = _OUTCOME_KIND[submission.unlisted]
+    kind = np.select(
+        [has_codes, said_ok, waiting, ambiguous, doubtful],
+        [1, 0, 4, 2, 5],
+        default=unlisted,
+    )
 
     # Every verdict column is categorical: a record's texts are one of a few (one per distinct
     # set of codes), so they are computed once each and compared, counted and written as
@@ -246,14 +291,13 @@ def classify_records(
     is_missing = kind == _OUTCOME_KIND[Outcome.MISSING]
     resolution[is_missing] = RESOLUTION_CODE[Resolution.REVIEW]
     advice.fill(is_missing, MISSING_ADVICE)
-    if not submission.complete:
-        pending = ~has_codes
-        resolution[pending] = RESOLUTION_CODE[Resolution.WAIT]
-        advice.fill(
-            pending,
-            f"The submission is not complete yet (status {submission.status or 'unknown'}): "
-            "results are not final. Export them again once its status is Complete.",
-        )
+    pending = kind == _OUTCOME_KIND[Outcome.PENDING]
+    resolution[pending] = RESOLUTION_CODE[Resolution.WAIT]
+    advice.fill(pending, pending_advice(submission.status))
+    unknown = kind == _OUTCOME_KIND[Outcome.UNKNOWN]
+    resolution[unknown] = RESOLUTION_CODE[Resolution.RECHECK]
+    advice.fill(unknown & ~doubtful, submission.unknown_advice or UNKNOWN_ADVICE)
+    advice.fill(unknown & doubtful, DOUBTFUL_ADVICE)
     # An ambiguous result may also concern a record that is otherwise tied: a person must look
     # before anything is resubmitted (only a more final verdict stands).
     also = ambiguous & ~is_amb
@@ -268,6 +312,18 @@ def classify_records(
         )
         resolution[softer] = RESOLUTION_CODE[Resolution.REVIEW]
 
+    # How a tie was made when that needs saying: an ID a spreadsheet spoiled, a line left
+    # unconfirmed.
+    tie_note = TextColumn(n_records)
+    if "note" in res.columns and len(s):
+        notes = res["note"].to_numpy(dtype=object)[tied_at]
+        noted = np.flatnonzero(notes != "")
+        if len(noted):
+            tie_note.put(s[noted], notes[noted])
+    tie_note.fill(
+        doubtful & (kind == _OUTCOME_KIND[Outcome.UNKNOWN]),
+        "a result names this record's line but no identifier confirms it",
+    )
     frame = pd.DataFrame(
         {
             "Outcome": pd.Categorical.from_codes(
@@ -278,6 +334,7 @@ def classify_records(
             "TiedBy": pd.Categorical.from_codes(
                 rank_code(rank), categories=pd.Index(TIE_NAMES, dtype=object)
             ),
+            "TieNote": tie_note.categorical(),
             "Advice": advice.categorical(),
         }
     )

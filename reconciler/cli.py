@@ -189,7 +189,12 @@ def _root(
 def reconcile(
     sent: Annotated[Path, typer.Argument(help="The file that was sent (CSV, TSV/TXT, XLSX, XML).")],
     results: Annotated[
-        Path, typer.Argument(help="The results impact.com reported (CSV/TSV, XLSX, JSON).")
+        list[Path],
+        typer.Argument(
+            help="The results impact.com reported (CSV/TSV, XLSX, JSON): one file, or the "
+            "pages of one export and the batch's FtpSubmission status.",
+            show_default=False,
+        ),
     ],
     out: Annotated[
         Path | None,
@@ -242,8 +247,21 @@ def reconcile(
             "the same rows.",
         ),
     ] = False,
+    require_complete: Annotated[
+        bool,
+        typer.Option(
+            "--require-complete",
+            help="Call a record without a listed error accepted only when counts (TotalErrors, "
+            "@total) prove the results complete; otherwise it is unknown.",
+        ),
+    ] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace an --out folder not made by reconciler.")
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace an --out folder not made by reconciler; reconcile results that look "
+            "like another file's (records without a result are then unknown).",
+        ),
     ] = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -261,9 +279,9 @@ def reconcile(
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
     from .writers import check_out_dir
 
-    check_out_dir(out_dir, [p for p in (sent, results, reason_map, actions) if p is not None])
+    check_out_dir(out_dir, [p for p in (sent, *results, reason_map, actions) if p is not None])
     fixes = fix_options(reason_map, reason, timezone, actions, action_tracker_id)
-    large = any(p.is_file() and p.stat().st_size > LARGE_INPUT_BYTES for p in (sent, results))
+    large = any(p.is_file() and p.stat().st_size > LARGE_INPUT_BYTES for p in (sent, *results))
     with _progress(large, RECONCILE_STAGES) as step:
         rec = run(
             sent,
@@ -275,6 +293,8 @@ def reconcile(
                 fixes=fixes,
                 max_rows=max_rows,
                 workbooks=not no_xlsx,
+                require_complete=require_complete,
+                force=force,
             ),
             progress=step,
         )
@@ -291,6 +311,9 @@ def reconcile(
         written = write_outputs(rec, out_dir, force=force, extras=workbook, light_extras=report)
     for warning in rec.remediation.warnings:
         typer.echo(f"reconciler: warning: {warning}", err=True)
+    if rec.line_base.warning:
+        # Loud: verdicts follow an option the evidence contradicts.
+        typer.echo(f"reconciler: warning: {rec.line_base.warning}", err=True)
     if not quiet:
         _print_summary(rec.summary, out_dir, written)
     raise typer.Exit(EXIT_ATTENTION if rec.needs_attention else EXIT_OK)
@@ -322,11 +345,17 @@ def fix_options(
 
 def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -> None:
     s = summary
+    counts = [f"{s[k]} {k}" for k in ("missing", "pending", "unknown") if s.get(k)]
+    if s["ambiguous_records"]:
+        counts.append(f"{s['ambiguous_records']} ambiguous")
     typer.echo(
         f"{s['sent_records']} records sent: {s['accepted']} accepted ({s['accepted_pct']}%), "
-        f"{s['rejected']} rejected"
-        + (f", {s['missing']} missing" if s["missing"] else "")
-        + (f", {s['ambiguous_records']} ambiguous" if s["ambiguous_records"] else "")
+        f"{s['rejected']} rejected" + "".join(f", {c}" for c in counts)
+    )
+    done = s["completeness"]
+    typer.echo(
+        f"  {s['results_tied']} of {s['result_rows']} results tied · results "
+        f"{str(done['state']).replace('_', ' ')}: {done['detail']}"
     )
     typer.echo(
         f"  template {s['template']} · results {s['result_shape']} · lines {s['line_base_detail']}"
@@ -338,6 +367,19 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -
     attention = {k: v for k, v in s["by_resolution"].items() if k != "none"}
     if attention:
         typer.echo("  by resolution: " + ", ".join(f"{k} {v}" for k, v in attention.items()))
+    money = s.get("money") or {}
+    if money.get("amount_column") and money.get("not_applied_total") not in (None, "0.00"):
+        currency = money.get("currency") or ""
+        typer.echo(
+            f"  not applied: {money['not_applied_total']}"
+            + (f" {currency}" if currency and currency != "mixed" else "")
+            + (
+                f" (mixed currencies: {', '.join(money['currencies'])})"
+                if currency == "mixed"
+                else ""
+            )
+            + f" of {money['amount_column']}"
+        )
     if s["unmatched_results"]:
         typer.echo(
             f"  {s['unmatched_results']} result row{'' if s['unmatched_results'] == 1 else 's'} "

@@ -213,6 +213,11 @@ def _resolve_override(table: Table, name: str, column: str) -> str:
     )
 
 
+# JSON keys that hold the Brand API's records: they fix the shape whatever the columns.
+_ERROR_CONTAINERS = frozenset({"errordetail", "errordetails", "ftpfilesubmissionerrors"})
+_SUBMISSION_CONTAINERS = frozenset({"apisubmission", "apisubmissions"})
+
+
 def detect_results(
     table: Table, sent: SentSchema, sent_table: Table, overrides: Mapping[str, str] | None = None
 ) -> ResultSchema:
@@ -227,8 +232,12 @@ def detect_results(
     result_keys = set(by_key)
     shared = sent_keys & result_keys
     extra = result_keys - sent_keys
+    container = table.container.casefold() if table.format == "json" else ""
     looks_like_sent = (
-        len(sent_keys) >= 2 and len(shared) >= max(2, int(0.6 * len(sent_keys))) and bool(extra)
+        len(sent_keys) >= 2
+        and len(shared) >= max(2, int(0.6 * len(sent_keys)))
+        and bool(extra)
+        and container not in _ERROR_CONTAINERS | _SUBMISSION_CONTAINERS
     )
 
     fields: dict[str, str] = {}
@@ -279,7 +288,12 @@ def detect_results(
         if hit is not None:
             fields["error_type"] = hit
 
-    if looks_like_sent and ("record_status" in fields or "code" in fields):
+    if container in _ERROR_CONTAINERS:
+        # The Brand API's error details, with or without Line: never the sent file itself.
+        shape = ResultShape.FTP_ERROR_DETAILS
+    elif container in _SUBMISSION_CONTAINERS:
+        shape = ResultShape.API_SUBMISSIONS
+    elif looks_like_sent and ("record_status" in fields or "code" in fields):
         shape = ResultShape.SENT_WITH_STATUS
     elif "line" in fields:
         shape = ResultShape.FTP_ERROR_DETAILS if table.format == "json" else ResultShape.ERROR_LIST
@@ -328,13 +342,31 @@ def detect_results(
     return ResultSchema(shape=shape, fields=fields, notes=tuple(notes))
 
 
+_RESULT_ONLY_KEYS = frozenset(
+    {"errorreason", "errortype", "errorcode", "errormessage", "payload", "totalerrors"}
+)
+
+
 def looks_like_results(table: Table) -> bool:
-    """True when a file given as SENT looks like a results export (arguments swapped)."""
-    keys = {header_key(c) for c in table.frame.columns}
+    """True when a file given as SENT looks like a results export (arguments swapped): columns
+    only results have (ErrorReason, ErrorType, Payload, TotalErrors; a BatchId with its
+    status), a line column beside an error column, or a column of error types (Validation,
+    Contract Error), which no file sent to impact.com holds."""
+    keys = {header_key(c): c for c in table.frame.columns}
+    if keys.keys() & _RESULT_ONLY_KEYS:
+        return True
+    if "batchid" in keys and keys.keys() & {"totalrecords", "status", "submissiondate"}:
+        return True
     has_line = any(header_key(a) in keys for a in RESULT_FIELDS["line"])
     has_code = any(
         header_key(a) in keys
         for a in ("Message", "Error Code", "ErrorCode", "ErrorReason", "Error")
     )
-    has_sent = bool({"amount", "reason", "campaignid", "eventdate"} & keys)
-    return has_line and has_code and not has_sent
+    has_sent = bool({"amount", "reason", "campaignid", "eventdate"} & keys.keys())
+    if has_line and has_code and not has_sent:
+        return True
+    return any(
+        _status_kind(_column_values(table, keys[k], limit=1000)) == "error_type"
+        for k in ("status", "type", "category")
+        if k in keys
+    )

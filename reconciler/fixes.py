@@ -241,6 +241,23 @@ def fix_integer(raw: str) -> Fix:
     return refuse(raw, f"{raw!r} is not a whole number")
 
 
+SPREADSHEET_DIGITS = 15
+"""Significant digits a spreadsheet keeps of a number: the digits after them become zeros."""
+_ANY_SCI = re.compile(r"^(?P<int>\d+)(?:[.,](?P<frac>\d+))?[eE]\+?(?P<exp>\d{1,3})$")
+
+
+def looks_rounded(value: str) -> bool:
+    """A long run of digits whose digits past the 15th significant one are all zeros (at
+    least two of them): what a spreadsheet makes of a 17-digit or longer ID stored as a number."""
+    digits = value.lstrip("0")
+    return (
+        value.isascii()
+        and value.isdigit()
+        and len(digits) >= SPREADSHEET_DIGITS + 2
+        and digits[SPREADSHEET_DIGITS:].strip("0") == ""
+    )
+
+
 def spoiled_id_problem(raw: str) -> str:
     """What makes an identifier look spoiled by a spreadsheet, or "" when it looks intact."""
     value = raw.strip()
@@ -250,6 +267,57 @@ def spoiled_id_problem(raw: str) -> str:
         return f"{raw!r} is in scientific notation (a spreadsheet turned the ID into a number)"
     if re.fullmatch(r"\d+\.0{1,2}", value):
         return f"{raw!r} has a .0 suffix (a spreadsheet turned the ID into a number)"
+    if looks_rounded(value):
+        return (
+            f"{raw!r} ends in zeros after its 15th digit (a spreadsheet turned the ID into a "
+            "number and rounded it: the last digits are lost)"
+        )
+    return ""
+
+
+def _round_digits(digits: str, keep: int) -> str:
+    """``digits`` (no leading zeros) rounded half up to ``keep`` significant digits, the
+    rest as zeros; one digit longer when the rounding carries (999 -> 1000)."""
+    if len(digits) <= keep:
+        return digits
+    head = int(digits[:keep]) + (1 if digits[keep] >= "5" else 0)
+    return str(head) + "0" * (len(digits) - keep)
+
+
+def spoiled_form_of(spoiled: str, exact: str) -> str:
+    """How ``spoiled`` is what a spreadsheet makes of the identifier ``exact``, or "" when it
+    is not. Recognised: leading zeros lost (``12346`` for ``00012346``), a ``.0`` suffix,
+    scientific notation (``4.05123E+18`` for ``4051234567890123457``) and the zeros a
+    spreadsheet puts after the 15th significant digit. Exact equality is not spoiling."""
+    s, e = spoiled.strip(), exact.strip()
+    if not s or not e or s == e or not (e.isascii() and e.isdigit()):
+        return ""
+    digits = e.lstrip("0") or "0"
+    if re.fullmatch(r"\d+(?:\.0+)?", s) and s.isascii():
+        plain = s.split(".")[0]
+        if (plain.lstrip("0") or "0") == digits:
+            return "lost its leading zeros or gained a .0" if "." in s else "lost its leading zeros"
+        if len(plain.lstrip("0")) == len(digits) and looks_rounded(plain.lstrip("0")):
+            wanted = _round_digits(digits, SPREADSHEET_DIGITS)
+            # Excel stores 15 significant digits of a double: the double's own rounding can
+            # differ in the last kept digit, so both roundings are accepted.
+            if plain.lstrip("0") in (wanted, _round_digits(_round_digits(digits, 17), 15)):
+                return "was rounded to 15 significant digits"
+        return ""
+    m = _ANY_SCI.match(s)
+    if m is None or not s.isascii():
+        return ""
+    mantissa = m.group("int").lstrip("0") + (m.group("frac") or "")
+    if not mantissa or m.group("int").lstrip("0") == "" or len(m.group("int").lstrip("0")) != 1:
+        return ""
+    mantissa = mantissa.rstrip("0") or "0"
+    if len(digits) - 1 != int(m.group("exp")):
+        return ""
+    keep = len(m.group("int").lstrip("0") + (m.group("frac") or ""))
+    for candidate in (digits, _round_digits(digits, 17)):
+        rounded = _round_digits(candidate, keep)
+        if len(rounded) == len(digits) and rounded[:keep].rstrip("0") == mantissa:
+            return "is in scientific notation"
     return ""
 
 

@@ -10,7 +10,7 @@ per-record Python.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ class Unmatched:
     NO_SUCH_RECORD = "no_such_record"
     AMBIGUOUS_KEY = "ambiguous_key"
     NO_IDENTIFIERS = "no_identifiers"
+    UNCONFIRMED_LINE = "unconfirmed_line"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +53,13 @@ class LineBaseChoice:
     requested: LineBase
     confirmed: bool  # the results' identifiers backed this choice
     evidence: Mapping[str, Mapping[str, int]]  # base -> agree / contradict / out_of_range
+    # A --line-base the results' identifiers contradict: what they say instead ("" if none).
+    warning: str = ""
 
     def describe(self) -> str:
         if self.requested is not LineBase.AUTO:
+            if self.warning:
+                return f"{self.base} (set with --line-base, against the evidence: see warnings)"
             return f"{self.base} (set with --line-base)"
         if self.confirmed:
             ev = self.evidence[self.base]
@@ -75,6 +80,9 @@ class Ties:
 
     results: pd.DataFrame
     line_base: LineBaseChoice
+    # Sent records a result points at by line alone, unconfirmed (``require_agreement``):
+    # that result may be theirs, so no verdict of "accepted" can stand for them.
+    doubtful: IntArray = field(default_factory=lambda: np.array([], dtype=np.int64))
 
 
 def record_numbers(table: Table, base: LineBase) -> IntArray:
@@ -93,9 +101,13 @@ def record_numbers(table: Table, base: LineBase) -> IntArray:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Comparison:
-    agree: IntArray
+    agree: IntArray  # identifiers equal as written (surrounding whitespace aside)
     contradict: IntArray
     first_field: np.ndarray  # field name of the first contradiction, "" when none
+    # Identifiers that are a spreadsheet's form of the record's (fixes.spoiled_form_of): they
+    # contradict nothing and prove nothing. ``spoiled_note``: what was seen, "" when none.
+    compatible: IntArray
+    spoiled_note: np.ndarray
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -111,17 +123,58 @@ class Keys:
     has_sku: np.ndarray  # per sent record: it lists at least one SKU
     result_sku: IntArray
     carried: frozenset[str]  # identifier fields some result holds a value in
+    # Per field, per side: whose key is not the value as written (absent: nobody's). Equal
+    # keys are exact equality unless one side is rewritten.
+    sent_rewritten: Mapping[str, npt.NDArray[np.bool_]]
+    result_rewritten: Mapping[str, npt.NDArray[np.bool_]]
+    # Per field: result rows whose value may be a spreadsheet's form of a longer ID
+    # (scientific notation, digits rounded to zeros).
+    result_spoilable: Mapping[str, npt.NDArray[np.bool_]]
+    sent_raw: Mapping[str, pd.Series]  # the sent columns as written, by field
+    result_raw: Mapping[str, npt.NDArray[np.object_]]
 
 
-def encode_keys(results: pd.DataFrame, sent: pd.DataFrame, skus: pd.DataFrame) -> Keys:
+_SPOILABLE = r"^\s*(?:\d(?:[.,]\d+)?[eE]\+?\d{1,3}|\d{17,})\s*$"
+
+
+def _spoilable(raw: pd.Series) -> npt.NDArray[np.bool_]:
+    """Values a spreadsheet may have made of a longer ID: scientific notation, or 17 digits
+    or more (whose tail ``fixes.looks_rounded`` judges); found by one Arrow regex pass."""
+    import pyarrow.compute as pc
+
+    from .normalize import arrow_strings
+
+    hit = pc.match_substring_regex(arrow_strings(raw), _SPOILABLE)
+    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def encode_keys(
+    results: pd.DataFrame,
+    sent: pd.DataFrame,
+    skus: pd.DataFrame,
+    rewritten: Mapping[str, npt.NDArray[np.bool_]] | None = None,
+    sent_raw: Mapping[str, pd.Series] | None = None,
+) -> Keys:
     s_codes: dict[str, IntArray] = {}
     r_codes: dict[str, IntArray] = {}
+    r_rewritten: dict[str, npt.NDArray[np.bool_]] = {}
+    spoilable: dict[str, npt.NDArray[np.bool_]] = {}
+    r_raw: dict[str, npt.NDArray[np.object_]] = {}
     for name in ID_FIELDS:
         r_empty = (results[name] == "").to_numpy(dtype=bool)
         if r_empty.all():
             r_codes[name] = np.full(len(results), EMPTY, dtype=np.int64)
         else:
             s_codes[name], r_codes[name] = encode(sent[name], results[name])
+            rw = results.get(name + "_rw")
+            if rw is not None and bool(np.any(rw.to_numpy(dtype=bool))):
+                r_rewritten[name] = rw.to_numpy(dtype=bool)
+            if sent_raw is not None and name in sent_raw:
+                spoil = _spoilable(results[name + "_raw"])
+                if spoil.any():
+                    spoilable[name] = spoil
+                if spoil.any() or name in r_rewritten or name in (rewritten or {}):
+                    r_raw[name] = results[name + "_raw"].to_numpy(dtype=object)
     r_sku_raw = results["sku"]
     r_empty = (r_sku_raw == "").to_numpy(dtype=bool)
     uniques = pd.Index(pd.unique(r_sku_raw[~r_empty]))
@@ -138,17 +191,38 @@ def encode_keys(results: pd.DataFrame, sent: pd.DataFrame, skus: pd.DataFrame) -
             keep = code >= 0
             pairs = np.unique(s_idx[keep] * width + code[keep])
     carried = frozenset(s_codes)
-    return Keys(s_codes, r_codes, pairs, width, has_sku, r_sku, carried)
+    return Keys(
+        s_codes,
+        r_codes,
+        pairs,
+        width,
+        has_sku,
+        r_sku,
+        carried,
+        {k: v for k, v in (rewritten or {}).items() if k in carried},
+        r_rewritten,
+        spoilable,
+        {k: v for k, v in (sent_raw or {}).items() if k in carried},
+        r_raw,
+    )
 
 
 def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
-    """For each (result row position, sent record) pair: identifiers that agree / contradict.
+    """For each (result row position, sent record) pair: identifiers that agree / contradict /
+    are only compatible.
 
     An identifier counts only when both sides hold a value; a result's Sku agrees when it is one
-    of the record's item SKUs."""
+    of the record's item SKUs. Values equal as written agree. Values whose keys are equal only
+    once leading zeros or a ``.0`` are dropped, and values a spreadsheet made of the record's
+    ID (scientific notation, digits rounded to zeros), are *compatible*: they neither agree
+    nor contradict (``fixes.spoiled_form_of``)."""
+    from .fixes import spoiled_form_of
+
     k = len(r_pos)
     agree = np.zeros(k, dtype=np.int64)
     contradict = np.zeros(k, dtype=np.int64)
+    compatible = np.zeros(k, dtype=np.int64)
+    note = np.full(k, "", dtype=object)
     # The first contradicting field as its position in ``names`` (0: none).
     names = np.array(["", *ID_FIELDS, "sku"], dtype=object)
     first = np.zeros(k, dtype=np.int8)
@@ -159,21 +233,56 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
         sv = keys.sent[name][s_idx]
         both = (rv >= 0) & (sv != EMPTY)
         same = rv == sv
-        agree += both & same
         bad = both & ~same
+        loose = both & same
+        # Equal keys are equal values unless a side's key was rewritten: look at those.
+        rewritten = np.zeros(k, dtype=bool)
+        if name in keys.result_rewritten:
+            rewritten |= keys.result_rewritten[name][r_pos]
+        if name in keys.sent_rewritten:
+            rewritten |= keys.sent_rewritten[name][s_idx]
+        check = np.flatnonzero(loose & rewritten)
+        if len(check) and name in keys.sent_raw:
+            said = keys.result_raw[name][r_pos[check]]
+            held = keys.sent_raw[name].to_numpy(dtype=object)[s_idx[check]]
+            for j, a, b in zip(check, said, held, strict=True):
+                if str(a).strip() == str(b).strip():
+                    continue  # both written alike ("00012345" on both sides): they agree
+                how = spoiled_form_of(str(a), str(b)) or "differs only in leading zeros or a .0"
+                loose[j] = False
+                compatible[j] += 1
+                note[j] = _spoiled_text(name, str(a), str(b), how)
+        agree += loose
+        # A spreadsheet's form of the record's long ID is not a contradiction.
+        if name in keys.result_spoilable and name in keys.sent_raw:
+            maybe = np.flatnonzero(bad & keys.result_spoilable[name][r_pos])
+            if len(maybe):
+                said = keys.result_raw[name][r_pos[maybe]]
+                held = keys.sent_raw[name].to_numpy(dtype=object)[s_idx[maybe]]
+                for j, a, b in zip(maybe, said, held, strict=True):
+                    how = spoiled_form_of(str(a), str(b))
+                    if how:
+                        bad[j] = False
+                        compatible[j] += 1
+                        note[j] = _spoiled_text(name, str(a), str(b), how)
         contradict += bad
         if bad.any():
             first[(first == 0) & bad] = i
     rsku = keys.result_sku[r_pos]
-    check = (rsku >= 0) & keys.has_sku[s_idx]
-    if check.any():
-        idx = np.flatnonzero(check)
+    check_sku = (rsku >= 0) & keys.has_sku[s_idx]
+    if check_sku.any():
+        idx = np.flatnonzero(check_sku)
         found = np.isin(s_idx[idx] * keys.sku_width + rsku[idx], keys.sku_pairs)
         agree[idx[found]] += 1
         contradict[idx[~found]] += 1
         miss = idx[~found]
         first[miss[first[miss] == 0]] = len(names) - 1
-    return _Comparison(agree, contradict, names[first])
+    return _Comparison(agree, contradict, names[first], compatible, note)
+
+
+def _spoiled_text(field: str, said: str, held: str, how: str) -> str:
+    label = FIELD_LABELS.get(field, field)
+    return f"the result's {label} {said.strip()!r} {how}: a spreadsheet's form of {held.strip()!r}"
 
 
 def _locate(numbers: IntArray, lines: IntArray) -> tuple[IntArray, np.ndarray]:
@@ -251,7 +360,20 @@ def choose_line_base(
         evidence[str(LINE_BASES[i])]["telling_agree"] = int((st == 1).sum())
     if requested is not LineBase.AUTO:
         agrees = evidence[str(requested)]["agree"] > 0
-        chosen = LineBaseChoice(requested, requested, agrees, evidence)
+        own = evidence[str(requested)]
+        best = max(distinct, key=lambda i: scores[i])
+        mine = same_as[LINE_BASES.index(requested)]
+        warning = ""
+        if scores[best][:2] > scores[mine][:2] and own["contradict"] > own["agree"]:
+            other = evidence[str(LINE_BASES[best])]
+            warning = (
+                f"--line-base {requested} is contradicted by the results: under it "
+                f"{own['agree']} result lines agree with the identifiers of the record at "
+                f"their line and {own['contradict']} contradict them; under "
+                f"{LINE_BASES[best]} {other['agree']} agree and {other['contradict']} "
+                f"contradict. Verdicts follow {requested} as asked; check that it is right"
+            )
+        chosen = LineBaseChoice(requested, requested, agrees, evidence, warning)
     else:
         best = max(distinct, key=lambda i: scores[i])
         others = [scores[i][:2] for i in distinct if i != best]
@@ -286,10 +408,18 @@ def match_results(
     sent: pd.DataFrame,
     skus: pd.DataFrame,
     requested: LineBase = LineBase.AUTO,
+    *,
+    rewritten: Mapping[str, npt.NDArray[np.bool_]] | None = None,
+    sent_raw: Mapping[str, pd.Series] | None = None,
+    require_agreement: bool = False,
 ) -> Ties:
-    """Tie result rows to sent records. ``sent``/``skus`` come from ``normalize.sent_keys``."""
+    """Tie result rows to sent records. ``sent``/``skus``/``rewritten`` come from
+    ``normalize.sent_keys``; ``sent_raw`` holds the sent identifier columns as written, so
+    that a spreadsheet's form of an ID is told from another ID. ``require_agreement``: the
+    results counted another number of records than the file holds, so a line ties only
+    where an identifier agrees with the record there (the others are ``unconfirmed_line``)."""
     m = len(results)
-    keys = encode_keys(results, sent, skus)
+    keys = encode_keys(results, sent, skus, rewritten, sent_raw)
     choice, (pos, found, cmp) = choose_line_base(table, results, keys, requested)
     numbers = record_numbers(table, choice.base)
     s_of = np.full(m, -1, dtype=np.int64)
@@ -297,18 +427,38 @@ def match_results(
     reason = np.full(m, "", dtype=object)
     detail = np.full(m, "", dtype=object)
     candidates = np.full(m, "", dtype=object)
+    note = np.full(m, "", dtype=object)
+    agreed = np.zeros(m, dtype=bool)  # tied with an identifier that agrees or is compatible
 
     line = results["line"].to_numpy()
     with_line = np.flatnonzero(line >= 0)
     ok = cmp.contradict == 0
+    backed = (cmp.agree + cmp.compatible) > 0
+    blind_r = blind_s = np.array([], dtype=np.int64)
+    if require_agreement:
+        blind = ok & ~backed
+        blind_r = with_line[found][blind]
+        blind_s = pos[found][blind]
+        reason[blind_r] = Unmatched.UNCONFIRMED_LINE
+        for r, s_pos in zip(blind_r, pos[found][blind], strict=True):
+            detail[r] = (
+                f"line {line[r]} ({choice.base} numbering) holds a record, but the results "
+                "counted another number of records than the file holds and no identifier of "
+                f"the result confirms that record (line {int(table.lines[int(s_pos)])} of the "
+                "sent file)"
+            )
+        ok = ok & backed
     good = with_line[found][ok]
     s_of[good] = pos[found][ok]
     tied_by[good] = str(TiedBy.LINE)
+    note[good] = cmp.spoiled_note[ok]
+    agreed[good] = backed[ok]
 
     # Lines that contradict the record they point at.
-    bad_r = with_line[found][~ok]
-    bad_s = pos[found][~ok]
-    for r, s, f in zip(bad_r, bad_s, cmp.first_field[~ok], strict=True):
+    contra = cmp.contradict > 0
+    bad_r = with_line[found][contra]
+    bad_s = pos[found][contra]
+    for r, s, f in zip(bad_r, bad_s, cmp.first_field[contra], strict=True):
         reason[r] = Unmatched.CONTRADICTS_LINE
         where = f"line {line[r]} ({choice.base} numbering)"
         detail[r] = _describe_contradiction(results, sent, int(r), int(s), str(f), where)
@@ -363,6 +513,15 @@ def match_results(
         r_single = single.index.to_numpy(dtype=np.int64)
         s_of[r_single] = single["first"].to_numpy(dtype=np.int64)
         tied_by[r_single] = str(level)
+        agreed[r_single] = True
+        if ccmp.compatible.any():
+            spoiled = pd.Series(ccmp.spoiled_note[keep], index=kept["_r"].to_numpy())
+            spoiled = spoiled[spoiled != ""]
+            spoiled = spoiled[spoiled.index.isin(r_single)]
+            note[spoiled.index.to_numpy(dtype=np.int64)] = spoiled.to_numpy(dtype=object)
+        if require_agreement:
+            reason[r_single] = ""
+            detail[r_single] = ""
         multi = counts[counts["count"] > 1]
         if len(multi):
             lists = (
@@ -420,5 +579,77 @@ def match_results(
         reason=pd.Series(reason, index=results.index, dtype=object),
         detail=pd.Series(detail, index=results.index, dtype=object),
         candidates=pd.Series(candidates, index=results.index, dtype=object),
+        note=pd.Series(note, index=results.index, dtype=object),
+        agreed=agreed,
     )
-    return Ties(results=out, line_base=choice)
+    # A record an unconfirmed line points at stays in doubt unless its result tied elsewhere.
+    doubtful = np.unique(blind_s[s_of[blind_r] < 0])
+    return Ties(results=out, line_base=choice, doubtful=doubtful)
+
+
+_NAMING = ("action_id", "oid")
+
+
+def foreign_evidence(ties: Ties, sent: Table, sent_raw: Mapping[str, pd.Series]) -> str:
+    """Why the results look like another file's ("" when they do not): none ties to a record,
+    or most of those that carry an ActionId / OrderId contradict the records at their lines
+    and name no record of the file. The text shows the evidence, e.g. "0 of 16 results name
+    an ActionId of this file (the results have 'M1000.4636.2001', ...; the file has ...)"."""
+    res = ties.results
+    m = len(res)
+    if m == 0:
+        return ""
+    reason = res["reason"].to_numpy(dtype=object)
+    # A result whose key names several records names this file's records all the same.
+    tied = (res["s_idx"].to_numpy() >= 0) | (reason == Unmatched.AMBIGUOUS_KEY)
+    carrying = np.zeros(m, dtype=bool)
+    for name in _NAMING:
+        carrying |= (res[name] != "").to_numpy(dtype=bool)
+    contradicted = (reason == Unmatched.CONTRADICTS_LINE) | (reason == Unmatched.NO_SUCH_RECORD)
+    n_carry = int(carrying.sum())
+    n_contra = int((carrying & contradicted).sum())
+    if tied.any() and not (n_carry and 2 * n_contra > n_carry):
+        return ""
+    # The evidence, in the field the results carry most.
+    counts = {name: int((res[name] != "").sum()) for name in _NAMING}
+    name = max(_NAMING, key=lambda f: counts[f])
+    if counts[name] == 0 or name not in sent_raw:
+        lines = res["line"].to_numpy()
+        with_line = lines[lines >= 0]
+        if len(with_line) and sent.records:
+            where = (
+                f" (their lines run {int(with_line.min())}-{int(with_line.max())}; the file's "
+                f"records are at lines {int(sent.lines[0])}-{int(sent.lines[-1])})"
+            )
+        elif not len(with_line) and not carrying.any():
+            cells = sorted({str(v) for v in res["line_raw"] if str(v).strip()})[:2]
+            where = ": none carries a line number or an identifier" + (
+                f" (the line column holds {', '.join(repr(c) for c in cells)})" if cells else ""
+            )
+        else:
+            where = ""
+        return f"0 of {m:,} results tie to a record of this file{where}"
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from .normalize import arrow_strings, id_key_arrow
+
+    label = FIELD_LABELS[name]
+    r_keys = res[name].to_numpy(dtype=object)
+    carried = r_keys[r_keys != ""]
+    uniques = pa.array(pd.unique(carried).tolist(), type=pa.large_string())
+    s_keys = id_key_arrow(arrow_strings(sent_raw[name]))
+    present = pc.is_in(uniques, value_set=pc.unique(s_keys))
+    present_set = {v for v, ok in zip(uniques.to_pylist(), present.to_pylist(), strict=True) if ok}
+    naming = int(sum(1 for v in carried if v in present_set))
+    theirs = sorted(str(v) for v in res.loc[res[name] != "", name + "_raw"].unique())[:2]
+    ours = [str(v) for v in pd.unique(sent_raw[name][sent_raw[name].str.strip() != ""])[:2]]
+
+    def shown(values: list[str]) -> str:
+        return ", ".join(repr(v) for v in values) + (", ..." if values else "")
+
+    return (
+        f"{naming:,} of {len(carried):,} results name an {label} of this file (the results "
+        f"have {shown(theirs)}; the file has {shown(ours) or 'none'}): they look like the "
+        "results of another file"
+    )

@@ -29,11 +29,13 @@ class Resolution(StrEnum):
     NO_ACTION = "no_action"
     WAIT = "wait"
     REVIEW = "review"
+    RECHECK = "recheck"  # the results do not say: get the complete results and reconcile again
 
 
 # Most final first: with several codes on one record, the first one present wins.
 RESOLUTION_PRECEDENCE: tuple[Resolution, ...] = (
     Resolution.WAIT,
+    Resolution.RECHECK,
     Resolution.NO_ACTION,
     Resolution.CONTACT_SUPPORT,
     Resolution.REVIEW,
@@ -49,6 +51,7 @@ class Outcome(StrEnum):
     MISSING = "missing"
     AMBIGUOUS = "ambiguous"
     PENDING = "pending"  # the submission is not complete and no result speaks of the record
+    UNKNOWN = "unknown"  # the results are partial (or not this file's): they do not say
 
 
 class TiedBy(StrEnum):
@@ -94,6 +97,9 @@ class Table:
     delimiter: str | None = None
     sheet: str | None = None
     meta: Mapping[str, str] = field(default_factory=dict)
+    # JSON: the key that held the records ("ErrorDetail", "APISubmissions"...), "" for a
+    # top-level list, "@object" for a single object read as one record; XML: the record tag.
+    container: str = ""
 
     @property
     def records(self) -> int:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from .catalogue import Catalogue, is_success_word
 from .detect import ResultSchema, ResultShape, SentSchema
 from .model import IntArray, Table
-from .templates import RECORD_FAILURE_VALUES, RECORD_SUCCESS_VALUES
+from .templates import RECORD_FAILURE_VALUES, RECORD_SUCCESS_VALUES, SUBMISSION_DONE_VALUES
 
 ID_FIELDS: tuple[str, ...] = ("action_id", "oid", "action_tracker_id", "campaign_id")
 UNSPECIFIED_CODE = "UNSPECIFIED_ERROR"
@@ -59,6 +59,15 @@ def id_key_arrow(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     that start with 0 or carry a ``.0`` suffix change, so only those are rewritten. Plain digits
     are found by ``ascii_is_decimal``; the suffix needs a regular expression, but only values
     ending in 0 that are not plain digits can carry it, so only those meet the regex."""
+    return id_key_changes(values)[0]
+
+
+def id_key_changes(
+    values: pa.ChunkedArray | pa.Array,
+) -> tuple[pa.Array, npt.NDArray[np.bool_] | None]:
+    """``id_key_arrow`` and, per value, whether the key differs from the value as written
+    (leading zeros or a ``.0`` dropped; surrounding whitespace does not count). None when no
+    key differs: then every key equality is an exact equality of the values."""
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     values = pc.utf8_trim_whitespace(pc.fill_null(values, ""))
     digits = _np_bool(pc.ascii_is_decimal(values))
@@ -69,14 +78,17 @@ def id_key_arrow(values: pa.ChunkedArray | pa.Array) -> pa.Array:
         suffixed[maybe[hit]] = True
     change = suffixed | (digits & _np_bool(pc.starts_with(values, "0")))
     if not change.any():
-        return values
+        return values, None
     mask = pa.array(change)
     subset = pc.filter(values, mask)
     if suffixed.any():
         subset = pc.replace_substring_regex(subset, r"\.0+$", "")
     norm = pc.utf8_ltrim(subset, characters="0")
     norm = pc.if_else(pc.equal(norm, ""), "0", norm)
-    return pc.replace_with_mask(values, mask, norm)
+    # "0" stays "0": only values whose key really differs count as rewritten.
+    rewritten = change.copy()
+    rewritten[change] = _np_bool(pc.not_equal(norm, subset))
+    return pc.replace_with_mask(values, mask, norm), rewritten
 
 
 def id_key(values: pd.Series) -> pd.Series:
@@ -162,15 +174,20 @@ def sent_keys(
     fields: Collection[str] = ID_FIELDS,
     *,
     with_skus: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, npt.NDArray[np.bool_]]]:
     """Per sent record: identifier keys (``str``; "" for fields not asked for). Plus a long
-    (s_idx, sku) frame of its SKUs (empty unless ``with_skus``)."""
+    (s_idx, sku) frame of its SKUs (empty unless ``with_skus``), and per field the records
+    whose key is not their value as written (``id_key_changes``; absent: none)."""
     frame = table.frame
     keys = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    rewritten: dict[str, npt.NDArray[np.bool_]] = {}
     for name in ID_FIELDS:
         label = schema.column(name) if name in fields else None
         if label:
-            keys[name] = id_key(frame[label]).set_axis(keys.index)
+            key, changed = id_key_changes(arrow_strings(frame[label]))
+            keys[name] = from_arrow(key).set_axis(keys.index)
+            if changed is not None:
+                rewritten[name] = changed
         else:
             keys[name] = pd.Series("", index=keys.index, dtype="str")
     sku_cols = list(schema.item_columns("sku")) if with_skus else []
@@ -187,7 +204,7 @@ def sent_keys(
         skus = pd.DataFrame(
             {"s_idx": np.array([], dtype=np.int64), "sku": pd.Series([], dtype="str")}
         )
-    return keys, skus
+    return keys, skus, rewritten
 
 
 _PAYLOAD_KEYS: dict[str, tuple[str, ...]] = {
@@ -206,8 +223,29 @@ def _from_payload(payload: pd.Series, names: tuple[str, ...]) -> pd.Series:
     return found.fillna("").map(unquote_plus).astype("str")
 
 
+def row_final(table: Table, schema: ResultSchema) -> npt.NDArray[np.bool_]:
+    """Per result row: whether what it reports is final. A row whose own submission status is
+    Queued or In Progress, or whose CompletionDate column is empty, is not (an API submission
+    record carries both for itself; an export repeats the batch's on every row)."""
+    n = table.records
+    final = np.ones(n, dtype=bool)
+    status_label = schema.column("submission_status")
+    if status_label is not None and n:
+        words = table.frame[status_label].astype("str").str.strip().str.lower()
+        ids, uniques = pd.factorize(words)
+        done = np.array(
+            [not u or str(u) in SUBMISSION_DONE_VALUES for u in uniques] + [True], dtype=bool
+        )
+        final &= done[ids]
+    date_label = schema.column("completion_date")
+    if date_label is not None and n:
+        final &= (table.frame[date_label].astype("str").str.strip() != "").to_numpy(dtype=bool)
+    return final
+
+
 def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.DataFrame:
-    """One row per result row: line, identifier keys, codes (``;``-joined) and status."""
+    """One row per result row: line, identifier keys, codes (``;``-joined), what the row says
+    of its record (``said``: 1 success, 2 failure, 0 neither) and whether it is ``final``."""
     frame = table.frame
     n = len(frame)
     out = pd.DataFrame(index=pd.RangeIndex(n))
@@ -223,7 +261,13 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
             extracted = _from_payload(frame[payload_label], _PAYLOAD_KEYS[name])
             raw = raw.where(raw.str.strip() != "", extracted)
         out[name + "_raw"] = raw.set_axis(out.index)
-        out[name] = (raw.str.strip() if name == "sku" else id_key(raw)).set_axis(out.index)
+        if name == "sku":
+            out[name] = raw.str.strip().set_axis(out.index)
+            continue
+        key, changed = id_key_changes(arrow_strings(raw))
+        out[name] = from_arrow(key).set_axis(out.index)
+        # The key is not the value as written: equal keys are then only compatible values.
+        out[name + "_rw"] = np.zeros(n, dtype=bool) if changed is None else changed
 
     code_raw = _text(frame, schema.column("code"))
     out["code_raw"] = code_raw.set_axis(out.index)
@@ -252,5 +296,7 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
         missing_code = no_code & (status == 2)
     codes[missing_code] = UNSPECIFIED_CODE
     out["codes"] = pd.Series(codes, index=out.index, dtype=object)
+    out["said"] = status
+    out["final"] = row_final(table, schema)
     out["error_type"] = _text(frame, schema.column("error_type")).set_axis(out.index)
     return out

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import __version__
 from .catalogue import Catalogue, load_catalogue
-from .classify import SubmissionState, classify_records
+from .classify import Completeness, SubmissionState, classify_records
 from .detect import (
     SHAPE_TITLES,
     ResultSchema,
@@ -34,12 +34,13 @@ from .detect import (
 )
 from .errors import InputError, ShapeError, UsageError
 from .fixes import fix_amount
-from .match import LineBaseChoice, Ties, match_results
+from .gather import Gathered, assess, gather
+from .match import LineBaseChoice, Ties, foreign_evidence, match_results
 from .model import LineBase, Outcome, Resolution, Table
 from .normalize import ID_FIELDS, PAYLOAD_FIELDS, arrow_strings, result_rows, sent_keys
 from .readers import read_table
 from .remediate import RemediateOptions, Remediation, remediate, start_file_counts
-from .templates import SUBMISSION_DONE_VALUES, SUBMISSION_STATUS_VALUES, TEMPLATE_TITLES
+from .templates import TEMPLATE_TITLES, header_key
 from .threads import background
 from .writers import (
     Sheet,
@@ -70,9 +71,11 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "ErrorCodes",
     "Resolution",
     "TiedBy",
+    "TieNote",
     "Advice",
 )
 UNMATCHED_COLUMNS: tuple[str, ...] = (
+    "ResultFile",
     "ResultRow",
     "ResultLine",
     "Line",
@@ -104,12 +107,18 @@ class ReconcileOptions:
     fixes: RemediateOptions = field(default_factory=RemediateOptions)
     max_rows: int | None = None  # split resubmit.csv into files of at most this many records
     workbooks: bool = True  # needs-attention.xlsx beside needs-attention.csv
+    # Records no result speaks of are accepted only when counts prove the results complete.
+    require_complete: bool = False
+    # Go on with results whose identifiers say they are another file's (no untied record is
+    # then accepted).
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Reconciliation:
     sent: Table
-    results: Table
+    results: Table  # the result records of every results file, combined
+    gathered: Gathered  # the results files and what came with them (pages, batch status)
     sent_schema: SentSchema
     result_schema: ResultSchema
     line_base: LineBaseChoice
@@ -147,44 +156,7 @@ def _is_xlsx(path: Path) -> bool:
     return path.suffix.lower() in (".xlsx", ".xlsm")
 
 
-def submission_state(results: Table, schema: ResultSchema) -> SubmissionState:
-    """Submission-level facts from the results' columns or the JSON wrapper around them."""
-    statuses: list[str] = []
-    label = schema.column("submission_status")
-    if label is not None:
-        statuses = sorted({v.strip() for v in results.frame[label].unique() if str(v).strip()})
-    meta_status = results.meta.get("Status", "").strip()
-    if not statuses and meta_status.lower() in SUBMISSION_STATUS_VALUES:
-        statuses = [meta_status]
-    complete = all(s.lower() in SUBMISSION_DONE_VALUES for s in statuses)
-    pending = [s for s in statuses if s.lower() not in SUBMISSION_DONE_VALUES]
-
-    def _int(name: str, meta_key: str) -> int | None:
-        raw = results.meta.get(meta_key, "")
-        col = schema.column(name)
-        if not raw and col is not None and results.records:
-            values = {v.strip() for v in results.frame[col].unique() if str(v).strip()}
-            raw = values.pop() if len(values) == 1 else ""
-        raw = raw.strip()
-        return int(raw) if raw.isdigit() else None
-
-    batch_col = schema.column("batch_id")
-    batches: set[str] = set()
-    if batch_col is not None:
-        batches = {v.strip() for v in results.frame[batch_col].unique() if str(v).strip()}
-    if results.meta.get("BatchId"):
-        batches.add(results.meta["BatchId"].strip())
-    return SubmissionState(
-        status=", ".join(pending or statuses),
-        complete=complete,
-        total_records=_int("total_records", "TotalRecords"),
-        total_errors=_int("total_errors", "TotalErrors"),
-        lists_every_record=schema.shape is ResultShape.SENT_WITH_STATUS,
-        batch_ids=tuple(sorted(batches)),
-    )
-
-
-def _unmatched_frame(ties: Ties, sent: Table) -> pd.DataFrame:
+def _unmatched_frame(ties: Ties, sent: Table, gathered: Gathered) -> pd.DataFrame:
     res = ties.results
     bad = res[res["s_idx"].to_numpy() < 0]
     lines = np.asarray(sent.lines)
@@ -192,8 +164,11 @@ def _unmatched_frame(ties: Ties, sent: Table) -> pd.DataFrame:
     def _cand_lines(c: str) -> str:
         return " ".join(str(int(lines[int(i)])) for i in c.split()) if c else ""
 
+    names = [p.name for p in gathered.files]
+    files = np.asarray(names, dtype=object)[gathered.row_file[bad["r_idx"].to_numpy()]]
     return pd.DataFrame(
         {
+            "ResultFile": files,
             "ResultRow": (bad["r_idx"].to_numpy() + 1),
             "ResultLine": bad["result_line"].to_numpy(),
             "Line": bad["line_raw"].to_numpy(),
@@ -228,48 +203,68 @@ def _by_code(codes: pd.Series) -> dict[str, int]:
 
 def reconcile(
     sent_path: Path,
-    results_path: Path,
+    results_paths: Path | Sequence[Path],
     options: ReconcileOptions | None = None,
     catalogue: Catalogue | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Reconciliation:
-    """Read both files, tie every result to its record and classify every record."""
+    """Read the sent file and its results (one file, or several: the pages of one export
+    and the batch's status), tie every result to its record and classify every record."""
     options = options or ReconcileOptions()
     catalogue = catalogue or load_catalogue()
     step = progress or (lambda _msg: None)
-    with contextlib.suppress(OSError, RuntimeError):  # a symlink loop: the reader says so
-        if sent_path.resolve() == results_path.resolve():
-            raise UsageError(
-                "is given as both the sent file and the results; give the results impact.com "
-                "reported as the second file",
-                path=sent_path,
-            )
+    paths = [results_paths] if isinstance(results_paths, Path) else list(results_paths)
+    for path in paths:
+        with contextlib.suppress(OSError, RuntimeError):  # a symlink loop: the reader says so
+            if sent_path.resolve() == path.resolve():
+                raise UsageError(
+                    "is given as both the sent file and the results; give the results "
+                    "impact.com reported after the sent file",
+                    path=sent_path,
+                )
+    any_xlsx = any(_is_xlsx(p) for p in paths)
     step(f"reading {sent_path.name}")
-    sent = _read(sent_path, options.sheet, _is_xlsx(results_path))
-    step(f"reading {results_path.name}")
-    results = _read(results_path, options.sheet, _is_xlsx(sent_path))
-    return reconcile_tables(sent, results, options, catalogue, step)
+    sent = _read(sent_path, options.sheet, any_xlsx)
+    _refuse_results_as_sent(sent)
+    tables = []
+    for path in paths:
+        step(f"reading {path.name}")
+        tables.append(_read(path, options.sheet, _is_xlsx(sent_path)))
+    return reconcile_tables(sent, tables, options, catalogue, step)
+
+
+SWAPPED = "give the sent file first, then its results: reconciler reconcile SENT RESULTS..."
+
+
+def _refuse_results_as_sent(sent: Table) -> None:
+    """Arguments swapped: a results export (or any JSON) given as the sent file."""
+    if sent.format == "json":
+        raise ShapeError(
+            "is JSON, which impact.com does not take as a submission: it looks like a results "
+            "export, not the file that was sent; " + SWAPPED,
+            path=sent.path,
+        )
+    if looks_like_results(sent):
+        raise ShapeError(
+            "looks like a results export, not the file that was sent; " + SWAPPED,
+            path=sent.path,
+        )
 
 
 def reconcile_tables(
     sent: Table,
-    results: Table,
+    results: Table | Sequence[Table],
     options: ReconcileOptions | None = None,
     catalogue: Catalogue | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Reconciliation:
-    """The stages after reading: detect, normalize, match, classify, summarise."""
+    """The stages after reading: detect, gather, normalize, match, classify, summarise."""
     options = options or ReconcileOptions()
     catalogue = catalogue or load_catalogue()
     step = progress or (lambda _msg: None)
     step("recognising the files")
 
-    if looks_like_results(sent):
-        raise ShapeError(
-            "looks like a results export, not the file that was sent; give the sent file first: "
-            "reconciler reconcile SENT RESULTS",
-            path=sent.path,
-        )
+    _refuse_results_as_sent(sent)
     sent_schema = detect_template(sent)
     if not sent.records:
         raise ShapeError(
@@ -277,7 +272,9 @@ def reconcile_tables(
             path=sent.path,
             line=sent.header_line or None,
         )
-    result_schema = detect_results(results, sent_schema, sent, options.overrides)
+    gathered = gather([results] if isinstance(results, Table) else list(results), sent)
+    combined = gathered.table
+    result_schema = detect_results(combined, sent_schema, sent, options.overrides)
     # reconciled.csv repeats the sent rows as they are: encode them on the second core now,
     # while the records are tied and classified (Arrow's kernels run outside the GIL).
     sent_rows = background("encode", encode_rows, sent.frame, safe=True)
@@ -289,12 +286,35 @@ def reconcile_tables(
     keyed = background(
         "keys", sent_keys, sent, sent_schema, carried, with_skus=bool(result_schema.column("sku"))
     )
-    rows = result_rows(results, result_schema, catalogue)
-    keys, skus = keyed.result()
+    rows = result_rows(combined, result_schema, catalogue)
+    keys, skus, rewritten = keyed.result()
     known = {f: keys[f] for f in carried}
-    submission = submission_state(results, result_schema)
+    submission = assess(
+        gathered, result_schema, rows, sent, require_complete=options.require_complete
+    )
     step("tying results to records")
-    ties = match_results(sent, rows, keys, skus, options.line_base)
+    sent_raw = {
+        f: sent.frame[label] for f in carried if (label := sent_schema.column(f)) is not None
+    }
+    ties = match_results(
+        sent,
+        rows,
+        keys,
+        skus,
+        options.line_base,
+        rewritten=rewritten,
+        sent_raw=sent_raw,
+        require_agreement=submission.records_differ,
+    )
+    foreign = foreign_evidence(ties, sent, sent_raw)
+    if foreign:
+        if not options.force:
+            raise ShapeError(
+                foreign + "; give this submission's results, or --force to reconcile anyway "
+                "(no record without a result is then called accepted)",
+                path=combined.path,
+            )
+        submission = _as_foreign(submission)
     step("classifying")
     verdict = classify_records(sent.records, ties, catalogue, submission)
     # The cap counts the file's rows per action of the records remediation may correct: on
@@ -313,14 +333,14 @@ def reconcile_tables(
         sent, sent_schema, verdict, catalogue, fixes, known, skip=no_fixes, file_counts=file_counts
     )
     records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
-    unmatched = _unmatched_frame(ties, sent)
+    unmatched = _unmatched_frame(ties, sent, gathered)
     release_free_memory()
     step("summarising")
     summary_job = background(
         "summary",
         _summary,
         sent,
-        results,
+        gathered,
         sent_schema,
         result_schema,
         ties,
@@ -329,10 +349,12 @@ def reconcile_tables(
         unmatched,
         remediation,
         options,
+        foreign,
     )
     return Reconciliation(
         sent=sent,
-        results=results,
+        results=combined,
+        gathered=gathered,
         sent_schema=sent_schema,
         result_schema=result_schema,
         line_base=ties.line_base,
@@ -342,6 +364,21 @@ def reconcile_tables(
         remediation=remediation,
         summary_job=summary_job,
         sent_rows=sent_rows,
+    )
+
+
+def _as_foreign(submission: SubmissionState) -> SubmissionState:
+    """--force past results that are not this file's: a record without a result of its own
+    is unknown, never accepted (nor missing from results that are not its own)."""
+    if submission.unlisted not in (Outcome.ACCEPTED, Outcome.MISSING):
+        return submission
+    return replace(
+        submission,
+        unlisted=Outcome.UNKNOWN,
+        unknown_advice=(
+            "The results given look like another file's (reconciled with --force), so they "
+            "say nothing about this record: get this submission's results and reconcile again."
+        ),
     )
 
 
@@ -363,7 +400,7 @@ def release_free_memory() -> None:
 
 def _summary(
     sent: Table,
-    results: Table,
+    gathered: Gathered,
     sent_schema: SentSchema,
     result_schema: ResultSchema,
     ties: Ties,
@@ -372,32 +409,35 @@ def _summary(
     unmatched: pd.DataFrame,
     remediation: Remediation,
     options: ReconcileOptions,
+    foreign: str = "",
 ) -> dict[str, Any]:
+    results = gathered.table
     now = options.now or clock()
     outcome = records["Outcome"]
     resolution = records["Resolution"]
     n = len(records)
     accepted = int((outcome == Outcome.ACCEPTED).sum())
-    attention = resolution.isin([*NEEDS_ATTENTION, Resolution.WAIT, Resolution.AUTO_FIXED])
+    attention = resolution.isin(
+        [*NEEDS_ATTENTION, Resolution.WAIT, Resolution.AUTO_FIXED, Resolution.RECHECK]
+    )
+    res = ties.results
+    tied = res["s_idx"].to_numpy() >= 0
+    spoiled = int((res["note"].to_numpy(dtype=object)[tied] != "").sum()) if len(res) else 0
     warnings: list[str] = []
-    if submission.total_records == 0 and n:
+    if foreign:
         warnings.append(
-            "impact.com counted 0 records in this submission: the file was probably not read at "
-            "all (make sure its extension is .csv or .xml) and nothing was applied"
+            f"{foreign}; reconciled anyway (--force): records without a result of their own "
+            "are unknown"
         )
-    if not submission.complete:
-        warnings.append(
-            f"the submission is not complete (status {submission.status}); results are not final"
-        )
-    if (
-        submission.total_errors is not None
-        and submission.total_errors != len(results.frame)
-        and (result_schema.shape is not ResultShape.SENT_WITH_STATUS)
+    if submission.completeness is not Completeness.COMPLETE and (
+        submission.completeness is not Completeness.PRESUMED or options.require_complete
     ):
         warnings.append(
-            f"the results say TotalErrors={submission.total_errors} but hold {results.records} "
-            "rows: the export may be partial (another page?)"
+            f"results {submission.completeness.replace('_', ' ')}: {submission.completeness_detail}"
         )
+    warnings.extend(submission.notes)
+    if ties.line_base.warning:
+        warnings.append(ties.line_base.warning)
     if (
         ties.line_base.requested is LineBase.AUTO
         and not ties.line_base.confirmed
@@ -405,8 +445,14 @@ def _summary(
         and results.records
     ):
         warnings.append(
-            "the results carry no identifiers to confirm how lines are numbered; "
+            "the results' identifiers cannot tell how lines are numbered; "
             f"assumed {ties.line_base.base} (header = line 1); use --line-base if that is wrong"
+        )
+    if spoiled:
+        example = next(t for t in res["note"].to_numpy(dtype=object)[tied] if t)
+        warnings.append(
+            f"{spoiled:,} result{'s carry IDs' if spoiled > 1 else ' carries an ID'} spoiled by "
+            f"a spreadsheet, tied where the line or the rest of the key agrees (e.g. {example})"
         )
     warnings.extend(remediation.warnings)
     ambiguous_results = int((unmatched["Reason"] == "ambiguous_key").sum())
@@ -417,7 +463,10 @@ def _summary(
         "version": __version__,
         "generated_at": now.isoformat().replace("+00:00", "Z"),
         "sent_file": str(sent.path),
-        "results_file": str(results.path),
+        "results_file": str(gathered.files[0])
+        if len(gathered.files) == 1
+        else ", ".join(str(p) for p in gathered.files),
+        "results_files": gathered.file_names,
         "sent_format": sent.format,
         "sent_encoding": sent.encoding,
         "sent_delimiter": sent.delimiter,
@@ -425,27 +474,42 @@ def _summary(
         "template": str(sent_schema.template),
         "template_title": TEMPLATE_TITLES[sent_schema.template],
         "result_shape": str(result_schema.shape),
-        "result_shape_title": SHAPE_TITLES[result_schema.shape],
+        "result_shape_title": shape_title(result_schema, results),
         "result_columns": {k: v for k, v in sorted(result_schema.fields.items())},
         "line_base": str(ties.line_base.base),
         "line_base_detail": ties.line_base.describe()
         if result_schema.column("line") is not None
         else "not used: the results carry no line numbers, so they are tied by identifiers",
         "line_base_evidence": {k: dict(v) for k, v in ties.line_base.evidence.items()},
+        "line_base_warning": ties.line_base.warning,
         "submission": {
             "status": submission.status,
             "complete": submission.complete,
             "total_records": submission.total_records,
             "total_errors": submission.total_errors,
             "batch_ids": list(submission.batch_ids),
+            "file_name": submission.file_name,
+        },
+        "completeness": {
+            "state": str(submission.completeness),
+            "detail": submission.completeness_detail,
+            "records_without_result": str(submission.unlisted),
+            "pages_given": list(gathered.pages),
+            "pages": gathered.numpages,
+            "rows_counted": gathered.total,
+            "require_complete": options.require_complete,
         },
         "sent_records": n,
         "result_rows": results.records,
+        "results_tied": int(tied.sum()),
+        "spoiled_id_ties": spoiled,
+        "foreign_results": foreign,
         "accepted": accepted,
         "accepted_pct": round(100.0 * accepted / n, 1) if n else 0.0,
         "rejected": int((outcome == Outcome.REJECTED).sum()),
         "missing": int((outcome == Outcome.MISSING).sum()),
         "pending": int((outcome == Outcome.PENDING).sum()),
+        "unknown": int((outcome == Outcome.UNKNOWN).sum()),
         "ambiguous": ambiguous_results,
         "ambiguous_records": int((outcome == Outcome.AMBIGUOUS).sum()),
         "unmatched_results": len(unmatched),
@@ -484,6 +548,17 @@ def _summary(
     }
 
 
+def shape_title(schema: ResultSchema, results: Table) -> str:
+    """The results' shape in words; an FTP error list without Line is still FTP errors."""
+    if not results.records and not results.header and results.container == "ErrorDetail":
+        return "FTP submission status only (no error details)"
+    if schema.shape is ResultShape.FTP_ERROR_DETAILS and schema.column("line") is None:
+        return "Brand API FTP error details (JSON, no line numbers)"
+    if schema.shape is ResultShape.API_SUBMISSIONS and results.container == "@object":
+        return "One API submission record (JSON)"
+    return SHAPE_TITLES[schema.shape]
+
+
 def resubmit_names(n: int, max_rows: int | None) -> list[str]:
     if n == 0:
         return []
@@ -513,31 +588,66 @@ def _amounts(values: pd.Series) -> npt.NDArray[np.float64]:
     return out
 
 
+def _has_code(codes: pd.Series, code: str) -> npt.NDArray[np.bool_]:
+    """Per record: its ``;``-joined ErrorCodes include ``code`` (worked out per category)."""
+    cat = codes.astype("category").array
+    hit = np.array([code in str(c).split(";") for c in cat.categories] + [False], dtype=bool)
+    return hit[np.asarray(cat.codes, dtype=np.int64)]
+
+
 def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> dict[str, Any]:
-    """Sum of Amount over records that were not applied, by resolution, in the file's currency."""
+    """Sum of Amount over records that were not applied, by resolution, in their currency.
+
+    Not applied: rejected, or missing from results that list every record; a NO_CHANGE left
+    the action as it was, so nothing is at stake there (ambiguous, pending and unknown
+    records are not known either way). Item-level files add up their items, a unit
+    ``ItemPrice`` times its quantity."""
     frame = sent.frame
     amount_col = schema.column("amount")
     item_cols = list(schema.item_columns("item_amount"))
     if amount_col is None and not item_cols:
         return {"amount_column": None}
-    # Not applied: rejected, or missing from results that list every record. (Ambiguous and
-    # pending records are not known either way.)
     rejected = records["Outcome"].isin([Outcome.REJECTED, Outcome.MISSING]).to_numpy(dtype=bool)
+    rejected = rejected & ~_has_code(records["ErrorCodes"], "NO_CHANGE")
     where = np.flatnonzero(rejected)
     amt = np.zeros(len(frame), dtype=np.float64)
+    unreadable = np.zeros(len(frame), dtype=bool)
     if amount_col is not None:
         amt[where] = _amounts(frame[amount_col].astype("str").iloc[where])
+        unreadable[where] = np.isnan(amt[where]) & (frame[amount_col].iloc[where] != "").to_numpy()
         label = amount_col
     else:
-        for c in item_cols:
-            amt[where] += np.nan_to_num(_amounts(frame[c].astype("str").iloc[where]))
-        label = " + ".join(item_cols)
+        quantities = {i.index: i.column for i in schema.items if i.field == "quantity"}
+        parts: list[str] = []
+        for item in sorted(schema.items, key=lambda i: i.index):
+            if item.field != "item_amount":
+                continue
+            values = _amounts(frame[item.column].astype("str").iloc[where])
+            unreadable[where] |= (
+                np.isnan(values) & (frame[item.column].iloc[where] != "").to_numpy()
+            )
+            qty_col = quantities.get(item.index)
+            if header_key(item.column).startswith("itemprice") and qty_col is not None:
+                qty = _amounts(frame[qty_col].astype("str").iloc[where])
+                values = values * np.where(np.isnan(qty), 1.0, qty)
+                parts.append(f"{item.column} \u00d7 {qty_col}")
+            else:
+                parts.append(item.column)
+            amt[where] += np.nan_to_num(values)
+        label = " + ".join(parts)
     currency_col = schema.column("currency")
     currencies: list[str] = []
+    cur = np.full(len(frame), "", dtype=object)
     if currency_col is not None:
-        currencies = sorted(
-            {str(c).strip().upper() for c in frame[currency_col].unique() if str(c).strip()}
+        cur[where] = (
+            frame[currency_col]
+            .astype("str")
+            .iloc[where]
+            .str.strip()
+            .str.upper()
+            .to_numpy(dtype=object)
         )
+        currencies = sorted({str(c) for c in cur[where] if c})
     by_res: dict[str, str] = {}
     resolution = records["Resolution"].astype("category").array
     res = np.asarray(resolution.codes, dtype=np.int64)
@@ -545,26 +655,22 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> di
     for code in sorted(set(np.unique(res[where]).tolist()), key=lambda c: names[c]):
         mask = res[where] == code
         by_res[names[code]] = f"{np.nansum(amt[where][mask]):.2f}"
-    reversals = rejected & (amt == 0)
+    reversals = rejected & (amt == 0) & ~unreadable
     by_currency: dict[str, str] = {}
-    if currency_col is not None and len(currencies) > 1:
-        cur = frame[currency_col].astype("str").str.strip().str.upper().to_numpy(dtype=object)
-        for name in sorted(set(cur[rejected])):
+    if len(currencies) > 1:
+        for name in sorted({str(c) for c in cur[where]}):
             mask = rejected & (cur == name)
-            by_currency[str(name) or "(none)"] = f"{np.nansum(amt[mask]):.2f}"
+            by_currency[name or "(none)"] = f"{np.nansum(amt[mask]):.2f}"
     return {
         "amount_column": label,
+        # The currency of the amounts not applied: "mixed" only when they really mix.
         "currency": currencies[0] if len(currencies) == 1 else ("mixed" if currencies else None),
         "currencies": currencies,
         "not_applied_total": f"{np.nansum(amt[rejected]):.2f}",
         "not_applied_by_resolution": by_res,
         "not_applied_by_currency": by_currency,
-        "reversals_not_applied": int(reversals.sum()),
-        "unreadable_amounts": int(
-            (np.isnan(amt[where]) & (frame[amount_col].iloc[where] != "").to_numpy()).sum()
-        )
-        if amount_col is not None
-        else 0,
+        "reversals_not_applied": int(reversals.sum()) if amount_col is not None else 0,
+        "unreadable_amounts": int(unreadable.sum()),
     }
 
 
@@ -632,7 +738,7 @@ def write_outputs(
     heaviest first so the two threads finish together: ``extras`` (the workbook), then
     reconciled.csv and needs-attention, then ``light_extras`` (the report, which also waits
     for the summary figures), then the small files."""
-    check_out_dir(out, [rec.sent.path, rec.results.path])
+    check_out_dir(out, [rec.sent.path, *rec.gathered.files])
     with staged_output(out, force=force) as stage:
         jobs: list[Callable[[], list[str]]] = [
             *[functools.partial(extra, rec, stage) for extra in extras],

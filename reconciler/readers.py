@@ -146,6 +146,7 @@ _JSON_RECORD_KEYS: Final = (
     "items",
     "data",
 )
+_RECORD_KEYS_FOLDED: Final = frozenset(k.casefold() for k in _JSON_RECORD_KEYS)
 _JSON_PAGING_KEYS: Final = frozenset(
     {"page", "numpages", "pagesize", "total", "totalrecords", "nextpageuri", "start", "end"}
 )
@@ -1116,11 +1117,7 @@ def _read_xml(path: Path, raw: bytes, max_records: int) -> Table:
     fields: dict[str, None] = {}
     rows: list[dict[str, str]] = []
     for record in records:
-        row: dict[str, str] = {}
-        for name, value in record.attrib.items():
-            _put(row, _local(name), value)
-        for child in record:
-            _put(row, _local(child.tag), _xml_value(child))
+        row = _xml_row(record)
         fields.update(dict.fromkeys(row))
         if len(fields) > MAX_COLUMNS:
             _check_column_count(path, len(fields))
@@ -1140,7 +1137,48 @@ def _read_xml(path: Path, raw: bytes, max_records: int) -> Table:
         header_line=0,
         encoding=_xml_encoding(raw),
         meta=_xml_meta(root, container, tag),
+        container=_local(tag) if tag is not None else "",
     )
+
+
+def _xml_row(record: ET.Element) -> dict[str, str]:
+    """One record's fields: attributes, leaf children, and nested lists of items flattened
+    to indexed fields (``<Items><Item><Sku>A</Sku></Item>...`` gives ``Sku1``, ``Sku2``...),
+    as the CSV templates index them."""
+    row: dict[str, str] = {}
+    for name, value in record.attrib.items():
+        _put(row, _local(name), value)
+    repeated = Counter(child.tag for child in record if len(child))
+    index = 0
+    for child in record:
+        items = _item_list(child, repeated[child.tag] > 1)
+        if items is None:
+            _put(row, _local(child.tag), _xml_value(child))
+            continue
+        for item in items:
+            index += 1
+            for name, value in item.attrib.items():
+                _put(row, f"{_local(name)}{index}", value)
+            for leaf in item:
+                _put(row, f"{_local(leaf.tag)}{index}", _xml_value(leaf))
+    return row
+
+
+def _is_item_tag(tag: str) -> bool:
+    return _local(tag).lower().replace("_", "").startswith(("item", "lineitem", "orderitem"))
+
+
+def _item_list(element: ET.Element, repeated: bool) -> list[ET.Element] | None:
+    """The items of a record's child: a wrapper (``<Items>``) whose children all hold fields
+    of their own, or an item itself (``<Item><Sku>..``, or any such element repeated in the
+    record); None for a plain field."""
+    if len(element) == 0:
+        return None
+    if all(len(child) > 0 for child in element):
+        return list(element)
+    if (repeated or _is_item_tag(element.tag)) and all(len(child) == 0 for child in element):
+        return [element]
+    return None
 
 
 def _local(tag: str) -> str:
@@ -1177,14 +1215,27 @@ def _find_record_container(root: ET.Element) -> tuple[ET.Element, str | None]:
     """
     best: tuple[int, float] | None = None
     found: tuple[ET.Element, str | None] = (root, None)
+    candidates: list[tuple[ET.Element, str, int]] = []
     for element in root.iter():
         if len(element) == 0:
             continue
         counts = Counter(child.tag for child in element if _record_like(child))
-        for tag, count in counts.items():
-            score = (count, count / len(element))
-            if best is None or score > best:
-                best, found = score, (element, tag)
+        candidates.extend((element, tag, count) for tag, count in counts.items())
+    # A container inside another candidate's record holds that record's items (an
+    # ``<ItemConversionRequest>``'s ``<Items>``): the outer records are the records.
+    inside: set[int] = set()
+    for element, tag, count in candidates:
+        if count < 2 and not any(_is_item_tag(e.tag) for e in element.iter() if e is not element):
+            continue  # one wrapper record (a batch holding its actions) is not a record list
+        for child in element:
+            if child.tag == tag and _record_like(child):
+                inside.update(id(e) for e in child.iter() if e is not child)
+    for element, tag, count in candidates:
+        if id(element) in inside:
+            continue
+        score = (count, count / len(element))
+        if best is None or score > best:
+            best, found = score, (element, tag)
     return found
 
 
@@ -1254,6 +1305,8 @@ def _read_json(path: Path, raw: bytes, max_records: int) -> Table:
         ) from None
     found = _find_json_records(document, 0)
     if found is None:
+        found = _single_object(document, 0)
+    if found is None:
         if path.suffix.lower() in _TEXT_SUFFIXES:
             raise _NotJson
         raise InputError(
@@ -1261,7 +1314,7 @@ def _read_json(path: Path, raw: bytes, max_records: int) -> Table:
             "export the results list, not a summary",
             path=path,
         )
-    records, meta = found
+    records, meta, container = found
     _check_record_count(path, len(records), max_records)
     fields: dict[str, None] = {}
     for record in records:
@@ -1279,6 +1332,7 @@ def _read_json(path: Path, raw: bytes, max_records: int) -> Table:
         header_line=0,
         encoding=encoding,
         meta=meta,
+        container=container,
     )
 
 
@@ -1292,10 +1346,12 @@ def _is_page(value: object) -> bool:
     )
 
 
-def _find_json_records(
-    document: object, depth: int
-) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
-    """Records (a list of objects) and the scalar fields around them, or None."""
+_Found = tuple[list[dict[str, Any]], dict[str, str], str]
+
+
+def _find_json_records(document: object, depth: int) -> _Found | None:
+    """Records (a list of objects), the scalar fields around them and the key that held them
+    ("" for a bare list), or None."""
     if isinstance(document, list):
         if not _is_records(document):
             return None
@@ -1303,8 +1359,13 @@ def _find_json_records(
             pages = [_find_json_records(page, depth + 1) for page in document]
             found = [page for page in pages if page is not None]
             if len(found) == len(pages):  # a list of pages: concatenate their records
-                return [record for page in found for record in page[0]], found[0][1]
-        return document, {}
+                meta = dict(found[0][1])
+                # Every page's number, so that completeness can tell which pages are here.
+                numbers = [page[1].get("@page", "") for page in found]
+                if all(numbers):
+                    meta["@page"] = ",".join(numbers)
+                return [record for page in found for record in page[0]], meta, found[0][2]
+        return document, {}, ""
     if not isinstance(document, dict) or depth > 3:
         return None
     meta = {
@@ -1316,15 +1377,30 @@ def _find_json_records(
     for known in _JSON_RECORD_KEYS:
         key = folded.get(known.casefold())
         if key is not None and _is_records(document[key]):
-            return document[key], meta
-    lists = [value for value in document.values() if _is_records(value) and value]
+            return document[key], meta, key
+    lists = [(key, value) for key, value in document.items() if _is_records(value) and value]
     if lists:
-        return max(lists, key=len), meta
+        key, value = max(lists, key=lambda kv: len(kv[1]))
+        return value, meta, key
     for value in document.values():
         if isinstance(value, dict):
             inner = _find_json_records(value, depth + 1)
             if inner is not None:
-                return inner[0], {**meta, **inner[1]}
+                return inner[0], {**meta, **inner[1]}, inner[2]
+    return None
+
+
+def _single_object(document: object, depth: int) -> _Found | None:
+    """A JSON object that is one record itself (an ``FtpSubmission`` or an ``APISubmission``
+    fetched by its BatchId), perhaps inside a one-key wrapper; None when it holds no field."""
+    if not isinstance(document, dict) or depth > 3:
+        return None
+    if {key.casefold() for key in document} & _RECORD_KEYS_FOLDED:
+        return None  # {"ErrorDetail": "x"}: a list of records was meant, and is not there
+    if any(not isinstance(value, dict | list) for value in document.values()):
+        return [document], {}, "@object"
+    if len(document) == 1:
+        return _single_object(next(iter(document.values())), depth + 1)
     return None
 
 

@@ -24,7 +24,15 @@ from .actions import ActionsIndex, is_locked, newest
 from .catalogue import Catalogue
 from .classify import RESOLUTION_CODE, RESOLUTION_NAMES, TextColumn, resolution_column
 from .detect import SentSchema
-from .fixes import Fix, fix_amount, fix_date, fix_integer, fix_reason, spoiled_id_problem
+from .fixes import (
+    SPREADSHEET_DIGITS,
+    Fix,
+    fix_amount,
+    fix_date,
+    fix_integer,
+    fix_reason,
+    spoiled_id_problem,
+)
 from .model import IntArray, Outcome, Resolution, Table
 from .normalize import arrow_strings, id_key_arrow
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
@@ -410,15 +418,17 @@ def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
     out = np.full(len(raw), "the line has neither an ActionId nor an Oid", dtype=object)
     named = (labels != "") & ~_blank(raw)
     plain = named & matches(r"^[0-9A-Za-z._-]+$") & ~matches(r"[eE]|^\d+\.0{1,2}$")
-    digits = plain & matches(r"^\d+$")
+    # Up to 15 digits a spreadsheet keeps whole (it may drop leading zeros); longer runs of
+    # digits go to the per-value hint, which knows a spreadsheet's rounding (fixes.looks_rounded).
+    digits = plain & matches(r"^\d{1,15}$")
     quoted = labels + " '" + raw + "'"
     out[digits] = quoted[digits] + (
         " may have lost leading zeros in a spreadsheet; pass an Actions export with --actions "
         "so reconciler can check"
     )
-    intact = plain & ~digits
+    intact = plain & ~digits & ~matches(r"^\d{16,}$")
     out[intact] = quoted[intact] + " does not look spoiled by a spreadsheet: check it is right"
-    other = np.flatnonzero(named & ~plain)
+    other = np.flatnonzero(named & ~(digits | intact))
     if len(other):
         codes, uniques = pd.factorize(pd.Series(labels[other] + "\x1f" + raw[other], dtype=object))
         hints = [_no_export_hint(*str(u).split("\x1f", 1)) for u in uniques]
@@ -430,7 +440,7 @@ def _no_export_hint(label: str, raw: str) -> str:
     spoiled = spoiled_id_problem(raw)
     if spoiled:
         return spoiled + "; pass an Actions export with --actions to recover it"
-    if raw.strip().isdigit():
+    if raw.strip().isdigit() and len(raw.strip()) <= SPREADSHEET_DIGITS:
         return (
             f"{label} {raw!r} may have lost leading zeros in a spreadsheet; pass an Actions "
             "export with --actions so reconciler can check"

@@ -57,7 +57,8 @@ REQUIRED_SUMMARY_KEYS: tuple[str, ...] = (
 
 # Display order of resolutions: what needs a person first, accepted last.
 RESOLUTION_ORDER: tuple[str, ...] = (
-    "fix_manually", "contact_support", "review", "auto_fixed", "wait", "no_action", "none",
+    "fix_manually", "contact_support", "review", "recheck", "auto_fixed", "wait", "no_action",
+    "none",
 )  # fmt: skip
 RESOLUTION_LABELS: Mapping[str, str] = {
     "none": "Accepted",
@@ -66,6 +67,7 @@ RESOLUTION_LABELS: Mapping[str, str] = {
     "contact_support": "Contact support",
     "review": "Review by hand",
     "wait": "Wait",
+    "recheck": "Unknown: get all results",
     "no_action": "Terminal",
 }
 RESOLUTION_HINTS: Mapping[str, str] = {
@@ -75,6 +77,7 @@ RESOLUTION_HINTS: Mapping[str, str] = {
     "contact_support": "needs a configuration change or impact.com support first",
     "review": "a person must decide what happened",
     "wait": "the platform has not finished; not final yet",
+    "recheck": "the results given do not say; get them complete and reconcile again",
     "no_action": "can no longer be changed through a file",
 }
 UNMATCHED_REASONS: Mapping[str, str] = {
@@ -87,6 +90,8 @@ UNMATCHED_REASONS: Mapping[str, str] = {
     "ambiguous_key": "The result's identifiers name several records of the sent file; it "
     "belongs to one of them but the results do not say which.",
     "no_identifiers": "The result carries neither a line nor an identifier to tie it with.",
+    "unconfirmed_line": "impact.com counted another number of records than the sent file "
+    "holds, and no identifier of the result confirms the record at its line.",
 }
 IDENTIFIER_FIELDS: tuple[str, ...] = ("action_id", "oid", "action_tracker_id")
 MODIFICATION_TEMPLATES = frozenset({"modification", "item_modification", "mobile"})
@@ -766,6 +771,14 @@ class _Builder:
             more = f" and {count(len(batches) - 2)} more" if len(batches) > 2 else ""
             parts.append(f"{count(len(batches))} batches: {shown}{more}")
         facts.append(Fact("Submission", "; ".join(parts)))
+        done: Mapping[str, Any] = s.get("completeness") or {}
+        if done:
+            state = str(done.get("state", "")).replace("_", " ")
+            facts.append(Fact("Results", f"{state}: {done.get('detail', '')}"))
+        if "results_tied" in s:
+            facts.append(
+                Fact("Results tied", f"{count(s['results_tied'])} of {count(s['result_rows'])}")
+            )
         facts.append(Fact("Generated", str(s["generated_at"])))
         facts.append(Fact("Tool", f"reconciler {s['version']}"))
         return tuple(facts)
@@ -830,9 +843,28 @@ class _Builder:
             figures.append(
                 Figure("Missing", count(s["missing"]), "absent from complete results", "warn")
             )
-        if by_res.get("wait"):
+        if s.get("unknown"):
             figures.append(
-                Figure("Waiting", count(by_res["wait"]), "results not final yet", "warn")
+                Figure("Unknown", count(s["unknown"]), "the results given do not say", "warn")
+            )
+        if s.get("pending") or by_res.get("wait"):
+            figures.append(
+                Figure(
+                    "Pending",
+                    count(s.get("pending") or by_res["wait"]),
+                    "results not final yet",
+                    "warn",
+                )
+            )
+        if "results_tied" in s:
+            tied, rows = int(s["results_tied"]), int(s["result_rows"])
+            figures.append(
+                Figure(
+                    "Results tied",
+                    f"{count(tied)} of {count(rows)}",
+                    "results tied to a sent record",
+                    "ok" if tied == rows else "warn",
+                )
             )
         return tuple(figures)
 
@@ -840,6 +872,8 @@ class _Builder:
         s = self.s
         by_res: Mapping[str, int] = s["by_resolution"]
         parts = []
+        if s.get("foreign_results"):
+            parts.append("The results look like another file's (reconciled with --force).")
         if by_res.get("wait"):
             parts.append("The submission has not finished: these results are not final.")
         parts.append(
@@ -859,6 +893,16 @@ class _Builder:
                 + (": " + ", ".join(detail) if detail else "")
                 + "."
             )
+        # The other outcomes, so that the sentence adds up to the records sent.
+        for key, one, many, why in (
+            ("unknown", "is", "are", "unknown: the results given do not say"),
+            ("pending", "is", "are", "pending: not final yet"),
+            ("missing", "is", "are", "missing from results that list every record"),
+            ("ambiguous_records", "is", "are", "ambiguous: a result fits several records"),
+        ):
+            n = int(s.get(key) or 0)
+            if n:
+                parts.append(f"{count(n)} {one if n == 1 else many} {why}.")
         if s["unmatched_results"]:
             parts.append(
                 f"{plural(s['unmatched_results'], 'result row')} could not be tied to a record."
@@ -869,6 +913,7 @@ class _Builder:
             or s["missing"]
             or by_res.get("wait")
             or s["ambiguous_records"]
+            or s.get("unknown")
         )
         return " ".join(parts), ("warn" if attention else "ok")
 
@@ -953,6 +998,20 @@ class _Builder:
                     "Its results are not final. Export them again once impact.com shows the "
                     "submission as Complete, then run reconciler again.",
                     (),
+                )
+            )
+        if by_res.get("recheck"):
+            done: Mapping[str, Any] = s.get("completeness") or {}
+            steps.append(
+                Step(
+                    "step-recheck",
+                    f"Get the complete results ({plural(by_res['recheck'], 'record')} unknown)",
+                    "The results given do not say whether these records were applied"
+                    + (f" ({done['detail']})" if done.get("detail") else "")
+                    + ". Export every page (on View Errors, with no Error Type filter) or fetch "
+                    "them again, then run reconciler again. Do not resubmit these records "
+                    "meanwhile.",
+                    ("reconciled.csv",),
                 )
             )
         if s["resubmit_records"]:

@@ -87,6 +87,23 @@ def summary_sheet(summary: Mapping[str, Any]) -> Sheet:
     ]
     if s["missing"]:
         rows.append(("Headline", "Missing", int(s["missing"]), "absent from complete results"))
+    if s.get("unknown"):
+        rows.append(
+            ("Headline", "Unknown", int(s["unknown"]), "the results given do not say: get them all")
+        )
+    if s.get("pending"):
+        rows.append(("Headline", "Pending", int(s["pending"]), "results not final yet"))
+    if "results_tied" in s:
+        done: Mapping[str, Any] = s.get("completeness") or {}
+        rows.append(
+            (
+                "Headline",
+                "Results tied",
+                int(s["results_tied"]),
+                f"of {count(s['result_rows'])} results; results "
+                f"{str(done.get('state', '')).replace('_', ' ')}: {done.get('detail', '')}",
+            )
+        )
     catalogue = load_catalogue()
     by_code: Mapping[str, int] = s["by_code"]
     for code, n in list(by_code.items())[:MAX_SUMMARY_CODES]:

@@ -10,7 +10,7 @@ Cases where the input is legitimately usable (mixed line endings, UTF-16 without
 invalid UTF-8 byte, 10,000 columns, formula-like values...) expect a normal run (exit 0 or 1)
 and carry a ``check`` on the outputs instead of a message fragment.
 
-The corpus holds 132 cases: 111 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
+The corpus holds 134 cases: 113 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
 in ``test_hostile.py`` keeps these figures honest. Cases with ``known_bug`` document a bug in a
 module other than ``readers.py``; they run as ``xfail(strict=True)`` until it is fixed.
 """
@@ -384,7 +384,7 @@ def wide_kept(count: int) -> Check:
         same_as_demo(out, stderr)
         with (out / "reconciled.csv").open(encoding="utf-8", newline="") as handle:
             header = next(csv.reader(handle))
-        assert len(header) == count + 6  # + SourceLine, Outcome, ErrorCodes, Resolution...
+        assert len(header) == count + 7  # + SourceLine, Outcome, ErrorCodes, Resolution...
 
     return check
 
@@ -1002,8 +1002,22 @@ NORMAL: list[Case] = [
             "results.csv",
             results_with_lines([("32", "NO_CHANGE"), ("1000", "E1"), ("999999999999", "E2")]),
         ),
+        2,
+        # Not one result ties: these are not this file's results (issue: trust the verdict).
+        "0 of 3 results tie to a record of this file (their lines run 32-999999999999; the "
+        "file's records are at lines 2-31)",
+    ),
+    Case(
+        "results-some-lines-past-the-end",
+        "results",
+        data(
+            "results.csv",
+            results_with_lines(
+                [("32", "NO_CHANGE"), ("1000", "E1"), ("999999999999", "E2"), ("4", "NO_CHANGE")]
+            ),
+        ),
         1,
-        check=unmatched_reasons("line_out_of_range", "line_out_of_range", "line_out_of_range"),
+        check=unmatched_count(3),
     ),
     Case(
         "results-line-column-holds-text",
@@ -1011,6 +1025,19 @@ NORMAL: list[Case] = [
         data(
             "results.csv",
             results_with_lines([("four", "ALREADY_LOCKED"), ("the 6th", "NO_CHANGE")]),
+        ),
+        2,
+        "0 of 2 results tie to a record of this file: none carries a line number or an "
+        "identifier (the line column holds 'four', 'the 6th')",
+    ),
+    Case(
+        "results-some-line-cells-hold-text",
+        "results",
+        data(
+            "results.csv",
+            results_with_lines(
+                [("four", "ALREADY_LOCKED"), ("the 6th", "NO_CHANGE"), ("4", "NO_CHANGE")]
+            ),
         ),
         1,
         check=text_lines_unmatched,

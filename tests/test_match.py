@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from reconciler.errors import ShapeError
 from reconciler.model import LineBase
 from reconciler.pipeline import ReconcileOptions, reconcile_tables
 from tests.helpers import table, unmatched, verdicts
@@ -81,14 +82,33 @@ def test_line_contradicted_by_order_id_ties_by_identifiers() -> None:
 
 
 def test_contradiction_without_unique_identifier_is_never_tied() -> None:
-    rec = run(sent_mod(), errors([["3", "ZZZ", "16027", "NO_CHANGE"]]), line_base=LineBase.PHYSICAL)
-    assert [v[1] for v in verdicts(rec)] == ["accepted"] * 4
+    rec = run(
+        sent_mod(),
+        errors([["3", "ZZZ", "16027", "NO_CHANGE"], ["4", "T555", "16027", "ALREADY_LOCKED"]]),
+        line_base=LineBase.PHYSICAL,
+    )
+    assert [v[1] for v in verdicts(rec)] == ["accepted", "accepted", "rejected", "accepted"]
     assert unmatched(rec) == [(1, "contradicts_line")]
     assert "ZZZ" in rec.unmatched["Detail"].iat[0]
 
 
+def test_results_of_another_file_are_refused_with_the_evidence() -> None:
+    res = errors([["3", "ZZZ", "16027", "NO_CHANGE"], ["4", "YYY", "16027", "ALREADY_LOCKED"]])
+    with pytest.raises(ShapeError) as caught:
+        run(sent_mod(), res)
+    message = str(caught.value)
+    assert message.startswith("res.csv: 0 of 2 results name an OrderId of this file")
+    assert "'YYY', 'ZZZ'" in message and "'00123', 'T555'" in message and "--force" in message
+    # Forced, nothing the results do not speak of is called accepted.
+    rec = run(sent_mod(), res, force=True)
+    assert [v[1] for v in verdicts(rec)] == ["unknown"] * 4
+    assert rec.summary["unknown"] == 4 and rec.summary["accepted"] == 0
+    assert rec.summary["foreign_results"].startswith("0 of 2 results name an OrderId")
+    assert set(rec.records["Resolution"]) == {"recheck"}
+
+
 def test_line_past_the_end_is_reported() -> None:
-    rec = run(sent_mod(), errors([["99", "", "", "NO_CHANGE"]]))
+    rec = run(sent_mod(), errors([["99", "", "", "NO_CHANGE"], ["3", "00123", "16027", "NO_CHANGE"]]))
     assert unmatched(rec) == [(1, "line_out_of_range")]
     assert rec.summary["unmatched_results"] == 1
     assert rec.needs_attention

@@ -368,7 +368,7 @@ def test_ties_never_fan_out_nor_contradict(
         schema = detect_results(results, sent_schema, sent)
     except ReconcilerError:
         return
-    keys, skus = sent_keys(sent, sent_schema)
+    keys, skus, _rewritten = sent_keys(sent, sent_schema)
     frame = result_rows(results, schema, CATALOGUE)
     ties = match_results(sent, frame, keys, skus, base).results
     s_idx = ties["s_idx"].to_numpy()

@@ -534,7 +534,22 @@ def test_json_list_of_pages_is_concatenated(tmp_path: Path) -> None:
     table = read(tmp_path, "pages.json", data)
     assert rows(table) == [["2"], ["9"], ["10"]]
     assert lines(table) == [1, 2, 3]
-    assert dict(table.meta) == {"@page": "1"}
+    # Every page's number is kept, so completeness can tell which pages are here.
+    assert dict(table.meta) == {"@page": "1,2"}
+    assert table.container == "ErrorDetail"
+
+
+def test_json_single_object_is_one_record(tmp_path: Path) -> None:
+    # An FtpSubmission (or an APISubmission) fetched by its BatchId is one object.
+    table = read(
+        tmp_path,
+        "batch.json",
+        '{"BatchId": "F-1", "Status": "Complete", "TotalRecords": 3, "TotalErrors": 0}',
+    )
+    assert rows(table) == [["F-1", "Complete", "3", "0"]]
+    assert table.container == "@object"
+    wrapped = read(tmp_path, "wrapped.json", '{"FtpSubmission": {"BatchId": "F-2", "Status": "Queued"}}')
+    assert rows(wrapped) == [["F-2", "Queued"]]
 
 
 def test_json_unknown_key_and_nested_wrapper(tmp_path: Path) -> None:
@@ -565,7 +580,6 @@ def test_json_lone_surrogate_does_not_crash(tmp_path: Path) -> None:
         ("number.json", "3"),
         ("string.json", '"ErrorDetail"'),
         ("list_of_numbers.json", "[1, 2, 3]"),
-        ("summary_only.json", '{"Status": "OK", "TotalRecords": 0}'),
         ("mixed_list.json", '{"ErrorDetail": [{"a": 1}, 2]}'),
     ],
 )

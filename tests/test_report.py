@@ -127,14 +127,17 @@ def test_view_takes_its_figures_from_the_summary(fixed_clock: None) -> None:
         ("Terminal", "5"),
         ("Unmatched results", "1"),
         ("Ambiguous ties", "0"),
+        ("Results tied", "11 of 12"),
     ]
     assert report.figures[1].note == "66.7% of the records sent"
-    assert report.money.total == "1,567.05"  # mixed EUR/USD: no currency after the sum
+    # The one EUR record was accepted: what was not applied is all USD. The NO_CHANGE row
+    # (129.95) changed nothing, so nothing of it is at stake.
+    assert report.money.total == "1,437.10 USD"
     assert [(m.resolution, m.amount) for m in report.money.lines] == [
-        ("fix_manually", "1,299.00"),
-        ("review", "74.10"),
-        ("auto_fixed", "64.00"),
-        ("no_action", "129.95"),
+        ("fix_manually", "1,299.00 USD"),
+        ("review", "74.10 USD"),
+        ("auto_fixed", "64.00 USD"),
+        ("no_action", "0.00 USD"),
     ]
     assert any("6 reversals" in n and "returned or cancelled" in n for n in report.money.notes)
     assert [(s.id, s.files) for s in report.steps] == [
