@@ -45,6 +45,17 @@ class Completeness(StrEnum):
     PARTIAL = "partial"  # known to hold only part (a page or an Error Type filter missing)
     NOT_FINAL = "not_final"  # the platform has not finished the submission
     ZERO_RECORDS = "zero_records"  # the platform read no record of the file
+    FOREIGN = "foreign"  # another file's results, reconciled anyway (--force)
+
+
+COMPLETENESS_LABELS: dict[Completeness, str] = {
+    Completeness.COMPLETE: "complete",
+    Completeness.PRESUMED: "presumed complete",
+    Completeness.PARTIAL: "partial",
+    Completeness.NOT_FINAL: "not final",
+    Completeness.ZERO_RECORDS: "read as 0 records",
+    Completeness.FOREIGN: "another file's",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,7 +355,7 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -
     done = s["completeness"]
     typer.echo(
         f"  {s['results_tied']} of {s['result_rows']} results tied · results "
-        f"{str(done['state']).replace('_', ' ')}: {done['detail']}"
+        f"{done['label']}: {done['detail']}"
     )
     typer.echo(
         f"  template {s['template']} · results {s['result_shape']} · lines {s['line_base_detail']}"
@@ -371,7 +371,7 @@ def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -
     if money.get("amount_column") and money.get("not_applied_total") not in (None, "0.00"):
         currency = money.get("currency") or ""
         typer.echo(
-            f"  not applied: {money['not_applied_total']}"
+            f"  not applied: {float(money['not_applied_total']):,.2f}"
             + (f" {currency}" if currency and currency != "mixed" else "")
             + (
                 f" (mixed currencies: {', '.join(money['currencies'])})"

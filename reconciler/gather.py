@@ -463,8 +463,11 @@ def assess(
         )
         state, unlisted = Completeness.ZERO_RECORDS, Outcome.REJECTED
     elif not complete:
-        shown = ", ".join(pending) if pending else "no CompletionDate"
-        detail = f"the submission has not finished ({shown}): results are not final"
+        detail = (
+            f"the submission is {' / '.join(pending)}, not Complete: results are not final"
+            if pending
+            else "the submission has no CompletionDate yet: results are not final"
+        )
         state, unlisted = Completeness.NOT_FINAL, Outcome.PENDING
     elif partial:
         detail = "; ".join(partial)
@@ -485,14 +488,10 @@ def assess(
         detail = f"every page of the export is here ({n_rows:,} rows, as @total says)"
         state, unlisted = Completeness.COMPLETE, Outcome.ACCEPTED
     else:
-        detail = (
-            "nothing in the results counts the submission's errors (no TotalErrors or @total), "
-            "so records without a listed error are "
-            + (
-                "unknown (--require-complete)"
-                if require_complete
-                else "presumed accepted: an error list is taken to list every error"
-            )
+        detail = "no count of errors (TotalErrors or @total) proves them complete; " + (
+            "records without a listed error are unknown (--require-complete)"
+            if require_complete
+            else "records without a listed error are presumed accepted"
         )
         state = Completeness.PRESUMED
         unlisted = Outcome.UNKNOWN if require_complete else Outcome.ACCEPTED

@@ -392,13 +392,21 @@ _ID_LEVELS: tuple[tuple[TiedBy, tuple[str, ...]], ...] = (
 
 
 def _describe_contradiction(
-    results: pd.DataFrame, sent: pd.DataFrame, r_pos: int, s_idx: int, field: str, where: str
+    results: pd.DataFrame,
+    sent: pd.DataFrame,
+    r_pos: int,
+    s_idx: int,
+    field: str,
+    where: str,
+    sent_raw: Mapping[str, pd.Series] | None = None,
 ) -> str:
     label = FIELD_LABELS.get(field, field)
     said = results[field + "_raw"].iat[r_pos]
     if field == "sku":
         return f"{where} has no Sku {said!r} (the result's Sku)"
-    held = sent[field].iat[s_idx]
+    # The value as the sent file has it (its key drops leading zeros).
+    column = (sent_raw or {}).get(field)
+    held = column.iat[s_idx] if column is not None else sent[field].iat[s_idx]
     return f"{where} holds {label} {held!r} but the result says {said!r}"
 
 
@@ -461,7 +469,7 @@ def match_results(
     for r, s, f in zip(bad_r, bad_s, cmp.first_field[contra], strict=True):
         reason[r] = Unmatched.CONTRADICTS_LINE
         where = f"line {line[r]} ({choice.base} numbering)"
-        detail[r] = _describe_contradiction(results, sent, int(r), int(s), str(f), where)
+        detail[r] = _describe_contradiction(results, sent, int(r), int(s), str(f), where, sent_raw)
     # Lines that point at no record.
     missing_r = with_line[~found]
     last = int(numbers[-1]) if len(numbers) else 0
@@ -549,7 +557,13 @@ def match_results(
                 reason[r] = Unmatched.CONTRADICTS_LINE
                 f = str(ccmp.first_field[j])
                 detail[r] = _describe_contradiction(
-                    results, sent, int(r), int(cs[j]), f, f"the record with that {level} key"
+                    results,
+                    sent,
+                    int(r),
+                    int(cs[j]),
+                    f,
+                    f"the record with that {level} key",
+                    sent_raw,
                 )
         resolved = (s_of[pending] >= 0) | amb_mask[pending]
         pending = pending[~resolved]
@@ -642,6 +656,16 @@ def foreign_evidence(ties: Ties, sent: Table, sent_raw: Mapping[str, pd.Series])
     present = pc.is_in(uniques, value_set=pc.unique(s_keys))
     present_set = {v for v, ok in zip(uniques.to_pylist(), present.to_pylist(), strict=True) if ok}
     naming = int(sum(1 for v in carried if v in present_set))
+    if 2 * naming >= len(carried):
+        # Their IDs are this file's, but in combinations no record holds.
+        example = min(
+            (str(d) for d, bad in zip(res["detail"], carrying & contradicted, strict=True) if bad),
+            default="",
+        )  # the same whatever the order of the results
+        return (
+            f"{n_contra:,} of {n_carry:,} results contradict the record at their line and name "
+            f"no single other record ({example}): they do not fit this file"
+        )
     theirs = sorted(str(v) for v in res.loc[res[name] != "", name + "_raw"].unique())[:2]
     ours = [str(v) for v in pd.unique(sent_raw[name][sent_raw[name].str.strip() != ""])[:2]]
 

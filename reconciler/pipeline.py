@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import __version__
 from .catalogue import Catalogue, load_catalogue
-from .classify import Completeness, SubmissionState, classify_records
+from .classify import COMPLETENESS_LABELS, Completeness, SubmissionState, classify_records
 from .detect import (
     SHAPE_TITLES,
     ResultSchema,
@@ -374,6 +374,9 @@ def _as_foreign(submission: SubmissionState) -> SubmissionState:
         return submission
     return replace(
         submission,
+        completeness=Completeness.FOREIGN,
+        completeness_detail="they look like another file's results (reconciled with --force): "
+        "records without a result of their own are unknown",
         unlisted=Outcome.UNKNOWN,
         unknown_advice=(
             "The results given look like another file's (reconciled with --force), so they "
@@ -429,12 +432,13 @@ def _summary(
             f"{foreign}; reconciled anyway (--force): records without a result of their own "
             "are unknown"
         )
-    if submission.completeness is not Completeness.COMPLETE and (
-        submission.completeness is not Completeness.PRESUMED or options.require_complete
-    ):
-        warnings.append(
-            f"results {submission.completeness.replace('_', ' ')}: {submission.completeness_detail}"
-        )
+    if submission.completeness not in (
+        Completeness.COMPLETE,
+        Completeness.PRESUMED,
+        Completeness.FOREIGN,
+    ) or (submission.completeness is Completeness.PRESUMED and options.require_complete):
+        label = COMPLETENESS_LABELS[submission.completeness]
+        warnings.append(f"results {label}: {submission.completeness_detail}")
     warnings.extend(submission.notes)
     if ties.line_base.warning:
         warnings.append(ties.line_base.warning)
@@ -492,6 +496,7 @@ def _summary(
         },
         "completeness": {
             "state": str(submission.completeness),
+            "label": COMPLETENESS_LABELS[submission.completeness],
             "detail": submission.completeness_detail,
             "records_without_result": str(submission.unlisted),
             "pages_given": list(gathered.pages),

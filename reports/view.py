@@ -773,7 +773,7 @@ class _Builder:
         facts.append(Fact("Submission", "; ".join(parts)))
         done: Mapping[str, Any] = s.get("completeness") or {}
         if done:
-            state = str(done.get("state", "")).replace("_", " ")
+            state = str(done.get("label") or done.get("state", "")).replace("_", " ")
             facts.append(Fact("Results", f"{state}: {done.get('detail', '')}"))
         if "results_tied" in s:
             facts.append(

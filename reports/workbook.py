@@ -101,7 +101,7 @@ def summary_sheet(summary: Mapping[str, Any]) -> Sheet:
                 "Results tied",
                 int(s["results_tied"]),
                 f"of {count(s['result_rows'])} results; results "
-                f"{str(done.get('state', '')).replace('_', ' ')}: {done.get('detail', '')}",
+                f"{done.get('label', '')}: {done.get('detail', '')}",
             )
         )
     catalogue = load_catalogue()

@@ -53,3 +53,20 @@ def unmatched(rec: Reconciliation) -> list[tuple[int, str]]:
     """(ResultRow, Reason) per unmatched result row."""
     u = rec.unmatched
     return [(int(a), str(b)) for a, b in zip(u["ResultRow"], u["Reason"], strict=True)]
+
+
+def scenario_inputs(folder: Path, root: Path | None = None) -> tuple[Path, list[Path]]:
+    """A fixture scenario's sent file and its results files, in the order to give them:
+    ``results*`` (one file, or the pages of one export) then ``submission*`` (the batch's
+    FtpSubmission status). Paths relative to ``root`` when it is given."""
+    files = sorted(folder.iterdir())
+    sent = next(p for p in files if p.stem == "sent")
+    results = [
+        p
+        for prefix in ("results", "submission")
+        for p in files
+        if p.stem.startswith(prefix) and p.suffix != ".txt"
+    ]
+    if root is not None:
+        return sent.relative_to(root), [p.relative_to(root) for p in results]
+    return sent, results

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.errors import ReconcilerError
 from reconciler.pipeline import ReconcileOptions, reconcile, write_outputs
+from tests.helpers import scenario_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -36,7 +38,7 @@ def _rel(path: Path) -> Path:
 def test_fixture_matches_its_oracle(scenario: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     folder = FIXTURES / scenario
-    rec = reconcile(_rel(_input(folder, "sent")), _rel(_input(folder, "results")))
+    rec = reconcile(*scenario_inputs(folder, ROOT))
     with (folder / "expected.csv").open(newline="", encoding="utf-8") as fh:
         expected = [
             (int(r["SourceLine"]), r["Outcome"], r["ErrorCodes"], r["TiedBy"])
@@ -64,6 +66,22 @@ def test_fixture_matches_its_oracle(scenario: str, monkeypatch: pytest.MonkeyPat
     assert sorted(got_unmatched) == sorted(expected_unmatched)
 
 
+REFUSALS = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected_refusal.txt").exists())
+
+
+@pytest.mark.parametrize("scenario", REFUSALS)
+def test_fixture_refused_as_its_oracle_says(scenario: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scenarios whose results cannot be this file's: one line with the evidence, exit 2."""
+    folder = FIXTURES / scenario
+    monkeypatch.chdir(folder)
+    with pytest.raises(ReconcilerError) as caught:
+        reconcile(*scenario_inputs(folder, folder))
+    assert caught.value.exit_code == 2
+    assert (
+        str(caught.value) == (folder / "expected_refusal.txt").read_text(encoding="utf-8").strip()
+    )
+
+
 GOLDEN_SCENARIOS = ["modification_view_errors", "item_modification_xlsx", "modification_ftp_json"]
 GOLDEN_FILES = [
     "reconciled.csv",
@@ -81,11 +99,7 @@ def test_outputs_match_golden_files(
 ) -> None:
     monkeypatch.chdir(ROOT)
     folder = FIXTURES / scenario
-    rec = reconcile(
-        _rel(_input(folder, "sent")),
-        _rel(_input(folder, "results")),
-        ReconcileOptions(now=FIXED_NOW),
-    )
+    rec = reconcile(*scenario_inputs(folder, ROOT), ReconcileOptions(now=FIXED_NOW))
     out = tmp_path / "out"
     written = write_outputs(rec, out)
     update = os.environ.get("RECONCILER_UPDATE_GOLDEN") == "1"

@@ -108,7 +108,9 @@ def test_results_of_another_file_are_refused_with_the_evidence() -> None:
 
 
 def test_line_past_the_end_is_reported() -> None:
-    rec = run(sent_mod(), errors([["99", "", "", "NO_CHANGE"], ["3", "00123", "16027", "NO_CHANGE"]]))
+    rec = run(
+        sent_mod(), errors([["99", "", "", "NO_CHANGE"], ["3", "00123", "16027", "NO_CHANGE"]])
+    )
     assert unmatched(rec) == [(1, "line_out_of_range")]
     assert rec.summary["unmatched_results"] == 1
     assert rec.needs_attention

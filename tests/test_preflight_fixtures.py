@@ -51,6 +51,14 @@ PREDICTED_ERRORS: dict[str, set[tuple[int, str]]] = {
     "reset_view_errors": set(),
     "in_progress_api": set(),
     "no_errors": set(),
+    "paged_error_details": {(8, "BAD_DISPOSITION")},  # Item Returned
+    "filtered_view_errors": {(7, "BAD_DISPOSITION")},  # Returned
+    "ftp_submission_in_progress": set(),
+    "excel_spoiled_results": set(),  # the results were spoiled, not the file sent
+    "api_submissions_listing": set(),
+    "item_errors_without_line": set(),  # MALFORMED and contract errors need the platform
+    "xml_item_conversion": set(),
+    "zero_records": set(),  # a file-level finding: not-csv-or-xml (ZERO_RECORDS)
 }
 # Warnings that name the code the platform then gave: custom-looking reasons, a mobile ID
 # without its M, a repeated chained OrderId.

@@ -10,6 +10,8 @@
   and no unmatched row's reason; a result row ties at most one record, never one whose
   identifiers contradict it, and by identifiers only when they name exactly one record.
 * ``normalize.id_key_arrow`` gives the regex definition's key for any text.
+* A record is accepted only on evidence: a final result of its own without an error, or
+  results proved complete (or presumed so, when allowed); the outcome counts add up.
 * ``writers.neutralise``: a value a spreadsheet would run never starts a cell unless it is a
   plain number.
 * Readers: kinds of input the reader properties in ``test_readers.py`` do not generate (valid
@@ -73,7 +75,14 @@ CATALOGUE = load_catalogue()
 
 
 def make_table(
-    header: list[str], rows: list[list[str]], *, name: str, lines: list[int] | None = None
+    header: list[str],
+    rows: list[list[str]],
+    *,
+    name: str,
+    lines: list[int] | None = None,
+    fmt: str = "csv",
+    meta: dict[str, str] | None = None,
+    container: str = "",
 ) -> Table:
     """A Table as the readers build it: unique labels, ``str`` columns, increasing lines."""
     frame = pd.DataFrame(
@@ -83,11 +92,13 @@ def make_table(
     )
     return Table(
         path=Path(name),
-        format="csv",
+        format=fmt,
         header=tuple(header),
         frame=frame,
         lines=np.asarray(lines if lines is not None else range(2, 2 + len(rows)), dtype=np.int64),
         header_line=1,
+        meta=meta or {},
+        container=container,
     )
 
 
@@ -624,3 +635,87 @@ def test_many_equal_labels_stay_unique_and_linear(tmp_path: Path, count: int) ->
     assert table is not None
     assert len(set(table.frame.columns)) == count
     assert list(table.frame.columns[:3]) == ["Oid", "Oid (2)", "Oid (3)"][:count]
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+@st.composite
+def evidence_cases(
+    draw: st.DrawFn,
+) -> tuple[Table, list[Table], bool]:
+    """A sent file and results of any completeness: an error list or a listing of every
+    record, with or without counts (TotalErrors, @total), paged or not, final or not, perhaps
+    beside an FtpSubmission status; and whether --require-complete is asked."""
+    sent, rows, header, _ = draw(tie_cases())
+    shape = draw(st.sampled_from(["csv", "ErrorDetail", "APISubmissions"]))
+    meta: dict[str, str] = {}
+    if shape != "csv":
+        if draw(st.booleans()):
+            meta["@page"] = "1"
+            meta["@numpages"] = str(draw(st.integers(1, 3)))
+        if draw(st.booleans()):
+            meta["@total"] = str(len(rows) + draw(st.integers(-1, 2)))
+    status = draw(st.sampled_from(["", "Complete", "In Progress", "Queued"]))
+    if status and shape == "APISubmissions":
+        header = [*header, "Status"]
+        rows = [[*r, status] for r in rows]
+    results = [
+        make_table(
+            header,
+            rows,
+            name="results.csv" if shape == "csv" else "results.json",
+            fmt="csv" if shape == "csv" else "json",
+            meta=meta,
+            container="" if shape == "csv" else shape,
+        )
+    ]
+    if draw(st.booleans()):
+        batch = [
+            "F-1",
+            draw(st.sampled_from(["Complete", "In Progress", "Queued"])),
+            str(draw(st.sampled_from([0, sent.records, sent.records + 1]))),
+            str(draw(st.integers(0, len(rows) + 2))),
+            draw(st.sampled_from(["", "2025-03-01T10:00:00Z"])),
+        ]
+        results.append(
+            make_table(
+                ["BatchId", "Status", "TotalRecords", "TotalErrors", "CompletionDate"],
+                [batch],
+                name="submission.json",
+                fmt="json",
+                container="@object",
+            )
+        )
+    return sent, results, draw(st.booleans())
+
+
+@HEAVY
+@given(case=evidence_cases())
+def test_a_record_is_accepted_only_on_evidence(case: tuple[Table, list[Table], bool]) -> None:
+    """Accepted means: a final result of its own reports no error, or the results are
+    complete (counts prove it), or an error list nothing marks partial with the presumption
+    allowed. Partial, unfinished or foreign results never accept a record they do not name."""
+    sent, results, require = case
+    try:
+        rec = reconcile_tables(sent, results, ReconcileOptions(require_complete=require))
+    except ReconcilerError:
+        return
+    state = rec.summary["completeness"]["state"]
+    records = rec.records
+    accepted = (records["Outcome"] == "accepted").to_numpy(dtype=bool)
+    says_so = (records["ResultRows"].to_numpy() > 0) & (records["ErrorCodes"] == "").to_numpy(
+        dtype=bool
+    )
+    results_complete = state == "complete" or (state == "presumed" and not require)
+    if not results_complete:
+        assert not (accepted & ~says_so).any(), state
+    if state in ("partial", "not_final", "foreign", "zero_records"):
+        assert not (accepted & ~says_so).any()
+    # Whatever the results, the counts add up to the records sent.
+    s = rec.summary
+    assert (
+        sum(int(s[k]) for k in ("accepted", "rejected", "missing", "pending", "unknown"))
+        + int(s["ambiguous_records"])
+        == s["sent_records"]
+    )

@@ -548,7 +548,9 @@ def test_json_single_object_is_one_record(tmp_path: Path) -> None:
     )
     assert rows(table) == [["F-1", "Complete", "3", "0"]]
     assert table.container == "@object"
-    wrapped = read(tmp_path, "wrapped.json", '{"FtpSubmission": {"BatchId": "F-2", "Status": "Queued"}}')
+    wrapped = read(
+        tmp_path, "wrapped.json", '{"FtpSubmission": {"BatchId": "F-2", "Status": "Queued"}}'
+    )
     assert rows(wrapped) == [["F-2", "Queued"]]
 
 

@@ -29,6 +29,7 @@ from reports.view import (
     report_from_reconciliation,
     section_rows,
 )
+from tests.helpers import scenario_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -43,7 +44,7 @@ def _input(folder: Path, stem: str) -> Path:
 
 def _reconcile(scenario: str) -> Reconciliation:
     folder = FIXTURES / scenario
-    return reconcile(_input(folder, "sent"), _input(folder, "results"))
+    return reconcile(*scenario_inputs(folder, ROOT))
 
 
 def _write(rec: Reconciliation, out: Path, *, xlsx: bool = False) -> list[str]:
