@@ -141,7 +141,9 @@ _RESERVED_PREFIXES: Final = ("receipt_", "result_")
 # Vectorised pre-filters (RE2-compatible, so pyarrow runs them); the verdict on a flagged value
 # always comes from the fix rules in fixes.py.
 _ZERO: Final = r"0+(?:[.,]0+)?"
-_SPOIL_CANDIDATE: Final = r"[eE]|[.,]0+$"
+# Scientific notation, a ".0", or 17+ digits ending in "00" (a spreadsheet's 15-digit rounding,
+# judged by fixes.looks_rounded).
+_SPOIL_CANDIDATE: Final = r"[eE]|[.,]0+$|^\d{15,}00$"
 _ISO_NO_OFFSET: Final = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _DECIMAL_COMMA: Final = re.compile(r"^\d+,\d{1,2}$")
 _DATA_CELL: Final = re.compile(
@@ -1804,9 +1806,10 @@ CHECKS: tuple[Check, ...] = (
           "ActionTrackerId, CampaignId (conversions) or Quantity{i} is not a whole number.",
           _ck_not_integer, "`16027.0`, `1.6E+04`, `one`"),
     Check("id-spoiled", E, "ACTION_NOT_FOUND", "ID spoiled by a spreadsheet",
-          "ActionId or Oid in scientific notation or with a .0 suffix. For conversions the order "
+          "ActionId or Oid in scientific notation, with a .0 suffix, or 17 digits or more "
+          "ending in zeros past the 15th (a spreadsheet's rounding). For conversions the order "
           "would be recorded under the wrong OrderId (no code is predicted).", _ck_id_spoiled,
-          "`1.23457E+11`, `12345.0`"),
+          "`1.23457E+11`, `12345.0`, `4051234567890620000`"),
     Check("value-whitespace", W, "", "Spaces around a value",
           "An ID, amount or code with leading or trailing spaces.", _ck_whitespace, "`' 16027'`"),
     Check("oid-too-long", E, "MALFORMED", "Oid longer than 64 characters",

@@ -477,3 +477,20 @@ def test_no_untied_result_set_is_silently_accepted(tmp_path: Path) -> None:
     results.write_text("Line,Message\n40,ALREADY_LOCKED\n", encoding="utf-8")
     with pytest.raises(ReconcilerError, match="0 of 1 results tie to a record of this file"):
         reconcile(sent, results)
+
+
+def test_check_flags_an_id_rounded_by_a_spreadsheet(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_text(
+        "Oid,ActionTrackerId,Amount,Reason\n"
+        "4051234567890620000,16027,0,ITEM_RETURNED\n"
+        "4051234567890620011,16027,0,ITEM_RETURNED\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "checked"
+    code, stdout, _ = _invoke("check", sent, "-o", out)
+    assert code == 1
+    assert "findings: id-spoiled 1" in stdout
+    rows = (out / "check.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[1].startswith("2,Oid,4051234567890620000,id-spoiled,error,ACTION_NOT_FOUND,")
+    assert "ends in zeros after its 15th digit" in rows[1]
