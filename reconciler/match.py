@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .model import IntArray, LineBase, Table, TiedBy
-from .normalize import EMPTY, ID_FIELDS, encode
+from .normalize import EMPTY, ID_FIELDS, arrow_strings, encode
 
 LINE_BASES: tuple[LineBase, ...] = (
     LineBase.PHYSICAL,
@@ -105,9 +107,12 @@ class _Comparison:
     contradict: IntArray
     first_field: np.ndarray  # field name of the first contradiction, "" when none
     # Identifiers that are a spreadsheet's form of the record's (fixes.spoiled_form_of): they
-    # contradict nothing and prove nothing. ``spoiled_note``: what was seen, "" when none.
+    # contradict nothing and prove nothing. ``spoiled_field``: the first such field's
+    # position in ID_FIELDS + 1 (0: none); ``spoiled_how``: what the spreadsheet did, where
+    # it was worked out value by value ("" otherwise: leading zeros or a .0).
     compatible: IntArray
-    spoiled_note: np.ndarray
+    spoiled_field: npt.NDArray[np.int8]
+    spoiled_how: np.ndarray
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -130,22 +135,22 @@ class Keys:
     # Per field: result rows whose value may be a spreadsheet's form of a longer ID
     # (scientific notation, digits rounded to zeros).
     result_spoilable: Mapping[str, npt.NDArray[np.bool_]]
-    sent_raw: Mapping[str, pd.Series]  # the sent columns as written, by field
-    result_raw: Mapping[str, npt.NDArray[np.object_]]
+    sent_raw: Mapping[str, pa.Array]  # the sent columns as written (trimmed), by field
+    result_raw: Mapping[str, pa.Array]
 
 
-_SPOILABLE = r"^\s*(?:\d(?:[.,]\d+)?[eE]\+?\d{1,3}|\d{17,})\s*$"
+_SPOILABLE = r"^\s*(?:\d(?:[.,]\d+)?[eE]\+?\d{1,3}|\d{15,}00)\s*$"
 
 
 def _spoilable(raw: pd.Series) -> npt.NDArray[np.bool_]:
     """Values a spreadsheet may have made of a longer ID: scientific notation, or 17 digits
-    or more (whose tail ``fixes.looks_rounded`` judges); found by one Arrow regex pass."""
-    import pyarrow.compute as pc
-
-    from .normalize import arrow_strings
-
+    or more ending in zeros (``fixes.looks_rounded`` judges them); one Arrow regex pass."""
     hit = pc.match_substring_regex(arrow_strings(raw), _SPOILABLE)
     return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _trimmed(values: pd.Series) -> pa.Array:
+    return pc.utf8_trim_whitespace(pc.fill_null(arrow_strings(values).combine_chunks(), ""))
 
 
 def encode_keys(
@@ -159,7 +164,8 @@ def encode_keys(
     r_codes: dict[str, IntArray] = {}
     r_rewritten: dict[str, npt.NDArray[np.bool_]] = {}
     spoilable: dict[str, npt.NDArray[np.bool_]] = {}
-    r_raw: dict[str, npt.NDArray[np.object_]] = {}
+    r_raw: dict[str, pa.Array] = {}
+    s_raw: dict[str, pa.Array] = {}
     for name in ID_FIELDS:
         r_empty = (results[name] == "").to_numpy(dtype=bool)
         if r_empty.all():
@@ -174,7 +180,8 @@ def encode_keys(
                 if spoil.any():
                     spoilable[name] = spoil
                 if spoil.any() or name in r_rewritten or name in (rewritten or {}):
-                    r_raw[name] = results[name + "_raw"].to_numpy(dtype=object)
+                    r_raw[name] = _trimmed(results[name + "_raw"])
+                    s_raw[name] = _trimmed(sent_raw[name])
     r_sku_raw = results["sku"]
     r_empty = (r_sku_raw == "").to_numpy(dtype=bool)
     uniques = pd.Index(pd.unique(r_sku_raw[~r_empty]))
@@ -202,7 +209,7 @@ def encode_keys(
         {k: v for k, v in (rewritten or {}).items() if k in carried},
         r_rewritten,
         spoilable,
-        {k: v for k, v in (sent_raw or {}).items() if k in carried},
+        s_raw,
         r_raw,
     )
 
@@ -222,7 +229,8 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
     agree = np.zeros(k, dtype=np.int64)
     contradict = np.zeros(k, dtype=np.int64)
     compatible = np.zeros(k, dtype=np.int64)
-    note = np.full(k, "", dtype=object)
+    spoiled_field = np.zeros(k, dtype=np.int8)
+    how = np.full(k, "", dtype=object)
     # The first contradicting field as its position in ``names`` (0: none).
     names = np.array(["", *ID_FIELDS, "sku"], dtype=object)
     first = np.zeros(k, dtype=np.int8)
@@ -235,7 +243,8 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
         same = rv == sv
         bad = both & ~same
         loose = both & same
-        # Equal keys are equal values unless a side's key was rewritten: look at those.
+        # Equal keys are equal values unless a side's key was rewritten: compare those as
+        # written (Arrow, a pair at a time only for the values that differ).
         rewritten = np.zeros(k, dtype=bool)
         if name in keys.result_rewritten:
             rewritten |= keys.result_rewritten[name][r_pos]
@@ -243,28 +252,28 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
             rewritten |= keys.sent_rewritten[name][s_idx]
         check = np.flatnonzero(loose & rewritten)
         if len(check) and name in keys.sent_raw:
-            said = keys.result_raw[name][r_pos[check]]
-            held = keys.sent_raw[name].to_numpy(dtype=object)[s_idx[check]]
-            for j, a, b in zip(check, said, held, strict=True):
-                if str(a).strip() == str(b).strip():
-                    continue  # both written alike ("00012345" on both sides): they agree
-                how = spoiled_form_of(str(a), str(b)) or "differs only in leading zeros or a .0"
-                loose[j] = False
-                compatible[j] += 1
-                note[j] = _spoiled_text(name, str(a), str(b), how)
+            said = keys.result_raw[name].take(pa.array(r_pos[check]))
+            held = keys.sent_raw[name].take(pa.array(s_idx[check]))
+            alike = np.asarray(pc.equal(said, held).to_numpy(zero_copy_only=False), dtype=bool)
+            differ = check[~alike]
+            loose[differ] = False
+            compatible[differ] += 1
+            spoiled_field[differ[spoiled_field[differ] == 0]] = i
         agree += loose
         # A spreadsheet's form of the record's long ID is not a contradiction.
         if name in keys.result_spoilable and name in keys.sent_raw:
             maybe = np.flatnonzero(bad & keys.result_spoilable[name][r_pos])
             if len(maybe):
-                said = keys.result_raw[name][r_pos[maybe]]
-                held = keys.sent_raw[name].to_numpy(dtype=object)[s_idx[maybe]]
-                for j, a, b in zip(maybe, said, held, strict=True):
-                    how = spoiled_form_of(str(a), str(b))
-                    if how:
+                said_v = keys.result_raw[name].take(pa.array(r_pos[maybe])).to_pylist()
+                held_v = keys.sent_raw[name].take(pa.array(s_idx[maybe])).to_pylist()
+                for j, a, b in zip(maybe, said_v, held_v, strict=True):
+                    found = spoiled_form_of(str(a), str(b))
+                    if found:
                         bad[j] = False
                         compatible[j] += 1
-                        note[j] = _spoiled_text(name, str(a), str(b), how)
+                        if spoiled_field[j] == 0:
+                            spoiled_field[j] = i
+                            how[j] = found
         contradict += bad
         if bad.any():
             first[(first == 0) & bad] = i
@@ -272,17 +281,57 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
     check_sku = (rsku >= 0) & keys.has_sku[s_idx]
     if check_sku.any():
         idx = np.flatnonzero(check_sku)
-        found = np.isin(s_idx[idx] * keys.sku_width + rsku[idx], keys.sku_pairs)
-        agree[idx[found]] += 1
-        contradict[idx[~found]] += 1
-        miss = idx[~found]
+        found_sku = np.isin(s_idx[idx] * keys.sku_width + rsku[idx], keys.sku_pairs)
+        agree[idx[found_sku]] += 1
+        contradict[idx[~found_sku]] += 1
+        miss = idx[~found_sku]
         first[miss[first[miss] == 0]] = len(names) - 1
-    return _Comparison(agree, contradict, names[first], compatible, note)
+    return _Comparison(agree, contradict, names[first], compatible, spoiled_field, how)
 
 
-def _spoiled_text(field: str, said: str, held: str, how: str) -> str:
-    label = FIELD_LABELS.get(field, field)
-    return f"the result's {label} {said.strip()!r} {how}: a spreadsheet's form of {held.strip()!r}"
+def spoiled_notes(
+    keys: Keys, r_pos: IntArray, s_idx: IntArray, cmp: _Comparison, rows: IntArray
+) -> npt.NDArray[np.object_]:
+    """For the pairs at ``rows`` of a comparison: what spreadsheet spoiling made their tie a
+    compatible one, e.g. "the result's OrderId '12346' lost its leading zeros: a
+    spreadsheet's form of '00012346'" ("" for a pair without one). Built a field at a time."""
+    out = np.full(len(rows), "", dtype=object)
+    fields = cmp.spoiled_field[rows]
+    for i, name in enumerate(ID_FIELDS, start=1):
+        at = np.flatnonzero(fields == i)
+        if not len(at) or name not in keys.sent_raw:
+            continue
+        pairs = rows[at]
+        said = np.asarray(
+            keys.result_raw[name].take(pa.array(r_pos[pairs])).to_pylist(), dtype=object
+        )
+        held = np.asarray(
+            keys.sent_raw[name].take(pa.array(s_idx[pairs])).to_pylist(), dtype=object
+        )
+        how = cmp.spoiled_how[pairs].copy()
+        blank = how == ""
+        if blank.any():
+            zeros_lost = np.array(
+                [
+                    "." not in a and len(a) < len(b)
+                    for a, b in zip(said[blank], held[blank], strict=True)
+                ],
+                dtype=bool,
+            )
+            how[blank] = np.where(
+                zeros_lost, "lost its leading zeros", "differs only by leading zeros or a .0"
+            )
+        label = FIELD_LABELS.get(name, name)
+        out[at] = (
+            f"the result's {label} '"
+            + said
+            + "' "
+            + how
+            + ": a spreadsheet's form of '"
+            + held
+            + "'"
+        )
+    return out
 
 
 def _locate(numbers: IntArray, lines: IntArray) -> tuple[IntArray, np.ndarray]:
@@ -459,7 +508,8 @@ def match_results(
     good = with_line[found][ok]
     s_of[good] = pos[found][ok]
     tied_by[good] = str(TiedBy.LINE)
-    note[good] = cmp.spoiled_note[ok]
+    if cmp.compatible.any():
+        note[good] = spoiled_notes(keys, with_line[found], pos[found], cmp, np.flatnonzero(ok))
     agreed[good] = backed[ok]
 
     # Lines that contradict the record they point at.
@@ -523,10 +573,9 @@ def match_results(
         tied_by[r_single] = str(level)
         agreed[r_single] = True
         if ccmp.compatible.any():
-            spoiled = pd.Series(ccmp.spoiled_note[keep], index=kept["_r"].to_numpy())
-            spoiled = spoiled[spoiled != ""]
-            spoiled = spoiled[spoiled.index.isin(r_single)]
-            note[spoiled.index.to_numpy(dtype=np.int64)] = spoiled.to_numpy(dtype=object)
+            # The pair each result tied alone by, among its candidates.
+            picked = np.flatnonzero(keep & np.isin(cr, r_single))
+            note[cr[picked]] = spoiled_notes(keys, cr, cs, ccmp, picked)
         if require_agreement:
             reason[r_single] = ""
             detail[r_single] = ""
