@@ -36,7 +36,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.stderr.write(f"reconciler: {INTERRUPTED}\n")
-        sys.exit(EXIT_INTERRUPTED)
+        _leave(EXIT_INTERRUPTED)
     except SystemExit as done:
         if done.code is None or isinstance(done.code, int):
             _leave(done.code or 0)
@@ -49,8 +49,11 @@ def _leave(code: int) -> None:
     (written in a staging folder and moved whole); the standard streams are flushed here."""
     import threading
 
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 and code != EXIT_INTERRUPTED:
         sys.exit(code)  # a thread still running (never expected): let Python wait for it
+    # Interrupted, the clean-up has run while the stack unwound (staging folders removed, the
+    # previous outputs kept). A thread cut short (the start-up read, mid-import) must not hold
+    # the exit: Python's own shutdown can wait forever on the import lock such a thread holds.
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
             stream.flush()

@@ -4,7 +4,10 @@ Owns: guessing, from the command line alone, which delimited files a ``reconcile
 run reads, then reading each file's bytes and running Arrow's parse of them on a thread of its
 own while Python imports pandas and typer parses the options. Arrow parses outside the GIL,
 so the parse and the start-up overlap (about a tenth of a second of a million-record run).
-Only ``delimited`` and pyarrow are imported on that thread: the guess needs no pandas.
+The guess needs no pandas: ``delimited`` and pyarrow are imported on the main thread before
+the thread starts, so the thread imports nothing (two threads importing numpy at once can
+deadlock when Ctrl-C interrupts one mid-import), and Ctrl-C and SIGTERM are blocked on it, so
+they always reach the main thread.
 
 A read made here is only a head start. ``readers`` takes the bytes only for the same path, a
 regular file under its size limit, unchanged since (device, inode, size and modification time,
@@ -17,7 +20,9 @@ turns it off.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +71,12 @@ def start(argv: Sequence[str]) -> None:
             break
     if not paths:
         return
+    # pyarrow (and numpy under it) are imported here, on the main thread, before the thread
+    # starts: two threads importing numpy at once can deadlock on the import locks when
+    # Ctrl-C interrupts one of them mid-import (a hang at start-up). pandas needs both anyway,
+    # so nothing is lost: the parse still overlaps pandas' and typer's own imports.
+    from . import delimited  # noqa: F401
+
     jobs = [_Job() for _ in paths]
     thread = threading.Thread(
         target=_read_all, args=(paths, jobs), name="reconciler-prefetch", daemon=True
@@ -79,6 +90,11 @@ def start(argv: Sequence[str]) -> None:
 
 
 def _read_all(paths: list[str], jobs: list[_Job]) -> None:
+    # Ctrl-C and SIGTERM go to the main thread, never to this one: the kernel may hand a
+    # process signal to any thread, and a main thread blocked on an import lock this thread
+    # holds would then not wake to raise KeyboardInterrupt (a hang at start-up).
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     # Every job's events end up set, whatever happens here: a reader waiting on one goes on.
     try:
         from . import delimited  # pyarrow, no pandas
