@@ -760,7 +760,10 @@ class _Builder:
             Fact("Line numbering", str(s["line_base_detail"])),
         ]
         status = str(sub.get("status") or "")
-        parts = [status or ("complete" if sub.get("complete") else "not complete")]
+        parts = [
+            status
+            or ("status not given (taken as finished)" if sub.get("complete") else "not complete")
+        ]
         if sub.get("total_records") is not None:
             parts.append(f"{plural(int(sub['total_records']), 'record')} counted by impact.com")
         batches = [str(b) for b in sub.get("batch_ids") or []]
