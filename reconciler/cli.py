@@ -191,6 +191,7 @@ def reconcile(
     results: Annotated[
         list[Path],
         typer.Argument(
+            metavar="RESULTS",
             help="The results impact.com reported (CSV/TSV, XLSX, JSON): one file, or the "
             "pages of one export and the batch's FtpSubmission status.",
             show_default=False,
