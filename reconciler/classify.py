@@ -264,7 +264,7 @@ def classify_records(
     said_ok = np.zeros(n_records, dtype=bool)
     waiting = np.zeros(n_records, dtype=bool)
     if len(s):
-        no_code = np.array([c == "" for c in tied_codes], dtype=bool)
+        no_code = np.asarray(tied_codes == "", dtype=bool)
         final = (
             res["final"].to_numpy(dtype=bool)[tied_at]
             if "final" in res.columns

@@ -396,7 +396,7 @@ def assess(
     n_rows = len(rows)
     shape = schema.shape
     error_shape = shape in (ResultShape.ERROR_LIST, ResultShape.FTP_ERROR_DETAILS)
-    success_rows = int(sum(1 for c in codes if c == "")) if n_rows else 0
+    success_rows = int(np.count_nonzero(codes == "")) if n_rows else 0
     listing = shape is ResultShape.SENT_WITH_STATUS or (
         shape is ResultShape.API_SUBMISSIONS
         and (results.container.casefold() in _LISTING_CONTAINERS or success_rows > 0)
