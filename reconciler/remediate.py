@@ -457,6 +457,29 @@ RULES: dict[str, Rule] = {
 }
 
 
+NO_ACTION_NAMED = (
+    "the record names no action (neither an ActionId nor an Oid with its ActionTrackerId), "
+    "so it is not resubmitted: fill in its identifiers from the original file or an Actions "
+    "export"
+)
+
+
+def _names_an_action(sent: pd.DataFrame, schema: SentSchema, rows: IntArray) -> BoolArray:
+    """Per record of ``rows``: it names the action it modifies (always true for a conversion,
+    which creates its action; an empty OrderId there has codes of its own)."""
+    if schema.template not in MODIFICATION_TEMPLATES or not len(rows):
+        return np.ones(len(rows), dtype=bool)
+
+    def filled(field: str) -> BoolArray:
+        label = schema.column(field)
+        if label is None:
+            return np.zeros(len(rows), dtype=bool)
+        values = sent[label].iloc[rows].astype("str").str.strip()
+        return (values != "").to_numpy(dtype=bool)
+
+    return filled("action_id") | (filled("oid") & filled("action_tracker_id"))
+
+
 def candidates(records: pd.DataFrame) -> IntArray:
     """Positions of the records remediation may correct: rejected, to be fixed by hand."""
     resolution = np.asarray(
@@ -631,6 +654,20 @@ def _remediate(
         cells.extend(result.cells)
         for label, where in result.flags:
             look_parts.append((where, label))
+
+    # A modification that names no action (no ActionId, nor an Oid with its ActionTrackerId)
+    # is never resubmitted, whatever else a rule could correct on it: it would reach
+    # impact.com as a row about nothing.
+    anonymous = cand[~_names_an_action(sent, schema, cand)]
+    if len(anonymous):
+        ok[anonymous] = False
+        problem[anonymous] = _join(
+            np.full(len(anonymous), NO_ACTION_NAMED, dtype=object), problem[anonymous]
+        )
+        for field in ("action_id", "oid", "action_tracker_id"):
+            label = schema.column(field)
+            if label:
+                look_parts.append((anonymous, label))
 
     # Changed cells, in file order. Two rules proposing different values for one cell (say
     # --action-tracker-id and a restored "16027.0") is a conflict for a person, never a pick.

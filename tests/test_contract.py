@@ -1,0 +1,53 @@
+"""The output contract under adversarial input: IDs stay as sent, nothing is blanked, invented
+or re-decoded, and what cannot be kept exactly is refused or handed to a person with a reason.
+
+Each test drives the real command (typer's runner) and asserts what the user gets: the files
+written, their bytes, the one-line refusal and the exit code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+
+runner = CliRunner()
+
+
+def _invoke(*args: object) -> tuple[int, str, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_record_naming_no_action_is_never_resubmitted(tmp_path: Path) -> None:
+    sent = _write(
+        tmp_path / "sent.csv",
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        "1000.4636.158133,,,19.99,USD,EXISTING,item returned\n"
+        ",,,64.00,USD,NEW,item returned\n"
+        ",T1,,0,,,item returned\n",
+    )
+    results = _write(
+        tmp_path / "results.csv",
+        "Line,Order Id,Message\n2,,BAD_DISPOSITION\n3,,BAD_DISPOSITION\n4,T1,BAD_DISPOSITION\n",
+    )
+    out = tmp_path / "out"
+    code, _, _ = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 1
+    resubmit = (out / "resubmit.csv").read_text(encoding="utf-8").splitlines()
+    assert resubmit == [
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        "1000.4636.158133,,,19.99,USD,EXISTING,ITEM_RETURNED",
+    ]
+    attention = (out / "needs-attention.csv").read_text(encoding="utf-8").splitlines()
+    assert len(attention) == 3
+    for row in attention[1:]:
+        assert "names no action" in row
+        assert row.endswith("ActionId;Oid;ActionTrackerId;Reason")
