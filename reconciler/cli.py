@@ -545,6 +545,11 @@ def check(
             top = list(s["by_finding"].items())
             text = ", ".join(f"{k} {v}" for k, v in top[:8])
             typer.echo(f"  findings: {text}" + (f" (+{len(top) - 8} more)" if len(top) > 8 else ""))
+        if s["hidden_sheets_skipped"]:
+            typer.echo(
+                f"  read sheet {s['sheet']!r}, the first visible one; hidden sheets skipped: "
+                f"{s['hidden_sheets_skipped']} (name another with --sheet)"
+            )
         if fixed is not None:
             typer.echo(
                 f"  --fix corrected {len(fixed.changes)} cells on {fixed.fixed_records} records"

@@ -440,6 +440,13 @@ def _summary(
         label = COMPLETENESS_LABELS[submission.completeness]
         warnings.append(f"results {label}: {submission.completeness_detail}")
     warnings.extend(submission.notes)
+    for table in (sent, results):
+        hidden = table.meta.get("@hidden_sheets")
+        if hidden:
+            warnings.append(
+                f"{table.path.name}: read sheet {table.sheet!r}, the first visible one; hidden "
+                f"sheets skipped: {hidden} (name another with --sheet)"
+            )
     if ties.line_base.warning:
         warnings.append(ties.line_base.warning)
     if (
@@ -472,6 +479,8 @@ def _summary(
         else ", ".join(str(p) for p in gathered.files),
         "results_files": gathered.file_names,
         "sent_format": sent.format,
+        "sent_sheet": sent.sheet,
+        "results_sheet": results.sheet,
         "sent_encoding": sent.encoding,
         "sent_delimiter": sent.delimiter,
         "results_format": results.format,

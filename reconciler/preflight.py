@@ -225,6 +225,7 @@ class CheckResult:
             "encoding": t.encoding,
             "delimiter": t.delimiter,
             "sheet": t.sheet,
+            "hidden_sheets_skipped": t.meta.get("@hidden_sheets", ""),
             "template": str(self.template),
             "template_title": TEMPLATE_TITLES[self.template],
             "today": self.today.isoformat(),

@@ -53,6 +53,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -864,11 +865,23 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
     try:
         worksheet = _pick_sheet(path, workbook, sheet)
         title = str(worksheet.title)
+        # Hidden sheets passed over to reach it: said in the summary.
+        skipped = []
+        for ws in workbook.worksheets:
+            if ws is worksheet:
+                break
+            if getattr(ws, "sheet_state", "visible") != "visible":
+                skipped.append(str(ws.title))
         worksheet.reset_dimensions()  # stale <dimension> tags would cut rows off
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return _sheet_table(path, title, worksheet.iter_rows(values_only=True), max_records)
+                table = _sheet_table(
+                    path, title, worksheet.iter_rows(values_only=True), max_records
+                )
+            if skipped:
+                table = replace(table, meta={**table.meta, "@hidden_sheets": ", ".join(skipped)})
+            return table
         except InputError:
             raise
         except Exception as exc:  # same: malformed sheet XML, bad shared strings, ...
@@ -945,12 +958,21 @@ def _inspect_zip(path: Path, raw: bytes) -> None:
 
 
 def _pick_sheet(path: Path, workbook: Any, sheet: str | None) -> Any:
+    """``sheet`` by name (exact, else the one matching without case), or the first visible
+    sheet: a hidden sheet before it is usually an old copy or a lookup table."""
     worksheets = list(workbook.worksheets)
     names = [str(ws.title) for ws in worksheets]
     if not worksheets:
         raise InputError("has no worksheets; save the table in a normal sheet", path=path)
     if sheet is None:
-        return worksheets[0]
+        visible = [ws for ws in worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
+        if not visible:
+            raise InputError(
+                f"has only hidden sheets ({', '.join(repr(n) for n in names)}); unhide the "
+                "table's sheet or name it with --sheet",
+                path=path,
+            )
+        return visible[0]
     if sheet in names:
         return worksheets[names.index(sheet)]
     folded = [i for i, name in enumerate(names) if name.casefold() == sheet.casefold()]

@@ -51,3 +51,39 @@ def test_a_record_naming_no_action_is_never_resubmitted(tmp_path: Path) -> None:
     for row in attention[1:]:
         assert "names no action" in row
         assert row.endswith("ActionId;Oid;ActionTrackerId;Reason")
+
+
+def test_a_hidden_first_sheet_is_skipped_and_said(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    old = wb.active
+    assert old is not None
+    old.title = "Old"
+    old.append(["ActionId", "Amount", "Reason"])
+    old.append(["1000.1.1", "5.00", "ORDER_UPDATE"])
+    old.sheet_state = "hidden"
+    current = wb.create_sheet("Current")
+    current.append(["ActionId", "Amount", "Reason"])
+    current.append(["1000.1.9", "9.00", "ORDER_UPDATE"])
+    wb.active = 1
+    sent = tmp_path / "sent.xlsx"
+    wb.save(sent)
+    results = _write(tmp_path / "results.csv", "Line,ActionId,Message\n2,1000.1.9,NO_CHANGE\n")
+    out = tmp_path / "out"
+    code, stdout, _ = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 1
+    assert "1 records sent: 0 accepted (0.0%), 1 rejected" in stdout
+    assert (
+        "sent.xlsx: read sheet 'Current', the first visible one; hidden sheets skipped: Old"
+        in stdout
+    )
+    reconciled = (out / "reconciled.csv").read_text(encoding="utf-8").splitlines()
+    assert reconciled[1].startswith("1000.1.9,9.00,ORDER_UPDATE,2,rejected,NO_CHANGE")
+    import json
+
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["sent_sheet"] == "Current"
+    # check says the same
+    code, stdout, _ = _invoke("check", sent, "-o", tmp_path / "checked")
+    assert "hidden sheets skipped: Old" in stdout
