@@ -49,13 +49,13 @@ class ActionsIndex:
         hits = frame[frame[key_col] == _key(value)]
         if len(hits):
             return hits
-        sci = re.fullmatch(r"(\d)(?:[.,](\d+))?[eE]\+?(\d{1,2})", value)
+        sci = re.fullmatch(r"([0-9])(?:[.,]([0-9]+))?[eE]\+?([0-9]{1,2})", value)
         if not sci:
             return hits
         digits = sci.group(1) + (sci.group(2) or "")
         exp = int(sci.group(3))
         raw_col = frame[column].astype(str).str.strip()
-        numeric = raw_col.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+        numeric = raw_col.str.fullmatch(r"[0-9]+").fillna(False).to_numpy(dtype=bool)
         cand = raw_col[numeric]
         # Same magnitude, and the leading digits round to the mantissa that was kept.
         cand = cand[cand.str.lstrip("0").str.len() == exp + 1]

@@ -273,9 +273,10 @@ def reconcile(
     from .pipeline import reconcile as run
 
     overrides = parse_map_options(map_ or [])
-    if action_tracker_id is not None and not action_tracker_id.strip().isdigit():
+    tracker = (action_tracker_id or "").strip()
+    if action_tracker_id is not None and not (tracker.isascii() and tracker.isdigit()):
         raise UsageError(
-            f"--action-tracker-id {action_tracker_id!r}: give the event type's whole-number ID"
+            f"--action-tracker-id {action_tracker_id!r}: give the event type's whole-number ID, in digits 0-9"
         )
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
     from .writers import check_out_dir

@@ -108,7 +108,7 @@ CURRENCY_SIGNS: dict[str, frozenset[str]] = {
     "¥": frozenset({"JPY", "CNY"}),
     "₹": frozenset({"INR"}),
 }
-PLAIN_AMOUNT = re.compile(r"^\d+(?:\.\d{1,2})?$")
+PLAIN_AMOUNT = re.compile(r"^[0-9]+(?:\.[0-9]{1,2})?$")
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
 MAX_AMOUNT = Decimal("999999.99")  # decimal(8,2)
 
@@ -144,9 +144,9 @@ def fix_amount(raw: str, currency: str = "") -> Fix:
                 raw, f"the amount {raw!r} is in another currency than the record's {wanted}"
             )
     body = _SPACES.sub("", body)
-    if re.fullmatch(r"-[\d.,]+|\([\d.,]+\)", body) and re.search(r"\d", body):
+    if re.fullmatch(r"-[0-9.,]+|\([0-9.,]+\)", body) and re.search(r"[0-9]", body):
         return refuse(raw, f"the amount {raw!r} is negative; amounts are new totals, 0 or more")
-    if not re.fullmatch(r"[\d.,]+", body) or not re.search(r"\d", body):
+    if not re.fullmatch(r"[0-9.,]+", body) or not re.search(r"[0-9]", body):
         return refuse(raw, f"the amount {raw!r} is not a number")
     normal = _read_separators(body)
     if normal is None:
@@ -176,7 +176,7 @@ def _read_separators(body: str) -> str | None:
         if body.count(dec) != 1:
             return None
         whole, frac = body.split(dec)
-        if not _grouped(whole, thou) or not frac.isdigit():
+        if not _grouped(whole, thou) or not _digits(frac):
             return None
         return whole.replace(thou, "") + "." + frac
     if not dots and not commas:
@@ -185,7 +185,7 @@ def _read_separators(body: str) -> str | None:
     parts = body.split(sep)
     if len(parts) == 2:
         whole, frac = parts
-        if not whole or not frac or not whole.isdigit() or not frac.isdigit():
+        if not whole or not frac or not _digits(whole) or not _digits(frac):
             return None
         if len(frac) == 3:
             return None  # 1.234 / 1,234: thousands or decimals? Never guess.
@@ -194,19 +194,23 @@ def _read_separators(body: str) -> str | None:
     return body.replace(sep, "") if _grouped(body, sep) else None
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``²``, ``١٩`` and ``１９`` are digits to ``str.isdigit`` but not to
+    impact.com."""
+    return text.isascii() and text.isdigit()
+
+
 def _grouped(whole: str, sep: str) -> bool:
     if sep not in whole:
-        return whole.isdigit()
+        return _digits(whole)
     head, *groups = whole.split(sep)
-    return (
-        head.isdigit() and 1 <= len(head) <= 3 and all(len(g) == 3 and g.isdigit() for g in groups)
-    )
+    return _digits(head) and 1 <= len(head) <= 3 and all(len(g) == 3 and _digits(g) for g in groups)
 
 
 # ---------------------------------------------------------------- integers and IDs
 
-PLAIN_INTEGER = re.compile(r"^\d+$")
-_SCI = re.compile(r"^(?P<int>\d)(?:[.,](?P<frac>\d+))?[eE]\+?(?P<exp>\d{1,2})$")
+PLAIN_INTEGER = re.compile(r"^[0-9]+$")
+_SCI = re.compile(r"^(?P<int>[0-9])(?:[.,](?P<frac>[0-9]+))?[eE]\+?(?P<exp>[0-9]{1,2})$")
 
 
 @lru_cache(maxsize=65536)
@@ -216,7 +220,7 @@ def fix_integer(raw: str) -> Fix:
     if PLAIN_INTEGER.match(value):
         return unchanged(raw) if value == raw else Fix(True, value, "integer-whitespace")
     # A spreadsheet's ".0" or ".00" only: "16,000" and "16.000" are thousands separators.
-    m = re.fullmatch(r"(\d+)\.0{1,2}", value)
+    m = re.fullmatch(r"([0-9]+)\.0{1,2}", value)
     if m:
         return Fix(True, m.group(1), "integer-drop-decimal", f"{raw!r} has a spreadsheet's .0")
     sci = _SCI.match(value)
@@ -243,7 +247,7 @@ def fix_integer(raw: str) -> Fix:
 
 SPREADSHEET_DIGITS = 15
 """Significant digits a spreadsheet keeps of a number: the digits after them become zeros."""
-_ANY_SCI = re.compile(r"^(?P<int>\d+)(?:[.,](?P<frac>\d+))?[eE]\+?(?P<exp>\d{1,3})$")
+_ANY_SCI = re.compile(r"^(?P<int>[0-9]+)(?:[.,](?P<frac>[0-9]+))?[eE]\+?(?P<exp>[0-9]{1,3})$")
 
 
 def looks_rounded(value: str) -> bool:
@@ -252,7 +256,7 @@ def looks_rounded(value: str) -> bool:
     digits = value.lstrip("0")
     return (
         value.isascii()
-        and value.isdigit()
+        and _digits(value)
         and len(digits) >= SPREADSHEET_DIGITS + 2
         and digits[SPREADSHEET_DIGITS:].strip("0") == ""
     )
@@ -263,9 +267,9 @@ def spoiled_id_problem(raw: str) -> str:
     value = raw.strip()
     if value != raw and value:
         return f"{raw!r} has stray whitespace"
-    if _SCI.match(value) or re.fullmatch(r"\d+(?:[.,]\d+)?[eE][+-]?\d+", value):
+    if _SCI.match(value) or re.fullmatch(r"[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+", value):
         return f"{raw!r} is in scientific notation (a spreadsheet turned the ID into a number)"
-    if re.fullmatch(r"\d+\.0{1,2}", value):
+    if re.fullmatch(r"[0-9]+\.0{1,2}", value):
         return f"{raw!r} has a .0 suffix (a spreadsheet turned the ID into a number)"
     if looks_rounded(value):
         return (
@@ -293,7 +297,7 @@ def spoiled_form_of(spoiled: str, exact: str) -> str:
     if not s or not e or s == e or not (e.isascii() and e.isdigit()):
         return ""
     digits = e.lstrip("0") or "0"
-    if re.fullmatch(r"\d+(?:\.0+)?", s) and s.isascii():
+    if re.fullmatch(r"[0-9]+(?:\.0+)?", s) and s.isascii():
         plain = s.split(".")[0]
         if (plain.lstrip("0") or "0") == digits:
             return "lost its leading zeros or gained a .0" if "." in s else "lost its leading zeros"
@@ -324,18 +328,18 @@ def spoiled_form_of(spoiled: str, exact: str) -> str:
 # ---------------------------------------------------------------- dates (ISO 8601)
 
 ISO_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 )
 _DATE_FORMATS: tuple[tuple[str, str], ...] = (
-    (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}", "%Y-%m-%d{sep}%H:%M:%S"),
-    (r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}", "%Y-%m-%d{sep}%H:%M"),
-    (r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d"),
-    (r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}(?::\d{2})?", "%Y/%m/%d %H:%M{sec}"),
-    (r"\d{4}/\d{2}/\d{2}", "%Y/%m/%d"),
+    (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}", "%Y-%m-%d{sep}%H:%M:%S"),
+    (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}", "%Y-%m-%d{sep}%H:%M"),
+    (r"[0-9]{4}-[0-9]{2}-[0-9]{2}", "%Y-%m-%d"),
+    (r"[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}(?::[0-9]{2})?", "%Y/%m/%d %H:%M{sec}"),
+    (r"[0-9]{4}/[0-9]{2}/[0-9]{2}", "%Y/%m/%d"),
 )
 _DMY = re.compile(
-    r"^(?P<a>\d{1,2})(?P<sep>[/.\-])(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4})"
-    r"(?:[ T](?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?$"
+    r"^(?P<a>[0-9]{1,2})(?P<sep>[/.\-])(?P<b>[0-9]{1,2})(?P=sep)(?P<y>[0-9]{4})"
+    r"(?:[ T](?P<H>[0-9]{1,2}):(?P<M>[0-9]{2})(?::(?P<S>[0-9]{2}))?)?$"
 )
 
 
@@ -422,7 +426,7 @@ def _parse_date(value: str) -> datetime | str:
             )
         except ValueError:
             return f"the date {value!r} does not exist"
-    if re.fullmatch(r"\d{5}(?:\.\d+)?", value):
+    if re.fullmatch(r"[0-9]{5}(?:\.[0-9]+)?", value):
         serial = float(value)
         if 20000 <= serial <= 80000:  # 1954..2119: a spreadsheet's date serial
             return datetime(1899, 12, 30) + timedelta(days=serial)

@@ -144,7 +144,7 @@ class Keys:
         return pc.utf8_trim_whitespace(pc.fill_null(taken.combine_chunks(), ""))
 
 
-_SPOILABLE = r"^\s*(?:\d(?:[.,]\d+)?[eE]\+?\d{1,3}|\d{15,}00)\s*$"
+_SPOILABLE = r"^\s*(?:[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,3}|[0-9]{15,}00)\s*$"
 
 
 def _spoilable(raw: pd.Series) -> npt.NDArray[np.bool_]:

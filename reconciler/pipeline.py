@@ -93,7 +93,7 @@ UNMATCHED_COLUMNS: tuple[str, ...] = (
 def clock() -> datetime:
     """Now, or SOURCE_DATE_EPOCH when set (reproducible outputs)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
+    if epoch.isascii() and epoch.isdigit():
         return datetime.fromtimestamp(int(epoch), tz=UTC)
     return datetime.now(tz=UTC).replace(microsecond=0)
 
@@ -588,7 +588,7 @@ def _amounts(values: pd.Series) -> npt.NDArray[np.float64]:
     import pyarrow.compute as pc
 
     arr = arrow_strings(values).combine_chunks()
-    plain = pc.match_substring_regex(arr, r"^\d+(?:\.\d+)?$")
+    plain = pc.match_substring_regex(arr, r"^[0-9]+(?:\.[0-9]+)?$")
     parsed = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
     out = np.array(parsed.to_numpy(zero_copy_only=False), dtype=np.float64, copy=True)
     odd = np.flatnonzero(np.isnan(out) & (values != "").to_numpy(dtype=bool))

@@ -143,12 +143,14 @@ _RESERVED_PREFIXES: Final = ("receipt_", "result_")
 _ZERO: Final = r"0+(?:[.,]0+)?"
 # Scientific notation, a ".0", or 17+ digits ending in "00" (a spreadsheet's 15-digit rounding,
 # judged by fixes.looks_rounded).
-_SPOIL_CANDIDATE: Final = r"[eE]|[.,]0+$|^\d{15,}00$"
-_ISO_NO_OFFSET: Final = re.compile(r"^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-_DECIMAL_COMMA: Final = re.compile(r"^\d+,\d{1,2}$")
+_SPOIL_CANDIDATE: Final = r"[eE]|[.,]0+$|^[0-9]{15,}00$"
+_ISO_NO_OFFSET: Final = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?$"
+)
+_DECIMAL_COMMA: Final = re.compile(r"^[0-9]+,[0-9]{1,2}$")
 _DATA_CELL: Final = re.compile(
-    r"^(?:[$€£]?\s*-?[\d.,]+|M?\d+(?:\.\d+)+|\d{4}-\d{2}-\d{2}.*|\d{1,2}/\d{1,2}/\d{2,4}.*"
-    r"|[A-Z]{3}|[A-Za-z]+(?:_[A-Za-z]+)+|.*\d{3,}.*)$"
+    r"^(?:[$€£]?\s*-?[0-9.,]+|M?[0-9]+(?:\.[0-9]+)+|[0-9]{4}-[0-9]{2}-[0-9]{2}.*|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}.*"
+    r"|[A-Z]{3}|[A-Za-z]+(?:_[A-Za-z]+)+|.*[0-9]{3,}.*)$"
 )
 
 BoolArray = npt.NDArray[np.bool_]
@@ -861,7 +863,7 @@ def _amount_verdict(raw: str, delimiter: str | None) -> tuple[str, str, bool]:
             ),
             False,
         )
-    if re.fullmatch(r"\d*\.\d{3,}", value):
+    if re.fullmatch(r"[0-9]*\.[0-9]{3,}", value):
         return (
             "amount-too-many-decimals",
             (

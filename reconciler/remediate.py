@@ -417,16 +417,16 @@ def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
     arr = pa.array(raw, type=pa.large_string(), from_pandas=True)
     out = np.full(len(raw), "the line has neither an ActionId nor an Oid", dtype=object)
     named = (labels != "") & ~_blank(raw)
-    plain = named & matches(r"^[0-9A-Za-z._-]+$") & ~matches(r"[eE]|^\d+\.0{1,2}$")
+    plain = named & matches(r"^[0-9A-Za-z._-]+$") & ~matches(r"[eE]|^[0-9]+\.0{1,2}$")
     # Up to 15 digits a spreadsheet keeps whole (it may drop leading zeros); longer runs of
     # digits go to the per-value hint, which knows a spreadsheet's rounding (fixes.looks_rounded).
-    digits = plain & matches(r"^\d{1,15}$")
+    digits = plain & matches(r"^[0-9]{1,15}$")
     quoted = labels + " '" + raw + "'"
     out[digits] = quoted[digits] + (
         " may have lost leading zeros in a spreadsheet; pass an Actions export with --actions "
         "so reconciler can check"
     )
-    intact = plain & ~digits & ~matches(r"^\d{16,}$")
+    intact = plain & ~digits & ~matches(r"^[0-9]{16,}$")
     out[intact] = quoted[intact] + " does not look spoiled by a spreadsheet: check it is right"
     other = np.flatnonzero(named & ~(digits | intact))
     if len(other):
@@ -440,7 +440,7 @@ def _no_export_hint(label: str, raw: str) -> str:
     spoiled = spoiled_id_problem(raw)
     if spoiled:
         return spoiled + "; pass an Actions export with --actions to recover it"
-    if raw.strip().isdigit() and len(raw.strip()) <= SPREADSHEET_DIGITS:
+    if raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= SPREADSHEET_DIGITS:
         return (
             f"{label} {raw!r} may have lost leading zeros in a spreadsheet; pass an Actions "
             "export with --actions so reconciler can check"

@@ -138,7 +138,7 @@ ITEM_PREFIXES: dict[str, str] = {
     "category": "category",
     "itemcategory": "category",
 }
-ITEM_INDEX_RE = re.compile(r"^(?P<prefix>[a-z]+?)(?P<index>\d+)$")
+ITEM_INDEX_RE = re.compile(r"^(?P<prefix>[a-z]+?)(?P<index>[0-9]+)$")
 
 # Results exports: canonical result field -> header spellings (matched with header_key).
 RESULT_FIELDS: dict[str, tuple[str, ...]] = {

@@ -87,3 +87,32 @@ def test_a_hidden_first_sheet_is_skipped_and_said(tmp_path: Path) -> None:
     # check says the same
     code, stdout, _ = _invoke("check", sent, "-o", tmp_path / "checked")
     assert "hidden sheets skipped: Old" in stdout
+
+
+def test_only_ascii_digits_pass_as_numbers(tmp_path: Path) -> None:
+    sent = _write(
+        tmp_path / "sent.csv",
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        "1000.1.1,,,١٩.٩٩,USD,,ORDER_UPDATE\n"
+        "1000.1.2,,,１９.９９,USD,,ORDER_UPDATE\n"
+        ",T1,١٦٠٢٧,0,,,ITEM_RETURNED\n",
+    )
+    out = tmp_path / "checked"
+    code, _, _ = _invoke("check", sent, "-o", out)
+    assert code == 1
+    rows = (out / "check.csv").read_text(encoding="utf-8").splitlines()
+    assert [",".join(r.split(",")[:4]) for r in rows[1:]] == [
+        "2,Amount,١٩.٩٩,amount-not-a-number",
+        "3,Amount,１９.９９,amount-not-a-number",
+        "4,ActionTrackerId,١٦٠٢٧,not-an-integer",
+    ]
+    demo = Path(__file__).resolve().parent.parent / "fixtures" / "modification_view_errors"
+    code, stdout, stderr = _invoke(
+        "reconcile", demo / "sent.csv", demo / "results.csv", "--action-tracker-id", "²",
+        "-o", tmp_path / "o",
+    )  # fmt: skip
+    assert code == 2 and stdout == ""
+    assert stderr == (
+        "reconciler: --action-tracker-id '²': give the event type's whole-number ID, in "
+        "digits 0-9\n"
+    )
