@@ -771,6 +771,7 @@ def _assemble(
     width = _trimmed_width(header, lambda i: bool(records.iloc[:, i].eq("").all()))
     records = records.iloc[:, :width].reset_index(drop=True)
     records.columns = pd.Index(_unique_labels(header[:width]))
+    _refuse_repeated_header(path, header[:width], records, lines)
     return Table(
         path=path,
         format="csv",
@@ -784,6 +785,31 @@ def _assemble(
 
 
 # --------------------------------------------------------------------------- shared helpers
+
+
+def _refuse_repeated_header(
+    path: Path, header: Sequence[str], records: pd.DataFrame, lines: IntArray
+) -> None:
+    """A record that repeats the header row (a BOM before it or not): two exports joined into
+    one file. Reading it as a record would report a header as an accepted record."""
+    named = [i for i, label in enumerate(header) if label]
+    if len(named) < 2 or not len(records):
+        return
+    first = named[0]
+    column = records.iloc[:, first]
+    hits = np.flatnonzero(
+        column.isin([header[first], "\ufeff" + header[first]]).to_numpy(dtype=bool)
+    )
+    for row in hits[:100]:
+        cells = [_clean_label(str(records.iat[int(row), i])) for i in named]
+        same = sum(1 for i, cell in zip(named, cells, strict=True) if cell == header[i])
+        if same * 2 > len(named):
+            raise InputError(
+                "repeats the header row here: two exports joined into one file? Remove the "
+                "second header (and its byte-order mark) or split the file",
+                path=path,
+                line=int(lines[int(row)]),
+            )
 
 
 def _clean_label(label: str) -> str:
@@ -1025,12 +1051,15 @@ def _sheet_table(
     columns = [[row[i] if i < len(row) else "" for row in records] for i in range(width)]
     width = _trimmed_width(header, lambda i: all(value == "" for value in columns[i]))
     header = header[:width]
+    frame = _text_frame(_unique_labels(header), columns[:width], len(records))
+    row_lines = np.asarray(lines, dtype=np.int64)
+    _refuse_repeated_header(path, header, frame, row_lines)
     return Table(
         path=path,
         format="xlsx",
         header=tuple(header),
-        frame=_text_frame(_unique_labels(header), columns[:width], len(records)),
-        lines=np.asarray(lines, dtype=np.int64),
+        frame=frame,
+        lines=row_lines,
         header_line=header_index + 1,
         sheet=title,
     )
@@ -1138,8 +1167,17 @@ def _read_xml(path: Path, raw: bytes, max_records: int) -> Table:
     _check_record_count(path, len(records), max_records)
     fields: dict[str, None] = {}
     rows: list[dict[str, str]] = []
-    for record in records:
-        row = _xml_row(record)
+    for index, record in enumerate(records):
+        try:
+            row = _xml_row(record)
+        except _TwiceInRecord as twice:
+            raise InputError(
+                f"the record here gives {twice.name} twice (as an attribute and an element, "
+                "or as two elements): joined, they would make a value that never existed; "
+                "keep one",
+                path=path,
+                line=builder.lines.get(id(record), index + 1),
+            ) from None
         fields.update(dict.fromkeys(row))
         if len(fields) > MAX_COLUMNS:
             _check_column_count(path, len(fields))
@@ -1207,8 +1245,19 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1] if tag.startswith("{") else tag
 
 
+class _TwiceInRecord(Exception):
+    """A record gives one field twice (an attribute and an element, or two elements)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def _put(row: dict[str, str], name: str, value: str) -> None:
-    row[name] = f"{row[name]}; {value}" if name in row else value
+    # Joining two values would make an ID that never existed: the record is refused.
+    if name in row:
+        raise _TwiceInRecord(name)
+    row[name] = value
 
 
 def _blank_xml(text: str | None) -> str:

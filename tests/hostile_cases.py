@@ -10,7 +10,7 @@ Cases where the input is legitimately usable (mixed line endings, UTF-16 without
 invalid UTF-8 byte, 10,000 columns, formula-like values...) expect a normal run (exit 0 or 1)
 and carry a ``check`` on the outputs instead of a message fragment.
 
-The corpus holds 134 cases: 113 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
+The corpus holds 138 cases: 117 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
 in ``test_hostile.py`` keeps these figures honest. Cases with ``known_bug`` document a bug in a
 module other than ``readers.py``; they run as ``xfail(strict=True)`` until it is fixed.
 """
@@ -762,6 +762,38 @@ REFUSED: list[Case] = [
         lambda folder: SENT,
         2,
         "",
+    ),
+    # -- data that would be altered or invented if it were read
+    *_both(
+        "concatenated-export",
+        "joined.csv",
+        SENT_TEXT + "\ufeff" + SENT_TEXT,
+        ":32: repeats the header row here: two exports joined into one file?",
+    ),
+    Case(
+        "sent-xml-field-as-attribute-and-element",
+        "sent",
+        data(
+            "sent.xml",
+            '<?xml version="1.0"?>\n<Actions>\n  <Action Oid="T52324111211">'
+            "<Oid>T52324111244</Oid><ActionTrackerId>16027</ActionTrackerId>"
+            "<Amount>0</Amount><Reason>ITEM_RETURNED</Reason></Action>\n</Actions>\n",
+        ),
+        2,
+        ":3: the record here gives Oid twice (as an attribute and an element, or as two "
+        "elements): joined, they would make a value that never existed; keep one",
+    ),
+    Case(
+        "sent-xml-field-twice",
+        "sent",
+        data(
+            "sent.xml",
+            '<?xml version="1.0"?>\n<Actions>\n  <Action><ActionId>1000.4636.158133</ActionId>'
+            "<ActionId>1000.4636.158207</ActionId><Amount>0</Amount>"
+            "<Reason>ITEM_RETURNED</Reason></Action>\n</Actions>\n",
+        ),
+        2,
+        "gives ActionId twice",
     ),
     # -- hostile file names: the message must stay one line and must not drive the terminal
     Case(
