@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
 from .errors import (
@@ -33,8 +34,43 @@ from .model import LineBase
 if TYPE_CHECKING:
     from .remediate import RemediateOptions
 
+
+class _OneLineUsageErrors(TyperGroup):
+    """A usage error (an unknown option, a bad value, a missing argument) is one line on
+    stderr and exit 2, like every other failure, instead of the usage text and a box."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            done = super().main(*args, **kwargs)
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `reconciler`: the help
+                getattr(exc, "show", lambda: None)()
+                sys.exit(EXIT_CANNOT_RUN)
+            typer.echo(f"reconciler: {usage_error_line(exc)}", err=True)
+            sys.exit(int(getattr(exc, "exit_code", EXIT_CANNOT_RUN)))
+        except typer.Abort:
+            typer.echo(f"reconciler: {INTERRUPTED}", err=True)
+            sys.exit(130)
+        sys.exit(done if isinstance(done, int) else EXIT_OK)
+
+
+def usage_error_line(exc: Exception) -> str:
+    """One line for a command-line error, pointing at the help of the command concerned."""
+    format_message = getattr(exc, "format_message", None)
+    message = str(format_message() if callable(format_message) else exc)
+    # typer's value checks add their validator's words ("Value error, ...").
+    message = " ".join(message.replace("Value error, ", "").split())
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", "") or "reconciler"
+    return printable(f"{message} (see {command} --help)")
+
+
 app = typer.Typer(
     name="reconciler",
+    cls=_OneLineUsageErrors,
     help="Reconcile impact.com batch file submissions with the results the platform reported.",
     no_args_is_help=True,
     add_completion=False,

@@ -195,6 +195,11 @@ def parse_map_options(options: Sequence[str]) -> dict[str, str]:
             raise UsageError(
                 f"--map {opt!r}: unknown field {name!r}; known fields: {', '.join(sorted(RESULT_FIELDS))}"
             )
+        if name in out and out[name] != column.strip():
+            raise UsageError(
+                f"--map names two columns for {name}: {out[name]!r} and {column.strip()!r}; "
+                "give one --map per field"
+            )
         out[name] = column.strip()
     return out
 

@@ -338,6 +338,10 @@ def _read_summary(path: Path) -> dict[str, Any]:
         raise InputError(
             f"cannot be read as JSON ({exc}); run reconcile again", path=path
         ) from None
+    except RecursionError:
+        raise InputError(
+            "is nested too deeply to be a reconciler summary; run reconcile again", path=path
+        ) from None
     if not isinstance(data, dict):
         raise InputError("is not a reconciler summary; run reconcile again", path=path)
     absent = [k for k in REQUIRED_SUMMARY_KEYS if k not in data]

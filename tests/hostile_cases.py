@@ -10,7 +10,7 @@ Cases where the input is legitimately usable (mixed line endings, UTF-16 without
 invalid UTF-8 byte, 10,000 columns, formula-like values...) expect a normal run (exit 0 or 1)
 and carry a ``check`` on the outputs instead of a message fragment.
 
-The corpus holds 138 cases: 117 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
+The corpus holds 142 cases: 121 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
 in ``test_hostile.py`` keeps these figures honest. Cases with ``known_bug`` document a bug in a
 module other than ``readers.py``; they run as ``xfail(strict=True)`` until it is fixed.
 """
@@ -848,6 +848,39 @@ REFUSED: list[Case] = [
         2,
         "--map 'colour=Message': unknown field 'colour'",
         args=("--map", "colour=Message"),
+    ),
+    Case(
+        "option-map-twice",
+        "option",
+        missing("unused"),
+        2,
+        "--map names two columns for line: 'A' and 'B'; give one --map per field",
+        args=("--map", "line=A", "--map", "line=B"),
+    ),
+    Case(
+        "option-bad-choice",
+        "option",
+        missing("unused"),
+        2,
+        "Invalid value for '--line-base': 'bogus' is not one of 'auto', 'physical', 'record', "
+        "'data1', 'data0'. (see ",
+        args=("--line-base", "bogus"),
+    ),
+    Case(
+        "option-unknown",
+        "option",
+        missing("unused"),
+        2,
+        "No such option: --bogus",
+        args=("--bogus",),
+    ),
+    Case(
+        "option-below-minimum",
+        "option",
+        missing("unused"),
+        2,
+        "Invalid value for '--max-rows': Input should be greater than or equal to 1",
+        args=("--max-rows", "0"),
     ),
     Case(
         "option-sheet-missing",

@@ -116,3 +116,18 @@ def test_only_ascii_digits_pass_as_numbers(tmp_path: Path) -> None:
         "reconciler: --action-tracker-id '²': give the event type's whole-number ID, in "
         "digits 0-9\n"
     )
+
+
+def test_a_deeply_nested_summary_is_one_line(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parent.parent / "fixtures" / "modification_view_errors"
+    out = tmp_path / "out"
+    assert _invoke("reconcile", demo / "sent.csv", demo / "results.csv", "-o", out)[0] == 1
+    summary = out / "summary.json"
+    text = summary.read_text(encoding="utf-8")
+    summary.write_text(text[:-2] + ', "deep": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    code, _, stderr = _invoke("report", out)
+    assert code == 2
+    assert stderr == (
+        f"reconciler: {summary}: is nested too deeply to be a reconciler summary; run "
+        "reconcile again\n"
+    )
