@@ -582,6 +582,8 @@ def check(
             top = list(s["by_finding"].items())
             text = ", ".join(f"{k} {v}" for k, v in top[:8])
             typer.echo(f"  findings: {text}" + (f" (+{len(top) - 8} more)" if len(top) > 8 else ""))
+        for note in s["header_notes"]:
+            typer.echo(f"  note: {note}")
         if s["hidden_sheets_skipped"]:
             typer.echo(
                 f"  read sheet {s['sheet']!r}, the first visible one; hidden sheets skipped: "

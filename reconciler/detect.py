@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
 from .errors import ShapeError, UsageError
 from .model import Table
 from .templates import (
@@ -23,6 +25,7 @@ from .templates import (
     SUBMISSION_STATUS_VALUES,
     Template,
     header_key,
+    header_oddity,
 )
 
 
@@ -53,6 +56,7 @@ class SentSchema:
     template: Template
     fields: Mapping[str, str]  # canonical field -> frame label
     items: tuple[ItemColumn, ...] = ()
+    notes: tuple[str, ...] = ()  # how odd headers were read (said in the summary)
 
     def column(self, name: str) -> str | None:
         return self.fields.get(name)
@@ -73,6 +77,14 @@ class ResultSchema:
         return self.fields.get(name)
 
 
+# How a field is named in messages: its first documented spelling.
+_FIELD_NAMES: dict[str, str] = {spec.name: spec.aliases[0] for spec in SENT_FIELDS}
+_ITEM_NAMES: dict[str, str] = {
+    "sku": "Sku",
+    "quantity": "Quantity",
+    "item_amount": "Amount",
+    "category": "Category",
+}
 _SENT_ALIASES: dict[str, str] = {
     header_key(alias): spec.name for spec in SENT_FIELDS for alias in spec.aliases
 }
@@ -114,9 +126,74 @@ def _column_values(table: Table, label: str, limit: int = 50_000) -> set[str]:
     return {v.strip().lower() for v in col.unique() if isinstance(v, str) and v.strip()}
 
 
+def _label_of(table: Table, label: str) -> str:
+    """The header cell as written, for messages (frame labels may carry a ``.1`` suffix)."""
+    columns = list(table.frame.columns)
+    return table.header[columns.index(label)] if len(table.header) == len(columns) else label
+
+
+def header_notes(table: Table, used: Sequence[str]) -> list[str]:
+    """A note for each used column whose header holds invisible or look-alike characters."""
+    notes = []
+    for label in used:
+        written = _label_of(table, label)
+        odd = header_oddity(written)
+        if odd:
+            notes.append(
+                f"column {written!r} is read as {header_key(written)!r}: its header holds {odd}"
+            )
+    return notes
+
+
+def refuse_twins(table: Table, groups: Mapping[str, Sequence[str]]) -> list[str]:
+    """Columns that name one field (``Reason`` twice, ``ActionId`` beside ``Action Id``): the
+    same values in every row are one column said twice (the first is used, with a note);
+    different values are an ambiguity no one can settle here (ShapeError naming both)."""
+    notes = []
+    for name, labels in groups.items():
+        if len(labels) < 2:
+            continue
+        first = labels[0]
+        for other in labels[1:]:
+            a = table.frame[first].astype("str").str.strip()
+            b = table.frame[other].astype("str").str.strip()
+            differ = np.flatnonzero((a != b).to_numpy(dtype=bool))
+            shown = (_label_of(table, first), _label_of(table, other))
+            both = (
+                f"two columns {shown[0]!r}"
+                if shown[0] == shown[1]
+                else f"columns {shown[0]!r} and {shown[1]!r}"
+            )
+            if len(differ):
+                row = int(differ[0])
+                raise ShapeError(
+                    f"{both} both hold {name}, with different values ({a.iat[row]!r} and "
+                    f"{b.iat[row]!r}); remove or rename one",
+                    path=table.path,
+                    line=int(table.lines[row]) if len(table.lines) > row else None,
+                )
+            notes.append(f"{both} both hold {name}, with the same values: the first is read")
+    return notes
+
+
 def detect_template(table: Table) -> SentSchema:
     """Work out which impact.com template a sent file follows from its headers (and values)."""
-    fields, items = map_sent_columns(list(table.frame.columns))
+    groups: dict[str, list[str]] = {}
+    for label in table.frame.columns:
+        written = _label_of(table, label)  # "Reason" twice is "Reason" and "Reason (2)"
+        name = _sent_field_of(written)
+        if name is not None:
+            name = _FIELD_NAMES[name]
+        else:
+            item = _item_of(written)
+            name = f"{_ITEM_NAMES[item[0]]}{item[1]}" if item is not None else None
+        if name is not None:
+            groups.setdefault(name, []).append(label)
+    notes = refuse_twins(table, groups)
+    notes += header_notes(table, [labels[0] for labels in groups.values()])
+    fields, all_items = map_sent_columns(list(table.frame.columns))
+    firsts = {labels[0] for labels in groups.values()}
+    items = tuple(i for i in all_items if i.column in firsts)
     has = fields.__contains__
     item_fields = {i.field for i in items}
     is_conversion = has("campaign_id") or has("event_date") or has("event_type_code")
@@ -152,7 +229,7 @@ def detect_template(table: Table) -> SentSchema:
         template = Template.MODIFICATION
     else:
         template = Template.UNKNOWN
-    return SentSchema(template=template, fields=fields, items=items)
+    return SentSchema(template=template, fields=fields, items=items, notes=tuple(notes))
 
 
 def _all_reset(table: Table, label: str) -> bool:
@@ -218,6 +295,8 @@ def _resolve_override(table: Table, name: str, column: str) -> str:
     )
 
 
+RESULT_NAMES: dict[str, str] = {name: aliases[0] for name, aliases in RESULT_FIELDS.items()}
+
 # JSON keys that hold the Brand API's records: they fix the shape whatever the columns.
 _ERROR_CONTAINERS = frozenset({"errordetail", "errordetails", "ftpfilesubmissionerrors"})
 _SUBMISSION_CONTAINERS = frozenset({"apisubmission", "apisubmissions"})
@@ -229,7 +308,10 @@ def detect_results(
     """Recognise the results' shape and which column holds each result field."""
     overrides = overrides or {}
     labels = list(table.frame.columns)
-    key_of = {lab: header_key(lab) for lab in labels}  # once: a header may be huge or wide
+    # Keys of the headers as written (a second "Message" is labelled "Message (2)"), once: a
+    # header may be huge or wide.
+    written = table.header if len(table.header) == len(labels) else tuple(labels)
+    key_of = {lab: header_key(w) for lab, w in zip(labels, written, strict=True)}
     by_key: dict[str, list[str]] = {}
     for lab in labels:
         by_key.setdefault(key_of[lab], []).append(lab)
@@ -344,6 +426,15 @@ def detect_results(
         notes.append(
             "columns set with --map: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
         )
+    # A field read from a column whose header another column repeats: the same values are one
+    # column said twice; different ones are refused (refuse_twins).
+    twins = {
+        RESULT_NAMES.get(name, name): by_key[key_of[label]]
+        for name, label in fields.items()
+        if name not in overrides and len(by_key.get(key_of[label], [])) > 1
+    }
+    notes += refuse_twins(table, twins)
+    notes += header_notes(table, [label for name, label in fields.items() if name not in overrides])
     return ResultSchema(shape=shape, fields=fields, notes=tuple(notes))
 
 

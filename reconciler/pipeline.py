@@ -439,6 +439,12 @@ def _summary(
     ) or (submission.completeness is Completeness.PRESUMED and options.require_complete):
         label = COMPLETENESS_LABELS[submission.completeness]
         warnings.append(f"results {label}: {submission.completeness_detail}")
+    warnings.extend(f"{sent.path.name}: {note}" for note in sent_schema.notes)
+    warnings.extend(
+        f"{results.path.name}: {note}"
+        for note in result_schema.notes
+        if not note.startswith("columns set with --map")
+    )
     warnings.extend(submission.notes)
     for table in (sent, results):
         hidden = table.meta.get("@hidden_sheets")

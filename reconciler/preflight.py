@@ -228,6 +228,7 @@ class CheckResult:
             "delimiter": t.delimiter,
             "sheet": t.sheet,
             "hidden_sheets_skipped": t.meta.get("@hidden_sheets", ""),
+            "header_notes": list(self.schema.notes) if self.schema is not None else [],
             "template": str(self.template),
             "template_title": TEMPLATE_TITLES[self.template],
             "today": self.today.isoformat(),

@@ -12,11 +12,39 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 _KEY_RE = re.compile(r"[\s_\-./]+")
+# Characters that show as nothing: zero-width spaces and joiners, a BOM left inside a header
+# (two exports joined), soft hyphens, direction marks.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Letters of other scripts that look like Latin ones (a header typed on a Cyrillic keyboard).
+_LOOK_ALIKES = str.maketrans(
+    "АВЕКМНОРСТХаеорсухіјѕІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧοι",
+    "ABEKMHOPCTXaeopcyxijsIJSABEZHIKMNOPTYXoi",
+)
 
 
 def header_key(header: str) -> str:
-    """Case-, space-, underscore-, hyphen- and dot-insensitive lookup key of a header cell."""
-    return _KEY_RE.sub("", header.strip().lstrip("\ufeff")).lower()
+    """Case-, space-, underscore-, hyphen- and dot-insensitive lookup key of a header cell.
+    Invisible characters are dropped and look-alike letters of other scripts read as the
+    Latin ones (``header_oddity`` says when either happened)."""
+    text = _INVISIBLE.sub("", header).translate(_LOOK_ALIKES)
+    return _KEY_RE.sub("", text.strip()).lower()
+
+
+def header_oddity(header: str) -> str:
+    """What in a header cell does not show as it reads ("" when nothing): invisible
+    characters, or letters of another script that look Latin."""
+    odd: list[str] = []
+    hidden = _INVISIBLE.findall(header.strip().lstrip("\ufeff"))
+    if hidden:
+        odd.append("invisible characters (" + ", ".join(f"U+{ord(c):04X}" for c in hidden) + ")")
+    alike = [c for c in header if c != c.translate(_LOOK_ALIKES)]
+    if alike:
+        odd.append(
+            "letters of another script that look Latin ("
+            + ", ".join(f"{c!r} U+{ord(c):04X}" for c in alike)
+            + ")"
+        )
+    return " and ".join(odd)
 
 
 class Template(StrEnum):

@@ -131,3 +131,50 @@ def test_a_deeply_nested_summary_is_one_line(tmp_path: Path) -> None:
         f"reconciler: {summary}: is nested too deeply to be a reconciler summary; run "
         "reconcile again\n"
     )
+
+
+def test_two_columns_for_one_field_with_different_values_are_refused(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parent.parent / "fixtures" / "modification_view_errors"
+    sent = _write(
+        tmp_path / "sent.csv",
+        "ActionId,Amount,Reason,Action Id\n1000.1.1,5.00,ORDER_UPDATE,1000.1.1\n"
+        "1000.1.2,6.00,ORDER_UPDATE,1000.1.3\n",
+    )
+    results = _write(tmp_path / "results.csv", "Line,ActionId,Message\n2,1000.1.1,NO_CHANGE\n")
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "o")
+    assert (code, stdout) == (2, "")
+    assert stderr == (
+        f"reconciler: {sent}:3: columns 'ActionId' and 'Action Id' both hold ActionId, with "
+        "different values ('1000.1.2' and '1000.1.3'); remove or rename one\n"
+    )
+    twice = _write(tmp_path / "twice.csv", "Line,Message,Message\n2,NO_CHANGE,ALREADY_LOCKED\n")
+    code, _, stderr = _invoke("reconcile", demo / "sent.csv", twice, "-o", tmp_path / "o")
+    assert code == 2
+    assert "two columns 'Message' both hold Error Code, with different values" in stderr
+
+
+def test_invisible_and_look_alike_header_characters_are_read_and_said(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_bytes(
+        "ActionId,\u0410mount,Re\ufeffason,Action\u200bId\n"
+        "1000.1.1,5.00,ORDER_UPDATE,1000.1.1\n".encode()
+    )
+    results = _write(tmp_path / "results.csv", "Line,ActionId,Message\n2,1000.1.1,NO_CHANGE\n")
+    out = tmp_path / "out"
+    code, stdout, _ = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 1
+    assert (
+        "sent.csv: column 'Аmount' is read as 'amount': its header holds letters of another "
+        in stdout
+    )
+    assert (
+        "sent.csv: column 'Re\\ufeffason' is read as 'reason': its header holds invisible "
+        in stdout
+    )
+    assert (
+        "columns 'ActionId' and 'Action\\u200bId' both hold ActionId, with the same values"
+        in stdout
+    )
+    # The header row goes back to impact.com exactly as written.
+    header = (out / "reconciled.csv").read_bytes().split(b"\n")[0]
+    assert header.startswith("ActionId,\u0410mount,Re\ufeffason,Action\u200bId,".encode())
