@@ -16,12 +16,15 @@ from .errors import EXIT_INTERRUPTED, INTERRUPTED
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    # SIGTERM runs the same clean-up as Ctrl-C: staging folders are removed, outputs stay whole.
+    # Staging folders are removed and outputs stay whole, as for Ctrl-C.
     raise KeyboardInterrupt
 
 
 def main() -> None:
+    # SIGTERM (kill) and SIGHUP (the terminal closed) run the same clean-up as Ctrl-C.
     signal.signal(signal.SIGTERM, _terminate)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _terminate)
     # Arrow's default allocator (mimalloc) returns and re-faults pages as the big columns come
     # and go: about 1 s of system time in a 1,000,000-record run. The C library's allocator
     # does not (README, Performance). Set before pyarrow loads; a user's own choice wins.

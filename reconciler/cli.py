@@ -23,6 +23,7 @@ from . import __version__
 from .errors import (
     EXIT_ATTENTION,
     EXIT_CANNOT_RUN,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     INTERRUPTED,
     ReconcilerError,
@@ -53,8 +54,14 @@ class _OneLineUsageErrors(TyperGroup):
             sys.exit(int(getattr(exc, "exit_code", EXIT_CANNOT_RUN)))
         except typer.Abort:
             typer.echo(f"reconciler: {INTERRUPTED}", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
+        if done == EXIT_INTERRUPTED and not _said_interrupted:
+            # Ctrl-C while typer was still reading the options: it exits 130 without a word.
+            typer.echo(f"reconciler: {INTERRUPTED}", err=True)
         sys.exit(done if isinstance(done, int) else EXIT_OK)
+
+
+_said_interrupted = False
 
 
 def usage_error_line(exc: Exception) -> str:
@@ -141,7 +148,9 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
                 traceback.print_exc()
             raise _fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
-            raise _fail(INTERRUPTED, 130) from None
+            global _said_interrupted
+            _said_interrupted = True
+            raise _fail(INTERRUPTED, EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             # The reader of stdout went away (`... | head`): stop quietly, as Unix tools do.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -315,7 +324,7 @@ def reconcile(
             f"--action-tracker-id {action_tracker_id!r}: give the event type's whole-number ID, in digits 0-9"
         )
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
-    from .writers import check_out_dir
+    from .writers import check_out_dir, staging_notes
 
     check_out_dir(out_dir, [p for p in (sent, *results, reason_map, actions) if p is not None])
     fixes = fix_options(reason_map, reason, timezone, actions, action_tracker_id)
@@ -347,6 +356,8 @@ def reconcile(
             if not no_report:
                 report.append(functools.partial(render_outputs, html=True, xlsx=False))
         written = write_outputs(rec, out_dir, force=force, extras=workbook, light_extras=report)
+    for note in staging_notes():
+        typer.echo(f"reconciler: note: {note}", err=True)
     for warning in rec.remediation.warnings:
         typer.echo(f"reconciler: warning: {warning}", err=True)
     if rec.line_base.warning:
@@ -529,7 +540,14 @@ def check(
     from .preflight import CheckOptions, fix_table
     from .preflight import check as run_check
     from .readers import read_table
-    from .writers import check_out_dir, run_jobs, staged_output, write_csv, write_json
+    from .writers import (
+        check_out_dir,
+        run_jobs,
+        staged_output,
+        staging_notes,
+        write_csv,
+        write_json,
+    )
 
     if today is not None:
         try:
@@ -569,6 +587,8 @@ def check(
             jobs.append(lambda: write_csv(fixed.frame, stage / fixed_name, header=fixed.header))
             jobs.append(lambda: write_csv(fixed.changes, stage / "changes.csv", safe=True))
         run_jobs(jobs)
+    for note in staging_notes():
+        typer.echo(f"reconciler: note: {note}", err=True)
     if fixed is not None:
         for warning in fixed.warnings:
             typer.echo(f"reconciler: warning: {warning}", err=True)

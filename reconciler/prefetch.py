@@ -94,7 +94,12 @@ def _read_all(paths: list[str], jobs: list[_Job]) -> None:
     # process signal to any thread, and a main thread blocked on an import lock this thread
     # holds would then not wake to raise KeyboardInterrupt (a hang at start-up).
     with contextlib.suppress(AttributeError, OSError, ValueError):
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        held = {
+            signal.SIGINT,
+            signal.SIGTERM,
+            *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []),
+        }
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
     # Every job's events end up set, whatever happens here: a reader waiting on one goes on.
     try:
         from . import delimited  # pyarrow, no pandas

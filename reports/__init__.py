@@ -57,12 +57,15 @@ def rerender(out_dir: Path) -> list[str]:
 
     Raises ``reconciler.errors.InputError`` when the folder is missing or is not such a
     folder, ``OutputError`` when the report cannot be written."""
+    from reconciler.writers import record_in_manifest
+
     from .html import render_html
     from .view import report_from_folder
 
     out_dir = Path(out_dir)
     text = render_html(report_from_folder(out_dir))
     _write_text(out_dir / REPORT_NAME, text)
+    record_in_manifest(out_dir, REPORT_NAME)  # so the next run knows it is its own
     return [REPORT_NAME]
 
 

@@ -185,7 +185,9 @@ def test_foreign_out_folder_needs_force(tmp_path: Path) -> None:
         "reconcile", str(DEMO / "sent.csv"), str(DEMO / "results.csv"), "-o", str(out), "--force"
     )
     assert code == 1
-    assert not (out / "keep.txt").exists()
+    # --force adds reconciler's files; it never removes one reconciler did not write.
+    assert (out / "keep.txt").read_text(encoding="utf-8") == "mine"
+    assert (out / "reconciled.csv").exists()
 
 
 def test_rerun_replaces_own_outputs(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ written, their bytes, the one-line refusal and the exit code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
@@ -178,3 +180,104 @@ def test_invisible_and_look_alike_header_characters_are_read_and_said(tmp_path: 
     # The header row goes back to impact.com exactly as written.
     header = (out / "reconciled.csv").read_bytes().split(b"\n")[0]
     assert header.startswith("ActionId,\u0410mount,Re\ufeffason,Action\u200bId,".encode())
+
+
+# --------------------------------------------------------------------------- the output folder
+
+DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "modification_view_errors"
+
+
+def _reconcile_into(out: Path | str, *extra: str) -> tuple[int, str, str]:
+    return _invoke("reconcile", DEMO / "sent.csv", DEMO / "results.csv", "-o", out, *extra)
+
+
+def test_out_dot_force_never_removes_the_analysts_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "notes.txt", "my notes")
+    (tmp_path / "drafts").mkdir()
+    _write(tmp_path / "drafts" / "fix.csv", "x")
+    code, _, stderr = _reconcile_into(".")
+    assert code == 2 and "was not made by reconciler" in stderr
+    for _ in range(2):  # and again: only reconciler's own files are replaced
+        code, _, _ = _reconcile_into(".", "--force")
+        assert code == 1
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "my notes"
+    assert (tmp_path / "drafts" / "fix.csv").read_text(encoding="utf-8") == "x"
+    assert (tmp_path / "reconciled.csv").exists() and (tmp_path / "report.html").exists()
+    assert not [
+        p.name for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.")
+    ]
+
+
+def test_files_added_or_edited_in_an_output_folder_are_kept(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _reconcile_into(out)[0] == 1
+    _write(out / "notes.txt", "call the partner")
+    (out / "needs-attention.csv").write_text("edited by hand\n", encoding="utf-8")
+    code, _, stderr = _reconcile_into(out)
+    assert code == 2
+    assert stderr == (
+        f"reconciler: {out}: holds files edited since reconciler wrote them: "
+        "needs-attention.csv; added since: notes.txt; move them out of the folder, choose "
+        "another --out, or pass --force (your files are kept, an edited output is kept aside "
+        "under a dated name)\n"
+    )
+    code, _, stderr = _reconcile_into(out, "--force")
+    assert code == 1
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "call the partner"
+    kept = [p for p in out.iterdir() if p.name.startswith("needs-attention.edited-")]
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == "edited by hand\n"
+    assert (
+        f"needs-attention.csv had been edited since reconciler wrote it: kept as {kept[0].name}"
+        in stderr
+    )
+    assert (out / "needs-attention.csv").read_text(encoding="utf-8").startswith("ActionId,")
+    # reconciler report rewrites report.html and keeps it reconciler's own
+    assert _invoke("report", out)[0] == 0
+    assert _reconcile_into(out)[0] == 2  # notes.txt and the kept file are still the analyst's
+
+
+def test_a_symlinked_out_is_written_through(tmp_path: Path) -> None:
+    target = tmp_path / "real"
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    target.mkdir()
+    for _ in range(2):
+        assert _reconcile_into(link)[0] == 1
+    assert link.is_symlink() and (target / "reconciled.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]
+
+
+def test_a_long_legal_folder_name_is_accepted(tmp_path: Path) -> None:
+    out = tmp_path / ("o" * 250)
+    for _ in range(2):
+        assert _reconcile_into(out)[0] == 1
+    assert (out / "reconciled.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+
+
+def test_what_a_killed_run_left_is_recovered(tmp_path: Path) -> None:
+    from reconciler import writers
+
+    out = tmp_path / "OUT"
+    assert _reconcile_into(out)[0] == 1
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    dead = 2**22 + 12345  # above the kernel's pid limit: no such process
+    # Killed mid-swap: the previous outputs set aside, the new ones not yet in place.
+    out.rename(tmp_path / f".OUT.old-{dead}")
+    # Killed while writing: a staging folder of 40 MB that no one would remove.
+    stale = tmp_path / f".OUT.{dead}-abcd1234.tmp"
+    stale.mkdir()
+    _write(stale / "reconciled.csv", "half")
+    said = writers.recover_interrupted(out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["OUT"]
+    assert any("restored the previous outputs" in s for s in said)
+    assert any("unfinished outputs of an interrupted run" in s for s in said)
+    # A staging folder of a running process is left alone.
+    live = tmp_path / f".OUT.{os.getpid()}-live.tmp"
+    live.mkdir()
+    writers.recover_interrupted(out)
+    assert live.exists()

@@ -133,9 +133,9 @@ def previous_outputs(setup: Setup, name: str) -> Iterator[Path]:
     parent.mkdir()
     out = parent / "OUT"
     out.mkdir()
-    for file, data in setup.a.items():
+    for file, data in setup.a.items():  # its manifest included
         (out / file).write_bytes(data)
-    (out / writers.MARKER).write_text("made by reconciler; safe to delete\n", encoding="utf-8")
+    assert writers.MARKER in setup.a
     yield out
 
 
@@ -274,3 +274,50 @@ def test_sigterm_while_reading_changes_nothing(setup: Setup) -> None:
         proc.communicate(timeout=60)
         if not leftovers(out.parent, out.name):  # killed before the staging folder existed
             assert snapshot(out) == setup.a
+
+
+def test_sighup_while_writing_is_handled_like_sigterm(setup: Setup) -> None:
+    with previous_outputs(setup, "hup") as out:
+        proc = _start(setup, out)
+        assert _wait_for_staging(out.parent, out.name, proc)
+        proc.send_signal(signal.SIGHUP)
+        _, stderr = proc.communicate(timeout=60)
+        assert snapshot(out) in (setup.a, setup.b)
+        assert leftovers(out.parent, out.name) == []
+        if proc.returncode == 130:
+            assert stderr.decode().splitlines() == [f"reconciler: {INTERRUPTED}"]
+        else:
+            assert proc.returncode == 1  # the signal landed after the swap: the run finished
+
+
+# Start-up is where threads import pyarrow and numpy: a signal there once crashed the
+# process, hung it or made it exit without a word. Every signal, at every moment of the first
+# half second, must give exit 130 and one line, or (the run already complete) the new outputs.
+SIGNAL_LOOP = [
+    (sig, delay)
+    for sig in ("SIGINT", "SIGTERM", "SIGHUP")
+    for delay in (0.08, 0.12, 0.16, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6)
+]
+
+
+@pytest.mark.parametrize(("name", "delay"), SIGNAL_LOOP)
+def test_every_signal_early_in_a_run_is_one_line_and_exit_130(
+    setup: Setup, name: str, delay: float
+) -> None:
+    with previous_outputs(setup, f"loop_{name}_{delay}") as out:
+        proc = _start(setup, out)
+        time.sleep(delay)
+        proc.send_signal(getattr(signal, name))
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            pytest.fail(f"{name} at {delay} s: the process hung")
+        assert proc.returncode in (130, 1), (proc.returncode, stderr.decode())  # -11: a crash
+        assert leftovers(out.parent, out.name) == []
+        if proc.returncode == 130:  # never silent
+            assert stderr.decode().splitlines() == [f"reconciler: {INTERRUPTED}"]
+            assert snapshot(out) in (setup.a, setup.b)
+        else:  # a fast machine finished first: the signal met the outputs already complete
+            assert snapshot(out) == setup.b

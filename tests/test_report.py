@@ -244,6 +244,7 @@ def test_rerender_refuses_what_is_not_an_output_folder(fixed_clock: None, tmp_pa
     (out / "summary.json").write_text('{"sent_records": 30}', encoding="utf-8")
     with pytest.raises(InputError, match="lacks"):
         rerender(out)
+    out = tmp_path / "out2"
     _write(_reconcile("modification_view_errors"), out)
     (out / "reconciled.csv").write_text("a,b\n1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match="does not end with the columns"):
