@@ -118,6 +118,15 @@ TimezoneOpt = Annotated[
         help="Time zone of dates written without an offset (e.g. America/New_York).",
     ),
 ]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        metavar="NAME",
+        help="How input files that are not valid UTF-8 are encoded (e.g. cp1252, gb18030); "
+        "without it, worked out from their bytes.",
+    ),
+]
 ActionsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -293,6 +302,7 @@ def reconcile(
             "the same rows.",
         ),
     ] = False,
+    encoding: EncodingOpt = None,
     require_complete: Annotated[
         bool,
         typer.Option(
@@ -342,6 +352,7 @@ def reconcile(
                 workbooks=not no_xlsx,
                 require_complete=require_complete,
                 force=force,
+                encoding=encoding_name(encoding),
             ),
             progress=step,
         )
@@ -366,6 +377,21 @@ def reconcile(
     if not quiet:
         _print_summary(rec.summary, out_dir, written)
     raise typer.Exit(EXIT_ATTENTION if rec.needs_attention else EXIT_OK)
+
+
+def encoding_name(encoding: str | None) -> str | None:
+    """``--encoding``'s codec, checked: an unknown name is a usage error now, not later."""
+    if encoding is None:
+        return None
+    import codecs
+
+    try:
+        return codecs.lookup(encoding.strip()).name
+    except LookupError:
+        raise UsageError(
+            f"--encoding {encoding!r} is not an encoding Python knows; use e.g. cp1252, "
+            "latin-1, gb18030, shift_jis"
+        ) from None
 
 
 def fix_options(
@@ -526,6 +552,7 @@ def check(
     sheet: Annotated[
         str | None, typer.Option("--sheet", help="Worksheet to read from an XLSX file.")
     ] = None,
+    encoding: EncodingOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an --out folder not made by reconciler.")
     ] = False,
@@ -561,7 +588,7 @@ def check(
     fixes = replace(fix_options(reason_map, None, timezone, actions), today=day)
     out_dir = out if out is not None else Path.cwd() / f"{file.stem}_checked"
     check_out_dir(out_dir, [p for p in (file, actions, reason_map) if p is not None])
-    table = read_table(file, sheet=sheet)
+    table = read_table(file, sheet=sheet, encoding=encoding_name(encoding))
     result = run_check(
         table,
         CheckOptions(

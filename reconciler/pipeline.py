@@ -38,7 +38,7 @@ from .gather import Gathered, assess, gather
 from .match import LineBaseChoice, Ties, foreign_evidence, match_results
 from .model import LineBase, Outcome, Resolution, Table
 from .normalize import ID_FIELDS, PAYLOAD_FIELDS, arrow_strings, result_rows, sent_keys
-from .readers import read_table
+from .readers import LEGACY_ENCODINGS, read_table
 from .remediate import RemediateOptions, Remediation, remediate, start_file_counts
 from .templates import TEMPLATE_TITLES, header_key
 from .threads import background
@@ -112,6 +112,8 @@ class ReconcileOptions:
     # Go on with results whose identifiers say they are another file's (no untied record is
     # then accepted).
     force: bool = False
+    # How input files that are not valid UTF-8 are decoded (None: worked out from their bytes).
+    encoding: str | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -142,13 +144,13 @@ class Reconciliation:
         return bool(self.summary["needs_attention"])
 
 
-def _read(path: Path, sheet: str | None, other_is_xlsx: bool) -> Table:
+def _read(path: Path, sheet: str | None, other_is_xlsx: bool, encoding: str | None) -> Table:
     try:
-        return read_table(path, sheet=sheet)
+        return read_table(path, sheet=sheet, encoding=encoding)
     except InputError as exc:
         # --sheet names a sheet of the other workbook: read this one's first sheet.
         if sheet is not None and other_is_xlsx and "sheet" in exc.message.lower():
-            return read_table(path)
+            return read_table(path, encoding=encoding)
         raise
 
 
@@ -224,12 +226,12 @@ def reconcile(
                 )
     any_xlsx = any(_is_xlsx(p) for p in paths)
     step(f"reading {sent_path.name}")
-    sent = _read(sent_path, options.sheet, any_xlsx)
+    sent = _read(sent_path, options.sheet, any_xlsx, options.encoding)
     _refuse_results_as_sent(sent)
     tables = []
     for path in paths:
         step(f"reading {path.name}")
-        tables.append(_read(path, options.sheet, _is_xlsx(sent_path)))
+        tables.append(_read(path, options.sheet, _is_xlsx(sent_path), options.encoding))
     return reconcile_tables(sent, tables, options, catalogue, step)
 
 
@@ -447,6 +449,11 @@ def _summary(
     )
     warnings.extend(submission.notes)
     for table in (sent, results):
+        if table.encoding in LEGACY_ENCODINGS and not options.encoding:
+            warnings.append(
+                f"{table.path.name} is not UTF-8: read as {table.encoding}, the encoding its "
+                "bytes fit best; if its text looks wrong, name the right one with --encoding"
+            )
         hidden = table.meta.get("@hidden_sheets")
         if hidden:
             warnings.append(

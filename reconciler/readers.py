@@ -40,6 +40,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime as dt
 import importlib
 import io
@@ -161,6 +162,7 @@ def read_table(
     sheet: str | None = None,
     max_bytes: int | None = None,
     max_records: int | None = None,
+    encoding: str | None = None,
 ) -> Table:
     """Read ``path`` (CSV/TSV/TXT, XLSX, XML or JSON) with every value as text.
 
@@ -173,13 +175,17 @@ def read_table(
     """
     path = Path(path)
     try:
-        return _read_table(path, sheet, max_bytes, max_records)
+        return _read_table(path, sheet, max_bytes, max_records, encoding)
     finally:
         prefetch.release(path)
 
 
 def _read_table(
-    path: Path, sheet: str | None, max_bytes: int | None, max_records: int | None
+    path: Path,
+    sheet: str | None,
+    max_bytes: int | None,
+    max_records: int | None,
+    encoding: str | None = None,
 ) -> Table:
     max_bytes = MAX_INPUT_BYTES if max_bytes is None else max_bytes
     max_records = MAX_RECORDS if max_records is None else max_records
@@ -192,10 +198,10 @@ def _read_table(
             return _read_xml(path, raw, max_records)
         if kind == "json":
             try:
-                return _read_json(path, raw, max_records)
+                return _read_json(path, raw, max_records, encoding)
             except _NotJson:
                 pass  # a delimited file whose first header cell starts with "{" or "["
-        return _read_delimited(path, raw, max_records)
+        return _read_delimited(path, raw, max_records, encoding)
     except RecursionError:
         raise InputError(
             "is nested too deeply to read; flatten it or export it as CSV", path=path
@@ -403,27 +409,173 @@ def _utf16_encoding(raw: bytes) -> tuple[str, int] | None:
     return None
 
 
-def _decode_legacy(raw: bytes) -> tuple[str, str]:
-    try:
-        return "cp1252", raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return "latin-1", raw.decode("latin-1")
+# Encodings a file that is not UTF-8 is tried in, most common first (Excel's "CSV" on Windows
+# in the Americas and Western Europe, then Central Europe, Cyrillic, Greek, Turkish, Baltic,
+# Chinese, Japanese, Korean, Traditional Chinese).
+LEGACY_ENCODINGS: Final = (
+    "cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257",
+    "cp932", "cp949", "gb18030", "big5",
+)  # fmt: skip
+_SAMPLE_BYTES: Final = 1 << 20
+# A run of letters and non-ASCII characters holding at least one non-ASCII character.
+_TOKEN: Final = re.compile(r"[A-Za-z\x80-\U0010ffff]*[\x80-\U0010ffff][A-Za-z\x80-\U0010ffff]*")
+_MAX_TOKENS: Final = 5000  # words enough to judge an encoding by
+# Scripts by the start of a character's Unicode name; kanji and kana read as one.
+_SCRIPTS: Final = (
+    ("LATIN", "LATIN"), ("CYRILLIC", "CYRILLIC"), ("GREEK", "GREEK"), ("HANGUL", "HANGUL"),
+    ("CJK", "HAN"), ("HIRAGANA", "HAN"), ("KATAKANA", "HAN"),
+)  # fmt: skip
 
 
-def _decode_text(path: Path, raw: bytes) -> tuple[str, str]:
-    """(encoding, text) for JSON: BOM first, then UTF-8, then cp1252, then latin-1."""
+def _script(char: str) -> str:
+    """The script of a letter ("" for anything else, halfwidth katakana included: a Chinese
+    or Korean file read as Shift-JIS turns into those)."""
+    import unicodedata
+
+    if char.isascii():
+        return "LATIN" if char.isalpha() else ""
+    if not char.isalpha():
+        return ""
+    name = unicodedata.name(char, "")
+    return next((script for prefix, script in _SCRIPTS if name.startswith(prefix)), "")
+
+
+def _plausibility(text: str) -> tuple[float, int]:
+    """How much the words of ``text`` that hold non-ASCII characters read as words: letters
+    of one script, no symbol glued between them (Polish ``Łódź`` read as cp1252 is
+    ``£ódŸ``), and, in Latin script, not all accented (Russian read as cp1252 is
+    ``Ïðèâåò``). A right decoding scores near 1, a wrong one lower."""
+    total = 0.0
+    words = 0
+    seen: set[str] = set()
+    for number, match in enumerate(_TOKEN.finditer(text)):
+        if number == _MAX_TOKENS:
+            break
+        token = match.group()
+        letters = [c for c in token if c.isalpha()]
+        if len(letters) < 2:
+            continue  # a lone sign (€ read as the letter Ђ, a dash): no evidence either way
+        words += 1
+        scripts = {_script(c) for c in token if c.isalpha() or not c.isascii()}
+        if len(scripts) != 1 or "" in scripts:
+            continue  # mixed scripts, or a symbol glued into the word: implausible
+        seen |= scripts
+        if "LATIN" in scripts and len(letters) >= 3 and all(not c.isascii() for c in letters):
+            total += 0.5
+            continue
+        total += 1.0
+    score = total / words if words else 0.0
+    # Hangul words beside Chinese ones: Chinese read as Korean (Korean data rarely holds hanja).
+    return (score / 2 if {"HANGUL", "HAN"} <= seen else score), words
+
+
+def _guess_legacy(raw: bytes) -> str:
+    """The encoding of bytes that are not UTF-8, from evidence: among the encodings that
+    decode them, the one whose words read most plausibly (``_plausibility``); among equals,
+    charset-normalizer's language coherence when it tells them apart clearly, else the most
+    common (the order of ``LEGACY_ENCODINGS``). Bytes without words (only signs such as €):
+    the most common that decodes them. "" when they read as words in none."""
+    sample = raw if len(raw) <= _SAMPLE_BYTES else raw[: raw.rfind(b"\n", 0, _SAMPLE_BYTES) + 1]
+    sample = sample or raw[:_SAMPLE_BYTES]
+    scored: list[tuple[float, int, str]] = []
+    any_words = False
+    for rank, name in enumerate(LEGACY_ENCODINGS):
+        try:
+            text = sample.decode(name)
+        except UnicodeDecodeError:
+            continue
+        score, words = _plausibility(text)
+        any_words |= words > 0
+        scored.append((score, -rank, name))
+    best = max(scored)[0] if scored else 0.0
+    if not scored or (any_words and best < 0.5):
+        return ""  # the bytes read as words in no common encoding
+    tied = []
+    readings: set[str] = set()
+    for score, _rank, name in sorted(scored, reverse=True):
+        if score < best - 0.02:
+            continue
+        reading = sample.decode(name)
+        if reading not in readings:  # encodings that read the bytes alike: the first says it
+            readings.add(reading)
+            tied.append(name)
+    if len(tied) > 1 and best > 0:  # no word at all: no evidence, the most common it is
+        with contextlib.suppress(Exception):  # an optional judge: its failure changes nothing
+            from charset_normalizer import from_bytes
+
+            def key(name: str) -> str:
+                return codecs.lookup(name).name.replace("-", "_")
+
+            coherence = {m.encoding: m.coherence for m in from_bytes(sample, cp_isolation=tied)}
+            first = coherence.get(key(tied[0]), 0.0)
+            clear = [n for n in tied if coherence.get(key(n), 0.0) > first + 0.1]
+            if clear:
+                return max(clear, key=lambda n: coherence.get(key(n), 0.0))
+    return tied[0]
+
+
+def _stray_bytes(path: Path, raw: bytes) -> None:
+    """A file that is UTF-8 but for a few invalid bytes (one bad byte in an export, a field
+    pasted from elsewhere) is not re-read in another encoding: that would change every
+    non-ASCII value of the rest. Refused, naming the lines, unless ``--encoding`` says how."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    bad = [m.start() for m in _SURROGATES.finditer(text)]
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    valid = non_ascii - len(bad)
+    if not bad or valid < len(bad):
+        return  # no valid UTF-8 beside them: a legacy encoding
+    lines = sorted({text.count("\n", 0, at) + 1 for at in bad[:1000]})
+    shown = ", ".join(str(n) for n in lines[:5]) + (" ..." if len(lines) > 5 else "")
+    raise InputError(
+        f"is UTF-8 except for {len(bad)} invalid byte{'s' if len(bad) > 1 else ''} on "
+        f"line{'s' if len(lines) > 1 else ''} {shown}; re-reading the whole file in another "
+        "encoding would change its other values: fix those bytes (save it again as CSV UTF-8), "
+        "or say how it is encoded with --encoding (e.g. --encoding cp1252)",
+        path=path,
+        line=lines[0],
+    )
+
+
+def _decode_legacy(path: Path, raw: bytes, forced: str | None) -> tuple[str, str]:
+    """(encoding, text) of bytes that are not valid UTF-8: ``forced`` (``--encoding``) when
+    given, else the evidence (``_stray_bytes`` refuses a UTF-8 file with a few bad bytes)."""
+    if forced:
+        try:
+            return forced, raw.decode(forced)
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise InputError(
+                f"is not {forced} either ({exc.reason} at byte {exc.start}); name its real "
+                "encoding with --encoding, or save it again as CSV UTF-8",
+                path=path,
+                line=line,
+            ) from None
+    _stray_bytes(path, raw)
+    name = _guess_legacy(raw)
+    if not name:
+        raise InputError(
+            "is not UTF-8, and its text reads as words in none of the encodings tried ("
+            + ", ".join(LEGACY_ENCODINGS)
+            + "); name its encoding with --encoding, or save it again as CSV UTF-8",
+            path=path,
+        )
+    return name, raw.decode(name)
+
+
+def _decode_text(path: Path, raw: bytes, forced: str | None = None) -> tuple[str, str]:
+    """(encoding, text) for JSON: BOM first, then UTF-8, then ``_decode_legacy``."""
     if raw.startswith(codecs.BOM_UTF8):
         try:
             return "utf-8-sig", raw[3:].decode("utf-8")
         except UnicodeDecodeError:
-            return _decode_legacy(raw[3:])
+            return _decode_legacy(path, raw[3:], forced)
     utf16 = _utf16_encoding(raw)
     if utf16 is not None:
         return utf16[0], _decode_utf16(path, raw, *utf16)
     try:
         return "utf-8", raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _decode_legacy(raw)
+        return _decode_legacy(path, raw, forced)
 
 
 def _decode_utf16(path: Path, raw: bytes, encoding: str, bom: int) -> str:
@@ -444,7 +596,7 @@ class _NotUtf8(Exception):
     """The tentative UTF-8 reading met invalid bytes: decode as cp1252/latin-1 and retry."""
 
 
-def _read_delimited(path: Path, raw: bytes, max_records: int) -> Table:
+def _read_delimited(path: Path, raw: bytes, max_records: int, forced: str | None = None) -> Table:
     utf16 = _utf16_encoding(raw)
     if utf16 is not None:
         data = _decode_utf16(path, raw, *utf16).encode("utf-8")
@@ -463,7 +615,7 @@ def _read_delimited(path: Path, raw: bytes, max_records: int) -> Table:
             return _parse_delimited(path, raw, bom, encoding, max_records, validated=False)
         except _NotUtf8:
             pass
-    encoding, text = _decode_legacy(raw[bom:])
+    encoding, text = _decode_legacy(path, raw[bom:], forced)
     return _parse_delimited(path, text.encode("utf-8"), 0, encoding, max_records, validated=True)
 
 
@@ -1356,8 +1508,8 @@ class _JsonNumber(str):
     __slots__ = ()
 
 
-def _read_json(path: Path, raw: bytes, max_records: int) -> Table:
-    encoding, text = _decode_text(path, raw)
+def _read_json(path: Path, raw: bytes, max_records: int, forced: str | None = None) -> Table:
+    encoding, text = _decode_text(path, raw, forced)
     try:
         document = json.loads(
             text,

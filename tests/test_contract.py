@@ -281,3 +281,66 @@ def test_what_a_killed_run_left_is_recovered(tmp_path: Path) -> None:
     live.mkdir()
     writers.recover_interrupted(out)
     assert live.exists()
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def test_one_stray_byte_does_not_re_decode_the_file(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_bytes(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        ",ORD-\u00dc1,16027,0,,,ITEM_RETURNED\n".encode()
+        + b",T2,16027,0,,,Caf\xe9\n"
+    )
+    results = tmp_path / "results.csv"
+    results.write_text("Line,Order Id,Message\n2,ORD-\u00dc1,ALREADY_LOCKED\n", encoding="utf-8")
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "o")
+    assert (code, stdout) == (2, "")
+    assert stderr == (
+        f"reconciler: {sent}:3: is UTF-8 except for 1 invalid byte on line 3; re-reading the "
+        "whole file in another encoding would change its other values: fix those bytes (save "
+        "it again as CSV UTF-8), or say how it is encoded with --encoding (e.g. --encoding "
+        "cp1252)\n"
+    )
+    code, _, _ = _invoke("check", sent, "-o", tmp_path / "c")
+    assert code == 2  # check reads the file the same way
+    code, _, stderr = _invoke(
+        "reconcile", sent, results, "--encoding", "nope", "-o", tmp_path / "o"
+    )
+    assert code == 2 and "--encoding 'nope' is not an encoding Python knows" in stderr
+
+
+@pytest.mark.parametrize(
+    ("encoding", "oid", "name"),
+    [
+        ("cp1252", "ORD-\u00dc1", "M\u00fcller"),
+        ("gb18030", "\u8ba2\u5355-7", "\u5f20\u4f1f"),
+        ("cp1250", "Z-\u0141\u00f3d\u017a", "\u017b\u00f3\u0142\u0107 \u015awi\u0119ty"),
+        ("cp1251", "\u0417\u0410\u041a-3", "\u041c\u043e\u0441\u043a\u0432\u0430"),
+        ("cp932", "\u6ce8\u6587-5", "\u5c71\u7530\u592a\u90ce"),
+    ],
+)
+def test_a_legacy_encoding_is_worked_out_from_the_bytes(
+    tmp_path: Path, encoding: str, oid: str, name: str
+) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_bytes(
+        (
+            "Oid,ActionTrackerId,Amount,CustomerStatus,Reason\n"
+            f"{oid},16027,0,,ITEM_RETURNED\n"
+            f"T2,16027,12.00,{name},ORDER_UPDATE\n"
+        ).encode(encoding)
+    )
+    results = tmp_path / "results.csv"
+    results.write_text(f"Line,Order Id,Message\n2,{oid},ALREADY_LOCKED\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code, stdout, _ = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 1
+    assert "2 records sent: 1 accepted (50.0%), 1 rejected" in stdout
+    assert f"sent.csv is not UTF-8: read as {encoding}" in stdout
+    reconciled = (out / "reconciled.csv").read_text(encoding="utf-8").splitlines()
+    assert reconciled[1].startswith(
+        f"{oid},16027,0,,ITEM_RETURNED,2,rejected,ALREADY_LOCKED,no_action,line"
+    )
+    assert reconciled[2].startswith(f"T2,16027,12.00,{name},ORDER_UPDATE,3,accepted")

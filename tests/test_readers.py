@@ -122,22 +122,32 @@ def test_cp1252(tmp_path: Path, engine: str) -> None:
     assert rows(table) == [["007", "Café €"]]
 
 
-def test_latin1_when_cp1252_cannot_decode(tmp_path: Path) -> None:
-    table = read(tmp_path, "latin1.csv", b"Oid,Name\n007,a\x81b\xe9\n")
+def test_bytes_that_read_as_words_in_no_encoding_are_refused(tmp_path: Path) -> None:
+    message = refused(tmp_path, "garbled.csv", b"Oid,Name\n007,a\x81b\xe9\n")
+    assert "is not UTF-8, and its text reads as words in none of the encodings tried" in message
+    assert "--encoding" in message
+    table = read_table(tmp_path / "garbled.csv", encoding="latin-1")  # told: as told
     assert table.encoding == "latin-1"
     assert rows(table) == [["007", "a\x81bé"]]
 
 
 @pytest.mark.parametrize("padding", [0, 100_000])
-def test_invalid_utf8_mid_file_falls_back_to_cp1252(
+def test_invalid_utf8_mid_file_is_refused_not_re_decoded(
     tmp_path: Path, engine: str, padding: int
 ) -> None:
     good = "".join(f"{i},ok\n" for i in range(padding // 5))
     data = b"Oid,Name\n" + good.encode() + b"1,Caf\xc3\xa9\n2,bad \x80 byte\n"
-    table = read(tmp_path, "invalid_utf8_mid_file.csv", data)
+    line = 2 + padding // 5 + 1
+    message = refused(tmp_path, "invalid_utf8_mid_file.csv", data)
+    assert (
+        f"invalid_utf8_mid_file.csv:{line}: is UTF-8 except for 1 invalid byte on line {line}"
+        in message
+    )
+    # Told how the file is encoded, reconciler reads it so, whole.
+    table = read_table(tmp_path / "invalid_utf8_mid_file.csv", encoding="cp1252")
     assert table.encoding == "cp1252"
     assert rows(table)[-2:] == [["1", "CafÃ©"], ["2", "bad € byte"]]
-    assert lines(table)[-1] == 2 + padding // 5 + 1
+    assert lines(table)[-1] == line
 
 
 # --------------------------------------------------------------------------- lines
