@@ -127,16 +127,25 @@ def _column_values(table: Table, label: str, limit: int = 50_000) -> set[str]:
 
 
 def _label_of(table: Table, label: str) -> str:
-    """The header cell as written, for messages (frame labels may carry a ``.1`` suffix)."""
+    """The header cell as written, for messages (frame labels may carry a `` (2)`` suffix)."""
+    return _written(table).get(label, label)
+
+
+def _written(table: Table) -> dict[str, str]:
+    """Frame label -> header cell as written (made once per call site: a header may hold
+    thousands of cells)."""
     columns = list(table.frame.columns)
-    return table.header[columns.index(label)] if len(table.header) == len(columns) else label
+    if len(table.header) != len(columns):
+        return {}
+    return dict(zip(columns, table.header, strict=True))
 
 
 def header_notes(table: Table, used: Sequence[str]) -> list[str]:
     """A note for each used column whose header holds invisible or look-alike characters."""
     notes = []
+    names = _written(table)
     for label in used:
-        written = _label_of(table, label)
+        written = names.get(label, label)
         odd = header_oddity(written)
         if odd:
             notes.append(
@@ -179,8 +188,9 @@ def refuse_twins(table: Table, groups: Mapping[str, Sequence[str]]) -> list[str]
 def detect_template(table: Table) -> SentSchema:
     """Work out which impact.com template a sent file follows from its headers (and values)."""
     groups: dict[str, list[str]] = {}
+    names = _written(table)
     for label in table.frame.columns:
-        written = _label_of(table, label)  # "Reason" twice is "Reason" and "Reason (2)"
+        written = names.get(label, label)  # "Reason" twice is "Reason" and "Reason (2)"
         name = _sent_field_of(written)
         if name is not None:
             name = _FIELD_NAMES[name]
