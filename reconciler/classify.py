@@ -193,8 +193,18 @@ def _verdict(catalogue: Catalogue, codeset: str) -> tuple[str, str]:
     if len(infos) == 1:
         advice = infos[0].advice
     else:
-        advice = " | ".join(f"{info.code}: {info.advice}" for info in infos)
+        # A record may carry a flood of codes: the advice of the first few, and how many more.
+        shown = infos[:MAX_ADVICE_CODES]
+        advice = " | ".join(f"{info.code}: {info.advice}" for info in shown)
+        if len(infos) > len(shown):
+            advice += (
+                f" | and {len(infos) - len(shown):,} more codes (ErrorCodes lists them all; "
+                "reconciler explain CODE says what each means)"
+            )
     return str(resolution), advice
+
+
+MAX_ADVICE_CODES = 10
 
 
 def classify_records(

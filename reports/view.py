@@ -45,6 +45,8 @@ MAX_CELL_CHARS = 200
 """A longer cell is cut (the CSV holds it whole), so one huge value cannot bloat the report."""
 MAX_ADVICE_CHARS = 1000
 MAX_VALUE_PAIRS = 6
+MAX_CELL_CODES = 20
+"""Codes one table cell shows; a record with more says how many more are in reconciled.csv."""
 
 REQUIRED_SUMMARY_KEYS: tuple[str, ...] = (
     "sent_records", "accepted", "accepted_pct", "rejected", "missing", "ambiguous",
@@ -641,18 +643,18 @@ class _Builder:
 
     def _codes_cell(self, text: str) -> _CodesCell:
         if text not in self._codes_cells:
-            codes = [c for c in text.split(";") if c]
+            every = [c for c in text.split(";") if c]
+            # A record may carry thousands of codes (one API record with a flood of them):
+            # the cell shows the first MAX_CELL_CODES and says how many more are in the CSV.
+            codes = every[:MAX_CELL_CODES]
             check = self._check_fields(codes)
             clipped = [clip(c, 80) for c in codes]
+            items = [(k, self.anchors.get(c, "")) for c, k in zip(codes, clipped, strict=True)]
+            if len(every) > len(codes):
+                items.append((f"and {count(len(every) - len(codes))} more in reconciled.csv", ""))
             self._codes_cells[text] = _CodesCell(
                 codes=tuple(codes),
-                cell=Cell(
-                    " ".join(codes),
-                    "codes",
-                    items=tuple(
-                        (k, self.anchors.get(c, "")) for c, k in zip(codes, clipped, strict=True)
-                    ),
-                ),
+                cell=Cell(" ".join(codes), "codes", items=tuple(items)),
                 filter=" ".join(clipped),
                 flagged=frozenset(self.fields[f] for f in check if f in self.id_fields),
                 value_labels=tuple(

@@ -344,3 +344,37 @@ def test_a_legacy_encoding_is_worked_out_from_the_bytes(
         f"{oid},16027,0,,ITEM_RETURNED,2,rejected,ALREADY_LOCKED,no_action,line"
     )
     assert reconciled[2].startswith(f"T2,16027,12.00,{name},ORDER_UPDATE,3,accepted")
+
+
+def test_a_flood_of_codes_on_one_record_stays_bounded(tmp_path: Path) -> None:
+    import json
+
+    codes = " ".join(f"CODE_{i:06d}" for i in range(100_000))
+    results = tmp_path / "results.json"
+    results.write_text(
+        json.dumps(
+            {
+                "APISubmissions": [
+                    {
+                        "BatchId": "A-1",
+                        "ActionId": "1000.4636.158133",
+                        "Status": "Complete",
+                        "CompletionDate": "2025-01-01T00:00:00Z",
+                        "ErrorType": "Validation",
+                        "ErrorReason": codes,
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, _, _ = _invoke("reconcile", DEMO / "sent.csv", results, "-o", out)
+    assert code == 1
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert len(html) < 1_000_000  # it was 62.8 MB
+    assert "and 99,980 more in reconciled.csv" in html
+    row = (out / "reconciled.csv").read_text(encoding="utf-8").splitlines()[1]
+    assert row.count("CODE_") >= 100_000  # every code stays in the CSV
+    assert "and 99,990 more codes (ErrorCodes lists them all" in row
+    assert len(row) < 2_000_000
