@@ -1055,7 +1055,7 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 table = _sheet_table(
-                    path, title, worksheet.iter_rows(values_only=True), max_records
+                    path, title, _bounded_rows(path, title, worksheet), max_records
                 )
             if skipped:
                 table = replace(table, meta={**table.meta, "@hidden_sheets": ", ".join(skipped)})
@@ -1071,6 +1071,62 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
             ) from None
     finally:
         workbook.close()
+
+
+MAX_XLSX_CELLS: Final = 2_000_000
+"""Cells a sheet may spread its values over (rows x the width up to each row's last value)
+when they hold less than 1% of them: one stray cell in column XFD on every row of a small
+workbook would otherwise cost gigabytes (openpyxl pads every row to its last cell)."""
+
+
+def _bounded_rows(path: Path, title: str, worksheet: Any) -> Iterator[tuple[object, ...]]:
+    """The sheet's rows as value tuples, as ``iter_rows(values_only=True)`` gives them, built
+    from the cells the sheet really holds, and refused with one line when the cells they
+    imply outgrow the values (``MAX_XLSX_CELLS``)."""
+    parser_module = importlib.import_module("openpyxl.worksheet._reader")
+    book = worksheet.parent
+    implied = values = 0
+    counter = 1
+    with worksheet._get_source() as source:
+        parser = parser_module.WorkSheetParser(
+            source,
+            worksheet._shared_strings,
+            data_only=book.data_only,
+            epoch=book.epoch,
+            date_formats=book._date_formats,
+            timedelta_formats=book._timedelta_formats,
+        )
+        for index, cells in parser.parse():
+            while counter < index:  # rows the sheet leaves out
+                counter += 1
+                yield ()
+            counter += 1
+            held = [(c["column"], c["value"]) for c in cells if c["value"] is not None]
+            if not held:
+                yield ()
+                continue
+            width = max(column for column, _ in held)
+            implied += width
+            values += len(held)
+            if implied > MAX_XLSX_CELLS and implied > 100 * values:
+                raise InputError(
+                    f"sheet {title!r} spreads {values:,} values over {implied:,} cells (up to "
+                    f"column {_column_name(width)}): delete the stray cells beyond the table, "
+                    "or copy the table alone into a new workbook",
+                    path=path,
+                )
+            row: list[object] = [None] * width
+            for column, value in held:
+                row[column - 1] = value
+            yield tuple(row)
+
+
+def _column_name(number: int) -> str:
+    name = ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        name = chr(65 + rest) + name
+    return name
 
 
 def _refuse_defused(path: Path, exc: BaseException) -> None:

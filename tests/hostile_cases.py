@@ -10,7 +10,7 @@ Cases where the input is legitimately usable (mixed line endings, UTF-16 without
 invalid UTF-8 byte, 10,000 columns, formula-like values...) expect a normal run (exit 0 or 1)
 and carry a ``check`` on the outputs instead of a message fragment.
 
-The corpus holds 142 cases: 121 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
+The corpus holds 144 cases: 123 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
 in ``test_hostile.py`` keeps these figures honest. Cases with ``known_bug`` document a bug in a
 module other than ``readers.py``; they run as ``xfail(strict=True)`` until it is fixed.
 """
@@ -272,6 +272,23 @@ FORMULAS: dict[int, str] = {
 
 
 HTML_PAYLOADS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(2)>', "</td></tr><b>")
+
+
+def xfd_workbook(rows: int = 2_000) -> bytes:
+    """A small workbook with one stray cell in column XFD (16,384) on every row: reading it
+    the plain way pads every row to 16,384 cells."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["ActionId", "Amount", "Reason"])
+    for row in range(2, rows + 2):
+        ws.cell(row=row, column=1, value=f"1000.1.{row}")
+        ws.cell(row=row, column=2, value="5.00")
+        ws.cell(row=row, column=3, value="ORDER_UPDATE")
+        ws.cell(row=row, column=16_384, value="x")
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
 
 
 def results_with_lines(values: list[tuple[str, str]]) -> str:
@@ -762,6 +779,14 @@ REFUSED: list[Case] = [
         lambda folder: SENT,
         2,
         "",
+    ),
+    # -- a small workbook whose cells imply gigabytes
+    *_both(
+        "xlsx-cells-spread-to-column-xfd",
+        "xfd.xlsx",
+        xfd_workbook,
+        "spreads 495 values over 2,015,235 cells (up to column XFD): delete the stray cells "
+        "beyond the table, or copy the table alone into a new workbook",
     ),
     # -- data that would be altered or invented if it were read
     *_both(
