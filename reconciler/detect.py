@@ -476,3 +476,24 @@ def looks_like_results(table: Table) -> bool:
         for k in ("status", "type", "category")
         if k in keys
     )
+
+
+def unreadable_cells(table: Table) -> dict[tuple[int, str], str]:
+    """Cells of the records whose value a workbook does not hold (the reader notes them):
+    (record position, frame label) -> what is wrong ("a formula without a saved value", "the
+    Excel error #N/A", "merged into A3")."""
+    raw = table.meta.get("@cell_issues")
+    if not raw:
+        return {}
+    import json
+
+    columns = list(table.frame.columns)
+    lines = np.asarray(table.lines, dtype=np.int64)
+    out: dict[tuple[int, str], str] = {}
+    for key, what in json.loads(raw).items():
+        row, _, column = str(key).partition(":")
+        position = int(np.searchsorted(lines, int(row)))
+        col = int(column) - 1
+        if position < len(lines) and lines[position] == int(row) and 0 <= col < len(columns):
+            out[(position, columns[col])] = str(what)
+    return out

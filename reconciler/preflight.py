@@ -68,7 +68,7 @@ import pyarrow.compute as pc
 
 from .actions import ActionsIndex, newest
 from .catalogue import Catalogue, load_catalogue
-from .detect import SentSchema, detect_template, looks_like_results
+from .detect import SentSchema, detect_template, looks_like_results, unreadable_cells
 from .errors import ShapeError
 from .fixes import (
     ISO_DATETIME,
@@ -788,6 +788,27 @@ def _ck_id_spoiled(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
             predicted="" if conversion else None,
             fix="ACTION_NOT_FOUND" if recover else "",
         )
+
+
+def _ck_id_unreadable(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    unreadable = unreadable_cells(ctx.table)
+    if not unreadable:
+        return
+    for name in ("action_id", "oid", "action_tracker_id"):
+        label = ctx.label(name)
+        if label is None:
+            continue
+        found = sorted(p for (p, lab) in unreadable if lab == label)
+        if not found:
+            continue
+        pos = np.asarray(found, dtype=np.int64)
+        advice = [
+            f"the cell is {unreadable[(p, label)]}: the workbook does not hold the identifier, "
+            "so the row would name no action (or the wrong one); open it in Excel, let it "
+            "calculate, unmerge the cells, fix the error and save it (or type the value)"
+            for p in found
+        ]
+        yield _hits(ctx, pos, label, ctx.raw(label).iloc[pos].to_numpy(dtype=object), advice)
 
 
 _WHITESPACE_FIX: Final = {
@@ -1809,6 +1830,11 @@ CHECKS: tuple[Check, ...] = (
     Check("not-an-integer", E, "MALFORMED", "Whole number expected",
           "ActionTrackerId, CampaignId (conversions) or Quantity{i} is not a whole number.",
           _ck_not_integer, "`16027.0`, `1.6E+04`, `one`"),
+    Check("id-cell-unreadable", E, "ACTION_NOT_FOUND", "ID cell without a value",
+          "An ActionId, Oid or ActionTrackerId cell of a workbook holds no value the file "
+          "gives: a formula whose result was never saved, an Excel error such as #N/A, or a "
+          "cell merged into another.", _ck_id_unreadable,
+          "`=VLOOKUP(...)` never calculated, `#N/A`, merged cells"),
     Check("id-spoiled", E, "ACTION_NOT_FOUND", "ID spoiled by a spreadsheet",
           "ActionId or Oid in scientific notation, with a .0 suffix, or 17 digits or more "
           "ending in zeros past the 15th (a spreadsheet's rounding). For conversions the order "

@@ -1052,11 +1052,22 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
                 skipped.append(str(ws.title))
         worksheet.reset_dimensions()  # stale <dimension> tags would cut rows off
         try:
+            issues: dict[tuple[int, int], str] = {}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 table = _sheet_table(
-                    path, title, _bounded_rows(path, title, worksheet), max_records
+                    path, title, _bounded_rows(path, title, worksheet, issues), max_records
                 )
+            if issues:
+                # Cells of the records whose value the file does not hold: "row:column" ->
+                # what is wrong (json: Table.meta holds text).
+                found = {
+                    f"{row}:{column}": what
+                    for (row, column), what in sorted(issues.items())
+                    if row > table.header_line
+                }
+                if found:
+                    table = replace(table, meta={**table.meta, "@cell_issues": json.dumps(found)})
             if skipped:
                 table = replace(table, meta={**table.meta, "@hidden_sheets": ", ".join(skipped)})
             return table
@@ -1079,16 +1090,40 @@ when they hold less than 1% of them: one stray cell in column XFD on every row o
 workbook would otherwise cost gigabytes (openpyxl pads every row to its last cell)."""
 
 
-def _bounded_rows(path: Path, title: str, worksheet: Any) -> Iterator[tuple[object, ...]]:
+MAX_CELL_ISSUES: Final = 10_000  # cells noted as unreadable; more are counted, not listed
+
+
+def _bounded_rows(
+    path: Path, title: str, worksheet: Any, issues: dict[tuple[int, int], str]
+) -> Iterator[tuple[object, ...]]:
     """The sheet's rows as value tuples, as ``iter_rows(values_only=True)`` gives them, built
     from the cells the sheet really holds, and refused with one line when the cells they
-    imply outgrow the values (``MAX_XLSX_CELLS``)."""
+    imply outgrow the values (``MAX_XLSX_CELLS``). ``issues`` gets the cells whose value the
+    file does not hold, by (sheet row, column): a formula without a saved value, an Excel
+    error (``#N/A``), a cell merged into another."""
     parser_module = importlib.import_module("openpyxl.worksheet._reader")
     book = worksheet.parent
+    formula_tag = parser_module.FORMULA_TAG
+
+    base: Any = parser_module.WorkSheetParser
+
+    class Parser(base):  # type: ignore[misc]
+        def parse_cell(self, element: Any) -> Any:
+            cell = super().parse_cell(element)
+            if cell["value"] is None and element.find(formula_tag) is not None:
+                note((cell["row"], cell["column"]), "a formula without a saved value")
+            elif cell["data_type"] == "e":
+                note((cell["row"], cell["column"]), f"the Excel error {cell['value']}")
+            return cell
+
+    def note(where: tuple[int, int], what: str) -> None:
+        if len(issues) < MAX_CELL_ISSUES:
+            issues[where] = what
+
     implied = values = 0
     counter = 1
     with worksheet._get_source() as source:
-        parser = parser_module.WorkSheetParser(
+        parser = Parser(
             source,
             worksheet._shared_strings,
             data_only=book.data_only,
@@ -1119,6 +1154,23 @@ def _bounded_rows(path: Path, title: str, worksheet: Any) -> Iterator[tuple[obje
             for column, value in held:
                 row[column - 1] = value
             yield tuple(row)
+        # Merged ranges come after the rows: every cell but the first of a range is blank.
+        for merged in getattr(getattr(parser, "merged_cells", None), "mergeCell", []) or []:
+            with contextlib.suppress(Exception):
+                low_col, low_row, high_col, high_row = _range_bounds(str(merged.ref))
+                if (high_row - low_row + 1) * (high_col - low_col + 1) > MAX_CELL_ISSUES:
+                    continue
+                first = f"{_column_name(low_col)}{low_row}"
+                for r in range(low_row, high_row + 1):
+                    for c in range(low_col, high_col + 1):
+                        if (r, c) != (low_row, low_col):
+                            note((r, c), f"merged into {first}")
+
+
+def _range_bounds(ref: str) -> tuple[int, int, int, int]:
+    utils = importlib.import_module("openpyxl.utils")
+    low_col, low_row, high_col, high_row = utils.range_boundaries(ref)
+    return int(low_col), int(low_row), int(high_col), int(high_row)
 
 
 def _column_name(number: int) -> str:

@@ -23,7 +23,7 @@ import pandas as pd
 from .actions import ActionsIndex, is_locked, newest
 from .catalogue import Catalogue
 from .classify import RESOLUTION_CODE, RESOLUTION_NAMES, TextColumn, resolution_column
-from .detect import SentSchema
+from .detect import SentSchema, unreadable_cells
 from .fixes import (
     SPREADSHEET_DIGITS,
     Fix,
@@ -659,6 +659,35 @@ def _remediate(
     # is never resubmitted, whatever else a rule could correct on it: it would reach
     # impact.com as a row about nothing.
     anonymous = cand[~_names_an_action(sent, schema, cand)]
+    # An identifier a workbook does not hold (a formula without its value, #N/A, a merged
+    # cell): the record cannot be resubmitted as it is either.
+    unreadable = unreadable_cells(table)
+    if unreadable:
+        id_labels = {
+            label: field
+            for field in ("action_id", "oid", "action_tracker_id")
+            if (label := schema.column(field))
+        }
+        for p in cand:
+            said = [
+                f"its {label} cell (sheet row {int(table.lines[int(p)])}) is "
+                f"{unreadable[(int(p), label)]}"
+                for label in id_labels
+                if (int(p), label) in unreadable
+            ]
+            if said:
+                ok[p] = False
+                problem[p] = "; ".join(
+                    [
+                        *said,
+                        "the workbook does not give its identifier: open it in Excel, let it "
+                        "calculate, unmerge the cells, save it, and reconcile again",
+                        *([problem[p]] if problem[p] else []),
+                    ]
+                )
+                for label in id_labels:
+                    if (int(p), label) in unreadable:
+                        look_parts.append((np.array([p], dtype=np.int64), label))
     if len(anonymous):
         ok[anonymous] = False
         problem[anonymous] = _join(

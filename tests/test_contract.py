@@ -378,3 +378,38 @@ def test_a_flood_of_codes_on_one_record_stays_bounded(tmp_path: Path) -> None:
     assert row.count("CODE_") >= 100_000  # every code stays in the CSV
     assert "and 99,990 more codes (ErrorCodes lists them all" in row
     assert len(row) < 2_000_000
+
+
+def test_workbook_id_cells_without_a_value_are_never_resubmitted(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["ActionId", "Amount", "Reason"])
+    ws.append(['=VLOOKUP("x",Z:Z,1,FALSE)', "5.00", "item returned"])  # never calculated
+    ws.append(["1000.1.3", "6.00", "item returned"])
+    ws.append(["1000.1.3", "7.00", "item returned"])
+    ws.merge_cells("A3:A4")  # row 4's ActionId is merged into A3
+    ws.append(["#N/A", "8.00", "item returned"])
+    ws["A5"].data_type = "e"
+    ws.append(["1000.1.6", "9.00", "item returned"])
+    sent = tmp_path / "sent.xlsx"
+    wb.save(sent)
+    results = _write(
+        tmp_path / "results.csv",
+        "Line,Message\n2,BAD_DISPOSITION\n3,BAD_DISPOSITION\n4,BAD_DISPOSITION\n"
+        "5,BAD_DISPOSITION\n6,BAD_DISPOSITION\n",
+    )
+    out = tmp_path / "out"
+    code, _, _ = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 1
+    resubmit = (out / "resubmit.csv").read_text(encoding="utf-8").splitlines()
+    assert resubmit[1:] == ["1000.1.3,6.00,ITEM_RETURNED", "1000.1.6,9.00,ITEM_RETURNED"]
+    attention = (out / "needs-attention.csv").read_text(encoding="utf-8").lower()
+    assert "its actionid cell (sheet row 2) is a formula without a saved value" in attention
+    assert "its actionid cell (sheet row 4) is merged into a3" in attention
+    assert "its actionid cell (sheet row 5) is the excel error #n/a" in attention
+    code, _, _ = _invoke("check", sent, "-o", tmp_path / "checked")
+    found = (tmp_path / "checked" / "check.csv").read_text(encoding="utf-8")
+    assert found.count(",id-cell-unreadable,error,ACTION_NOT_FOUND,") == 3
