@@ -10,7 +10,7 @@ Cases where the input is legitimately usable (mixed line endings, UTF-16 without
 invalid UTF-8 byte, 10,000 columns, formula-like values...) expect a normal run (exit 0 or 1)
 and carry a ``check`` on the outputs instead of a message fragment.
 
-The corpus holds 144 cases: 123 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
+The corpus holds 150 cases: 129 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
 in ``test_hostile.py`` keeps these figures honest. Cases with ``known_bug`` document a bug in a
 module other than ``readers.py``; they run as ``xfail(strict=True)`` until it is fixed.
 """
@@ -789,6 +789,38 @@ REFUSED: list[Case] = [
         "beyond the table, or copy the table alone into a new workbook",
     ),
     # -- data that would be altered or invented if it were read
+    *_both(
+        "utf8-with-a-stray-byte",
+        "stray.csv",
+        SENT_TEXT.replace("EXISTING", "EXIST\u00dcNG", 1)
+        .replace("T52324111230", "T52324111230\udcff")
+        .encode("utf-8", "surrogateescape"),
+        ":11: is UTF-8 except for 1 invalid byte on line 11; re-reading the whole file in "
+        "another encoding would change its other values",
+    ),
+    *_both(
+        "bytes-that-read-as-words-in-no-encoding",
+        "garbled.csv",
+        b"Oid,Name\n007,a\x81b\xe9\n",
+        "is not UTF-8, and its text reads as words in none of the encodings tried",
+    ),
+    Case(
+        "sent-two-columns-for-one-field",
+        "sent",
+        data("twins.csv", SENT_TEXT.replace("\n", ",x\n").replace("Reason,x", "Reason,Reason", 1)),
+        2,
+        "two columns 'Reason' both hold Reason, with different values ('ORDER_UPDATE' and 'x')",
+    ),
+    Case(
+        "results-two-columns-for-one-field",
+        "results",
+        data(
+            "results.csv",
+            RESULTS_TEXT.replace("\n", ",x\n").replace("Message,x", "Message,Message", 1),
+        ),
+        2,
+        "two columns 'Message' both hold Error Code, with different values",
+    ),
     *_both(
         "concatenated-export",
         "joined.csv",
