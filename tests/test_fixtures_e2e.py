@@ -1,15 +1,14 @@
 """End-to-end scenarios: every fixture folder reconciled and checked against its hand-written
 oracle (``expected.csv``, ``expected_unmatched.csv``), plus golden output files for the README demo.
 
-Golden files live in ``tests/golden/<scenario>/``. A missing golden file fails the test. To
-regenerate after an intended change, run ``RECONCILER_UPDATE_GOLDEN=1 pytest tests/test_fixtures_e2e.py``
-and review the diff; on a mismatch the actual file is written beside the golden one as ``*.actual``.
+Golden files live in ``tests/golden/<scenario>/`` (see ``tests/goldens.py``): a missing golden
+fails; on a mismatch the actual file is written to the git-ignored ``tests/actual/``. To
+regenerate after an intended change, run ``RECONCILER_UPDATE_GOLDEN=1 pytest`` and review the diff.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,11 +16,11 @@ import pytest
 
 from reconciler.errors import ReconcilerError
 from reconciler.pipeline import ReconcileOptions, reconcile, write_outputs
+from tests import goldens
 from tests.helpers import scenario_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-GOLDEN = Path(__file__).resolve().parent / "golden"
 FIXED_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SCENARIOS = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.csv").exists())
 
@@ -102,30 +101,43 @@ def test_outputs_match_golden_files(
     rec = reconcile(*scenario_inputs(folder, ROOT), ReconcileOptions(now=FIXED_NOW))
     out = tmp_path / "out"
     written = write_outputs(rec, out)
-    update = os.environ.get("RECONCILER_UPDATE_GOLDEN") == "1"
-    gold = GOLDEN / scenario
-    problems: list[str] = []
-    for name in GOLDEN_FILES:
-        actual = out / name
-        golden = gold / name
-        if update:
-            gold.mkdir(parents=True, exist_ok=True)
-            if actual.exists():
-                golden.write_bytes(actual.read_bytes())
-            elif golden.exists():
-                golden.unlink()
-            continue
-        if not actual.exists():
-            if golden.exists():
-                problems.append(f"{name}: expected (golden exists) but not written")
-            continue
-        if not golden.exists():
-            problems.append(
-                f"{name}: no golden file {golden} (run with RECONCILER_UPDATE_GOLDEN=1)"
-            )
-            continue
-        if actual.read_bytes() != golden.read_bytes():
-            golden.with_name(name + ".actual").write_bytes(actual.read_bytes())
-            problems.append(f"{name}: differs from {golden} (see {name}.actual)")
+    problems = goldens.compare(
+        scenario,
+        {
+            name: (out / name).read_bytes() if (out / name).exists() else None
+            for name in GOLDEN_FILES
+        },
+    )
     assert not problems, "\n".join(problems)
     assert "summary.json" in written
+
+
+CHECK_GOLDEN_SCENARIOS = ["modification_view_errors", "item_modification_xlsx"]
+CHECK_FILES = ["check.csv", "check.json", "sent.fixed.csv", "changes.csv"]
+
+
+@pytest.mark.parametrize("scenario", CHECK_GOLDEN_SCENARIOS)
+def test_check_outputs_match_golden_files(
+    scenario: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``reconciler check --fix`` on a fixture's sent file, byte for byte."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764244800")  # 2025-11-27
+    sent, _ = scenario_inputs(FIXTURES / scenario, ROOT)
+    out = tmp_path / "checked"
+    done = CliRunner().invoke(
+        app, ["check", str(sent), "--fix", "--today", "2025-02-20", "-o", str(out)]
+    )
+    assert done.exit_code in (0, 1), done.output
+    problems = goldens.compare(
+        f"check_{scenario}",
+        {
+            name: (out / name).read_bytes() if (out / name).exists() else None
+            for name in CHECK_FILES
+        },
+    )
+    assert not problems, "\n".join(problems)

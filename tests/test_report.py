@@ -3,15 +3,12 @@ rules every report keeps (self-contained, deterministic, figures taken from the 
 
 Golden file: ``tests/golden/report/modification_view_errors.html``, the report of
 ``fixtures/modification_view_errors`` rendered with ``SOURCE_DATE_EPOCH`` fixed and the tool
-version masked as ``reconciler VERSION``. A missing golden file fails the test. To regenerate it
-after an intended change, run ``RECONCILER_UPDATE_GOLDEN=1 pytest tests/test_report.py`` and
-review the diff; on a mismatch the actual output is written beside the golden file as
-``*.actual`` (delete it once reviewed).
+version masked as ``reconciler VERSION``, compared by ``tests/goldens.py`` (a mismatch lands in
+the git-ignored ``tests/actual/``; ``RECONCILER_UPDATE_GOLDEN=1 pytest`` regenerates).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,11 +26,11 @@ from reports.view import (
     report_from_reconciliation,
     section_rows,
 )
+from tests import goldens
 from tests.helpers import scenario_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-GOLDEN = Path(__file__).resolve().parent / "golden" / "report"
 EPOCH = "1767225600"  # 2026-01-01T00:00:00Z
 SCENARIOS = sorted(p.name for p in FIXTURES.iterdir() if (p / "expected.csv").exists())
 
@@ -96,22 +93,8 @@ def test_golden_report(fixed_clock: None, tmp_path: Path) -> None:
     rec = _reconcile("modification_view_errors")
     _write(rec, tmp_path / "out")
     actual = _mask((tmp_path / "out" / "report.html").read_text(encoding="utf-8"))
-    golden = GOLDEN / "modification_view_errors.html"
-    if os.environ.get("RECONCILER_UPDATE_GOLDEN") == "1":
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(actual, encoding="utf-8")
-    if not golden.exists():
-        pytest.fail(
-            f"missing golden file {golden.relative_to(ROOT)}; create it with "
-            "RECONCILER_UPDATE_GOLDEN=1 pytest tests/test_report.py and review it"
-        )
-    expected = golden.read_text(encoding="utf-8")
-    if actual != expected:
-        golden.with_name(golden.name + ".actual").write_text(actual, encoding="utf-8")
-        pytest.fail(
-            f"report differs from {golden.relative_to(ROOT)}; the actual output is beside it "
-            "as .actual (regenerate with RECONCILER_UPDATE_GOLDEN=1 if the change is intended)"
-        )
+    problems = goldens.compare("report", {"modification_view_errors.html": actual.encode()})
+    assert not problems, "\n".join(problems)
 
 
 # --------------------------------------------------------------------------- content
