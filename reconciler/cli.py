@@ -22,6 +22,7 @@ from typer.core import TyperGroup
 from . import __version__
 from .errors import (
     EXIT_ATTENTION,
+    EXIT_BROKEN_PIPE,
     EXIT_CANNOT_RUN,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -164,7 +165,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             # The reader of stdout went away (`... | head`): stop quietly, as Unix tools do.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(141) from None
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except Exception as exc:
             if debug:
                 traceback.print_exc()
@@ -563,7 +564,7 @@ def check(
     from dataclasses import replace
     from datetime import date
 
-    from .pipeline import clock
+    from .clock import clock
     from .preflight import CheckOptions, fix_table
     from .preflight import check as run_check
     from .readers import read_table
@@ -642,10 +643,3 @@ def check(
             )
         typer.echo(f"outputs in {out_dir}: {', '.join(written)}")
     raise typer.Exit(EXIT_ATTENTION if result.errors else EXIT_OK)
-
-
-def main() -> None:
-    """The console entry point (see ``reconciler.__main__.main``, which guards the imports)."""
-    from .__main__ import main as guarded_main
-
-    guarded_main()

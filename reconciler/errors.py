@@ -14,6 +14,7 @@ EXIT_OK = 0
 EXIT_ATTENTION = 1
 EXIT_CANNOT_RUN = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (`... | head`), as Unix tools exit
 
 INTERRUPTED = (
     "interrupted; the output folder holds either its previous contents or the complete new "

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pandas as pd
 from . import __version__
 from .catalogue import Catalogue, load_catalogue
 from .classify import COMPLETENESS_LABELS, Completeness, SubmissionState, classify_records
+from .clock import clock
 from .detect import (
     SHAPE_TITLES,
     ResultSchema,
@@ -88,14 +88,6 @@ UNMATCHED_COLUMNS: tuple[str, ...] = (
     "Detail",
     "CandidateLines",
 )
-
-
-def clock() -> datetime:
-    """Now, or SOURCE_DATE_EPOCH when set (reproducible outputs)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isascii() and epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), tz=UTC)
-    return datetime.now(tz=UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)

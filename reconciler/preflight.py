@@ -68,6 +68,7 @@ import pyarrow.compute as pc
 
 from .actions import ActionsIndex, newest
 from .catalogue import Catalogue, load_catalogue
+from .clock import clock
 from .detect import SentSchema, detect_template, looks_like_results, unreadable_cells
 from .errors import ShapeError
 from .fixes import (
@@ -107,7 +108,6 @@ __all__ = [
     "check",
     "check_table",
     "describe_checks",
-    "file_findings",
     "fix_table",
 ]
 
@@ -2032,20 +2032,7 @@ def _finish(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _resolve_today(opts: CheckOptions) -> date:
     if opts.today is not None:
         return opts.today
-    from .pipeline import clock  # the one clock (SOURCE_DATE_EPOCH aware)
-
     return clock().date()
-
-
-def file_findings(table: Table, opts: CheckOptions | None = None) -> pd.DataFrame:
-    """The file-level findings that need only the raw facts (name, format, encoding,
-    delimiter): no template needed."""
-    opts = opts or CheckOptions()
-    ctx = _Ctx(table, None, opts, _resolve_today(opts))
-    raw_facts = ("not-csv-or-xml", "reserved-file-name", "utf8-bom", "not-utf8",
-                 "delimiter-not-comma")  # fmt: skip
-    findings, _ = _run(ctx, (BY_SLUG[s] for s in raw_facts))
-    return findings
 
 
 def check_table(table: Table, schema: SentSchema, opts: CheckOptions) -> CheckResult:
