@@ -30,8 +30,8 @@ def main() -> None:
     # does not (README, Performance). Set before pyarrow loads; a user's own choice wins.
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     try:
-        # Read and parse the input files while pandas and the command line load (prefetch.py).
-        from . import prefetch
+        # Read and parse the input files while pandas and the command line load (readers/prefetch.py).
+        from .readers import prefetch
 
         prefetch.start(sys.argv[1:])
         from .cli import app

@@ -1,7 +1,7 @@
 """An impact.com Actions export (``--actions FILE``) indexed for look-ups.
 
 Owns: recognising the export's columns and answering "which actions could this spoiled ID be?"
-and "what state is this action in?". Reading the file is ``readers.py``'s job.
+and "what state is this action in?". Reading the file is the ``readers`` package's job.
 """
 
 from __future__ import annotations

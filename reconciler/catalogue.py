@@ -4,7 +4,7 @@ Owns: the ``CodeInfo`` record of one code, the validated ``Catalogue`` (looked u
 raising for unknown ones), and the rules that turn a raw results cell (``"Error: bad disposition"``,
 ``"CONTRACT_NOT_FOUND RESTRICTED_PROMOCODE"``, ``"NO_CHANGE; BAD_DISPOSITION"``) into codes.
 Does not own: what a code means for a record's outcome (``classify.py``), the fixes named by
-``fix_rule`` (``remediate.py``), or reading results files (``readers.py``). The codes themselves
+``fix_rule`` (``remediate.py``), or reading results files (``readers``). The codes themselves
 are data: adding one is an edit to ``catalogue.toml``, not to this module.
 
 Normalising one value (``normalize_text``): strip whitespace, surrounding quotes and brackets and

@@ -12,7 +12,7 @@ and carry a ``check`` on the outputs instead of a message fragment.
 
 The corpus holds 150 cases: 129 refusals (exit 2) and 21 normal runs. ``test_corpus_size``
 in ``test_hostile.py`` keeps these figures honest. Cases with ``known_bug`` document a bug in a
-module other than ``readers.py``; they run as ``xfail(strict=True)`` until it is fixed.
+module other than the ``readers`` package; they run as ``xfail(strict=True)`` until it is fixed.
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ class Case:
     exit_code: int
     fragment: str = ""  # in the one-line message (exit 2)
     args: tuple[str, ...] = ()  # extra options, e.g. --map
-    limits: Mapping[str, int] = field(default_factory=dict)  # reconciler.readers overrides
+    limits: Mapping[str, int] = field(default_factory=dict)  # reconciler.readers.limits overrides
     check: Check | None = None  # normal runs: outputs and stderr
     needs_unprivileged: bool = False  # file permissions are ignored when running as root
-    known_bug: str = ""  # xfail(strict=True) reason for a bug outside readers.py
+    known_bug: str = ""  # xfail(strict=True) reason for a bug outside the readers package
 
 
 # --------------------------------------------------------------------------- builders

@@ -18,8 +18,8 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
-from reconciler import readers
 from reconciler.cli import app
+from reconciler.readers import limits
 from tests.hostile_cases import (
     CASES,
     DEMO,
@@ -62,7 +62,7 @@ def run_case(
 ) -> tuple[int, str, str, Path, Path]:
     """Build the hostile argument, run ``reconcile``; (exit, stdout, stderr, hostile, out)."""
     for name, value in case.limits.items():
-        monkeypatch.setattr(readers, name, value)
+        monkeypatch.setattr(limits, name, value)
     work = tmp_path / "work"
     work.mkdir()
     hostile = case.build(work)

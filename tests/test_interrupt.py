@@ -117,6 +117,25 @@ def _wait_for_library(proc: subprocess.Popen[bytes], name: str) -> None:
         time.sleep(0.002)
 
 
+def _wait_for_handlers(proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the process catches SIGHUP and SIGTERM (Linux: SigCgt in /proc/PID/status)."""
+    wanted = (1 << (signal.SIGHUP - 1)) | (1 << (signal.SIGTERM - 1))
+    status = Path(f"/proc/{proc.pid}/status")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            caught = next(
+                int(line.split()[1], 16)
+                for line in status.read_text().splitlines()
+                if line.startswith("SigCgt:")
+            )
+        except (OSError, StopIteration):
+            return
+        if caught & wanted == wanted:
+            return
+        time.sleep(0.001)
+
+
 def _wait_for_staging(parent: Path, name: str, proc: subprocess.Popen[bytes]) -> bool:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
@@ -305,8 +324,12 @@ def test_every_signal_early_in_a_run_is_one_line_and_exit_130(
     setup: Setup, name: str, delay: float
 ) -> None:
     with previous_outputs(setup, f"loop_{name}_{delay}") as out:
+        started = time.monotonic()
         proc = _start(setup, out)
-        time.sleep(delay)
+        # Before the interpreter runs the tool's first line, no program can catch a signal: the
+        # loop starts once the tool holds SIGHUP and SIGTERM (at once on a quiet machine).
+        _wait_for_handlers(proc)
+        time.sleep(max(0.0, delay - (time.monotonic() - started)))
         proc.send_signal(getattr(signal, name))
         try:
             _, stderr = proc.communicate(timeout=30)
@@ -320,4 +343,4 @@ def test_every_signal_early_in_a_run_is_one_line_and_exit_130(
             assert stderr.decode().splitlines() == [f"reconciler: {INTERRUPTED}"]
             assert snapshot(out) in (setup.a, setup.b)
         else:  # a fast machine finished first: the signal met the outputs already complete
-            assert snapshot(out) == setup.b
+            assert snapshot(out) == setup.b, stderr.decode()

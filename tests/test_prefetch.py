@@ -1,4 +1,4 @@
-"""Reading ahead (``reconciler.prefetch``): which files a command line names, and that a read
+"""Reading ahead (``reconciler.readers.prefetch``): which files a command line names, and that a read
 made ahead changes nothing the reader returns.
 
 The read ahead is only a head start: ``readers.read_table`` must give the very table a plain
@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reconciler import delimited, prefetch
-from reconciler.readers import read_table
+from reconciler.readers import layout as delimited
+from reconciler.readers import prefetch, read_table
 
 SENT = "ActionId,Oid,ActionTrackerId,Amount,Reason\n" + "".join(
     f"1000.1.{i},,,{i}.00,ORDER_UPDATE\n" for i in range(1, 200)

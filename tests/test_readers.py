@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import delimited, readers
 from reconciler.errors import InputError, ReconcilerError
-from reconciler.readers import read_reason_map, read_table
+from reconciler.readers import layout as delimited
+from reconciler.readers import limits, read_reason_map, read_table
 from tests.readers_cases import (
     ACTIONS_XML,
     ATTRIBUTE_XML,
@@ -315,7 +315,7 @@ def test_more_records_than_max_records(tmp_path: Path, engine: str) -> None:
 
 
 def test_line_over_the_line_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(limits, "MAX_LINE_BYTES", 1000)
     data = "Oid,Note\n1,short\n2," + "x" * 3000 + "\n3,ok\n"
     message = refused(tmp_path, "long_line.csv", data)
     assert ":3: line 3 is 2.9 KiB long, over the 1000 bytes limit" in message
@@ -422,7 +422,7 @@ def test_zip_bomb_is_refused_without_inflating(
 
 
 def test_workbook_over_the_inflated_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "MAX_XLSX_UNCOMPRESSED", 1000)
+    monkeypatch.setattr(limits, "MAX_XLSX_UNCOMPRESSED", 1000)
     data = workbook({"S": [["Oid"], ["007"]]})
     message = refused(tmp_path, "big_inflated.xlsx", data)
     assert "over the 1000 bytes limit for a workbook (possible zip bomb)" in message

@@ -4,7 +4,7 @@ Owns: guessing, from the command line alone, which delimited files a ``reconcile
 run reads, then reading each file's bytes and running Arrow's parse of them on a thread of its
 own while Python imports pandas and typer parses the options. Arrow parses outside the GIL,
 so the parse and the start-up overlap (about a tenth of a second of a million-record run).
-The guess needs no pandas: ``delimited`` and pyarrow are imported on the main thread before
+The guess needs no pandas: ``layout`` and pyarrow are imported on the main thread before
 the thread starts, so the thread imports nothing (two threads importing numpy at once can
 deadlock when Ctrl-C interrupts one mid-import), and Ctrl-C and SIGTERM are blocked on it, so
 they always reach the main thread.
@@ -75,7 +75,7 @@ def start(argv: Sequence[str]) -> None:
     # starts: two threads importing numpy at once can deadlock on the import locks when
     # Ctrl-C interrupts one of them mid-import (a hang at start-up). pandas needs both anyway,
     # so nothing is lost: the parse still overlaps pandas' and typer's own imports.
-    from . import delimited  # noqa: F401
+    from . import layout  # noqa: F401
 
     jobs = [_Job() for _ in paths]
     thread = threading.Thread(
@@ -102,16 +102,16 @@ def _read_all(paths: list[str], jobs: list[_Job]) -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
     # Every job's events end up set, whatever happens here: a reader waiting on one goes on.
     try:
-        from . import delimited  # pyarrow, no pandas
+        from . import layout  # pyarrow, no pandas
 
         for key, job in zip(paths, jobs, strict=True):
             _read_one(Path(key), job)
         for key, job in zip(paths, jobs, strict=True):
             if job.data is not None:
-                job.layout = delimited.layout(job.data, Path(key).suffix.lower())
+                job.layout = layout.layout(job.data, Path(key).suffix.lower())
                 if job.layout is not None:
                     # One thread: the other core stays with the imports it overlaps.
-                    job.table = delimited.arrow_read(job.data, *job.layout, threads=False)
+                    job.table = layout.arrow_read(job.data, *job.layout, threads=False)
             job.parsed.set()
     except BaseException:  # the usual read reports whatever went wrong
         pass

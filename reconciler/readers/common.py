@@ -1,0 +1,252 @@
+"""Opening and sniffing an input file, and the helpers the formats share (labels, frames,
+record and column counts, a header repeated mid-file)."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from reconciler.errors import InputError
+from reconciler.model import IntArray
+from reconciler.readers import limits, prefetch
+from reconciler.readers.encodings import _SNIFF_BYTES, _SURROGATES, _utf16_encoding
+
+_TEXT_SUFFIXES: Final = frozenset({".csv", ".tsv", ".txt", ".tab", ".psv"})
+
+
+_XLSX_SUFFIXES: Final = frozenset({".xlsx", ".xlsm"})
+
+
+_OLE2_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+_ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+_BINARY_MAGICS: Final = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+    (b"\x7fELF", "a program"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"PAR1", "a Parquet file"),
+)
+
+
+_FIX_EXPORT_CSV: Final = "export it as CSV (UTF-8) or XLSX and try again"
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(
+            "does not exist; check the path and the file name (and that the folder exists)",
+            path=path,
+        ) from None
+    except PermissionError:
+        raise InputError(
+            "cannot be accessed (permission denied); fix the permissions of the folder or "
+            "copy the file somewhere readable",
+            path=path,
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot be accessed ({exc.strerror or exc}); check the path", path=path
+        ) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError("is a folder, not a file; pass one of the files inside it", path=path)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(
+            "is not a regular file (a pipe or device?); save the data to a file first", path=path
+        )
+    if info.st_size > max_bytes:
+        raise InputError(
+            f"is {_size(info.st_size)}, over the {_size(max_bytes)} limit; "
+            "split it into smaller files",
+            path=path,
+        )
+    ahead = prefetch.raw(path, info)  # read while the tool was starting (prefetch.py)
+    if ahead is not None:
+        return ahead
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except PermissionError:
+        raise InputError(
+            "cannot be read (permission denied); fix its permissions (e.g. chmod u+r) or "
+            "copy it somewhere readable",
+            path=path,
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot be read ({exc.strerror or exc}); copy it to a local disk and try again",
+            path=path,
+        ) from None
+    if len(raw) > max_bytes:
+        raise InputError(
+            f"is over the {_size(max_bytes)} limit; split it into smaller files", path=path
+        )
+    return raw
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{n} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sniff_kind(path: Path, raw: bytes) -> str:
+    """``xlsx``, ``xml``, ``json`` or ``csv``, or raise for binary and encrypted files."""
+    suffix = path.suffix.lower()
+    if raw.startswith(_ZIP_MAGICS):
+        return "xlsx"
+    if raw.startswith(_OLE2_MAGIC):
+        raise InputError(
+            "is password-protected or encrypted (or a legacy .xls workbook); save an "
+            "unprotected copy as .xlsx or CSV",
+            path=path,
+        )
+    for magic, what in _BINARY_MAGICS:
+        if raw.startswith(magic):
+            raise InputError(
+                f"is not a text table (looks like binary data: {what}); {_FIX_EXPORT_CSV}",
+                path=path,
+            )
+    if suffix in _XLSX_SUFFIXES:
+        raise InputError(
+            f"has a {suffix} extension but is not an Excel workbook (no zip signature); "
+            "re-save it from Excel as .xlsx, or rename it to .csv if it is text",
+            path=path,
+        )
+    utf16 = _utf16_encoding(raw)
+    if utf16 is None and b"\x00" in raw[:_SNIFF_BYTES]:
+        raise InputError(
+            f"is not a text table (looks like binary data); {_FIX_EXPORT_CSV}", path=path
+        )
+    if utf16 is not None:
+        encoding, bom = utf16
+        head = raw[bom:_SNIFF_BYTES].decode(encoding, "ignore")
+    else:
+        head = raw[:_SNIFF_BYTES].decode("latin-1").removeprefix("ï»¿")
+    first = head.lstrip(" \t\r\n\ufeff")[:1]
+    if first == "<":
+        return "xml"
+    if first in ("{", "["):
+        return "json"
+    if suffix == ".json":
+        return "json"
+    if suffix == ".xml":
+        return "xml"
+    return "csv"
+
+
+def _refuse_repeated_header(
+    path: Path, header: Sequence[str], records: pd.DataFrame, lines: IntArray
+) -> None:
+    """A record that repeats the header row (a BOM before it or not): two exports joined into
+    one file. Reading it as a record would report a header as an accepted record."""
+    named = [i for i, label in enumerate(header) if label]
+    if len(named) < 2 or not len(records):
+        return
+    first = named[0]
+    column = records.iloc[:, first]
+    hits = np.flatnonzero(
+        column.isin([header[first], "\ufeff" + header[first]]).to_numpy(dtype=bool)
+    )
+    for row in hits[:100]:
+        cells = [_clean_label(str(records.iat[int(row), i])) for i in named]
+        same = sum(1 for i, cell in zip(named, cells, strict=True) if cell == header[i])
+        if same * 2 > len(named):
+            raise InputError(
+                "repeats the header row here: two exports joined into one file? Remove the "
+                "second header (and its byte-order mark) or split the file",
+                path=path,
+                line=int(lines[int(row)]),
+            )
+
+
+def _clean_label(label: str) -> str:
+    return label.strip().strip("\ufeff").strip()
+
+
+def _unique_labels(header: Sequence[str]) -> list[str]:
+    """Frame labels: ``Column N`` for an empty header cell, ``X (2)`` for a second ``X``."""
+    used: set[str] = set()
+    labels: list[str] = []
+    # Suffixes below next_suffix[base] are all taken already, so the search resumes there:
+    # a header of thousands of equal labels stays linear.
+    next_suffix: dict[str, int] = {}
+    for index, label in enumerate(header):
+        base = label or f"Column {index + 1}"
+        candidate, n = base, next_suffix.get(base, 2)
+        if candidate in used:
+            candidate = f"{base} ({n})"
+            while candidate in used:
+                n += 1
+                candidate = f"{base} ({n})"
+            next_suffix[base] = n + 1
+        used.add(candidate)
+        labels.append(candidate)
+    return labels
+
+
+def _trimmed_width(header: Sequence[str], column_empty: Callable[[int], bool]) -> int:
+    """Header width without trailing columns whose label and data are all empty."""
+    width = len(header)
+    while width > 1 and header[width - 1] == "" and column_empty(width - 1):
+        width -= 1
+    return width
+
+
+def _check_record_count(path: Path, count: int, max_records: int) -> None:
+    if count > max_records:
+        raise InputError(
+            f"has {count:,} records, more than the limit of {max_records:,}; "
+            "split it into smaller files",
+            path=path,
+        )
+
+
+def _check_column_count(path: Path, count: int) -> None:
+    if count > limits.MAX_COLUMNS:
+        raise InputError(
+            f"has {count:,} distinct fields, more than the limit of {limits.MAX_COLUMNS:,} columns; "
+            f"{_FIX_EXPORT_CSV}",
+            path=path,
+        )
+
+
+def _text_frame(labels: Sequence[str], columns: Sequence[list[str]], rows: int) -> pd.DataFrame:
+    """A frame of ``str`` columns; ``rows`` keeps the length right when there are no columns."""
+    try:
+        data = {
+            label: pd.Series(values, dtype="str", index=pd.RangeIndex(rows))
+            for label, values in zip(labels, columns, strict=True)
+        }
+        return pd.DataFrame(data, columns=pd.Index(labels), index=pd.RangeIndex(rows))
+    except UnicodeEncodeError:
+        # Lone surrogates (JSON "\ud800") cannot be stored as UTF-8 strings: show U+FFFD.
+        clean = [_SURROGATES.sub("\ufffd", label) for label in labels]
+        fixed = [[_SURROGATES.sub("\ufffd", value) for value in column] for column in columns]
+        return _text_frame(_unique_labels(clean), fixed, rows)
+
+
+def _exc_text(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0].strip() if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
