@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -220,7 +221,7 @@ def _outputs(folder: Path, text: str) -> None:
 def _interrupt_on(monkeypatch: pytest.MonkeyPatch, name: str, when: str) -> None:
     """Raise KeyboardInterrupt from ``writers.<name>`` the first time its first argument starts
     with ``when`` (one Ctrl-C arrives once)."""
-    target = writers.os if name == "replace" else writers.shutil
+    target = os if name == "replace" else shutil
     real = getattr(target, name)
     fired: list[bool] = []
 

@@ -279,7 +279,7 @@ def test_chunked_csv_is_the_same_file_whatever_the_chunk_size(
     frame["d"] = pd.Categorical([("x", "y")[i % 2] for i in range(40)])
     whole = tmp_path / "whole.csv"
     write_csv(frame, whole, header=["A", "B", "C", "D"], safe=True)
-    monkeypatch.setattr(writers, "ROWS_PER_CHUNK", chunk)
+    monkeypatch.setattr(writers.csvfile, "ROWS_PER_CHUNK", chunk)
     plain = tmp_path / "plain.csv"
     write_csv(frame, plain, header=["A", "B", "C", "D"], safe=True)
     led = tmp_path / "led.csv"
@@ -320,7 +320,7 @@ def test_xlsx_in_many_chunks_reads_back_like_one(
 
     one = tmp_path / "one.xlsx"
     write_xlsx([sheet], one, now=datetime(2026, 1, 1, tzinfo=UTC))
-    monkeypatch.setattr(writers, "XLSX_ROWS_PER_CHUNK", 4)
+    monkeypatch.setattr(writers.xlsx, "XLSX_ROWS_PER_CHUNK", 4)
     many = tmp_path / "many.xlsx"
     write_xlsx([sheet], many, now=datetime(2026, 1, 1, tzinfo=UTC))
     assert cells(many) == cells(one)

@@ -1,0 +1,52 @@
+"""The only code that writes files. Every output folder is staged and moved into place whole.
+
+Owns: output folders (``folder``: staging, the manifest of what reconciler wrote, signals held
+back during the swap, recovery of an interrupted run), CSV outputs (``csvfile``), JSON outputs
+(``jsonfile``), workbooks (``xlsx``), and neutralising spreadsheet formulas in analyst-facing
+files (``formulas``, with the byte scans in ``bytescan``). Does not decide what goes in a file.
+"""
+
+from __future__ import annotations
+
+from reconciler.writers.bytescan import _bytes_match, _has_xml_illegal
+from reconciler.writers.csvfile import encode_rows, write_csv
+from reconciler.writers.folder import (
+    HELD_SIGNALS,
+    MARKER,
+    Written,
+    check_out_dir,
+    read_manifest,
+    record_in_manifest,
+    recover_interrupted,
+    run_jobs,
+    signals_deferred,
+    staged_output,
+    staging_notes,
+)
+from reconciler.writers.formulas import formula_mask, neutralise
+from reconciler.writers.jsonfile import write_json
+from reconciler.writers.xlsx import MAX_CELL_CHARS, Sheet, write_xlsx
+
+__all__ = [
+    "HELD_SIGNALS",
+    "MARKER",
+    "MAX_CELL_CHARS",
+    "Sheet",
+    "Written",
+    "_bytes_match",
+    "_has_xml_illegal",
+    "check_out_dir",
+    "encode_rows",
+    "formula_mask",
+    "neutralise",
+    "read_manifest",
+    "record_in_manifest",
+    "recover_interrupted",
+    "run_jobs",
+    "signals_deferred",
+    "staged_output",
+    "staging_notes",
+    "write_csv",
+    "write_json",
+    "write_xlsx",
+]

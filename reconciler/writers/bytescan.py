@@ -1,0 +1,104 @@
+"""Byte scans (memchr, numpy) that tell whether a column of text needs a kernel at all:
+quotes, formula characters, XML specials and characters XML cannot hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+_PLAIN_NUMBER = r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?"
+
+
+_NEEDS_QUOTES = b',"\r\n'
+
+
+_FORMULA_BYTES = b"=+-@\t\r"
+
+
+_XML_SPECIAL_BYTES = b"&<>"
+
+
+_XML_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF
+
+
+_XML_CONTROL = np.ones(256, dtype=bool)
+_XML_CONTROL[0x20:] = False
+_XML_CONTROL[[0x09, 0x0A, 0x0D]] = False
+
+
+def _bytes_match(arr: Any, chars: bytes) -> bool:
+    """Whether any of the bytes ``chars`` occurs in a string array's data: a memchr scan of
+    its buffer per byte, which lets the per-value kernels be skipped for the many columns
+    that need none."""
+    data = bytes(_data_view(arr))
+    return any(data.find(c) >= 0 for c in (chars[i : i + 1] for i in range(len(chars))))
+
+
+def _has_xml_illegal(arr: Any) -> bool:
+    """Whether a string array holds a character XML 1.0 cannot (C0 controls, U+FFFE/F):
+    numpy scans of its bytes, exact checks only when a suspect byte shows up."""
+    view = _data_view(arr)
+    if not len(view):
+        return False
+    raw = np.frombuffer(view, dtype=np.uint8)
+    low = raw < 0x20
+    if low.any() and _XML_CONTROL[raw[low]].any():
+        return True
+    if (raw == 0xEF).any():
+        data = bytes(view)
+        return any(seq in data for seq in _XML_NONCHARACTERS)
+    return False
+
+
+def _data_view(arr: Any) -> memoryview:
+    """The UTF-8 bytes of a (non-chunked) string array's values, concatenated, without copying."""
+    import pyarrow as pa
+
+    offsets = memoryview(arr.buffers()[1]).cast("B")
+    data = arr.buffers()[2]
+    first, last = arr.offset, arr.offset + len(arr)
+    if pa.types.is_large_string(arr.type):
+        start = offsets[first * 8 : (first + 1) * 8].cast("q")[0]
+        end = offsets[last * 8 : (last + 1) * 8].cast("q")[0]
+    else:
+        start = offsets[first * 4 : (first + 1) * 4].cast("i")[0]
+        end = offsets[last * 4 : (last + 1) * 4].cast("i")[0]
+    return memoryview(data)[start:end] if data is not None else memoryview(b"")
+
+
+def _arrow_text(series: pd.Series) -> Any:
+    """A column as an Arrow ``large_string`` array with nulls as ""."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = series.to_numpy(dtype=object) if series.dtype == object else series
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if arr.type != pa.large_string():
+        arr = pc.cast(arr, pa.large_string())
+    return pc.fill_null(arr, pa.scalar("", pa.large_string()))
+
+
+def _formula_like(arr: Any) -> np.ndarray:
+    """Values a spreadsheet would run as a formula (see ``formula_mask``), on an Arrow array."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not _bytes_match(arr, _FORMULA_BYTES):
+        return np.zeros(len(arr), dtype=bool)
+    risky = np.asarray(
+        pc.match_substring_regex(arr, r"^[=+\-@\t\r]").to_numpy(zero_copy_only=False), dtype=bool
+    ).copy()
+    if risky.any():
+        idx = np.flatnonzero(risky)
+        plain = pc.match_substring_regex(pc.take(arr, pa.array(idx)), "^" + _PLAIN_NUMBER + "$")
+        risky[idx[np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)]] = False
+    return risky
