@@ -15,13 +15,10 @@ static files shipped in this package, ``workbook`` builds the workbook's sheets.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import OutputError
+from reconciler.writers import write_text
 
 if TYPE_CHECKING:
     from reconciler.pipeline import Reconciliation
@@ -44,7 +41,7 @@ def render_outputs(
 
     written: list[str] = []
     if html:
-        _write_text(stage / REPORT_NAME, render_html(report_from_reconciliation(rec)))
+        write_text(stage / REPORT_NAME, render_html(report_from_reconciliation(rec)))
         written.append(REPORT_NAME)
     if xlsx:
         write_workbook(rec, stage / WORKBOOK_NAME)
@@ -64,32 +61,6 @@ def rerender(out_dir: Path) -> list[str]:
 
     out_dir = Path(out_dir)
     text = render_html(report_from_folder(out_dir))
-    _write_text(out_dir / REPORT_NAME, text)
+    write_text(out_dir / REPORT_NAME, text)
     record_in_manifest(out_dir, REPORT_NAME)  # so the next run knows it is its own
     return [REPORT_NAME]
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Atomic: a temporary file in the same folder, then ``os.replace``."""
-    data = text.encode("utf-8", errors="replace")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(
-            f"cannot write {path.name} ({exc.strerror or exc})", path=path.parent
-        ) from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise OutputError(
-            f"cannot write {path.name} ({exc.strerror or exc})", path=path.parent
-        ) from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

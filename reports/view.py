@@ -15,7 +15,6 @@ HTML (``reports.html`` renders the view).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from reconciler.catalogue import Catalogue, CodeInfo, load_catalogue
 from reconciler.errors import InputError, ReconcilerError
 from reconciler.pipeline import RECORD_COLUMNS, UNMATCHED_COLUMNS, Reconciliation
 from reconciler.readers import read_table
+from reconciler.readers.document import read_json_document
 from reconciler.writers import formula_mask
 
 MAX_TABLE_ROWS = 500
@@ -335,15 +335,13 @@ def run_from_folder(out_dir: Path) -> RunData:
 
 def _read_summary(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(
-            f"cannot be read as JSON ({exc}); run reconcile again", path=path
-        ) from None
-    except RecursionError:
-        raise InputError(
-            "is nested too deeply to be a reconciler summary; run reconcile again", path=path
-        ) from None
+        data = read_json_document(path, "run reconcile again")
+    except InputError as exc:
+        if "nested too deeply" in exc.message:
+            raise InputError(
+                "is nested too deeply to be a reconciler summary; run reconcile again", path=path
+            ) from None
+        raise
     if not isinstance(data, dict):
         raise InputError("is not a reconciler summary; run reconcile again", path=path)
     absent = [k for k in REQUIRED_SUMMARY_KEYS if k not in data]

@@ -24,7 +24,7 @@ from reconciler.writers.folder import (
     staging_notes,
 )
 from reconciler.writers.formulas import formula_mask, neutralise
-from reconciler.writers.jsonfile import write_json
+from reconciler.writers.jsonfile import write_json, write_text
 from reconciler.writers.xlsx import MAX_CELL_CHARS, Sheet, write_xlsx
 
 __all__ = [
@@ -48,5 +48,6 @@ __all__ = [
     "staging_notes",
     "write_csv",
     "write_json",
+    "write_text",
     "write_xlsx",
 ]

@@ -1,4 +1,5 @@
-"""JSON outputs (summary.json, check.json): indented, long lists one compact item a line."""
+"""JSON outputs (summary.json, check.json): indented, long lists one compact item a line; and
+one text file written atomically (``write_text``: report.html)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,36 @@ def _json_text(data: Any, depth: int) -> str:
             return "[\n" + ",\n".join(pad + dump(item) for item in data) + "\n" + end + "]"
         return "[\n" + ",\n".join(pad + _json_text(v, depth + 1) for v in data) + "\n" + end + "]"
     return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def write_text(path: Path, text: str) -> None:
+    """``text`` as UTF-8 in ``path``, atomically: a temporary file in the same folder, then
+    ``os.replace`` (a re-rendered report replaces the old one whole, or not at all)."""
+    import contextlib
+    import os
+    import tempfile
+
+    from reconciler.errors import OutputError
+
+    data = text.encode("utf-8", errors="replace")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path.name} ({exc.strerror or exc})", path=path.parent
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(
+            f"cannot write {path.name} ({exc.strerror or exc})", path=path.parent
+        ) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

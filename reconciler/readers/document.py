@@ -1,0 +1,25 @@
+"""JSON documents reconciler wrote itself (an output folder's ``summary.json``), read back whole:
+bounded in size, one clean line for anything unreadable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import InputError
+from reconciler.readers import limits
+from reconciler.readers.common import _read_bytes
+
+
+def read_json_document(path: Path, what: str) -> Any:
+    """The JSON value in ``path``; InputError naming ``what`` it should have been."""
+    try:
+        text = _read_bytes(path, limits.MAX_INPUT_BYTES).decode("utf-8")
+        return json.loads(text)
+    except InputError:
+        raise
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot be read as JSON ({exc}); {what}", path=path) from None
+    except RecursionError:
+        raise InputError(f"is nested too deeply to be {what.split(';')[0]}", path=path) from None
