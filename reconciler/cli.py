@@ -34,7 +34,7 @@ from .errors import (
 from .model import LineBase
 
 if TYPE_CHECKING:
-    from .remediate import RemediateOptions
+    pass
 
 
 class _OneLineUsageErrors(TyperGroup):
@@ -325,7 +325,7 @@ def reconcile(
 ) -> None:
     """Tie every result to the exact record that was sent, classify every error, write outputs."""
     from .detect import parse_map_options
-    from .pipeline import ReconcileOptions, write_outputs
+    from .pipeline import ReconcileOptions, fix_options, write_outputs
     from .pipeline import reconcile as run
 
     overrides = parse_map_options(map_ or [])
@@ -393,30 +393,6 @@ def encoding_name(encoding: str | None) -> str | None:
             f"--encoding {encoding!r} is not an encoding Python knows; use e.g. cp1252, "
             "latin-1, gb18030, shift_jis"
         ) from None
-
-
-def fix_options(
-    reason_map: Path | None,
-    reason: str | None,
-    timezone: str | None,
-    actions: Path | None,
-    action_tracker_id: str | None = None,
-) -> RemediateOptions:
-    """The fix-rule options shared by reconcile and check, files read and validated."""
-    from .actions import index_actions
-    from .fixes import timezone as parse_timezone
-    from .readers import read_reason_map, read_table
-    from .remediate import RemediateOptions
-
-    if reason is not None and not reason.strip():
-        raise UsageError("--reason needs a code, e.g. --reason ITEM_RETURNED")
-    return RemediateOptions(
-        reason_map=read_reason_map(reason_map) if reason_map else {},
-        reason=reason.strip() if reason else None,
-        timezone=parse_timezone(timezone),
-        action_tracker_id=action_tracker_id.strip() if action_tracker_id else None,
-        actions=index_actions(read_table(actions)) if actions else None,
-    )
 
 
 def _print_summary(summary: dict[str, Any], out_dir: Path, written: list[str]) -> None:
@@ -561,22 +537,13 @@ def check(
     debug: DebugOpt = False,
 ) -> None:
     """Check a file before sending it: predict what impact.com would refuse, and why."""
-    from dataclasses import replace
     from datetime import date
 
-    from .clock import clock
-    from .preflight import CheckOptions, fix_table
-    from .preflight import check as run_check
-    from .readers import read_table
-    from .writers import (
-        check_out_dir,
-        run_jobs,
-        staged_output,
-        staging_notes,
-        write_csv,
-        write_json,
-    )
+    from .pipeline import CheckRunOptions, write_check_outputs
+    from .pipeline import check as run_check
+    from .writers import check_out_dir, staging_notes
 
+    day: date | None = None
     if today is not None:
         try:
             day = date.fromisoformat(today.strip()) if len(today.strip()) == 10 else None
@@ -584,37 +551,22 @@ def check(
             day = None
         if day is None:
             raise UsageError(f"--today {today!r}: give a date as YYYY-MM-DD, e.g. 2025-02-20")
-    else:
-        day = clock().date()
-    fixes = replace(fix_options(reason_map, None, timezone, actions), today=day)
     out_dir = out if out is not None else Path.cwd() / f"{file.stem}_checked"
     check_out_dir(out_dir, [p for p in (file, actions, reason_map) if p is not None])
-    table = read_table(file, sheet=sheet, encoding=encoding_name(encoding))
-    result = run_check(
-        table,
-        CheckOptions(
-            reason_map=fixes.reason_map,
-            actions=fixes.actions,
+    run = run_check(
+        file,
+        CheckRunOptions(
+            sheet=sheet,
+            encoding=encoding_name(encoding),
             today=day,
-            timezone=fixes.timezone,
             fix=fix,
+            reason_map=reason_map,
+            actions=actions,
+            timezone=timezone,
         ),
     )
-    fixed = fix_table(result, fixes) if fix else None
-    written = ["check.csv", "check.json"]
-    fixed_name = f"{file.stem}.fixed.csv"
-    if fixed is not None:
-        written += [fixed_name, "changes.csv"]
-    with staged_output(out_dir, force=force) as stage:
-        jobs: list[Callable[[], None]] = [
-            lambda: write_json({**result.to_json(), "outputs": written}, stage / "check.json"),
-            lambda: write_csv(result.findings, stage / "check.csv", safe=True),
-        ]
-        if fixed is not None:
-            # Meant for impact.com: exact values, UTF-8 without BOM, commas, every record.
-            jobs.append(lambda: write_csv(fixed.frame, stage / fixed_name, header=fixed.header))
-            jobs.append(lambda: write_csv(fixed.changes, stage / "changes.csv", safe=True))
-        run_jobs(jobs)
+    result, fixed = run.result, run.fixed
+    written = write_check_outputs(run, out_dir, force=force)
     for note in staging_notes():
         typer.echo(f"reconciler: note: {note}", err=True)
     if fixed is not None:

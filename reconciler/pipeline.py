@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -52,6 +52,9 @@ from .writers import (
     write_json,
     write_xlsx,
 )
+
+if TYPE_CHECKING:
+    from .preflight import CheckResult, FixResult
 
 NEEDS_ATTENTION: tuple[str, ...] = (
     Resolution.FIX_MANUALLY,
@@ -803,3 +806,107 @@ def _write_attention(rec: Reconciliation, stage: Path) -> list[str]:
     sheet = Sheet("Needs attention", header, attention, highlight=highlight)
     write_xlsx([sheet], stage / "needs-attention.xlsx", now=_now(rec))
     return ["needs-attention.csv", "needs-attention.xlsx"]
+
+
+# --------------------------------------------------------------------------- option files
+
+
+def fix_options(
+    reason_map: Path | None,
+    reason: str | None,
+    timezone: str | None,
+    actions: Path | None,
+    action_tracker_id: str | None = None,
+) -> RemediateOptions:
+    """The fix-rule options shared by reconcile and check, their files read and validated."""
+    from .actions import index_actions
+    from .fixes import timezone as parse_timezone
+    from .readers import read_reason_map
+
+    if reason is not None and not reason.strip():
+        raise UsageError("--reason needs a code, e.g. --reason ITEM_RETURNED")
+    return RemediateOptions(
+        reason_map=read_reason_map(reason_map) if reason_map else {},
+        reason=reason.strip() if reason else None,
+        timezone=parse_timezone(timezone),
+        action_tracker_id=action_tracker_id.strip() if action_tracker_id else None,
+        actions=index_actions(read_table(actions)) if actions else None,
+    )
+
+
+# --------------------------------------------------------------------------- check
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRunOptions:
+    """What ``reconciler check`` is asked: the file's sheet and encoding, the date locking
+    dates and ages are measured from, whether to write the fixed file, the option files."""
+
+    sheet: str | None = None
+    encoding: str | None = None
+    today: date | None = None
+    fix: bool = False
+    reason_map: Path | None = None
+    actions: Path | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CheckRun:
+    """A finished check: its findings, and with ``--fix`` the fixed records."""
+
+    path: Path
+    result: CheckResult
+    fixed: FixResult | None
+
+    @property
+    def fixed_name(self) -> str:
+        return f"{self.path.stem}.fixed.csv"
+
+    @property
+    def outputs(self) -> list[str]:
+        names = ["check.csv", "check.json"]
+        return [*names, self.fixed_name, "changes.csv"] if self.fixed is not None else names
+
+
+def check(path: Path, options: CheckRunOptions | None = None) -> CheckRun:
+    """Read ``path`` and check it before it is sent: what impact.com would refuse, and why;
+    with ``fix``, every record with the safe fixes applied."""
+    from .preflight import CheckOptions, fix_table
+    from .preflight import check as run_checks
+
+    options = options or CheckRunOptions()
+    day = options.today or clock().date()
+    fixes = replace(
+        fix_options(options.reason_map, None, options.timezone, options.actions), today=day
+    )
+    table = read_table(path, sheet=options.sheet, encoding=options.encoding)
+    result = run_checks(
+        table,
+        CheckOptions(
+            reason_map=fixes.reason_map,
+            actions=fixes.actions,
+            today=day,
+            timezone=fixes.timezone,
+            fix=options.fix,
+        ),
+    )
+    return CheckRun(path, result, fix_table(result, fixes) if options.fix else None)
+
+
+def write_check_outputs(run: CheckRun, out: Path, *, force: bool = False) -> list[str]:
+    """check.csv and check.json (and with ``--fix`` the fixed file and changes.csv), written
+    into ``out`` whole or not at all."""
+    written = run.outputs
+    with staged_output(out, force=force) as stage:
+        jobs: list[Callable[[], None]] = [
+            lambda: write_json({**run.result.to_json(), "outputs": written}, stage / "check.json"),
+            lambda: write_csv(run.result.findings, stage / "check.csv", safe=True),
+        ]
+        fixed = run.fixed
+        if fixed is not None:
+            # Meant for impact.com: exact values, UTF-8 without BOM, commas, every record.
+            jobs.append(lambda: write_csv(fixed.frame, stage / run.fixed_name, header=fixed.header))
+            jobs.append(lambda: write_csv(fixed.changes, stage / "changes.csv", safe=True))
+        run_jobs(jobs)
+    return written
