@@ -3,7 +3,7 @@
 Owns the judgement "is this value unambiguously the same as that one?" for amounts, dates,
 integers, reason codes and spreadsheet-spoiled IDs. Every function is pure, works on one string
 and never guesses: when two readings are possible it returns a refusal with the reason. Shared by
-the resubmission stage (``remediate.py``) and the pre-submission checks (``preflight.py``).
+the resubmission stage (``remediate.py``) and the pre-submission checks (``preflight``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,363 @@
+"""Checks against an impact.com Actions export (``--actions``): the action exists, is not
+reversed or locked, the change is a change, and which action an Oid picks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from reconciler.actions import newest
+from reconciler.fixes import (
+    PLAIN_AMOUNT,
+    fix_amount,
+    fix_integer,
+)
+from reconciler.normalize import id_key
+from reconciler.preflight.base import _ACT, _MODS, _ORDER_LEVEL, BoolArray, E, W
+from reconciler.preflight.context import Check, _Ctx, _hits, _mask, _where
+from reconciler.templates import (
+    Template,
+)
+
+
+def _amount_numbers(values: pd.Series) -> npt.NDArray[np.float64]:
+    """Amounts as floats (NaN where not an amount), judged by ``fix_amount``."""
+    memo: dict[str, float] = {}
+    for v in pd.unique(values):
+        fix = fix_amount(str(v))
+        memo[str(v)] = float(fix.value) if fix.ok else np.nan
+    return np.asarray([memo[str(v)] for v in values], dtype=np.float64)
+
+
+def _actions_match(ctx: _Ctx) -> pd.DataFrame | None:
+    """Per record naming an action: pos, path (a | o), idx into the export (-1: not found),
+    candidates (actions sharing the Oid + ActionTrackerId)."""
+    if "actions" in ctx._cache:
+        out: pd.DataFrame | None = ctx._cache["actions"]
+        return out
+    actions = ctx.opts.actions
+    if actions is None or ctx.template not in _MODS:
+        ctx._cache["actions"] = None
+        return None
+    act = actions.frame.reset_index(drop=True)
+    aid, oid, trk = ctx.label("action_id"), ctx.label("oid"), ctx.label("action_tracker_id")
+    by_aid = ctx.filled(aid)
+    by_oid = ~by_aid & ctx.filled(oid) & ctx.filled(trk)
+    parts: list[pd.DataFrame] = []
+    if by_aid.any():
+        assert aid is not None
+        pos = _where(by_aid)
+        last = act.drop_duplicates("action_id", keep="last")
+        rows = np.append(last.index.to_numpy(dtype=np.int64), -1)  # [-1] is "not found"
+        hit = pd.Index(last["action_id"]).get_indexer(ctx.val(aid).iloc[pos].to_numpy())
+        idx = rows[hit]
+        parts.append(pd.DataFrame({"pos": pos, "path": "a", "idx": idx, "candidates": 1}))
+    if by_oid.any():
+        assert oid is not None and trk is not None
+        pos = _where(by_oid)
+        sent_key = pd.Series(
+            ctx.val(oid).iloc[pos].to_numpy(dtype=object)
+            + "\x1f"
+            + id_key(ctx.val(trk).iloc[pos]).to_numpy(dtype=object)
+        )
+        act_key = act["oid"].astype(object) + "\x1f" + act["k_tracker"].astype(object)
+        counts = act_key.value_counts()
+        single = act_key[act_key.map(counts) == 1]
+        rows = np.append(single.index.to_numpy(dtype=np.int64), -1)  # [-1] is "not found"
+        idx = rows[pd.Index(single.to_numpy()).get_indexer(sent_key.to_numpy())]
+        cand = sent_key.map(counts).fillna(0).astype(np.int64).to_numpy()
+        sent_keys = sent_key.to_numpy(dtype=object)
+        for i in np.flatnonzero(cand > 1):  # several actions: the newest one is changed
+            group: pd.DataFrame = act.loc[_mask(act_key == sent_keys[i])]
+            chosen = newest(group)
+            idx[i] = int(str(chosen.name)) if chosen is not None else -1
+        parts.append(pd.DataFrame({"pos": pos, "path": "o", "idx": idx, "candidates": cand}))
+    match = pd.concat(parts, ignore_index=True) if parts else None
+    ctx._cache["actions"] = match
+    return match
+
+
+def _matched(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(matched rows with the export's state/amount/locking joined, the export)."""
+    match = _actions_match(ctx)
+    if match is None or ctx.opts.actions is None:
+        return None
+    act = ctx.opts.actions.frame.reset_index(drop=True)
+    found = match[match["idx"] >= 0]
+    joined = found.assign(
+        state=act["state"].to_numpy()[found["idx"].to_numpy()],
+        locking=act["locking_date"].to_numpy()[found["idx"].to_numpy()],
+        action=act["action_id"].to_numpy()[found["idx"].to_numpy()],
+    )
+    return joined, act
+
+
+def _state_masks(ctx: _Ctx, joined: pd.DataFrame) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """(reversed, locked, approved-before-lock) for matched rows; mirrors actions.is_locked."""
+    state = joined["state"].astype(str).to_numpy()
+    reversed_ = state == "REVERSED"
+    if ctx.template is Template.RESET:
+        reversed_ = np.zeros(len(joined), dtype=bool)  # a reset undoes a reversal
+    locking = pd.to_datetime(pd.Series(joined["locking"].to_numpy()), utc=True)
+    passed = _mask(locking < pd.Timestamp(ctx.today, tz="UTC"))
+    approved = np.isin(state, ["APPROVED", "LOCKED"])
+    locked = ~reversed_ & (passed | approved)
+    return reversed_, locked, locked & approved & ~passed
+
+
+def _ck_action_not_found(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    match = _actions_match(ctx)
+    actions = ctx.opts.actions
+    if match is None or actions is None:
+        return
+    missing = match[match["idx"] < 0]
+    if missing.empty:
+        return
+    aid, oid, trk = ctx.label("action_id"), ctx.label("oid"), ctx.label("action_tracker_id")
+    advice: list[str] = []
+    fixes: list[str] = []
+    columns: list[str] = []
+    values: list[str] = []
+    for pos, path in zip(missing["pos"], missing["path"], strict=True):
+        label = aid if path == "a" else oid
+        assert label is not None
+        raw = str(ctx.raw(label).iat[pos])
+        tracker = fix_integer(str(ctx.raw(trk).iat[pos])).value if path == "o" and trk else ""
+        hits = actions.recover("action_id" if path == "a" else "oid", raw, tracker)
+        column = "action_id" if path == "a" else "oid"
+        distinct = sorted(set(hits[column]))
+        columns.append(label)
+        values.append(raw)
+        if len(distinct) == 1:
+            advice.append(
+                f"no action has {label} {raw!r} as written; it looks spoiled by a spreadsheet and "
+                f"is probably {distinct[0]} (--fix writes it)"
+            )
+            fixes.append("ACTION_NOT_FOUND")
+        elif distinct:
+            advice.append(
+                f"no action has {label} {raw!r} as written; it could be any of {len(distinct)} "
+                f"actions ({', '.join(distinct[:3])}): correct it by hand"
+            )
+            fixes.append("")
+        else:
+            where = "ActionId" if path == "a" else "Oid + ActionTrackerId"
+            advice.append(
+                f"the Actions export has no action with this {where}; correct the ID, or submit "
+                "the order as a new conversion if it was never tracked"
+            )
+            fixes.append("")
+    frame = _hits(ctx, missing["pos"].to_numpy(dtype=np.int64), "", values, advice, fix=fixes)
+    frame["Column"] = columns
+    yield frame
+
+
+def _actions_rows(
+    ctx: _Ctx, joined: pd.DataFrame, mask: BoolArray, advice: Callable[[pd.Series], str],
+    predicted: Sequence[str] | None = None,
+) -> pd.DataFrame | None:  # fmt: skip
+    if not mask.any():
+        return None
+    rows = joined[mask]
+    aid, oid = ctx.label("action_id"), ctx.label("oid")
+    labels = [aid if p == "a" else oid for p in rows["path"]]
+    values = [str(ctx.raw(str(lab)).iat[p]) for lab, p in zip(labels, rows["pos"], strict=True)]
+    frame = _hits(
+        ctx,
+        rows["pos"].to_numpy(dtype=np.int64),
+        "",
+        values,
+        [advice(r) for _, r in rows.iterrows()],
+        predicted=None if predicted is None else list(np.asarray(predicted)[mask]),
+    )
+    frame["Column"] = [str(lab) for lab in labels]
+    return frame
+
+
+def _ck_already_reversed(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    m = _matched(ctx)
+    if m is not None:
+        joined, _ = m
+        reversed_, _, _ = _state_masks(ctx, joined)
+        yield _actions_rows(
+            ctx,
+            joined,
+            reversed_,
+            lambda r: (
+                f"action {r['action']} is already REVERSED; a file cannot change it (a "
+                "RESET before its locking date undoes a mistaken reversal)"
+            ),
+        )
+
+
+def _ck_already_locked(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    m = _matched(ctx)
+    if m is not None:
+        joined, _ = m
+        _, locked, approved = _state_masks(ctx, joined)
+
+        def advice(r: pd.Series) -> str:
+            when = (
+                f"its locking date {pd.Timestamp(r['locking']).date().isoformat()} has passed"
+                if not pd.isna(r["locking"]) and pd.Timestamp(r["locking"]).date() < ctx.today
+                else f"it is {r['state']}"
+            )
+            return (
+                f"action {r['action']} can no longer be modified: {when}; settle it with the "
+                "partner off-platform"
+            )
+
+        codes = np.where(approved, "ALREADY_APPROVED", "ALREADY_LOCKED")
+        yield _actions_rows(ctx, joined, locked, advice, list(codes))
+
+
+def _amount_vs_current(ctx: _Ctx) -> tuple[pd.DataFrame, BoolArray, BoolArray] | None:
+    m = _matched(ctx)
+    label = ctx.label("amount")
+    if m is None or label is None or ctx.template not in _ORDER_LEVEL:
+        return None
+    joined, act = m
+    reversed_, locked, _ = _state_masks(ctx, joined)
+    open_ = ~reversed_ & ~locked
+    pos = joined["pos"].to_numpy(dtype=np.int64)
+    sent = ctx.val(label).iloc[pos]
+    plain = _mask(sent.str.fullmatch(PLAIN_AMOUNT.pattern))
+    sent_n = np.full(len(pos), np.nan)
+    if plain.any():
+        sent_n[plain] = sent[plain].astype(float).to_numpy()
+    current = _amount_numbers(act["amount"].iloc[joined["idx"].to_numpy()].astype(str))
+    same = open_ & plain & (np.round(sent_n * 100) == np.round(current * 100))
+    zero = same & (np.round(sent_n * 100) == 0)
+    return joined.assign(current=act["amount"].to_numpy()[joined["idx"].to_numpy()]), same, zero
+
+
+def _ck_no_change(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    got = _amount_vs_current(ctx)
+    if got is not None:
+        joined, same, zero = got
+        yield _actions_rows(
+            ctx,
+            joined,
+            same & ~zero,
+            lambda r: (
+                f"action {r['action']} already has Amount {r['current']}; Amount is the new "
+                "total, not a delta: send the final amount (nothing would change)"
+            ),
+        )
+
+
+def _ck_zero_amount_reversal(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    got = _amount_vs_current(ctx)
+    if got is not None:
+        joined, _, zero = got
+        yield _actions_rows(
+            ctx,
+            joined,
+            zero,
+            lambda r: (
+                f"action {r['action']} already has Amount 0, so Amount 0 counts as a "
+                "modification and does not reverse it; reverse it another way (API DELETE or a "
+                "reversal disposition code)"
+            ),
+        )
+
+
+def _ck_newest_action(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    m = _matched(ctx)
+    if m is not None:
+        joined, _ = m
+        several = _mask(joined["candidates"] > 1)
+        yield _actions_rows(
+            ctx,
+            joined,
+            several,
+            lambda r: (
+                f"{int(r['candidates'])} actions share this Oid + ActionTrackerId; the "
+                f"change goes to the newest, {r['action']}: give the ActionId to change another"
+            ),
+        )
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        slug="action-not-found",
+        severity=E,
+        predicted_error="ACTION_NOT_FOUND",
+        title="No such action",
+        description=(
+            "The Actions export has no action with this ActionId or Oid + ActionTrackerId as "
+            "written (the advice names the action a spoiled ID stands for, which --fix writes)."
+        ),
+        fn=_ck_action_not_found,
+        example="Oid `12346` where the action has `00012346`",
+        scope=_ACT,
+        templates=_MODS,
+    ),
+    Check(
+        slug="already-reversed",
+        severity=E,
+        predicted_error="ALREADY_REVERSED",
+        title="Action already reversed",
+        description="The action's state is REVERSED (not checked for reset files).",
+        fn=_ck_already_reversed,
+        example="state `REVERSED`",
+        scope=_ACT,
+        templates=_MODS,
+    ),
+    Check(
+        slug="already-locked",
+        severity=E,
+        predicted_error="ALREADY_LOCKED",
+        title="Action locked",
+        description=(
+            "The locking date has passed as of --today, or the action is APPROVED/LOCKED "
+            "(ALREADY_APPROVED when it was approved before its locking date)."
+        ),
+        fn=_ck_already_locked,
+        example="locking date 2025-01-31, --today 2025-02-20",
+        scope=_ACT,
+        templates=_MODS,
+    ),
+    Check(
+        slug="no-change",
+        severity=E,
+        predicted_error="NO_CHANGE",
+        title="Amount equals the current one",
+        description="The new total equals the action's current amount: nothing would change.",
+        fn=_ck_no_change,
+        example="`129.95` for an action of `129.95`",
+        scope=_ACT,
+        templates=_ORDER_LEVEL,
+    ),
+    Check(
+        slug="zero-amount-reversal",
+        severity=E,
+        predicted_error="NO_CHANGE",
+        title="Amount 0 on a zero-amount action",
+        description=(
+            "Sending 0 to an action whose amount is already 0 counts as a modification, not a "
+            "reversal."
+        ),
+        fn=_ck_zero_amount_reversal,
+        example="`0` for an action of `0.00`",
+        scope=_ACT,
+        templates=_ORDER_LEVEL,
+    ),
+    Check(
+        slug="newest-action",
+        severity=W,
+        predicted_error="",
+        title="Several actions share the Oid",
+        description=(
+            "The Oid + ActionTrackerId path changes the newest of them; give the ActionId for an "
+            "older one."
+        ),
+        fn=_ck_newest_action,
+        example="two actions with Oid `T1` and tracker `16027`",
+        scope=_ACT,
+        templates=_MODS,
+    ),
+)
