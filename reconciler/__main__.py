@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
-from types import FrameType
 
+from . import interrupts
 from .errors import EXIT_INTERRUPTED, INTERRUPTED
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    # Staging folders are removed and outputs stay whole, as for Ctrl-C.
-    raise KeyboardInterrupt
-
-
 def main() -> None:
-    # SIGTERM (kill) and SIGHUP (the terminal closed) run the same clean-up as Ctrl-C.
-    signal.signal(signal.SIGTERM, _terminate)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, _terminate)
+    # SIGTERM (kill) and SIGHUP (the terminal closed) run the same clean-up as Ctrl-C
+    # (staging folders removed, outputs whole), and no interrupt is lost (interrupts.py).
+    interrupts.install()
     # Arrow's default allocator (mimalloc) returns and re-faults pages as the big columns come
     # and go: about 1 s of system time in a 1,000,000-record run. The C library's allocator
     # does not (README, Performance). Set before pyarrow loads; a user's own choice wins.
@@ -36,6 +29,7 @@ def main() -> None:
         prefetch.start(sys.argv[1:])
         from .cli import app
 
+        interrupts.check()  # one that arrived mid-import and was swallowed there
         app()
     except KeyboardInterrupt:
         sys.stderr.write(f"reconciler: {INTERRUPTED}\n")

@@ -11,6 +11,7 @@ right after the staging folder appears (writing), which is found by polling the 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import writers
+from reconciler import interrupts, writers
 from reconciler.errors import INTERRUPTED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,6 +273,28 @@ def test_ctrl_c_while_staging_keeps_the_previous_outputs(
     with pytest.raises(KeyboardInterrupt), writers.staged_output(out) as stage:
         (stage / "reconciled.csv").write_text("half", encoding="utf-8")
         raise KeyboardInterrupt
+    assert (out / "reconciled.csv").read_text(encoding="utf-8") == "previous\n"
+    assert leftovers(tmp_path, "OUT") == []
+
+
+def test_an_interrupt_a_library_swallowed_still_keeps_the_previous_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # C code (numpy's import) can clear the KeyboardInterrupt a signal raised inside it: the
+    # run goes on, but must not replace the outputs the user asked it to leave alone.
+    monkeypatch.setattr(interrupts, "_noted", [])
+    previous = {name: signal.getsignal(getattr(signal, name)) for name in interrupts.SIGNALS}
+    interrupts.install()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # what such a library does
+            signal.raise_signal(signal.SIGINT)
+        out = tmp_path / "OUT"
+        _outputs(out, "previous\n")
+        with pytest.raises(KeyboardInterrupt), writers.staged_output(out) as stage:
+            (stage / "reconciled.csv").write_text("new\n", encoding="utf-8")
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
     assert (out / "reconciled.csv").read_text(encoding="utf-8") == "previous\n"
     assert leftovers(tmp_path, "OUT") == []
 

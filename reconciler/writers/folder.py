@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler import interrupts
 from reconciler.errors import OutputError, UsageError
 
 MARKER = ".reconciler-output"
@@ -52,7 +53,7 @@ def run_jobs(jobs: Sequence[Callable[[], Any]]) -> list[Any]:
         return [future.result() for future in futures]
 
 
-HELD_SIGNALS: tuple[str, ...] = ("SIGINT", "SIGTERM", "SIGHUP")
+HELD_SIGNALS: tuple[str, ...] = interrupts.SIGNALS
 
 
 @contextlib.contextmanager
@@ -312,6 +313,8 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
                 f"cannot create the output folder ({exc.strerror})", path=out
             ) from exc
         yield stage
+        # An interrupt that some library swallowed still keeps the previous outputs.
+        interrupts.check()
         names = [p.name for p in stage.iterdir() if p.name != MARKER]
         _write_manifest(stage, names)
         os.chmod(stage, 0o755)

@@ -1,0 +1,40 @@
+"""Ctrl-C, ``kill`` and a closed terminal: one handler, and an interrupt that is never lost.
+
+Python turns a signal into an exception raised wherever the main thread happens to be. When
+that is inside a library's C code (numpy's import runs optional look-ups whose failures it
+clears), the exception can be cleared with them: the run would go on and replace the previous
+outputs although the user asked it to stop. So the handler also notes the signal, and
+``check`` raises ``KeyboardInterrupt`` again at the points that matter: when start-up is done
+and before new outputs take the place of the previous ones.
+
+Only ``python -m reconciler`` (the ``reconciler`` command) installs the handler; code run in
+process (tests, a notebook) keeps its own.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+SIGNALS: tuple[str, ...] = ("SIGINT", "SIGTERM", "SIGHUP")
+
+_noted: list[int] = []
+
+
+def _handler(signum: int, frame: FrameType | None) -> None:
+    _noted.append(signum)
+    raise KeyboardInterrupt
+
+
+def install() -> None:
+    """Handle SIGINT, SIGTERM and SIGHUP alike (the clean-up of Ctrl-C runs for each)."""
+    for name in SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, _handler)
+
+
+def check() -> None:
+    """Raise ``KeyboardInterrupt`` if an interrupt arrived, even one that was swallowed."""
+    if _noted:
+        raise KeyboardInterrupt
