@@ -7,10 +7,12 @@ and "what state is this action in?". Reading the file is the ``readers`` package
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .errors import ShapeError
@@ -128,8 +130,23 @@ def newest(actions: pd.DataFrame) -> pd.Series | None:
     return actions.iloc[-1]
 
 
+LOCKED_STATES: tuple[str, ...] = ("APPROVED", "LOCKED")
+
+
+def lock_states(
+    states: Sequence[str] | np.ndarray, locking: Sequence[object] | np.ndarray, today: date
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Per action: (locked, past its locking date, APPROVED or LOCKED). An action is locked
+    once its locking date has passed (before ``today``, UTC) or once it is approved or locked;
+    an unknown locking date leaves only the state to say."""
+    state = np.asarray(states, dtype=object).astype(str)
+    when = pd.to_datetime(pd.Series(np.asarray(locking)), utc=True)
+    passed = (when < pd.Timestamp(today, tz="UTC")).to_numpy(dtype=bool)  # NaT: False
+    approved = np.isin(state, LOCKED_STATES)
+    return passed | approved, passed, approved
+
+
 def is_locked(action: pd.Series, today: date) -> bool:
-    locking = action["locking_date"]
-    if pd.isna(locking):
-        return action["state"] in ("APPROVED", "LOCKED")
-    return bool(pd.Timestamp(locking).date() < today) or action["state"] in ("APPROVED", "LOCKED")
+    """One action of an ``ActionsIndex`` frame is locked (see ``lock_states``)."""
+    locked, _passed, _approved = lock_states([action["state"]], [action["locking_date"]], today)
+    return bool(locked[0])

@@ -7,7 +7,7 @@ per-record status words. Pure: frames in, new frames out; input frames are never
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from urllib.parse import unquote_plus
 
 import numpy as np
@@ -300,3 +300,67 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
     out["final"] = row_final(table, schema)
     out["error_type"] = _text(frame, schema.column("error_type")).set_axis(out.index)
     return out
+
+
+def action_codes(
+    frame: pd.DataFrame,
+    labels: Mapping[str, str | None],
+    known: Mapping[str, pd.Series] | None = None,
+    among: npt.NDArray[np.bool_] | None = None,
+) -> IntArray:
+    """One integer per row naming the action it modifies, -1 where it names none.
+
+    An action is named by its ActionId, else by the pair Oid + ActionTrackerId (impact-reference
+    §1.1), each compared as ``id_key`` does (``0123`` and ``123`` are one ID). ``labels`` maps
+    ``action_id``, ``oid`` and ``action_tracker_id`` to the file's columns (None: absent);
+    ``known`` holds keys already computed for some of them. Equal codes mean the same action
+    (the ActionIds' codes come first, then the pairs'). With ``among``, only the actions the
+    rows of ``among`` name get a code (other rows: -1), so a million keys are probed against
+    a small set instead of all hashed. Used by the modifications cap (``remediate``, among
+    the records it may resubmit) and by ``check``'s duplicate and cap findings (every row)."""
+    n = len(frame)
+    codes = np.full(n, -1, dtype=np.int64)
+    want = np.ones(n, dtype=bool) if among is None else among
+
+    def keys(name: str) -> pa.Array | None:
+        label = labels.get(name)
+        if label is None:
+            return None
+        if known and name in known:
+            return arrow_strings(known[name]).combine_chunks()
+        return id_key_arrow(arrow_strings(frame[label]))
+
+    def filled(values: pa.Array | None) -> npt.NDArray[np.bool_]:
+        if values is None:
+            return np.zeros(n, dtype=bool)
+        return _np_bool(pc.not_equal(values, ""))
+
+    def positions(values: pa.Array, rows: npt.NDArray[np.bool_]) -> tuple[IntArray, int]:
+        """Per row of ``rows``: the position of its value among the values ``want`` names
+        there (-1: none of them), and how many such values there are."""
+        chosen = values.filter(pa.array(rows))
+        if among is None:
+            got = pc.dictionary_encode(chosen)
+            return np.asarray(got.indices.to_numpy(zero_copy_only=False), np.int64), len(
+                got.dictionary
+            )
+        wanted = pc.unique(values.filter(pa.array(rows & want)))
+        found = pc.fill_null(pc.index_in(chosen, value_set=wanted), -1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), np.int64), len(wanted)
+
+    a = keys("action_id")
+    by_action = filled(a)
+    offset = 0
+    if a is not None and (by_action & want).any():
+        codes[by_action], offset = positions(a, by_action)
+    o, t = keys("oid"), keys("action_tracker_id")
+    by_pair = ~by_action & filled(o) & filled(t)
+    if o is not None and t is not None and (by_pair & want).any():
+        oid, _ = positions(o, by_pair)
+        rows = np.flatnonzero(by_pair)[oid >= 0]
+        tracker = pc.dictionary_encode(t.take(pa.array(rows)))
+        t_at = np.asarray(tracker.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        # Renumbered: Oid x ActionTrackerId products can be astronomically large.
+        pair, _u = pd.factorize(oid[oid >= 0] * len(tracker.dictionary) + t_at)
+        codes[rows] = offset + np.asarray(pair, dtype=np.int64)
+    return codes

@@ -1,46 +1,68 @@
-"""The one place that chains the stages: read → detect → normalize → match → classify → write.
+"""The two chains: ``reconcile`` (read → detect → gather → normalize → match → classify →
+remediate → summarise → write) and ``check`` (read → preflight → fix → write).
 
-Owns the order of stages and the summary figures. Each stage stays a pure function elsewhere.
+Owns the order of stages, what runs beside what, and reading the option files. Each stage is a
+function elsewhere: ``readers``, ``detect``, ``gather``, ``normalize``, ``match``, ``classify``,
+``remediate``, ``summary``, ``preflight``, ``writers``, ``reports``. The command line parses
+options, calls one chain and prints what it returns.
+
+Concurrency stays here and in the stages that need it; nothing returned holds a thread. While
+the records are tied, the sent rows are encoded for reconciled.csv on the second core; while
+the output files are written (two threads), the summary figures are worked out, and only the
+report, the workbook and summary.json wait for them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from . import __version__
 from .catalogue import Catalogue, load_catalogue
-from .classify import COMPLETENESS_LABELS, Completeness, SubmissionState, classify_records
+from .classify import Completeness, SubmissionState, classify_records
 from .clock import clock
-from .detect import (
-    SHAPE_TITLES,
-    ResultSchema,
-    ResultShape,
-    SentSchema,
-    detect_results,
-    detect_template,
-    looks_like_results,
-)
+from .detect import ResultSchema, SentSchema, detect_results, detect_template, looks_like_results
 from .errors import InputError, ShapeError, UsageError
-from .fixes import fix_amount
 from .gather import Gathered, assess, gather
-from .match import LineBaseChoice, Ties, foreign_evidence, match_results
-from .model import LineBase, Outcome, Resolution, Table
-from .normalize import ID_FIELDS, PAYLOAD_FIELDS, arrow_strings, result_rows, sent_keys
-from .readers import LEGACY_ENCODINGS, read_table
-from .remediate import RemediateOptions, Remediation, remediate, start_file_counts
-from .templates import TEMPLATE_TITLES, header_key
+from .match import Ties, foreign_evidence, match_results
+from .model import (
+    FixFiles,
+    Outcome,
+    ReconcileOptions,
+    Reconciliation,
+    RemediateOptions,
+    Summary,
+    Table,
+)
+from .normalize import ID_FIELDS, PAYLOAD_FIELDS, result_rows, sent_keys
+from .outputs import (
+    ATTENTION_COLUMNS,
+    CHANGES,
+    CHECK_CSV,
+    CHECK_JSON,
+    NEEDS_ATTENTION,
+    NEEDS_ATTENTION_CSV,
+    NEEDS_ATTENTION_XLSX,
+    RECONCILED,
+    RECORD_COLUMNS,
+    SUMMARY,
+    UNMATCHED,
+    UNMATCHED_COLUMNS,
+    attention_names,
+    check_names,
+    fixed_name,
+    resubmit_names,
+)
+from .readers import read_table
+from .remediate import Remediation, remediate
+from .summary import summarise
 from .threads import background
 from .writers import (
     Sheet,
@@ -56,87 +78,278 @@ from .writers import (
 if TYPE_CHECKING:
     from .preflight import CheckResult, FixResult
 
-NEEDS_ATTENTION: tuple[str, ...] = (
-    Resolution.FIX_MANUALLY,
-    Resolution.CONTACT_SUPPORT,
-    Resolution.REVIEW,
-)
-ATTENTION_COLUMNS: tuple[str, ...] = (
-    "SourceLine",
-    "ErrorCodes",
-    "Resolution",
-    "Advice",
-    "CellsToFix",
-)
-RECORD_COLUMNS: tuple[str, ...] = (
-    "SourceLine",
-    "Outcome",
-    "ErrorCodes",
-    "Resolution",
-    "TiedBy",
-    "TieNote",
-    "Advice",
-)
-UNMATCHED_COLUMNS: tuple[str, ...] = (
-    "ResultFile",
-    "ResultRow",
-    "ResultLine",
-    "Line",
-    "ActionId",
-    "OrderId",
-    "ActionTrackerId",
-    "Sku",
-    "ErrorCodes",
-    "Reason",
-    "Detail",
-    "CandidateLines",
-)
+__all__ = [
+    "CheckRun",
+    "CheckRunOptions",
+    "ReconcileOptions",
+    "Reconciliation",
+    "attention_frame",
+    "check",
+    "fix_options",
+    "reconcile",
+    "reconcile_tables",
+    "release_free_memory",
+    "write_check_outputs",
+    "write_outputs",
+]
+
+Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True, slots=True)
-class ReconcileOptions:
-    overrides: Mapping[str, str] = field(default_factory=dict)
-    sheet: str | None = None
-    line_base: LineBase = LineBase.AUTO
-    now: datetime | None = None
-    fixes: RemediateOptions = field(default_factory=RemediateOptions)
-    max_rows: int | None = None  # split resubmit.csv into files of at most this many records
-    workbooks: bool = True  # needs-attention.xlsx beside needs-attention.csv
-    # Records no result speaks of are accepted only when counts prove the results complete.
-    require_complete: bool = False
-    # Go on with results whose identifiers say they are another file's (no untied record is
-    # then accepted).
-    force: bool = False
-    # How input files that are not valid UTF-8 are decoded (None: worked out from their bytes).
-    encoding: str | None = None
+# --------------------------------------------------------------------------- reconcile
+
+
+def reconcile(
+    sent_path: Path,
+    results_paths: Path | Sequence[Path],
+    options: ReconcileOptions | None = None,
+    *,
+    out: Path | None = None,
+    catalogue: Catalogue | None = None,
+    progress: Progress | None = None,
+) -> Reconciliation:
+    """Read the sent file and its results (one file, or several: the pages of one export
+    and the batch's status), tie every result to its record and classify every record; with
+    ``out``, write every output there (whole or not at all) and name them in ``outputs``.
+
+    The output folder and the option files (``options.fix_files``) are checked before any
+    input is read, so a wrong ``--out`` costs nothing."""
+    options = options or ReconcileOptions()
+    catalogue = catalogue or load_catalogue()
+    step = progress or (lambda _msg: None)
+    paths = [results_paths] if isinstance(results_paths, Path) else list(results_paths)
+    for path in paths:
+        with contextlib.suppress(OSError, RuntimeError):  # a symlink loop: the reader says so
+            if sent_path.resolve() == path.resolve():
+                raise UsageError(
+                    "is given as both the sent file and the results; give the results "
+                    "impact.com reported after the sent file",
+                    path=sent_path,
+                )
+    given = options.fix_files
+    if out is not None:
+        check_out_dir(out, [sent_path, *paths, *(given.paths if given else ())])
+    if given is not None:
+        options = replace(options, fixes=fix_options(given), fix_files=None)
+    any_xlsx = any(_is_xlsx(p) for p in paths)
+    step(f"reading {sent_path.name}")
+    sent = _read(sent_path, options.sheet, any_xlsx, options.encoding)
+    _refuse_results_as_sent(sent)
+    tables = []
+    for path in paths:
+        step(f"reading {path.name}")
+        tables.append(_read(path, options.sheet, _is_xlsx(sent_path), options.encoding))
+    stages = _stages(sent, tables, options, catalogue, step, encode=out is not None)
+    if out is None:
+        return stages.finish()
+    step("writing outputs")
+    return _write(stages, out, options)
+
+
+def reconcile_tables(
+    sent: Table,
+    results: Table | Sequence[Table],
+    options: ReconcileOptions | None = None,
+    catalogue: Catalogue | None = None,
+    progress: Progress | None = None,
+) -> Reconciliation:
+    """The stages after reading: detect, gather, normalize, match, classify, remediate,
+    summarise. Writes nothing."""
+    options = options or ReconcileOptions()
+    stages = _stages(
+        sent, results, options, catalogue or load_catalogue(), progress or (lambda _m: None)
+    )
+    return stages.finish()
+
+
+def write_outputs(
+    rec: Reconciliation,
+    out: Path,
+    *,
+    force: bool = False,
+    report: bool = False,
+    workbook: bool = False,
+) -> list[str]:
+    """Write the outputs of ``rec`` into ``out`` (whole or not at all): the CSVs and
+    summary.json, with ``report`` report.html, with ``workbook`` reconciled.xlsx. Returns the
+    file names written."""
+    check_out_dir(out, [rec.sent.path, *rec.gathered.files])
+    done: Future[Reconciliation] = Future()
+    done.set_result(rec)
+    parts = _Parts(
+        sent=rec.sent,
+        records=rec.records,
+        unmatched=rec.unmatched,
+        remediation=rec.remediation,
+        resubmit_files=rec.summary.resubmit_files,
+        attention_files=rec.summary.needs_attention_files,
+        max_rows=rec.summary.max_rows,
+        now=_generated(rec.summary),
+        sent_rows=None,
+    )
+    return _write_files(parts, done, out, force=force, report=report, workbook=workbook)
+
+
+SWAPPED = "give the sent file first, then its results: reconciler reconcile SENT RESULTS..."
+
+
+def _refuse_results_as_sent(sent: Table) -> None:
+    """Arguments swapped: a results export (or any JSON) given as the sent file."""
+    if sent.format == "json":
+        raise ShapeError(
+            "is JSON, which impact.com does not take as a submission: it looks like a results "
+            "export, not the file that was sent; " + SWAPPED,
+            path=sent.path,
+        )
+    if looks_like_results(sent):
+        raise ShapeError(
+            "looks like a results export, not the file that was sent; " + SWAPPED,
+            path=sent.path,
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Reconciliation:
+class _Stages:
+    """Every stage's result but the summary's, and what the summary is worked out from."""
+
     sent: Table
-    results: Table  # the result records of every results file, combined
-    gathered: Gathered  # the results files and what came with them (pages, batch status)
+    gathered: Gathered
     sent_schema: SentSchema
     result_schema: ResultSchema
-    line_base: LineBaseChoice
+    ties: Ties
     submission: SubmissionState
-    records: pd.DataFrame  # per sent record, in sent order
+    records: pd.DataFrame
     unmatched: pd.DataFrame
     remediation: Remediation
-    # The summary figures, worked out on a thread of their own: writing reconciled.csv does not
-    # need them, so it starts at once. Read them through ``summary``.
-    summary_job: Future[dict[str, Any]]
-    # The sent rows encoded for reconciled.csv (``writers.encode_rows``), made on a second
-    # thread while the rest runs.
-    sent_rows: Future[list[Any]]
+    options: ReconcileOptions
+    foreign: str
+    now: datetime
+    sent_rows: Future[list[Any]] | None  # reconciled.csv's encoded sent rows, when wanted
 
-    @property
-    def summary(self) -> dict[str, Any]:
-        return self.summary_job.result()
+    def finish(self) -> Reconciliation:
+        """Summarise: the figures of the run, and the run itself."""
+        summary = summarise(
+            self.sent,
+            self.gathered,
+            self.sent_schema,
+            self.result_schema,
+            self.ties,
+            self.submission,
+            self.records,
+            self.unmatched,
+            self.remediation,
+            self.options,
+            self.foreign,
+            now=self.now,
+        )
+        return Reconciliation(
+            sent=self.sent,
+            results=self.gathered.table,
+            gathered=self.gathered,
+            sent_schema=self.sent_schema,
+            result_schema=self.result_schema,
+            line_base=self.ties.line_base,
+            submission=self.submission,
+            records=self.records,
+            unmatched=self.unmatched,
+            remediation=self.remediation,
+            summary=summary,
+        )
 
-    @property
-    def needs_attention(self) -> bool:
-        return bool(self.summary["needs_attention"])
+
+def _stages(
+    sent: Table,
+    results: Table | Sequence[Table],
+    options: ReconcileOptions,
+    catalogue: Catalogue,
+    step: Progress,
+    *,
+    encode: bool = False,
+) -> _Stages:
+    step("recognising the files")
+    now = options.now or clock()
+    fixes = options.fixes
+    if options.fix_files is not None:
+        fixes = fix_options(options.fix_files)
+    _refuse_results_as_sent(sent)
+    sent_schema = detect_template(sent)
+    if not sent.records:
+        raise ShapeError(
+            "has no records under its header: there is nothing to reconcile",
+            path=sent.path,
+            line=sent.header_line or None,
+        )
+    gathered = gather([results] if isinstance(results, Table) else list(results), sent)
+    combined = gathered.table
+    result_schema = detect_results(combined, sent_schema, sent, options.overrides)
+    # reconciled.csv repeats the sent rows as they are: encode them on the second core now,
+    # while the records are tied and classified (Arrow's kernels run outside the GIL).
+    sent_rows = background("encode", encode_rows, sent.frame, safe=True) if encode else None
+    step("reading result codes and keying sent records")
+    # Key only the identifiers the results have a column for: the others can never tie or
+    # contradict. Both sides are independent Arrow-heavy work, so they run side by side.
+    payload = result_schema.column("payload") is not None
+    carried = [f for f in ID_FIELDS if result_schema.column(f) or (payload and f in PAYLOAD_FIELDS)]
+    keyed = background(
+        "keys", sent_keys, sent, sent_schema, carried, with_skus=bool(result_schema.column("sku"))
+    )
+    rows = result_rows(combined, result_schema, catalogue)
+    keys, skus, rewritten = keyed.result()
+    known = {f: keys[f] for f in carried}
+    submission = assess(
+        gathered, result_schema, rows, sent, require_complete=options.require_complete
+    )
+    step("tying results to records")
+    sent_raw = {
+        f: sent.frame[label] for f in carried if (label := sent_schema.column(f)) is not None
+    }
+    ties = match_results(
+        sent,
+        rows,
+        keys,
+        skus,
+        options.line_base,
+        rewritten=rewritten,
+        sent_raw=sent_raw,
+        require_agreement=submission.records_differ,
+    )
+    foreign = foreign_evidence(ties, sent, sent_raw)
+    if foreign:
+        if not options.force:
+            raise ShapeError(
+                foreign + "; give this submission's results, or --force to reconcile anyway "
+                "(no record without a result is then called accepted)",
+                path=combined.path,
+            )
+        submission = _as_foreign(submission)
+    step("classifying")
+    verdict = classify_records(sent.records, ties, catalogue, submission)
+    step("correcting what can be fixed")
+    if fixes.today is None:
+        fixes = replace(fixes, today=now.date())
+    # Results are trusted only once the submission is complete (impact-reference §7.3):
+    # nothing is corrected or resubmitted before then.
+    no_fixes = not submission.complete
+    remediation = remediate(sent, sent_schema, verdict, catalogue, fixes, known, skip=no_fixes)
+    records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
+    unmatched = _unmatched_frame(ties, sent, gathered)
+    release_free_memory()
+    step("summarising")
+    return _Stages(
+        sent=sent,
+        gathered=gathered,
+        sent_schema=sent_schema,
+        result_schema=result_schema,
+        ties=ties,
+        submission=submission,
+        records=records,
+        unmatched=unmatched,
+        remediation=remediation,
+        options=options,
+        foreign=foreign,
+        now=now,
+        sent_rows=sent_rows,
+    )
 
 
 def _read(path: Path, sheet: str | None, other_is_xlsx: bool, encoding: str | None) -> Table:
@@ -182,188 +395,6 @@ def _unmatched_frame(ties: Ties, sent: Table, gathered: Gathered) -> pd.DataFram
     )
 
 
-def _counts(values: pd.Series) -> dict[str, int]:
-    vc = values.value_counts()
-    vc = vc[vc > 0]  # a categorical lists its unused categories too
-    return {str(k): int(v) for k, v in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))}
-
-
-def _by_code(codes: pd.Series) -> dict[str, int]:
-    counter: Counter[str] = Counter()
-    for cell, n in codes[codes != ""].value_counts().items():
-        if not n:
-            continue  # a categorical lists its unused categories too
-        for code in str(cell).split(";"):
-            counter[code] += int(n)
-    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def reconcile(
-    sent_path: Path,
-    results_paths: Path | Sequence[Path],
-    options: ReconcileOptions | None = None,
-    catalogue: Catalogue | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Reconciliation:
-    """Read the sent file and its results (one file, or several: the pages of one export
-    and the batch's status), tie every result to its record and classify every record."""
-    options = options or ReconcileOptions()
-    catalogue = catalogue or load_catalogue()
-    step = progress or (lambda _msg: None)
-    paths = [results_paths] if isinstance(results_paths, Path) else list(results_paths)
-    for path in paths:
-        with contextlib.suppress(OSError, RuntimeError):  # a symlink loop: the reader says so
-            if sent_path.resolve() == path.resolve():
-                raise UsageError(
-                    "is given as both the sent file and the results; give the results "
-                    "impact.com reported after the sent file",
-                    path=sent_path,
-                )
-    any_xlsx = any(_is_xlsx(p) for p in paths)
-    step(f"reading {sent_path.name}")
-    sent = _read(sent_path, options.sheet, any_xlsx, options.encoding)
-    _refuse_results_as_sent(sent)
-    tables = []
-    for path in paths:
-        step(f"reading {path.name}")
-        tables.append(_read(path, options.sheet, _is_xlsx(sent_path), options.encoding))
-    return reconcile_tables(sent, tables, options, catalogue, step)
-
-
-SWAPPED = "give the sent file first, then its results: reconciler reconcile SENT RESULTS..."
-
-
-def _refuse_results_as_sent(sent: Table) -> None:
-    """Arguments swapped: a results export (or any JSON) given as the sent file."""
-    if sent.format == "json":
-        raise ShapeError(
-            "is JSON, which impact.com does not take as a submission: it looks like a results "
-            "export, not the file that was sent; " + SWAPPED,
-            path=sent.path,
-        )
-    if looks_like_results(sent):
-        raise ShapeError(
-            "looks like a results export, not the file that was sent; " + SWAPPED,
-            path=sent.path,
-        )
-
-
-def reconcile_tables(
-    sent: Table,
-    results: Table | Sequence[Table],
-    options: ReconcileOptions | None = None,
-    catalogue: Catalogue | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Reconciliation:
-    """The stages after reading: detect, gather, normalize, match, classify, summarise."""
-    options = options or ReconcileOptions()
-    catalogue = catalogue or load_catalogue()
-    step = progress or (lambda _msg: None)
-    step("recognising the files")
-
-    _refuse_results_as_sent(sent)
-    sent_schema = detect_template(sent)
-    if not sent.records:
-        raise ShapeError(
-            "has no records under its header: there is nothing to reconcile",
-            path=sent.path,
-            line=sent.header_line or None,
-        )
-    gathered = gather([results] if isinstance(results, Table) else list(results), sent)
-    combined = gathered.table
-    result_schema = detect_results(combined, sent_schema, sent, options.overrides)
-    # reconciled.csv repeats the sent rows as they are: encode them on the second core now,
-    # while the records are tied and classified (Arrow's kernels run outside the GIL).
-    sent_rows = background("encode", encode_rows, sent.frame, safe=True)
-    step("reading result codes and keying sent records")
-    # Key only the identifiers the results have a column for: the others can never tie or
-    # contradict. Both sides are independent Arrow-heavy work, so they run side by side.
-    payload = result_schema.column("payload") is not None
-    carried = [f for f in ID_FIELDS if result_schema.column(f) or (payload and f in PAYLOAD_FIELDS)]
-    keyed = background(
-        "keys", sent_keys, sent, sent_schema, carried, with_skus=bool(result_schema.column("sku"))
-    )
-    rows = result_rows(combined, result_schema, catalogue)
-    keys, skus, rewritten = keyed.result()
-    known = {f: keys[f] for f in carried}
-    submission = assess(
-        gathered, result_schema, rows, sent, require_complete=options.require_complete
-    )
-    step("tying results to records")
-    sent_raw = {
-        f: sent.frame[label] for f in carried if (label := sent_schema.column(f)) is not None
-    }
-    ties = match_results(
-        sent,
-        rows,
-        keys,
-        skus,
-        options.line_base,
-        rewritten=rewritten,
-        sent_raw=sent_raw,
-        require_agreement=submission.records_differ,
-    )
-    foreign = foreign_evidence(ties, sent, sent_raw)
-    if foreign:
-        if not options.force:
-            raise ShapeError(
-                foreign + "; give this submission's results, or --force to reconcile anyway "
-                "(no record without a result is then called accepted)",
-                path=combined.path,
-            )
-        submission = _as_foreign(submission)
-    step("classifying")
-    verdict = classify_records(sent.records, ties, catalogue, submission)
-    # The cap counts the file's rows per action of the records remediation may correct: on
-    # the second core while it works out the corrections.
-    file_counts = (
-        start_file_counts(sent, sent_schema, verdict, known) if submission.complete else None
-    )
-    step("correcting what can be fixed")
-    fixes = options.fixes
-    if fixes.today is None:
-        fixes = replace(fixes, today=(options.now or clock()).date())
-    # Results are trusted only once the submission is complete (impact-reference §7.3):
-    # nothing is corrected or resubmitted before then.
-    no_fixes = not submission.complete
-    remediation = remediate(
-        sent, sent_schema, verdict, catalogue, fixes, known, skip=no_fixes, file_counts=file_counts
-    )
-    records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
-    unmatched = _unmatched_frame(ties, sent, gathered)
-    release_free_memory()
-    step("summarising")
-    summary_job = background(
-        "summary",
-        _summary,
-        sent,
-        gathered,
-        sent_schema,
-        result_schema,
-        ties,
-        submission,
-        records,
-        unmatched,
-        remediation,
-        options,
-        foreign,
-    )
-    return Reconciliation(
-        sent=sent,
-        results=combined,
-        gathered=gathered,
-        sent_schema=sent_schema,
-        result_schema=result_schema,
-        line_base=ties.line_base,
-        submission=submission,
-        records=records,
-        unmatched=unmatched,
-        remediation=remediation,
-        summary_job=summary_job,
-        sent_rows=sent_rows,
-    )
-
-
 def _as_foreign(submission: SubmissionState) -> SubmissionState:
     """--force past results that are not this file's: a record without a result of its own
     is unknown, never accepted (nor missing from results that are not its own)."""
@@ -398,334 +429,153 @@ def release_free_memory() -> None:
     trim(0)
 
 
-def _summary(
-    sent: Table,
-    gathered: Gathered,
-    sent_schema: SentSchema,
-    result_schema: ResultSchema,
-    ties: Ties,
-    submission: SubmissionState,
-    records: pd.DataFrame,
-    unmatched: pd.DataFrame,
-    remediation: Remediation,
-    options: ReconcileOptions,
-    foreign: str = "",
-) -> dict[str, Any]:
-    results = gathered.table
-    now = options.now or clock()
-    outcome = records["Outcome"]
-    resolution = records["Resolution"]
-    n = len(records)
-    accepted = int((outcome == Outcome.ACCEPTED).sum())
-    attention = resolution.isin(
-        [*NEEDS_ATTENTION, Resolution.WAIT, Resolution.AUTO_FIXED, Resolution.RECHECK]
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Parts:
+    """What the output files are made of, all known before the summary is."""
+
+    sent: Table
+    records: pd.DataFrame
+    unmatched: pd.DataFrame
+    remediation: Remediation
+    resubmit_files: tuple[str, ...]
+    attention_files: tuple[str, ...]
+    max_rows: int | None
+    now: datetime
+    sent_rows: Future[list[Any]] | None
+
+
+def _write(stages: _Stages, out: Path, options: ReconcileOptions) -> Reconciliation:
+    """Write every output of a run into ``out`` while its summary is worked out."""
+    finished = background("summary", stages.finish)
+    n_attention = int(stages.records["Resolution"].isin(NEEDS_ATTENTION).sum())
+    parts = _Parts(
+        sent=stages.sent,
+        records=stages.records,
+        unmatched=stages.unmatched,
+        remediation=stages.remediation,
+        resubmit_files=resubmit_names(stages.remediation.resubmit_records, options.max_rows),
+        attention_files=attention_names(n_attention, workbook=options.workbooks),
+        max_rows=options.max_rows,
+        now=stages.now,
+        sent_rows=stages.sent_rows,
     )
-    res = ties.results
-    tied = res["s_idx"].to_numpy() >= 0
-    spoiled = int((res["note"].to_numpy(dtype=object)[tied] != "").sum()) if len(res) else 0
-    warnings: list[str] = []
-    if foreign:
-        warnings.append(
-            f"{foreign}; reconciled anyway (--force): records without a result of their own "
-            "are unknown"
-        )
-    if submission.completeness not in (
-        Completeness.COMPLETE,
-        Completeness.PRESUMED,
-        Completeness.FOREIGN,
-    ) or (submission.completeness is Completeness.PRESUMED and options.require_complete):
-        label = COMPLETENESS_LABELS[submission.completeness]
-        warnings.append(f"results {label}: {submission.completeness_detail}")
-    warnings.extend(f"{sent.path.name}: {note}" for note in sent_schema.notes)
-    warnings.extend(
-        f"{results.path.name}: {note}"
-        for note in result_schema.notes
-        if not note.startswith("columns set with --map")
+    written = _write_files(
+        parts,
+        finished,
+        out,
+        force=options.force,
+        report=options.report,
+        workbook=options.workbooks,
     )
-    warnings.extend(submission.notes)
-    for table in (sent, results):
-        if table.encoding in LEGACY_ENCODINGS and not options.encoding:
-            warnings.append(
-                f"{table.path.name} is not UTF-8: read as {table.encoding}, the encoding its "
-                "bytes fit best; if its text looks wrong, name the right one with --encoding"
-            )
-        hidden = table.meta.get("@hidden_sheets")
-        if hidden:
-            warnings.append(
-                f"{table.path.name}: read sheet {table.sheet!r}, the first visible one; hidden "
-                f"sheets skipped: {hidden} (name another with --sheet)"
-            )
-    if ties.line_base.warning:
-        warnings.append(ties.line_base.warning)
-    if (
-        ties.line_base.requested is LineBase.AUTO
-        and not ties.line_base.confirmed
-        and result_schema.column("line") is not None
-        and results.records
-    ):
-        warnings.append(
-            "the results' identifiers cannot tell how lines are numbered; "
-            f"assumed {ties.line_base.base} (header = line 1); use --line-base if that is wrong"
-        )
-    if spoiled:
-        example = next(t for t in res["note"].to_numpy(dtype=object)[tied] if t)
-        warnings.append(
-            f"{spoiled:,} result{'s carry IDs' if spoiled > 1 else ' carries an ID'} spoiled by "
-            f"a spreadsheet, tied where the line or the rest of the key agrees (e.g. {example})"
-        )
-    warnings.extend(remediation.warnings)
-    ambiguous_results = int((unmatched["Reason"] == "ambiguous_key").sum())
-    resubmit_n = remediation.resubmit_records
-    attention_n = int(resolution.isin(NEEDS_ATTENTION).sum())
-    return {
-        "tool": "reconciler",
-        "version": __version__,
-        "generated_at": now.isoformat().replace("+00:00", "Z"),
-        "sent_file": str(sent.path),
-        "results_file": str(gathered.files[0])
-        if len(gathered.files) == 1
-        else ", ".join(str(p) for p in gathered.files),
-        "results_files": gathered.file_names,
-        "sent_format": sent.format,
-        "sent_sheet": sent.sheet,
-        "results_sheet": results.sheet,
-        "sent_encoding": sent.encoding,
-        "sent_delimiter": sent.delimiter,
-        "results_format": results.format,
-        "template": str(sent_schema.template),
-        "template_title": TEMPLATE_TITLES[sent_schema.template],
-        "result_shape": str(result_schema.shape),
-        "result_shape_title": shape_title(result_schema, results),
-        "result_columns": {k: v for k, v in sorted(result_schema.fields.items())},
-        "line_base": str(ties.line_base.base),
-        "line_base_detail": ties.line_base.describe()
-        if result_schema.column("line") is not None
-        else "not used: the results carry no line numbers, so they are tied by identifiers",
-        "line_base_evidence": {k: dict(v) for k, v in ties.line_base.evidence.items()},
-        "line_base_warning": ties.line_base.warning,
-        "submission": {
-            "status": submission.status,
-            "complete": submission.complete,
-            "total_records": submission.total_records,
-            "total_errors": submission.total_errors,
-            "batch_ids": list(submission.batch_ids),
-            "file_name": submission.file_name,
-        },
-        "completeness": {
-            "state": str(submission.completeness),
-            "label": COMPLETENESS_LABELS[submission.completeness],
-            "detail": submission.completeness_detail,
-            "records_without_result": str(submission.unlisted),
-            "pages_given": list(gathered.pages),
-            "pages": gathered.numpages,
-            "rows_counted": gathered.total,
-            "require_complete": options.require_complete,
-        },
-        "sent_records": n,
-        "result_rows": results.records,
-        "results_tied": int(tied.sum()),
-        "spoiled_id_ties": spoiled,
-        "foreign_results": foreign,
-        "accepted": accepted,
-        "accepted_pct": round(100.0 * accepted / n, 1) if n else 0.0,
-        "rejected": int((outcome == Outcome.REJECTED).sum()),
-        "missing": int((outcome == Outcome.MISSING).sum()),
-        "pending": int((outcome == Outcome.PENDING).sum()),
-        "unknown": int((outcome == Outcome.UNKNOWN).sum()),
-        "ambiguous": ambiguous_results,
-        "ambiguous_records": int((outcome == Outcome.AMBIGUOUS).sum()),
-        "unmatched_results": len(unmatched),
-        # Exit 1 unless every record was accepted and every result tied.
-        "needs_attention": bool(
-            accepted < n or int(attention.sum()) or len(unmatched) or not submission.complete
-        ),
-        "records_to_follow_up": int(attention.sum()),  # all but accepted and terminal
-        "by_outcome": _counts(outcome),
-        "by_code": _by_code(records["ErrorCodes"]),
-        "by_resolution": _counts(resolution),
-        "tied_by": _counts(records["TiedBy"]),
-        "unmatched_by_reason": _counts(unmatched["Reason"]) if len(unmatched) else {},
-        "auto_fixed": int((resolution == Resolution.AUTO_FIXED).sum()),
-        "resubmit_records": resubmit_n,
-        "changed_cells": len(remediation.changes),
-        "resubmit_files": resubmit_names(resubmit_n, options.max_rows),
-        "needs_attention_records": attention_n,
-        "needs_attention_files": [
-            "needs-attention.csv",
-            *(["needs-attention.xlsx"] if options.workbooks else []),
+    rec = finished.result()
+    return replace(
+        rec, summary=replace(rec.summary, outputs=tuple(written)), outputs=tuple(written)
+    )
+
+
+def _write_files(
+    parts: _Parts,
+    finished: Future[Reconciliation],
+    out: Path,
+    *,
+    force: bool,
+    report: bool,
+    workbook: bool,
+) -> list[str]:
+    """The files are independent, so two threads write them: most of the work is in Arrow's
+    string kernels and zlib, which run outside the GIL. Jobs start heaviest first so the two
+    threads finish together: the workbook, reconciled.csv, needs-attention, the report (which
+    waits for the summary), then the small files; summary.json last, naming them all."""
+    if report or workbook:
+        from reports import render_outputs
+
+        def render_job(html: bool, xlsx: bool) -> Callable[[], list[str]]:
+            return lambda: render_outputs(finished.result(), stage, html=html, xlsx=xlsx)
+
+    with staged_output(out, force=force) as stage:
+        jobs: list[Callable[[], list[str]]] = [
+            *([render_job(False, True)] if workbook else []),
+            lambda: _write_reconciled(parts, stage),
+            lambda: _write_attention(parts, stage),
+            *([render_job(True, False)] if report else []),
+            lambda: _write_unmatched(parts, stage),
+            lambda: _write_resubmission(parts, stage),
         ]
-        if attention_n
-        else [],
-        "held_by_modification_cap": remediation.capped,
-        "formula_like_cells_in_resubmission": remediation.formula_cells,
-        "money": money_at_stake(sent, sent_schema, records),
-        "sent_fields": dict(sorted(sent_schema.fields.items())),
-        "sent_item_fields": {
-            name: list(sent_schema.item_columns(name))
-            for name in ("sku", "quantity", "item_amount", "category")
-            if sent_schema.item_columns(name)
-        },
-        "max_rows": options.max_rows,
-        "warnings": warnings,
-    }
+        written = sorted([*(name for names in run_jobs(jobs) for name in names), SUMMARY])
+        summary = replace(finished.result().summary, outputs=tuple(written))
+        write_json(summary.to_json(), stage / SUMMARY)
+    return written
 
 
-def shape_title(schema: ResultSchema, results: Table) -> str:
-    """The results' shape in words; an FTP error list without Line is still FTP errors."""
-    if not results.records and not results.header and results.container == "ErrorDetail":
-        return "FTP submission status only (no error details)"
-    if schema.shape is ResultShape.FTP_ERROR_DETAILS and schema.column("line") is None:
-        return "Brand API FTP error details (JSON, no line numbers)"
-    if schema.shape is ResultShape.API_SUBMISSIONS and results.container == "@object":
-        return "One API submission record (JSON)"
-    return SHAPE_TITLES[schema.shape]
+def _generated(summary: Summary) -> datetime:
+    return datetime.fromisoformat(summary.generated_at.replace("Z", "+00:00"))
 
 
-def resubmit_names(n: int, max_rows: int | None) -> list[str]:
-    if n == 0:
+def _write_reconciled(parts: _Parts, stage: Path) -> list[str]:
+    # The sent columns come pre-encoded; the verdict columns follow them on each line.
+    lead = parts.sent_rows.result() if parts.sent_rows is not None else None
+    write_csv(
+        parts.records[list(RECORD_COLUMNS)],
+        stage / RECONCILED,
+        header=[*parts.sent.header, *RECORD_COLUMNS],
+        safe=True,
+        lead=lead if lead is not None else encode_rows(parts.sent.frame, safe=True),
+    )
+    return [RECONCILED]
+
+
+def _write_unmatched(parts: _Parts, stage: Path) -> list[str]:
+    write_csv(parts.unmatched, stage / UNMATCHED, safe=True)
+    return [UNMATCHED]
+
+
+def _write_resubmission(parts: _Parts, stage: Path) -> list[str]:
+    names = parts.resubmit_files
+    if not names:
         return []
-    if not max_rows:
-        return ["resubmit.csv"]
-    parts = -(-n // max_rows)
-    return [f"resubmit-{i:03d}.csv" for i in range(1, parts + 1)]
+    corrected = parts.remediation.corrected
+    header = list(parts.sent.header)
+    size = parts.max_rows or len(corrected)
+    for i, name in enumerate(names):
+        part = corrected.iloc[i * size : (i + 1) * size]
+        write_csv(part, stage / name, header=header)  # exact values: impact.com needs the data
+    if len(parts.remediation.changes):
+        write_csv(parts.remediation.changes, stage / CHANGES, safe=True)
+        return [*names, CHANGES]
+    return list(names)
 
 
-def _amounts(values: pd.Series) -> npt.NDArray[np.float64]:
-    """Amount cells as floats (NaN where not a readable amount)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = arrow_strings(values).combine_chunks()
-    plain = pc.match_substring_regex(arr, r"^[0-9]+(?:\.[0-9]+)?$")
-    parsed = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
-    out = np.array(parsed.to_numpy(zero_copy_only=False), dtype=np.float64, copy=True)
-    odd = np.flatnonzero(np.isnan(out) & (values != "").to_numpy(dtype=bool))
-    if len(odd):
-        memo: dict[str, float] = {}
-        for i, raw in zip(odd, values.iloc[odd].to_numpy(dtype=object), strict=True):
-            if raw not in memo:
-                fix = fix_amount(str(raw))
-                memo[raw] = float(fix.value) if fix.ok else float("nan")
-            out[i] = memo[raw]
-    return out
+def _write_attention(parts: _Parts, stage: Path) -> list[str]:
+    if not parts.attention_files:
+        return []
+    attention = attention_frame(parts.sent, parts.records)
+    header = [*parts.sent.header, *ATTENTION_COLUMNS]
+    write_csv(attention, stage / NEEDS_ATTENTION_CSV, header=header, safe=True)
+    if NEEDS_ATTENTION_XLSX not in parts.attention_files:
+        return [NEEDS_ATTENTION_CSV]  # --no-xlsx
+    highlight = _highlight_mask(parts.sent, attention, header)
+    sheet = Sheet("Needs attention", header, attention, highlight=highlight)
+    write_xlsx([sheet], stage / NEEDS_ATTENTION_XLSX, now=parts.now)
+    return [NEEDS_ATTENTION_CSV, NEEDS_ATTENTION_XLSX]
 
 
-def _has_code(codes: pd.Series, code: str) -> npt.NDArray[np.bool_]:
-    """Per record: its ``;``-joined ErrorCodes include ``code`` (worked out per category)."""
-    cat = codes.astype("category").array
-    hit = np.array([code in str(c).split(";") for c in cat.categories] + [False], dtype=bool)
-    return hit[np.asarray(cat.codes, dtype=np.int64)]
-
-
-def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> dict[str, Any]:
-    """Sum of Amount over records that were not applied, by resolution, in their currency.
-
-    Not applied: rejected, or missing from results that list every record; a NO_CHANGE left
-    the action as it was, so nothing is at stake there (ambiguous, pending and unknown
-    records are not known either way). Item-level files add up their items, a unit
-    ``ItemPrice`` times its quantity."""
-    frame = sent.frame
-    amount_col = schema.column("amount")
-    item_cols = list(schema.item_columns("item_amount"))
-    if amount_col is None and not item_cols:
-        return {"amount_column": None}
-    rejected = records["Outcome"].isin([Outcome.REJECTED, Outcome.MISSING]).to_numpy(dtype=bool)
-    rejected = rejected & ~_has_code(records["ErrorCodes"], "NO_CHANGE")
-    where = np.flatnonzero(rejected)
-    amt = np.zeros(len(frame), dtype=np.float64)
-    unreadable = np.zeros(len(frame), dtype=bool)
-    if amount_col is not None:
-        amt[where] = _amounts(frame[amount_col].astype("str").iloc[where])
-        unreadable[where] = np.isnan(amt[where]) & (frame[amount_col].iloc[where] != "").to_numpy()
-        label = amount_col
-    else:
-        quantities = {i.index: i.column for i in schema.items if i.field == "quantity"}
-        parts: list[str] = []
-        for item in sorted(schema.items, key=lambda i: i.index):
-            if item.field != "item_amount":
-                continue
-            values = _amounts(frame[item.column].astype("str").iloc[where])
-            unreadable[where] |= (
-                np.isnan(values) & (frame[item.column].iloc[where] != "").to_numpy()
-            )
-            qty_col = quantities.get(item.index)
-            if header_key(item.column).startswith("itemprice") and qty_col is not None:
-                qty = _amounts(frame[qty_col].astype("str").iloc[where])
-                values = values * np.where(np.isnan(qty), 1.0, qty)
-                parts.append(f"{item.column} \u00d7 {qty_col}")
-            else:
-                parts.append(item.column)
-            amt[where] += np.nan_to_num(values)
-        label = " + ".join(parts)
-    currency_col = schema.column("currency")
-    currencies: list[str] = []
-    cur = np.full(len(frame), "", dtype=object)
-    if currency_col is not None:
-        cur[where] = (
-            frame[currency_col]
-            .astype("str")
-            .iloc[where]
-            .str.strip()
-            .str.upper()
-            .to_numpy(dtype=object)
-        )
-        currencies = sorted({str(c) for c in cur[where] if c})
-    by_res: dict[str, str] = {}
-    resolution = records["Resolution"].astype("category").array
-    res = np.asarray(resolution.codes, dtype=np.int64)
-    names = [str(c) for c in resolution.categories]
-    for code in sorted(set(np.unique(res[where]).tolist()), key=lambda c: names[c]):
-        mask = res[where] == code
-        by_res[names[code]] = f"{np.nansum(amt[where][mask]):.2f}"
-    reversals = rejected & (amt == 0) & ~unreadable
-    by_currency: dict[str, str] = {}
-    if len(currencies) > 1:
-        for name in sorted({str(c) for c in cur[where]}):
-            mask = rejected & (cur == name)
-            by_currency[name or "(none)"] = f"{np.nansum(amt[mask]):.2f}"
-    return {
-        "amount_column": label,
-        # The currency of the amounts not applied: "mixed" only when they really mix.
-        "currency": currencies[0] if len(currencies) == 1 else ("mixed" if currencies else None),
-        "currencies": currencies,
-        "not_applied_total": f"{np.nansum(amt[rejected]):.2f}",
-        "not_applied_by_resolution": by_res,
-        "not_applied_by_currency": by_currency,
-        "reversals_not_applied": int(reversals.sum()) if amount_col is not None else 0,
-        "unreadable_amounts": int(unreadable.sum()),
-    }
-
-
-def attention_frame(rec: Reconciliation) -> pd.DataFrame:
+def attention_frame(sent_table: Table, records: pd.DataFrame) -> pd.DataFrame:
     """Records a person must handle: original columns + SourceLine, codes, resolution, advice."""
-    mask = rec.records["Resolution"].isin(NEEDS_ATTENTION).to_numpy()
-    sent = rec.sent.frame.iloc[np.flatnonzero(mask)].reset_index(drop=True)
-    extra = rec.records.iloc[np.flatnonzero(mask)].reset_index(drop=True)
+    mask = records["Resolution"].isin(NEEDS_ATTENTION).to_numpy()
+    sent = sent_table.frame.iloc[np.flatnonzero(mask)].reset_index(drop=True)
+    extra = records.iloc[np.flatnonzero(mask)].reset_index(drop=True)
     extra = extra.rename(columns={"FixColumns": "CellsToFix"})
     frame = pd.concat([sent, extra[list(ATTENTION_COLUMNS)]], axis=1, ignore_index=True)
     frame.columns = pd.Index(range(frame.shape[1]))
     return frame
 
 
-def _write_resubmission(rec: Reconciliation, stage: Path) -> list[str]:
-    names = rec.summary["resubmit_files"]
-    if not names:
-        return []
-    corrected = rec.remediation.corrected
-    header = list(rec.sent.header)
-    step = rec.summary.get("max_rows") or len(corrected)
-    for i, name in enumerate(names):
-        part = corrected.iloc[i * step : (i + 1) * step]
-        write_csv(part, stage / name, header=header)  # exact values: impact.com needs the data
-    if len(rec.remediation.changes):
-        write_csv(rec.remediation.changes, stage / "changes.csv", safe=True)
-        return [*names, "changes.csv"]
-    return list(names)
-
-
-def _highlight_mask(rec: Reconciliation, attention: pd.DataFrame, header: list[str]) -> np.ndarray:
+def _highlight_mask(sent: Table, attention: pd.DataFrame, header: list[str]) -> np.ndarray:
     """Boolean (rows x columns) of the cells a person should fix: named in CellsToFix."""
-    labels = list(rec.sent.frame.columns)
+    labels = list(sent.frame.columns)
     mask = np.zeros(attention.shape, dtype=bool)
     cells = attention.iloc[:, len(header) - 1].to_numpy()
     pos = {lab: i for i, lab in enumerate(labels)}
@@ -736,101 +586,24 @@ def _highlight_mask(rec: Reconciliation, attention: pd.DataFrame, header: list[s
     return mask
 
 
-def _now(rec: Reconciliation) -> datetime:
-    return datetime.fromisoformat(str(rec.summary["generated_at"]).replace("Z", "+00:00"))
-
-
-Extra = Callable[["Reconciliation", Path], list[str]]
-
-
-def write_outputs(
-    rec: Reconciliation,
-    out: Path,
-    *,
-    force: bool = False,
-    extras: Sequence[Extra] = (),
-    light_extras: Sequence[Extra] = (),
-) -> list[str]:
-    """Write every output into ``out`` atomically. Returns the file names written.
-
-    ``extras`` write more files (the analyst workbook, the HTML report) into the same staging
-    folder, so they land together with the rest or not at all. The files are independent, so
-    they are written by two threads: most of the work is in Arrow's string kernels and zlib,
-    which run outside the GIL, and a machine's second core is otherwise idle. Jobs start
-    heaviest first so the two threads finish together: ``extras`` (the workbook), then
-    reconciled.csv and needs-attention, then ``light_extras`` (the report, which also waits
-    for the summary figures), then the small files."""
-    check_out_dir(out, [rec.sent.path, *rec.gathered.files])
-    with staged_output(out, force=force) as stage:
-        jobs: list[Callable[[], list[str]]] = [
-            *[functools.partial(extra, rec, stage) for extra in extras],
-            lambda: _write_reconciled(rec, stage),
-            lambda: _write_attention(rec, stage),
-            *[functools.partial(extra, rec, stage) for extra in light_extras],
-            lambda: _write_unmatched(rec, stage),
-            lambda: _write_resubmission(rec, stage),
-        ]
-        written = [name for names in run_jobs(jobs) for name in names]
-        summary = dict(rec.summary)
-        summary["outputs"] = sorted([*written, "summary.json"])
-        write_json(summary, stage / "summary.json")
-    return sorted([*written, "summary.json"])
-
-
-def _write_reconciled(rec: Reconciliation, stage: Path) -> list[str]:
-    # The sent columns come pre-encoded; the verdict columns follow them on each line.
-    write_csv(
-        rec.records[list(RECORD_COLUMNS)],
-        stage / "reconciled.csv",
-        header=[*rec.sent.header, *RECORD_COLUMNS],
-        safe=True,
-        lead=rec.sent_rows.result(),
-    )
-    return ["reconciled.csv"]
-
-
-def _write_unmatched(rec: Reconciliation, stage: Path) -> list[str]:
-    write_csv(rec.unmatched, stage / "unmatched_results.csv", safe=True)
-    return ["unmatched_results.csv"]
-
-
-def _write_attention(rec: Reconciliation, stage: Path) -> list[str]:
-    attention = attention_frame(rec)
-    if not len(attention):
-        return []
-    header = [*rec.sent.header, *ATTENTION_COLUMNS]
-    write_csv(attention, stage / "needs-attention.csv", header=header, safe=True)
-    if "needs-attention.xlsx" not in rec.summary["needs_attention_files"]:
-        return ["needs-attention.csv"]  # --no-xlsx
-    highlight = _highlight_mask(rec, attention, header)
-    sheet = Sheet("Needs attention", header, attention, highlight=highlight)
-    write_xlsx([sheet], stage / "needs-attention.xlsx", now=_now(rec))
-    return ["needs-attention.csv", "needs-attention.xlsx"]
-
-
 # --------------------------------------------------------------------------- option files
 
 
-def fix_options(
-    reason_map: Path | None,
-    reason: str | None,
-    timezone: str | None,
-    actions: Path | None,
-    action_tracker_id: str | None = None,
-) -> RemediateOptions:
+def fix_options(given: FixFiles) -> RemediateOptions:
     """The fix-rule options shared by reconcile and check, their files read and validated."""
     from .actions import index_actions
     from .fixes import timezone as parse_timezone
     from .readers import read_reason_map
 
+    reason, tracker = given.reason, given.action_tracker_id
     if reason is not None and not reason.strip():
         raise UsageError("--reason needs a code, e.g. --reason ITEM_RETURNED")
     return RemediateOptions(
-        reason_map=read_reason_map(reason_map) if reason_map else {},
+        reason_map=read_reason_map(given.reason_map) if given.reason_map else {},
         reason=reason.strip() if reason else None,
-        timezone=parse_timezone(timezone),
-        action_tracker_id=action_tracker_id.strip() if action_tracker_id else None,
-        actions=index_actions(read_table(actions)) if actions else None,
+        timezone=parse_timezone(given.timezone),
+        action_tracker_id=tracker.strip() if tracker else None,
+        actions=index_actions(read_table(given.actions)) if given.actions else None,
     )
 
 
@@ -849,6 +622,7 @@ class CheckRunOptions:
     reason_map: Path | None = None
     actions: Path | None = None
     timezone: str | None = None
+    force: bool = False  # replace an --out folder not made by reconciler
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -861,25 +635,30 @@ class CheckRun:
 
     @property
     def fixed_name(self) -> str:
-        return f"{self.path.stem}.fixed.csv"
+        return fixed_name(self.path)
 
     @property
     def outputs(self) -> list[str]:
-        names = ["check.csv", "check.json"]
-        return [*names, self.fixed_name, "changes.csv"] if self.fixed is not None else names
+        return list(check_names(self.path, fix=self.fixed is not None))
 
 
-def check(path: Path, options: CheckRunOptions | None = None) -> CheckRun:
+def check(
+    path: Path, options: CheckRunOptions | None = None, *, out: Path | None = None
+) -> CheckRun:
     """Read ``path`` and check it before it is sent: what impact.com would refuse, and why;
-    with ``fix``, every record with the safe fixes applied."""
+    with ``fix``, every record with the safe fixes applied. With ``out``, write the outputs
+    there (whole or not at all); the folder is checked before anything is read."""
     from .preflight import CheckOptions, fix_table
     from .preflight import check as run_checks
 
     options = options or CheckRunOptions()
-    day = options.today or clock().date()
-    fixes = replace(
-        fix_options(options.reason_map, None, options.timezone, options.actions), today=day
+    given = FixFiles(
+        reason_map=options.reason_map, timezone=options.timezone, actions=options.actions
     )
+    if out is not None:
+        check_out_dir(out, [path, *given.paths])
+    day = options.today or clock().date()
+    fixes = replace(fix_options(given), today=day)
     table = read_table(path, sheet=options.sheet, encoding=options.encoding)
     result = run_checks(
         table,
@@ -891,7 +670,10 @@ def check(path: Path, options: CheckRunOptions | None = None) -> CheckRun:
             fix=options.fix,
         ),
     )
-    return CheckRun(path, result, fix_table(result, fixes) if options.fix else None)
+    run = CheckRun(path, result, fix_table(result, fixes) if options.fix else None)
+    if out is not None:
+        write_check_outputs(run, out, force=options.force)
+    return run
 
 
 def write_check_outputs(run: CheckRun, out: Path, *, force: bool = False) -> list[str]:
@@ -900,13 +682,13 @@ def write_check_outputs(run: CheckRun, out: Path, *, force: bool = False) -> lis
     written = run.outputs
     with staged_output(out, force=force) as stage:
         jobs: list[Callable[[], None]] = [
-            lambda: write_json({**run.result.to_json(), "outputs": written}, stage / "check.json"),
-            lambda: write_csv(run.result.findings, stage / "check.csv", safe=True),
+            lambda: write_json({**run.result.to_json(), "outputs": written}, stage / CHECK_JSON),
+            lambda: write_csv(run.result.findings, stage / CHECK_CSV, safe=True),
         ]
         fixed = run.fixed
         if fixed is not None:
             # Meant for impact.com: exact values, UTF-8 without BOM, commas, every record.
             jobs.append(lambda: write_csv(fixed.frame, stage / run.fixed_name, header=fixed.header))
-            jobs.append(lambda: write_csv(fixed.changes, stage / "changes.csv", safe=True))
+            jobs.append(lambda: write_csv(fixed.changes, stage / CHANGES, safe=True))
         run_jobs(jobs)
     return written

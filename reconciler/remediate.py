@@ -9,47 +9,24 @@ the sent frame is never mutated; corrected rows are a new frame.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from .actions import ActionsIndex, is_locked, newest
 from .catalogue import Catalogue
 from .classify import RESOLUTION_CODE, RESOLUTION_NAMES, TextColumn, resolution_column
 from .detect import SentSchema, unreadable_cells
-from .fixes import (
-    SPREADSHEET_DIGITS,
-    Fix,
-    fix_amount,
-    fix_date,
-    fix_integer,
-    fix_reason,
-    spoiled_id_problem,
-)
-from .model import IntArray, Outcome, Resolution, Table
-from .normalize import arrow_strings, id_key_arrow
+from .fixes.rules import RULES, BoolArray, Cells, ObjArray, join_text
+from .model import IntArray, Outcome, RemediateOptions, Resolution, Table
+from .normalize import action_codes
+from .outputs import CHANGE_COLUMNS
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
 from .threads import background
 from .writers import formula_mask
-
-CHANGE_COLUMNS: tuple[str, ...] = ("SourceLine", "Column", "Before", "After", "Rule")
-
-
-@dataclass(frozen=True, slots=True)
-class RemediateOptions:
-    reason_map: Mapping[str, str] = field(default_factory=dict)
-    reason: str | None = None
-    timezone: ZoneInfo | None = None
-    action_tracker_id: str | None = None
-    actions: ActionsIndex | None = None
-    today: date | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -59,19 +36,9 @@ class Remediation:
     notes: tuple[str, ...]  # warnings known once the corrections are worked out
     capped: int  # records refused by the 1,000-modifications cap
     resubmit_records: int  # records in the resubmission
-    # The resubmission's rows (auto_fixed sent rows, corrected, original labels, sent order)
-    # and how many of its cells look like formulas, built on a thread of their own: only
-    # resubmit.csv and the summary need them. Read them through the properties.
-    resubmission: Future[tuple[pd.DataFrame, int]]
-
-    @property
-    def corrected(self) -> pd.DataFrame:
-        return self.resubmission.result()[0]
-
-    @property
-    def formula_cells(self) -> int:
-        """Formula-like values kept exact in the resubmission."""
-        return self.resubmission.result()[1]
+    # The resubmission's rows: auto_fixed sent rows, corrected, original labels, sent order.
+    corrected: pd.DataFrame
+    formula_cells: int  # formula-like values kept exact in the resubmission
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -83,12 +50,6 @@ class Remediation:
             "not numbers; they are kept exactly as sent (impact.com needs the data), but a "
             "spreadsheet would run them as formulas: do not open resubmit.csv in one",
         )
-
-
-def _done(value: tuple[pd.DataFrame, int]) -> Future[tuple[pd.DataFrame, int]]:
-    future: Future[tuple[pd.DataFrame, int]] = Future()
-    future.set_result(value)
-    return future
 
 
 def _resubmission(
@@ -106,355 +67,6 @@ def _resubmission(
     for lab in corrected.columns:
         formula_cells += int(formula_mask(corrected[lab]).sum()) if len(corrected) else 0
     return corrected, formula_cells
-
-
-BoolArray = npt.NDArray[np.bool_]
-ObjArray = npt.NDArray[np.object_]
-
-
-@dataclass(slots=True, eq=False)
-class _Cells:
-    """New values one rule gives one column, for the record positions it changed."""
-
-    label: str
-    rows: IntArray
-    before: ObjArray
-    after: ObjArray
-    rule: ObjArray
-
-
-@dataclass(slots=True, eq=False)
-class _RuleOutcome:
-    """What a rule made of the records it ran on (arrays aligned with ``rows``)."""
-
-    rows: IntArray
-    ok: BoolArray
-    problem: ObjArray  # "" when the rule had nothing to say
-    cells: list[_Cells] = field(default_factory=list)
-    flags: list[tuple[str, IntArray]] = field(default_factory=list)  # cells to look at
-
-
-def _values(sent: pd.DataFrame, label: str, rows: IntArray) -> ObjArray:
-    return np.asarray(sent[label].iloc[rows].to_numpy(dtype=object), dtype=object)
-
-
-def _apply(
-    values: ObjArray, fn: Callable[[str], Fix]
-) -> tuple[BoolArray, ObjArray, ObjArray, ObjArray]:
-    """``fn`` over each distinct value once: (ok, value, rule, problem) per row."""
-    if len(values) == 0:
-        empty = np.array([], dtype=object)
-        return np.array([], dtype=bool), empty, empty, empty
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-    fixes = [fn(str(u)) for u in uniques]
-    ok = np.array([f.ok for f in fixes], dtype=bool)[codes]
-    value = np.array([f.value for f in fixes], dtype=object)[codes]
-    rule = np.array([f.rule for f in fixes], dtype=object)[codes]
-    problem = np.array([f.problem for f in fixes], dtype=object)[codes]
-    return ok, value, rule, problem
-
-
-def _join(left: ObjArray, right: ObjArray, sep: str = "; ") -> ObjArray:
-    """Element-wise join of two text arrays, skipping empty sides."""
-    both = (left != "") & (right != "")
-    out = np.where(left == "", right, left)
-    if both.any():
-        out = out.copy()
-        out[both] = left[both] + sep + right[both]
-    return np.asarray(out, dtype=object)
-
-
-def _missing_column(rows: IntArray, text: str) -> _RuleOutcome:
-    return _RuleOutcome(
-        rows=rows,
-        ok=np.zeros(len(rows), dtype=bool),
-        problem=np.full(len(rows), text, dtype=object),
-    )
-
-
-def _rule_reason(
-    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
-) -> _RuleOutcome:
-    label = schema.column("reason")
-    if label is None:
-        return _missing_column(rows, "the file has no Reason column; add one")
-
-    def one(raw: str) -> Fix:
-        if raw in opts.reason_map:
-            return Fix(True, opts.reason_map[raw], "reason-map")
-        if raw.strip() in opts.reason_map:
-            return Fix(True, opts.reason_map[raw.strip()], "reason-map")
-        fix = fix_reason(raw)
-        if not fix.ok and opts.reason:
-            return Fix(True, opts.reason, "reason-option", fix.problem)
-        return fix
-
-    raw = _values(sent, label, rows)
-    ok, value, rule, problem = _apply(raw, one)
-    changed = ok & (value != raw)
-    said = np.where(changed, "", problem).astype(object)
-    silent = np.flatnonzero(~changed & (problem == ""))
-    if len(silent):
-        said[silent] = "Reason " + _reprs(raw[silent]) + " was refused; correct it"
-    out = _RuleOutcome(rows, changed, said)
-    out.cells.append(_Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
-    out.flags.append((label, rows))
-    return out
-
-
-def _reprs(values: ObjArray) -> ObjArray:
-    return np.array([repr(str(v)) for v in values], dtype=object)
-
-
-def _rule_amount_date(
-    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
-) -> _RuleOutcome:
-    checks: list[tuple[str, Callable[[str], Fix]]] = []
-    # Amounts are judged with the record's currency: "value\x1fcurrency" keys the memo.
-    currency_label = schema.column("currency")
-    currency = (
-        _values(sent, currency_label, rows)
-        if currency_label
-        else np.full(len(rows), "", dtype=object)
-    )
-
-    def amount(pair: str) -> Fix:
-        value, _, cur = pair.partition("\x1f")
-        return fix_amount(value, cur)
-
-    amount_labels = set()
-    if schema.column("amount"):
-        amount_labels.add(str(schema.column("amount")))
-    amount_labels.update(schema.item_columns("item_amount"))
-    for lab in [str(schema.column("amount"))] if schema.column("amount") else []:
-        checks.append((lab, amount))
-    for lab in schema.item_columns("item_amount"):
-        checks.append((lab, amount))
-    if schema.column("event_date"):
-        tz = opts.timezone
-        checks.append((str(schema.column("event_date")), lambda v: fix_date(v, tz)))
-    for name in ("action_tracker_id", "campaign_id"):
-        if schema.column(name):
-            checks.append((str(schema.column(name)), fix_integer))
-    for lab in schema.item_columns("quantity"):
-        checks.append((lab, fix_integer))
-
-    out = _RuleOutcome(rows, np.zeros(len(rows), dtype=bool), np.full(len(rows), "", dtype=object))
-    fixed_any = np.zeros(len(rows), dtype=bool)
-    refused_any = np.zeros(len(rows), dtype=bool)
-    for label, fn in checks:
-        raw = _values(sent, label, rows)
-        keyed = raw + "\x1f" + currency if label in amount_labels else raw
-
-        def guarded(v: str, fn: Callable[[str], Fix] = fn) -> Fix:
-            cell = v.partition("\x1f")[0]
-            return Fix(True, cell, "") if not cell.strip() else fn(v)
-
-        ok, value, rule, problem = _apply(keyed, guarded)
-        if label in amount_labels:
-            # A refused amount reports its own text; keep the cell's value as the "value".
-            value = np.where(ok, value, raw).astype(object)
-        changed = ok & (value != raw)
-        refused = ~ok
-        fixed_any |= changed
-        refused_any |= refused
-        if changed.any():
-            out.cells.append(
-                _Cells(label, rows[changed], raw[changed], value[changed], rule[changed])
-            )
-        if refused.any():
-            text = np.full(len(rows), "", dtype=object)
-            text[refused] = label + ": " + problem[refused]
-            out.problem = _join(out.problem, text)
-        flagged = changed | refused
-        if flagged.any():
-            out.flags.append((label, rows[flagged]))
-    out.ok = fixed_any & ~refused_any
-    nothing = ~fixed_any & ~refused_any
-    out.problem[nothing] = (
-        "no amount, date or ID of this line looks malformed to reconciler; compare the line "
-        "with the template's types"
-    )
-    return out
-
-
-def _rule_action_tracker_id(
-    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
-) -> _RuleOutcome:
-    label = schema.column("action_tracker_id")
-    if label is None:
-        return _missing_column(rows, "the file has no ActionTrackerId column")
-    raw = _values(sent, label, rows)
-    if opts.action_tracker_id is not None:
-        wanted = opts.action_tracker_id
-        changed = raw != wanted
-        value = np.full(len(rows), wanted, dtype=object)
-        rule = np.full(len(rows), "action-tracker-id-option", dtype=object)
-        problem = np.where(
-            changed, "", f"ActionTrackerId is already {wanted!r}, the --action-tracker-id given"
-        ).astype(object)
-    else:
-        ok, value, rule, fix_problem = _apply(raw, fix_integer)
-        changed = ok & (value != raw)
-        wrong = (
-            "ActionTrackerId " + _reprs(raw) + " is a whole number, so it is the wrong event "
-            "type, not a spoiled one; set the right one with --action-tracker-id"
-        )
-        problem = np.where(changed, "", np.where(fix_problem != "", fix_problem, wrong)).astype(
-            object
-        )
-    out = _RuleOutcome(rows, np.asarray(changed, dtype=bool), problem)
-    out.cells.append(_Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
-    out.flags.append((label, rows))
-    return out
-
-
-def _rule_identifiers(
-    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
-) -> _RuleOutcome:
-    aid = schema.column("action_id")
-    oid = schema.column("oid")
-    trk = schema.column("action_tracker_id")
-    n = len(rows)
-    a = _values(sent, aid, rows) if aid else np.full(n, "", dtype=object)
-    o = _values(sent, oid, rows) if oid else np.full(n, "", dtype=object)
-    t = _values(sent, trk, rows) if trk else np.full(n, "", dtype=object)
-    use_a = ~_blank(a)
-    raw = np.where(use_a, a, o).astype(object)
-    labels = np.where(use_a, aid or "", oid or "").astype(object)
-    out = _RuleOutcome(rows, np.zeros(n, dtype=bool), np.full(n, "", dtype=object))
-    for label in {str(x) for x in labels if x}:
-        out.flags.append((label, rows[labels == label]))
-    if opts.actions is None:
-        out.problem = _no_export_hints(labels, raw)
-        return out
-    today = opts.today or date.today()
-    after = np.full(n, "", dtype=object)
-    extra: list[tuple[int, str, str, str]] = []  # (row index, label, before, after)
-    for i in range(n):
-        label, value, tracker_raw = str(labels[i]), str(raw[i]), str(t[i])
-        if not label or not value.strip():
-            out.problem[i] = "the line has neither an ActionId nor an Oid"
-            continue
-        column = "action_id" if use_a[i] else "oid"
-        spoiled = spoiled_id_problem(value)
-        tracker = fix_integer(tracker_raw).value if column == "oid" else ""
-        hits = opts.actions.recover(column, value, tracker)
-        distinct = sorted(set(hits[column]))
-        if len(distinct) != 1:
-            if not distinct:
-                out.problem[i] = (spoiled + "; " if spoiled else "") + (
-                    f"no action in the export has {label} {value!r}; if the conversion was never "
-                    "tracked, submit it as a new conversion instead"
-                )
-            else:
-                out.problem[i] = (
-                    f"{label} {value!r} could be any of {len(distinct)} actions in the export "
-                    f"({', '.join(distinct[:3])}); correct it by hand"
-                )
-            continue
-        action = newest(hits)
-        assert action is not None
-        if action["state"] == "REVERSED" or is_locked(action, today):
-            out.problem[i] = (
-                f"the action {action['action_id']} is {action['state'] or 'locked'}: "
-                "resubmitting cannot change it"
-            )
-            continue
-        if distinct[0] == value:
-            out.problem[i] = f"{label} {value!r} is in the export as is; check the export's date"
-            continue
-        after[i] = distinct[0]
-        out.ok[i] = True
-        if column == "oid" and trk and tracker and tracker_raw != tracker:
-            extra.append((i, trk, tracker_raw, tracker))
-    for label in {str(x) for x in labels if x}:
-        sel = out.ok & (labels == label)
-        out.cells.append(
-            _Cells(
-                label,
-                rows[sel],
-                raw[sel],
-                after[sel],
-                np.full(int(sel.sum()), "id-recovered-from-actions", dtype=object),
-            )
-        )
-    if extra and trk:
-        idx = np.array([e[0] for e in extra], dtype=np.int64)
-        out.cells.append(
-            _Cells(
-                trk,
-                rows[idx],
-                np.array([e[2] for e in extra], dtype=object),
-                np.array([e[3] for e in extra], dtype=object),
-                np.full(len(extra), "integer-restore", dtype=object),
-            )
-        )
-    return out
-
-
-def _blank(values: ObjArray) -> BoolArray:
-    """Which values are empty or whitespace only (Arrow kernels: no per-value Python)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
-    blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
-    return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
-    """``_no_export_hint`` per record. Plain IDs (digits, letters, dots, dashes), nearly every
-    ID of a large file, get their text from vectorised concatenation: ``repr`` of such a value
-    is the value in single quotes. The rest take one call per distinct value."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    def matches(pattern: str) -> BoolArray:
-        hit = pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
-        return np.asarray(hit, dtype=bool)
-
-    arr = pa.array(raw, type=pa.large_string(), from_pandas=True)
-    out = np.full(len(raw), "the line has neither an ActionId nor an Oid", dtype=object)
-    named = (labels != "") & ~_blank(raw)
-    plain = named & matches(r"^[0-9A-Za-z._-]+$") & ~matches(r"[eE]|^[0-9]+\.0{1,2}$")
-    # Up to 15 digits a spreadsheet keeps whole (it may drop leading zeros); longer runs of
-    # digits go to the per-value hint, which knows a spreadsheet's rounding (fixes.looks_rounded).
-    digits = plain & matches(r"^[0-9]{1,15}$")
-    quoted = labels + " '" + raw + "'"
-    out[digits] = quoted[digits] + (
-        " may have lost leading zeros in a spreadsheet; pass an Actions export with --actions "
-        "so reconciler can check"
-    )
-    intact = plain & ~digits & ~matches(r"^[0-9]{16,}$")
-    out[intact] = quoted[intact] + " does not look spoiled by a spreadsheet: check it is right"
-    other = np.flatnonzero(named & ~(digits | intact))
-    if len(other):
-        codes, uniques = pd.factorize(pd.Series(labels[other] + "\x1f" + raw[other], dtype=object))
-        hints = [_no_export_hint(*str(u).split("\x1f", 1)) for u in uniques]
-        out[other] = np.array(hints, dtype=object)[codes]
-    return out
-
-
-def _no_export_hint(label: str, raw: str) -> str:
-    spoiled = spoiled_id_problem(raw)
-    if spoiled:
-        return spoiled + "; pass an Actions export with --actions to recover it"
-    if raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= SPREADSHEET_DIGITS:
-        return (
-            f"{label} {raw!r} may have lost leading zeros in a spreadsheet; pass an Actions "
-            "export with --actions so reconciler can check"
-        )
-    return f"{label} {raw!r} does not look spoiled by a spreadsheet: check it is right"
-
-
-Rule = Callable[[pd.DataFrame, SentSchema, IntArray, RemediateOptions], _RuleOutcome]
-RULES: dict[str, Rule] = {
-    "reason": _rule_reason,
-    "amount_date": _rule_amount_date,
-    "action_tracker_id": _rule_action_tracker_id,
-    "identifiers": _rule_identifiers,
-}
 
 
 NO_ACTION_NAMED = (
@@ -502,68 +114,25 @@ def _file_counts(
     known: Mapping[str, pd.Series] | None,
     rows: IntArray,
 ) -> _FileCounts:
-    """For the records ``rows`` (the candidates): the action each modifies, by ActionId, else
-    by the pair Oid + ActionTrackerId (compared as ``normalize.id_key``), and how many rows of
-    the whole file modify it. Only the candidates' actions are looked up, so a million keys
-    are probed against a small set instead of all hashed (``known``: keys the matcher
-    already computed)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    """For the records ``rows`` (the candidates): the action each modifies
+    (``normalize.action_codes``) and how many rows of the whole file modify it."""
+    labels = {f: schema.column(f) for f in ("action_id", "oid", "action_tracker_id")}
     n = len(sent)
-    action = np.full(n, -1, dtype=np.int64)
-    in_file = np.zeros(n, dtype=np.int64)
     mine = np.zeros(n, dtype=bool)
     mine[rows] = True
-
-    def keys(field: str) -> pa.Array | None:
-        label = schema.column(field)
-        if label is None:
-            return None
-        if known and field in known:
-            return arrow_strings(known[field]).combine_chunks()
-        return id_key_arrow(arrow_strings(sent[label]))
-
-    def filled(values: pa.Array | None) -> BoolArray:
-        if values is None:
-            return np.zeros(n, dtype=bool)
-        return np.asarray(pc.not_equal(values, "").to_numpy(zero_copy_only=False), dtype=bool)
-
-    def lookup(values: pa.Array, where: BoolArray, wanted: pa.Array) -> IntArray:
-        """Position in ``wanted`` of each value of ``values`` under ``where`` (-1: absent)."""
-        found = pc.index_in(values.filter(pa.array(where)), value_set=wanted)
-        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
-
-    a = keys("action_id")
-    by_action = filled(a)
-    offset = 0
-    if a is not None and (mine & by_action).any():
-        wanted = pc.unique(a.filter(pa.array(mine & by_action)))
-        at = lookup(a, by_action, wanted)
-        counts = np.bincount(at[at >= 0], minlength=len(wanted))
-        rows_a = np.flatnonzero(by_action)
-        picked = mine[rows_a]
-        action[rows_a[picked]] = at[picked]
-        in_file[rows_a[picked]] = counts[at[picked]]
-        offset = len(wanted)
-    o, t = keys("oid"), keys("action_tracker_id")
-    by_pair = ~by_action & filled(o) & filled(t)
-    if o is not None and t is not None and (mine & by_pair).any():
-        # Rows whose Oid is a candidate's, then their pairs with the ActionTrackerId.
-        oid_at = lookup(o, by_pair, pc.unique(o.filter(pa.array(mine & by_pair))))
-        rows_o = np.flatnonzero(by_pair)[oid_at >= 0]
-        tracker = pc.dictionary_encode(t.take(pa.array(rows_o)))
-        t_at = np.asarray(tracker.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        pair, _ = pd.factorize(oid_at[oid_at >= 0] * len(tracker.dictionary) + t_at)
-        pair = np.asarray(pair, dtype=np.int64)
-        counts = np.bincount(pair)
-        picked = mine[rows_o]
-        action[rows_o[picked]] = offset + pair[picked]  # pairs after the ActionIds
-        in_file[rows_o[picked]] = counts[pair[picked]]
+    codes = action_codes(sent, labels, known, among=mine)
+    action = np.full(n, -1, dtype=np.int64)
+    in_file = np.zeros(n, dtype=np.int64)
+    named = codes >= 0
+    if named.any():
+        counts = np.bincount(codes[named])
+        mine = rows[codes[rows] >= 0]
+        action[mine] = codes[mine]
+        in_file[mine] = counts[codes[mine]]
     return action, in_file
 
 
-def start_file_counts(
+def _start_file_counts(
     table: Table,
     schema: SentSchema,
     records: pd.DataFrame,
@@ -571,8 +140,7 @@ def start_file_counts(
 ) -> Future[_FileCounts] | None:
     """Start counting, on a thread of its own, the file's rows per action of each record
     remediation may correct (for the 1,000-modifications cap); None when the cap cannot bind.
-    ``records`` are the classified records; the pipeline starts this as soon as they exist,
-    and it runs while the corrections are worked out."""
+    It runs while the corrections are worked out."""
     n = table.records
     # In a file of at most 500 rows, its rows plus their resubmission stay within 1,000.
     if schema.template not in MODIFICATION_TEMPLATES or 2 * n <= MAX_MODIFICATIONS_PER_ACTION:
@@ -589,20 +157,19 @@ def remediate(
     known_keys: Mapping[str, pd.Series] | None = None,
     *,
     skip: bool = False,
-    file_counts: Future[_FileCounts] | None = None,
 ) -> Remediation:
     """``known_keys``: identifier keys of the sent records already computed (``id_key``).
     ``skip``: correct nothing (the results are not final); records keep their verdicts.
-    ``file_counts``: from ``start_file_counts`` on these records, when the caller started
-    them early."""
+
+    Two pieces run on a second thread, joined before this returns: counting the file's rows
+    per action for the modifications cap, and building the resubmission's rows."""
     opts = opts or RemediateOptions()
     if skip:
         kept = records.copy()
         kept["FixColumns"] = pd.Series("", index=kept.index, dtype=object)
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in CHANGE_COLUMNS})
-        return Remediation(kept, empty, (), 0, 0, _done((table.frame.iloc[0:0].copy(), 0)))
-    if file_counts is None:
-        file_counts = start_file_counts(table, schema, records, known_keys)
+        return Remediation(kept, empty, (), 0, 0, table.frame.iloc[0:0].copy(), 0)
+    file_counts = _start_file_counts(table, schema, records, known_keys)
     return _remediate(table, schema, records, catalogue, opts, file_counts)
 
 
@@ -645,12 +212,12 @@ def _remediate(
     ok[cand] = True
     ok &= ~blocked
     problem = np.full(n, "", dtype=object)
-    cells: list[_Cells] = []
+    cells: list[Cells] = []
     for rule in sorted(rule_rows):
         rows = np.unique(np.concatenate(rule_rows[rule]))
         result = RULES[rule](sent, schema, rows, opts)
         ok[rows] &= result.ok
-        problem[rows] = _join(problem[rows], result.problem)
+        problem[rows] = join_text(problem[rows], result.problem)
         cells.extend(result.cells)
         for label, where in result.flags:
             look_parts.append((where, label))
@@ -690,7 +257,7 @@ def _remediate(
                         look_parts.append((np.array([p], dtype=np.int64), label))
     if len(anonymous):
         ok[anonymous] = False
-        problem[anonymous] = _join(
+        problem[anonymous] = join_text(
             np.full(len(anonymous), NO_ACTION_NAMED, dtype=object), problem[anonymous]
         )
         for field in ("action_id", "oid", "action_tracker_id"):
@@ -734,7 +301,7 @@ def _remediate(
                 p = int(cell[0])
                 ok[p] = False
                 options = " or ".join(repr(str(v)) for v in group["After"])
-                problem[p] = _join(
+                problem[p] = join_text(
                     np.array([f"two fixes disagree on {cell[1]}: {options}"], dtype=object),
                     problem[p : p + 1],
                 )[0]
@@ -771,7 +338,7 @@ def _remediate(
                 ],
                 dtype=object,
             )
-            problem[over] = _join(held, problem[over])
+            problem[over] = join_text(held, problem[over])
             warnings.append(f"{capped} records were held back by the 1,000-modifications cap")
 
     descr = _describe_changes(all_changes)
@@ -786,6 +353,8 @@ def _remediate(
     if len(descr):
         fix_text[descr.index.to_numpy(dtype=np.int64)] = descr.to_numpy(dtype=object)
     auto_pos = np.flatnonzero(auto)
+    # The resubmission's rows, on the second core while the advice is written.
+    resubmission = background("resubmit", _resubmission, sent, auto_pos, applied)
     resolution[auto_pos] = RESOLUTION_CODE[Resolution.AUTO_FIXED]
     # Every flag above concerns candidates only: work among them, not a million records.
     said = problem[cand] != ""
@@ -823,9 +392,6 @@ def _remediate(
     out_records["Advice"] = pd.Series(advice.categorical(), index=index)
     out_records["FixColumns"] = pd.Series(fix_columns, index=index, dtype=object)
 
-    # The resubmission's rows are needed only by resubmit.csv and the summary: built on the
-    # second core while the outputs start.
-    resubmission = background("resubmit", _resubmission, sent, auto_pos, applied)
     change_frame = pd.DataFrame(
         {
             "SourceLine": lines[applied["pos"].to_numpy(dtype=np.int64)] if len(applied) else [],
@@ -836,13 +402,15 @@ def _remediate(
         },
         columns=list(CHANGE_COLUMNS),
     )
+    corrected, formula_cells = resubmission.result()
     return Remediation(
         records=out_records,
         changes=change_frame,
         notes=tuple(warnings),
         capped=capped,
         resubmit_records=len(auto_pos),
-        resubmission=resubmission,
+        corrected=corrected,
+        formula_cells=formula_cells,
     )
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from reconciler.writers import write_text
 
 if TYPE_CHECKING:
-    from reconciler.pipeline import Reconciliation
+    from reconciler.model import Reconciliation
 
 __all__ = ["REPORT_NAME", "WORKBOOK_NAME", "render_outputs", "rerender"]
 

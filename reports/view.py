@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,7 +27,13 @@ import pandas as pd
 
 from reconciler.catalogue import Catalogue, CodeInfo, load_catalogue
 from reconciler.errors import InputError, ReconcilerError
-from reconciler.pipeline import RECORD_COLUMNS, UNMATCHED_COLUMNS, Reconciliation
+from reconciler.model import (
+    Reconciliation,
+    Summary,
+    SummaryError,
+    required_summary_fields,
+)
+from reconciler.outputs import RECORD_COLUMNS, UNMATCHED_COLUMNS
 from reconciler.readers import read_table
 from reconciler.readers.document import read_json_document
 from reconciler.writers import formula_mask
@@ -48,14 +53,7 @@ MAX_VALUE_PAIRS = 6
 MAX_CELL_CODES = 20
 """Codes one table cell shows; a record with more says how many more are in reconciled.csv."""
 
-REQUIRED_SUMMARY_KEYS: tuple[str, ...] = (
-    "sent_records", "accepted", "accepted_pct", "rejected", "missing", "ambiguous",
-    "ambiguous_records", "unmatched_results", "auto_fixed", "resubmit_records", "resubmit_files",
-    "needs_attention_records", "needs_attention_files", "changed_cells", "by_code",
-    "by_resolution", "money", "template", "template_title", "result_shape",
-    "result_shape_title", "line_base", "line_base_detail", "generated_at", "version",
-    "sent_file", "results_file", "warnings", "submission", "unmatched_by_reason", "sent_fields",
-)  # fmt: skip
+REQUIRED_SUMMARY_KEYS: tuple[str, ...] = required_summary_fields()
 
 # Display order of resolutions: what needs a person first, accepted last.
 RESOLUTION_ORDER: tuple[str, ...] = (
@@ -258,7 +256,7 @@ class RunData:
     (``RECORD_COLUMNS``) and the unmatched results. ``neutralised``: values were written by
     ``writers.neutralise`` (a ``'`` before formula-like text), to undo for display."""
 
-    summary: Mapping[str, Any]
+    summary: Summary
     sent: pd.DataFrame
     verdict: pd.DataFrame
     lines: npt.NDArray[np.int64]
@@ -310,9 +308,9 @@ def run_from_folder(out_dir: Path) -> RunData:
             "has a SourceLine that is not a whole number; was it edited? run reconcile again",
             path=out_dir / "reconciled.csv",
         ) from None
-    if len(frame) != int(summary["sent_records"]):
+    if len(frame) != summary.sent_records:
         raise InputError(
-            f"holds {len(frame):,} records but summary.json says {summary['sent_records']:,}; "
+            f"holds {len(frame):,} records but summary.json says {summary.sent_records:,}; "
             "the folder was edited: run reconcile again",
             path=out_dir / "reconciled.csv",
         )
@@ -333,7 +331,7 @@ def run_from_folder(out_dir: Path) -> RunData:
     )
 
 
-def _read_summary(path: Path) -> dict[str, Any]:
+def _read_summary(path: Path) -> Summary:
     try:
         data = read_json_document(path, "run reconcile again")
     except InputError as exc:
@@ -342,18 +340,13 @@ def _read_summary(path: Path) -> dict[str, Any]:
                 "is nested too deeply to be a reconciler summary; run reconcile again", path=path
             ) from None
         raise
-    if not isinstance(data, dict):
-        raise InputError("is not a reconciler summary; run reconcile again", path=path)
-    absent = [k for k in REQUIRED_SUMMARY_KEYS if k not in data]
-    if absent:
+    try:
+        return Summary.from_json(data)
+    except SummaryError as exc:
         raise InputError(
-            f"lacks {absent[0]!r}: it was written by another reconciler version or edited; "
-            "run reconcile again",
+            f"{exc}: it was written by another reconciler version or edited; run reconcile again",
             path=path,
-        )
-    if not isinstance(data["sent_records"], int):
-        raise InputError("sent_records is not a whole number; run reconcile again", path=path)
-    return data
+        ) from None
 
 
 # --------------------------------------------------------------------------- formatting
@@ -548,13 +541,13 @@ class _Builder:
         self.run = run
         self.s = run.summary
         self.cat = catalogue
-        fields: Mapping[str, str] = self.s.get("sent_fields") or {}
-        items: Mapping[str, Sequence[str]] = self.s.get("sent_item_fields") or {}
+        fields: Mapping[str, str] = self.s.sent_fields
+        items: Mapping[str, Sequence[str]] = self.s.sent_item_fields
         sent_cols = set(map(str, run.sent.columns))
         self.fields = {k: v for k, v in fields.items() if v in sent_cols}
         self.item_fields = {k: [c for c in v if c in sent_cols] for k, v in items.items()}
         self.id_fields = [f for f in IDENTIFIER_FIELDS if f in self.fields]
-        by_code: Mapping[str, int] = self.s["by_code"]
+        by_code = self.s.by_code
         self.section_codes = list(by_code)[:MAX_CODE_SECTIONS]
         self.anchors = {c: f"code-{i + 1}-{slug(c)}" for i, c in enumerate(self.section_codes)}
         self.in_line_order = in_line_order(run.lines)
@@ -755,22 +748,21 @@ class _Builder:
 
     def facts(self) -> tuple[Fact, ...]:
         s = self.s
-        sub: Mapping[str, Any] = s["submission"]
+        sub = s.submission
         facts = [
-            Fact("Sent file", str(s["sent_file"])),
-            Fact("Results file", str(s["results_file"])),
-            Fact("Template", str(s["template_title"])),
-            Fact("Results shape", str(s["result_shape_title"])),
-            Fact("Line numbering", str(s["line_base_detail"])),
+            Fact("Sent file", s.sent_file),
+            Fact("Results file", s.results_file),
+            Fact("Template", s.template_title),
+            Fact("Results shape", s.result_shape_title),
+            Fact("Line numbering", s.line_base_detail),
         ]
-        status = str(sub.get("status") or "")
+        status = sub.status or ""
         parts = [
-            status
-            or ("status not given (taken as finished)" if sub.get("complete") else "not complete")
+            status or ("status not given (taken as finished)" if sub.complete else "not complete")
         ]
-        if sub.get("total_records") is not None:
-            parts.append(f"{plural(int(sub['total_records']), 'record')} counted by impact.com")
-        batches = [str(b) for b in sub.get("batch_ids") or []]
+        if sub.total_records is not None:
+            parts.append(f"{plural(sub.total_records, 'record')} counted by impact.com")
+        batches = list(sub.batch_ids)
         if len(batches) == 1:
             parts.append(f"batch {batches[0]}")
         elif batches:
@@ -778,50 +770,46 @@ class _Builder:
             more = f" and {count(len(batches) - 2)} more" if len(batches) > 2 else ""
             parts.append(f"{count(len(batches))} batches: {shown}{more}")
         facts.append(Fact("Submission", "; ".join(parts)))
-        done: Mapping[str, Any] = s.get("completeness") or {}
-        if done:
-            state = str(done.get("label") or done.get("state", "")).replace("_", " ")
-            facts.append(Fact("Results", f"{state}: {done.get('detail', '')}"))
-        if "results_tied" in s:
-            facts.append(
-                Fact("Results tied", f"{count(s['results_tied'])} of {count(s['result_rows'])}")
-            )
-        facts.append(Fact("Generated", str(s["generated_at"])))
-        facts.append(Fact("Tool", f"reconciler {s['version']}"))
+        done = s.completeness
+        if done is not None:
+            state = str(done.label or done.state).replace("_", " ")
+            facts.append(Fact("Results", f"{state}: {done.detail}"))
+        if s.results_tied is not None:
+            facts.append(Fact("Results tied", f"{count(s.results_tied)} of {count(s.result_rows)}"))
+        facts.append(Fact("Generated", s.generated_at))
+        facts.append(Fact("Tool", f"reconciler {s.version}"))
         return tuple(facts)
 
     def figures(self) -> tuple[Figure, ...]:
         s = self.s
-        by_res: Mapping[str, int] = s["by_resolution"]
+        by_res = s.by_resolution
         terminal = int(by_res.get("no_action", 0))
-        person = int(s["needs_attention_records"])
+        person = s.needs_attention_records
         figures = [
-            Figure("Records sent", count(s["sent_records"]), str(s["template_title"]), "neutral"),
+            Figure("Records sent", count(s.sent_records), s.template_title, "neutral"),
             Figure(
                 "Accepted",
-                count(s["accepted"]),
-                f"{s['accepted_pct']}% of the records sent",
+                count(s.accepted),
+                f"{s.accepted_pct}% of the records sent",
                 "ok",
             ),
             Figure(
                 "Rejected",
-                count(s["rejected"]),
+                count(s.rejected),
                 "not applied by impact.com",
-                "bad" if s["rejected"] else "ok",
+                "bad" if s.rejected else "ok",
             ),
             Figure(
                 "Fixed automatically",
-                count(s["auto_fixed"]),
-                "in " + ", ".join(s["resubmit_files"])
-                if s["resubmit_files"]
-                else "nothing to resubmit",
+                count(s.auto_fixed),
+                "in " + ", ".join(s.resubmit_files) if s.resubmit_files else "nothing to resubmit",
                 "info",
             ),
             Figure(
                 "Need a person",
                 count(person),
-                "in " + s["needs_attention_files"][0]
-                if s["needs_attention_files"]
+                "in " + s.needs_attention_files[0]
+                if s.needs_attention_files
                 else "nothing to fix by hand",
                 "warn" if person else "ok",
             ),
@@ -833,38 +821,38 @@ class _Builder:
             ),
             Figure(
                 "Unmatched results",
-                count(s["unmatched_results"]),
+                count(s.unmatched_results),
                 "result rows tied to no record",
-                "warn" if s["unmatched_results"] else "ok",
+                "warn" if s.unmatched_results else "ok",
             ),
             Figure(
                 "Ambiguous ties",
-                count(s["ambiguous"]),
-                f"results that fit {plural(s['ambiguous_records'], 'record')}"
-                if s["ambiguous"]
+                count(s.ambiguous),
+                f"results that fit {plural(s.ambiguous_records, 'record')}"
+                if s.ambiguous
                 else "results that fit several records",
-                "warn" if s["ambiguous"] else "ok",
+                "warn" if s.ambiguous else "ok",
             ),
         ]
-        if s["missing"]:
+        if s.missing:
             figures.append(
-                Figure("Missing", count(s["missing"]), "absent from complete results", "warn")
+                Figure("Missing", count(s.missing), "absent from complete results", "warn")
             )
-        if s.get("unknown"):
+        if s.unknown:
             figures.append(
-                Figure("Unknown", count(s["unknown"]), "the results given do not say", "warn")
+                Figure("Unknown", count(s.unknown), "the results given do not say", "warn")
             )
-        if s.get("pending") or by_res.get("wait"):
+        if s.pending or by_res.get("wait"):
             figures.append(
                 Figure(
                     "Pending",
-                    count(s.get("pending") or by_res["wait"]),
+                    count(s.pending or by_res["wait"]),
                     "results not final yet",
                     "warn",
                 )
             )
-        if "results_tied" in s:
-            tied, rows = int(s["results_tied"]), int(s["result_rows"])
+        if s.results_tied is not None:
+            tied, rows = s.results_tied, s.result_rows
             figures.append(
                 Figure(
                     "Results tied",
@@ -877,26 +865,26 @@ class _Builder:
 
     def verdict(self) -> tuple[str, str]:
         s = self.s
-        by_res: Mapping[str, int] = s["by_resolution"]
+        by_res = s.by_resolution
         parts = []
-        if s.get("foreign_results"):
+        if s.foreign_results:
             parts.append("The results look like another file's (reconciled with --force).")
         if by_res.get("wait"):
             parts.append("The submission has not finished: these results are not final.")
         parts.append(
-            f"{count(s['accepted'])} of {plural(s['sent_records'], 'record')} "
-            f"({s['accepted_pct']}%) were accepted."
+            f"{count(s.accepted)} of {plural(s.sent_records, 'record')} "
+            f"({s.accepted_pct}%) were accepted."
         )
-        if s["rejected"]:
+        if s.rejected:
             detail = []
-            if s["auto_fixed"]:
-                detail.append(f"{count(s['auto_fixed'])} fixed automatically")
-            if s["needs_attention_records"]:
-                detail.append(f"{count(s['needs_attention_records'])} need a person")
+            if s.auto_fixed:
+                detail.append(f"{count(s.auto_fixed)} fixed automatically")
+            if s.needs_attention_records:
+                detail.append(f"{count(s.needs_attention_records)} need a person")
             if by_res.get("no_action"):
                 detail.append(f"{count(by_res['no_action'])} can no longer be changed")
             parts.append(
-                f"{count(s['rejected'])} were rejected"
+                f"{count(s.rejected)} were rejected"
                 + (": " + ", ".join(detail) if detail else "")
                 + "."
             )
@@ -907,28 +895,28 @@ class _Builder:
             ("missing", "is", "are", "missing from results that list every record"),
             ("ambiguous_records", "is", "are", "ambiguous: a result fits several records"),
         ):
-            n = int(s.get(key) or 0)
+            n = int(getattr(s, key))
             if n:
                 parts.append(f"{count(n)} {one if n == 1 else many} {why}.")
-        if s["unmatched_results"]:
+        if s.unmatched_results:
             parts.append(
-                f"{plural(s['unmatched_results'], 'result row')} could not be tied to a record."
+                f"{plural(s.unmatched_results, 'result row')} could not be tied to a record."
             )
-        attention = bool(s.get("needs_attention", True)) and (
-            s["rejected"]
-            or s["unmatched_results"]
-            or s["missing"]
+        attention = s.needs_attention and (
+            s.rejected
+            or s.unmatched_results
+            or s.missing
             or by_res.get("wait")
-            or s["ambiguous_records"]
-            or s.get("unknown")
+            or s.ambiguous_records
+            or s.unknown
         )
         return " ".join(parts), ("warn" if attention else "ok")
 
     def money(self) -> Money:
         s = self.s
-        m: Mapping[str, Any] = s["money"]
-        column = m.get("amount_column")
-        template = str(s["template"])
+        m = s.money
+        column = m.amount_column
+        template = s.template
         if not column:
             return Money(
                 available=False,
@@ -941,10 +929,10 @@ class _Builder:
                     + (" (a reset file carries none)." if template == "reset" else "."),
                 ),
             )
-        currency = m.get("currency") or ""
-        currencies: Sequence[str] = m.get("currencies") or []
+        currency = m.currency or ""
+        currencies = m.currencies
         suffix = f" {currency}" if currency and currency != "mixed" else ""
-        by_res: Mapping[str, str] = m.get("not_applied_by_resolution") or {}
+        by_res = m.not_applied_by_resolution
         lines = tuple(
             MoneyLine(
                 resolution=r,
@@ -955,7 +943,7 @@ class _Builder:
             for r in ordered_resolutions(by_res)
         )
         notes: list[str] = []
-        reversals = int(m.get("reversals_not_applied") or 0)
+        reversals = m.reversals_not_applied
         if template in MODIFICATION_TEMPLATES:
             notes.append(
                 f"{column} is the new total of an action, not a difference: a modification that "
@@ -978,7 +966,7 @@ class _Builder:
             )
         elif not currency:
             notes.append("The file names no currency; amounts are shown as plain numbers.")
-        unreadable = int(m.get("unreadable_amounts") or 0)
+        unreadable = m.unreadable_amounts
         if unreadable:
             notes.append(
                 f"{plural(unreadable, 'amount')} could not be read as a number and "
@@ -988,14 +976,14 @@ class _Builder:
             available=True,
             column=str(column),
             currency=str(currency),
-            total=money_text(m.get("not_applied_total", "0")) + suffix,
+            total=money_text(m.not_applied_total) + suffix,
             lines=lines,
             notes=tuple(notes),
         )
 
     def steps(self) -> tuple[Step, ...]:
         s = self.s
-        by_res: Mapping[str, int] = s["by_resolution"]
+        by_res = s.by_resolution
         steps: list[Step] = []
         if by_res.get("wait"):
             steps.append(
@@ -1008,28 +996,28 @@ class _Builder:
                 )
             )
         if by_res.get("recheck"):
-            done: Mapping[str, Any] = s.get("completeness") or {}
+            detail = s.completeness.detail if s.completeness is not None else ""
             steps.append(
                 Step(
                     "step-recheck",
                     f"Get the complete results ({plural(by_res['recheck'], 'record')} unknown)",
                     "The results given do not say whether these records were applied"
-                    + (f" ({done['detail']})" if done.get("detail") else "")
+                    + (f" ({detail})" if detail else "")
                     + ". Export every page (on View Errors, with no Error Type filter) or fetch "
                     "them again, then run reconciler again. Do not resubmit these records "
                     "meanwhile.",
                     ("reconciled.csv",),
                 )
             )
-        if s["resubmit_records"]:
-            n = int(s["resubmit_records"])
+        if s.resubmit_records:
+            n = s.resubmit_records
             detail = (
                 f"{plural(n, 'record')} corrected automatically. Check "
                 f"{'it' if n == 1 else 'them'}, then upload the file to impact.com as a new "
                 "submission."
             )
-            files = list(s["resubmit_files"])
-            cells = int(s["changed_cells"])
+            files = list(s.resubmit_files)
+            cells = s.changed_cells
             if cells:
                 detail += (
                     " changes.csv lists the changed cell."
@@ -1040,7 +1028,7 @@ class _Builder:
             steps.append(
                 Step("step-resubmit", "Upload the corrected records", detail, tuple(files))
             )
-        if s["needs_attention_records"]:
+        if s.needs_attention_records:
             parts = [
                 f"{count(by_res[r])} {what}"
                 for r, what in (
@@ -1053,10 +1041,10 @@ class _Builder:
             steps.append(
                 Step(
                     "step-attention",
-                    f"Work through {plural(s['needs_attention_records'], 'record')} by hand",
+                    f"Work through {plural(s.needs_attention_records, 'record')} by hand",
                     f"{', '.join(parts)}. Each row says what to do; the cells to fix are "
                     "highlighted in the workbook. Submit the corrected rows as a new file.",
-                    tuple(s["needs_attention_files"]),
+                    tuple(s.needs_attention_files),
                 )
             )
         if by_res.get("no_action"):
@@ -1070,11 +1058,11 @@ class _Builder:
                     ("reconciled.csv",),
                 )
             )
-        if s["unmatched_results"]:
+        if s.unmatched_results:
             steps.append(
                 Step(
                     "step-unmatched",
-                    f"Check {plural(s['unmatched_results'], 'result row')} tied to no record",
+                    f"Check {plural(s.unmatched_results, 'result row')} tied to no record",
                     "See the reasons below; tie them by hand before resubmitting anything they "
                     "might belong to.",
                     ("unmatched_results.csv",),
@@ -1093,7 +1081,7 @@ class _Builder:
 
     def charts(self) -> tuple[Chart, ...]:
         s = self.s
-        by_code: Mapping[str, int] = s["by_code"]
+        by_code = s.by_code
         shown = list(by_code.items())[:MAX_CHART_BARS]
         code_bars = _bars(
             [
@@ -1106,7 +1094,7 @@ class _Builder:
             ]
         )
         rest = len(by_code) - len(shown)
-        by_res: Mapping[str, int] = s["by_resolution"]
+        by_res = s.by_resolution
         res_bars = _bars(
             [
                 (resolution_label(r), int(by_res[r]), resolution_tone(r))
@@ -1134,7 +1122,7 @@ class _Builder:
         )
 
     def codes_table(self) -> TableView:
-        by_code: Mapping[str, int] = self.s["by_code"]
+        by_code = self.s.by_code
         rows: list[Row] = []
         for code, n in list(by_code.items())[:MAX_TABLE_ROWS]:
             info = self.cat.get(code)
@@ -1173,7 +1161,7 @@ class _Builder:
 
     def records_table(self) -> TableView:
         s = self.s
-        by_res: Mapping[str, int] = s["by_resolution"]
+        by_res = s.by_resolution
         total = sum(int(v) for k, v in by_res.items() if k != "none")
         return self.record_table(
             "t-records",
@@ -1184,7 +1172,7 @@ class _Builder:
         )
 
     def code_sections(self) -> tuple[CodeSection, ...]:
-        by_code: Mapping[str, int] = self.s["by_code"]
+        by_code = self.s.by_code
         sections: list[CodeSection] = []
         selected = self.selection().sections
         for i, code in enumerate(self.section_codes):
@@ -1216,7 +1204,7 @@ class _Builder:
         return tuple(sections)
 
     def codes_without_section(self) -> str:
-        rest = len(self.s["by_code"]) - len(self.section_codes)
+        rest = len(self.s.by_code) - len(self.section_codes)
         if rest <= 0:
             return ""
         own = "has no section of its own" if rest == 1 else "have no sections of their own"
@@ -1226,7 +1214,7 @@ class _Builder:
         )
 
     def unmatched_reasons(self) -> tuple[ReasonNote, ...]:
-        by_reason: Mapping[str, int] = self.s["unmatched_by_reason"]
+        by_reason = self.s.unmatched_by_reason
         return tuple(
             ReasonNote(
                 reason=r,
@@ -1245,7 +1233,7 @@ class _Builder:
         positions = np.flatnonzero(mask)
         total = len(positions)
         positions = positions[:MAX_TABLE_ROWS]
-        by_reason: Mapping[str, int] = self.s["unmatched_by_reason"]
+        by_reason = self.s.unmatched_by_reason
         if ambiguous:
             total = int(by_reason.get("ambiguous_key", 0))
             names = ["ResultRow", "ActionId", "OrderId", "ActionTrackerId", "Sku",
@@ -1301,7 +1289,7 @@ class _Builder:
     def build(self) -> Report:
         s = self.s
         verdict, tone = self.verdict()
-        sent_name = _file_name(str(s["sent_file"]))
+        sent_name = _file_name(s.sent_file)
         return Report(
             title=f"Reconciliation of {sent_name}",
             sent_name=sent_name,
@@ -1309,7 +1297,7 @@ class _Builder:
             tone=tone,
             facts=self.facts(),
             figures=self.figures(),
-            warnings=tuple(str(w) for w in s["warnings"]),
+            warnings=tuple(str(w) for w in s.warnings),
             money=self.money(),
             steps=self.steps(),
             charts=self.charts(),
@@ -1320,9 +1308,9 @@ class _Builder:
             unmatched_reasons=self.unmatched_reasons(),
             unmatched_table=self.unmatched_table(ambiguous=False),
             ambiguous_table=self.unmatched_table(ambiguous=True),
-            ambiguous_records=int(s["ambiguous_records"]),
-            generated_at=str(s["generated_at"]),
-            version=str(s["version"]),
+            ambiguous_records=s.ambiguous_records,
+            generated_at=s.generated_at,
+            version=s.version,
         )
 
 

@@ -17,17 +17,16 @@ Does not compute statistics: the Summary sheet shows the run's summary figures.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from reconciler.catalogue import load_catalogue
-from reconciler.pipeline import RECORD_COLUMNS, Reconciliation
+from reconciler.model import CompletenessFigures, MoneyFigures, Reconciliation, Summary
+from reconciler.outputs import RECORD_COLUMNS
 from reconciler.writers import Sheet, write_xlsx
 
 from .view import (
@@ -48,23 +47,23 @@ MAX_SUMMARY_CODES = 1_000
 SUMMARY_HEADER: tuple[str, ...] = ("Section", "Item", "Records", "Detail")
 
 
-def summary_sheet(summary: Mapping[str, Any]) -> Sheet:
+def summary_sheet(summary: Summary) -> Sheet:
     """Headline figures, then records by code and by resolution (one row each)."""
     s = summary
-    by_res: Mapping[str, int] = s["by_resolution"]
-    money: Mapping[str, Any] = s["money"]
-    currency = money.get("currency") or ""
-    amounts: Mapping[str, str] = money.get("not_applied_by_resolution") or {}
+    by_res = s.by_resolution
+    money = s.money
+    currency = money.currency or ""
+    amounts = money.not_applied_by_resolution
     rows: list[tuple[str, str, int, str]] = [
-        ("Headline", "Records sent", int(s["sent_records"]), str(s["template_title"])),
-        ("Headline", "Accepted", int(s["accepted"]), f"{s['accepted_pct']}%"),
-        ("Headline", "Rejected", int(s["rejected"]), _money_detail(money)),
-        ("Headline", "Fixed automatically", int(s["auto_fixed"]), ", ".join(s["resubmit_files"])),
+        ("Headline", "Records sent", s.sent_records, str(s.template_title)),
+        ("Headline", "Accepted", s.accepted, f"{s.accepted_pct}%"),
+        ("Headline", "Rejected", s.rejected, _money_detail(money)),
+        ("Headline", "Fixed automatically", s.auto_fixed, ", ".join(s.resubmit_files)),
         (
             "Headline",
             "Need a person",
-            int(s["needs_attention_records"]),
-            ", ".join(s["needs_attention_files"]),
+            s.needs_attention_records,
+            ", ".join(s.needs_attention_files),
         ),
         (
             "Headline",
@@ -75,37 +74,36 @@ def summary_sheet(summary: Mapping[str, Any]) -> Sheet:
         (
             "Headline",
             "Unmatched results",
-            int(s["unmatched_results"]),
+            s.unmatched_results,
             "result rows tied to no record: unmatched_results.csv",
         ),
         (
             "Headline",
             "Ambiguous ties",
-            int(s["ambiguous"]),
-            f"{plural(s['ambiguous_records'], 'record')} share their identifiers",
+            s.ambiguous,
+            f"{plural(s.ambiguous_records, 'record')} share their identifiers",
         ),
     ]
-    if s["missing"]:
-        rows.append(("Headline", "Missing", int(s["missing"]), "absent from complete results"))
-    if s.get("unknown"):
+    if s.missing:
+        rows.append(("Headline", "Missing", s.missing, "absent from complete results"))
+    if s.unknown:
         rows.append(
-            ("Headline", "Unknown", int(s["unknown"]), "the results given do not say: get them all")
+            ("Headline", "Unknown", s.unknown, "the results given do not say: get them all")
         )
-    if s.get("pending"):
-        rows.append(("Headline", "Pending", int(s["pending"]), "results not final yet"))
-    if "results_tied" in s:
-        done: Mapping[str, Any] = s.get("completeness") or {}
+    if s.pending:
+        rows.append(("Headline", "Pending", s.pending, "results not final yet"))
+    if s.results_tied is not None:
+        done = s.completeness or CompletenessFigures()
         rows.append(
             (
                 "Headline",
                 "Results tied",
-                int(s["results_tied"]),
-                f"of {count(s['result_rows'])} results; results "
-                f"{done.get('label', '')}: {done.get('detail', '')}",
+                s.results_tied,
+                f"of {count(s.result_rows)} results; results {done.label}: {done.detail}",
             )
         )
     catalogue = load_catalogue()
-    by_code: Mapping[str, int] = s["by_code"]
+    by_code = s.by_code
     for code, n in list(by_code.items())[:MAX_SUMMARY_CODES]:
         info = catalogue.get(code)
         rows.append(("By code", str(code), int(n), f"{info.title} ({info.resolution})"))
@@ -125,8 +123,8 @@ def summary_sheet(summary: Mapping[str, Any]) -> Sheet:
         }
     )
     note = (
-        f"reconciler {s['version']} · {s['sent_file']} against {s['results_file']} · "
-        f"{s['template_title']} · lines {s['line_base_detail']} · generated {s['generated_at']}"
+        f"reconciler {s.version} · {s.sent_file} against {s.results_file} · "
+        f"{s.template_title} · lines {s.line_base_detail} · generated {s.generated_at}"
     )
     if len(by_code) > MAX_SUMMARY_CODES:
         note += (
@@ -138,20 +136,20 @@ def summary_sheet(summary: Mapping[str, Any]) -> Sheet:
     )
 
 
-def _money_detail(money: Mapping[str, Any]) -> str:
-    if not money.get("amount_column"):
+def _money_detail(money: MoneyFigures) -> str:
+    if not money.amount_column:
         return ""
-    currency = money.get("currency") or ""
-    total = money_text(money.get("not_applied_total", "0"))
+    currency = money.currency or ""
+    total = money_text(money.not_applied_total)
     if currency == "mixed":
-        return f"amount not applied {total} (mixed currencies: {', '.join(money['currencies'])})"
+        return f"amount not applied {total} (mixed currencies: {', '.join(money.currencies)})"
     return f"amount not applied {total}" + (f" {currency}" if currency else "")
 
 
 def resolution_sheets(rec: Reconciliation) -> list[Sheet]:
     """One sheet per resolution present, in display order, within the row caps."""
     s = rec.summary
-    by_res: Mapping[str, int] = s["by_resolution"]
+    by_res = s.by_resolution
     resolution = rec.records["Resolution"]
     lines = np.asarray(rec.records["SourceLine"].to_numpy(), dtype=np.int64)
     ordered = in_line_order(lines)
@@ -194,5 +192,5 @@ def resolution_sheets(rec: Reconciliation) -> list[Sheet]:
 
 
 def write_workbook(rec: Reconciliation, path: Path) -> None:
-    now = datetime.fromisoformat(str(rec.summary["generated_at"]).replace("Z", "+00:00"))
+    now = datetime.fromisoformat(rec.summary.generated_at.replace("Z", "+00:00"))
     write_xlsx([summary_sheet(rec.summary), *resolution_sheets(rec)], path, now=now)

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 from reconciler.pipeline import reconcile, write_outputs
-from reports import render_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "fixtures" / "modification_view_errors"
@@ -78,7 +77,7 @@ def make_report(folder: Path) -> Path:
         else:
             os.environ["SOURCE_DATE_EPOCH"] = old
     out = folder / "out"
-    write_outputs(rec, out, force=True, extras=[lambda r, st: render_outputs(r, st, xlsx=False)])
+    write_outputs(rec, out, force=True, report=True)
     return out / "report.html"
 
 

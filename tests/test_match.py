@@ -45,7 +45,7 @@ def test_physical_lines_confirmed_by_order_ids() -> None:
         (4, "rejected", "BAD_DISPOSITION", "line"),
         (5, "accepted", "", "none"),
     ]
-    assert rec.summary["line_base"] == "physical"
+    assert rec.summary.line_base == "physical"
     assert rec.line_base.confirmed
 
 
@@ -54,7 +54,7 @@ def test_data1_numbering_is_recognised_from_identifiers() -> None:
         sent_mod(),
         errors([["2", "00123", "16027", "ALREADY_LOCKED"], ["3", "T555", "16027", "NO_CHANGE"]]),
     )
-    assert rec.summary["line_base"] == "data1"
+    assert rec.summary.line_base == "data1"
     assert [v[:3] for v in verdicts(rec)][1:3] == [
         (3, "rejected", "ALREADY_LOCKED"),
         (4, "rejected", "NO_CHANGE"),
@@ -102,8 +102,8 @@ def test_results_of_another_file_are_refused_with_the_evidence() -> None:
     # Forced, nothing the results do not speak of is called accepted.
     rec = run(sent_mod(), res, force=True)
     assert [v[1] for v in verdicts(rec)] == ["unknown"] * 4
-    assert rec.summary["unknown"] == 4 and rec.summary["accepted"] == 0
-    assert rec.summary["foreign_results"].startswith("0 of 2 results name an OrderId")
+    assert rec.summary.unknown == 4 and rec.summary.accepted == 0
+    assert rec.summary.foreign_results.startswith("0 of 2 results name an OrderId")
     assert set(rec.records["Resolution"]) == {"recheck"}
 
 
@@ -112,7 +112,7 @@ def test_line_past_the_end_is_reported() -> None:
         sent_mod(), errors([["99", "", "", "NO_CHANGE"], ["3", "00123", "16027", "NO_CHANGE"]])
     )
     assert unmatched(rec) == [(1, "line_out_of_range")]
-    assert rec.summary["unmatched_results"] == 1
+    assert rec.summary.unmatched_results == 1
     assert rec.needs_attention
 
 
@@ -200,7 +200,7 @@ def test_physical_lines_with_multiline_records() -> None:
     )
     res = errors([["7", "C", "1", "NO_CHANGE"], ["3", "B", "1", "NO_CHANGE"]])
     rec = run(sent, res)
-    assert rec.summary["line_base"] == "physical"
+    assert rec.summary.line_base == "physical"
     assert [v[1] for v in verdicts(rec)] == ["accepted", "rejected", "rejected"]
 
 
@@ -235,7 +235,7 @@ def test_sent_with_status_marks_absent_records_missing() -> None:
         ],
     )
     rec = run(sent_mod(), res)
-    assert rec.summary["result_shape"] == "sent_with_status"
+    assert rec.summary.result_shape == "sent_with_status"
     assert [v[1] for v in verdicts(rec)] == ["rejected", "missing", "missing", "accepted"]
     assert verdicts(rec)[0][3] == "action_id"
 
@@ -248,8 +248,8 @@ def test_submission_in_progress_means_wait() -> None:
     rec = run(sent_mod(), res)
     assert set(rec.records["Resolution"]) == {"wait"}
     assert set(rec.records["Outcome"]) == {"pending"}
-    assert rec.summary["submission"]["complete"] is False
-    assert rec.summary["accepted"] == 0 and rec.summary["pending"] == 4
+    assert rec.summary.submission.complete is False
+    assert rec.summary.accepted == 0 and rec.summary.pending == 4
 
 
 def test_errors_of_an_unfinished_submission_are_not_corrected() -> None:
@@ -290,9 +290,9 @@ def test_identifiers_that_fit_every_numbering_confirm_nothing() -> None:
     res = errors([["2", "O1", "16027", "ALREADY_LOCKED"], ["3", "O1", "16027", "BAD_DISPOSITION"]])
     rec = run(table(header, rows), res)
     assert not rec.line_base.confirmed
-    assert rec.summary["line_base"] == "physical"
-    assert "assumed" in rec.summary["line_base_detail"]
-    assert any("cannot tell" in w or "assumed" in w for w in rec.summary["warnings"])
+    assert rec.summary.line_base == "physical"
+    assert "assumed" in rec.summary.line_base_detail
+    assert any("cannot tell" in w or "assumed" in w for w in rec.summary.warnings)
 
 
 def test_a_constant_tracker_confirms_nothing() -> None:

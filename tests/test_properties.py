@@ -347,7 +347,7 @@ def test_shuffling_the_results_changes_no_outcome(
         )
 
     assert unmatched(first, list(range(len(rows)))) == unmatched(second, order)
-    assert first.summary["line_base"] == second.summary["line_base"]
+    assert first.summary.line_base == second.summary.line_base
 
 
 _LEVEL_COLUMNS = {
@@ -701,7 +701,7 @@ def test_a_record_is_accepted_only_on_evidence(case: tuple[Table, list[Table], b
         rec = reconcile_tables(sent, results, ReconcileOptions(require_complete=require))
     except ReconcilerError:
         return
-    state = rec.summary["completeness"]["state"]
+    state = rec.summary.completeness.state
     records = rec.records
     accepted = (records["Outcome"] == "accepted").to_numpy(dtype=bool)
     says_so = (records["ResultRows"].to_numpy() > 0) & (records["ErrorCodes"] == "").to_numpy(
@@ -715,7 +715,6 @@ def test_a_record_is_accepted_only_on_evidence(case: tuple[Table, list[Table], b
     # Whatever the results, the counts add up to the records sent.
     s = rec.summary
     assert (
-        sum(int(s[k]) for k in ("accepted", "rejected", "missing", "pending", "unknown"))
-        + int(s["ambiguous_records"])
-        == s["sent_records"]
+        s.accepted + s.rejected + s.missing + s.pending + s.unknown + s.ambiguous_records
+        == s.sent_records
     )

@@ -112,9 +112,9 @@ def test_accepted_and_terminal_records_are_never_resubmitted() -> None:
     rec = reconcile_tables(sent, results)
     assert list(rec.records["Resolution"]) == ["none", "auto_fixed", "no_action", "review"]
     assert list(rec.remediation.corrected["ActionId"]) == ["1000.1.2"]
-    assert rec.summary["resubmit_records"] == 1
-    assert rec.summary["auto_fixed"] == 1
-    assert rec.summary["needs_attention_records"] == 1
+    assert rec.summary.resubmit_records == 1
+    assert rec.summary.auto_fixed == 1
+    assert rec.summary.needs_attention_records == 1
 
 
 def test_modification_cap_holds_back_an_action_at_the_limit() -> None:
@@ -134,7 +134,7 @@ def test_formula_like_values_are_kept_exact_and_warned() -> None:
     rec = reconcile_tables(sent, results)
     assert rec.remediation.corrected["ActionId"].iat[0] == '=HYPERLINK("x")'
     assert rec.remediation.formula_cells == 1
-    assert any("formula" in w for w in rec.summary["warnings"])
+    assert any("formula" in w for w in rec.summary.warnings)
 
 
 def test_sent_frame_is_not_mutated() -> None:
@@ -197,7 +197,7 @@ def test_the_cap_counts_the_resubmitted_rows_too() -> None:
 def test_vectorised_hints_equal_the_per_value_text(pairs: list[tuple[str, str]]) -> None:
     """Hints for a million IDs are built by vectorised concatenation; every text must equal
     what the per-value function says (repr quoting, spoiled-ID wording)."""
-    from reconciler.remediate import _no_export_hint, _no_export_hints
+    from reconciler.fixes.rules import _no_export_hint, _no_export_hints
 
     labels = np.array([p[0] for p in pairs], dtype=object)
     raw = np.array([p[1] for p in pairs], dtype=object)

@@ -9,6 +9,7 @@ the git-ignored ``tests/actual/``; ``RECONCILER_UPDATE_GOLDEN=1 pytest`` regener
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -45,9 +46,7 @@ def _reconcile(scenario: str) -> Reconciliation:
 
 
 def _write(rec: Reconciliation, out: Path, *, xlsx: bool = False) -> list[str]:
-    return write_outputs(
-        rec, out, extras=[lambda r, stage: render_outputs(r, stage, html=True, xlsx=xlsx)]
-    )
+    return write_outputs(rec, out, report=True, workbook=xlsx)
 
 
 def _mask(html: str) -> str:
@@ -281,11 +280,7 @@ def hostile_report(folder: Path) -> Path:
     browser test)."""
     sent, results = _hostile_files(folder)
     out = folder / "out"
-    write_outputs(
-        reconcile(sent, results),
-        out,
-        extras=[lambda r, stage: render_outputs(r, stage)],
-    )
+    write_outputs(reconcile(sent, results), out, report=True, workbook=True)
     return out / "report.html"
 
 
@@ -354,3 +349,37 @@ def test_tables_are_capped_for_large_runs(fixed_clock: None, tmp_path: Path) -> 
         html.split('id="t-records"', 1)[1].split("</table>", 1)[0],
     )
     assert [int(x) for x in first_lines[:3]] == [2, 4, 6]  # the first records by line
+
+
+def test_rerender_names_the_summary_field_that_is_wrong(fixed_clock: None, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _write(_reconcile("modification_view_errors"), out)
+    original = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for field, value, said in (
+        ("sent_records", "30", "'sent_records' is not a whole number"),
+        ("accepted", True, "'accepted' is not a whole number"),
+        ("money", [], "'money' is not an object"),
+        ("warnings", "none", "'warnings' is not a list"),
+    ):
+        edited = {**original, field: value}
+        (out / "summary.json").write_text(json.dumps(edited), encoding="utf-8")
+        with pytest.raises(InputError, match=said) as info:
+            rerender(out)
+        assert "run reconcile again" in str(info.value)
+    broken = {**original, "submission": {**original["submission"], "batch_ids": [1]}}
+    (out / "summary.json").write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(InputError, match=r"'submission\.batch_ids\[0\]' is not text"):
+        rerender(out)
+
+
+def test_the_typed_summary_writes_summary_json_back_unchanged(
+    fixed_clock: None, tmp_path: Path
+) -> None:
+    from reconciler.model import Summary
+
+    for scenario in ("modification_view_errors", "reset_view_errors", "no_errors"):
+        out = tmp_path / scenario
+        _write(_reconcile(scenario), out)
+        data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        again = Summary.from_json(data).to_json()
+        assert list(again) == list(data) and again == data

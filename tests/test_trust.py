@@ -188,8 +188,8 @@ def test_a_listing_of_every_record_makes_an_absent_record_missing() -> None:
     folder = FIXTURES / "api_submissions_listing"
     rec = reconcile(folder / "sent.csv", folder / "results.json")
     assert verdicts(rec)[4] == (6, "missing", "", "none")
-    assert rec.summary["completeness"]["state"] == "complete"
-    assert rec.summary["missing"] == 1
+    assert rec.summary.completeness.state == "complete"
+    assert rec.summary.missing == 1
 
 
 def test_batch_in_progress_makes_records_pending_and_fixes_nothing(tmp_path: Path) -> None:
@@ -217,7 +217,7 @@ def test_the_batch_is_picked_from_a_list_by_file_name_or_count(tmp_path: Path) -
     rec = reconcile(folder / "sent.csv", [batches])
     assert rec.gathered.batch is not None
     assert rec.gathered.batch.chosen_by == "its record count"
-    assert rec.summary["pending"] == 12
+    assert rec.summary.pending == 12
     for batch in listing["FTPFileSubmissions"]:
         batch["TotalRecords"] = "12"  # neither names nor counts tell: say which to pass
     batches.write_text(json.dumps(listing), encoding="utf-8")
@@ -237,14 +237,14 @@ def test_a_complete_batch_without_errors_accepts_on_its_counts(tmp_path: Path) -
     path = tmp_path / "submission.json"
     path.write_text(json.dumps(status), encoding="utf-8")
     rec = reconcile(PAGED / "sent.csv", [path])
-    assert rec.summary["accepted"] == 20
-    assert rec.summary["completeness"]["detail"] == "0 error rows, as TotalErrors says"
-    assert rec.summary["result_shape_title"] == "FTP submission status only (no error details)"
+    assert rec.summary.accepted == 20
+    assert rec.summary.completeness.detail == "0 error rows, as TotalErrors says"
+    assert rec.summary.result_shape_title == "FTP submission status only (no error details)"
     status["TotalErrors"] = "7"  # errors exist, but none is given: nothing is known
     path.write_text(json.dumps(status), encoding="utf-8")
     rec = reconcile(PAGED / "sent.csv", [path])
-    assert rec.summary["unknown"] == 20
-    assert "no error details were given" in rec.summary["completeness"]["detail"]
+    assert rec.summary.unknown == 20
+    assert "no error details were given" in rec.summary.completeness.detail
 
 
 def test_a_single_api_submission_object_is_read(tmp_path: Path) -> None:
@@ -267,7 +267,7 @@ def test_a_single_api_submission_object_is_read(tmp_path: Path) -> None:
     )
     rec = reconcile(FIXTURES / "api_submissions_listing" / "sent.csv", [path])
     assert verdicts(rec)[3] == (5, "rejected", "ALREADY_LOCKED", "oid_tracker")
-    assert rec.summary["result_shape_title"] == "One API submission record (JSON)"
+    assert rec.summary.result_shape_title == "One API submission record (JSON)"
 
 
 def test_total_records_unlike_the_file_ties_lines_only_on_agreement(tmp_path: Path) -> None:
@@ -286,13 +286,13 @@ def test_total_records_unlike_the_file_ties_lines_only_on_agreement(tmp_path: Pa
     assert [v[1] for v in verdicts(rec)].count("rejected") == 3
     assert rec.unmatched["Reason"].tolist() == ["unconfirmed_line"]
     assert any("counted 22 records in the submission but the sent file holds 20" in w
-               for w in rec.summary["warnings"])  # fmt: skip
+               for w in rec.summary.warnings)  # fmt: skip
 
 
 def test_zero_records_are_diagnosed_from_the_sent_file() -> None:
     folder = FIXTURES / "zero_records"
     rec = reconcile(folder / "sent.txt", [folder / "submission.json"])
-    detail = rec.summary["completeness"]["detail"]
+    detail = rec.summary.completeness.detail
     assert detail.startswith("impact.com counted 0 records: nothing in the file was read")
     assert "its extension is .txt" in detail and "separated by semicolons" in detail
 
@@ -407,18 +407,16 @@ def test_nested_xml_items_are_one_record_per_request() -> None:
     assert rec.sent.records == 3
     assert rec.sent.header[6:10] == ("Sku1", "Category1", "Quantity1", "ItemPrice1")
     assert str(rec.sent_schema.template) == "item_conversion"
-    money = rec.summary["money"]
+    money = rec.summary.money
     # 899.00 x 1 + 159.00 x 2 + 29.00 x 1, in the file's currency
-    assert (money["not_applied_total"], money["currency"]) == ("1246.00", "HKD")
+    assert (money.not_applied_total, money.currency) == ("1246.00", "HKD")
 
 
 def test_item_error_details_without_line_tie_by_order_and_sku() -> None:
     folder = FIXTURES / "item_errors_without_line"
     rec = reconcile(folder / "sent.csv", folder / "results.json")
-    assert rec.summary["result_shape"] == "ftp_error_details"
-    assert (
-        rec.summary["result_shape_title"] == "Brand API FTP error details (JSON, no line numbers)"
-    )
+    assert rec.summary.result_shape == "ftp_error_details"
+    assert rec.summary.result_shape_title == "Brand API FTP error details (JSON, no line numbers)"
     assert verdicts(rec)[1] == (3, "rejected", "MALFORMED", "oid_tracker")  # SO-310001 SKU-2002
 
 
@@ -436,15 +434,15 @@ def test_money_mixes_currencies_only_when_what_was_not_applied_does(tmp_path: Pa
         "Line,ActionId,Message\n3,1000.1.2,ALREADY_LOCKED\n4,1000.1.3,NO_CHANGE\n",
         encoding="utf-8",
     )
-    money = reconcile(sent, results).summary["money"]
-    assert (money["not_applied_total"], money["currency"]) == ("20.00", "EUR")
+    money = reconcile(sent, results).summary.money
+    assert (money.not_applied_total, money.currency) == ("20.00", "EUR")
     results.write_text(
         "Line,ActionId,Message\n2,1000.1.1,ALREADY_LOCKED\n3,1000.1.2,ALREADY_LOCKED\n",
         encoding="utf-8",
     )
-    money = reconcile(sent, results).summary["money"]
-    assert money["currency"] == "mixed"
-    assert money["not_applied_by_currency"] == {"EUR": "20.00", "USD": "10.00"}
+    money = reconcile(sent, results).summary.money
+    assert money.currency == "mixed"
+    assert money.not_applied_by_currency == {"EUR": "20.00", "USD": "10.00"}
 
 
 def test_the_verdict_sentence_adds_up(tmp_path: Path) -> None:
@@ -452,11 +450,11 @@ def test_the_verdict_sentence_adds_up(tmp_path: Path) -> None:
     rec = reconcile(folder / "sent.csv", folder / "results.csv")
     text = report_from_reconciliation(rec).verdict
     s = rec.summary
-    assert s["ambiguous_records"] == 2
-    assert f"{s['accepted']} of {s['sent_records']} records" in text
+    assert s.ambiguous_records == 2
+    assert f"{s.accepted} of {s.sent_records} records" in text
     assert "2 are ambiguous: a result fits several records." in text
-    total = sum(int(s[k]) for k in ("accepted", "rejected", "missing", "pending", "unknown"))
-    assert total + int(s["ambiguous_records"]) == s["sent_records"]
+    total = s.accepted + s.rejected + s.missing + s.pending + s.unknown
+    assert total + s.ambiguous_records == s.sent_records
 
 
 def test_forced_line_base_is_not_a_reconciler_error() -> None:

@@ -51,7 +51,7 @@ def test_sheets_follow_the_resolutions(tmp_path: Path) -> None:
         "TieNote",
         "Advice",
     ]
-    for name, n in rec.summary["by_resolution"].items():
+    for name, n in rec.summary.by_resolution.items():
         ws = wb[name]
         assert [c.value for c in ws[1]] == header
         assert ws.max_row == 1 + n, name
@@ -82,9 +82,9 @@ def test_summary_sheet_holds_the_headline_and_the_codes(tmp_path: Path) -> None:
         ("Headline", "Ambiguous ties", 0),
     ]
     by_code = [(item, n) for section, item, n in rows if section == "By code"]
-    assert by_code == list(rec.summary["by_code"].items())
+    assert by_code == list(rec.summary.by_code.items())
     by_res = {item: n for section, item, n in rows if section == "By resolution"}
-    assert by_res == rec.summary["by_resolution"]
+    assert by_res == rec.summary.by_resolution
 
 
 def test_ids_are_text_and_nothing_is_a_formula(tmp_path: Path) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from reconciler.actions import newest
+from reconciler.actions import lock_states, newest
 from reconciler.fixes import (
     PLAIN_AMOUNT,
-    fix_amount,
+    amount_numbers,
     fix_integer,
 )
 from reconciler.normalize import id_key
@@ -21,15 +20,6 @@ from reconciler.preflight.context import Check, _Ctx, _hits, _mask, _where
 from reconciler.templates import (
     Template,
 )
-
-
-def _amount_numbers(values: pd.Series) -> npt.NDArray[np.float64]:
-    """Amounts as floats (NaN where not an amount), judged by ``fix_amount``."""
-    memo: dict[str, float] = {}
-    for v in pd.unique(values):
-        fix = fix_amount(str(v))
-        memo[str(v)] = float(fix.value) if fix.ok else np.nan
-    return np.asarray([memo[str(v)] for v in values], dtype=np.float64)
 
 
 def _actions_match(ctx: _Ctx) -> pd.DataFrame | None:
@@ -96,15 +86,13 @@ def _matched(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame] | None:
 
 
 def _state_masks(ctx: _Ctx, joined: pd.DataFrame) -> tuple[BoolArray, BoolArray, BoolArray]:
-    """(reversed, locked, approved-before-lock) for matched rows; mirrors actions.is_locked."""
+    """(reversed, locked, approved-before-lock) for matched rows (``actions.lock_states``)."""
     state = joined["state"].astype(str).to_numpy()
     reversed_ = state == "REVERSED"
     if ctx.template is Template.RESET:
         reversed_ = np.zeros(len(joined), dtype=bool)  # a reset undoes a reversal
-    locking = pd.to_datetime(pd.Series(joined["locking"].to_numpy()), utc=True)
-    passed = _mask(locking < pd.Timestamp(ctx.today, tz="UTC"))
-    approved = np.isin(state, ["APPROVED", "LOCKED"])
-    locked = ~reversed_ & (passed | approved)
+    locked, passed, approved = lock_states(state, joined["locking"].to_numpy(), ctx.today)
+    locked = ~reversed_ & locked
     return reversed_, locked, locked & approved & ~passed
 
 
@@ -228,7 +216,7 @@ def _amount_vs_current(ctx: _Ctx) -> tuple[pd.DataFrame, BoolArray, BoolArray] |
     sent_n = np.full(len(pos), np.nan)
     if plain.any():
         sent_n[plain] = sent[plain].astype(float).to_numpy()
-    current = _amount_numbers(act["amount"].iloc[joined["idx"].to_numpy()].astype(str))
+    current = amount_numbers(act["amount"].iloc[joined["idx"].to_numpy()].astype(str))
     same = open_ & plain & (np.round(sent_n * 100) == np.round(current * 100))
     zero = same & (np.round(sent_n * 100) == 0)
     return joined.assign(current=act["amount"].to_numpy()[joined["idx"].to_numpy()]), same, zero

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from reconciler import outputs
 from reconciler.actions import ActionsIndex
 from reconciler.detect import SentSchema
 from reconciler.model import Table
@@ -25,15 +26,7 @@ from reconciler.templates import (
     Template,
 )
 
-FINDING_COLUMNS: Final = (
-    "SourceLine",
-    "Column",
-    "Value",
-    "Finding",
-    "Severity",
-    "PredictedError",
-    "Advice",
-)
+FINDING_COLUMNS: Final = outputs.FINDING_COLUMNS
 
 
 CONVERSION_MAX_DAYS: Final = 88

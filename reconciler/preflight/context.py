@@ -19,7 +19,7 @@ from reconciler.fixes import (
     reason_key,
 )
 from reconciler.model import Table
-from reconciler.normalize import arrow_strings, id_key_arrow
+from reconciler.normalize import action_codes, arrow_strings
 from reconciler.preflight.base import (
     _ALL,
     _ORDER_LEVEL,
@@ -152,32 +152,13 @@ class _Ctx:
         return _reason_verdict(raw)
 
     def action_codes(self) -> IntArray:
-        """One integer per record naming the action it modifies (-1: none): an action as
-        ``remediate._file_counts`` names it (ActionId, else Oid + ActionTrackerId, compared as
-        ``normalize.id_key`` does), as integers, so grouping a million records stays cheap."""
+        """One integer per record naming the action it modifies (-1: none), as the
+        modifications cap names it (``normalize.action_codes``)."""
         if "action_codes" not in self._cache:
-            aid, oid, trk = (self.label(f) for f in ("action_id", "oid", "action_tracker_id"))
-            by_aid = self.filled(aid)
-            by_oid = ~by_aid & self.filled(oid) & self.filled(trk)
-            codes = np.full(self.n, -1, dtype=np.int64)
-            offset = 0
-            if by_aid.any():
-                a, offset = self._id_codes(str(aid), by_aid)
-                codes[by_aid] = a
-            if by_oid.any():
-                o, _ = self._id_codes(str(oid), by_oid)
-                t, nt = self._id_codes(str(trk), by_oid)
-                codes[by_oid] = offset + o * nt + t
-            self._cache["action_codes"] = codes
+            labels = {f: self.label(f) for f in ("action_id", "oid", "action_tracker_id")}
+            self._cache["action_codes"] = action_codes(self.frame, labels)
         out: IntArray = self._cache["action_codes"]
         return out
-
-    def _id_codes(self, label: str, rows: BoolArray) -> tuple[IntArray, int]:
-        """Integer codes of ``id_key`` over the rows of ``rows``, and how many there are."""
-        values = pc.filter(arrow_strings(self.val(label)), pa.array(rows))
-        encoded = pc.dictionary_encode(id_key_arrow(values))
-        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        return codes, len(encoded.dictionary)
 
     def repeated_actions(self) -> BoolArray:
         """Rows naming an action that another row of the file names too."""

@@ -14,7 +14,8 @@ from reconciler.catalogue import Catalogue, load_catalogue
 from reconciler.clock import clock
 from reconciler.detect import SentSchema, detect_template
 from reconciler.errors import ShapeError
-from reconciler.model import Outcome, Resolution, Table
+from reconciler.model import Outcome, RemediateOptions, Resolution, Table
+from reconciler.outputs import CHANGE_COLUMNS
 from reconciler.preflight.base import (
     FINDING_COLUMNS,
     CheckOptions,
@@ -24,7 +25,7 @@ from reconciler.preflight.base import (
 )
 from reconciler.preflight.context import Check, _Ctx
 from reconciler.preflight.registry import CHECKS
-from reconciler.remediate import CHANGE_COLUMNS, RemediateOptions, remediate
+from reconciler.remediate import remediate
 from reconciler.templates import (
     Template,
 )

@@ -15,8 +15,8 @@ from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import UsageError
-from .templates import STANDARD_REASONS
+from reconciler.errors import UsageError
+from reconciler.templates import STANDARD_REASONS
 
 
 @dataclass(frozen=True, slots=True)

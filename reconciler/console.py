@@ -1,0 +1,238 @@
+"""What the terminal shows: one-line failures, the progress bar, and each command's summary.
+
+Owns: turning every failure into one line ``reconciler: <file>[:<line>]: <problem and fix>``
+on stderr with its exit code (usage errors included; ``--debug`` adds the traceback), the
+progress bar of a large run, and the lines a finished ``reconcile`` or ``check`` prints.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import typer
+from typer.core import TyperGroup
+
+from .errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CANNOT_RUN,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    INTERRUPTED,
+    ReconcilerError,
+    printable,
+)
+
+if TYPE_CHECKING:
+    from .model import Summary
+    from .pipeline import CheckRun
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+LARGE_INPUT_BYTES = 20 * 1024 * 1024  # the progress bar shows for inputs larger than this
+
+_said_interrupted = False
+
+
+class OneLineUsageErrors(TyperGroup):
+    """A usage error (an unknown option, a bad value, a missing argument) is one line on
+    stderr and exit 2, like every other failure, instead of the usage text and a box."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            done = super().main(*args, **kwargs)
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `reconciler`: the help
+                getattr(exc, "show", lambda: None)()
+                sys.exit(EXIT_CANNOT_RUN)
+            typer.echo(f"reconciler: {usage_error_line(exc)}", err=True)
+            sys.exit(int(getattr(exc, "exit_code", EXIT_CANNOT_RUN)))
+        except typer.Abort:
+            typer.echo(f"reconciler: {INTERRUPTED}", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        if done == EXIT_INTERRUPTED and not _said_interrupted:
+            # Ctrl-C while typer was still reading the options: it exits 130 without a word.
+            typer.echo(f"reconciler: {INTERRUPTED}", err=True)
+        sys.exit(done if isinstance(done, int) else EXIT_OK)
+
+
+def usage_error_line(exc: Exception) -> str:
+    """One line for a command-line error, pointing at the help of the command concerned."""
+    format_message = getattr(exc, "format_message", None)
+    message = str(format_message() if callable(format_message) else exc)
+    # typer's value checks add their validator's words ("Value error, ...").
+    message = " ".join(message.replace("Value error, ", "").split())
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", "") or "reconciler"
+    return printable(f"{message} (see {command} --help)")
+
+
+def fail(message: str, code: int = EXIT_CANNOT_RUN) -> typer.Exit:
+    typer.echo(f"reconciler: {printable(message)}", err=True)
+    return typer.Exit(code)
+
+
+def guarded(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn tool failures into one line on stderr and exit 2 (traceback only with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        debug = bool(kwargs.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except ReconcilerError as exc:
+            if debug:
+                traceback.print_exc()
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            global _said_interrupted
+            _said_interrupted = True
+            raise fail(INTERRUPTED, EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader of stdout went away (`... | head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            raise fail(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(run again with --debug for the traceback, and please report it)"
+            ) from None
+
+    return wrapper
+
+
+def is_large(paths: Sequence[Path]) -> bool:
+    """Inputs big enough for a progress bar."""
+    return any(p.is_file() and p.stat().st_size > LARGE_INPUT_BYTES for p in paths)
+
+
+@contextmanager
+def progress(enabled: bool, stages: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar on stderr for large inputs when stderr is a terminal; silent otherwise.
+
+    Each call of the returned function starts the next of ``stages`` stages and names it.
+    ``RECONCILER_PROGRESS=1`` shows the bar for any input, ``=0`` never."""
+    forced = os.environ.get("RECONCILER_PROGRESS", "").strip().lower()
+    if forced in ("0", "no", "never") or (
+        forced not in ("1", "yes", "always") and (not enabled or not sys.stderr.isatty())
+    ):
+        yield lambda _msg: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    started = 0
+    with bar:
+        task = bar.add_task("starting", total=stages)
+
+        def step(msg: str) -> None:
+            nonlocal started
+            bar.update(task, description=msg, completed=min(started, stages))
+            started += 1
+
+        yield step
+        bar.update(task, completed=stages)
+
+
+def notes(lines: Sequence[str], kind: str = "note") -> None:
+    """``reconciler: note: ...`` (or warning) lines on stderr."""
+    for line in lines:
+        typer.echo(f"reconciler: {kind}: {line}", err=True)
+
+
+def print_reconciliation(s: Summary, out_dir: Path) -> None:
+    """What a finished ``reconcile`` says on stdout."""
+    others = (("missing", s.missing), ("pending", s.pending), ("unknown", s.unknown))
+    counts = [f"{n} {k}" for k, n in others if n]
+    if s.ambiguous_records:
+        counts.append(f"{s.ambiguous_records} ambiguous")
+    typer.echo(
+        f"{s.sent_records} records sent: {s.accepted} accepted ({s.accepted_pct}%), "
+        f"{s.rejected} rejected" + "".join(f", {c}" for c in counts)
+    )
+    done = s.completeness
+    typer.echo(
+        f"  {s.results_tied} of {s.result_rows} results tied · results "
+        f"{done.label if done else ''}: {done.detail if done else ''}"
+    )
+    typer.echo(f"  template {s.template} · results {s.result_shape} · lines {s.line_base_detail}")
+    if s.by_code:
+        codes = ", ".join(f"{k} {v}" for k, v in list(s.by_code.items())[:8])
+        more = len(s.by_code) - 8
+        typer.echo(f"  by code: {codes}" + (f" (+{more} more)" if more > 0 else ""))
+    attention = {k: v for k, v in s.by_resolution.items() if k != "none"}
+    if attention:
+        typer.echo("  by resolution: " + ", ".join(f"{k} {v}" for k, v in attention.items()))
+    money = s.money
+    if money.amount_column and money.not_applied_total != "0.00":
+        currency = money.currency or ""
+        typer.echo(
+            f"  not applied: {float(money.not_applied_total):,.2f}"
+            + (f" {currency}" if currency and currency != "mixed" else "")
+            + (f" (mixed currencies: {', '.join(money.currencies)})" if currency == "mixed" else "")
+            + f" of {money.amount_column}"
+        )
+    if s.unmatched_results:
+        typer.echo(
+            f"  {s.unmatched_results} result row{'' if s.unmatched_results == 1 else 's'} "
+            "tied to no record: see unmatched_results.csv"
+        )
+    for warning in s.warnings:
+        typer.echo(f"  warning: {warning}")
+    typer.echo(f"outputs in {out_dir}: {', '.join(s.outputs or ())}")
+
+
+def print_check(run: CheckRun, out_dir: Path) -> None:
+    """What a finished ``check`` says on stdout."""
+    s = run.result.summary()
+    typer.echo(
+        f"{s['records']} records checked ({s['template_title'].lower()}): "
+        f"{s['errors']} errors on {s['records_with_errors']} records, {s['warnings']} warnings"
+    )
+    if s["by_finding"]:
+        top = list(s["by_finding"].items())
+        text = ", ".join(f"{k} {v}" for k, v in top[:8])
+        typer.echo(f"  findings: {text}" + (f" (+{len(top) - 8} more)" if len(top) > 8 else ""))
+    for note in s["header_notes"]:
+        typer.echo(f"  note: {note}")
+    if s["hidden_sheets_skipped"]:
+        typer.echo(
+            f"  read sheet {s['sheet']!r}, the first visible one; hidden sheets skipped: "
+            f"{s['hidden_sheets_skipped']} (name another with --sheet)"
+        )
+    if run.fixed is not None:
+        typer.echo(
+            f"  --fix corrected {len(run.fixed.changes)} cells on {run.fixed.fixed_records} records"
+        )
+    typer.echo(f"outputs in {out_dir}: {', '.join(run.outputs)}")

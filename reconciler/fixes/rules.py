@@ -1,0 +1,381 @@
+"""The fix rules: each corrects one kind of value in the records that carry a code naming it.
+
+A rule (``RULES``, named by ``fix_rule`` in ``catalogue.toml``) takes the sent frame, the
+record positions it runs on and the options, and returns, per record, either the new values
+of the cells it corrects or the problem that stops it (a value it cannot correct safely, a
+column the file lacks). It never decides a record's fate: ``remediate`` does, from every
+rule a record needs. Value-level fixes (one cell's text in, a ``Fix`` out) are in
+``values``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from reconciler.actions import is_locked, newest
+from reconciler.detect import SentSchema
+from reconciler.model import IntArray, RemediateOptions
+
+from .values import (
+    SPREADSHEET_DIGITS,
+    Fix,
+    fix_amount,
+    fix_date,
+    fix_integer,
+    fix_reason,
+    spoiled_id_problem,
+)
+
+BoolArray = npt.NDArray[np.bool_]
+ObjArray = npt.NDArray[np.object_]
+
+
+@dataclass(slots=True, eq=False)
+class Cells:
+    """New values one rule gives one column, for the record positions it changed."""
+
+    label: str
+    rows: IntArray
+    before: ObjArray
+    after: ObjArray
+    rule: ObjArray
+
+
+@dataclass(slots=True, eq=False)
+class RuleOutcome:
+    """What a rule made of the records it ran on (arrays aligned with ``rows``)."""
+
+    rows: IntArray
+    ok: BoolArray
+    problem: ObjArray  # "" when the rule had nothing to say
+    cells: list[Cells] = field(default_factory=list)
+    flags: list[tuple[str, IntArray]] = field(default_factory=list)  # cells to look at
+
+
+def _values(sent: pd.DataFrame, label: str, rows: IntArray) -> ObjArray:
+    return np.asarray(sent[label].iloc[rows].to_numpy(dtype=object), dtype=object)
+
+
+def _apply(
+    values: ObjArray, fn: Callable[[str], Fix]
+) -> tuple[BoolArray, ObjArray, ObjArray, ObjArray]:
+    """``fn`` over each distinct value once: (ok, value, rule, problem) per row."""
+    if len(values) == 0:
+        empty = np.array([], dtype=object)
+        return np.array([], dtype=bool), empty, empty, empty
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    fixes = [fn(str(u)) for u in uniques]
+    ok = np.array([f.ok for f in fixes], dtype=bool)[codes]
+    value = np.array([f.value for f in fixes], dtype=object)[codes]
+    rule = np.array([f.rule for f in fixes], dtype=object)[codes]
+    problem = np.array([f.problem for f in fixes], dtype=object)[codes]
+    return ok, value, rule, problem
+
+
+def join_text(left: ObjArray, right: ObjArray, sep: str = "; ") -> ObjArray:
+    """Element-wise join of two text arrays, skipping empty sides."""
+    both = (left != "") & (right != "")
+    out = np.where(left == "", right, left)
+    if both.any():
+        out = out.copy()
+        out[both] = left[both] + sep + right[both]
+    return np.asarray(out, dtype=object)
+
+
+def _missing_column(rows: IntArray, text: str) -> RuleOutcome:
+    return RuleOutcome(
+        rows=rows,
+        ok=np.zeros(len(rows), dtype=bool),
+        problem=np.full(len(rows), text, dtype=object),
+    )
+
+
+def _rule_reason(
+    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
+) -> RuleOutcome:
+    label = schema.column("reason")
+    if label is None:
+        return _missing_column(rows, "the file has no Reason column; add one")
+
+    def one(raw: str) -> Fix:
+        if raw in opts.reason_map:
+            return Fix(True, opts.reason_map[raw], "reason-map")
+        if raw.strip() in opts.reason_map:
+            return Fix(True, opts.reason_map[raw.strip()], "reason-map")
+        fix = fix_reason(raw)
+        if not fix.ok and opts.reason:
+            return Fix(True, opts.reason, "reason-option", fix.problem)
+        return fix
+
+    raw = _values(sent, label, rows)
+    ok, value, rule, problem = _apply(raw, one)
+    changed = ok & (value != raw)
+    said = np.where(changed, "", problem).astype(object)
+    silent = np.flatnonzero(~changed & (problem == ""))
+    if len(silent):
+        said[silent] = "Reason " + _reprs(raw[silent]) + " was refused; correct it"
+    out = RuleOutcome(rows, changed, said)
+    out.cells.append(Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
+    out.flags.append((label, rows))
+    return out
+
+
+def _reprs(values: ObjArray) -> ObjArray:
+    return np.array([repr(str(v)) for v in values], dtype=object)
+
+
+def _rule_amount_date(
+    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
+) -> RuleOutcome:
+    checks: list[tuple[str, Callable[[str], Fix]]] = []
+    # Amounts are judged with the record's currency: "value\x1fcurrency" keys the memo.
+    currency_label = schema.column("currency")
+    currency = (
+        _values(sent, currency_label, rows)
+        if currency_label
+        else np.full(len(rows), "", dtype=object)
+    )
+
+    def amount(pair: str) -> Fix:
+        value, _, cur = pair.partition("\x1f")
+        return fix_amount(value, cur)
+
+    amount_labels = set()
+    if schema.column("amount"):
+        amount_labels.add(str(schema.column("amount")))
+    amount_labels.update(schema.item_columns("item_amount"))
+    for lab in [str(schema.column("amount"))] if schema.column("amount") else []:
+        checks.append((lab, amount))
+    for lab in schema.item_columns("item_amount"):
+        checks.append((lab, amount))
+    if schema.column("event_date"):
+        tz = opts.timezone
+        checks.append((str(schema.column("event_date")), lambda v: fix_date(v, tz)))
+    for name in ("action_tracker_id", "campaign_id"):
+        if schema.column(name):
+            checks.append((str(schema.column(name)), fix_integer))
+    for lab in schema.item_columns("quantity"):
+        checks.append((lab, fix_integer))
+
+    out = RuleOutcome(rows, np.zeros(len(rows), dtype=bool), np.full(len(rows), "", dtype=object))
+    fixed_any = np.zeros(len(rows), dtype=bool)
+    refused_any = np.zeros(len(rows), dtype=bool)
+    for label, fn in checks:
+        raw = _values(sent, label, rows)
+        keyed = raw + "\x1f" + currency if label in amount_labels else raw
+
+        def guarded(v: str, fn: Callable[[str], Fix] = fn) -> Fix:
+            cell = v.partition("\x1f")[0]
+            return Fix(True, cell, "") if not cell.strip() else fn(v)
+
+        ok, value, rule, problem = _apply(keyed, guarded)
+        if label in amount_labels:
+            # A refused amount reports its own text; keep the cell's value as the "value".
+            value = np.where(ok, value, raw).astype(object)
+        changed = ok & (value != raw)
+        refused = ~ok
+        fixed_any |= changed
+        refused_any |= refused
+        if changed.any():
+            out.cells.append(
+                Cells(label, rows[changed], raw[changed], value[changed], rule[changed])
+            )
+        if refused.any():
+            text = np.full(len(rows), "", dtype=object)
+            text[refused] = label + ": " + problem[refused]
+            out.problem = join_text(out.problem, text)
+        flagged = changed | refused
+        if flagged.any():
+            out.flags.append((label, rows[flagged]))
+    out.ok = fixed_any & ~refused_any
+    nothing = ~fixed_any & ~refused_any
+    out.problem[nothing] = (
+        "no amount, date or ID of this line looks malformed to reconciler; compare the line "
+        "with the template's types"
+    )
+    return out
+
+
+def _rule_action_tracker_id(
+    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
+) -> RuleOutcome:
+    label = schema.column("action_tracker_id")
+    if label is None:
+        return _missing_column(rows, "the file has no ActionTrackerId column")
+    raw = _values(sent, label, rows)
+    if opts.action_tracker_id is not None:
+        wanted = opts.action_tracker_id
+        changed = raw != wanted
+        value = np.full(len(rows), wanted, dtype=object)
+        rule = np.full(len(rows), "action-tracker-id-option", dtype=object)
+        problem = np.where(
+            changed, "", f"ActionTrackerId is already {wanted!r}, the --action-tracker-id given"
+        ).astype(object)
+    else:
+        ok, value, rule, fix_problem = _apply(raw, fix_integer)
+        changed = ok & (value != raw)
+        wrong = (
+            "ActionTrackerId " + _reprs(raw) + " is a whole number, so it is the wrong event "
+            "type, not a spoiled one; set the right one with --action-tracker-id"
+        )
+        problem = np.where(changed, "", np.where(fix_problem != "", fix_problem, wrong)).astype(
+            object
+        )
+    out = RuleOutcome(rows, np.asarray(changed, dtype=bool), problem)
+    out.cells.append(Cells(label, rows[changed], raw[changed], value[changed], rule[changed]))
+    out.flags.append((label, rows))
+    return out
+
+
+def _rule_identifiers(
+    sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
+) -> RuleOutcome:
+    aid = schema.column("action_id")
+    oid = schema.column("oid")
+    trk = schema.column("action_tracker_id")
+    n = len(rows)
+    a = _values(sent, aid, rows) if aid else np.full(n, "", dtype=object)
+    o = _values(sent, oid, rows) if oid else np.full(n, "", dtype=object)
+    t = _values(sent, trk, rows) if trk else np.full(n, "", dtype=object)
+    use_a = ~_blank(a)
+    raw = np.where(use_a, a, o).astype(object)
+    labels = np.where(use_a, aid or "", oid or "").astype(object)
+    out = RuleOutcome(rows, np.zeros(n, dtype=bool), np.full(n, "", dtype=object))
+    for label in {str(x) for x in labels if x}:
+        out.flags.append((label, rows[labels == label]))
+    if opts.actions is None:
+        out.problem = _no_export_hints(labels, raw)
+        return out
+    today = opts.today or date.today()
+    after = np.full(n, "", dtype=object)
+    extra: list[tuple[int, str, str, str]] = []  # (row index, label, before, after)
+    for i in range(n):
+        label, value, tracker_raw = str(labels[i]), str(raw[i]), str(t[i])
+        if not label or not value.strip():
+            out.problem[i] = "the line has neither an ActionId nor an Oid"
+            continue
+        column = "action_id" if use_a[i] else "oid"
+        spoiled = spoiled_id_problem(value)
+        tracker = fix_integer(tracker_raw).value if column == "oid" else ""
+        hits = opts.actions.recover(column, value, tracker)
+        distinct = sorted(set(hits[column]))
+        if len(distinct) != 1:
+            if not distinct:
+                out.problem[i] = (spoiled + "; " if spoiled else "") + (
+                    f"no action in the export has {label} {value!r}; if the conversion was never "
+                    "tracked, submit it as a new conversion instead"
+                )
+            else:
+                out.problem[i] = (
+                    f"{label} {value!r} could be any of {len(distinct)} actions in the export "
+                    f"({', '.join(distinct[:3])}); correct it by hand"
+                )
+            continue
+        action = newest(hits)
+        assert action is not None
+        if action["state"] == "REVERSED" or is_locked(action, today):
+            out.problem[i] = (
+                f"the action {action['action_id']} is {action['state'] or 'locked'}: "
+                "resubmitting cannot change it"
+            )
+            continue
+        if distinct[0] == value:
+            out.problem[i] = f"{label} {value!r} is in the export as is; check the export's date"
+            continue
+        after[i] = distinct[0]
+        out.ok[i] = True
+        if column == "oid" and trk and tracker and tracker_raw != tracker:
+            extra.append((i, trk, tracker_raw, tracker))
+    for label in {str(x) for x in labels if x}:
+        sel = out.ok & (labels == label)
+        out.cells.append(
+            Cells(
+                label,
+                rows[sel],
+                raw[sel],
+                after[sel],
+                np.full(int(sel.sum()), "id-recovered-from-actions", dtype=object),
+            )
+        )
+    if extra and trk:
+        idx = np.array([e[0] for e in extra], dtype=np.int64)
+        out.cells.append(
+            Cells(
+                trk,
+                rows[idx],
+                np.array([e[2] for e in extra], dtype=object),
+                np.array([e[3] for e in extra], dtype=object),
+                np.full(len(extra), "integer-restore", dtype=object),
+            )
+        )
+    return out
+
+
+def _blank(values: ObjArray) -> BoolArray:
+    """Which values are empty or whitespace only (Arrow kernels: no per-value Python)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values, type=pa.large_string(), from_pandas=True)
+    blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
+    return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
+    """``_no_export_hint`` per record. Plain IDs (digits, letters, dots, dashes), nearly every
+    ID of a large file, get their text from vectorised concatenation: ``repr`` of such a value
+    is the value in single quotes. The rest take one call per distinct value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def matches(pattern: str) -> BoolArray:
+        hit = pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
+        return np.asarray(hit, dtype=bool)
+
+    arr = pa.array(raw, type=pa.large_string(), from_pandas=True)
+    out = np.full(len(raw), "the line has neither an ActionId nor an Oid", dtype=object)
+    named = (labels != "") & ~_blank(raw)
+    plain = named & matches(r"^[0-9A-Za-z._-]+$") & ~matches(r"[eE]|^[0-9]+\.0{1,2}$")
+    # Up to 15 digits a spreadsheet keeps whole (it may drop leading zeros); longer runs of
+    # digits go to the per-value hint, which knows a spreadsheet's rounding (fixes.looks_rounded).
+    digits = plain & matches(r"^[0-9]{1,15}$")
+    quoted = labels + " '" + raw + "'"
+    out[digits] = quoted[digits] + (
+        " may have lost leading zeros in a spreadsheet; pass an Actions export with --actions "
+        "so reconciler can check"
+    )
+    intact = plain & ~digits & ~matches(r"^[0-9]{16,}$")
+    out[intact] = quoted[intact] + " does not look spoiled by a spreadsheet: check it is right"
+    other = np.flatnonzero(named & ~(digits | intact))
+    if len(other):
+        codes, uniques = pd.factorize(pd.Series(labels[other] + "\x1f" + raw[other], dtype=object))
+        hints = [_no_export_hint(*str(u).split("\x1f", 1)) for u in uniques]
+        out[other] = np.array(hints, dtype=object)[codes]
+    return out
+
+
+def _no_export_hint(label: str, raw: str) -> str:
+    spoiled = spoiled_id_problem(raw)
+    if spoiled:
+        return spoiled + "; pass an Actions export with --actions to recover it"
+    if raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= SPREADSHEET_DIGITS:
+        return (
+            f"{label} {raw!r} may have lost leading zeros in a spreadsheet; pass an Actions "
+            "export with --actions so reconciler can check"
+        )
+    return f"{label} {raw!r} does not look spoiled by a spreadsheet: check it is right"
+
+
+Rule = Callable[[pd.DataFrame, SentSchema, IntArray, RemediateOptions], RuleOutcome]
+RULES: dict[str, Rule] = {
+    "reason": _rule_reason,
+    "amount_date": _rule_amount_date,
+    "action_tracker_id": _rule_action_tracker_id,
+    "identifiers": _rule_identifiers,
+}

@@ -1,0 +1,108 @@
+"""The command line's options, declared once (``Annotated`` types the commands share) with
+the checks of their values: a bad value is a usage error before anything is read."""
+
+from __future__ import annotations
+
+import codecs
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import UsageError
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
+Sheet = Annotated[str | None, typer.Option("--sheet", help="Worksheet to read from XLSX inputs.")]
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an --out folder not made by reconciler (reconcile: and go on with "
+        "results that look like another file's; records without a result are then unknown).",
+    ),
+]
+ReasonMap = Annotated[
+    Path | None,
+    typer.Option(
+        "--reason-map",
+        metavar="FILE",
+        help='CSV (from,to) or TOML (from = "to") mapping sent reasons to accepted codes.',
+    ),
+]
+Reason = Annotated[
+    str | None,
+    typer.Option(
+        "--reason",
+        metavar="CODE",
+        help="Use this reason for every reason that cannot be fixed otherwise (only when asked).",
+    ),
+]
+Timezone = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        metavar="TZ",
+        help="Time zone of dates written without an offset (e.g. America/New_York).",
+    ),
+]
+Encoding = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        metavar="NAME",
+        help="How input files that are not valid UTF-8 are encoded (e.g. cp1252, gb18030); "
+        "without it, worked out from their bytes.",
+    ),
+]
+Actions = Annotated[
+    Path | None,
+    typer.Option(
+        "--actions",
+        metavar="FILE",
+        help="An impact.com Actions export (CSV/XLSX) to recover IDs spoiled by spreadsheets.",
+    ),
+]
+
+
+def out_option(default: str) -> object:
+    """``--out``/``-o``, its default named in the help."""
+    return typer.Option("--out", "-o", help=f"Output folder [default: {default}].")
+
+
+def encoding_name(encoding: str | None) -> str | None:
+    """``--encoding``'s codec, checked: an unknown name is a usage error now, not later."""
+    if encoding is None:
+        return None
+    try:
+        return codecs.lookup(encoding.strip()).name
+    except LookupError:
+        raise UsageError(
+            f"--encoding {encoding!r} is not an encoding Python knows; use e.g. cp1252, "
+            "latin-1, gb18030, shift_jis"
+        ) from None
+
+
+def today_date(today: str | None) -> date | None:
+    """``--today YYYY-MM-DD``, checked."""
+    if today is None:
+        return None
+    day: date | None = None
+    try:
+        day = date.fromisoformat(today.strip()) if len(today.strip()) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise UsageError(f"--today {today!r}: give a date as YYYY-MM-DD, e.g. 2025-02-20")
+    return day
+
+
+def tracker_id(value: str | None) -> str | None:
+    """``--action-tracker-id``, checked: an event type's whole-number ID."""
+    tracker = (value or "").strip()
+    if value is not None and not (tracker.isascii() and tracker.isdigit()):
+        raise UsageError(
+            f"--action-tracker-id {value!r}: give the event type's whole-number ID, in digits 0-9"
+        )
+    return value
