@@ -248,10 +248,13 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     """
     if path is None:
         return _packaged_catalogue()
+    from .errors import InputError
+    from .readers.document import read_document_bytes
+
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ReconcilerError(f"cannot read the catalogue: {exc.strerror}", path=path) from exc
+        data = read_document_bytes(path)
+    except InputError as exc:
+        raise ReconcilerError(f"cannot read the catalogue: {exc.message}", path=path) from None
     return _build(data, str(path))
 
 

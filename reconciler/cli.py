@@ -69,60 +69,19 @@ def reconcile(
         ),
     ],
     out: Annotated[Path | None, options.out_option("<sent stem>_reconciled/")] = None,
-    map_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--map",
-            metavar="FIELD=COLUMN",
-            help='Name the results column of a field, e.g. --map line="Row #" --map code=Error.',
-        ),
-    ] = None,
+    map_: options.Map = None,
     sheet: options.Sheet = None,
-    line_base: Annotated[
-        LineBase,
-        typer.Option("--line-base", help="How the results number lines (auto: from identifiers)."),
-    ] = LineBase.AUTO,
+    line_base: options.LineBaseOpt = LineBase.AUTO,
     reason_map: options.ReasonMap = None,
     reason: options.Reason = None,
     timezone: options.Timezone = None,
-    action_tracker_id: Annotated[
-        str | None,
-        typer.Option(
-            "--action-tracker-id",
-            metavar="ID",
-            help="Put this event type ID in ActionTrackerId of records refused for it.",
-        ),
-    ] = None,
+    action_tracker_id: options.TrackerId = None,
     actions: options.Actions = None,
-    max_rows: Annotated[
-        int | None,
-        typer.Option(
-            "--max-rows",
-            min=1,
-            metavar="N",
-            help="Split the resubmission into resubmit-001.csv, ... of at most N records.",
-        ),
-    ] = None,
-    no_report: Annotated[
-        bool, typer.Option("--no-report", help="Do not write report.html.")
-    ] = False,
-    no_xlsx: Annotated[
-        bool,
-        typer.Option(
-            "--no-xlsx",
-            help="Write no workbooks (reconciled.xlsx, needs-attention.xlsx); the CSVs hold "
-            "the same rows.",
-        ),
-    ] = False,
+    max_rows: options.MaxRows = None,
+    no_report: options.NoReport = False,
+    no_xlsx: options.NoXlsx = False,
     encoding: options.Encoding = None,
-    require_complete: Annotated[
-        bool,
-        typer.Option(
-            "--require-complete",
-            help="Call a record without a listed error accepted only when counts (TotalErrors, "
-            "@total) prove the results complete; otherwise it is unknown.",
-        ),
-    ] = False,
+    require_complete: options.RequireComplete = False,
     force: options.Force = False,
     quiet: options.Quiet = False,
     debug: options.Debug = False,
@@ -228,22 +187,8 @@ def check(
     actions: options.Actions = None,
     reason_map: options.ReasonMap = None,
     timezone: options.Timezone = None,
-    fix: Annotated[
-        bool,
-        typer.Option(
-            "--fix",
-            help="Also write <stem>.fixed.csv (UTF-8, commas, safe fixes only) and changes.csv.",
-        ),
-    ] = False,
-    today: Annotated[
-        str | None,
-        typer.Option(
-            "--today",
-            metavar="YYYY-MM-DD",
-            help="Date that locking dates and EventDate ages are measured from (default: "
-            "today, or SOURCE_DATE_EPOCH).",
-        ),
-    ] = None,
+    fix: options.Fix = False,
+    today: options.Today = None,
     sheet: options.Sheet = None,
     encoding: options.Encoding = None,
     force: options.Force = False,

@@ -102,8 +102,9 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             raise fail(INTERRUPTED, EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             # The reader of stdout went away (`... | head`): stop quietly, as Unix tools do.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            from .writers.streams import silence_stdout
+
+            silence_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except Exception as exc:
             if debug:

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from .errors import UsageError
+from .model import LineBase
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
@@ -65,10 +66,81 @@ Actions = Annotated[
     ),
 ]
 
+Map = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        metavar="FIELD=COLUMN",
+        help='Name the results column of a field, e.g. --map line="Row #" --map code=Error.',
+    ),
+]
+
+LineBaseOpt = Annotated[
+    LineBase,
+    typer.Option("--line-base", help="How the results number lines (auto: from identifiers)."),
+]
+
+TrackerId = Annotated[
+    str | None,
+    typer.Option(
+        "--action-tracker-id",
+        metavar="ID",
+        help="Put this event type ID in ActionTrackerId of records refused for it.",
+    ),
+]
+
+MaxRows = Annotated[
+    int | None,
+    typer.Option(
+        "--max-rows",
+        min=1,
+        metavar="N",
+        help="Split the resubmission into resubmit-001.csv, ... of at most N records.",
+    ),
+]
+
+NoReport = Annotated[bool, typer.Option("--no-report", help="Do not write report.html.")]
+
+NoXlsx = Annotated[
+    bool,
+    typer.Option(
+        "--no-xlsx",
+        help="Write no workbooks (reconciled.xlsx, needs-attention.xlsx); the CSVs hold "
+        "the same rows.",
+    ),
+]
+
+RequireComplete = Annotated[
+    bool,
+    typer.Option(
+        "--require-complete",
+        help="Call a record without a listed error accepted only when counts (TotalErrors, "
+        "@total) prove the results complete; otherwise it is unknown.",
+    ),
+]
+
+Fix = Annotated[
+    bool,
+    typer.Option(
+        "--fix",
+        help="Also write <stem>.fixed.csv (UTF-8, commas, safe fixes only) and changes.csv.",
+    ),
+]
+
+Today = Annotated[
+    str | None,
+    typer.Option(
+        "--today",
+        metavar="YYYY-MM-DD",
+        help="Date that locking dates and EventDate ages are measured from (default: "
+        "today, or SOURCE_DATE_EPOCH).",
+    ),
+]
+
 
 def out_option(default: str) -> object:
     """``--out``/``-o``, its default named in the help."""
-    return typer.Option("--out", "-o", help=f"Output folder [default: {default}].")
+    return typer.Option("--out", "-o", help=f"Output folder (default: {default}).")
 
 
 def encoding_name(encoding: str | None) -> str | None:

@@ -10,6 +10,9 @@ Concurrency stays here and in the stages that need it; nothing returned holds a 
 the records are tied, the sent rows are encoded for reconciled.csv on the second core; while
 the output files are written (two threads), the summary figures are worked out, and only the
 report, the workbook and summary.json wait for them.
+
+About 700 lines: both chains with their writing stage, which is where the order of files, the
+staging folder and the overlap of threads are decided; each piece is a short function.
 """
 
 from __future__ import annotations

@@ -9,8 +9,12 @@ Public API:
   in it (``summary.json``, ``reconciled.csv``, ``unmatched_results.csv``).
 
 Computes no statistics (they come from the run's summary) and imports nothing from the CLI.
-Layout: ``view`` builds the display-ready view model, ``html`` renders it with the templates and
-static files shipped in this package, ``workbook`` builds the workbook's sheets.
+Layout: ``sources`` reads a run (from memory or an output folder, through
+``reconciler.readers``), ``view`` builds the display-ready ``viewmodel`` from it, ``html``
+renders that with the templates and static files shipped in this package, ``workbook`` builds
+the workbook's sheets, and ``formatting`` holds the words, numbers and row picking both share.
+Nothing here opens a file itself: reading is ``reconciler.readers``', writing
+``reconciler.writers``'.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.writers import write_text
+from reconciler.outputs import REPORT, WORKBOOK
+from reconciler.writers import write_document
 
 if TYPE_CHECKING:
     from reconciler.model import Reconciliation
 
 __all__ = ["REPORT_NAME", "WORKBOOK_NAME", "render_outputs", "rerender"]
 
-REPORT_NAME = "report.html"
-WORKBOOK_NAME = "reconciled.xlsx"
+REPORT_NAME = REPORT
+WORKBOOK_NAME = WORKBOOK
 
 
 def render_outputs(
@@ -41,7 +46,7 @@ def render_outputs(
 
     written: list[str] = []
     if html:
-        write_text(stage / REPORT_NAME, render_html(report_from_reconciliation(rec)))
+        write_document(stage / REPORT_NAME, render_html(report_from_reconciliation(rec)))
         written.append(REPORT_NAME)
     if xlsx:
         write_workbook(rec, stage / WORKBOOK_NAME)
@@ -61,6 +66,6 @@ def rerender(out_dir: Path) -> list[str]:
 
     out_dir = Path(out_dir)
     text = render_html(report_from_folder(out_dir))
-    write_text(out_dir / REPORT_NAME, text)
+    write_document(out_dir / REPORT_NAME, text)
     record_in_manifest(out_dir, REPORT_NAME)  # so the next run knows it is its own
     return [REPORT_NAME]

@@ -19,7 +19,7 @@ from importlib import resources
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-from .view import Cell, Report, Row
+from .viewmodel import Cell, Report, Row
 
 TEMPLATE = "report.html.j2"
 

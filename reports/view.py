@@ -1,24 +1,28 @@
-"""The report's view model: small, display-ready, frozen objects built from a finished run.
+"""The report's builder: a finished run in, the display-ready view model (``viewmodel``) out.
 
 Owns: choosing which rows each table shows (the first ``MAX_TABLE_ROWS`` by line, fewer when
 more than ten code sections share ``MAX_SECTION_ROWS``; each table names the CSV that holds the
-rest), which columns identify a record and which values a code says to check, labels and
-wording, number formatting and chart geometry. It reads a run either from memory (a
-``Reconciliation``) or from an output folder (``summary.json``, ``reconciled.csv``,
-``unmatched_results.csv``); both give the same view, so ``reconciler report`` re-renders
-exactly what ``reconcile`` wrote.
+rest), which columns identify a record and which values a code says to check, the report's
+wording (facts, figures, verdict, money, next steps, charts, code sections) and chart
+geometry. Its run comes from ``sources`` (memory or an output folder: the same view either
+way, so ``reconciler report`` re-renders exactly what ``reconcile`` wrote); words and numbers
+are formatted by ``formatting``, shared with the workbook.
 
-Does not own: any statistic. Counts, percentages and money come from the run's summary (built
-by ``reconciler.pipeline``); this module only arranges them. It writes no files and knows no
-HTML (``reports.html`` renders the view).
+Does not own: any statistic. Counts, percentages and money come from the run's typed summary
+(``reconciler.summary``); this module only arranges them. It reads and writes no files and
+knows no HTML (``reports.html`` renders the view).
+
+Longer than most modules (about 1,000 lines) for one reason: ``_Builder`` is one class whose
+sections (record tables, code sections, unmatched results) share cached selections and
+per-value cells that make a million-record report take a second; split apart, each part would
+recompute them or pass them through a dozen parameters.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +31,42 @@ import pandas as pd
 
 from reconciler.catalogue import Catalogue, CodeInfo, load_catalogue
 from reconciler.errors import InputError, ReconcilerError
-from reconciler.model import (
-    Reconciliation,
-    Summary,
-    SummaryError,
-    required_summary_fields,
+from reconciler.model import Reconciliation, required_summary_fields
+
+from .formatting import (
+    CONTROL_CHARS,
+    MAX_CELL_CHARS,
+    RESOLUTION_HINTS,
+    clip,
+    count,
+    equals,
+    first_by_line,
+    in_line_order,
+    money_text,
+    ordered_resolutions,
+    plural,
+    resolution_label,
+    resolution_tone,
+    slug,
+    table_note,
 )
-from reconciler.outputs import RECORD_COLUMNS, UNMATCHED_COLUMNS
-from reconciler.readers import read_table
-from reconciler.readers.document import read_json_document
-from reconciler.writers import formula_mask
+from .sources import RunData, run_from_folder, run_from_reconciliation, undo_neutralise
+from .viewmodel import (
+    Bar,
+    Cell,
+    Chart,
+    CodeSection,
+    Column,
+    Fact,
+    Figure,
+    Money,
+    MoneyLine,
+    ReasonNote,
+    Report,
+    Row,
+    Step,
+    TableView,
+)
 
 MAX_TABLE_ROWS = 500
 """Rows one HTML table embeds; the rest stay in the CSV the table names."""
@@ -46,8 +76,6 @@ MAX_SECTION_ROWS = 5_000
 """Rows all code sections embed together: with more than 10 sections each gets fewer than 500
 (at least 100), so a run with many codes still gives a report of a few megabytes."""
 MAX_CHART_BARS = 15
-MAX_CELL_CHARS = 200
-"""A longer cell is cut (the CSV holds it whole), so one huge value cannot bloat the report."""
 MAX_ADVICE_CHARS = 1000
 MAX_VALUE_PAIRS = 6
 MAX_CELL_CODES = 20
@@ -55,31 +83,6 @@ MAX_CELL_CODES = 20
 
 REQUIRED_SUMMARY_KEYS: tuple[str, ...] = required_summary_fields()
 
-# Display order of resolutions: what needs a person first, accepted last.
-RESOLUTION_ORDER: tuple[str, ...] = (
-    "fix_manually", "contact_support", "review", "recheck", "auto_fixed", "wait", "no_action",
-    "none",
-)  # fmt: skip
-RESOLUTION_LABELS: Mapping[str, str] = {
-    "none": "Accepted",
-    "auto_fixed": "Fixed automatically",
-    "fix_manually": "Fix by hand",
-    "contact_support": "Contact support",
-    "review": "Review by hand",
-    "wait": "Wait",
-    "recheck": "Unknown: get all results",
-    "no_action": "Terminal",
-}
-RESOLUTION_HINTS: Mapping[str, str] = {
-    "none": "applied as sent",
-    "auto_fixed": "corrected in the resubmission file; applies once you upload it",
-    "fix_manually": "applies once a person corrects the row and resubmits it",
-    "contact_support": "needs a configuration change or impact.com support first",
-    "review": "a person must decide what happened",
-    "wait": "the platform has not finished; not final yet",
-    "recheck": "the results given do not say; get them complete and reconcile again",
-    "no_action": "can no longer be changed through a file",
-}
 UNMATCHED_REASONS: Mapping[str, str] = {
     "line_out_of_range": "The result names a line past the end of the sent file.",
     "not_a_record_line": "The result names a line that holds no record (the header, a blank "
@@ -96,289 +99,9 @@ UNMATCHED_REASONS: Mapping[str, str] = {
 IDENTIFIER_FIELDS: tuple[str, ...] = ("action_id", "oid", "action_tracker_id")
 MODIFICATION_TEMPLATES = frozenset({"modification", "item_modification", "mobile"})
 CONVERSION_TEMPLATES = frozenset({"conversion", "item_conversion", "chained_conversion"})
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-# --------------------------------------------------------------------------- the view model
-
-
-@dataclass(frozen=True, slots=True)
-class Fact:
-    label: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One headline number: ``tone`` is ok | bad | warn | info | neutral."""
-
-    label: str
-    value: str
-    note: str
-    tone: str
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    label: str
-    value: str
-    width: str  # percent of the chart width, formatted ("62.5")
-    y: int
-    tone: str
-
-
-@dataclass(frozen=True, slots=True)
-class Chart:
-    id: str
-    title: str
-    description: str
-    bars: tuple[Bar, ...]
-    height: int
-    note: str
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    label: str
-    numeric: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Cell:
-    """One table cell. ``kind``: text | muted | num | id | ids | codes | values | resolution.
-
-    ``items`` holds (code, anchor) pairs for ``codes``, (column, value) pairs for ``ids`` and
-    ``values``, and (slug, "") for ``resolution``; ``text`` is what the cell sorts by."""
-
-    text: str = ""
-    kind: str = "text"
-    items: tuple[tuple[str, str], ...] = ()
-    marks: tuple[bool, ...] = ()  # per item of ``ids``: a value the codes say to check
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    cells: tuple[Cell, ...]
-    codes: str  # space-separated, for the code filter
-    resolution: str  # slug, for the resolution filter
-
-
-@dataclass(frozen=True, slots=True)
-class TableView:
-    id: str
-    caption: str
-    columns: tuple[Column, ...]
-    rows: tuple[Row, ...]
-    total: int
-    note: str  # how many rows are shown, and where the others are
-    filterable: bool
-    empty: str
-
-
-@dataclass(frozen=True, slots=True)
-class CodeSection:
-    code: str
-    anchor: str
-    title: str
-    known: bool
-    meaning: str
-    advice: str
-    resolution: str
-    resolution_label: str
-    count: str
-    table: TableView
-
-
-@dataclass(frozen=True, slots=True)
-class MoneyLine:
-    resolution: str
-    label: str
-    amount: str
-    hint: str
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    available: bool
-    column: str
-    currency: str
-    total: str
-    lines: tuple[MoneyLine, ...]
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    id: str
-    title: str
-    detail: str
-    files: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ReasonNote:
-    reason: str
-    count: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    title: str
-    sent_name: str
-    verdict: str
-    tone: str
-    facts: tuple[Fact, ...]
-    figures: tuple[Figure, ...]
-    warnings: tuple[str, ...]
-    money: Money
-    steps: tuple[Step, ...]
-    charts: tuple[Chart, ...]
-    codes_table: TableView
-    records_table: TableView
-    code_sections: tuple[CodeSection, ...]
-    codes_without_section: str
-    unmatched_reasons: tuple[ReasonNote, ...]
-    unmatched_table: TableView
-    ambiguous_table: TableView
-    ambiguous_records: int
-    generated_at: str
-    version: str
-
-
-# --------------------------------------------------------------------------- sources
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class RunData:
-    """What both sources provide: the summary, the sent columns, the verdict columns
-    (``RECORD_COLUMNS``) and the unmatched results. ``neutralised``: values were written by
-    ``writers.neutralise`` (a ``'`` before formula-like text), to undo for display."""
-
-    summary: Summary
-    sent: pd.DataFrame
-    verdict: pd.DataFrame
-    lines: npt.NDArray[np.int64]
-    unmatched: pd.DataFrame
-    neutralised: bool
-
-
-def run_from_reconciliation(rec: Reconciliation) -> RunData:
-    verdict = rec.records[list(RECORD_COLUMNS)]
-    return RunData(
-        summary=rec.summary,
-        sent=rec.sent.frame,
-        verdict=verdict,
-        lines=np.asarray(verdict["SourceLine"].to_numpy(), dtype=np.int64),
-        unmatched=rec.unmatched,
-        neutralised=False,
-    )
-
-
-def run_from_folder(out_dir: Path) -> RunData:
-    """Read an output folder of ``reconciler reconcile``; InputError when it is not one."""
-    out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        raise InputError(
-            "is not a folder; give the output folder of reconciler reconcile", path=out_dir
-        )
-    for name in ("summary.json", "reconciled.csv", "unmatched_results.csv"):
-        if not (out_dir / name).is_file():
-            raise InputError(
-                f"holds no {name}; give the output folder of reconciler reconcile "
-                "(or run it again)",
-                path=out_dir,
-            )
-    summary = _read_summary(out_dir / "summary.json")
-    records = read_table(out_dir / "reconciled.csv")
-    n_verdict = len(RECORD_COLUMNS)
-    if tuple(records.header[-n_verdict:]) != RECORD_COLUMNS:
-        raise InputError(
-            f"does not end with the columns {', '.join(RECORD_COLUMNS)}; "
-            "was it written by reconciler reconcile?",
-            path=out_dir / "reconciled.csv",
-        )
-    frame = records.frame
-    verdict = frame.iloc[:, -n_verdict:].set_axis(list(RECORD_COLUMNS), axis=1)
-    try:
-        lines = np.asarray(verdict["SourceLine"].astype(np.int64).to_numpy(), dtype=np.int64)
-    except (TypeError, ValueError):
-        raise InputError(
-            "has a SourceLine that is not a whole number; was it edited? run reconcile again",
-            path=out_dir / "reconciled.csv",
-        ) from None
-    if len(frame) != summary.sent_records:
-        raise InputError(
-            f"holds {len(frame):,} records but summary.json says {summary.sent_records:,}; "
-            "the folder was edited: run reconcile again",
-            path=out_dir / "reconciled.csv",
-        )
-    unmatched = read_table(out_dir / "unmatched_results.csv")
-    missing = [c for c in UNMATCHED_COLUMNS if c not in unmatched.frame.columns]
-    if missing:
-        raise InputError(
-            f"lacks the column {missing[0]}; was it written by reconciler reconcile?",
-            path=out_dir / "unmatched_results.csv",
-        )
-    return RunData(
-        summary=summary,
-        sent=frame.iloc[:, :-n_verdict],
-        verdict=verdict,
-        lines=lines,
-        unmatched=unmatched.frame,
-        neutralised=True,
-    )
-
-
-def _read_summary(path: Path) -> Summary:
-    try:
-        data = read_json_document(path, "run reconcile again")
-    except InputError as exc:
-        if "nested too deeply" in exc.message:
-            raise InputError(
-                "is nested too deeply to be a reconciler summary; run reconcile again", path=path
-            ) from None
-        raise
-    try:
-        return Summary.from_json(data)
-    except SummaryError as exc:
-        raise InputError(
-            f"{exc}: it was written by another reconciler version or edited; run reconcile again",
-            path=path,
-        ) from None
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def count(n: int) -> str:
-    return f"{int(n):,}"
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{count(n)} {one if int(n) == 1 else (many or one + 's')}"
-
-
-def money_text(raw: object) -> str:
-    """``"1567.05"`` → ``"1,567.05"``; text that is not a number is shown as it is."""
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        return str(raw)
-    return f"{value:,.2f}"
-
-
-def clip(value: object, limit: int = MAX_CELL_CHARS) -> str:
-    text = "" if value is None else str(value)
-    if text == "nan" and not isinstance(value, str):
-        return ""
-    text = _CONTROL.sub("\ufffd", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def slug(text: str) -> str:
-    return _SLUG.sub("-", text).strip("-") or "x"
 
 
 def section_rows(sections: int) -> int:
@@ -386,43 +109,8 @@ def section_rows(sections: int) -> int:
     return min(MAX_TABLE_ROWS, max(100, MAX_SECTION_ROWS // max(sections, 1)))
 
 
-def table_note(shown: int, total: int, more: str) -> str:
-    """``"3 rows."`` or ``"Showing 500 of 20,000 rows. <where the rest are>"``."""
-    if shown < total:
-        return f"Showing {count(shown)} of {count(total)} rows. {more}"
-    return f"{plural(shown, 'row')}."
-
-
-def resolution_label(res: str) -> str:
-    return RESOLUTION_LABELS.get(res, res)
-
-
-def resolution_tone(res: str) -> str:
-    return res if res in RESOLUTION_LABELS else "review"
-
-
 def _file_name(path: str) -> str:
     return re.split(r"[\\/]", path.rstrip("\\/"))[-1] or path
-
-
-def ordered_resolutions(keys: Iterable[str]) -> list[str]:
-    known = [r for r in RESOLUTION_ORDER if r in keys]
-    return known + sorted(k for k in keys if k not in RESOLUTION_ORDER)
-
-
-def _undo_neutralise(values: Sequence[str]) -> list[str]:
-    """Drop exactly the ``'`` that ``writers.neutralise`` put before formula-like text.
-
-    One case cannot be told apart: an input value that itself began with ``'`` followed by
-    formula-like text (``'=x``) loses its quote here."""
-    out = list(values)
-    quoted = [i for i, v in enumerate(out) if v.startswith("'")]
-    if quoted:
-        mask = formula_mask(pd.Series([out[i][1:] for i in quoted], dtype=object))
-        for i, risky in zip(quoted, mask, strict=True):
-            if risky:
-                out[i] = out[i][1:]
-    return out
 
 
 # --------------------------------------------------------------------------- building
@@ -462,7 +150,7 @@ class _Rows:
                 # Only input values were neutralised for a formula; the verdict columns are
                 # reconciler's own text (advice may start with a quote: "'Returned' is...").
                 if self._run.neutralised and part == "sent":
-                    values = _undo_neutralise(values)
+                    values = undo_neutralise(values)
             self._cache[key] = values
         return self._cache[key]
 
@@ -478,40 +166,10 @@ def _clip_all(values: list[str], limit: int = MAX_CELL_CHARS) -> list[str]:
     """``[clip(v, limit) for v in values]`` for text values, at once when none needs a change."""
     if not values:
         return []
-    # "\n" is no control character of _CONTROL, so it cannot make the joined text match.
-    if max(map(len, values)) <= limit and not _CONTROL.search("\n".join(values)):
+    # "\n" is no control character of CONTROL_CHARS, so it cannot make the joined text match.
+    if max(map(len, values)) <= limit and not CONTROL_CHARS.search("\n".join(values)):
         return values
     return [clip(v, limit) for v in values]
-
-
-def equals(series: pd.Series, value: str) -> npt.NDArray[np.bool_]:
-    """``series.to_numpy() == value``, without turning a categorical column into objects
-    (that alone takes about 0.1 s for a million records)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        categories = list(series.cat.categories)
-        if value not in categories:
-            return np.zeros(len(series), dtype=bool)
-        codes = np.asarray(series.cat.codes.to_numpy())
-        return np.asarray(codes == categories.index(value), dtype=bool)
-    # Text columns compare with Arrow's kernels; a missing value equals nothing.
-    return np.asarray((series == value).to_numpy(dtype=bool, na_value=False), dtype=bool)
-
-
-def in_line_order(lines: npt.NDArray[np.int64]) -> bool:
-    """Whether records are in line order: then the first by line are simply the first."""
-    return bool(np.all(lines[1:] >= lines[:-1]))
-
-
-def first_by_line(
-    mask: npt.NDArray[np.bool_], lines: npt.NDArray[np.int64], limit: int, ordered: bool
-) -> npt.NDArray[np.intp]:
-    """Positions of the first ``limit`` records of ``mask`` by line (ties: by position).
-
-    ``ordered``: ``in_line_order(lines)``, which makes sorting needless."""
-    positions = np.flatnonzero(mask)
-    if ordered:
-        return positions[:limit]
-    return positions[np.argsort(lines[positions], kind="stable")[:limit]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -1249,7 +907,7 @@ class _Builder:
         values: dict[str, list[str]] = {}
         for name in names:
             raw = [_scalar_text(v) for v in frame[name].iloc[positions].to_numpy()]
-            values[name] = _undo_neutralise(raw) if self.run.neutralised else raw
+            values[name] = undo_neutralise(raw) if self.run.neutralised else raw
         keep = [
             i
             for i, name in enumerate(names)

@@ -29,7 +29,7 @@ from reconciler.model import CompletenessFigures, MoneyFigures, Reconciliation, 
 from reconciler.outputs import RECORD_COLUMNS
 from reconciler.writers import Sheet, write_xlsx
 
-from .view import (
+from .formatting import (
     RESOLUTION_LABELS,
     count,
     equals,

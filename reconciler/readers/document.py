@@ -1,5 +1,6 @@
-"""JSON documents reconciler wrote itself (an output folder's ``summary.json``), read back whole:
-bounded in size, one clean line for anything unreadable."""
+"""Small whole documents: JSON reconciler wrote itself (an output folder's ``summary.json``) and
+a catalogue of result codes given with a path, read whole: bounded in size, one clean line for
+anything unreadable."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ def read_json_document(path: Path, what: str) -> Any:
         raise InputError(f"cannot be read as JSON ({exc}); {what}", path=path) from None
     except RecursionError:
         raise InputError(f"is nested too deeply to be {what.split(';')[0]}", path=path) from None
+
+
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
+
+
+def read_document_bytes(path: Path) -> bytes:
+    """The bytes of a small document (at most ``MAX_DOCUMENT_BYTES``); InputError otherwise."""
+    return _read_bytes(path, MAX_DOCUMENT_BYTES)

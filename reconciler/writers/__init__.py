@@ -24,7 +24,7 @@ from reconciler.writers.folder import (
     staging_notes,
 )
 from reconciler.writers.formulas import formula_mask, neutralise
-from reconciler.writers.jsonfile import write_json, write_text
+from reconciler.writers.jsonfile import write_document, write_json
 from reconciler.writers.xlsx import MAX_CELL_CHARS, Sheet, write_xlsx
 
 __all__ = [
@@ -47,7 +47,7 @@ __all__ = [
     "staged_output",
     "staging_notes",
     "write_csv",
+    "write_document",
     "write_json",
-    "write_text",
     "write_xlsx",
 ]

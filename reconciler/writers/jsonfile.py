@@ -1,5 +1,5 @@
 """JSON outputs (summary.json, check.json): indented, long lists one compact item a line; and
-one text file written atomically (``write_text``: report.html)."""
+one text file written atomically (``write_document``: report.html)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _json_text(data: Any, depth: int) -> str:
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def write_text(path: Path, text: str) -> None:
+def write_document(path: Path, text: str) -> None:
     """``text`` as UTF-8 in ``path``, atomically: a temporary file in the same folder, then
     ``os.replace`` (a re-rendered report replaces the old one whole, or not at all)."""
     import contextlib
