@@ -15,18 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .catalogue import Catalogue
 from .classify import RESOLUTION_CODE, RESOLUTION_NAMES, TextColumn, resolution_column
 from .detect import SentSchema, unreadable_cells
 from .fixes.rules import RULES, BoolArray, Cells, ObjArray, join_text
+from .formulas import formula_mask
 from .model import IntArray, Outcome, RemediateOptions, Resolution, Table
 from .normalize import action_codes
 from .outputs import CHANGE_COLUMNS
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
 from .threads import background
-from .writers import formula_mask
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -173,6 +174,23 @@ def remediate(
     return _remediate(table, schema, records, catalogue, opts, file_counts)
 
 
+@dataclass(slots=True, eq=False)
+class _Decision:
+    """What is known of each record while remediation decides (arrays over all records; only
+    the candidates' entries ever change). ``ok``: every rule it needs can correct it;
+    ``problem``: why not, in words; ``look``: (positions, column) a person should look at."""
+
+    ok: BoolArray
+    blocked: BoolArray  # a code without a fix rule
+    problem: ObjArray
+    look: list[tuple[IntArray, str]]
+
+    def refuse(self, rows: IntArray, texts: ObjArray) -> None:
+        """Nothing is resubmitted for ``rows``; ``texts`` come first in their problem."""
+        self.ok[rows] = False
+        self.problem[rows] = join_text(texts, self.problem[rows])
+
+
 def _remediate(
     table: Table,
     schema: SentSchema,
@@ -181,217 +199,52 @@ def _remediate(
     opts: RemediateOptions,
     capped_keys: Future[_FileCounts] | None,
 ) -> Remediation:
+    """The decision, step by step: which rules each candidate needs, what they correct,
+    which records cannot be resubmitted whatever the rules say, which corrections conflict,
+    the modifications cap, then the records' new resolution and advice."""
     sent = table.frame
     n = len(records)
+    cand = candidates(records)
+    state = _Decision(
+        ok=np.zeros(n, dtype=bool),
+        blocked=np.zeros(n, dtype=bool),
+        problem=np.full(n, "", dtype=object),
+        look=[],
+    )
+    rule_rows = _rules_needed(records, cand, catalogue, schema, state)
+    cells = _apply_rules(sent, schema, rule_rows, opts, state)
+    _refuse_unnamed(table, schema, cand, state)
+    order = {lab: i for i, lab in enumerate(sent.columns)}
+    all_changes = _changed_cells(cells, order, state)
+    changed = np.zeros(n, dtype=bool)
+    changed[all_changes["pos"].to_numpy(dtype=np.int64)] = True
+    auto = state.ok & changed
     resolution = np.asarray(
         _categorical(records["Resolution"], RESOLUTION_NAMES).codes, dtype=np.int8
     ).copy()
-    advice = TextColumn(n, _categorical(records["Advice"]))
-    cand = candidates(records)
-    codesets = np.asarray(records["ErrorCodes"].iloc[cand], dtype=object)
+    capped = _apply_cap(capped_keys, auto, resolution, state)
+    warnings = [f"{capped} records were held back by the 1,000-modifications cap"] if capped else []
 
-    # Which rules each candidate needs; a code without a rule blocks the record.
-    set_codes, set_uniques = pd.factorize(pd.Series(codesets, dtype=object))
-    rule_rows: dict[str, list[IntArray]] = {}
-    blocked = np.zeros(n, dtype=bool)
-    look_parts: list[tuple[IntArray, str]] = []
-    for k, codeset in enumerate(set_uniques):
-        members = cand[set_codes == k]
-        for code in str(codeset).split(";"):
-            info = catalogue.get(code)
-            if info.fix_rule in RULES:
-                rule_rows.setdefault(info.fix_rule, []).append(members)
-            else:
-                blocked[members] = True
-                for f in info.fields:
-                    label = schema.column(f)
-                    if label:
-                        look_parts.append((members, label))
-
-    ok = np.zeros(n, dtype=bool)
-    ok[cand] = True
-    ok &= ~blocked
-    problem = np.full(n, "", dtype=object)
-    cells: list[Cells] = []
-    for rule in sorted(rule_rows):
-        rows = np.unique(np.concatenate(rule_rows[rule]))
-        result = RULES[rule](sent, schema, rows, opts)
-        ok[rows] &= result.ok
-        problem[rows] = join_text(problem[rows], result.problem)
-        cells.extend(result.cells)
-        for label, where in result.flags:
-            look_parts.append((where, label))
-
-    # A modification that names no action (no ActionId, nor an Oid with its ActionTrackerId)
-    # is never resubmitted, whatever else a rule could correct on it: it would reach
-    # impact.com as a row about nothing.
-    anonymous = cand[~_names_an_action(sent, schema, cand)]
-    # An identifier a workbook does not hold (a formula without its value, #N/A, a merged
-    # cell): the record cannot be resubmitted as it is either.
-    unreadable = unreadable_cells(table)
-    if unreadable:
-        id_labels = {
-            label: field
-            for field in ("action_id", "oid", "action_tracker_id")
-            if (label := schema.column(field))
-        }
-        for p in cand:
-            said = [
-                f"its {label} cell (sheet row {int(table.lines[int(p)])}) is "
-                f"{unreadable[(int(p), label)]}"
-                for label in id_labels
-                if (int(p), label) in unreadable
-            ]
-            if said:
-                ok[p] = False
-                problem[p] = "; ".join(
-                    [
-                        *said,
-                        "the workbook does not give its identifier: open it in Excel, let it "
-                        "calculate, unmerge the cells, save it, and reconcile again",
-                        *([problem[p]] if problem[p] else []),
-                    ]
-                )
-                for label in id_labels:
-                    if (int(p), label) in unreadable:
-                        look_parts.append((np.array([p], dtype=np.int64), label))
-    if len(anonymous):
-        ok[anonymous] = False
-        problem[anonymous] = join_text(
-            np.full(len(anonymous), NO_ACTION_NAMED, dtype=object), problem[anonymous]
-        )
-        for field in ("action_id", "oid", "action_tracker_id"):
-            label = schema.column(field)
-            if label:
-                look_parts.append((anonymous, label))
-
-    # Changed cells, in file order. Two rules proposing different values for one cell (say
-    # --action-tracker-id and a restored "16027.0") is a conflict for a person, never a pick.
-    order = {lab: i for i, lab in enumerate(sent.columns)}
-    lines = np.asarray(table.lines, dtype=np.int64)
-    # Object columns: pandas would otherwise turn each into Arrow strings and back.
-    parts = [
-        pd.DataFrame(
-            {
-                "pos": c.rows,
-                "col": np.full(len(c.rows), order[c.label], dtype=np.int64),
-                "Column": np.full(len(c.rows), c.label, dtype=object),
-                "Before": pd.Series(c.before, dtype=object),
-                "After": pd.Series(c.after, dtype=object),
-                "Rule": pd.Series(c.rule, dtype=object),
-            }
-        )
-        for c in cells
-        if len(c.rows)
-    ]
-    all_changes = (
-        pd.concat(parts, ignore_index=True).sort_values(["pos", "col"], kind="stable")
-        if parts
-        else pd.DataFrame(
-            {"pos": [], "col": [], "Column": [], "Before": [], "After": [], "Rule": []}
-        )
-    )
-    if len(all_changes):
-        all_changes = all_changes.drop_duplicates(["pos", "col", "After"])
-        clash = all_changes.duplicated(["pos", "col"], keep=False).to_numpy(dtype=bool)
-        if clash.any():
-            clashing = all_changes[clash]
-            for key, group in clashing.groupby(["pos", "Column"], sort=True):
-                cell: tuple[Any, Any] = key  # type: ignore[assignment]
-                p = int(cell[0])
-                ok[p] = False
-                options = " or ".join(repr(str(v)) for v in group["After"])
-                problem[p] = join_text(
-                    np.array([f"two fixes disagree on {cell[1]}: {options}"], dtype=object),
-                    problem[p : p + 1],
-                )[0]
-            all_changes = all_changes[~clash]
-    changed = np.zeros(n, dtype=bool)
-    changed[all_changes["pos"].to_numpy(dtype=np.int64)] = True
-    auto = ok & changed
-
-    # impact.com's cap: at most 1,000 modifications per action, counting this resubmission.
-    capped = 0
-    warnings: list[str] = []
-    if capped_keys is not None and auto.any():
-        action, in_file = capped_keys.result()
-        # Per action: its rows in the file plus its rows in this resubmission.
-        resent = np.zeros(n, dtype=np.int64)
-        auto_pos = np.flatnonzero(auto)
-        named = auto_pos[action[auto_pos] >= 0]
-        if len(named):
-            again, _ = pd.factorize(action[named])
-            resent[named] = np.bincount(again)[again]
-        over = named[in_file[named] + resent[named] > MAX_MODIFICATIONS_PER_ACTION]
-        per_record = in_file
-        if len(over):
-            capped = len(over)
-            auto[over] = False
-            resolution[over] = RESOLUTION_CODE[Resolution.CONTACT_SUPPORT]
-            held = np.array(
-                [
-                    f"this action has {per_record[p]} modifications in the file and "
-                    f"{resent[p]} would be resent; impact.com allows "
-                    f"{MAX_MODIFICATIONS_PER_ACTION} per action: contact support instead of "
-                    "resubmitting"
-                    for p in over
-                ],
-                dtype=object,
-            )
-            problem[over] = join_text(held, problem[over])
-            warnings.append(f"{capped} records were held back by the 1,000-modifications cap")
-
-    descr = _describe_changes(all_changes)
     is_auto = (
         auto[all_changes["pos"].to_numpy(dtype=np.int64)]
         if len(all_changes)
         else np.array([], bool)
     )
     applied = all_changes[is_auto].reset_index(drop=True)
-
-    fix_text = np.full(n, "", dtype=object)
-    if len(descr):
-        fix_text[descr.index.to_numpy(dtype=np.int64)] = descr.to_numpy(dtype=object)
     auto_pos = np.flatnonzero(auto)
     # The resubmission's rows, on the second core while the advice is written.
     resubmission = background("resubmit", _resubmission, sent, auto_pos, applied)
     resolution[auto_pos] = RESOLUTION_CODE[Resolution.AUTO_FIXED]
-    # Every flag above concerns candidates only: work among them, not a million records.
-    said = problem[cand] != ""
-    manual = cand[(ok[cand] | blocked[cand] | said) & ~auto[cand]]
-    with_problem = manual[problem[manual] != ""]
-    if len(with_problem):
-        text = problem[with_problem]
-        extra = fix_text[with_problem]
-        also = np.flatnonzero(extra != "")
-        if len(also):
-            text = text.copy()
-            text[also] = text[also] + "; reconciler would also correct " + extra[also]
-        advice.put(
-            with_problem,
-            np.array(
-                [
-                    t[0].upper() + t[1:] + ". " + str(b)
-                    for t, b in zip(text, advice.at(with_problem), strict=True)
-                ],
-                dtype=object,
-            ),
-        )
-    advice.put(
-        auto_pos,
-        np.asarray(
-            "Corrected automatically (" + fix_text[auto_pos] + "); resubmit with resubmit.csv.",
-            dtype=object,
-        ),
-    )
+    advice = _advise(records, cand, auto, all_changes, state)
 
-    fix_columns = _look_columns(n, look_parts, order)
     out_records = records.copy(deep=False)
     index = out_records.index
     out_records["Resolution"] = pd.Series(resolution_column(resolution), index=index)
     out_records["Advice"] = pd.Series(advice.categorical(), index=index)
-    out_records["FixColumns"] = pd.Series(fix_columns, index=index, dtype=object)
-
+    out_records["FixColumns"] = pd.Series(
+        _look_columns(n, state.look, order), index=index, dtype=object
+    )
+    lines = np.asarray(table.lines, dtype=np.int64)
     change_frame = pd.DataFrame(
         {
             "SourceLine": lines[applied["pos"].to_numpy(dtype=np.int64)] if len(applied) else [],
@@ -412,6 +265,220 @@ def _remediate(
         corrected=corrected,
         formula_cells=formula_cells,
     )
+
+
+def _rules_needed(
+    records: pd.DataFrame,
+    cand: IntArray,
+    catalogue: Catalogue,
+    schema: SentSchema,
+    state: _Decision,
+) -> dict[str, list[IntArray]]:
+    """Which rules each candidate needs; a code without a rule blocks the record (and points
+    at the columns its code names)."""
+    codesets = np.asarray(records["ErrorCodes"].iloc[cand], dtype=object)
+    set_codes, set_uniques = pd.factorize(pd.Series(codesets, dtype=object))
+    rule_rows: dict[str, list[IntArray]] = {}
+    for k, codeset in enumerate(set_uniques):
+        members = cand[set_codes == k]
+        for code in str(codeset).split(";"):
+            info = catalogue.get(code)
+            if info.fix_rule in RULES:
+                rule_rows.setdefault(info.fix_rule, []).append(members)
+            else:
+                state.blocked[members] = True
+                for f in info.fields:
+                    label = schema.column(f)
+                    if label:
+                        state.look.append((members, label))
+    state.ok[cand] = True
+    state.ok &= ~state.blocked
+    return rule_rows
+
+
+def _apply_rules(
+    sent: pd.DataFrame,
+    schema: SentSchema,
+    rule_rows: Mapping[str, list[IntArray]],
+    opts: RemediateOptions,
+    state: _Decision,
+) -> list[Cells]:
+    """Run each rule on the records that need it: the cells it would change, and why it
+    cannot correct the others."""
+    cells: list[Cells] = []
+    for rule in sorted(rule_rows):
+        rows = np.unique(np.concatenate(rule_rows[rule]))
+        result = RULES[rule](sent, schema, rows, opts)
+        state.ok[rows] &= result.ok
+        state.problem[rows] = join_text(state.problem[rows], result.problem)
+        cells.extend(result.cells)
+        for label, where in result.flags:
+            state.look.append((where, label))
+    return cells
+
+
+def _refuse_unnamed(table: Table, schema: SentSchema, cand: IntArray, state: _Decision) -> None:
+    """Records that cannot be resubmitted whatever a rule corrects: a modification that names
+    no action (no ActionId, nor an Oid with its ActionTrackerId) would reach impact.com as a
+    row about nothing; an identifier a workbook does not hold (a formula without its value,
+    #N/A, a merged cell) cannot be sent as it is either."""
+    sent = table.frame
+    id_fields = ("action_id", "oid", "action_tracker_id")
+    anonymous = cand[~_names_an_action(sent, schema, cand)]
+    unreadable = unreadable_cells(table)
+    if unreadable:
+        id_labels = [label for field in id_fields if (label := schema.column(field))]
+        for p in cand:
+            said = [
+                f"its {label} cell (sheet row {int(table.lines[int(p)])}) is "
+                f"{unreadable[(int(p), label)]}"
+                for label in id_labels
+                if (int(p), label) in unreadable
+            ]
+            if said:
+                state.ok[p] = False
+                problem = state.problem[p]
+                state.problem[p] = "; ".join(
+                    [
+                        *said,
+                        "the workbook does not give its identifier: open it in Excel, let it "
+                        "calculate, unmerge the cells, save it, and reconcile again",
+                        *([problem] if problem else []),
+                    ]
+                )
+                for label in id_labels:
+                    if (int(p), label) in unreadable:
+                        state.look.append((np.array([p], dtype=np.int64), label))
+    if len(anonymous):
+        state.refuse(anonymous, np.full(len(anonymous), NO_ACTION_NAMED, dtype=object))
+        for field in id_fields:
+            label = schema.column(field)
+            if label:
+                state.look.append((anonymous, label))
+
+
+def _changed_cells(cells: list[Cells], order: Mapping[str, int], state: _Decision) -> pd.DataFrame:
+    """Every changed cell, in file order. Two rules proposing different values for one cell
+    (say --action-tracker-id and a restored "16027.0") is a conflict for a person, never a
+    pick: the record is refused and the cell's changes dropped."""
+    # Object columns: pandas would otherwise turn each into Arrow strings and back.
+    parts = [
+        pd.DataFrame(
+            {
+                "pos": c.rows,
+                "col": np.full(len(c.rows), order[c.label], dtype=np.int64),
+                "Column": np.full(len(c.rows), c.label, dtype=object),
+                "Before": pd.Series(c.before, dtype=object),
+                "After": pd.Series(c.after, dtype=object),
+                "Rule": pd.Series(c.rule, dtype=object),
+            }
+        )
+        for c in cells
+        if len(c.rows)
+    ]
+    if not parts:
+        return pd.DataFrame(
+            {"pos": [], "col": [], "Column": [], "Before": [], "After": [], "Rule": []}
+        )
+    changes = pd.concat(parts, ignore_index=True).sort_values(["pos", "col"], kind="stable")
+    changes = changes.drop_duplicates(["pos", "col", "After"])
+    clash = changes.duplicated(["pos", "col"], keep=False).to_numpy(dtype=bool)
+    if clash.any():
+        for key, group in changes[clash].groupby(["pos", "Column"], sort=True):
+            cell: tuple[Any, Any] = key  # type: ignore[assignment]
+            p = int(cell[0])
+            options = " or ".join(repr(str(v)) for v in group["After"])
+            state.refuse(
+                np.array([p], dtype=np.int64),
+                np.array([f"two fixes disagree on {cell[1]}: {options}"], dtype=object),
+            )
+        changes = changes[~clash]
+    return changes
+
+
+def _apply_cap(
+    capped_keys: Future[_FileCounts] | None,
+    auto: BoolArray,
+    resolution: npt.NDArray[np.int8],
+    state: _Decision,
+) -> int:
+    """impact.com's cap: at most 1,000 modifications per action, counting this resubmission.
+    Records over it are taken out of ``auto`` and left to support; how many."""
+    if capped_keys is None or not auto.any():
+        return 0
+    action, in_file = capped_keys.result()
+    # Per action: its rows in the file plus its rows in this resubmission.
+    resent = np.zeros(len(auto), dtype=np.int64)
+    auto_pos = np.flatnonzero(auto)
+    named = auto_pos[action[auto_pos] >= 0]
+    if len(named):
+        again, _ = pd.factorize(action[named])
+        resent[named] = np.bincount(again)[again]
+    over = named[in_file[named] + resent[named] > MAX_MODIFICATIONS_PER_ACTION]
+    if not len(over):
+        return 0
+    auto[over] = False
+    resolution[over] = RESOLUTION_CODE[Resolution.CONTACT_SUPPORT]
+    held = np.array(
+        [
+            f"this action has {in_file[p]} modifications in the file and "
+            f"{resent[p]} would be resent; impact.com allows "
+            f"{MAX_MODIFICATIONS_PER_ACTION} per action: contact support instead of "
+            "resubmitting"
+            for p in over
+        ],
+        dtype=object,
+    )
+    state.problem[over] = join_text(held, state.problem[over])
+    return len(over)
+
+
+def _advise(
+    records: pd.DataFrame,
+    cand: IntArray,
+    auto: BoolArray,
+    all_changes: pd.DataFrame,
+    state: _Decision,
+) -> TextColumn:
+    """The records' advice: what was corrected for the resubmitted ones; for the others, why
+    not, and what reconciler would also correct."""
+    n = len(records)
+    advice = TextColumn(n, _categorical(records["Advice"]))
+    descr = _describe_changes(all_changes)
+    fix_text = np.full(n, "", dtype=object)
+    if len(descr):
+        fix_text[descr.index.to_numpy(dtype=np.int64)] = descr.to_numpy(dtype=object)
+    problem = state.problem
+    # Every flag concerns candidates only: work among them, not a million records.
+    said = problem[cand] != ""
+    manual = cand[(state.ok[cand] | state.blocked[cand] | said) & ~auto[cand]]
+    with_problem = manual[problem[manual] != ""]
+    if len(with_problem):
+        text = problem[with_problem]
+        extra = fix_text[with_problem]
+        also = np.flatnonzero(extra != "")
+        if len(also):
+            text = text.copy()
+            text[also] = text[also] + "; reconciler would also correct " + extra[also]
+        advice.put(
+            with_problem,
+            np.array(
+                [
+                    t[0].upper() + t[1:] + ". " + str(b)
+                    for t, b in zip(text, advice.at(with_problem), strict=True)
+                ],
+                dtype=object,
+            ),
+        )
+    auto_pos = np.flatnonzero(auto)
+    advice.put(
+        auto_pos,
+        np.asarray(
+            "Corrected automatically (" + fix_text[auto_pos] + "); resubmit with resubmit.csv.",
+            dtype=object,
+        ),
+    )
+    return advice
 
 
 def _categorical(values: pd.Series, categories: Sequence[str] | None = None) -> Any:

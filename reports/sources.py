@@ -6,7 +6,6 @@ of ``reconciler reconcile`` read back (``summary.json``, ``reconciled.csv``,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from reconciler.model import Reconciliation, Summary, SummaryError
 from reconciler.outputs import RECONCILED, RECORD_COLUMNS, SUMMARY, UNMATCHED, UNMATCHED_COLUMNS
 from reconciler.readers import read_table
 from reconciler.readers.document import read_json_document
-from reconciler.writers import formula_mask
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -119,18 +117,3 @@ def _read_summary(path: Path) -> Summary:
             f"{exc}: it was written by another reconciler version or edited; run reconcile again",
             path=path,
         ) from None
-
-
-def undo_neutralise(values: Sequence[str]) -> list[str]:
-    """Drop exactly the ``'`` that ``writers.neutralise`` put before formula-like text.
-
-    One case cannot be told apart: an input value that itself began with ``'`` followed by
-    formula-like text (``'=x``) loses its quote here."""
-    out = list(values)
-    quoted = [i for i, v in enumerate(out) if v.startswith("'")]
-    if quoted:
-        mask = formula_mask(pd.Series([out[i][1:] for i in quoted], dtype=object))
-        for i, risky in zip(quoted, mask, strict=True):
-            if risky:
-                out[i] = out[i][1:]
-    return out

@@ -31,6 +31,7 @@ import pandas as pd
 
 from reconciler.catalogue import Catalogue, CodeInfo, load_catalogue
 from reconciler.errors import InputError, ReconcilerError
+from reconciler.formulas import unneutralise
 from reconciler.model import Reconciliation, required_summary_fields
 
 from .formatting import (
@@ -50,7 +51,7 @@ from .formatting import (
     slug,
     table_note,
 )
-from .sources import RunData, run_from_folder, run_from_reconciliation, undo_neutralise
+from .sources import RunData, run_from_folder, run_from_reconciliation
 from .viewmodel import (
     Bar,
     Cell,
@@ -150,7 +151,7 @@ class _Rows:
                 # Only input values were neutralised for a formula; the verdict columns are
                 # reconciler's own text (advice may start with a quote: "'Returned' is...").
                 if self._run.neutralised and part == "sent":
-                    values = undo_neutralise(values)
+                    values = unneutralise(values)
             self._cache[key] = values
         return self._cache[key]
 
@@ -907,7 +908,7 @@ class _Builder:
         values: dict[str, list[str]] = {}
         for name in names:
             raw = [_scalar_text(v) for v in frame[name].iloc[positions].to_numpy()]
-            values[name] = undo_neutralise(raw) if self.run.neutralised else raw
+            values[name] = unneutralise(raw) if self.run.neutralised else raw
         keep = [
             i
             for i, name in enumerate(names)

@@ -48,6 +48,7 @@ from reconciler.detect import (
     map_sent_columns,
 )
 from reconciler.errors import ReconcilerError
+from reconciler.formulas import formula_mask, neutralise
 from reconciler.match import match_results
 from reconciler.model import LineBase, Outcome, Table, TiedBy
 from reconciler.normalize import (
@@ -62,7 +63,6 @@ from reconciler.normalize import (
 from reconciler.pipeline import ReconcileOptions, Reconciliation, reconcile_tables
 from reconciler.readers import read_table
 from reconciler.templates import RESULT_FIELDS, SENT_FIELDS, header_key
-from reconciler.writers import formula_mask, neutralise
 
 FAST = settings(max_examples=150, deadline=None)
 HEAVY = settings(max_examples=100, deadline=None)  # full reconciliations per example

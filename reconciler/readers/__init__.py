@@ -25,11 +25,11 @@ Decisions worth knowing:
   Either way line numbers are computed vectorised: a record spans ``1 + line breaks inside its
   fields`` physical lines (``\\r\\n``, ``\\r`` and ``\\n`` each count once), and only files with
   a ``"`` can have such fields.
-* Encodings: a BOM wins (UTF-8, UTF-16 LE/BE); UTF-16 without BOM is recognised by its NUL
-  pattern; otherwise UTF-8, and when any byte sequence is not valid UTF-8 (even one bad byte
-  mid-file) the whole file is decoded as cp1252, then latin-1 (which never fails). One bad byte
-  is far more often a legacy export than a corrupted UTF-8 file; a wrong guess shows as
-  mojibake in names, never as a changed ID, because IDs are ASCII.
+* Encodings (``encodings``): a BOM wins (UTF-8, UTF-16 LE/BE); UTF-16 without BOM is
+  recognised by its NUL pattern; valid UTF-8 stays UTF-8. A file that is mostly UTF-8 with
+  a few invalid bytes is refused, naming the lines (``--encoding`` says how to read it); any
+  other file is decoded with the legacy encoding under which its words read as words of
+  one script, and the summary says so. Nothing is re-decoded silently.
 * Blank lines, whitespace-only lines and rows whose fields are all empty (``,,,``) are not
   records but do consume line numbers. Leading such lines are skipped before the header.
 * A physical line longer than ``MAX_LINE_BYTES`` (64 MiB) in delimited text is refused before

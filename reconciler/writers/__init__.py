@@ -2,13 +2,16 @@
 
 Owns: output folders (``folder``: staging, the manifest of what reconciler wrote, signals held
 back during the swap, recovery of an interrupted run), CSV outputs (``csvfile``), JSON outputs
-(``jsonfile``), workbooks (``xlsx``), and neutralising spreadsheet formulas in analyst-facing
-files (``formulas``, with the byte scans in ``bytescan``). Does not decide what goes in a file.
+(``jsonfile``, with ``write_document`` for a report rewritten in place), workbooks (``xlsx``),
+and stdout when its reader went away (``streams``). Formula-like values are neutralised in
+analyst-facing files by the rule in ``reconciler.formulas``, with the byte scans of
+``reconciler.bytescan``. Does not decide what goes in a file.
 """
 
 from __future__ import annotations
 
-from reconciler.writers.bytescan import _bytes_match, _has_xml_illegal
+from reconciler.bytescan import _bytes_match, _has_xml_illegal
+from reconciler.formulas import formula_mask, neutralise
 from reconciler.writers.csvfile import encode_rows, write_csv
 from reconciler.writers.folder import (
     HELD_SIGNALS,
@@ -23,7 +26,6 @@ from reconciler.writers.folder import (
     staged_output,
     staging_notes,
 )
-from reconciler.writers.formulas import formula_mask, neutralise
 from reconciler.writers.jsonfile import write_document, write_json
 from reconciler.writers.xlsx import MAX_CELL_CHARS, Sheet, write_xlsx
 

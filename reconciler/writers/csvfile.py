@@ -11,14 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reconciler.writers.bytescan import (
+from reconciler.bytescan import (
     _NEEDS_QUOTES,
     _arrow_text,
     _bytes_match,
     _data_view,
-    _formula_like,
 )
-from reconciler.writers.formulas import formula_mask
+from reconciler.formulas import formula_like, formula_mask
 
 ROWS_PER_CHUNK = 100_000
 
@@ -149,7 +148,7 @@ def _neutralise_arrow(arr: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    risky = _formula_like(arr)
+    risky = formula_like(arr)
     if not risky.any():
         return arr
     prefixed = pc.binary_join_element_wise(

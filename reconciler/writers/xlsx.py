@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reconciler.writers.bytescan import (
+from reconciler.bytescan import (
     _XML_SPECIAL_BYTES,
     _arrow_text,
     _bytes_match,
     _data_view,
-    _formula_like,
     _has_xml_illegal,
 )
+from reconciler.formulas import formula_like
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -307,7 +307,7 @@ def _inline_bodies(
                 opening, _xml_text(distinct), pa.scalar("</t></is></c>", text), pa.scalar("", text)
             ),
             pc.equal(distinct, pa.scalar("", text)),
-            _formula_like(distinct),
+            formula_like(distinct),
         )
         if memo is not None and key is not None:
             memo[key] = known

@@ -1,5 +1,6 @@
 """Byte scans (memchr, numpy) that tell whether a column of text needs a kernel at all:
-quotes, formula characters, XML specials and characters XML cannot hold."""
+quotes, formula characters, XML specials and characters XML cannot hold. Used by the
+formula rule (``formulas``) and by the CSV and XLSX writers."""
 
 from __future__ import annotations
 
@@ -8,16 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-_PLAIN_NUMBER = r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?"
-
-
 _NEEDS_QUOTES = b',"\r\n'
-
-
-_FORMULA_BYTES = b"=+-@\t\r"
 
 
 _XML_SPECIAL_BYTES = b"&<>"
@@ -85,20 +77,3 @@ def _arrow_text(series: pd.Series) -> Any:
     if arr.type != pa.large_string():
         arr = pc.cast(arr, pa.large_string())
     return pc.fill_null(arr, pa.scalar("", pa.large_string()))
-
-
-def _formula_like(arr: Any) -> np.ndarray:
-    """Values a spreadsheet would run as a formula (see ``formula_mask``), on an Arrow array."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not _bytes_match(arr, _FORMULA_BYTES):
-        return np.zeros(len(arr), dtype=bool)
-    risky = np.asarray(
-        pc.match_substring_regex(arr, r"^[=+\-@\t\r]").to_numpy(zero_copy_only=False), dtype=bool
-    ).copy()
-    if risky.any():
-        idx = np.flatnonzero(risky)
-        plain = pc.match_substring_regex(pc.take(arr, pa.array(idx)), "^" + _PLAIN_NUMBER + "$")
-        risky[idx[np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)]] = False
-    return risky
