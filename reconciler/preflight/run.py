@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -154,14 +155,7 @@ def fix_table(
     n = table.records
     options = options or RemediateOptions()
     if options.today is None:
-        options = RemediateOptions(
-            reason_map=options.reason_map,
-            reason=options.reason,
-            timezone=options.timezone,
-            action_tracker_id=options.action_tracker_id,
-            actions=options.actions,
-            today=result.today,
-        )
+        options = replace(options, today=result.today)
     codes = np.full(n, "", dtype=object)
     if len(result.fix_codes) and result.schema is not None:
         grouped = result.fix_codes.groupby("pos")["code"].agg(lambda c: ";".join(sorted(set(c))))
