@@ -307,58 +307,66 @@ def action_codes(
     labels: Mapping[str, str | None],
     known: Mapping[str, pd.Series] | None = None,
     among: npt.NDArray[np.bool_] | None = None,
+    filled: Mapping[str, npt.NDArray[np.bool_]] | None = None,
 ) -> IntArray:
     """One integer per row naming the action it modifies, -1 where it names none.
 
     An action is named by its ActionId, else by the pair Oid + ActionTrackerId (impact-reference
     §1.1), each compared as ``id_key`` does (``0123`` and ``123`` are one ID). ``labels`` maps
     ``action_id``, ``oid`` and ``action_tracker_id`` to the file's columns (None: absent);
-    ``known`` holds keys already computed for some of them. Equal codes mean the same action
-    (the ActionIds' codes come first, then the pairs'). With ``among``, only the actions the
-    rows of ``among`` name get a code (other rows: -1), so a million keys are probed against
-    a small set instead of all hashed. Used by the modifications cap (``remediate``, among
-    the records it may resubmit) and by ``check``'s duplicate and cap findings (every row)."""
+    ``known`` holds keys already computed for some of them, ``filled`` which rows hold a value
+    (surrounding whitespace aside). Equal codes mean the same action (the ActionIds' codes
+    come first, then the pairs'). With ``among``, the rows naming an action a row of ``among``
+    names get a code, and so may a few others (an Oid of theirs with another ActionTrackerId);
+    the rest get -1, so a million keys are probed against a small set instead of all hashed. Used by the modifications cap (``remediate``, among the records it may
+    resubmit) and by ``check``'s duplicate and cap findings (every row)."""
     n = len(frame)
     codes = np.full(n, -1, dtype=np.int64)
-    want = np.ones(n, dtype=bool) if among is None else among
 
-    def keys(name: str) -> pa.Array | None:
+    def present(name: str) -> npt.NDArray[np.bool_]:
         label = labels.get(name)
         if label is None:
-            return None
-        if known and name in known:
-            return arrow_strings(known[name]).combine_chunks()
-        return id_key_arrow(arrow_strings(frame[label]))
-
-    def filled(values: pa.Array | None) -> npt.NDArray[np.bool_]:
-        if values is None:
             return np.zeros(n, dtype=bool)
-        return _np_bool(pc.not_equal(values, ""))
+        if filled is not None and name in filled:
+            return filled[name]
+        if known and name in known:
+            return _np_bool(pc.not_equal(arrow_strings(known[name]).combine_chunks(), ""))
+        trimmed = pc.utf8_trim_whitespace(arrow_strings(frame[label]).combine_chunks())
+        return _np_bool(pc.not_equal(pc.fill_null(trimmed, ""), ""))
 
-    def positions(values: pa.Array, rows: npt.NDArray[np.bool_]) -> tuple[IntArray, int]:
-        """Per row of ``rows``: the position of its value among the values ``want`` names
-        there (-1: none of them), and how many such values there are."""
-        chosen = values.filter(pa.array(rows))
+    def keys(name: str, rows: npt.NDArray[np.bool_]) -> pa.Array:
+        """The keys of the rows of ``rows``, in order."""
+        mask = pa.array(rows)
+        if known and name in known:
+            return arrow_strings(known[name]).combine_chunks().filter(mask)
+        label = labels[name]
+        assert label is not None
+        return id_key_arrow(arrow_strings(frame[label]).combine_chunks().filter(mask))
+
+    def positions(values: pa.Array, wanted_rows: npt.NDArray[np.bool_]) -> tuple[IntArray, int]:
+        """Per value: its position among the values of ``wanted_rows`` (-1: not one of them),
+        and how many such values there are."""
         if among is None:
-            got = pc.dictionary_encode(chosen)
+            got = pc.dictionary_encode(values)
             return np.asarray(got.indices.to_numpy(zero_copy_only=False), np.int64), len(
                 got.dictionary
             )
-        wanted = pc.unique(values.filter(pa.array(rows & want)))
-        found = pc.fill_null(pc.index_in(chosen, value_set=wanted), -1)
+        wanted = pc.unique(values.filter(pa.array(wanted_rows)))
+        found = pc.fill_null(pc.index_in(values, value_set=wanted), -1)
         return np.asarray(found.to_numpy(zero_copy_only=False), np.int64), len(wanted)
 
-    a = keys("action_id")
-    by_action = filled(a)
+    want = np.ones(n, dtype=bool) if among is None else among
+    by_action = present("action_id")
     offset = 0
-    if a is not None and (by_action & want).any():
-        codes[by_action], offset = positions(a, by_action)
-    o, t = keys("oid"), keys("action_tracker_id")
-    by_pair = ~by_action & filled(o) & filled(t)
-    if o is not None and t is not None and (by_pair & want).any():
-        oid, _ = positions(o, by_pair)
+    if (by_action & want).any():
+        codes[by_action], offset = positions(keys("action_id", by_action), want[by_action])
+    by_pair = ~by_action & present("oid") & present("action_tracker_id")
+    if (by_pair & want).any():
+        oid, _ = positions(keys("oid", by_pair), want[by_pair])
         rows = np.flatnonzero(by_pair)[oid >= 0]
-        tracker = pc.dictionary_encode(t.take(pa.array(rows)))
+        picked = np.zeros(n, dtype=bool)
+        picked[rows] = True
+        tracker = pc.dictionary_encode(keys("action_tracker_id", picked))
         t_at = np.asarray(tracker.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         # Renumbered: Oid x ActionTrackerId products can be astronomically large.
         pair, _u = pd.factorize(oid[oid >= 0] * len(tracker.dictionary) + t_at)

@@ -718,3 +718,48 @@ def test_a_record_is_accepted_only_on_evidence(case: tuple[Table, list[Table], b
         s.accepted + s.rejected + s.missing + s.pending + s.unknown + s.ambiguous_records
         == s.sent_records
     )
+
+
+_ID_CELL = st.sampled_from(["", " ", "1000.1.1", "1000.1.2", " 1000.1.1 ", "7", "007", "7.0"])
+
+
+@given(
+    rows=st.lists(st.tuples(_ID_CELL, _ID_CELL, _ID_CELL), min_size=1, max_size=30),
+    among_bits=st.lists(st.booleans(), min_size=30, max_size=30),
+)
+@settings(max_examples=200, deadline=None)
+def test_action_codes_name_the_same_action_the_same_way(
+    rows: list[tuple[str, str, str]], among_bits: list[bool]
+) -> None:
+    """check (every row) and the modifications cap (among the records it may resubmit) must
+    agree on which rows modify the same action: ActionId, else Oid + ActionTrackerId, as
+    id_key compares them."""
+    from reconciler.normalize import action_codes, id_key
+
+    frame = pd.DataFrame(rows, columns=["ActionId", "Oid", "ActionTrackerId"], dtype=object)
+    labels = {"action_id": "ActionId", "oid": "Oid", "action_tracker_id": "ActionTrackerId"}
+    every = action_codes(frame, labels)
+
+    def action(i: int) -> tuple[str, ...] | None:
+        a, o, t = (str(id_key(pd.Series([v], dtype=object)).iat[0]) for v in rows[i])
+        if a:
+            return ("a", a)
+        return ("o", o, t) if o and t else None
+
+    names = [action(i) for i in range(len(rows))]
+    for i in range(len(rows)):
+        assert (every[i] >= 0) == (names[i] is not None)
+        for j in range(len(rows)):
+            if names[i] is not None and names[j] is not None:
+                assert (every[i] == every[j]) == (names[i] == names[j])
+    among = np.asarray(among_bits[: len(rows)], dtype=bool)
+    some = action_codes(frame, labels, among=among)
+    wanted = {names[i] for i in range(len(rows)) if among[i] and names[i] is not None}
+    for i in range(len(rows)):
+        if names[i] in wanted:  # coded; a few other rows may be too (same Oid, other tracker)
+            assert some[i] >= 0
+        if names[i] is None:
+            assert some[i] == -1
+        for j in range(len(rows)):
+            if some[i] >= 0 and some[j] >= 0:
+                assert (some[i] == some[j]) == (names[i] == names[j])

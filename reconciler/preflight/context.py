@@ -155,8 +155,10 @@ class _Ctx:
         """One integer per record naming the action it modifies (-1: none), as the
         modifications cap names it (``normalize.action_codes``)."""
         if "action_codes" not in self._cache:
-            labels = {f: self.label(f) for f in ("action_id", "oid", "action_tracker_id")}
-            self._cache["action_codes"] = action_codes(self.frame, labels)
+            fields = ("action_id", "oid", "action_tracker_id")
+            labels = {f: self.label(f) for f in fields}
+            filled = {f: self.filled(label) for f, label in labels.items() if label is not None}
+            self._cache["action_codes"] = action_codes(self.frame, labels, filled=filled)
         out: IntArray = self._cache["action_codes"]
         return out
 
