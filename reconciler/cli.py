@@ -18,9 +18,12 @@ from .console import (
     guarded,
     is_large,
     notes,
+    print_audit,
     print_check,
     print_reconciliation,
+    print_submissions,
     progress,
+    waiting,
 )
 from .errors import EXIT_ATTENTION, EXIT_OK, UsageError
 from .model import FixFiles, LineBase
@@ -60,14 +63,17 @@ def _root(
 def reconcile(
     sent: Annotated[Path, typer.Argument(help="The file that was sent (CSV, TSV/TXT, XLSX, XML).")],
     results: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
-            metavar="RESULTS",
+            metavar="[RESULTS]...",
             help="The results impact.com reported (CSV/TSV, XLSX, JSON): one file, or the "
-            "pages of one export and the batch's FtpSubmission status.",
+            "pages of one export and the batch's FtpSubmission status. Or --batch.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    batch: options.Batch = None,
+    wait: options.Wait = False,
+    timeout: options.WaitTimeout = 600.0,
     out: Annotated[Path | None, options.out_option("<sent stem>_reconciled/")] = None,
     map_: options.Map = None,
     sheet: options.Sheet = None,
@@ -111,8 +117,20 @@ def reconcile(
         encoding=options.encoding_name(encoding),
     )
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
-    with progress(is_large([sent, *results]), RECONCILE_STAGES) as step:
-        rec = run(sent, results, settings, out=out_dir, progress=step)
+    if bool(results) == bool(batch):
+        raise UsageError(
+            "give the results files after the sent file, or --batch BATCH_ID to fetch them "
+            "(one or the other)"
+        )
+    with progress(is_large([sent, *(results or [])]), RECONCILE_STAGES) as step:
+        if batch:
+            from .remote import reconcile_batch
+
+            rec = reconcile_batch(
+                sent, batch, settings, out=out_dir, wait=wait, timeout=timeout, progress=step
+            )
+        else:
+            rec = run(sent, results or [], settings, out=out_dir, progress=step)
     notes(staging_notes())
     notes(rec.remediation.warnings, "warning")
     if rec.line_base.warning:  # loud: verdicts follow an option the evidence contradicts
@@ -218,3 +236,89 @@ def check(
     if not quiet:
         print_check(run, out_dir)
     raise typer.Exit(EXIT_ATTENTION if run.result.errors else EXIT_OK)
+
+
+@app.command()
+@guarded
+def fetch(
+    batch_id: Annotated[str, typer.Argument(help="The batch: F-... (a file) or A-... (API).")],
+    out: Annotated[Path | None, options.out_option("<BATCH_ID>/")] = None,
+    wait: options.Wait = False,
+    timeout: options.WaitTimeout = 600.0,
+    force: options.Force = False,
+    quiet: options.Quiet = False,
+    debug: options.Debug = False,
+) -> None:
+    """Fetch a batch's status and every page of its errors from the Brand API, as files
+    reconcile reads (the raw JSON, byte for byte)."""
+    from .api import check_batch_id
+    from .remote import fetch as run_fetch
+
+    name = check_batch_id(batch_id)
+    out_dir = out if out is not None else Path.cwd() / name
+    with waiting() as say:
+        run = run_fetch(name, out_dir, wait=wait, timeout=timeout, force=force, progress=say)
+    snap = run.snapshot
+    if not quiet:
+        state = snap.status or "of unknown status"
+        counts = (
+            f", {snap.total_records} records, {snap.total_errors} errors"
+            if snap.total_records
+            else ""
+        )
+        typer.echo(f"batch {snap.batch_id} is {state}{counts}")
+        typer.echo(f"outputs in {out_dir}: {', '.join(run.outputs)}")
+    raise typer.Exit(EXIT_OK if snap.complete else EXIT_ATTENTION)
+
+
+@app.command()
+@guarded
+def submissions(
+    since: options.Since = None,
+    until: options.Until = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    debug: options.Debug = False,
+) -> None:
+    """List the account's FTP file submissions (BatchId, FileName, Type, Status, ...)."""
+    from .remote import submissions as run_submissions
+
+    rows = run_submissions(options.day(since, "--since"), options.day(until, "--until"))
+    print_submissions(rows, as_json=as_json)
+
+
+@app.command()
+@guarded
+def audit(
+    since: Annotated[
+        str, typer.Option("--since", metavar="YYYY-MM-DD", help="First day of submissions.")
+    ],
+    sent_dir: Annotated[
+        Path,
+        typer.Option("--sent-dir", metavar="DIR", help="The folder of the files that were sent."),
+    ],
+    until: options.Until = None,
+    out: Annotated[Path | None, options.out_option("audit_<since>/")] = None,
+    no_xlsx: options.NoXlsx = False,
+    quiet: options.Quiet = False,
+    debug: options.Debug = False,
+) -> None:
+    """Reconcile every completed submission of a window whose file is in --sent-dir, with one
+    index page (index.html, index.csv) of them all."""
+    from .pipeline import ReconcileOptions
+    from .remote import audit as run_audit
+
+    first = options.day(since, "--since")
+    assert first is not None
+    out_dir = out if out is not None else Path.cwd() / f"audit_{first.isoformat()}"
+    with waiting() as say:
+        run = run_audit(
+            first,
+            options.day(until, "--until"),
+            sent_dir,
+            out_dir,
+            ReconcileOptions(workbooks=not no_xlsx),
+            progress=say,
+        )
+    if not quiet:
+        print_audit(run)
+    raise typer.Exit(EXIT_ATTENTION if run.needs_attention else EXIT_OK)

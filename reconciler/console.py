@@ -11,7 +11,7 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -32,6 +32,7 @@ from .errors import (
 if TYPE_CHECKING:
     from .model import Summary
     from .pipeline import CheckRun
+    from .remote import AuditRun
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -237,3 +238,78 @@ def print_check(run: CheckRun, out_dir: Path) -> None:
             f"  --fix corrected {len(run.fixed.changes)} cells on {run.fixed.fixed_records} records"
         )
     typer.echo(f"outputs in {out_dir}: {', '.join(run.outputs)}")
+
+
+@contextmanager
+def waiting() -> Iterator[Callable[[str], None]]:
+    """A line on stderr that says what a fetch is waiting for, rewritten in place on a
+    terminal (one line per message elsewhere only with ``RECONCILER_PROGRESS=1``)."""
+    forced = os.environ.get("RECONCILER_PROGRESS", "").strip().lower()
+    tty = sys.stderr.isatty()
+    if forced in ("0", "no", "never") or (not tty and forced not in ("1", "yes", "always")):
+        yield lambda _msg: None
+        return
+    shown = [False]
+
+    def say(msg: str) -> None:
+        if tty:
+            sys.stderr.write("\r\x1b[2K" + printable(msg)[:200])
+        else:
+            sys.stderr.write(printable(msg) + "\n")
+        sys.stderr.flush()
+        shown[0] = True
+
+    try:
+        yield say
+    finally:
+        if shown[0] and tty:
+            sys.stderr.write("\r\x1b[2K")
+            sys.stderr.flush()
+
+
+def print_submissions(rows: Sequence[Mapping[str, Any]], *, as_json: bool) -> None:
+    """The account's file submissions, as a table or as JSON."""
+    import json
+
+    from .api.batches import SUBMISSION_COLUMNS
+
+    picked = [{c: row.get(c) for c in SUBMISSION_COLUMNS} for row in rows]
+    if as_json:
+        typer.echo(json.dumps(picked, indent=2, ensure_ascii=False))
+        return
+    if not picked:
+        typer.echo("no file submissions in that window")
+        return
+    cells = [
+        [printable("" if r[c] is None else str(r[c])) for c in SUBMISSION_COLUMNS] for r in picked
+    ]
+    widths = [
+        max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(SUBMISSION_COLUMNS)
+    ]
+    typer.echo(
+        "  ".join(c.ljust(w) for c, w in zip(SUBMISSION_COLUMNS, widths, strict=True)).rstrip()
+    )
+    for row in cells:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def print_audit(run: AuditRun) -> None:
+    """What a finished ``audit`` says on stdout."""
+    done = [e for e in run.entries if e.summary is not None]
+    attention = [e for e in done if e.summary is not None and e.summary.needs_attention]
+    typer.echo(
+        f"{len(run.entries)} submissions: {len(done)} reconciled, {len(attention)} need attention"
+    )
+    for e in run.entries:
+        s = e.summary
+        if s is not None:
+            typer.echo(
+                f"  {e.batch_id}  {printable(e.file_name)}: {s.accepted} of {s.sent_records} "
+                f"accepted, {s.rejected} rejected" + (f", {s.unknown} unknown" if s.unknown else "")
+            )
+        else:
+            typer.echo(
+                f"  {e.batch_id}  {printable(e.file_name)}: {e.outcome.replace('_', ' ')}"
+                + (f" ({printable(e.detail)})" if e.detail else "")
+            )
+    typer.echo(f"outputs in {run.out}: {', '.join(run.outputs)} and a folder per batch")

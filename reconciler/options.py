@@ -137,6 +137,45 @@ Today = Annotated[
     ),
 ]
 
+Batch = Annotated[
+    str | None,
+    typer.Option(
+        "--batch",
+        metavar="BATCH_ID",
+        help="Fetch the results of this batch from the Brand API instead of giving RESULTS "
+        "(kept in the output folder).",
+    ),
+]
+Wait = Annotated[
+    bool,
+    typer.Option("--wait", help="Poll a Queued or In Progress batch until it is Complete."),
+]
+WaitTimeout = Annotated[
+    float,
+    typer.Option("--timeout", min=0, metavar="S", help="Give up --wait after S seconds."),
+]
+Since = Annotated[
+    str | None,
+    typer.Option("--since", metavar="YYYY-MM-DD", help="First day of submissions."),
+]
+Until = Annotated[
+    str | None,
+    typer.Option("--until", metavar="YYYY-MM-DD", help="Last day of submissions."),
+]
+
+
+def day(value: str | None, option: str) -> date | None:
+    """A ``YYYY-MM-DD`` option, checked."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise UsageError(f"{option} {value!r}: give a date as YYYY-MM-DD, e.g. 2026-11-30")
+
 
 def out_option(default: str) -> object:
     """``--out``/``-o``, its default named in the help."""

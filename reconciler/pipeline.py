@@ -18,6 +18,7 @@ staging folder and the overlap of threads are decided; each piece is a short fun
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -75,6 +76,7 @@ from .writers import (
     staged_output,
     write_csv,
     write_json,
+    write_raw,
     write_xlsx,
 )
 
@@ -110,10 +112,14 @@ def reconcile(
     out: Path | None = None,
     catalogue: Catalogue | None = None,
     progress: Progress | None = None,
+    keep: Sequence[tuple[Path, str]] = (),
 ) -> Reconciliation:
     """Read the sent file and its results (one file, or several: the pages of one export
     and the batch's status), tie every result to its record and classify every record; with
     ``out``, write every output there (whole or not at all) and name them in ``outputs``.
+
+    ``keep``: results files (path, name) to copy into ``out`` under that name, byte for byte
+    (an API snapshot); the run then names them where they are kept.
 
     The output folder and the option files (``options.fix_files``) are checked before any
     input is read, so a wrong ``--out`` costs nothing."""
@@ -139,14 +145,18 @@ def reconcile(
     sent = _read(sent_path, options.sheet, any_xlsx, options.encoding)
     _refuse_results_as_sent(sent)
     tables = []
+    kept = dict(keep)
     for path in paths:
         step(f"reading {path.name}")
-        tables.append(_read(path, options.sheet, _is_xlsx(sent_path), options.encoding))
+        table = _read(path, options.sheet, _is_xlsx(sent_path), options.encoding)
+        if out is not None and path in kept:
+            table = replace(table, path=out / kept[path])
+        tables.append(table)
     stages = _stages(sent, tables, options, catalogue, step, encode=out is not None)
     if out is None:
         return stages.finish()
     step("writing outputs")
-    return _write(stages, out, options)
+    return _write(stages, out, options, keep=keep)
 
 
 def reconcile_tables(
@@ -450,7 +460,9 @@ class _Parts:
     sent_rows: Future[list[Any]] | None
 
 
-def _write(stages: _Stages, out: Path, options: ReconcileOptions) -> Reconciliation:
+def _write(
+    stages: _Stages, out: Path, options: ReconcileOptions, keep: Sequence[tuple[Path, str]] = ()
+) -> Reconciliation:
     """Write every output of a run into ``out`` while its summary is worked out."""
     finished = background("summary", stages.finish)
     n_attention = int(stages.records["Resolution"].isin(NEEDS_ATTENTION).sum())
@@ -472,6 +484,7 @@ def _write(stages: _Stages, out: Path, options: ReconcileOptions) -> Reconciliat
         force=options.force,
         report=options.report,
         workbook=options.workbooks,
+        keep=keep,
     )
     rec = finished.result()
     return replace(
@@ -487,6 +500,7 @@ def _write_files(
     force: bool,
     report: bool,
     workbook: bool,
+    keep: Sequence[tuple[Path, str]] = (),
 ) -> list[str]:
     """The files are independent, so two threads write them: most of the work is in Arrow's
     string kernels and zlib, which run outside the GIL. Jobs start heaviest first so the two
@@ -506,11 +520,21 @@ def _write_files(
             *([render_job(True, False)] if report else []),
             lambda: _write_unmatched(parts, stage),
             lambda: _write_resubmission(parts, stage),
+            *([functools.partial(_copy_kept, keep, stage)] if keep else []),
         ]
         written = sorted([*(name for names in run_jobs(jobs) for name in names), SUMMARY])
         summary = replace(finished.result().summary, outputs=tuple(written))
         write_json(summary.to_json(), stage / SUMMARY)
     return written
+
+
+def _copy_kept(keep: Sequence[tuple[Path, str]], stage: Path) -> list[str]:
+    """Results files kept in the output folder as they were read (an API snapshot)."""
+    from .readers.document import read_document_bytes
+
+    for path, name in keep:
+        write_raw(stage / name, read_document_bytes(path))
+    return [name for _path, name in keep]
 
 
 def _generated(summary: Summary) -> datetime:

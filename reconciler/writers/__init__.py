@@ -26,7 +26,7 @@ from reconciler.writers.folder import (
     staged_output,
     staging_notes,
 )
-from reconciler.writers.jsonfile import write_document, write_json
+from reconciler.writers.jsonfile import write_document, write_json, write_raw
 from reconciler.writers.xlsx import MAX_CELL_CHARS, Sheet, write_xlsx
 
 __all__ = [
@@ -51,5 +51,6 @@ __all__ = [
     "write_csv",
     "write_document",
     "write_json",
+    "write_raw",
     "write_xlsx",
 ]

@@ -1,5 +1,6 @@
-"""JSON outputs (summary.json, check.json): indented, long lists one compact item a line; and
-one text file written atomically (``write_document``: report.html)."""
+"""JSON outputs (summary.json, check.json): indented, long lists one compact item a line; one
+text file written atomically (``write_document``: report.html, the audit's index); and API
+responses kept byte for byte (``write_raw``)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,9 @@ def write_document(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_raw(path: Path, data: bytes) -> None:
+    """``data`` exactly as given (an API response kept byte for byte), in a staging folder."""
+    with path.open("wb") as handle:
+        handle.write(data)
