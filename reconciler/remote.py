@@ -207,6 +207,7 @@ def audit(
             "is not a folder; give the folder of the files you sent", path=sent_dir
         )
     check_out_dir(out, [sent_dir])
+    _check_audit_folder(out)
     own = client is None
     api = client or connect()
     entries: list[AuditEntry] = []
@@ -249,6 +250,24 @@ def audit(
             api.close()
     written = write_index(entries, out, since=since, until=until, sent_dir=sent_dir)
     return AuditRun(tuple(entries), out, tuple(written))
+
+
+AUDIT_MARKER = ".reconciler-audit"
+
+
+def _check_audit_folder(out: Path) -> None:
+    """An audit writes into a folder of its own (new, empty, or an earlier audit's): never
+    over an index.html or a batch folder that someone else made."""
+    from .errors import OutputError
+
+    if out.exists() and not out.is_dir():
+        raise OutputError("exists and is not a folder; choose another --out", path=out)
+    if out.is_dir() and any(out.iterdir()) and not (out / AUDIT_MARKER).is_file():
+        raise OutputError(
+            "holds files and was not made by reconciler audit; choose another --out (an "
+            "empty or new folder)",
+            path=out,
+        )
 
 
 def _files_by_name(folder: Path) -> dict[str, Path]:

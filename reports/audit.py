@@ -92,4 +92,5 @@ def write_index(
         money_text=money_text,
     )
     write_document(out / "index.html", html)
+    write_document(out / ".reconciler-audit", "made by reconciler audit; safe to delete\n")
     return ["index.csv", "index.html"]

@@ -403,3 +403,72 @@ def test_ctrl_c_while_the_snapshot_is_written_leaves_none(
     assert stderr.splitlines() == [f"reconciler: {INTERRUPTED}"]
     assert not out.exists()
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".snap")]
+
+
+def test_an_api_batch_is_fetched_and_reconciled(api: FakeApi, tmp_path: Path) -> None:
+    folder = ROOT / "fixtures" / "in_progress_api"
+    body = (folder / "results.json").read_bytes()
+    batch = json.loads(body)["APISubmission"][0]["BatchId"]
+    api.route(
+        f"{BASE}/APISubmissions/{batch}", lambda _r: Response(body, content_type="application/json")
+    )
+    out = tmp_path / "snap"
+    code, stdout, stderr = _run("fetch", batch, "--out", out)
+    assert code == 1, stderr  # some of its records are still In Progress
+    assert f"batch {batch} is In Progress" in stdout
+    assert (out / "api-submissions-001.json").read_bytes() == body
+    rec_out = tmp_path / "rec"
+    code, stdout, stderr = _run(
+        "reconcile", folder / "sent.csv", "--batch", batch, "--out", rec_out
+    )
+    summary = json.loads((rec_out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["pending"] > 0 and summary["accepted"] == 0, stdout
+
+
+def test_a_batch_without_errors_may_have_no_error_list(api: FakeApi, tmp_path: Path) -> None:
+    record = json.loads((PAGED / "submission.json").read_text(encoding="utf-8"))
+    record["TotalErrors"] = "0"
+    raw = json.dumps(record).encode()
+    api.route(
+        f"{BASE}/FTPFileSubmissions/{BATCH}",
+        lambda _r: Response(raw, content_type="application/json"),
+    )
+    api.route(f"{BASE}/FTPFileSubmissions/{BATCH}/ErrorDetails", lambda _r: Response("", 404))
+    out = tmp_path / "out"
+    code, stdout, stderr = _run("reconcile", PAGED / "sent.csv", "--batch", BATCH, "--out", out)
+    assert code == 0, stderr
+    assert "20 records sent: 20 accepted" in stdout
+    assert sorted(p.name for p in out.glob("*.json")) == ["submission.json", "summary.json"]
+
+
+def test_wait_says_what_it_waits_for(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECONCILER_PROGRESS", "1")
+    states = iter(["Queued"])
+    api.batch(status=lambda: next(states, "Complete"))
+    code, _stdout, stderr = _run("fetch", BATCH, "--out", tmp_path / "snap", "--wait")
+    assert code == 0
+    assert f"batch {BATCH} is Queued; asking again in 0.05 s" in stderr
+
+
+def test_audit_never_writes_into_a_folder_it_did_not_make(api: FakeApi, tmp_path: Path) -> None:
+    api.route(
+        f"{BASE}/FTPFileSubmissions",
+        lambda _r: Response(_listing([]), content_type="application/json"),
+    )
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "index.html").write_text("my own page", encoding="utf-8")
+    code, _stdout, stderr = _run(
+        "audit", "--since", "2026-11-24", "--sent-dir", tmp_path, "--out", out
+    )
+    assert code == 2 and "was not made by reconciler audit" in stderr
+    assert (out / "index.html").read_text(encoding="utf-8") == "my own page"
+    again = tmp_path / "audit"
+    for _ in range(2):  # an earlier audit's folder is its own: run again into it
+        code, stdout, stderr = _run(
+            "audit", "--since", "2026-11-24", "--sent-dir", tmp_path / "mine", "--out", again
+        )
+        assert code == 0, stderr
+        assert "0 submissions: 0 reconciled, 0 need attention" in stdout
