@@ -472,3 +472,16 @@ def test_audit_never_writes_into_a_folder_it_did_not_make(api: FakeApi, tmp_path
         )
         assert code == 0, stderr
         assert "0 submissions: 0 reconciled, 0 need attention" in stdout
+
+
+def test_an_answer_larger_than_the_bound_is_not_read(
+    api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.api import client
+
+    monkeypatch.setattr(client, "MAX_BODY_BYTES", 1024)
+    api.batch()
+    code, _stdout, stderr = _run("fetch", BATCH, "--out", tmp_path / "snap")
+    assert code == 2
+    assert "the answer is over 1,024 bytes; not read" in stderr
+    assert not (tmp_path / "snap").exists()

@@ -150,7 +150,7 @@ class Client:
             self.requests += 1
             self._on_request(path)
             try:
-                response = self._http.get(path, params=dict(params) if params else None)
+                response, raw = self._send(path, params)
             except httpx.TimeoutException:
                 failure = (
                     f"no answer from {self._host()} within {self.settings.timeout:g} s "
@@ -166,9 +166,9 @@ class Client:
                 wait = None
             else:
                 if response.status_code < 300:
-                    return self._page(response, path)
+                    return self._page(response, raw, path)
                 if response.status_code not in RETRY_STATUSES:
-                    raise self._refused(response, path)
+                    raise self._refused(response, raw, path)
                 failure = (
                     f"{path}: {self._host()} answered HTTP {response.status_code} "
                     f"{attempt + 1} times; try again later"
@@ -202,11 +202,26 @@ class Client:
     def _host(self) -> str:
         return urlsplit(self.settings.base_url).netloc
 
-    def _page(self, response: httpx.Response, path: str) -> Page:
-        raw = response.content
+    def _send(self, path: str, params: Mapping[str, str] | None) -> tuple[httpx.Response, bytes]:
+        """One GET; its body read up to ``MAX_BODY_BYTES`` (after any content encoding is
+        undone), never more."""
+        too_big = ApiError(f"{path}: the answer is over {MAX_BODY_BYTES:,} bytes; not read")
+        query = dict(params) if params else None
+        with self._http.stream("GET", path, params=query) as response:
+            declared = response.headers.get("Content-Length", "").strip()
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                raise too_big
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise too_big
+                chunks.append(chunk)
+        return response, b"".join(chunks)
+
+    def _page(self, response: httpx.Response, raw: bytes, path: str) -> Page:
         kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if len(raw) > MAX_BODY_BYTES:
-            raise ApiError(f"{path}: the answer is over {MAX_BODY_BYTES // 2**20} MiB; not read")
         try:
             data = json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -220,7 +235,7 @@ class Client:
             raise ApiError(f"{path}: the API answered JSON that is not an object; not read")
         return Page(raw=raw, data=data, path=path)
 
-    def _refused(self, response: httpx.Response, path: str) -> ApiError:
+    def _refused(self, response: httpx.Response, raw: bytes, path: str) -> ApiError:
         status = response.status_code
         if status in (401, 403):
             return ApiError(
@@ -232,7 +247,7 @@ class Client:
             return NotFound(f"{path}: not found (HTTP 404)")
         return ApiError(
             self.redact(
-                f"{path}: the API answered HTTP {status} ({_snippet(response.content)}); "
+                f"{path}: the API answered HTTP {status} ({_snippet(raw)}); "
                 "check the batch ID and RECONCILER_IMPACT_API"
             )
         )
