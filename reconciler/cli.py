@@ -20,6 +20,7 @@ from .console import (
     notes,
     print_audit,
     print_check,
+    print_history,
     print_reconciliation,
     print_submissions,
     progress,
@@ -89,6 +90,8 @@ def reconcile(
     encoding: options.Encoding = None,
     require_complete: options.RequireComplete = False,
     force: options.Force = False,
+    ledger: options.Ledger = None,
+    no_ledger: options.NoLedger = False,
     quiet: options.Quiet = False,
     debug: options.Debug = False,
 ) -> None:
@@ -115,6 +118,7 @@ def reconcile(
         require_complete=require_complete,
         force=force,
         encoding=options.encoding_name(encoding),
+        ledger=options.ledger(ledger, no_ledger),
     )
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
     if bool(results) == bool(batch):
@@ -322,3 +326,26 @@ def audit(
     if not quiet:
         print_audit(run)
     raise typer.Exit(EXIT_ATTENTION if run.needs_attention else EXIT_OK)
+
+
+@app.command()
+@guarded
+def history(
+    since: options.Since = None,
+    ledger: options.Ledger = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+    debug: options.Debug = False,
+) -> None:
+    """The batches the ledger remembers: records, acceptance and codes, oldest first."""
+    from .ledger.store import open_ledger
+
+    url = options.ledger(ledger, False)
+    if url is None:
+        raise UsageError("the ledger is off (RECONCILER_LEDGER); name one with --ledger")
+    first = options.day(since, "--since")
+    opened = open_ledger(url)
+    try:
+        rows = opened.batches(since=first.isoformat() if first else None)
+    finally:
+        opened.close()
+    print_history(rows, opened.where, as_json=as_json)

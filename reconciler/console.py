@@ -313,3 +313,25 @@ def print_audit(run: AuditRun) -> None:
                 + (f" ({printable(e.detail)})" if e.detail else "")
             )
     typer.echo(f"outputs in {run.out}: {', '.join(run.outputs)} and a folder per batch")
+
+
+def print_history(rows: Sequence[Mapping[str, Any]], where: str, *, as_json: bool) -> None:
+    """The ledger's batches, as lines or as JSON."""
+    import json
+
+    if as_json:
+        typer.echo(json.dumps([dict(r) for r in rows], indent=2, ensure_ascii=False, default=str))
+        return
+    if not rows:
+        typer.echo(f"the ledger {where} knows no batch yet")
+        return
+    for r in rows:
+        n, accepted = int(r["records"]), int(r["accepted"])
+        pct = round(100.0 * accepted / n, 1) if n else 0.0
+        codes: Mapping[str, int] = r.get("codes") or {}
+        top = ", ".join(f"{k} {v}" for k, v in list(codes.items())[:3])
+        name = r.get("batch_id") or r.get("file_name")
+        typer.echo(
+            f"{r['reconciled_at']}  {printable(str(name))}: {accepted} of {n} accepted "
+            f"({pct}%), {r['rejected']} rejected" + (f" · {printable(top)}" if top else "")
+        )

@@ -399,6 +399,9 @@ class ReconcileOptions:
     force: bool = False
     # How input files that are not valid UTF-8 are decoded (None: worked out from their bytes).
     encoding: str | None = None
+    # The ledger's database URL (``ledger.ledger_url``); None: no ledger. Used only when the
+    # run writes its outputs.
+    ledger: str | None = None
 
 
 # --------------------------------------------------------------------------- a finished run

@@ -163,6 +163,26 @@ Until = Annotated[
     typer.Option("--until", metavar="YYYY-MM-DD", help="Last day of submissions."),
 ]
 
+Ledger = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger",
+        metavar="PATH|URL",
+        help="The ledger: an SQLite file, or a database URL (postgresql://...) shared by a "
+        "team (default: RECONCILER_LEDGER, else ledger.sqlite in your data folder).",
+    ),
+]
+NoLedger = Annotated[
+    bool, typer.Option("--no-ledger", help="Do not record this run in the ledger.")
+]
+
+
+def ledger(given: str | None, off: bool) -> str | None:
+    """The ledger's URL for this run (None: off)."""
+    from .ledger import ledger_url
+
+    return None if off else ledger_url(given)
+
 
 def day(value: str | None, option: str) -> date | None:
     """A ``YYYY-MM-DD`` option, checked."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -65,6 +65,7 @@ from .outputs import (
     resubmit_names,
 )
 from .readers import read_table
+from .readers.document import file_sha256
 from .remediate import Remediation, remediate
 from .summary import summarise
 from .threads import background
@@ -81,6 +82,8 @@ from .writers import (
 )
 
 if TYPE_CHECKING:
+    from .ledger.entries import EncodedRecords
+    from .ledger.store import Ledger
     from .preflight import CheckResult, FixResult
 
 __all__ = [
@@ -113,6 +116,7 @@ def reconcile(
     catalogue: Catalogue | None = None,
     progress: Progress | None = None,
     keep: Sequence[tuple[Path, str]] = (),
+    _ledger: tuple[Future[Ledger], Future[str]] | None = None,
 ) -> Reconciliation:
     """Read the sent file and its results (one file, or several: the pages of one export
     and the batch's status), tie every result to its record and classify every record; with
@@ -140,6 +144,28 @@ def reconcile(
         check_out_dir(out, [sent_path, *paths, *(given.paths if given else ())])
     if given is not None:
         options = replace(options, fixes=fix_options(given), fix_files=None)
+    if out is not None and options.ledger is not None:
+        # Opened (its schema checked, SQLAlchemy imported) on a thread of its own while the
+        # inputs are read; joined before any output is written, so a ledger that cannot be
+        # used stops the run before it changes anything.
+        from .ledger.store import open_ledger
+
+        opening = background("ledger", open_ledger, options.ledger)
+        sha = background("sha256", file_sha256, sent_path)
+        try:
+            return reconcile(
+                sent_path,
+                paths,
+                replace(options, ledger=None),
+                out=out,
+                catalogue=catalogue,
+                progress=progress,
+                keep=keep,
+                _ledger=(opening, sha),
+            )
+        finally:
+            with contextlib.suppress(Exception):
+                opening.result().close()
     any_xlsx = any(_is_xlsx(p) for p in paths)
     step(f"reading {sent_path.name}")
     sent = _read(sent_path, options.sheet, any_xlsx, options.encoding)
@@ -156,7 +182,7 @@ def reconcile(
     if out is None:
         return stages.finish()
     step("writing outputs")
-    return _write(stages, out, options, keep=keep)
+    return _write(stages, out, options, keep=keep, ledger=_ledger)
 
 
 def reconcile_tables(
@@ -238,6 +264,7 @@ class _Stages:
     foreign: str
     now: datetime
     sent_rows: Future[list[Any]] | None  # reconciled.csv's encoded sent rows, when wanted
+    known: Mapping[str, pd.Series]  # the sent records' identifier keys (id_key), by field
 
     def finish(self) -> Reconciliation:
         """Summarise: the figures of the run, and the run itself."""
@@ -362,6 +389,7 @@ def _stages(
         foreign=foreign,
         now=now,
         sent_rows=sent_rows,
+        known=known,
     )
 
 
@@ -461,17 +489,39 @@ class _Parts:
 
 
 def _write(
-    stages: _Stages, out: Path, options: ReconcileOptions, keep: Sequence[tuple[Path, str]] = ()
+    stages: _Stages,
+    out: Path,
+    options: ReconcileOptions,
+    keep: Sequence[tuple[Path, str]] = (),
+    ledger: tuple[Future[Ledger], Future[str]] | None = None,
 ) -> Reconciliation:
-    """Write every output of a run into ``out`` while its summary is worked out."""
+    """Write every output of a run into ``out`` while its summary (and, with a ledger, the
+    records' entry) is worked out; then record the run in the ledger."""
+    if ledger is not None:
+        ledger[0].result()  # a ledger that cannot be used: one line, nothing written
     finished = background("summary", stages.finish)
+    names = resubmit_names(stages.remediation.resubmit_records, options.max_rows)
+    encoded = None
+    if ledger is not None:
+        from .ledger.entries import encode_run_records
+
+        encoded = background(
+            "ledger",
+            encode_run_records,
+            stages.sent,
+            stages.sent_schema,
+            stages.records,
+            names,
+            options.max_rows,
+            stages.known,
+        )
     n_attention = int(stages.records["Resolution"].isin(NEEDS_ATTENTION).sum())
     parts = _Parts(
         sent=stages.sent,
         records=stages.records,
         unmatched=stages.unmatched,
         remediation=stages.remediation,
-        resubmit_files=resubmit_names(stages.remediation.resubmit_records, options.max_rows),
+        resubmit_files=names,
         attention_files=attention_names(n_attention, workbook=options.workbooks),
         max_rows=options.max_rows,
         now=stages.now,
@@ -487,9 +537,10 @@ def _write(
         keep=keep,
     )
     rec = finished.result()
-    return replace(
-        rec, summary=replace(rec.summary, outputs=tuple(written)), outputs=tuple(written)
-    )
+    rec = replace(rec, summary=replace(rec.summary, outputs=tuple(written)), outputs=tuple(written))
+    if ledger is not None and encoded is not None:
+        _record(ledger[0].result(), rec, out, ledger[1].result(), encoded.result())
+    return rec
 
 
 def _write_files(
@@ -526,6 +577,17 @@ def _write_files(
         summary = replace(finished.result().summary, outputs=tuple(written))
         write_json(summary.to_json(), stage / SUMMARY)
     return written
+
+
+def _record(
+    ledger: Ledger, rec: Reconciliation, out: Path, sha256: str, encoded: EncodedRecords
+) -> None:
+    """Record a written run in the ledger (the outputs stay whatever happens here)."""
+    from .ledger.entries import run_record
+
+    hashes = {name: file_sha256(out / name) for name in rec.summary.resubmit_files}
+    entry = run_record(rec, encoded, sha256=sha256, out_dir=out, resubmission_hashes=hashes)
+    ledger.record(entry)
 
 
 def _copy_kept(keep: Sequence[tuple[Path, str]], stage: Path) -> list[str]:

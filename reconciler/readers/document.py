@@ -32,3 +32,11 @@ MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 def read_document_bytes(path: Path) -> bytes:
     """The bytes of a small document (at most ``MAX_DOCUMENT_BYTES``); InputError otherwise."""
     return _read_bytes(path, MAX_DOCUMENT_BYTES)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in blocks (hashlib works outside the GIL)."""
+    import hashlib
+
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

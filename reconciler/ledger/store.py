@@ -1,0 +1,277 @@
+"""Opening a ledger and recording a run in it.
+
+Where: ``--ledger PATH`` (an SQLite file), ``--ledger URL`` or ``RECONCILER_LEDGER``
+(``sqlite:///...``, ``postgresql://...`` for a team's shared database), else ``ledger.sqlite``
+in the user's data folder (``platformdirs``). ``--no-ledger`` (or ``RECONCILER_LEDGER=off``)
+turns it off.
+
+A ledger is opened, its schema checked (and created or migrated) before a run reads its
+inputs, so a corrupt or newer ledger stops the run with one line before anything is written.
+Recording happens once the outputs are in place, in one transaction: a second process
+recording at the same moment waits for it (SQLite: an immediate transaction and a busy
+timeout; PostgreSQL: row locks), and a run recorded twice leaves one entry, updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, insert, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from reconciler.errors import EXIT_CANNOT_RUN, ReconcilerError
+
+from . import schema
+
+BUSY_SECONDS = 60  # how long SQLite waits for another process's transaction
+
+
+class LedgerError(ReconcilerError):
+    """The ledger cannot be used: one line, exit 2."""
+
+    exit_code = EXIT_CANNOT_RUN
+
+
+def describe(url: str) -> str:
+    """The URL with any password hidden (for messages and the summary)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "the ledger"
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """What one reconcile run tells the ledger."""
+
+    batch_key: str
+    batch_id: str | None
+    file_name: str
+    sent_sha256: str
+    template: str
+    counts: Mapping[str, int]
+    results_complete: bool
+    completeness: str
+    submitted_at: str | None
+    reconciled_at: str
+    tool_version: str
+    out_dir: str | None
+    codes: Mapping[str, int]
+    records: int
+    records_format: str  # how ``records_data`` is encoded (entries.RECORDS_FORMAT)
+    records_data: bytes  # every record, in sent order (entries.encode_records)
+    resubmissions: Sequence[tuple[str, str, int]]  # (file name, sha256, records)
+
+
+class Ledger:
+    """An open ledger (its schema checked)."""
+
+    def __init__(self, engine: Engine, where: str) -> None:
+        self.engine = engine
+        self.where = where
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def record(self, run: RunRecord) -> int:
+        """Record a run (replacing an earlier entry of the same batch); the entry's id."""
+        try:
+            with self.engine.begin() as conn:
+                _serialise(conn)
+                found = conn.execute(
+                    select(schema.batches.c.id)
+                    .where(schema.batches.c.batch_key == run.batch_key)
+                    .with_for_update()
+                ).scalar_one_or_none()
+                values: dict[str, Any] = {
+                    "batch_key": run.batch_key,
+                    "batch_id": run.batch_id,
+                    "file_name": run.file_name,
+                    "sent_sha256": run.sent_sha256,
+                    "template": run.template,
+                    "results_complete": run.results_complete,
+                    "completeness": run.completeness,
+                    "submitted_at": run.submitted_at,
+                    "reconciled_at": run.reconciled_at,
+                    "tool_version": run.tool_version,
+                    "out_dir": run.out_dir,
+                    **{k: int(run.counts.get(k, 0)) for k in _COUNTS},
+                }
+                if found is None:
+                    entry = int(
+                        conn.execute(
+                            insert(schema.batches).values(values).returning(schema.batches.c.id)
+                        ).scalar_one()
+                    )
+                else:
+                    entry = int(found)
+                    for table in (
+                        schema.batch_records,
+                        schema.batch_codes,
+                        schema.resubmissions,
+                    ):
+                        conn.execute(delete(table).where(table.c.batch == entry))
+                    conn.execute(
+                        update(schema.batches).where(schema.batches.c.id == entry).values(values)
+                    )
+                if run.codes:
+                    conn.execute(
+                        insert(schema.batch_codes),
+                        [{"batch": entry, "code": c, "records": n} for c, n in run.codes.items()],
+                    )
+                if run.resubmissions:
+                    conn.execute(
+                        insert(schema.resubmissions),
+                        [
+                            {"batch": entry, "file_name": f, "sha256": h, "records": n}
+                            for f, h, n in run.resubmissions
+                        ],
+                    )
+                conn.execute(
+                    insert(schema.batch_records).values(
+                        batch=entry,
+                        format=run.records_format,
+                        rows=run.records,
+                        data=run.records_data,
+                    )
+                )
+            return entry
+        except SQLAlchemyError as exc:
+            raise LedgerError(
+                f"cannot record the run in the ledger {self.where} ({_reason(exc)}); the "
+                "outputs are written; run again with --no-ledger to skip it"
+            ) from None
+
+    def batches(self, since: str | None = None) -> list[dict[str, Any]]:
+        """Every batch entry (newest reconciled last), with its codes."""
+        b = schema.batches
+        query = select(b).order_by(b.c.reconciled_at, b.c.id)
+        if since:
+            query = query.where(b.c.reconciled_at >= since)
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(query)]
+            codes: dict[int, dict[str, int]] = {}
+            c = schema.batch_codes.c
+            for batch, code, n in conn.execute(select(c.batch, c.code, c.records)):
+                codes.setdefault(int(batch), {})[str(code)] = int(n)
+        for row in rows:
+            row["codes"] = dict(sorted(codes.get(row["id"], {}).items(), key=lambda kv: -kv[1]))
+        return rows
+
+    def records_of(self, entry: int) -> tuple[str, bytes] | None:
+        """The encoded records of one batch entry (format, data)."""
+        r = schema.batch_records.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(r.format, r.data).where(r.batch == entry)).one_or_none()
+        return None if row is None else (str(row[0]), bytes(row[1]))
+
+
+_COUNTS = (
+    "records", "accepted", "rejected", "missing", "pending", "unknown", "ambiguous",
+    "auto_fixed", "needs_attention_records",
+)  # fmt: skip
+
+
+def open_ledger(url: str) -> Ledger:
+    """Open the ledger at ``url``, creating or migrating its schema; ``LedgerError`` (one line)
+    when it cannot be used."""
+    where = describe(url)
+    try:
+        engine = _engine(url)
+        with engine.begin() as conn:
+            _ensure_schema(conn, where)
+    except LedgerError:
+        raise
+    except NoSuchModuleError:
+        raise LedgerError(
+            f"{where}: no driver for this database; for PostgreSQL, pip install "
+            "'reconciler[postgres]'"
+        ) from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise LedgerError(
+            f"cannot open the ledger {where} ({_reason(exc)}); check --ledger or "
+            "RECONCILER_LEDGER, or run with --no-ledger"
+        ) from None
+    return Ledger(engine, where)
+
+
+def _engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_SECONDS}, poolclass=None)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # transactions are begun below, explicitly
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _immediate(conn: Any) -> None:
+            # Take the write lock at the start: two processes recording at once then wait
+            # for each other instead of failing halfway.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+LOCK_ID = 0x7265636F  # PostgreSQL advisory lock of the ledger's writers ("reco")
+
+
+def _serialise(conn: Any) -> None:
+    """One writer at a time: SQLite's immediate transaction does it; PostgreSQL takes an
+    advisory lock held until the transaction ends (a row lock cannot guard a row that does
+    not exist yet, nor a table being created)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": LOCK_ID})
+
+
+def _ensure_schema(conn: Any, where: str) -> None:
+    _serialise(conn)
+    schema.meta.create(conn, checkfirst=True)
+    version_row = conn.execute(
+        select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
+    ).scalar_one_or_none()
+    if version_row is None:
+        schema.metadata.create_all(conn, checkfirst=True)
+        conn.execute(
+            insert(schema.meta).values(key="schema_version", value=str(schema.SCHEMA_VERSION))
+        )
+        return
+    try:
+        version = int(version_row)
+    except ValueError:
+        raise LedgerError(f"{where}: its schema version {version_row!r} is not a number") from None
+    if version > schema.SCHEMA_VERSION:
+        raise LedgerError(
+            f"{where} was written by a newer reconciler (schema {version}, this one knows "
+            f"{schema.SCHEMA_VERSION}); upgrade reconciler, or use another --ledger"
+        )
+    for step in range(version + 1, schema.SCHEMA_VERSION + 1):
+        schema.MIGRATIONS[step](conn)
+    if version < schema.SCHEMA_VERSION:
+        conn.execute(
+            update(schema.meta)
+            .where(schema.meta.c.key == "schema_version")
+            .values(value=str(schema.SCHEMA_VERSION))
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    """A short reason, never the SQL nor its parameters."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        text = str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__
+    else:
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:200]

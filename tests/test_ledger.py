@@ -1,0 +1,202 @@
+"""The submission ledger, on SQLite and on a real PostgreSQL server (``.ci/run`` starts one and
+sets RECONCILER_TEST_POSTGRES; elsewhere the PostgreSQL cases skip, saying so)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+from reconciler.ledger import ledger_url
+from reconciler.ledger.entries import decode_records
+from reconciler.ledger.store import open_ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "fixtures" / "modification_view_errors"
+PAGED = ROOT / "fixtures" / "paged_error_details"
+runner = CliRunner()
+
+
+def _postgres() -> str:
+    url = os.environ.get("RECONCILER_TEST_POSTGRES", "")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the PostgreSQL cases: .ci/run sets RECONCILER_TEST_POSTGRES")
+        pytest.skip("no PostgreSQL server: .ci/run starts one (or set RECONCILER_TEST_POSTGRES)")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:  # a clean database for each test
+        for table in ("batch_records", "batch_codes", "resubmissions", "batches", "ledger_meta"):
+            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "ledger.sqlite")
+    else:
+        yield _postgres()
+
+
+def _reconcile(*args: object) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["reconcile", *(str(a) for a in args)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _batches(url: str) -> list[dict[str, object]]:
+    opened = open_ledger(ledger_url(url) or "")
+    try:
+        return opened.batches()
+    finally:
+        opened.close()
+
+
+def test_a_run_is_recorded_once_however_often_it_is_reconciled(ledger: str, tmp_path: Path) -> None:
+    for _ in range(2):
+        code, _stdout, stderr = _reconcile(
+            DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "out", "--ledger", ledger
+        )
+        assert code == 1, stderr
+    batches = _batches(ledger)
+    assert len(batches) == 1
+    entry = batches[0]
+    assert (entry["file_name"], entry["records"], entry["accepted"], entry["rejected"]) == (
+        "sent.csv",
+        30,
+        20,
+        10,
+    )
+    assert entry["codes"] == json.loads((tmp_path / "out" / "summary.json").read_text())["by_code"]
+    opened = open_ledger(ledger_url(ledger) or "")
+    try:
+        got = opened.records_of(int(str(entry["id"])))
+    finally:
+        opened.close()
+    assert got is not None and got[0] == "arrow-ipc-zstd/1"
+    table = decode_records(got[1])
+    assert table.num_rows == 30
+    with (tmp_path / "out" / "reconciled.csv").open(encoding="utf-8", newline="") as handle:
+        outcomes = [row["Outcome"] for row in csv.DictReader(handle)]
+    assert table.column("outcome").to_pylist() == outcomes
+    keys = table.column("record_key").to_pylist()
+    assert keys[0] == "a:1000.4636.158133" and keys[1] == "o:T52324111211|16027"
+    assert table.column("resubmit_file").to_pylist().count("resubmit.csv") == 1
+
+
+def test_a_batch_is_known_by_its_batch_id(ledger: str, tmp_path: Path) -> None:
+    results = [
+        PAGED / "submission.json",
+        PAGED / "results-page1.json",
+        PAGED / "results-page2.json",
+    ]
+    code, _stdout, stderr = _reconcile(
+        PAGED / "sent.csv", *results, "--out", tmp_path / "out", "--ledger", ledger
+    )
+    assert code == 1, stderr
+    (entry,) = _batches(ledger)
+    assert entry["batch_id"] == "F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13"
+    assert entry["batch_key"] == "batch:F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13"
+    assert entry["results_complete"] is True
+
+
+def test_no_ledger_records_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "ledger.sqlite"
+    monkeypatch.setenv("RECONCILER_LEDGER", str(path))
+    code, _stdout, _stderr = _reconcile(
+        DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o", "--no-ledger"
+    )
+    assert code == 1 and not path.exists()
+    monkeypatch.setenv("RECONCILER_LEDGER", "off")
+    code, _stdout, _stderr = _reconcile(
+        DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o"
+    )
+    assert code == 1 and not path.exists()
+
+
+def test_the_default_ledger_is_in_the_user_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RECONCILER_LEDGER")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    if sys.platform != "linux":
+        pytest.skip("the data folder is XDG's on Linux only")
+    code, _stdout, stderr = _reconcile(
+        DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o"
+    )
+    assert code == 1, stderr
+    assert (tmp_path / "data" / "reconciler" / "ledger.sqlite").is_file()
+
+
+def test_a_newer_or_corrupt_ledger_is_one_line_and_changes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ledger = tmp_path / "ledger.sqlite"
+    code, _stdout, _stderr = _reconcile(
+        DEMO / "sent.csv", DEMO / "results.csv", "--out", out, "--ledger", ledger
+    )
+    assert code == 1
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("UPDATE ledger_meta SET value = '99' WHERE key = 'schema_version'")
+    code, _stdout, stderr = _reconcile(
+        DEMO / "sent.csv", DEMO / "results.csv", "--out", out, "--ledger", ledger
+    )
+    assert code == 2
+    assert stderr.splitlines() == [
+        f"reconciler: sqlite:///{ledger} was written by a newer reconciler (schema 99, this "
+        "one knows 1); upgrade reconciler, or use another --ledger"
+    ]
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(b"this is not a database" * 100)
+    code, _stdout, stderr = _reconcile(
+        DEMO / "sent.csv", DEMO / "results.csv", "--out", out, "--ledger", broken
+    )
+    assert code == 2 and len(stderr.splitlines()) == 1
+    assert "cannot open the ledger" in stderr and "--no-ledger" in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_two_processes_recording_at_once_lose_nothing(ledger: str, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cases = [
+        (DEMO, [DEMO / "results.csv"]),
+        (
+            PAGED,
+            [PAGED / n for n in ("submission.json", "results-page1.json", "results-page2.json")],
+        ),
+        (ROOT / "fixtures" / "no_errors", [ROOT / "fixtures" / "no_errors" / "results.csv"]),
+    ]
+    runs = []
+    for i, (folder, results) in enumerate(cases):
+        command = [
+            sys.executable, "-m", "reconciler", "reconcile", str(folder / "sent.csv"),
+            *map(str, results), "--out", str(tmp_path / f"o{i}"), "--ledger", ledger, "--quiet",
+        ]  # fmt: skip
+        runs.append(subprocess.Popen(command, env=env, stderr=subprocess.PIPE))
+    for proc in runs:
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode in (0, 1), err.decode()
+    assert len(_batches(ledger)) == 3
+
+
+def test_history_lists_the_batches(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    _reconcile(DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o", "--ledger", ledger)
+    result = runner.invoke(app, ["history", "--ledger", str(ledger)])
+    assert result.exit_code == 0, result.stderr
+    assert "sent.csv" in result.stdout and "20 of 30 accepted (66.7%)" in result.stdout
+    result = runner.invoke(app, ["history", "--ledger", str(ledger), "--json"])
+    (entry,) = json.loads(result.stdout)
+    assert entry["records"] == 30 and entry["codes"]["ACTION_NOT_FOUND"] == 2
