@@ -303,11 +303,13 @@ def audit(
     until: options.Until = None,
     out: Annotated[Path | None, options.out_option("audit_<since>/")] = None,
     no_xlsx: options.NoXlsx = False,
+    ledger: options.Ledger = None,
+    no_ledger: options.NoLedger = False,
     quiet: options.Quiet = False,
     debug: options.Debug = False,
 ) -> None:
     """Reconcile every completed submission of a window whose file is in --sent-dir, with one
-    index page (index.html, index.csv) of them all."""
+    index page (index.html, index.csv) of them all; each batch is recorded in the ledger."""
     from .pipeline import ReconcileOptions
     from .remote import audit as run_audit
 
@@ -320,7 +322,7 @@ def audit(
             options.day(until, "--until"),
             sent_dir,
             out_dir,
-            ReconcileOptions(workbooks=not no_xlsx),
+            ReconcileOptions(workbooks=not no_xlsx, ledger=options.ledger(ledger, no_ledger)),
             progress=say,
         )
     if not quiet:

@@ -379,6 +379,9 @@ def test_audit_reconciles_every_completed_batch_with_an_index(api: FakeApi, tmp_
     assert (out / BATCH / "report.html").is_file()
     assert (out / BATCH / "errors-001.json").read_bytes() == _page(1)
     _no_token_anywhere(tmp_path, stdout, stderr)
+    # Each reconciled batch is in the ledger (the test session's), known by its BatchId.
+    result = runner.invoke(app, ["history", "--json"])
+    assert BATCH in [entry["batch_id"] for entry in json.loads(result.stdout)]
 
 
 def test_ctrl_c_while_the_snapshot_is_written_leaves_none(
