@@ -2,10 +2,11 @@
 
 Python turns a signal into an exception raised wherever the main thread happens to be. When
 that is inside a library's C code (numpy's import runs optional look-ups whose failures it
-clears), the exception can be cleared with them: the run would go on and replace the previous
-outputs although the user asked it to stop. So the handler also notes the signal, and
-``check`` raises ``KeyboardInterrupt`` again at the points that matter: when start-up is done
-and before new outputs take the place of the previous ones.
+clears, or a weakref callback of the import system, where Python only prints it), the
+exception can be lost: the run would go on and replace the previous outputs although the user
+asked it to stop. So the handler also notes the signal, and ``check`` raises
+``KeyboardInterrupt`` again at the points that matter: when start-up is done and before new
+outputs take the place of the previous ones. Such a lost interrupt prints nothing.
 
 Only ``python -m reconciler`` (the ``reconciler`` command) installs the handler; code run in
 process (tests, a notebook) keeps its own.
@@ -14,7 +15,9 @@ process (tests, a notebook) keeps its own.
 from __future__ import annotations
 
 import signal
+import sys
 from types import FrameType
+from typing import Any
 
 SIGNALS: tuple[str, ...] = ("SIGINT", "SIGTERM", "SIGHUP")
 
@@ -26,12 +29,22 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _unraisable(unraisable: Any) -> None:
+    """Python prints an exception raised where it cannot propagate (a weakref callback of the
+    import system, say) as "Exception ignored in ...". An interrupt raised there is noted
+    already and raised again by ``check``: it must not print a traceback on the way."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _noted:
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def install() -> None:
     """Handle SIGINT, SIGTERM and SIGHUP alike (the clean-up of Ctrl-C runs for each)."""
     for name in SIGNALS:
         sig = getattr(signal, name, None)
         if sig is not None:
             signal.signal(sig, _handler)
+    sys.unraisablehook = _unraisable
 
 
 def check() -> None:

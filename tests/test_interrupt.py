@@ -368,3 +368,34 @@ def test_every_signal_early_in_a_run_is_one_line_and_exit_130(
             assert snapshot(out) in (setup.a, setup.b)
         else:  # a fast machine finished first: the signal met the outputs already complete
             assert snapshot(out) == setup.b, stderr.decode()
+
+
+def test_an_interrupt_python_could_only_print_prints_nothing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A KeyboardInterrupt raised in a weakref callback (the import system's module locks) is
+    # "ignored" by Python with a traceback on stderr; noted, it is raised again later.
+    import weakref
+
+    monkeypatch.setattr(interrupts, "_noted", [])
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    previous = {name: signal.getsignal(getattr(signal, name)) for name in interrupts.SIGNALS}
+    interrupts.install()
+    try:
+
+        class Thing:
+            pass
+
+        def callback(_ref: object) -> None:
+            signal.raise_signal(signal.SIGINT)
+
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing  # the callback runs; the KeyboardInterrupt cannot propagate from it
+        assert ref() is None
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+    assert "Exception ignored" not in capsys.readouterr().err
