@@ -116,7 +116,7 @@ def reconcile(
     catalogue: Catalogue | None = None,
     progress: Progress | None = None,
     keep: Sequence[tuple[Path, str]] = (),
-    _ledger: tuple[Future[Ledger], Future[str]] | None = None,
+    _ledger: Future[Ledger] | None = None,
 ) -> Reconciliation:
     """Read the sent file and its results (one file, or several: the pages of one export
     and the batch's status), tie every result to its record and classify every record; with
@@ -151,7 +151,6 @@ def reconcile(
         from .ledger.store import open_ledger
 
         opening = background("ledger", open_ledger, options.ledger)
-        sha = background("sha256", file_sha256, sent_path)
         try:
             return reconcile(
                 sent_path,
@@ -161,7 +160,7 @@ def reconcile(
                 catalogue=catalogue,
                 progress=progress,
                 keep=keep,
-                _ledger=(opening, sha),
+                _ledger=opening,
             )
         finally:
             with contextlib.suppress(Exception):
@@ -169,6 +168,8 @@ def reconcile(
     any_xlsx = any(_is_xlsx(p) for p in paths)
     step(f"reading {sent_path.name}")
     sent = _read(sent_path, options.sheet, any_xlsx, options.encoding)
+    # The sent file's SHA-256 (the ledger's) once the reader has found it a regular file.
+    sha = background("sha256", file_sha256, sent_path) if _ledger is not None else None
     _refuse_results_as_sent(sent)
     tables = []
     kept = dict(keep)
@@ -182,7 +183,8 @@ def reconcile(
     if out is None:
         return stages.finish()
     step("writing outputs")
-    return _write(stages, out, options, keep=keep, ledger=_ledger)
+    ledger = (_ledger, sha) if _ledger is not None and sha is not None else None
+    return _write(stages, out, options, keep=keep, ledger=ledger)
 
 
 def reconcile_tables(

@@ -200,3 +200,18 @@ def test_history_lists_the_batches(tmp_path: Path) -> None:
     result = runner.invoke(app, ["history", "--ledger", str(ledger), "--json"])
     (entry,) = json.loads(result.stdout)
     assert entry["records"] == 30 and entry["codes"]["ACTION_NOT_FOUND"] == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_given_as_the_sent_file_never_blocks_the_ledger(tmp_path: Path) -> None:
+    # The reader refuses a pipe; nothing may open it meanwhile (a reader of a pipe without a
+    # writer waits forever, and the process would never exit).
+    pipe = tmp_path / "sent.csv"
+    os.mkfifo(pipe)
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "reconcile", str(pipe), str(DEMO / "results.csv"),
+         "--out", str(tmp_path / "out"), "--ledger", str(tmp_path / "ledger.sqlite")],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "is not a regular file" in done.stderr

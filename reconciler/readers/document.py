@@ -35,8 +35,12 @@ def read_document_bytes(path: Path) -> bytes:
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in blocks (hashlib works outside the GIL)."""
+    """SHA-256 of a regular file's bytes, read in blocks (hashlib works outside the GIL).
+    Anything else (a pipe would block forever) is refused before it is opened."""
     import hashlib
+    import stat
 
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise InputError("is not a regular file; it cannot be hashed", path=path)
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
