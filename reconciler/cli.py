@@ -18,6 +18,7 @@ from .console import (
     guarded,
     is_large,
     notes,
+    print_attempts,
     print_audit,
     print_check,
     print_history,
@@ -334,11 +335,31 @@ def audit(
 @guarded
 def history(
     since: options.Since = None,
+    batch: Annotated[
+        str | None,
+        typer.Option("--batch", metavar="ID", help="One batch (its BatchId or file name)."),
+    ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option(
+            "--record",
+            metavar="KEY",
+            help="One record's attempts: an ActionId, an Oid, or a key a:<ActionId>, "
+            "o:<Oid>|<ActionTrackerId>.",
+        ),
+    ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", metavar="DIR", help="Write every table as CSV into DIR."),
+    ] = None,
     ledger: options.Ledger = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")] = False,
+    force: options.Force = False,
     debug: options.Debug = False,
 ) -> None:
-    """The batches the ledger remembers: records, acceptance and codes, oldest first."""
+    """The batches the ledger remembers (records, acceptance, codes and their trend), one
+    record's attempts, or every table as CSV."""
+    from .ledger import queries
     from .ledger.store import open_ledger
 
     url = options.ledger(ledger, False)
@@ -347,7 +368,23 @@ def history(
     first = options.day(since, "--since")
     opened = open_ledger(url)
     try:
-        rows = opened.batches(since=first.isoformat() if first else None)
+        rows = queries.select_batches(
+            opened.batches(since=first.isoformat() if first else None), batch
+        )
+        if batch is not None and not rows:
+            raise UsageError(f"the ledger {opened.where} knows no batch {batch!r}")
+        if export is not None:
+            from .writers import staged_output, write_csv
+
+            frames = queries.export_frames(opened, rows)
+            with staged_output(export, force=force) as stage:
+                for name, frame in frames.items():
+                    write_csv(frame, stage / name, safe=True)
+            typer.echo(f"outputs in {export}: {', '.join(sorted(frames))}")
+            return
+        if record is not None:
+            print_attempts(record, queries.attempts(opened, rows, record.strip()), as_json=as_json)
+            return
     finally:
         opened.close()
-    print_history(rows, opened.where, as_json=as_json)
+    print_history(rows, queries.trend(rows), opened.where, as_json=as_json)

@@ -315,12 +315,19 @@ def print_audit(run: AuditRun) -> None:
     typer.echo(f"outputs in {run.out}: {', '.join(run.outputs)} and a folder per batch")
 
 
-def print_history(rows: Sequence[Mapping[str, Any]], where: str, *, as_json: bool) -> None:
-    """The ledger's batches, as lines or as JSON."""
+def print_history(
+    rows: Sequence[Mapping[str, Any]],
+    trend: Mapping[str, Sequence[int]],
+    where: str,
+    *,
+    as_json: bool,
+) -> None:
+    """The ledger's batches and the trend of their codes, as lines or as JSON."""
     import json
 
     if as_json:
-        typer.echo(json.dumps([dict(r) for r in rows], indent=2, ensure_ascii=False, default=str))
+        data = {"batches": [dict(r) for r in rows], "trend": dict(trend)}
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
         return
     if not rows:
         typer.echo(f"the ledger {where} knows no batch yet")
@@ -334,4 +341,28 @@ def print_history(rows: Sequence[Mapping[str, Any]], where: str, *, as_json: boo
         typer.echo(
             f"{r['reconciled_at']}  {printable(str(name))}: {accepted} of {n} accepted "
             f"({pct}%), {r['rejected']} rejected" + (f" · {printable(top)}" if top else "")
+        )
+    if len(rows) > 1 and trend:
+        typer.echo("by code, batch after batch:")
+        for code, counts in trend.items():
+            typer.echo(f"  {printable(code)}: {' → '.join(str(c) for c in counts)}")
+
+
+def print_attempts(key: str, found: Sequence[Mapping[str, Any]], *, as_json: bool) -> None:
+    """One record's attempts, oldest first."""
+    import json
+
+    if as_json:
+        typer.echo(json.dumps([dict(f) for f in found], indent=2, ensure_ascii=False))
+        return
+    if not found:
+        typer.echo(f"the ledger has no record {printable(key)}")
+        return
+    for n, f in enumerate(found, 1):
+        name = f.get("batch_id") or f.get("file_name")
+        codes = f" ({f['codes']})" if f.get("codes") else ""
+        resent = f"; resent in {f['resubmit_file']}" if f.get("resubmit_file") else ""
+        typer.echo(
+            f"attempt {n}: {f['reconciled_at']}  {printable(str(name))} line {f['line']}: "
+            f"{f['outcome']}{printable(codes)}, {f['resolution']}{printable(resent)}"
         )

@@ -191,15 +191,67 @@ def test_two_processes_recording_at_once_lose_nothing(ledger: str, tmp_path: Pat
     assert len(_batches(ledger)) == 3
 
 
-def test_history_lists_the_batches(tmp_path: Path) -> None:
+def test_history_lists_the_batches_and_the_trend_of_their_codes(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.sqlite"
     _reconcile(DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o", "--ledger", ledger)
+    paged = [PAGED / n for n in ("submission.json", "results-page1.json", "results-page2.json")]
+    _reconcile(PAGED / "sent.csv", *paged, "--out", tmp_path / "p", "--ledger", ledger)
     result = runner.invoke(app, ["history", "--ledger", str(ledger)])
     assert result.exit_code == 0, result.stderr
-    assert "sent.csv" in result.stdout and "20 of 30 accepted (66.7%)" in result.stdout
+    lines = result.stdout.splitlines()
+    assert "sent.csv: 20 of 30 accepted (66.7%), 10 rejected" in lines[0]
+    assert "F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13: 13 of 20 accepted (65.0%)" in lines[1]
+    assert lines[2] == "by code, batch after batch:"
+    assert any(line.strip().startswith("ALREADY_LOCKED: 2 → ") for line in lines[3:])
     result = runner.invoke(app, ["history", "--ledger", str(ledger), "--json"])
-    (entry,) = json.loads(result.stdout)
-    assert entry["records"] == 30 and entry["codes"]["ACTION_NOT_FOUND"] == 2
+    data = json.loads(result.stdout)
+    assert [b["records"] for b in data["batches"]] == [30, 20]
+    assert data["trend"]["ALREADY_LOCKED"][0] == 2
+    result = runner.invoke(
+        app,
+        ["history", "--ledger", str(ledger), "--batch", "F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13"],
+    )
+    assert len(result.stdout.splitlines()) == 1
+    result = runner.invoke(app, ["history", "--ledger", str(ledger), "--batch", "F-nope"])
+    assert result.exit_code == 2 and "knows no batch 'F-nope'" in result.stderr
+
+
+def test_history_of_one_record(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    for run in ("a", "b"):  # the same file twice into two folders: one entry, one attempt
+        _reconcile(
+            DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / run, "--ledger", ledger
+        )
+    result = runner.invoke(
+        app, ["history", "--ledger", str(ledger), "--record", "1000.4636.158207"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (
+        result.stdout.splitlines() == [result.stdout.splitlines()[0]]
+        and "line 4: rejected (ALREADY_LOCKED), no_action" in result.stdout
+    )
+    result = runner.invoke(
+        app, ["history", "--ledger", str(ledger), "--record", "T52324111211", "--json"]
+    )
+    (attempt,) = json.loads(result.stdout)
+    assert attempt["record_key"] == "o:T52324111211|16027" and attempt["outcome"] == "accepted"
+
+
+def test_history_exports_every_table(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.sqlite"
+    _reconcile(DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o", "--ledger", ledger)
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["history", "--ledger", str(ledger), "--export", str(out)])
+    assert result.exit_code == 0, result.stderr
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert names == ["batch_codes.csv", "batches.csv", "records.csv", "resubmissions.csv"]
+    with (out / "records.csv").open(encoding="utf-8", newline="") as handle:
+        records = list(csv.DictReader(handle))
+    assert len(records) == 30 and records[0]["record_key"] == "a:1000.4636.158133"
+    with (out / "resubmissions.csv").open(encoding="utf-8", newline="") as handle:
+        (resent,) = list(csv.DictReader(handle))
+    assert resent["file_name"] == "resubmit.csv" and resent["records"] == "1"
+    assert len(resent["sha256"]) == 64
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")

@@ -162,6 +162,11 @@ class Ledger:
             row["codes"] = dict(sorted(codes.get(row["id"], {}).items(), key=lambda kv: -kv[1]))
         return rows
 
+    def resubmissions(self) -> list[dict[str, Any]]:
+        r = schema.resubmissions
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(select(r).order_by(r.c.id))]
+
     def records_of(self, entry: int) -> tuple[str, bytes] | None:
         """The encoded records of one batch entry (format, data)."""
         r = schema.batch_records.c
