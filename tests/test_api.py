@@ -381,7 +381,7 @@ def test_audit_reconciles_every_completed_batch_with_an_index(api: FakeApi, tmp_
     _no_token_anywhere(tmp_path, stdout, stderr)
     # Each reconciled batch is in the ledger (the test session's), known by its BatchId.
     result = runner.invoke(app, ["history", "--json"])
-    assert BATCH in [entry["batch_id"] for entry in json.loads(result.stdout)]
+    assert BATCH in [entry["batch_id"] for entry in json.loads(result.stdout)["batches"]]
 
 
 def test_ctrl_c_while_the_snapshot_is_written_leaves_none(
