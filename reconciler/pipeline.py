@@ -148,9 +148,7 @@ def reconcile(
         # Opened (its schema checked, SQLAlchemy imported) on a thread of its own while the
         # inputs are read; joined before any output is written, so a ledger that cannot be
         # used stops the run before it changes anything.
-        from .ledger.store import open_ledger
-
-        opening = background("ledger", open_ledger, options.ledger)
+        opening = background("ledger", _open_ledger, options.ledger)
         try:
             return reconcile(
                 sent_path,
@@ -579,6 +577,13 @@ def _write_files(
         summary = replace(finished.result().summary, outputs=tuple(written))
         write_json(summary.to_json(), stage / SUMMARY)
     return written
+
+
+def _open_ledger(url: str) -> Ledger:
+    """Open the ledger; SQLAlchemy is imported here, on the thread that calls it."""
+    from .ledger.store import open_ledger
+
+    return open_ledger(url)
 
 
 def _record(
