@@ -166,8 +166,9 @@ def reconcile(
     any_xlsx = any(_is_xlsx(p) for p in paths)
     step(f"reading {sent_path.name}")
     sent = _read(sent_path, options.sheet, any_xlsx, options.encoding)
-    # The sent file's SHA-256 (the ledger's) once the reader has found it a regular file.
-    sha = background("sha256", file_sha256, sent_path) if _ledger is not None else None
+    # The sent file's SHA-256 (the ledger's) once the reader has found it a regular file:
+    # taken by the start-up read when it read this very file, else read again on a thread.
+    sha = background("sha256", _sent_digest, sent_path) if _ledger is not None else None
     _refuse_results_as_sent(sent)
     tables = []
     kept = dict(keep)
@@ -577,6 +578,14 @@ def _write_files(
         summary = replace(finished.result().summary, outputs=tuple(written))
         write_json(summary.to_json(), stage / SUMMARY)
     return written
+
+
+def _sent_digest(path: Path) -> str:
+    """The sent file's SHA-256: the start-up read's when it read this very file, else read
+    again now."""
+    from .readers import prefetch
+
+    return prefetch.digest(path) or file_sha256(path)
 
 
 def _open_ledger(url: str) -> Ledger:

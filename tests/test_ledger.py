@@ -4,6 +4,7 @@ sets RECONCILER_TEST_POSTGRES; elsewhere the PostgreSQL cases skip, saying so)."
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import sqlite3
@@ -188,7 +189,13 @@ def test_two_processes_recording_at_once_lose_nothing(ledger: str, tmp_path: Pat
     for proc in runs:
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode in (0, 1), err.decode()
-    assert len(_batches(ledger)) == 3
+    batches = _batches(ledger)
+    assert len(batches) == 3
+    # The SHA-256 the start-up read took is the file's.
+    digests = {
+        hashlib.sha256((folder / "sent.csv").read_bytes()).hexdigest() for folder, _ in cases
+    }
+    assert {b["sent_sha256"] for b in batches} == digests
 
 
 def test_history_lists_the_batches_and_the_trend_of_their_codes(tmp_path: Path) -> None:

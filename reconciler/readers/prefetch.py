@@ -9,6 +9,10 @@ the thread starts, so the thread imports nothing (two threads importing numpy at
 deadlock when Ctrl-C interrupts one mid-import), and Ctrl-C and SIGTERM are blocked on it, so
 they always reach the main thread.
 
+For ``reconcile`` with the ledger on, the thread also takes the SHA-256 of the files it read
+(``digest``): the ledger needs the sent file's, and the thread has its bytes while a core is
+otherwise idle.
+
 A read made here is only a head start. ``readers`` takes the bytes only for the same path, a
 regular file under its size limit, unchanged since (device, inode, size and modification time,
 the same before and after the read and when taken). It takes the parse only for those very
@@ -51,6 +55,8 @@ class _Job:
 
 
 _jobs: dict[str, _Job] = {}
+_digests: dict[str, tuple[Identity, str]] = {}  # path -> (identity when read, SHA-256)
+_hashed = threading.Event()
 _lock = threading.Lock()
 
 
@@ -78,8 +84,17 @@ def start(argv: Sequence[str]) -> None:
     from . import layout  # noqa: F401
 
     jobs = [_Job() for _ in paths]
+    hash_them = (
+        argv[0] == "reconcile"
+        and "--no-ledger" not in argv
+        and os.environ.get("RECONCILER_LEDGER", "").strip().lower()
+        not in ("off", "no", "none", "0", "false")
+    )
     thread = threading.Thread(
-        target=_read_all, args=(paths, jobs), name="reconciler-prefetch", daemon=True
+        target=_read_all,
+        args=(paths, jobs, hash_them),
+        name="reconciler-prefetch",
+        daemon=True,
     )
     try:
         thread.start()
@@ -87,9 +102,10 @@ def start(argv: Sequence[str]) -> None:
         return
     with _lock:
         _jobs.update(zip(paths, jobs, strict=True))
+    _started.append(True)
 
 
-def _read_all(paths: list[str], jobs: list[_Job]) -> None:
+def _read_all(paths: list[str], jobs: list[_Job], hash_them: bool = False) -> None:
     # Ctrl-C and SIGTERM go to the main thread, never to this one: the kernel may hand a
     # process signal to any thread, and a main thread blocked on an import lock this thread
     # holds would then not wake to raise KeyboardInterrupt (a hang at start-up).
@@ -113,12 +129,21 @@ def _read_all(paths: list[str], jobs: list[_Job]) -> None:
                     # One thread: the other core stays with the imports it overlaps.
                     job.table = layout.arrow_read(job.data, *job.layout, threads=False)
             job.parsed.set()
+        if hash_them:
+            import hashlib
+
+            for key, job in zip(paths, jobs, strict=True):
+                if job.data is not None and job.identity is not None:
+                    digest = hashlib.sha256(job.data).hexdigest()  # outside the GIL
+                    with _lock:
+                        _digests[key] = (job.identity, digest)
     except BaseException:  # the usual read reports whatever went wrong
         pass
     finally:
         for job in jobs:
             job.read.set()
             job.parsed.set()
+        _hashed.set()
 
 
 def _read_one(path: Path, job: _Job) -> None:
@@ -160,6 +185,26 @@ def parsed(data: bytes, layout: Layout) -> Any:
             _jobs.pop(key, None)
         return job.table
     return None
+
+
+_started: list[bool] = []
+
+
+def digest(path: Path) -> str | None:
+    """The SHA-256 of ``path`` taken from the bytes read ahead, when the file is still the one
+    read (device, inode, size, modification time); None otherwise."""
+    if not _started:
+        return None
+    _hashed.wait()
+    with _lock:
+        found = _digests.get(str(path))
+    if found is None:
+        return None
+    try:
+        now = identity(path)
+    except OSError:
+        return None
+    return found[1] if now == found[0] else None
 
 
 def release(path: Path) -> None:
