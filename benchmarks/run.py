@@ -72,7 +72,28 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
     for name, args in (
         (
             "reconcile (all outputs)",
-            ["reconcile", str(sent), str(results), "--out", str(out / f"all_{n}"), "--force"],
+            [
+                "reconcile",
+                str(sent),
+                str(results),
+                "--out",
+                str(out / f"all_{n}"),
+                "--force",
+                "--no-ledger",
+            ],
+        ),
+        (
+            "reconcile + ledger",
+            [
+                "reconcile",
+                str(sent),
+                str(results),
+                "--out",
+                str(out / f"ledger_{n}"),
+                "--force",
+                "--ledger",
+                str(out / f"ledger_{n}.sqlite"),
+            ],
         ),
         (
             "reconcile --no-xlsx",
@@ -84,6 +105,7 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
                 str(out / f"noxlsx_{n}"),
                 "--no-xlsx",
                 "--force",
+                "--no-ledger",
             ],
         ),
         ("check", ["check", str(sent), "--out", str(out / f"check_{n}"), "--force"]),

@@ -366,6 +366,10 @@ def history(
     if url is None:
         raise UsageError("the ledger is off (RECONCILER_LEDGER); name one with --ledger")
     first = options.day(since, "--since")
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        # Asking must not create a ledger.
+        typer.echo(f"the ledger {url} does not exist yet: reconcile records the first batch")
+        return
     opened = open_ledger(url)
     try:
         rows = queries.select_batches(

@@ -274,3 +274,11 @@ def test_a_pipe_given_as_the_sent_file_never_blocks_the_ledger(tmp_path: Path) -
     )  # fmt: skip
     assert done.returncode == 2
     assert "is not a regular file" in done.stderr
+
+
+def test_asking_the_history_does_not_create_a_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "none.sqlite"
+    result = runner.invoke(app, ["history", "--ledger", str(path)])
+    assert result.exit_code == 0
+    assert "does not exist yet" in result.stdout
+    assert not path.exists()
