@@ -38,6 +38,11 @@ def main() -> None:
         if done.code is None or isinstance(done.code, int):
             _leave(done.code or 0)
         raise
+    except Exception:
+        if interrupts.noted():  # the interrupt, disguised by the code it landed in
+            sys.stderr.write(f"reconciler: {INTERRUPTED}\n")
+            _leave(EXIT_INTERRUPTED)
+        raise
 
 
 def _leave(code: int) -> None:

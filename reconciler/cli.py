@@ -142,6 +142,10 @@ def reconcile(
         notes([rec.line_base.warning], "warning")
     if not quiet:
         print_reconciliation(rec.summary, out_dir)
+        if settings.ledger is not None:
+            from .ledger.location import shown
+
+            typer.echo(f"recorded in the ledger {shown(settings.ledger)}")
     raise typer.Exit(EXIT_ATTENTION if rec.needs_attention else EXIT_OK)
 
 

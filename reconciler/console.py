@@ -108,6 +108,10 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             silence_stdout()
             raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except Exception as exc:
+            from . import interrupts
+
+            if interrupts.noted():  # the interrupt, disguised by the code it landed in
+                raise fail(INTERRUPTED, EXIT_INTERRUPTED) from None
             if debug:
                 traceback.print_exc()
             raise fail(

@@ -47,6 +47,12 @@ def install() -> None:
     sys.unraisablehook = _unraisable
 
 
+def noted() -> bool:
+    """Whether an interrupt arrived (an exception raised since may be its disguise: Python
+    wraps one raised in ``__set_name__`` in a RuntimeError, for instance)."""
+    return bool(_noted)
+
+
 def check() -> None:
     """Raise ``KeyboardInterrupt`` if an interrupt arrived, even one that was swallowed."""
     if _noted:

@@ -399,3 +399,24 @@ def test_an_interrupt_python_could_only_print_prints_nothing(
         for name, handler in previous.items():
             signal.signal(getattr(signal, name), handler)
     assert "Exception ignored" not in capsys.readouterr().err
+
+
+def test_an_interrupt_disguised_as_another_exception_is_still_an_interrupt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python wraps a KeyboardInterrupt raised in __set_name__ (a class being created while a
+    # module is imported) in a RuntimeError: once an interrupt is noted, any failure is it.
+    import typer
+
+    from reconciler.console import guarded
+
+    monkeypatch.setattr(interrupts, "_noted", [signal.SIGTERM])
+
+    @guarded
+    def command() -> None:
+        raise RuntimeError("Error calling __set_name__ on 'cached_property' instance")
+
+    with pytest.raises(typer.Exit) as done:
+        command()
+    assert done.value.exit_code == 130
+    assert capsys.readouterr().err.splitlines() == [f"reconciler: {INTERRUPTED}"]

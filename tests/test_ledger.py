@@ -282,3 +282,17 @@ def test_asking_the_history_does_not_create_a_ledger(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "does not exist yet" in result.stdout
     assert not path.exists()
+
+
+def test_the_run_says_where_it_was_recorded(tmp_path: Path) -> None:
+    from reconciler.ledger.location import shown
+
+    ledger = tmp_path / "ledger.sqlite"
+    _code, stdout, _stderr = _reconcile(
+        DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o", "--ledger", ledger
+    )
+    assert stdout.splitlines()[-1] == f"recorded in the ledger {ledger}"
+    assert (
+        shown("postgresql+psycopg://team:s3cret@db.example.com:5432/reconciler")
+        == "postgresql+psycopg://team:***@db.example.com:5432/reconciler"
+    )

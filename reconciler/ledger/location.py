@@ -32,3 +32,18 @@ def ledger_url(given: str | None, env: Mapping[str, str] | None = None) -> str |
             return "postgresql+psycopg://" + target.split("://", 1)[1]
         return target
     return f"sqlite:///{Path(target).expanduser().resolve()}"
+
+
+def shown(url: str) -> str:
+    """The ledger as the terminal names it: a file's path, or the URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if url.startswith("sqlite:///"):
+        return url.removeprefix("sqlite:///")
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        user = f"{parts.username}:***@" if parts.username else ""
+        port = f":{parts.port}" if parts.port else ""
+        parts = parts._replace(netloc=f"{user}{host}{port}")
+    return urlunsplit(parts)
