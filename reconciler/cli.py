@@ -40,6 +40,7 @@ app = typer.Typer(
 )
 
 RECONCILE_STAGES = 9  # the progress steps of reconcile (pipeline.reconcile's, then writing)
+LEDGER_STAGES = 1  # and with the ledger: looking up earlier batches
 
 
 def version_callback(value: bool) -> None:
@@ -93,6 +94,7 @@ def reconcile(
     force: options.Force = False,
     ledger: options.Ledger = None,
     no_ledger: options.NoLedger = False,
+    again: options.Again = False,
     quiet: options.Quiet = False,
     debug: options.Debug = False,
 ) -> None:
@@ -120,6 +122,7 @@ def reconcile(
         force=force,
         encoding=options.encoding_name(encoding),
         ledger=options.ledger(ledger, no_ledger),
+        again=again,
     )
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
     if bool(results) == bool(batch):
@@ -127,7 +130,8 @@ def reconcile(
             "give the results files after the sent file, or --batch BATCH_ID to fetch them "
             "(one or the other)"
         )
-    with progress(is_large([sent, *(results or [])]), RECONCILE_STAGES) as step:
+    stages = RECONCILE_STAGES + (LEDGER_STAGES if settings.ledger is not None else 0)
+    with progress(is_large([sent, *(results or [])]), stages) as step:
         if batch:
             from .remote import reconcile_batch
 

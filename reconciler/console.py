@@ -214,6 +214,18 @@ def print_reconciliation(s: Summary, out_dir: Path) -> None:
             f"  {s.unmatched_results} result row{'' if s.unmatched_results == 1 else 's'} "
             "tied to no record: see unmatched_results.csv"
         )
+    history = s.history
+    if history is not None and (history.batches_before or history.recorded_before):
+        seen = history.records_seen_before
+        typer.echo(
+            f"  ledger: {plural(history.batches_before, 'other batch', 'other batches')}"
+            + (f"; {plural(seen, 'record')} sent before (Attempt, PreviousBatch)" if seen else "")
+            + (
+                "; this batch was reconciled before: its entry is updated"
+                if history.recorded_before
+                else ""
+            )
+        )
     for warning in s.warnings:
         typer.echo(f"  warning: {warning}")
     typer.echo(f"outputs in {out_dir}: {', '.join(s.outputs or ())}")
@@ -370,3 +382,8 @@ def print_attempts(key: str, found: Sequence[Mapping[str, Any]], *, as_json: boo
             f"attempt {n}: {f['reconciled_at']}  {printable(str(name))} line {f['line']}: "
             f"{f['outcome']}{printable(codes)}, {f['resolution']}{printable(resent)}"
         )
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``1 record``, ``1,204 records``."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"

@@ -181,6 +181,31 @@ class MoneyFigures:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TrendPoint:
+    """One batch the ledger remembers, for the report's trend chart."""
+
+    batch: str  # its BatchId, else the sent file's name
+    reconciled_at: str
+    records: int
+    accepted: int
+    rejected: int
+    this_run: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryFigures:
+    """What the ledger knew when the run was reconciled."""
+
+    ledger: str  # where (a file, or a URL without its password)
+    batches_before: int  # other batches it held
+    recorded_before: bool  # this batch was reconciled before: its entry is updated
+    records_seen_before: int  # records with Attempt > 1
+    already_sent: int = 0  # corrected records held back: the same row was sent before
+    again: bool = False  # --again: nothing was held back
+    trend: tuple[TrendPoint, ...] = ()  # the latest batches, oldest first, this one last
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
     """The figures of one reconcile run (summary.json, the terminal, the report, the
     workbook's Summary sheet)."""
@@ -237,6 +262,7 @@ class Summary:
     needs_attention_files: tuple[str, ...]
     held_by_modification_cap: int = 0
     formula_like_cells_in_resubmission: int = 0
+    history: HistoryFigures | None = None  # None: no ledger
     money: MoneyFigures
     sent_fields: Mapping[str, str]
     sent_item_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -402,6 +428,8 @@ class ReconcileOptions:
     # The ledger's database URL (``ledger.ledger_url``); None: no ledger. Used only when the
     # run writes its outputs.
     ledger: str | None = None
+    # Resubmit corrected rows even when the ledger says the same row went out before.
+    again: bool = False
 
 
 # --------------------------------------------------------------------------- a finished run

@@ -175,6 +175,14 @@ Ledger = Annotated[
 NoLedger = Annotated[
     bool, typer.Option("--no-ledger", help="Do not record this run in the ledger.")
 ]
+Again = Annotated[
+    bool,
+    typer.Option(
+        "--again",
+        help="Resubmit corrected rows even when the ledger shows the same row sent, or "
+        "written to be sent, before.",
+    ),
+]
 
 
 def ledger(given: str | None, off: bool) -> str | None:

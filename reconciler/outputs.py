@@ -49,8 +49,14 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "Resolution",
     "TiedBy",
     "TieNote",
+    "Attempt",
+    "PreviousBatch",
+    "PreviousOutcome",
     "Advice",
 )
+# What reconciled.csv ended with before the ledger's columns (``reconciler report`` reads both).
+LEDGER_COLUMNS: tuple[str, ...] = ("Attempt", "PreviousBatch", "PreviousOutcome")
+RECORD_COLUMNS_V1: tuple[str, ...] = tuple(c for c in RECORD_COLUMNS if c not in LEDGER_COLUMNS)
 ATTENTION_COLUMNS: tuple[str, ...] = (
     "SourceLine",
     "ErrorCodes",

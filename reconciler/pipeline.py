@@ -38,12 +38,14 @@ from .gather import Gathered, assess, gather
 from .match import Ties, foreign_evidence, match_results
 from .model import (
     FixFiles,
+    HistoryFigures,
     Outcome,
     ReconcileOptions,
     Reconciliation,
     RemediateOptions,
     Summary,
     Table,
+    TrendPoint,
 )
 from .normalize import ID_FIELDS, PAYLOAD_FIELDS, result_rows, sent_keys
 from .outputs import (
@@ -66,7 +68,7 @@ from .outputs import (
 )
 from .readers import read_table
 from .readers.document import file_sha256
-from .remediate import Remediation, remediate
+from .remediate import Prior, Remediation, remediate
 from .summary import summarise
 from .threads import background
 from .writers import (
@@ -83,6 +85,7 @@ from .writers import (
 
 if TYPE_CHECKING:
     from .ledger.entries import EncodedRecords
+    from .ledger.past import Attempts, Past
     from .ledger.store import Ledger
     from .preflight import CheckResult, FixResult
 
@@ -169,6 +172,11 @@ def reconcile(
     # The sent file's SHA-256 (the ledger's) once the reader has found it a regular file:
     # taken by the start-up read when it read this very file, else read again on a thread.
     sha = background("sha256", _sent_digest, sent_path) if _ledger is not None else None
+    looking = None
+    if _ledger is not None and sha is not None:
+        # The ledger's other batches, read while the inputs are: they give each record its
+        # attempt, the cap its earlier modifications, the resubmission what went out before.
+        looking = _Looking(_ledger, background("past", _load_past, _ledger), sha)
     _refuse_results_as_sent(sent)
     tables = []
     kept = dict(keep)
@@ -178,7 +186,9 @@ def reconcile(
         if out is not None and path in kept:
             table = replace(table, path=out / kept[path])
         tables.append(table)
-    stages = _stages(sent, tables, options, catalogue, step, encode=out is not None)
+    stages = _stages(
+        sent, tables, options, catalogue, step, encode=out is not None, looking=looking
+    )
     if out is None:
         return stages.finish()
     step("writing outputs")
@@ -266,6 +276,7 @@ class _Stages:
     now: datetime
     sent_rows: Future[list[Any]] | None  # reconciled.csv's encoded sent rows, when wanted
     known: Mapping[str, pd.Series]  # the sent records' identifier keys (id_key), by field
+    looked: _Looked | None = None  # what the ledger's other batches said
 
     def finish(self) -> Reconciliation:
         """Summarise: the figures of the run, and the run itself."""
@@ -282,6 +293,7 @@ class _Stages:
             self.options,
             self.foreign,
             now=self.now,
+            history=self.looked.history if self.looked is not None else None,
         )
         return Reconciliation(
             sent=self.sent,
@@ -306,6 +318,7 @@ def _stages(
     step: Progress,
     *,
     encode: bool = False,
+    looking: _Looking | None = None,
 ) -> _Stages:
     step("recognising the files")
     now = options.now or clock()
@@ -371,8 +384,24 @@ def _stages(
     # Results are trusted only once the submission is complete (impact-reference §7.3):
     # nothing is corrected or resubmitted before then.
     no_fixes = not submission.complete
-    remediation = remediate(sent, sent_schema, verdict, catalogue, fixes, known, skip=no_fixes)
-    records = remediation.records.assign(SourceLine=np.asarray(sent.lines, dtype=np.int64))
+    looked = None
+    if looking is not None:
+        step("looking up earlier batches in the ledger")
+        looked = _look_back(looking, sent, sent_schema, known, submission, options)
+    remediation = remediate(
+        sent,
+        sent_schema,
+        verdict,
+        catalogue,
+        fixes,
+        known,
+        skip=no_fixes,
+        prior=looked.prior if looked is not None else None,
+    )
+    records = remediation.records.assign(
+        SourceLine=np.asarray(sent.lines, dtype=np.int64),
+        **_attempt_columns(looked.attempts if looked is not None else None, len(sent.frame)),
+    )
     unmatched = _unmatched_frame(ties, sent, gathered)
     release_free_memory()
     step("summarising")
@@ -391,7 +420,96 @@ def _stages(
         now=now,
         sent_rows=sent_rows,
         known=known,
+        looked=looked,
     )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Looking:
+    """The ledger of a run, while it opens: the ledger, its other batches, the sent file's
+    SHA-256."""
+
+    ledger: Future[Ledger]
+    past: Future[Past]
+    sha: Future[str]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Looked:
+    """What the ledger's other batches said about this run's records."""
+
+    keys: Any  # pa.Array: ledger.entries.record_keys
+    attempts: Attempts
+    prior: Prior
+    history: HistoryFigures
+
+
+def _look_back(
+    looking: _Looking,
+    sent: Table,
+    schema: SentSchema,
+    known: Mapping[str, pd.Series],
+    submission: SubmissionState,
+    options: ReconcileOptions,
+) -> _Looked:
+    """Each record's attempts, the earlier modifications of its action, and the check of
+    corrected rows against what went out before (not with --again)."""
+    import pyarrow as pa
+
+    from .ledger.entries import record_keys
+    from .ledger.location import shown
+
+    keys = record_keys(sent, schema, known)
+    ids = submission.batch_ids
+    past = looking.past.result().without(ids[0] if len(ids) == 1 else None, looking.sha.result())
+    attempts = past.attempts(keys)
+
+    def already_sent(positions: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        return past.already_sent(keys.take(pa.array(positions)).to_pylist(), hashes)
+
+    prior = Prior(
+        modifications=past.modifications(keys),
+        already_sent=None if options.again else already_sent,
+    )
+    trend = tuple(
+        TrendPoint(
+            batch=b.label,
+            reconciled_at=b.reconciled_at,
+            records=b.records,
+            accepted=b.accepted,
+            rejected=b.rejected,
+        )
+        for b in past.earlier[-(TREND_BATCHES - 1) :]
+    )
+    history = HistoryFigures(
+        ledger=shown(looking.ledger.result().where),
+        batches_before=len(past.batches),
+        recorded_before=past.own is not None,
+        records_seen_before=attempts.seen_before,
+        again=options.again,
+        trend=trend,
+    )
+    return _Looked(keys, attempts, prior, history)
+
+
+TREND_BATCHES = 12  # the report's trend chart: this batch and the 11 before it
+
+
+def _attempt_columns(attempts: Attempts | None, n: int) -> dict[str, Any]:
+    """reconciled.csv's Attempt, PreviousBatch and PreviousOutcome (blank without a ledger)."""
+    if attempts is None:
+        blank = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=pd.Index([""]))
+        return {"Attempt": blank, "PreviousBatch": blank, "PreviousOutcome": blank}
+    top = int(attempts.attempt.max()) if n else 1
+    numbers = pd.Categorical.from_codes(
+        attempts.attempt.astype(np.int32) - 1,
+        categories=pd.Index([str(i) for i in range(1, top + 1)]),
+    )
+    return {
+        "Attempt": numbers,
+        "PreviousBatch": pd.Categorical(attempts.previous),
+        "PreviousOutcome": pd.Categorical(attempts.previous_outcome),
+    }
 
 
 def _read(path: Path, sheet: str | None, other_is_xlsx: bool, encoding: str | None) -> Table:
@@ -503,18 +621,18 @@ def _write(
     finished = background("summary", stages.finish)
     names = resubmit_names(stages.remediation.resubmit_records, options.max_rows)
     encoded = None
-    if ledger is not None:
+    if ledger is not None and stages.looked is not None:
         from .ledger.entries import encode_run_records
 
         encoded = background(
             "ledger",
             encode_run_records,
             stages.sent,
-            stages.sent_schema,
             stages.records,
             names,
             options.max_rows,
-            stages.known,
+            stages.looked.keys,
+            stages.remediation.correction_hashes,
         )
     n_attention = int(stages.records["Resolution"].isin(NEEDS_ATTENTION).sum())
     parts = _Parts(
@@ -586,6 +704,12 @@ def _sent_digest(path: Path) -> str:
     from .readers import prefetch
 
     return prefetch.digest(path) or file_sha256(path)
+
+
+def _load_past(opening: Future[Ledger]) -> Past:
+    from .ledger.past import load_past
+
+    return load_past(opening.result())
 
 
 def _open_ledger(url: str) -> Ledger:

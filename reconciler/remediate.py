@@ -9,7 +9,7 @@ the sent frame is never mutated; corrected rows are a new frame.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +26,7 @@ from .formulas import formula_mask
 from .model import IntArray, Outcome, RemediateOptions, Resolution, Table
 from .normalize import action_codes
 from .outputs import CHANGE_COLUMNS
+from .rowhash import row_hashes
 from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
 from .threads import background
 
@@ -40,6 +41,10 @@ class Remediation:
     # The resubmission's rows: auto_fixed sent rows, corrected, original labels, sent order.
     corrected: pd.DataFrame
     formula_cells: int  # formula-like values kept exact in the resubmission
+    # With a ledger (``Prior``): the row hash of each resubmitted row, and how many corrected
+    # records were held back because the same row was sent (or written) before.
+    correction_hashes: np.ndarray | None = None
+    already_sent: int = 0
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -51,6 +56,17 @@ class Remediation:
             "not numbers; they are kept exactly as sent (impact.com needs the data), but a "
             "spreadsheet would run them as formulas: do not open resubmit.csv in one",
         )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Prior:
+    """What the ledger's other batches say, for remediation. ``modifications``: per record,
+    the modifications of its action they may have applied (for the 1,000 cap).
+    ``already_sent``: given the corrected records (positions) and the row hashes of their
+    corrected rows, why each must not be resubmitted ("" where it may); None with --again."""
+
+    modifications: np.ndarray | None = None
+    already_sent: Callable[[IntArray, np.ndarray], np.ndarray] | None = None
 
 
 def _resubmission(
@@ -138,13 +154,20 @@ def _start_file_counts(
     schema: SentSchema,
     records: pd.DataFrame,
     known_keys: Mapping[str, pd.Series] | None = None,
+    earlier: np.ndarray | None = None,
 ) -> Future[_FileCounts] | None:
     """Start counting, on a thread of its own, the file's rows per action of each record
     remediation may correct (for the 1,000-modifications cap); None when the cap cannot bind.
-    It runs while the corrections are worked out."""
+    It runs while the corrections are worked out. ``earlier``: modifications per record in
+    other batches (the ledger's)."""
     n = table.records
-    # In a file of at most 500 rows, its rows plus their resubmission stay within 1,000.
-    if schema.template not in MODIFICATION_TEMPLATES or 2 * n <= MAX_MODIFICATIONS_PER_ACTION:
+    # In a file of at most 500 rows, its rows plus their resubmission stay within 1,000
+    # (with what earlier batches applied).
+    most = int(earlier.max()) if earlier is not None and len(earlier) else 0
+    if (
+        schema.template not in MODIFICATION_TEMPLATES
+        or 2 * n + most <= MAX_MODIFICATIONS_PER_ACTION
+    ):
         return None
     return background("cap", _file_counts, table.frame, schema, known_keys, candidates(records))
 
@@ -158,9 +181,12 @@ def remediate(
     known_keys: Mapping[str, pd.Series] | None = None,
     *,
     skip: bool = False,
+    prior: Prior | None = None,
 ) -> Remediation:
     """``known_keys``: identifier keys of the sent records already computed (``id_key``).
     ``skip``: correct nothing (the results are not final); records keep their verdicts.
+    ``prior``: what the ledger's other batches say (the cap counts their modifications; a
+    corrected row they sent or wrote already is held back for review).
 
     Two pieces run on a second thread, joined before this returns: counting the file's rows
     per action for the modifications cap, and building the resubmission's rows."""
@@ -170,8 +196,9 @@ def remediate(
         kept["FixColumns"] = pd.Series("", index=kept.index, dtype=object)
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in CHANGE_COLUMNS})
         return Remediation(kept, empty, (), 0, 0, table.frame.iloc[0:0].copy(), 0)
-    file_counts = _start_file_counts(table, schema, records, known_keys)
-    return _remediate(table, schema, records, catalogue, opts, file_counts)
+    earlier = prior.modifications if prior is not None else None
+    file_counts = _start_file_counts(table, schema, records, known_keys, earlier)
+    return _remediate(table, schema, records, catalogue, opts, file_counts, prior)
 
 
 @dataclass(slots=True, eq=False)
@@ -198,6 +225,7 @@ def _remediate(
     catalogue: Catalogue,
     opts: RemediateOptions,
     capped_keys: Future[_FileCounts] | None,
+    prior: Prior | None,
 ) -> Remediation:
     """The decision, step by step: which rules each candidate needs, what they correct,
     which records cannot be resubmitted whatever the rules say, which corrections conflict,
@@ -222,17 +250,16 @@ def _remediate(
     resolution = np.asarray(
         _categorical(records["Resolution"], RESOLUTION_NAMES).codes, dtype=np.int8
     ).copy()
-    capped = _apply_cap(capped_keys, auto, resolution, state)
+    earlier = prior.modifications if prior is not None else None
+    capped = _apply_cap(capped_keys, auto, resolution, state, earlier)
     warnings = [f"{capped} records were held back by the 1,000-modifications cap"] if capped else []
-
-    is_auto = (
-        auto[all_changes["pos"].to_numpy(dtype=np.int64)]
-        if len(all_changes)
-        else np.array([], bool)
-    )
-    applied = all_changes[is_auto].reset_index(drop=True)
+    # With a ledger, the corrected rows are hashed, and those sent before held back, before
+    # the advice is written; without one they are built on the second core meanwhile.
+    hashes, held = None, 0
+    if prior is not None:
+        hashes, held = _hold_already_sent(sent, all_changes, auto, resolution, state, prior)
+    applied = _applied(all_changes, auto)
     auto_pos = np.flatnonzero(auto)
-    # The resubmission's rows, on the second core while the advice is written.
     resubmission = background("resubmit", _resubmission, sent, auto_pos, applied)
     resolution[auto_pos] = RESOLUTION_CODE[Resolution.AUTO_FIXED]
     advice = _advise(records, cand, auto, all_changes, state)
@@ -264,7 +291,47 @@ def _remediate(
         resubmit_records=len(auto_pos),
         corrected=corrected,
         formula_cells=formula_cells,
+        correction_hashes=hashes,
+        already_sent=held,
     )
+
+
+def _applied(all_changes: pd.DataFrame, auto: BoolArray) -> pd.DataFrame:
+    """The changed cells of the records resubmitted."""
+    if not len(all_changes):
+        return all_changes.reset_index(drop=True)
+    keep = auto[all_changes["pos"].to_numpy(dtype=np.int64)]
+    applied: pd.DataFrame = all_changes[keep].reset_index(drop=True)
+    return applied
+
+
+def _hold_already_sent(
+    sent: pd.DataFrame,
+    all_changes: pd.DataFrame,
+    auto: BoolArray,
+    resolution: npt.NDArray[np.int8],
+    state: _Decision,
+    prior: Prior,
+) -> tuple[np.ndarray, int]:
+    """Hash each corrected row; hold back (for review, with the reason) those the ledger
+    says were sent or written for resubmission before. The hashes of the rows kept, and how
+    many were held."""
+    auto_pos = np.flatnonzero(auto)
+    if not len(auto_pos):
+        return np.zeros(0, dtype=np.int64), 0
+    corrected, _ = _resubmission(sent, auto_pos, _applied(all_changes, auto))
+    hashes = row_hashes(corrected)
+    if prior.already_sent is None:
+        return hashes, 0
+    reasons = np.asarray(prior.already_sent(auto_pos, hashes), dtype=object)
+    held = reasons != ""
+    if not held.any():
+        return hashes, 0
+    rows = auto_pos[held]
+    auto[rows] = False
+    resolution[rows] = RESOLUTION_CODE[Resolution.REVIEW]
+    state.problem[rows] = join_text(reasons[held], state.problem[rows])
+    return hashes[~held], int(held.sum())
 
 
 def _rules_needed(
@@ -401,12 +468,15 @@ def _apply_cap(
     auto: BoolArray,
     resolution: npt.NDArray[np.int8],
     state: _Decision,
+    earlier: np.ndarray | None = None,
 ) -> int:
-    """impact.com's cap: at most 1,000 modifications per action, counting this resubmission.
+    """impact.com's cap: at most 1,000 modifications per action, counting this resubmission
+    and (``earlier``, per record) what other batches the ledger knows may have applied.
     Records over it are taken out of ``auto`` and left to support; how many."""
     if capped_keys is None or not auto.any():
         return 0
     action, in_file = capped_keys.result()
+    before = earlier if earlier is not None else np.zeros(len(auto), dtype=np.int64)
     # Per action: its rows in the file plus its rows in this resubmission.
     resent = np.zeros(len(auto), dtype=np.int64)
     auto_pos = np.flatnonzero(auto)
@@ -414,15 +484,16 @@ def _apply_cap(
     if len(named):
         again, _ = pd.factorize(action[named])
         resent[named] = np.bincount(again)[again]
-    over = named[in_file[named] + resent[named] > MAX_MODIFICATIONS_PER_ACTION]
+    over = named[in_file[named] + before[named] + resent[named] > MAX_MODIFICATIONS_PER_ACTION]
     if not len(over):
         return 0
     auto[over] = False
     resolution[over] = RESOLUTION_CODE[Resolution.CONTACT_SUPPORT]
     held = np.array(
         [
-            f"this action has {in_file[p]} modifications in the file and "
-            f"{resent[p]} would be resent; impact.com allows "
+            f"this action has {in_file[p]} modifications in the file"
+            + (f", {before[p]} in earlier batches (the ledger's)," if before[p] else "")
+            + f" and {resent[p]} would be resent; impact.com allows "
             f"{MAX_MODIFICATIONS_PER_ACTION} per action: contact support instead of "
             "resubmitting"
             for p in over

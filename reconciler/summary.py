@@ -8,6 +8,7 @@ and writes nothing, and runs once every other stage is done.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
@@ -22,6 +23,7 @@ from .gather import Gathered
 from .match import Ties
 from .model import (
     CompletenessFigures,
+    HistoryFigures,
     LineBase,
     MoneyFigures,
     Outcome,
@@ -30,6 +32,7 @@ from .model import (
     SubmissionFigures,
     Summary,
     Table,
+    TrendPoint,
 )
 from .outputs import FOLLOW_UP, NEEDS_ATTENTION, attention_names, resubmit_names
 from .readers import LEGACY_ENCODINGS
@@ -67,8 +70,10 @@ def summarise(
     foreign: str = "",
     *,
     now: datetime,
+    history: HistoryFigures | None = None,
 ) -> Summary:
-    """The figures of a reconcile run, from what its stages returned."""
+    """The figures of a reconcile run, from what its stages returned. ``history``: what the
+    ledger knew (this run's point of the trend is added here)."""
     results = gathered.table
     outcome = records["Outcome"]
     resolution = records["Resolution"]
@@ -129,6 +134,26 @@ def summarise(
             f"a spreadsheet, tied where the line or the rest of the key agrees (e.g. {example})"
         )
     warnings.extend(remediation.warnings)
+    if remediation.already_sent:
+        warnings.append(
+            f"{remediation.already_sent:,} corrected record"
+            f"{'s were' if remediation.already_sent > 1 else ' was'} left out of the "
+            "resubmission: the ledger shows the same row sent (or written to be sent) before; "
+            "they are in needs-attention with the batch (--again sends them anyway)"
+        )
+    rejected = int((outcome == Outcome.REJECTED).sum())
+    if history is not None:
+        point = TrendPoint(
+            batch=(submission.batch_ids[0] if len(submission.batch_ids) == 1 else sent.path.name),
+            reconciled_at=now.isoformat().replace("+00:00", "Z"),
+            records=n,
+            accepted=accepted,
+            rejected=rejected,
+            this_run=True,
+        )
+        history = replace(
+            history, already_sent=remediation.already_sent, trend=(*history.trend, point)
+        )
     ambiguous_results = int((unmatched["Reason"] == "ambiguous_key").sum())
     resubmit_n = remediation.resubmit_records
     attention_n = int(resolution.isin(NEEDS_ATTENTION).sum())
@@ -183,7 +208,7 @@ def summarise(
         foreign_results=foreign,
         accepted=accepted,
         accepted_pct=round(100.0 * accepted / n, 1) if n else 0.0,
-        rejected=int((outcome == Outcome.REJECTED).sum()),
+        rejected=rejected,
         missing=int((outcome == Outcome.MISSING).sum()),
         pending=int((outcome == Outcome.PENDING).sum()),
         unknown=int((outcome == Outcome.UNKNOWN).sum()),
@@ -208,6 +233,7 @@ def summarise(
         needs_attention_files=attention_names(attention_n, workbook=options.workbooks),
         held_by_modification_cap=remediation.capped,
         formula_like_cells_in_resubmission=remediation.formula_cells,
+        history=history,
         money=money_at_stake(sent, sent_schema, records),
         sent_fields=dict(sorted(sent_schema.fields.items())),
         sent_item_fields={

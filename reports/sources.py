@@ -15,7 +15,14 @@ import pandas as pd
 
 from reconciler.errors import InputError
 from reconciler.model import Reconciliation, Summary, SummaryError
-from reconciler.outputs import RECONCILED, RECORD_COLUMNS, SUMMARY, UNMATCHED, UNMATCHED_COLUMNS
+from reconciler.outputs import (
+    RECONCILED,
+    RECORD_COLUMNS,
+    RECORD_COLUMNS_V1,
+    SUMMARY,
+    UNMATCHED,
+    UNMATCHED_COLUMNS,
+)
 from reconciler.readers import read_table
 from reconciler.readers.document import read_json_document
 
@@ -62,15 +69,18 @@ def run_from_folder(out_dir: Path) -> RunData:
             )
     summary = _read_summary(out_dir / SUMMARY)
     records = read_table(out_dir / RECONCILED)
-    n_verdict = len(RECORD_COLUMNS)
-    if tuple(records.header[-n_verdict:]) != RECORD_COLUMNS:
+    frame = records.frame
+    for columns in (RECORD_COLUMNS, RECORD_COLUMNS_V1):  # the latter: before the ledger
+        if tuple(records.header[-len(columns) :]) == columns:
+            verdict = frame.iloc[:, -len(columns) :].set_axis(list(columns), axis=1)
+            break
+    else:
         raise InputError(
             f"does not end with the columns {', '.join(RECORD_COLUMNS)}; "
             "was it written by reconciler reconcile?",
             path=out_dir / RECONCILED,
         )
-    frame = records.frame
-    verdict = frame.iloc[:, -n_verdict:].set_axis(list(RECORD_COLUMNS), axis=1)
+    verdict = verdict.reindex(columns=list(RECORD_COLUMNS), fill_value="")
     try:
         lines = np.asarray(verdict["SourceLine"].astype(np.int64).to_numpy(), dtype=np.int64)
     except (TypeError, ValueError):
@@ -93,7 +103,7 @@ def run_from_folder(out_dir: Path) -> RunData:
         )
     return RunData(
         summary=summary,
-        sent=frame.iloc[:, :-n_verdict],
+        sent=frame.iloc[:, : -len(columns)],
         verdict=verdict,
         lines=lines,
         unmatched=unmatched.frame,

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import openpyxl
 
+from reconciler.outputs import RECORD_COLUMNS
 from tests.readers_cases import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
@@ -401,7 +402,7 @@ def wide_kept(count: int) -> Check:
         same_as_demo(out, stderr)
         with (out / "reconciled.csv").open(encoding="utf-8", newline="") as handle:
             header = next(csv.reader(handle))
-        assert len(header) == count + 7  # + SourceLine, Outcome, ErrorCodes, Resolution...
+        assert len(header) == count + len(RECORD_COLUMNS)  # + SourceLine, Outcome, ...
 
     return check
 

@@ -359,8 +359,10 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     os.close(leader)
     assert proc.wait(timeout=60) == 1
     text = seen.decode("utf-8", errors="replace")
-    assert "0/9" in text and "starting" in text  # stages counted from the start
-    assert "writing outputs" in text and "8/9" in text  # the last stage, named
+    # With the ledger (on here), one stage more: looking up earlier batches.
+    assert "0/10" in text and "starting" in text  # stages counted from the start
+    assert "earlier batches" in text
+    assert "writing outputs" in text and "9/10" in text  # the last stage, named
 
     piped = subprocess.run(
         [*args[:-3], "-o", str(tmp_path / "p"), "--quiet"],

@@ -58,8 +58,13 @@ def _run_all(work: Path, light: bool, *, seed: str, tz: str) -> dict[str, dict[s
         jobs.append([name, [*args, "--no-report", "--no-xlsx"] if light else args])
     if (work / "out").exists():
         shutil.rmtree(work / "out")
+    # Each set of runs records in an empty ledger at the same place: summary.json names it,
+    # and says whether a batch was recorded before.
+    for leftover in work.glob("ledger.sqlite*"):
+        leftover.unlink()
     env = dict(os.environ)
     env.update(
+        RECONCILER_LEDGER=str(work / "ledger.sqlite"),
         PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         SOURCE_DATE_EPOCH="1700000000",
         PYTHONHASHSEED=seed,

@@ -49,6 +49,9 @@ def test_sheets_follow_the_resolutions(tmp_path: Path) -> None:
         "Resolution",
         "TiedBy",
         "TieNote",
+        "Attempt",
+        "PreviousBatch",
+        "PreviousOutcome",
         "Advice",
     ]
     for name, n in rec.summary.by_resolution.items():
@@ -56,7 +59,7 @@ def test_sheets_follow_the_resolutions(tmp_path: Path) -> None:
         assert [c.value for c in ws[1]] == header
         assert ws.max_row == 1 + n, name
         assert ws.freeze_panes == "A2"
-        assert ws.auto_filter.ref == f"A1:N{1 + n}"
+        assert ws.auto_filter.ref == f"A1:Q{1 + n}"
         assert {str(r[10].value) for r in ws.iter_rows(min_row=2)} == {name}  # Resolution column
         lines = [r[7].value for r in ws.iter_rows(min_row=2)]
         assert lines == sorted(lines) and all(isinstance(v, int) for v in lines)

@@ -20,16 +20,20 @@ import pyarrow.ipc
 from reconciler.detect import SentSchema
 from reconciler.model import Reconciliation, Resolution, Table
 from reconciler.normalize import arrow_strings, id_key_arrow
+from reconciler.rowhash import row_hashes
 
 from .store import RunRecord
 
-RECORDS_FORMAT = "arrow-ipc-zstd/1"
+RECORDS_FORMAT = "arrow-ipc-zstd/2"
+# Formats this reconciler reads: /1 lacked ``correction_hash`` (read as null).
+READABLE_FORMATS = frozenset({"arrow-ipc-zstd/1", RECORDS_FORMAT})
 RECORD_SCHEMA = pa.schema(
     [
         ("position", pa.int32()),
         ("line", pa.int64()),
         ("record_key", pa.string()),
-        ("content_hash", pa.int64()),
+        ("content_hash", pa.int64()),  # rowhash.row_hashes of the row as sent
+        ("correction_hash", pa.int64()),  # of its corrected row, when it was resubmitted
         ("outcome", pa.dictionary(pa.int8(), pa.string())),
         ("codes", pa.dictionary(pa.int32(), pa.string())),
         ("resolution", pa.dictionary(pa.int8(), pa.string())),
@@ -48,7 +52,13 @@ def encode_records(table: pa.Table) -> bytes:
 
 
 def decode_records(data: bytes) -> pa.Table:
-    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    """Records as ``encode_records`` wrote them, in any readable format (columns a format
+    lacked come back null)."""
+    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    for i, field in enumerate(RECORD_SCHEMA):
+        if field.name not in table.column_names:
+            table = table.add_column(i, field, pa.nulls(table.num_rows, field.type))
+    return table
 
 
 def record_keys(
@@ -80,26 +90,6 @@ def record_keys(
     return key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
 
 
-def content_hashes(sent: Table) -> np.ndarray:
-    """A 64-bit hash of every value of each sent row, its columns in order: the row's values
-    joined by a unit separator (escaped where a value holds one, so that different rows never
-    join the same), then hashed as one text."""
-    from reconciler.bytescan import _bytes_match
-
-    columns = []
-    for label in sent.frame.columns:
-        arr = pc.cast(arrow_strings(sent.frame[label]).combine_chunks(), pa.string())
-        arr = pc.fill_null(arr, "")
-        if _bytes_match(arr, b"\x1f\\"):
-            arr = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), "\x1f", "\\x1f")
-        columns.append(arr)
-    if not columns:
-        return np.zeros(len(sent.frame), dtype=np.int64)
-    joined = pc.binary_join_element_wise(*columns, "\x1f")
-    hashed = pd.util.hash_array(joined.to_numpy(zero_copy_only=False), categorize=False)
-    return np.asarray(hashed, dtype=np.uint64).view(np.int64)
-
-
 def resubmit_files(records: pd.DataFrame, names: Sequence[str], max_rows: int | None) -> np.ndarray:
     """Per record: the resubmission file it is in, or ""."""
     n = len(records)
@@ -123,16 +113,23 @@ class EncodedRecords:
 
 def encode_run_records(
     sent: Table,
-    schema: SentSchema,
     records: pd.DataFrame,
     resubmit_names: Sequence[str],
     max_rows: int | None,
-    known: Mapping[str, pd.Series] | None = None,
+    keys: pa.Array,
+    corrections: np.ndarray | None,
 ) -> EncodedRecords:
     """The records' part of a ledger entry: known before the summary is, so it is worked out
-    while the outputs are written."""
+    while the outputs are written. ``keys``: ``record_keys``; ``corrections``: the row hashes
+    of the resubmission's rows (one per auto_fixed record, in sent order)."""
     n = len(records)
     files = resubmit_files(records, resubmit_names, max_rows)
+    correction = np.zeros(n, dtype=np.int64)
+    has_correction = np.zeros(n, dtype=bool)
+    if corrections is not None and len(corrections):
+        auto = np.flatnonzero((records["Resolution"] == Resolution.AUTO_FIXED).to_numpy(bool))
+        correction[auto] = corrections
+        has_correction[auto] = True
 
     def dictionary(values: pd.Series | np.ndarray, index: pa.DataType) -> pa.Array:
         """A verdict column (categorical already, mostly) as an Arrow dictionary array."""
@@ -147,8 +144,9 @@ def encode_run_records(
         [
             pa.array(np.arange(n, dtype=np.int32)),
             pa.array(np.asarray(sent.lines, dtype=np.int64)),
-            record_keys(sent, schema, known),
-            pa.array(content_hashes(sent)),
+            keys,
+            pa.array(row_hashes(sent.frame)),
+            pa.array(correction, mask=~has_correction),
             dictionary(records["Outcome"], pa.int8()),
             dictionary(records["ErrorCodes"], pa.int32()),
             dictionary(records["Resolution"], pa.int8()),

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Connection,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -58,6 +59,8 @@ batches = Table(
     Column("tool_version", String(40), nullable=False),
     Column("out_dir", Text),
 )
+# Version 2: a run finds its own batch's entry by the sent file as well as by BatchId.
+sent_sha256_index = Index("ix_batches_sent_sha256", batches.c.sent_sha256)
 
 batch_codes = Table(
     "batch_codes",
@@ -93,5 +96,10 @@ resubmissions = Table(
 
 Migration = Callable[[Connection], None]
 
-MIGRATIONS: dict[int, Migration] = {}
-"""Version n -> the change from n - 1 (none yet: version 1 is the first)."""
+
+def _index_sent_sha256(conn: Connection) -> None:
+    sent_sha256_index.create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Migration] = {2: _index_sent_sha256}
+"""Version n -> the change from n - 1 (version 1 is the first)."""

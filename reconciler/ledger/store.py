@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, insert, select, text, update
+from sqlalchemy import (
+    Engine,
+    create_engine,
+    delete,
+    event,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
@@ -67,6 +77,27 @@ class RunRecord:
     resubmissions: Sequence[tuple[str, str, int]]  # (file name, sha256, records)
 
 
+def own_entry(
+    entries: Sequence[tuple[int, str, str | None, str]], batch_id: str | None, sha256: str
+) -> int | None:
+    """Which of ``entries`` (id, batch key, BatchId, sent file's SHA-256) is the batch a run
+    reconciles, so that reconciling it again updates that entry: the entry of the same
+    BatchId; else, the same sent file recorded without a BatchId (results that name the batch
+    now); for results that name no batch, the latest entry of the same sent file."""
+    if batch_id is not None:
+        for entry, key, _bid, _sha in entries:
+            if key == f"batch:{batch_id}":
+                return entry
+    for entry, key, _bid, _sha in entries:
+        if key == f"file:{sha256}":
+            return entry
+    if batch_id is None:
+        same = [entry for entry, _key, _bid, sha in entries if sha == sha256]
+        if same:
+            return max(same)
+    return None
+
+
 class Ledger:
     """An open ledger (its schema checked)."""
 
@@ -82,14 +113,31 @@ class Ledger:
         try:
             with self.engine.begin() as conn:
                 _serialise(conn)
-                found = conn.execute(
-                    select(schema.batches.c.id)
-                    .where(schema.batches.c.batch_key == run.batch_key)
+                b = schema.batches.c
+                same = conn.execute(
+                    select(b.id, b.batch_key, b.batch_id, b.sent_sha256)
+                    .where(
+                        or_(
+                            b.batch_key.in_([run.batch_key, f"file:{run.sent_sha256}"]),
+                            b.sent_sha256 == run.sent_sha256,
+                        )
+                    )
                     .with_for_update()
-                ).scalar_one_or_none()
+                ).all()
+                found = own_entry(
+                    [(int(r[0]), str(r[1]), r[2], str(r[3])) for r in same],
+                    run.batch_id,
+                    run.sent_sha256,
+                )
+                batch_key, batch_id = run.batch_key, run.batch_id
+                if found is not None and batch_id is None:
+                    # Reconciled again from results that do not name the batch: the entry
+                    # keeps the BatchId it was recorded under.
+                    kept = next(r for r in same if int(r[0]) == found)
+                    batch_key, batch_id = str(kept[1]), kept[2]
                 values: dict[str, Any] = {
-                    "batch_key": run.batch_key,
-                    "batch_id": run.batch_id,
+                    "batch_key": batch_key,
+                    "batch_id": batch_id,
                     "file_name": run.file_name,
                     "sent_sha256": run.sent_sha256,
                     "template": run.template,

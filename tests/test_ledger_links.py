@@ -1,0 +1,210 @@
+"""What the ledger changes in a run: each record's attempts (Attempt, PreviousBatch,
+PreviousOutcome), corrections never resubmitted twice (unless --again), the 1,000 cap counted
+across batches, reconciling a batch again changing nothing. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from reconciler.ledger import ledger_url
+from reconciler.ledger.entries import RECORD_SCHEMA, decode_records, encode_records
+from reconciler.ledger.schema import SCHEMA_VERSION
+from reconciler.ledger.store import open_ledger, own_entry
+from tests.test_ledger import DEMO, _batches, _reconcile
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_ERRORS = ROOT / "fixtures" / "no_errors" / "results.csv"
+BAD_LINE = 7  # the demo's record corrected automatically (Reason 'item returned')
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _run(ledger: str, sent: Path, results: Path, out: Path, *extra: str) -> str:
+    code, stdout, stderr = _reconcile(sent, results, "--out", out, "--ledger", ledger, *extra)
+    assert code in (0, 1), stderr
+    return stdout
+
+
+def _copy(tmp_path: Path, name: str) -> Path:
+    """The demo's sent file under another name, one byte different (another batch)."""
+    path = tmp_path / name
+    path.write_bytes((DEMO / "sent.csv").read_bytes() + b"\n")
+    return path
+
+
+def test_a_resubmission_names_its_attempt_and_the_batch_before(ledger: str, tmp_path: Path) -> None:
+    _run(ledger, DEMO / "sent.csv", DEMO / "results.csv", tmp_path / "first")
+    first = _rows(tmp_path / "first" / "reconciled.csv")
+    assert {r["Attempt"] for r in first} == {"1"}
+    assert {r["PreviousBatch"] for r in first} == {""}
+    # The resubmission written, sent as a batch of its own, and accepted.
+    resubmit = tmp_path / "resubmit-sent.csv"
+    shutil.copyfile(tmp_path / "first" / "resubmit.csv", resubmit)
+    stdout = _run(ledger, resubmit, NO_ERRORS, tmp_path / "second")
+    (row,) = _rows(tmp_path / "second" / "reconciled.csv")
+    assert (row["Outcome"], row["Attempt"], row["PreviousBatch"], row["PreviousOutcome"]) == (
+        "accepted",
+        "2",
+        "sent.csv",
+        "rejected: BAD_DISPOSITION",
+    )
+    assert "1 record sent before (Attempt, PreviousBatch)" in stdout
+    history = json.loads((tmp_path / "second" / "summary.json").read_text())["history"]
+    assert history["batches_before"] == 1 and history["records_seen_before"] == 1
+    assert [p["batch"] for p in history["trend"]] == ["sent.csv", "resubmit-sent.csv"]
+    assert [p["this_run"] for p in history["trend"]] == [False, True]
+
+
+def test_the_same_correction_is_not_resubmitted_twice(ledger: str, tmp_path: Path) -> None:
+    _run(ledger, DEMO / "sent.csv", DEMO / "results.csv", tmp_path / "first")
+    written = (tmp_path / "first" / "resubmit.csv").read_bytes()
+    # The same records sent again in another file, with the same errors.
+    again = _copy(tmp_path, "sent-again.csv")
+    stdout = _run(ledger, again, DEMO / "results.csv", tmp_path / "second")
+    out = tmp_path / "second"
+    assert not (out / "resubmit.csv").exists()
+    held = [r for r in _rows(out / "needs-attention.csv") if r["SourceLine"] == str(BAD_LINE)]
+    assert len(held) == 1 and held[0]["Resolution"] == "review"
+    assert held[0]["Advice"].startswith(
+        "This same correction is already in resubmit.csv written for sent.csv (reconciled "
+    )
+    assert "reconcile with --again to send it anyway" in held[0]["Advice"]
+    assert "1 corrected record was left out of the resubmission" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["history"]["already_sent"] == 1 and summary["resubmit_records"] == 0
+    # --again sends it: the same row as the first time.
+    _run(ledger, again, DEMO / "results.csv", tmp_path / "third", "--again")
+    assert (tmp_path / "third" / "resubmit.csv").read_bytes() == written
+
+
+def test_a_correction_already_accepted_is_not_sent_again(ledger: str, tmp_path: Path) -> None:
+    _run(ledger, DEMO / "sent.csv", DEMO / "results.csv", tmp_path / "first")
+    resubmit = tmp_path / "resubmit-sent.csv"
+    shutil.copyfile(tmp_path / "first" / "resubmit.csv", resubmit)
+    _run(ledger, resubmit, NO_ERRORS, tmp_path / "second")  # sent and accepted
+    _run(ledger, _copy(tmp_path, "sent-again.csv"), DEMO / "results.csv", tmp_path / "third")
+    (held,) = [
+        r
+        for r in _rows(tmp_path / "third" / "needs-attention.csv")
+        if r["SourceLine"] == str(BAD_LINE)
+    ]
+    assert held["Advice"].startswith(
+        "This corrected row was already sent, exactly, in resubmit-sent.csv (reconciled "
+    )
+    assert "and accepted: it is applied" in held["Advice"]
+    assert not (tmp_path / "third" / "resubmit.csv").exists()
+
+
+def test_reconciling_a_batch_again_changes_nothing(ledger: str, tmp_path: Path) -> None:
+    _run(ledger, DEMO / "sent.csv", DEMO / "results.csv", tmp_path / "first")
+    stdout = _run(ledger, DEMO / "sent.csv", DEMO / "results.csv", tmp_path / "second")
+    for name in ("reconciled.csv", "resubmit.csv", "needs-attention.csv"):
+        assert (tmp_path / "first" / name).read_bytes() == (
+            tmp_path / "second" / name
+        ).read_bytes(), name
+    assert "this batch was reconciled before: its entry is updated" in stdout
+    history = json.loads((tmp_path / "second" / "summary.json").read_text())["history"]
+    assert history["recorded_before"] is True and history["batches_before"] == 0
+    assert len(_batches(ledger)) == 1
+
+
+def test_results_naming_the_batch_later_update_the_same_entry(tmp_path: Path) -> None:
+    # Recorded first from results without a BatchId, then from results that name it.
+    entries = [(1, "file:abc", None, "abc"), (2, "batch:77", "77", "def")]
+    assert own_entry(entries, "88", "abc") == 1  # adopted: the same file, no BatchId yet
+    assert own_entry(entries, "77", "zzz") == 2
+    assert own_entry(entries, None, "def") == 2  # no BatchId now: the same file's entry
+    assert own_entry(entries, "99", "def") is None  # the same file sent again as a new batch
+
+
+def test_modifications_in_earlier_batches_count_toward_the_cap(ledger: str, tmp_path: Path) -> None:
+    header = "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+    action = "1000.4636.777001"
+    earlier = tmp_path / "earlier.csv"
+    earlier.write_text(
+        header + "".join(f"{action},,,{i}.00,USD,,ORDER_UPDATE\n" for i in range(1, 1000)),
+        encoding="utf-8",
+    )
+    _run(ledger, earlier, NO_ERRORS, tmp_path / "first")  # 999 applied
+    now = tmp_path / "now.csv"
+    now.write_text(header + f"{action},,,5.00,USD,,item returned\n", encoding="utf-8")
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "Line,Order Id,Action Tracker Id,Error Type,Message\n2,,,Validation,BAD_DISPOSITION\n",
+        encoding="utf-8",
+    )
+    _run(ledger, now, results, tmp_path / "second")
+    (row,) = _rows(tmp_path / "second" / "needs-attention.csv")
+    assert row["Resolution"] == "contact_support"
+    assert row["Advice"].startswith(
+        "This action has 1 modifications in the file, 999 in earlier batches (the ledger's), "
+        "and 1 would be resent; impact.com allows 1000 per action"
+    )
+    assert not (tmp_path / "second" / "resubmit.csv").exists()
+
+
+def test_a_ledger_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    opened = open_ledger(ledger_url(str(path)) or "")
+    opened.close()
+    with sqlite3.connect(path) as conn:  # as the first version left it
+        conn.execute("DROP INDEX ix_batches_sent_sha256")
+        conn.execute("UPDATE ledger_meta SET value = '1' WHERE key = 'schema_version'")
+    opened = open_ledger(ledger_url(str(path)) or "")
+    opened.close()
+    with sqlite3.connect(path) as conn:
+        version = conn.execute("SELECT value FROM ledger_meta").fetchone()[0]
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list('batches')")}
+    assert version == str(SCHEMA_VERSION) == "2"
+    assert "ix_batches_sent_sha256" in indexes
+
+
+def test_records_of_the_first_format_are_read_with_no_corrections() -> None:
+    old = pa.schema([f for f in RECORD_SCHEMA if f.name != "correction_hash"])
+    table = pa.Table.from_pylist(
+        [
+            {
+                "position": 0,
+                "line": 2,
+                "record_key": "a:1",
+                "content_hash": 5,
+                "outcome": "accepted",
+                "codes": "",
+                "resolution": "none",
+                "resubmit_file": "",
+            }
+        ],
+        schema=old,
+    )
+    got = decode_records(encode_records(table))
+    assert got.schema.names == RECORD_SCHEMA.names
+    assert got.column("correction_hash").to_pylist() == [None]
+
+
+@pytest.mark.parametrize("again", [False, True])
+def test_without_a_ledger_the_columns_are_blank(tmp_path: Path, again: bool) -> None:
+    code, _stdout, stderr = _reconcile(
+        DEMO / "sent.csv",
+        DEMO / "results.csv",
+        "--out",
+        tmp_path / "out",
+        "--no-ledger",
+        *(["--again"] if again else []),
+    )
+    assert code == 1, stderr
+    rows = _rows(tmp_path / "out" / "reconciled.csv")
+    assert {(r["Attempt"], r["PreviousBatch"], r["PreviousOutcome"]) for r in rows} == {
+        ("", "", "")
+    }
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["history"] is None
