@@ -32,7 +32,7 @@ import pandas as pd
 from reconciler.catalogue import Catalogue, CodeInfo, load_catalogue
 from reconciler.errors import InputError, ReconcilerError
 from reconciler.formulas import unneutralise
-from reconciler.model import Reconciliation, required_summary_fields
+from reconciler.model import HistoryFigures, Reconciliation, required_summary_fields
 
 from .formatting import (
     CONTROL_CHARS,
@@ -333,11 +333,16 @@ class _Builder:
         codes_col = rows.column("verdict", "ErrorCodes")
         res_col = rows.column("verdict", "Resolution")
         advice_col = rows.column("verdict", "Advice")
+        history_col = self._history(rows)
         lines = self.run.lines[positions].tolist()
-        names = ("Line", "Identifiers", "Codes", "Resolution", "Values to check", "Advice")
+        names = (
+            "Line", "Identifiers", "Codes", "Resolution", "Sent before", "Values to check",
+            "Advice",
+        )  # fmt: skip
         useful = dict.fromkeys(names, section is None)
         useful["Line"] = useful["Identifiers"] = useful["Resolution"] = True
-        useful["Values to check"] = False
+        useful["Values to check"] = useful["Sent before"] = False
+        no_history = Cell("", "muted")
         advice_cells: dict[str, Cell] = {}
         res_cells: dict[str, Cell] = {}
         no_values = Cell("", "values", items=())
@@ -377,11 +382,15 @@ class _Builder:
                 res_cell = res_cells[res] = Cell(
                     resolution_label(res), "resolution", items=((res, ""),)
                 )
+            history = history_col[j]
+            if history:
+                useful["Sent before"] = True
             cells = [
                 Cell(str(lines[i]), "num"),
                 Cell(" ".join(v for _, v in id_items), "ids", items=id_items, marks=marks),
                 info.cell,
                 res_cell,
+                Cell(history) if history else no_history,
                 Cell("", "values", items=tuple(pairs)) if pairs else no_values,
                 advice_cell,
             ]
@@ -402,6 +411,21 @@ class _Builder:
             filterable=True,
             empty="No records.",
         )
+
+    def _history(self, rows: _Rows) -> list[str]:
+        """Per fetched record, what the ledger knew of it: ``Attempt 2: last sent in
+        sent.csv (rejected: BAD_DISPOSITION)``; "" for a first attempt, or without a ledger."""
+        attempts = rows.column("verdict", "Attempt")
+        batches = rows.column("verdict", "PreviousBatch")
+        outcomes = rows.column("verdict", "PreviousOutcome")
+        texts: list[str] = []
+        for attempt, batch, outcome in zip(attempts, batches, outcomes, strict=True):
+            if attempt in ("", "1"):
+                texts.append("")
+                continue
+            said = f" ({outcome})" if outcome else ""
+            texts.append(clip(f"Attempt {attempt}: last sent in {batch}{said}", MAX_ADVICE_CHARS))
+        return texts
 
     # -- sections
 
@@ -435,6 +459,8 @@ class _Builder:
             facts.append(Fact("Results", f"{state}: {done.detail}"))
         if s.results_tied is not None:
             facts.append(Fact("Results tied", f"{count(s.results_tied)} of {count(s.result_rows)}"))
+        if s.history is not None:
+            facts.append(Fact("Ledger", _ledger_fact(s.history)))
         facts.append(Fact("Generated", s.generated_at))
         facts.append(Fact("Tool", f"reconciler {s.version}"))
         return tuple(facts)
@@ -738,6 +764,39 @@ class _Builder:
             )
         return tuple(steps)
 
+    def trend_chart(self) -> Chart | None:
+        """Acceptance of the latest batches the ledger knows, this one last; None unless the
+        ledger knows an earlier batch."""
+        history = self.s.history
+        if history is None or len(history.trend) < 2:
+            return None
+        bars = []
+        for i, point in enumerate(history.trend):
+            rate = 100.0 * point.accepted / point.records if point.records else 0.0
+            # green from 95 %, amber from 80 %, red below (the resolution bars' colours)
+            tone = "none" if rate >= 95 else "fix_manually" if rate >= 80 else "no_action"
+            label = f"{point.batch} · {point.reconciled_at[:10]}"
+            if point.this_run:
+                label += " (this run)"
+            bars.append(
+                Bar(
+                    clip(label, 90),
+                    f"{rate:.1f}% of {count(point.records)}",
+                    f"{max(rate, 0.6 if point.accepted else 0.0):.1f}",
+                    i * _BAR_ROW,
+                    tone,
+                )
+            )
+        return Chart(
+            id="chart-trend",
+            title="Accepted, batch by batch",
+            description="Bar chart: the share of records accepted in each of the latest "
+            "batches the ledger remembers, oldest first, this run last.",
+            bars=tuple(bars),
+            height=_chart_height(bars),
+            note=f"From the ledger {history.ledger}; reconciler history lists every batch.",
+        )
+
     def charts(self) -> tuple[Chart, ...]:
         s = self.s
         by_code = s.by_code
@@ -760,7 +819,9 @@ class _Builder:
                 for r in ordered_resolutions(by_res)
             ]
         )
+        trend = self.trend_chart()
         return (
+            *((trend,) if trend is not None else ()),
             Chart(
                 id="chart-codes",
                 title="Records by error code",
@@ -971,6 +1032,17 @@ class _Builder:
             generated_at=s.generated_at,
             version=s.version,
         )
+
+
+def _ledger_fact(history: HistoryFigures) -> str:
+    parts = [f"{plural(history.batches_before, 'other batch', 'other batches')} known"]
+    if history.records_seen_before:
+        parts.append(f"{plural(history.records_seen_before, 'record')} sent before")
+    if history.already_sent:
+        parts.append(f"{count(history.already_sent)} held back: sent before")
+    if history.recorded_before:
+        parts.append("this batch was reconciled before")
+    return "; ".join(parts) + f" ({history.ledger})"
 
 
 def _scalar_text(value: object) -> str:

@@ -208,3 +208,20 @@ def test_without_a_ledger_the_columns_are_blank(tmp_path: Path, again: bool) -> 
     }
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["history"] is None
+
+
+def test_the_report_shows_the_trend_and_each_records_attempts(tmp_path: Path) -> None:
+    ledger = str(tmp_path / "ledger.sqlite")
+    _run(ledger, DEMO / "sent.csv", DEMO / "results.csv", tmp_path / "first")
+    first = (tmp_path / "first" / "report.html").read_text(encoding="utf-8")
+    assert 'id="chart-trend-t"' not in first  # nothing earlier to compare with
+    assert ">Sent before<" not in first
+    assert "0 other batches known" in first
+    _run(ledger, _copy(tmp_path, "sent-again.csv"), DEMO / "results.csv", tmp_path / "second")
+    report = (tmp_path / "second" / "report.html").read_text(encoding="utf-8")
+    assert 'id="chart-trend-t"' in report and "Accepted, batch by batch" in report
+    assert "sent-again.csv · " in report and "(this run)" in report
+    assert "66.7% of 30" in report
+    assert ">Sent before<" in report
+    assert "Attempt 2: last sent in sent.csv (rejected: BAD_DISPOSITION)" in report
+    assert "1 other batch known; 30 records sent before; 1 held back: sent before" in report
