@@ -69,6 +69,21 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
             None,
         )
     ]
+    # A ledger that already holds a batch of the same records (the file sent before, one byte
+    # different): each "second batch" run starts from a copy of it, so every record is tied
+    # to its earlier attempt and every correction checked against what went out before.
+    seeded = out / f"ledger_seed_{n}.sqlite"
+    if not seeded.exists():
+        earlier = out / f"earlier_{n}.csv"
+        earlier.write_bytes(sent.read_bytes() + b"\n")
+        measure(
+            [*reconciler, "reconcile", str(earlier), str(results), "--out",
+             str(out / f"earlier_{n}"), "--force", "--no-xlsx", "--no-report",
+             "--ledger", str(seeded)],
+            env,
+        )  # fmt: skip
+    second = out / f"ledger_second_{n}.sqlite"
+    prepare = {"reconcile + ledger, second batch": lambda: _fresh_copy(seeded, second)}
     for name, args in (
         (
             "reconcile (all outputs)",
@@ -96,6 +111,19 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
             ],
         ),
         (
+            "reconcile + ledger, second batch",
+            [
+                "reconcile",
+                str(sent),
+                str(results),
+                "--out",
+                str(out / f"second_{n}"),
+                "--force",
+                "--ledger",
+                str(second),
+            ],
+        ),
+        (
             "reconcile --no-xlsx",
             [
                 "reconcile",
@@ -117,6 +145,8 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
         for name, cmd, target, cmd_env in runs:
             if target.is_dir():
                 shutil.rmtree(target)
+            if name in prepare:
+                prepare[name]()
             # Flush what earlier commands (and the generator) wrote, so that writing it back to
             # disk does not land on this command's time.
             if hasattr(os, "sync"):
@@ -142,6 +172,13 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
             row["report_html"] = report.stat().st_size
         rows.append(row)
     return rows
+
+
+def _fresh_copy(source: Path, target: Path) -> None:
+    """``target`` as a copy of the SQLite ledger ``source`` (its journal files removed)."""
+    for leftover in target.parent.glob(target.name + "*"):
+        leftover.unlink()
+    shutil.copyfile(source, target)
 
 
 def main() -> None:
@@ -189,6 +226,10 @@ def main() -> None:
     if 100_000 in sizes and 1_000_000 in sizes:
         for run in ("reconcile (all outputs)", "reconcile --no-xlsx", "check"):
             print(f"scaling {run}: 1M / 100k = {by[(1_000_000, run)] / by[(100_000, run)]:.1f}x")
+    for n in sizes:
+        plain = by[(n, "reconcile (all outputs)")]
+        for run in ("reconcile + ledger", "reconcile + ledger, second batch"):
+            print(f"{run} at {n:,}: {by[(n, run)] - plain:+.2f} s, {by[(n, run)] / plain:.2f}x")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 

@@ -85,7 +85,7 @@ from .writers import (
 
 if TYPE_CHECKING:
     from .ledger.entries import EncodedRecords
-    from .ledger.past import Attempts, Past
+    from .ledger.past import Attempts, Linked, Past
     from .ledger.store import Ledger
     from .preflight import CheckResult, FixResult
 
@@ -105,6 +105,7 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+Hashed = tuple[np.ndarray, np.ndarray]  # positions of sent records, the hashes of their rows
 
 
 # --------------------------------------------------------------------------- reconcile
@@ -176,7 +177,7 @@ def reconcile(
     if _ledger is not None and sha is not None:
         # The ledger's other batches, read while the inputs are: they give each record its
         # attempt, the cap its earlier modifications, the resubmission what went out before.
-        looking = _Looking(_ledger, background("past", _load_past, _ledger), sha)
+        looking = _Looking(_ledger, background("past", _load_past, _ledger, sha), sha)
     _refuse_results_as_sent(sent)
     tables = []
     kept = dict(keep)
@@ -277,6 +278,7 @@ class _Stages:
     sent_rows: Future[list[Any]] | None  # reconciled.csv's encoded sent rows, when wanted
     known: Mapping[str, pd.Series]  # the sent records' identifier keys (id_key), by field
     looked: _Looked | None = None  # what the ledger's other batches said
+    content: Future[Hashed] | None = None  # hashes of sent rows the ledger keeps
 
     def finish(self) -> Reconciliation:
         """Summarise: the figures of the run, and the run itself."""
@@ -350,6 +352,11 @@ def _stages(
     rows = result_rows(combined, result_schema, catalogue)
     keys, skus, rewritten = keyed.result()
     known = {f: keys[f] for f in carried}
+    linking = (
+        background("link", _link, looking, sent, sent_schema, known)
+        if looking is not None
+        else None
+    )
     submission = assess(
         gathered, result_schema, rows, sent, require_complete=options.require_complete
     )
@@ -385,9 +392,14 @@ def _stages(
     # nothing is corrected or resubmitted before then.
     no_fixes = not submission.complete
     looked = None
-    if looking is not None:
+    content = None
+    if looking is not None and linking is not None:
         step("looking up earlier batches in the ledger")
-        looked = _look_back(looking, sent, sent_schema, known, submission, options)
+        looked = _look_back(looking, linking, submission, options)
+        if sent_rows is not None:
+            # Rows that may answer a correction written before are hashed (from the rows
+            # encoded for reconciled.csv) while the corrections are worked out.
+            content = background("rowhash", _content_hashes, sent_rows, looked.answering)
     remediation = remediate(
         sent,
         sent_schema,
@@ -421,6 +433,7 @@ def _stages(
         sent_rows=sent_rows,
         known=known,
         looked=looked,
+        content=content,
     )
 
 
@@ -438,38 +451,54 @@ class _Looking:
 class _Looked:
     """What the ledger's other batches said about this run's records."""
 
-    keys: Any  # pa.Array: ledger.entries.record_keys
+    parts: Any  # ledger.entries.KeyParts: each record's identifiers
     attempts: Attempts
     prior: Prior
     history: HistoryFigures
+    answering: np.ndarray  # records that may answer a correction written before
+
+
+def _content_hashes(sent_rows: Future[list[Any]], positions: np.ndarray) -> Hashed:
+    """The hashes of the sent rows at ``positions``, from their encoded text."""
+    import pyarrow as pa
+
+    from .rowhash import encoded_row_hashes
+
+    if not len(positions):
+        return positions, np.zeros(0, dtype=np.int64)
+    rows = pa.chunked_array(sent_rows.result()).take(pa.array(positions))
+    return positions, encoded_row_hashes(rows.chunks)
+
+
+def _link(
+    looking: _Looking, sent: Table, schema: SentSchema, known: Mapping[str, pd.Series]
+) -> Linked:
+    """The records' identifiers, tied to the ledger's records of the same keys (on a thread
+    of its own, while the results are tied and classified)."""
+    from .ledger.entries import key_parts
+
+    return looking.past.result().link(key_parts(sent, schema, known))
 
 
 def _look_back(
     looking: _Looking,
-    sent: Table,
-    schema: SentSchema,
-    known: Mapping[str, pd.Series],
+    linking: Future[Linked],
     submission: SubmissionState,
     options: ReconcileOptions,
 ) -> _Looked:
     """Each record's attempts, the earlier modifications of its action, and the check of
     corrected rows against what went out before (not with --again)."""
-    import pyarrow as pa
-
-    from .ledger.entries import record_keys
     from .ledger.location import shown
 
-    keys = record_keys(sent, schema, known)
+    linked = linking.result()
     ids = submission.batch_ids
-    past = looking.past.result().without(ids[0] if len(ids) == 1 else None, looking.sha.result())
-    attempts = past.attempts(keys)
-
-    def already_sent(positions: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-        return past.already_sent(keys.take(pa.array(positions)).to_pylist(), hashes)
-
+    linked = linked.without(ids[0] if len(ids) == 1 else None, looking.sha.result())
+    past = linked.past
+    attempts = linked.attempts()
+    can_tell = linked.past.records.num_rows > 0  # else no row went out before
     prior = Prior(
-        modifications=past.modifications(keys),
-        already_sent=None if options.again else already_sent,
+        modifications=linked.modifications(),
+        already_sent=linked.already_sent if can_tell and not options.again else None,
     )
     trend = tuple(
         TrendPoint(
@@ -489,7 +518,7 @@ def _look_back(
         again=options.again,
         trend=trend,
     )
-    return _Looked(keys, attempts, prior, history)
+    return _Looked(linked.parts, attempts, prior, history, linked.answering())
 
 
 TREND_BATCHES = 12  # the report's trend chart: this batch and the 11 before it
@@ -507,8 +536,8 @@ def _attempt_columns(attempts: Attempts | None, n: int) -> dict[str, Any]:
     )
     return {
         "Attempt": numbers,
-        "PreviousBatch": pd.Categorical(attempts.previous),
-        "PreviousOutcome": pd.Categorical(attempts.previous_outcome),
+        "PreviousBatch": attempts.previous,
+        "PreviousOutcome": attempts.previous_outcome,
     }
 
 
@@ -631,8 +660,10 @@ def _write(
             stages.records,
             names,
             options.max_rows,
-            stages.looked.keys,
+            stages.looked.parts,
             stages.remediation.correction_hashes,
+            stages.content,
+            stages.remediation.corrected,
         )
     n_attention = int(stages.records["Resolution"].isin(NEEDS_ATTENTION).sum())
     parts = _Parts(
@@ -706,10 +737,10 @@ def _sent_digest(path: Path) -> str:
     return prefetch.digest(path) or file_sha256(path)
 
 
-def _load_past(opening: Future[Ledger]) -> Past:
+def _load_past(opening: Future[Ledger], sha: Future[str]) -> Past:
     from .ledger.past import load_past
 
-    return load_past(opening.result())
+    return load_past(opening.result(), sha.result())
 
 
 def _open_ledger(url: str) -> Ledger:

@@ -41,8 +41,9 @@ class Remediation:
     # The resubmission's rows: auto_fixed sent rows, corrected, original labels, sent order.
     corrected: pd.DataFrame
     formula_cells: int  # formula-like values kept exact in the resubmission
-    # With a ledger (``Prior``): the row hash of each resubmitted row, and how many corrected
-    # records were held back because the same row was sent (or written) before.
+    # With a ledger that can tell (``Prior.already_sent``): the row hash of each resubmitted
+    # row, and how many corrected records were held back because the same row was sent (or
+    # written) before. None: the hashes are worked out when the run is recorded.
     correction_hashes: np.ndarray | None = None
     already_sent: int = 0
 
@@ -255,12 +256,17 @@ def _remediate(
     warnings = [f"{capped} records were held back by the 1,000-modifications cap"] if capped else []
     # With a ledger, the corrected rows are hashed, and those sent before held back, before
     # the advice is written; without one they are built on the second core meanwhile.
-    hashes, held = None, 0
-    if prior is not None:
-        hashes, held = _hold_already_sent(sent, all_changes, auto, resolution, state, prior)
+    hashes, held, built = None, 0, None
+    if prior is not None and prior.already_sent is not None:
+        hashes, held, built = _hold_already_sent(sent, all_changes, auto, resolution, state, prior)
     applied = _applied(all_changes, auto)
     auto_pos = np.flatnonzero(auto)
-    resubmission = background("resubmit", _resubmission, sent, auto_pos, applied)
+    resubmission: Future[tuple[pd.DataFrame, int]]
+    if built is not None:  # nothing was held back: the rows hashed are the resubmission
+        resubmission = Future()
+        resubmission.set_result(built)
+    else:
+        resubmission = background("resubmit", _resubmission, sent, auto_pos, applied)
     resolution[auto_pos] = RESOLUTION_CODE[Resolution.AUTO_FIXED]
     advice = _advise(records, cand, auto, all_changes, state)
 
@@ -312,26 +318,26 @@ def _hold_already_sent(
     resolution: npt.NDArray[np.int8],
     state: _Decision,
     prior: Prior,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, tuple[pd.DataFrame, int] | None]:
     """Hash each corrected row; hold back (for review, with the reason) those the ledger
-    says were sent or written for resubmission before. The hashes of the rows kept, and how
-    many were held."""
+    says were sent or written for resubmission before. The hashes of the rows kept, how many
+    were held, and the resubmission's rows when none was (else they are built again)."""
     auto_pos = np.flatnonzero(auto)
     if not len(auto_pos):
-        return np.zeros(0, dtype=np.int64), 0
-    corrected, _ = _resubmission(sent, auto_pos, _applied(all_changes, auto))
-    hashes = row_hashes(corrected)
+        return np.zeros(0, dtype=np.int64), 0, None
+    built = _resubmission(sent, auto_pos, _applied(all_changes, auto))
+    hashes = row_hashes(built[0])
     if prior.already_sent is None:
-        return hashes, 0
+        return hashes, 0, built
     reasons = np.asarray(prior.already_sent(auto_pos, hashes), dtype=object)
     held = reasons != ""
     if not held.any():
-        return hashes, 0
+        return hashes, 0, built
     rows = auto_pos[held]
     auto[rows] = False
     resolution[rows] = RESOLUTION_CODE[Resolution.REVIEW]
     state.problem[rows] = join_text(reasons[held], state.problem[rows])
-    return hashes[~held], int(held.sum())
+    return hashes[~held], int(held.sum()), None
 
 
 def _rules_needed(

@@ -14,7 +14,12 @@ import pyarrow as pa
 import pytest
 
 from reconciler.ledger import ledger_url
-from reconciler.ledger.entries import RECORD_SCHEMA, decode_records, encode_records
+from reconciler.ledger.entries import (
+    DECODED_SCHEMA,
+    RECORD_SCHEMA,
+    decode_records,
+    encode_records,
+)
 from reconciler.ledger.schema import SCHEMA_VERSION
 from reconciler.ledger.store import open_ledger, own_entry
 from tests.test_ledger import DEMO, _batches, _reconcile
@@ -29,8 +34,10 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _run(ledger: str, sent: Path, results: Path, out: Path, *extra: str) -> str:
-    code, stdout, stderr = _reconcile(sent, results, "--out", out, "--ledger", ledger, *extra)
+def _run(ledger: str, sent: Path, *files: Path, extra: tuple[str, ...] = ()) -> str:
+    """Reconcile ``sent`` with its results (every file but the last) into the last."""
+    *results, out = files
+    code, stdout, stderr = _reconcile(sent, *results, "--out", out, "--ledger", ledger, *extra)
     assert code in (0, 1), stderr
     return stdout
 
@@ -83,7 +90,7 @@ def test_the_same_correction_is_not_resubmitted_twice(ledger: str, tmp_path: Pat
     summary = json.loads((out / "summary.json").read_text())
     assert summary["history"]["already_sent"] == 1 and summary["resubmit_records"] == 0
     # --again sends it: the same row as the first time.
-    _run(ledger, again, DEMO / "results.csv", tmp_path / "third", "--again")
+    _run(ledger, again, DEMO / "results.csv", tmp_path / "third", extra=("--again",))
     assert (tmp_path / "third" / "resubmit.csv").read_bytes() == written
 
 
@@ -170,25 +177,55 @@ def test_a_ledger_of_the_first_schema_is_migrated(tmp_path: Path) -> None:
 
 
 def test_records_of_the_first_format_are_read_with_no_corrections() -> None:
-    old = pa.schema([f for f in RECORD_SCHEMA if f.name != "correction_hash"])
+    first = pa.schema(
+        [
+            ("position", pa.int32()),
+            ("line", pa.int64()),
+            ("record_key", pa.string()),
+            ("content_hash", pa.int64()),
+            ("outcome", pa.string()),
+            ("codes", pa.string()),
+            ("resolution", pa.string()),
+            ("resubmit_file", pa.string()),
+        ]
+    )
+    row = {
+        "position": 0,
+        "line": 2,
+        "record_key": "a:1",
+        "content_hash": 5,
+        "outcome": "accepted",
+        "codes": "",
+        "resolution": "none",
+        "resubmit_file": "",
+    }
+    got = decode_records(encode_records(pa.Table.from_pylist([row], schema=first)))
+    assert got.schema.names == DECODED_SCHEMA.names
+    assert got.column("record_key").to_pylist() == ["a:1"]
+    assert got.column("correction_hash").to_pylist() == [None]
+
+
+def test_keys_are_made_from_the_identifiers_kept() -> None:
     table = pa.Table.from_pylist(
         [
-            {
-                "position": 0,
-                "line": 2,
-                "record_key": "a:1",
-                "content_hash": 5,
-                "outcome": "accepted",
-                "codes": "",
-                "resolution": "none",
-                "resubmit_file": "",
-            }
+            {"action_id": "1000.1", "oid": "", "action_tracker_id": ""},
+            {"action_id": "", "oid": "A7", "action_tracker_id": "16027"},
+            {"action_id": "", "oid": "A8", "action_tracker_id": ""},
+            {"action_id": "", "oid": "", "action_tracker_id": "16027"},
         ],
-        schema=old,
+        schema=pa.schema(
+            [RECORD_SCHEMA.field(n) for n in ("action_id", "oid", "action_tracker_id")]
+        ),
     )
+    n = table.num_rows
+    for name in RECORD_SCHEMA.names:
+        if name not in table.column_names:
+            table = table.append_column(
+                RECORD_SCHEMA.field(name), pa.nulls(n, RECORD_SCHEMA.field(name).type)
+            )
+    table = table.select(RECORD_SCHEMA.names)
     got = decode_records(encode_records(table))
-    assert got.schema.names == RECORD_SCHEMA.names
-    assert got.column("correction_hash").to_pylist() == [None]
+    assert got.column("record_key").to_pylist() == ["a:1000.1", "o:A7|16027", "o:A8", ""]
 
 
 @pytest.mark.parametrize("again", [False, True])
@@ -225,3 +262,23 @@ def test_the_report_shows_the_trend_and_each_records_attempts(tmp_path: Path) ->
     assert ">Sent before<" in report
     assert "Attempt 2: last sent in sent.csv (rejected: BAD_DISPOSITION)" in report
     assert "1 other batch known; 30 records sent before; 1 held back: sent before" in report
+
+
+def test_the_same_file_sent_again_as_another_batch_is_a_second_attempt(tmp_path: Path) -> None:
+    paged = ROOT / "fixtures" / "paged_error_details"
+    names = ("submission.json", "results-page1.json", "results-page2.json")
+    ledger = str(tmp_path / "ledger.sqlite")
+    _run(ledger, paged / "sent.csv", *(paged / n for n in names), tmp_path / "first")
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in names:  # the same file's results, under another BatchId
+        text = (paged / name).read_text(encoding="utf-8")
+        (other / name).write_text(
+            text.replace("F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13", "F-00000000-second"),
+            encoding="utf-8",
+        )
+    _run(ledger, paged / "sent.csv", *(other / n for n in names), tmp_path / "second")
+    rows = _rows(tmp_path / "second" / "reconciled.csv")
+    assert {r["Attempt"] for r in rows} == {"2"}
+    assert {r["PreviousBatch"] for r in rows} == {"F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13"}
+    assert len(_batches(ledger)) == 2

@@ -6,8 +6,8 @@ Worked out vectorised: a million records take a fraction of a second here.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,14 +25,20 @@ from reconciler.rowhash import row_hashes
 from .store import RunRecord
 
 RECORDS_FORMAT = "arrow-ipc-zstd/2"
-# Formats this reconciler reads: /1 lacked ``correction_hash`` (read as null).
+# Formats this reconciler reads: /1 held ``record_key`` itself and no ``correction_hash``.
 READABLE_FORMATS = frozenset({"arrow-ipc-zstd/1", RECORDS_FORMAT})
 RECORD_SCHEMA = pa.schema(
     [
         ("position", pa.int32()),
         ("line", pa.int64()),
-        ("record_key", pa.string()),
-        ("content_hash", pa.int64()),  # rowhash.row_hashes of the row as sent
+        # The record's identifiers as ``id_key`` compares them ("" when absent); its key
+        # (``compose_keys``) is made from them when the records are read back.
+        ("action_id", pa.string()),
+        ("oid", pa.string()),
+        ("action_tracker_id", pa.string()),
+        # rowhash.row_hashes of the row as sent, for a record that may answer a correction
+        # written before (its key has one in another batch); null for the others
+        ("content_hash", pa.int64()),
         ("correction_hash", pa.int64()),  # of its corrected row, when it was resubmitted
         ("outcome", pa.dictionary(pa.int8(), pa.string())),
         ("codes", pa.dictionary(pa.int32(), pa.string())),
@@ -40,6 +46,12 @@ RECORD_SCHEMA = pa.schema(
         ("resubmit_file", pa.dictionary(pa.int16(), pa.string())),
     ]
 )
+# What ``decode_records`` gives, whatever the format: the key first, then every column.
+DECODED_SCHEMA = pa.schema(
+    [RECORD_SCHEMA.field("position"), RECORD_SCHEMA.field("line"), ("record_key", pa.string())]
+    + [f for f in RECORD_SCHEMA if f.name not in ("position", "line")]
+)
+KeyParts = tuple[pa.Array, pa.Array, pa.Array]  # action_id, oid, action_tracker_id
 
 
 def encode_records(table: pa.Table) -> bytes:
@@ -52,32 +64,45 @@ def encode_records(table: pa.Table) -> bytes:
 
 
 def decode_records(data: bytes) -> pa.Table:
-    """Records as ``encode_records`` wrote them, in any readable format (columns a format
-    lacked come back null)."""
+    """Records as ``encode_records`` wrote them, in any readable format, as
+    ``DECODED_SCHEMA`` (a column a format lacked comes back null; the key is made from the
+    identifiers where it was not kept)."""
     table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-    for i, field in enumerate(RECORD_SCHEMA):
-        if field.name not in table.column_names:
-            table = table.add_column(i, field, pa.nulls(table.num_rows, field.type))
-    return table
+    if "record_key" not in table.column_names:
+        parts = [pc.fill_null(table[f], "").combine_chunks() for f in _ID_COLUMNS]
+        table = table.append_column("record_key", compose_keys(*parts))
+    columns = [
+        table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in DECODED_SCHEMA
+    ]
+    return pa.Table.from_arrays(columns, schema=DECODED_SCHEMA)
 
 
-def record_keys(
+_ID_COLUMNS = ("action_id", "oid", "action_tracker_id")
+
+
+def key_parts(
     sent: Table, schema: SentSchema, known: Mapping[str, pd.Series] | None = None
-) -> pa.Array:
-    """Per record: ``a:<ActionId>``, else ``o:<Oid>|<ActionTrackerId>`` (``o:<Oid>`` when the
-    file has no ActionTrackerId), each as ``id_key`` compares it; "" when it names nothing."""
+) -> KeyParts:
+    """Per record: its ActionId, Oid and ActionTrackerId as ``id_key`` compares them ("" where
+    the file has none); ``known``: those keyed already, to tie the results."""
     frame = sent.frame
     n = len(frame)
 
     def keys(field: str) -> pa.Array:
         label = schema.column(field)
         if label is None:
-            return pa.array([""] * n, type=pa.string())
-        if known and field in known:  # keyed already, to tie the results
+            return pa.repeat(pa.scalar("", pa.string()), n)
+        if known and field in known:
             return pc.cast(arrow_strings(known[field]).combine_chunks(), pa.string())
         return pc.cast(id_key_arrow(arrow_strings(frame[label])), pa.string())
 
-    aid, oid, trk = keys("action_id"), keys("oid"), keys("action_tracker_id")
+    return keys("action_id"), keys("oid"), keys("action_tracker_id")
+
+
+def compose_keys(aid: pa.Array, oid: pa.Array, trk: pa.Array) -> pa.Array:
+    """Per record: ``a:<ActionId>``, else ``o:<Oid>|<ActionTrackerId>`` (``o:<Oid>`` without
+    an ActionTrackerId); "" when it names nothing."""
     by_action = pc.not_equal(aid, "")
     by_order = pc.and_(pc.invert(by_action), pc.not_equal(oid, ""))
     pair = pc.binary_join_element_wise("o:", oid, "|", trk, "")
@@ -90,16 +115,24 @@ def record_keys(
     return key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
 
 
-def resubmit_files(records: pd.DataFrame, names: Sequence[str], max_rows: int | None) -> np.ndarray:
-    """Per record: the resubmission file it is in, or ""."""
-    n = len(records)
-    out = np.full(n, "", dtype=object)
+def record_keys(
+    sent: Table, schema: SentSchema, known: Mapping[str, pd.Series] | None = None
+) -> pa.Array:
+    """Per record: its key (``compose_keys`` of its ``key_parts``)."""
+    return compose_keys(*key_parts(sent, schema, known))
+
+
+def resubmit_files(
+    records: pd.DataFrame, names: Sequence[str], max_rows: int | None
+) -> tuple[np.ndarray, list[str]]:
+    """Per record: the resubmission file it is in, as a number into the list returned
+    (0: "", none)."""
+    codes = np.zeros(len(records), dtype=np.int16)
     if names:
         auto = np.flatnonzero((records["Resolution"] == Resolution.AUTO_FIXED).to_numpy(dtype=bool))
         size = max_rows or max(len(auto), 1)
-        which = np.minimum(np.arange(len(auto)) // size, len(names) - 1)
-        out[auto] = np.asarray(names, dtype=object)[which]
-    return out
+        codes[auto] = 1 + np.minimum(np.arange(len(auto)) // size, len(names) - 1)
+    return codes, ["", *names]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,25 +149,32 @@ def encode_run_records(
     records: pd.DataFrame,
     resubmit_names: Sequence[str],
     max_rows: int | None,
-    keys: pa.Array,
+    parts: KeyParts,
     corrections: np.ndarray | None,
+    content: Future[tuple[np.ndarray, np.ndarray]] | None = None,
+    corrected: pd.DataFrame | None = None,
 ) -> EncodedRecords:
     """The records' part of a ledger entry: known before the summary is, so it is worked out
-    while the outputs are written. ``keys``: ``record_keys``; ``corrections``: the row hashes
-    of the resubmission's rows (one per auto_fixed record, in sent order)."""
+    while the outputs are written. ``parts``: ``key_parts``; ``corrections``: the row hashes
+    of the resubmission's rows (one per auto_fixed record, in sent order); ``content``: the
+    positions of the sent records whose row hash is kept, and those hashes; ``corrected``:
+    the resubmission's rows, hashed here when ``corrections`` is None."""
     n = len(records)
-    files = resubmit_files(records, resubmit_names, max_rows)
+    files, file_names = resubmit_files(records, resubmit_names, max_rows)
     correction = np.zeros(n, dtype=np.int64)
     has_correction = np.zeros(n, dtype=bool)
+    if corrections is None and corrected is not None and len(corrected):
+        corrections = row_hashes(corrected)
     if corrections is not None and len(corrections):
         auto = np.flatnonzero((records["Resolution"] == Resolution.AUTO_FIXED).to_numpy(bool))
         correction[auto] = corrections
         has_correction[auto] = True
 
-    def dictionary(values: pd.Series | np.ndarray, index: pa.DataType) -> pa.Array:
+    def dictionary(values: pd.Series, index: pa.DataType) -> pa.Array:
         """A verdict column (categorical already, mostly) as an Arrow dictionary array."""
-        series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
-        cat = series.astype("category").array
+        cat = values.array if isinstance(values.dtype, pd.CategoricalDtype) else None
+        if cat is None:
+            cat = values.astype("category").array
         words = [str(c) for c in cat.categories]
         return pa.DictionaryArray.from_arrays(
             pa.array(np.asarray(cat.codes), type=index), pa.array(words, pa.string())
@@ -144,18 +184,29 @@ def encode_run_records(
         [
             pa.array(np.arange(n, dtype=np.int32)),
             pa.array(np.asarray(sent.lines, dtype=np.int64)),
-            keys,
-            pa.array(row_hashes(sent.frame)),
+            *parts,
+            _sparse(n, content.result() if content is not None else None),
             pa.array(correction, mask=~has_correction),
             dictionary(records["Outcome"], pa.int8()),
             dictionary(records["ErrorCodes"], pa.int32()),
             dictionary(records["Resolution"], pa.int8()),
-            dictionary(files, pa.int16()),
+            pa.DictionaryArray.from_arrays(pa.array(files), pa.array(file_names, pa.string())),
         ],
         schema=RECORD_SCHEMA,
     )
-    per_file = Counter(str(f) for f in files if f)
-    return EncodedRecords(n, encode_records(table), dict(per_file))
+    counts = np.bincount(files, minlength=len(file_names))
+    per_file = {name: int(counts[i]) for i, name in enumerate(file_names) if i and counts[i]}
+    return EncodedRecords(n, encode_records(table), per_file)
+
+
+def _sparse(n: int, given: tuple[np.ndarray, np.ndarray] | None) -> pa.Array:
+    """``n`` hashes, null but at the positions given."""
+    values = np.zeros(n, dtype=np.int64)
+    valid = np.zeros(n, dtype=bool)
+    if given is not None and len(given[0]):
+        values[given[0]] = given[1]
+        valid[given[0]] = True
+    return pa.array(values, mask=~valid)
 
 
 def run_record(

@@ -10,17 +10,18 @@ batch was reconciled before, is set apart once the results have named the batch
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from reconciler.templates import MODIFICATION_TEMPLATES
 
-from .entries import READABLE_FORMATS, decode_records
+from .entries import READABLE_FORMATS, KeyParts, compose_keys, decode_records
 from .store import Ledger, LedgerError, own_entry
 
 PAST_SCHEMA = pa.schema(
@@ -66,14 +67,14 @@ class Earlier:
         return f"{self.file_name} (reconciled {day})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Attempts:
     """Per record of this run: its attempt (1 the first time the ledger sees its key), the
     batch that last sent it before, and what became of it there."""
 
     attempt: np.ndarray  # int32
-    previous: np.ndarray  # object: PreviousBatch, "" for a first attempt
-    previous_outcome: np.ndarray  # object: "rejected: BAD_DISPOSITION", "accepted", or ""
+    previous: pd.Categorical  # PreviousBatch, "" for a first attempt
+    previous_outcome: pd.Categorical  # "rejected: BAD_DISPOSITION", "accepted", or ""
 
     @property
     def seen_before(self) -> int:
@@ -87,6 +88,16 @@ class Past:
     batches: tuple[Earlier, ...]
     records: pa.Table
     own: Earlier | None = None  # this run's entry, when the batch was recorded before
+    unread: frozenset[int] = frozenset()  # entries whose records are not in ``records``
+    read: Callable[[Sequence[int]], pa.Table] | None = None  # reads entries' records
+
+    def complete(self) -> Past:
+        """Every entry's records read (``unread`` read now, in entry order)."""
+        if not self.unread or self.read is None:
+            return self
+        both = pa.concat_tables([self.records, self.read(sorted(self.unread))])
+        order = pc.sort_indices(both, sort_keys=[("entry", "ascending")])  # stable
+        return replace(self, records=both.take(order), unread=frozenset(), read=None)
 
     @property
     def earlier(self) -> tuple[Earlier, ...]:
@@ -97,7 +108,7 @@ class Past:
 
     def without(self, batch_id: str | None, sha256: str) -> Past:
         """This run's own entry set apart (``store.own_entry``: the same BatchId, else the
-        same sent file)."""
+        same sent file). Its records stay in ``records``; ``Linked.without`` masks them."""
         own_id = own_entry(
             [(b.entry, b.batch_key, b.batch_id, b.sent_sha256) for b in self.batches],
             batch_id,
@@ -105,122 +116,227 @@ class Past:
         )
         if own_id is None:
             return self
-        own = next(b for b in self.batches if b.entry == own_id)
-        keep = pc.not_equal(self.records["entry"], own_id)
         return replace(
             self,
             batches=tuple(b for b in self.batches if b.entry != own_id),
-            records=self.records.filter(keep),
-            own=own,
+            own=next(b for b in self.batches if b.entry == own_id),
         )
 
-    def attempts(self, keys: pa.Array) -> Attempts:
-        """``Attempt`` and ``PreviousBatch`` of each record (``keys``: ``record_keys``), from
-        the batches recorded before this one."""
-        n = len(keys)
+    def link(self, parts: KeyParts) -> Linked:
+        """Tie this run's records (their identifiers: ``entries.key_parts``) to the ledger's
+        rows of the same key: both sides numbered in one pass (this run's first, so that its
+        keys take the lowest numbers), the rest is integer work. With no other records
+        nothing is worked out, not even this run's keys."""
+        n = len(parts[0])
+        past_keys = self.records["record_key"]
+        row_code = np.full(len(past_keys), -1, dtype=np.int64)
+        if not n or not len(past_keys):
+            return Linked(self, parts, np.full(n, -1, np.int64), row_code, 0)
+        keys = compose_keys(*parts)
+        both = pa.chunked_array([keys, *past_keys.chunks], type=pa.string())
+        encoded = pc.dictionary_encode(both).combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        record_code, row_code = codes[:n], codes[n:]
+        distinct = int(record_code.max()) + 1
+        row_code[row_code >= distinct] = -1  # keys this run does not have
+        blank = pc.index_in(pa.array([""], pa.string()), value_set=encoded.dictionary)[0].as_py()
+        if blank is not None and blank < distinct:  # a record that names nothing ties nothing
+            record_code[record_code == blank] = -1
+            row_code[row_code == blank] = -1
+        return Linked(self, parts, record_code, row_code, distinct)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Linked:
+    """The run's records and the ledger's other records, tied by key: ``record_code`` (per
+    record) and ``row_code`` (per ledger row) number the run's distinct keys, -1 for none."""
+
+    past: Past
+    parts: KeyParts
+    record_code: np.ndarray
+    row_code: np.ndarray
+    keys: int
+
+    def without(self, batch_id: str | None, sha256: str) -> Linked:
+        """This run's own entry (``Past.without``) set apart: its rows tie to nothing. An
+        entry left unread that is not this run's own (the same file sent again as another
+        batch) is read and tied after all."""
+        past = self.past.without(batch_id, sha256)
+        own = past.own
+        linked = self
+        if not past.unread <= ({own.entry} if own is not None else set()):
+            past = past.complete()
+            linked = past.link(self.parts)
+        if own is None:
+            return replace(linked, past=past)
+        row_code = linked.row_code.copy()
+        row_code[past.records["entry"].to_numpy() == own.entry] = -1
+        return replace(linked, past=past, row_code=row_code)
+
+    def answering(self) -> np.ndarray:
+        """Positions of this run's records whose key had a correction written in another
+        batch: the ledger keeps the hash of these rows as sent, so that a correction sent
+        (by reconciler's file or by hand) is known by its fate."""
+        t = self.past.records
+        if not t.num_rows:
+            return np.zeros(0, dtype=np.int64)
+        written = t["correction_hash"].is_valid().to_numpy(zero_copy_only=False)
+        codes = self.row_code[written & (self.row_code >= 0)]
+        if not len(codes):
+            return np.zeros(0, dtype=np.int64)
+        wanted = np.zeros(self.keys + 1, dtype=bool)
+        wanted[codes] = True
+        return np.flatnonzero(wanted[self.record_code])  # -1 takes the last: False
+
+    def attempts(self) -> Attempts:
+        """``Attempt``, ``PreviousBatch`` and ``PreviousOutcome`` of each record, from the
+        batches recorded before this one."""
+        past, n = self.past, len(self.record_code)
         attempt = np.ones(n, dtype=np.int32)
-        previous = np.full(n, "", dtype=object)
-        history = np.full(n, "", dtype=object)  # PreviousOutcome
-        table = self.records
-        if self.own is not None:
-            table = table.filter(pc.less(table["entry"], self.own.entry))
-        table = table.filter(pc.not_equal(table["record_key"], ""))
-        if not table.num_rows or not n:
-            return Attempts(attempt, previous, history)
-        grouped = table.group_by("record_key", use_threads=False).aggregate(
-            [
-                ("entry", "count_distinct"),
-                ("entry", "last"),
-                ("outcome", "last"),
-                ("codes", "last"),
-            ]
-        )
-        where = pc.index_in(keys, value_set=grouped["record_key"])
-        hit = np.flatnonzero(where.is_valid().to_numpy(zero_copy_only=False))
-        if not len(hit):
-            return Attempts(attempt, previous, history)
-        at = where.to_numpy(zero_copy_only=False)[hit].astype(np.int64)
-        counts = grouped["entry_count_distinct"].to_numpy()
-        attempt[hit] = 1 + counts[at]
-        by_entry = {b.entry: b for b in self.batches}
-        last = grouped["entry_last"].to_numpy()[at]
-        outcome = np.asarray(grouped["outcome_last"].to_pylist(), dtype=object)[at]
-        codes = np.asarray(grouped["codes_last"].to_pylist(), dtype=object)[at]
-        # Few distinct (batch, outcome, codes): the texts are made once each.
-        texts: dict[tuple[int, str, str], tuple[str, str]] = {}
-        for i, (e, o, c) in enumerate(zip(last.tolist(), outcome, codes, strict=True)):
-            key = (int(e), str(o or ""), str(c or ""))
-            got = texts.get(key)
-            if got is None:
-                verdict = f"{key[1]}: {key[2]}" if key[2] else key[1]
-                got = texts[key] = (by_entry[key[0]].label, verdict)
-            previous[hit[i]], history[hit[i]] = got
-        return Attempts(attempt, previous, history)
+        entry = past.records["entry"].to_numpy()
+        usable = self.row_code >= 0
+        if past.own is not None:
+            usable &= entry < past.own.entry
+        rows = np.flatnonzero(usable)
+        if not len(rows):
+            blank = _blank(n)
+            return Attempts(attempt, blank, blank)
+        codes = self.row_code[rows]
+        # Batches per key: distinct (key, entry) pairs; the last row of each key is its latest
+        # batch (rows are oldest entry first).
+        entries = np.asarray(sorted(b.entry for b in past.batches), dtype=np.int64)
+        rank = np.searchsorted(entries, entry[rows])
+        pairs = np.sort(codes * len(entries) + rank)  # (sorting: numpy's hashed unique is slower)
+        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
+        batches = np.bincount(pairs // len(entries), minlength=self.keys)
+        last = np.full(self.keys, -1, dtype=np.int64)
+        np.maximum.at(last, codes, rows)
+        seen = np.flatnonzero(self.record_code >= 0)
+        seen = seen[batches[self.record_code[seen]] > 0]
+        attempt[seen] = 1 + batches[self.record_code[seen]]
+        latest = last[self.record_code[seen]]
+        by_entry = {b.entry: b for b in past.batches}
+        kinds, which = _combinations(past.records, latest, ("entry", "outcome", "codes"))
+        labels, outcomes = [""], [""]
+        for e, outcome, codes_text in kinds:
+            labels.append(by_entry[int(e)].label)
+            outcomes.append(f"{outcome}: {codes_text}" if codes_text else str(outcome or ""))
+        index = np.zeros(n, dtype=np.int64)
+        index[seen] = which + 1
+        return Attempts(attempt, _categorical(index, labels), _categorical(index, outcomes))
 
-    def modifications(self, keys: pa.Array) -> np.ndarray | None:
+    def modifications(self) -> np.ndarray | None:
         """Per record: the rows of other modification batches naming the same action that
         were not rejected (they may count toward impact.com's 1,000 per action); None when
         there are none."""
-        mods = [b.entry for b in self.batches if b.template in _MODIFICATIONS]
-        if not mods or not len(keys):
+        past = self.past
+        mods = [b.entry for b in past.batches if b.template in _MODIFICATIONS]
+        if not mods or not len(self.record_code):
             return None
-        t = self.records
-        t = t.filter(
-            pc.and_(
-                pc.and_(
-                    pc.is_in(t["entry"], value_set=pa.array(mods, pa.int32())),
-                    pc.not_equal(t["record_key"], ""),
-                ),
-                pc.not_equal(t["outcome"], "rejected"),
-            )
+        t = past.records
+        eligible = (
+            (self.row_code >= 0)
+            & np.isin(t["entry"].to_numpy(), np.asarray(mods))
+            & pc.not_equal(t["outcome"], "rejected").to_numpy(zero_copy_only=False)
         )
-        if not t.num_rows:
+        if not eligible.any():
             return None
-        grouped = t.group_by("record_key").aggregate([("record_key", "count")])
-        where = pc.index_in(keys, value_set=grouped["record_key"])
-        counts = np.append(grouped["record_key_count"].to_numpy(), 0)
-        at = where.fill_null(len(counts) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
-        got = counts[at]
+        counts = np.append(np.bincount(self.row_code[eligible], minlength=self.keys), 0)
+        got = counts[self.record_code]  # -1 (names nothing) takes the appended 0
         return got if got.any() else None
 
-    def already_sent(self, keys: Sequence[str], hashes: np.ndarray) -> np.ndarray:
-        """Per corrected row about to be resubmitted (its record's key, its row hash): why it
-        must not go out again, or "". The same row (same record, same values) sent in another
-        batch, or written into another batch's resubmission file, counts; a row sent says
-        what became of it."""
-        reasons = np.full(len(hashes), "", dtype=object)
-        table = self.records
-        if not len(hashes) or not table.num_rows:
+    def already_sent(self, positions: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """Per corrected record about to be resubmitted (its position, the row hash of its
+        corrected row): why it must not go out again, or "". The same row (same record,
+        same values) sent in another batch, or written into another batch's resubmission
+        file, counts; a row sent says what became of it."""
+        reasons = np.full(len(positions), "", dtype=object)
+        t = self.past.records
+        if not len(positions) or not t.num_rows:
             return reasons
-        wanted = pa.array(np.asarray(hashes, dtype=np.int64), pa.int64())
-        by_entry = {b.entry: b for b in self.batches}
-        sent = _latest(table.filter(pc.is_in(table["content_hash"], value_set=wanted)), "content")
-        written = _latest(
-            table.filter(pc.is_in(table["correction_hash"], value_set=wanted)), "correction"
-        )
-        for i, (key, h) in enumerate(zip(keys, np.asarray(hashes).tolist(), strict=True)):
-            row = sent.get((key, h))
-            if row is not None:
-                reasons[i] = _sent_reason(by_entry[row["entry"]], row)
+        codes = self.record_code[np.asarray(positions, dtype=np.int64)]
+        hashes = np.asarray(hashes, dtype=np.int64)
+        by_entry = {b.entry: b for b in self.past.batches}
+        for column, columns, reason in (
+            ("correction_hash", ("entry", "resubmit_file"), _written_reason),
+            ("content_hash", ("entry", "outcome", "codes"), _sent_reason),
+        ):  # a row sent says more than a row written: it is looked up last, and wins
+            row = _same_rows(t, self.row_code, column, codes, hashes)
+            hit = np.flatnonzero(row >= 0)
+            if not len(hit):
                 continue
-            row = written.get((key, h))
-            if row is not None:
-                reasons[i] = _written_reason(by_entry[row["entry"]], row)
+            kinds, which = _combinations(t, row[hit], columns)
+            texts = np.array([reason(by_entry[int(k[0])], *k[1:]) for k in kinds], dtype=object)
+            reasons[hit] = texts[which]
         return reasons
 
 
-def _latest(table: pa.Table, which: str) -> dict[tuple[str, int], dict[str, Any]]:
-    """(record key, hash) -> the latest record of ``table`` (entries are oldest first)."""
-    column = "content_hash" if which == "content" else "correction_hash"
-    return {(r["record_key"], r[column]): r for r in table.to_pylist() if r["record_key"]}
+def _same_rows(
+    table: pa.Table, row_code: np.ndarray, column: str, codes: np.ndarray, hashes: np.ndarray
+) -> np.ndarray:
+    """Per (key, hash) asked: the latest ledger row with that key and that hash in
+    ``column``, or -1."""
+    values = table[column]
+    near = pc.is_in(values, value_set=pa.array(np.unique(hashes), pa.int64())).fill_null(False)
+    rows = np.flatnonzero(near.to_numpy(zero_copy_only=False) & (row_code >= 0))
+    if not len(rows):
+        return np.full(len(codes), -1, dtype=np.int64)
+    found = pd.MultiIndex.from_arrays(
+        [row_code[rows], values.take(pa.array(rows)).to_numpy().astype(np.int64)]
+    )
+    latest = ~found.duplicated(keep="last")
+    index = found[latest]
+    at = index.get_indexer(pd.MultiIndex.from_arrays([codes, hashes]))
+    out = np.full(len(codes), -1, dtype=np.int64)
+    out[at >= 0] = rows[latest][at[at >= 0]]
+    return out
+
+
+def _combinations(
+    table: pa.Table, rows: np.ndarray, columns: Sequence[str]
+) -> tuple[list[tuple[Any, ...]], np.ndarray]:
+    """The distinct value combinations of ``columns`` at ``rows`` (few: a text is made for
+    each), and which one each row has."""
+    parts = []
+    for name in columns:
+        encoded = pc.dictionary_encode(table[name].take(pa.array(rows)))
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        parts.append(encoded.indices.fill_null(0).to_numpy().astype(np.int64))
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined * (int(part.max()) + 1) + part
+    top = int(combined.max()) + 1 if len(combined) else 1
+    if top <= 4 * len(combined) + 1024:  # a small range: counted, not sorted
+        kinds_at = np.flatnonzero(np.bincount(combined, minlength=top))
+        number = np.zeros(top, dtype=np.int64)
+        number[kinds_at] = np.arange(len(kinds_at))
+        which = number[combined]
+    else:
+        kinds_at, which = np.unique(combined, return_inverse=True)
+    first = np.zeros(len(kinds_at), dtype=np.int64)
+    first[which[::-1]] = np.arange(len(which) - 1, -1, -1)  # a row of each kind
+    kinds = [tuple(table[name][int(rows[i])].as_py() for name in columns) for i in first.tolist()]
+    return kinds, which
+
+
+def _categorical(index: np.ndarray, words: Sequence[str]) -> pd.Categorical:
+    """``words[index]`` as a categorical (the same word may stand at several places)."""
+    codes, uniques = pd.factorize(pd.Series(words, dtype=object))
+    return pd.Categorical.from_codes(codes[index], categories=pd.Index(uniques))
+
+
+def _blank(n: int) -> pd.Categorical:
+    return pd.Categorical.from_codes(
+        np.zeros(n, dtype=np.int8), categories=pd.Index([""], dtype=object)
+    )
 
 
 AGAIN = "reconcile with --again to send it anyway"
 
 
-def _sent_reason(batch: Earlier, row: Mapping[str, Any]) -> str:
-    outcome = str(row.get("outcome") or "")
-    codes = str(row.get("codes") or "")
+def _sent_reason(batch: Earlier, outcome: str | None, codes: str | None) -> str:
+    outcome, codes = str(outcome or ""), str(codes or "")
     where = f"this corrected row was already sent, exactly, in {batch.named}"
     if outcome == "accepted":
         return (
@@ -238,23 +354,28 @@ def _sent_reason(batch: Earlier, row: Mapping[str, Any]) -> str:
     )
 
 
-def _written_reason(batch: Earlier, row: Mapping[str, Any]) -> str:
-    name = str(row.get("resubmit_file") or "resubmit.csv")
+def _written_reason(batch: Earlier, name: str | None) -> str:
     return (
-        f"this same correction is already in {name} written for {batch.named}, and no "
-        f"batch reconciled since has sent it: upload that file or reconcile its results "
-        f"rather than sending the row twice ({AGAIN})"
+        f"this same correction is already in {name or 'resubmit.csv'} written for "
+        f"{batch.named}, and no batch reconciled since has sent it: upload that file or "
+        f"reconcile its results rather than sending the row twice ({AGAIN})"
     )
 
 
-def load_past(ledger: Ledger) -> Past:
-    """Every batch entry of the ledger and its records, oldest entry first."""
+def load_past(ledger: Ledger, sha256: str | None = None) -> Past:
+    """Every batch entry of the ledger and its records, oldest entry first. The records of
+    entries of the same sent file (``sha256``: most likely this run's own, reconciled again)
+    are left unread until ``Past.complete`` asks for them."""
     rows = sorted(ledger.batches(), key=lambda r: int(r["id"]))
     batches = tuple(_earlier(r) for r in rows)
-    parts = [_decoded(ledger, b.entry) for b in batches]
-    tables = [t for t in parts if t is not None]
-    records = pa.concat_tables(tables) if tables else PAST_SCHEMA.empty_table()
-    return Past(batches, records)
+    unread = frozenset(b.entry for b in batches if sha256 and b.sent_sha256 == sha256)
+
+    def read(entries: Sequence[int]) -> pa.Table:
+        tables = [t for e in entries if (t := _decoded(ledger, e)) is not None]
+        return pa.concat_tables(tables) if tables else PAST_SCHEMA.empty_table()
+
+    records = read([b.entry for b in batches if b.entry not in unread])
+    return Past(batches, records, unread=unread, read=read if unread else None)
 
 
 def _earlier(row: Mapping[str, Any]) -> Earlier:

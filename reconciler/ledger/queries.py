@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .entries import RECORDS_FORMAT, decode_records
-from .store import Ledger, LedgerError
+from .past import records_table
+from .store import Ledger
 
 BATCH_COLUMNS: tuple[str, ...] = (
     "id", "batch_id", "file_name", "template", "records", "accepted", "rejected", "missing",
@@ -37,26 +37,13 @@ def trend(rows: Sequence[Mapping[str, Any]], top: int = 8) -> dict[str, list[int
     return {c: [int((r.get("codes") or {}).get(c, 0)) for r in rows] for c in codes}
 
 
-def _records(ledger: Ledger, entry: int) -> pa.Table | None:
-    got = ledger.records_of(entry)
-    if got is None:
-        return None
-    fmt, data = got
-    if fmt != RECORDS_FORMAT:
-        raise LedgerError(
-            f"{ledger.where}: batch entry {entry} holds records as {fmt!r}, which this "
-            "reconciler cannot read; upgrade reconciler"
-        )
-    return decode_records(data)
-
-
 def attempts(ledger: Ledger, rows: Sequence[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
     """Every time the ledger saw the record ``key`` (``a:<ActionId>``, ``o:<Oid>|<tracker>``;
     a bare ActionId or Oid is tried both ways), oldest first."""
     wanted = [key] if key[:2] in ("a:", "o:") else [f"a:{key}", f"o:{key}"]
     found: list[dict[str, Any]] = []
     for r in rows:
-        table = _records(ledger, int(r["id"]))
+        table = records_table(ledger, int(r["id"]))
         if table is None:
             continue
         keys = table.column("record_key")
@@ -99,7 +86,7 @@ def export_frames(ledger: Ledger, rows: Sequence[Mapping[str, Any]]) -> dict[str
     )
     parts = []
     for r in rows:
-        table = _records(ledger, int(r["id"]))
+        table = records_table(ledger, int(r["id"]))
         if table is not None:
             frame = table.to_pandas()
             frame.insert(0, "batch", r["id"])
