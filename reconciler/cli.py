@@ -41,6 +41,7 @@ app = typer.Typer(
 
 RECONCILE_STAGES = 9  # the progress steps of reconcile (pipeline.reconcile's, then writing)
 LEDGER_STAGES = 1  # and with the ledger: looking up earlier batches
+# and with --updates: reading each updates file, confirming
 
 
 def version_callback(value: bool) -> None:
@@ -95,6 +96,9 @@ def reconcile(
     ledger: options.Ledger = None,
     no_ledger: options.NoLedger = False,
     again: options.Again = False,
+    updates: options.UpdatesFiles = None,
+    submitted: options.Submitted = None,
+    updates_complete: options.UpdatesComplete = False,
     quiet: options.Quiet = False,
     debug: options.Debug = False,
 ) -> None:
@@ -123,14 +127,23 @@ def reconcile(
         encoding=options.encoding_name(encoding),
         ledger=options.ledger(ledger, no_ledger),
         again=again,
+        updates=tuple(updates or ()),
+        submitted=submitted,
+        updates_complete=updates_complete,
     )
+    if updates_complete and not updates:
+        raise UsageError("--updates-complete says something about --updates FILE: give the file")
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
     if bool(results) == bool(batch):
         raise UsageError(
             "give the results files after the sent file, or --batch BATCH_ID to fetch them "
             "(one or the other)"
         )
-    stages = RECONCILE_STAGES + (LEDGER_STAGES if settings.ledger is not None else 0)
+    stages = (
+        RECONCILE_STAGES
+        + (LEDGER_STAGES if settings.ledger is not None else 0)
+        + (len(settings.updates) + 1 if settings.updates else 0)
+    )
     with progress(is_large([sent, *(results or [])]), stages) as step:
         if batch:
             from .remote import reconcile_batch

@@ -214,6 +214,16 @@ def print_reconciliation(s: Summary, out_dir: Path) -> None:
             f"  {s.unmatched_results} result row{'' if s.unmatched_results == 1 else 's'} "
             "tied to no record: see unmatched_results.csv"
         )
+    confirmation = s.confirmation
+    if confirmation is not None:
+        rest = ", ".join(
+            f"{k} {v:,}" for k, v in confirmation.by_status.items() if k != "confirmed"
+        )
+        typer.echo(
+            f"  confirmed on the platform: {confirmation.accepted_confirmed:,} of "
+            f"{plural(confirmation.accepted, 'accepted record')}"
+            + (f" (all records: {rest})" if rest else "")
+        )
     history = s.history
     if history is not None and (history.batches_before or history.recorded_before):
         seen = history.records_seen_before

@@ -59,6 +59,7 @@ class BatchState:
     file_name: str
     source: Path
     chosen_by: str = ""  # how it was picked among several ("" when it was the only one)
+    submission_date: str = ""  # when it was submitted, as reported ("" when not)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -107,6 +108,11 @@ def _batches(table: Table) -> list[BatchState]:
             return [""] * table.records
         return [str(v) for v in table.frame[label].tolist()]
 
+    submitted = next(
+        (col(k) for k in ("submissiondate", "datesubmitted", "createddate", "uploaddate")
+         if k in labels),
+        [""] * table.records,
+    )  # fmt: skip
     rows = zip(
         col("batchid"),
         col("status"),
@@ -114,11 +120,21 @@ def _batches(table: Table) -> list[BatchState]:
         col("totalerrors"),
         col("completiondate"),
         col("filename"),
+        submitted,
         strict=True,
     )
     return [
-        BatchState(b.strip(), s.strip(), _int(r), _int(e), c.strip(), f.strip(), table.path)
-        for b, s, r, e, c, f in rows
+        BatchState(
+            b.strip(),
+            s.strip(),
+            _int(r),
+            _int(e),
+            c.strip(),
+            f.strip(),
+            table.path,
+            submission_date=d.strip(),
+        )
+        for b, s, r, e, c, f, d in rows
     ]
 
 

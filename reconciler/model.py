@@ -206,6 +206,22 @@ class HistoryFigures:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConfirmationFigures:
+    """What the platform's updates (``--updates``) confirmed."""
+
+    updates_files: tuple[str, ...]
+    kind: str  # action_updates | actions
+    submitted: str  # when the batch was submitted (ISO 8601), "" when unknown
+    first_update: str  # the updates' window (ISO 8601), "" without dates
+    last_update: str
+    complete: bool  # --updates-complete: an action not listed was not changed
+    by_status: Mapping[str, int] = field(default_factory=dict)  # every record
+    accepted: int = 0  # accepted records
+    accepted_confirmed: int = 0  # of them, confirmed
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
     """The figures of one reconcile run (summary.json, the terminal, the report, the
     workbook's Summary sheet)."""
@@ -263,6 +279,7 @@ class Summary:
     held_by_modification_cap: int = 0
     formula_like_cells_in_resubmission: int = 0
     history: HistoryFigures | None = None  # None: no ledger
+    confirmation: ConfirmationFigures | None = None  # None: no --updates
     money: MoneyFigures
     sent_fields: Mapping[str, str]
     sent_item_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -430,6 +447,12 @@ class ReconcileOptions:
     ledger: str | None = None
     # Resubmit corrected rows even when the ledger says the same row went out before.
     again: bool = False
+    # The platform's updates to confirm the records against (ActionUpdates or an Actions
+    # export), when the batch was submitted (else the results' SubmissionDate), and whether
+    # the updates list every change of the window (an action not listed was not changed).
+    updates: tuple[Path, ...] = ()
+    submitted: str | None = None
+    updates_complete: bool = False
 
 
 # --------------------------------------------------------------------------- a finished run

@@ -245,3 +245,31 @@ def tracker_id(value: str | None) -> str | None:
             f"--action-tracker-id {value!r}: give the event type's whole-number ID, in digits 0-9"
         )
     return value
+
+
+UpdatesFiles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--updates",
+        metavar="FILE",
+        help="The platform's ActionUpdates (JSON pages, CSV or XLSX) or an Actions export, to "
+        "confirm what was applied; repeat for several files.",
+    ),
+]
+Submitted = Annotated[
+    str | None,
+    typer.Option(
+        "--submitted",
+        metavar="DATE",
+        help="When the batch was submitted (default: the results' SubmissionDate); changes "
+        "from then on count.",
+    ),
+]
+UpdatesComplete = Annotated[
+    bool,
+    typer.Option(
+        "--updates-complete",
+        help="The updates list every change of the file's actions in their window: an action "
+        "they do not list was not changed (not_applied, not not_in_updates).",
+    ),
+]

@@ -52,11 +52,17 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "Attempt",
     "PreviousBatch",
     "PreviousOutcome",
+    "Confirmed",
+    "PlatformShows",
     "Advice",
 )
 # What reconciled.csv ended with before the ledger's columns (``reconciler report`` reads both).
 LEDGER_COLUMNS: tuple[str, ...] = ("Attempt", "PreviousBatch", "PreviousOutcome")
-RECORD_COLUMNS_V1: tuple[str, ...] = tuple(c for c in RECORD_COLUMNS if c not in LEDGER_COLUMNS)
+CONFIRM_COLUMNS: tuple[str, ...] = ("Confirmed", "PlatformShows")
+RECORD_COLUMNS_V2: tuple[str, ...] = tuple(c for c in RECORD_COLUMNS if c not in CONFIRM_COLUMNS)
+RECORD_COLUMNS_V1: tuple[str, ...] = tuple(
+    c for c in RECORD_COLUMNS if c not in LEDGER_COLUMNS + CONFIRM_COLUMNS
+)
 ATTENTION_COLUMNS: tuple[str, ...] = (
     "SourceLine",
     "ErrorCodes",

@@ -32,6 +32,7 @@ import pandas as pd
 from .catalogue import Catalogue, load_catalogue
 from .classify import Completeness, SubmissionState, classify_records
 from .clock import clock
+from .confirm import apply_confirmation, confirmation_columns
 from .detect import ResultSchema, SentSchema, detect_results, detect_template, looks_like_results
 from .errors import InputError, ShapeError, UsageError
 from .gather import Gathered, assess, gather
@@ -84,6 +85,7 @@ from .writers import (
 )
 
 if TYPE_CHECKING:
+    from .confirm import Confirmed
     from .ledger.entries import EncodedRecords
     from .ledger.past import Attempts, Linked, Past
     from .ledger.store import Ledger
@@ -145,7 +147,7 @@ def reconcile(
                 )
     given = options.fix_files
     if out is not None:
-        check_out_dir(out, [sent_path, *paths, *(given.paths if given else ())])
+        check_out_dir(out, [sent_path, *paths, *(given.paths if given else ()), *options.updates])
     if given is not None:
         options = replace(options, fixes=fix_options(given), fix_files=None)
     if out is not None and options.ledger is not None:
@@ -187,8 +189,19 @@ def reconcile(
         if out is not None and path in kept:
             table = replace(table, path=out / kept[path])
         tables.append(table)
+    updates = []
+    for path in options.updates:
+        step(f"reading {path.name}")
+        updates.append(_read(path, None, False, options.encoding))
     stages = _stages(
-        sent, tables, options, catalogue, step, encode=out is not None, looking=looking
+        sent,
+        tables,
+        options,
+        catalogue,
+        step,
+        encode=out is not None,
+        looking=looking,
+        updates=updates,
     )
     if out is None:
         return stages.finish()
@@ -279,6 +292,7 @@ class _Stages:
     known: Mapping[str, pd.Series]  # the sent records' identifier keys (id_key), by field
     looked: _Looked | None = None  # what the ledger's other batches said
     content: Future[Hashed] | None = None  # hashes of sent rows the ledger keeps
+    confirmed: Confirmed | None = None  # what the platform's updates confirmed
 
     def finish(self) -> Reconciliation:
         """Summarise: the figures of the run, and the run itself."""
@@ -296,6 +310,8 @@ class _Stages:
             self.foreign,
             now=self.now,
             history=self.looked.history if self.looked is not None else None,
+            confirmed=self.confirmed,
+            updates_complete=self.options.updates_complete,
         )
         return Reconciliation(
             sent=self.sent,
@@ -321,6 +337,7 @@ def _stages(
     *,
     encode: bool = False,
     looking: _Looking | None = None,
+    updates: Sequence[Table] = (),
 ) -> _Stages:
     step("recognising the files")
     now = options.now or clock()
@@ -385,6 +402,11 @@ def _stages(
         submission = _as_foreign(submission)
     step("classifying")
     verdict = classify_records(sent.records, ties, catalogue, submission)
+    confirmed = None
+    if updates:
+        step("confirming against the platform's updates")
+        confirmed = _confirm(sent, sent_schema, updates, gathered, options)
+        verdict = apply_confirmation(verdict, confirmed)
     step("correcting what can be fixed")
     if fixes.today is None:
         fixes = replace(fixes, today=now.date())
@@ -413,6 +435,7 @@ def _stages(
     records = remediation.records.assign(
         SourceLine=np.asarray(sent.lines, dtype=np.int64),
         **_attempt_columns(looked.attempts if looked is not None else None, len(sent.frame)),
+        **confirmation_columns(confirmed, len(sent.frame)),
     )
     unmatched = _unmatched_frame(ties, sent, gathered)
     release_free_memory()
@@ -434,7 +457,42 @@ def _stages(
         known=known,
         looked=looked,
         content=content,
+        confirmed=confirmed,
     )
+
+
+def _confirm(
+    sent: Table,
+    schema: SentSchema,
+    tables: Sequence[Table],
+    gathered: Gathered,
+    options: ReconcileOptions,
+) -> Confirmed:
+    """The records against the platform's updates, from when the batch was submitted
+    (``--submitted``, else the results' SubmissionDate)."""
+    from .confirm import confirm
+    from .updates import read_updates
+
+    updates = read_updates(tables)
+    given = options.submitted
+    source = "--submitted"
+    if given is None and gathered.batch is not None and gathered.batch.submission_date:
+        given, source = gathered.batch.submission_date, "the batch's SubmissionDate"
+    submitted = None
+    if given:
+        try:
+            submitted = pd.Timestamp(given)
+        except (ValueError, TypeError):
+            raise UsageError(
+                f"{source} {given!r} is not a date; give it as 2026-11-05 or "
+                "2026-11-05T14:30:00-05:00"
+            ) from None
+        submitted = (
+            submitted.tz_localize("UTC")
+            if submitted.tzinfo is None
+            else submitted.tz_convert("UTC")
+        )
+    return confirm(sent, schema, updates, submitted=submitted, complete=options.updates_complete)
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -17,12 +17,14 @@ import pandas as pd
 
 from . import __version__
 from .classify import COMPLETENESS_LABELS, Completeness, SubmissionState
+from .confirm import CONFIRMATIONS, Confirmed
 from .detect import SHAPE_TITLES, ResultSchema, ResultShape, SentSchema
 from .fixes import amount_numbers
 from .gather import Gathered
 from .match import Ties
 from .model import (
     CompletenessFigures,
+    ConfirmationFigures,
     HistoryFigures,
     LineBase,
     MoneyFigures,
@@ -71,6 +73,8 @@ def summarise(
     *,
     now: datetime,
     history: HistoryFigures | None = None,
+    confirmed: Confirmed | None = None,
+    updates_complete: bool = False,
 ) -> Summary:
     """The figures of a reconcile run, from what its stages returned. ``history``: what the
     ledger knew (this run's point of the trend is added here)."""
@@ -142,6 +146,10 @@ def summarise(
             "they are in needs-attention with the batch (--again sends them anyway)"
         )
     rejected = int((outcome == Outcome.REJECTED).sum())
+    confirmation = None
+    if confirmed is not None:
+        confirmation = _confirmation(confirmed, records, updates_complete)
+        warnings.extend(confirmed.notes)
     if history is not None:
         point = TrendPoint(
             batch=(submission.batch_ids[0] if len(submission.batch_ids) == 1 else sent.path.name),
@@ -234,6 +242,7 @@ def summarise(
         held_by_modification_cap=remediation.capped,
         formula_like_cells_in_resubmission=remediation.formula_cells,
         history=history,
+        confirmation=confirmation,
         money=money_at_stake(sent, sent_schema, records),
         sent_fields=dict(sorted(sent_schema.fields.items())),
         sent_item_fields={
@@ -243,6 +252,26 @@ def summarise(
         },
         max_rows=options.max_rows,
         warnings=tuple(warnings),
+    )
+
+
+def _confirmation(
+    confirmed: Confirmed, records: pd.DataFrame, complete: bool
+) -> ConfirmationFigures:
+    status = pd.Series(confirmed.status, dtype=object)
+    accepted = (records["Outcome"] == Outcome.ACCEPTED).to_numpy(dtype=bool)
+    counts = status[status != ""].value_counts()
+    return ConfirmationFigures(
+        updates_files=confirmed.files,
+        kind=confirmed.kind,
+        submitted=confirmed.submitted,
+        first_update=confirmed.first_update,
+        last_update=confirmed.last_update,
+        complete=complete,
+        by_status={str(k): int(counts.get(k, 0)) for k in CONFIRMATIONS if counts.get(k, 0)},
+        accepted=int(accepted.sum()),
+        accepted_confirmed=int((accepted & (confirmed.status == "confirmed")).sum()),
+        notes=confirmed.notes,
     )
 
 

@@ -19,6 +19,7 @@ from reconciler.outputs import (
     RECONCILED,
     RECORD_COLUMNS,
     RECORD_COLUMNS_V1,
+    RECORD_COLUMNS_V2,
     SUMMARY,
     UNMATCHED,
     UNMATCHED_COLUMNS,
@@ -70,7 +71,8 @@ def run_from_folder(out_dir: Path) -> RunData:
     summary = _read_summary(out_dir / SUMMARY)
     records = read_table(out_dir / RECONCILED)
     frame = records.frame
-    for columns in (RECORD_COLUMNS, RECORD_COLUMNS_V1):  # the latter: before the ledger
+    # Earlier versions: before the platform's confirmation, before the ledger.
+    for columns in (RECORD_COLUMNS, RECORD_COLUMNS_V2, RECORD_COLUMNS_V1):
         if tuple(records.header[-len(columns) :]) == columns:
             verdict = frame.iloc[:, -len(columns) :].set_axis(list(columns), axis=1)
             break

@@ -484,6 +484,7 @@ class _Builder:
                 "not applied by impact.com",
                 "bad" if s.rejected else "ok",
             ),
+            *self._confirmed_figure(),
             Figure(
                 "Fixed automatically",
                 count(s.auto_fixed),
@@ -548,6 +549,48 @@ class _Builder:
             )
         return tuple(figures)
 
+    def _confirmed_figure(self) -> list[Figure]:
+        c = self.s.confirmation
+        if c is None:
+            return []
+        whole = c.accepted_confirmed == c.accepted
+        return [
+            Figure(
+                "Confirmed on the platform",
+                f"{count(c.accepted_confirmed)} of {count(c.accepted)}",
+                "accepted records the platform's updates show applied",
+                "ok" if whole else "warn",
+            )
+        ]
+
+    def confirmation_chart(self) -> Chart | None:
+        """The records by what the platform's updates show (with --updates)."""
+        c = self.s.confirmation
+        if c is None:
+            return None
+        bars = _bars(
+            [
+                (CONFIRMATION_LABELS.get(k, k), int(n), CONFIRMATION_TONES.get(k, "wait"))
+                for k, n in c.by_status.items()
+            ]
+        )
+        window = (
+            f" Updates from {c.first_update[:10]} to {c.last_update[:10]}" if c.first_update else ""
+        )
+        submitted = f"; submitted {c.submitted[:10]}." if c.submitted else "."
+        return Chart(
+            id="chart-confirmed",
+            title="Confirmed on the platform",
+            description="Bar chart: how many records the platform's updates show applied as "
+            "asked, not applied, applied otherwise, changed since, or do not cover.",
+            bars=bars,
+            height=_chart_height(bars),
+            note=(
+                f"{count(c.accepted_confirmed)} of {plural(c.accepted, 'accepted record')} "
+                f"confirmed, from {', '.join(c.updates_files)}.{window}{submitted}"
+            ),
+        )
+
     def verdict(self) -> tuple[str, str]:
         s = self.s
         by_res = s.by_resolution
@@ -560,6 +603,17 @@ class _Builder:
             f"{count(s.accepted)} of {plural(s.sent_records, 'record')} "
             f"({s.accepted_pct}%) were accepted."
         )
+        c = s.confirmation
+        if c is not None:
+            doubt = [
+                f"{count(n)} {CONFIRMATION_LABELS[k].lower()}"
+                for k, n in c.by_status.items()
+                if k in ("not_applied", "differs") and n
+            ]
+            parts.append(
+                f"{count(c.accepted_confirmed)} of {count(c.accepted)} accepted records "
+                "confirmed on the platform" + (f" ({', '.join(doubt)})" if doubt else "") + "."
+            )
         if s.rejected:
             detail = []
             if s.auto_fixed:
@@ -820,7 +874,9 @@ class _Builder:
             ]
         )
         trend = self.trend_chart()
+        confirmed = self.confirmation_chart()
         return (
+            *((confirmed,) if confirmed is not None else ()),
             *((trend,) if trend is not None else ()),
             Chart(
                 id="chart-codes",
@@ -1032,6 +1088,22 @@ class _Builder:
             generated_at=s.generated_at,
             version=s.version,
         )
+
+
+CONFIRMATION_LABELS = {
+    "confirmed": "Confirmed",
+    "not_applied": "Not applied",
+    "differs": "Applied otherwise",
+    "changed_since": "Changed since",
+    "not_in_updates": "Not in the updates",
+}
+CONFIRMATION_TONES = {  # the resolution bars' colours
+    "confirmed": "none",
+    "not_applied": "no_action",
+    "differs": "fix_manually",
+    "changed_since": "review",
+    "not_in_updates": "wait",
+}
 
 
 def _ledger_fact(history: HistoryFigures) -> str:

@@ -59,6 +59,8 @@ PREDICTED_ERRORS: dict[str, set[tuple[int, str]]] = {
     "item_errors_without_line": set(),  # MALFORMED and contract errors need the platform
     "xml_item_conversion": set(),
     "zero_records": set(),  # a file-level finding: not-csv-or-xml (ZERO_RECORDS)
+    "confirm_modification": {(10, "BAD_DISPOSITION")},  # item returned
+    "confirm_item_modification": {(8, "MALFORMED")},  # Quantity1 "one"
 }
 # Warnings that name the code the platform then gave: custom-looking reasons, a mobile ID
 # without its M, a repeated chained OrderId.

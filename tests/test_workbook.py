@@ -52,6 +52,8 @@ def test_sheets_follow_the_resolutions(tmp_path: Path) -> None:
         "Attempt",
         "PreviousBatch",
         "PreviousOutcome",
+        "Confirmed",
+        "PlatformShows",
         "Advice",
     ]
     for name, n in rec.summary.by_resolution.items():
@@ -59,7 +61,7 @@ def test_sheets_follow_the_resolutions(tmp_path: Path) -> None:
         assert [c.value for c in ws[1]] == header
         assert ws.max_row == 1 + n, name
         assert ws.freeze_panes == "A2"
-        assert ws.auto_filter.ref == f"A1:Q{1 + n}"
+        assert ws.auto_filter.ref == f"A1:S{1 + n}"
         assert {str(r[10].value) for r in ws.iter_rows(min_row=2)} == {name}  # Resolution column
         lines = [r[7].value for r in ws.iter_rows(min_row=2)]
         assert lines == sorted(lines) and all(isinstance(v, int) for v in lines)

@@ -33,6 +33,7 @@ _JSON_RECORD_KEYS: Final = (
     "Errors",
     "Results",
     "Records",
+    "ActionUpdates",
     "Actions",
     "Submissions",
     "items",

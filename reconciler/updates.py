@@ -1,0 +1,219 @@
+"""What the platform shows changed (``reconcile --updates FILE``): the ActionUpdates feed (JSON
+pages, CSV or XLSX; one row per change of an action) or an Actions export (one row per action,
+its current state), read into one frame keyed the way the sent file's identifiers are compared.
+
+impact.com documents the feed's fields (``Id`` = ``<ActionId>.<n>``, ``ActionId``, ``State``,
+``Disposition``, ``DeltaAmount``, ``Sku``, ``Quantity``, ``UpdateDate``, ``Oid``, ...) but not
+an export's column spelling, so columns are recognised by their names in several spellings,
+and what a file holds decides what it can prove: without ``UpdateDate`` nothing can be said
+about *when* a change was made, without ``Amount`` (or the change history from an action's
+first update) nothing about the total it reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import ShapeError
+from .fixes import amount_numbers
+from .model import Table
+from .normalize import id_key
+from .templates import header_key
+
+UPDATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "action_id": ("ActionId", "Action Id", "Action ID"),
+    "id": ("Id", "Update Id", "UpdateId", "Action Update Id"),
+    "oid": ("Oid", "Order Id", "OrderId", "Order ID"),
+    "action_tracker_id": (
+        "ActionTrackerId", "Action Tracker Id", "Event Type Id", "EventTypeId",
+    ),
+    "campaign_id": ("CampaignId", "Campaign Id", "Campaign ID", "Program Id", "ProgramId"),
+    "state": ("State", "Status", "Action State", "Action Status"),
+    "state_detail": ("StateDetail", "State Detail"),
+    "disposition": ("Disposition", "Disposition Code", "Reason"),
+    "delta_amount": ("DeltaAmount", "Delta Amount", "Amount Change"),
+    "amount": ("Amount", "Sale Amount", "SaleAmount", "IntendedAmount"),
+    "sku": ("Sku", "SKU"),
+    "quantity": ("Quantity", "Qty"),
+    "update_date": ("UpdateDate", "Update Date", "Updated", "Last Update Date"),
+}  # fmt: skip
+
+
+class UpdatesKind(StrEnum):
+    UPDATES = "action_updates"  # one row per change, dated
+    ACTIONS = "actions"  # one row per action, as it is now
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Updates:
+    """Every row of the updates files, in order. ``frame`` columns: ``k_action``, ``k_oid``,
+    ``k_tracker`` (``id_key``; "" when absent), ``campaign``, ``state`` (upper case),
+    ``disposition``, ``delta`` and ``amount`` (floats, NaN when absent), ``sku``,
+    ``quantity`` (text as written), ``date`` (UTC, NaT when absent), ``seq`` (the ``n`` of
+    ``<ActionId>.<n>``, -1 when unknown), ``file`` (position in ``paths``)."""
+
+    kind: UpdatesKind
+    frame: pd.DataFrame
+    paths: tuple[str, ...]
+    has: frozenset[str]  # the fields some file had a column for
+
+    @property
+    def dated(self) -> bool:
+        return "update_date" in self.has and bool(self.frame["date"].notna().any())
+
+    @property
+    def first(self) -> pd.Timestamp | None:
+        return self.frame["date"].min() if self.dated else None
+
+    @property
+    def last(self) -> pd.Timestamp | None:
+        return self.frame["date"].max() if self.dated else None
+
+
+def read_updates(tables: Sequence[Table]) -> Updates:
+    """Recognise and key every updates file; ``ShapeError`` (one line) for a file that is
+    not one, or files of both kinds."""
+    frames: list[pd.DataFrame] = []
+    kinds: set[UpdatesKind] = set()
+    has: set[str] = set()
+    for i, table in enumerate(tables):
+        fields = _fields(table)
+        if not {"action_id", "id", "oid"} & fields.keys():
+            raise ShapeError(
+                "is not an ActionUpdates list nor an Actions export: it has no ActionId, Id "
+                "or Oid column (give the Brand API's ActionUpdates, or the Actions export, as "
+                "JSON, CSV or XLSX)",
+                path=table.path,
+            )
+        kind = (
+            UpdatesKind.UPDATES
+            if {"update_date", "delta_amount"} & fields.keys()
+            else (UpdatesKind.ACTIONS)
+        )
+        if kind is UpdatesKind.ACTIONS and not {"state", "amount"} & fields.keys():
+            raise ShapeError(
+                "has neither UpdateDate nor DeltaAmount (an ActionUpdates list) nor State or "
+                "Amount (an Actions export): it cannot say what the platform changed",
+                path=table.path,
+            )
+        kinds.add(kind)
+        has.update(fields)
+        frames.append(_frame(table, fields, kind, i))
+    if len(kinds) > 1:
+        raise ShapeError(
+            "--updates mixes an ActionUpdates list and an Actions export; give one kind "
+            "(the ActionUpdates pages, or one Actions export)",
+            path=tables[-1].path,
+        )
+    frame = pd.concat(frames, ignore_index=True) if frames else _frame_of({}, 0, -1)
+    if "id" in has and kinds == {UpdatesKind.UPDATES}:
+        # A page given twice (or overlapping exports) lists a change twice: count it once.
+        ids = frame["update_id"]
+        frame = frame[~(ids.ne("") & ids.duplicated())].reset_index(drop=True)
+    return Updates(
+        kind=kinds.pop() if kinds else UpdatesKind.UPDATES,
+        frame=frame,
+        paths=tuple(str(t.path) for t in tables),
+        has=frozenset(has),
+    )
+
+
+def _fields(table: Table) -> dict[str, str]:
+    labels = list(table.frame.columns)
+    found: dict[str, str] = {}
+    for name, aliases in UPDATE_FIELDS.items():
+        keys = [header_key(a) for a in aliases]
+        hit = next((lab for k in keys for lab in labels if header_key(str(lab)) == k), None)
+        if hit is not None and hit not in found.values():
+            found[name] = hit
+    return found
+
+
+def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -> pd.DataFrame:
+    f = table.frame
+    n = len(f)
+
+    def col(name: str) -> pd.Series:
+        label = fields.get(name)
+        if label is None:
+            return pd.Series([""] * n, dtype=object)
+        return f[label].astype(str).str.strip().reset_index(drop=True)
+
+    raw_id = col("id")
+    action = col("action_id")
+    seq = np.full(n, -1, dtype=np.int64)
+    if "id" in fields:
+        head = raw_id.str.rsplit(".", n=1).str[0].fillna("")
+        tail = raw_id.str.rsplit(".", n=1).str[-1].fillna("")
+        if kind is UpdatesKind.UPDATES:
+            # ``<ActionId>.<n>``: the action, and which of its changes this is.
+            numbered = tail.str.fullmatch(r"[0-9]{1,9}").fillna(False).to_numpy(dtype=bool) & (
+                raw_id.str.contains(".", regex=False).to_numpy(dtype=bool)
+            )
+            seq[numbered] = tail[numbered].astype(np.int64).to_numpy()
+            if "action_id" not in fields:
+                action = head.where(pd.Series(numbered), "")
+        elif "action_id" not in fields:
+            action = raw_id  # an Actions export: Id is the action's
+    columns: dict[str, object] = {
+        "update_id": raw_id.to_numpy(dtype=object) if kind is UpdatesKind.UPDATES else "",
+        "k_action": id_key(action).to_numpy(dtype=object),
+        "k_oid": id_key(col("oid")).to_numpy(dtype=object),
+        "k_tracker": id_key(col("action_tracker_id")).to_numpy(dtype=object),
+        "campaign": col("campaign_id").to_numpy(dtype=object),
+        "state": col("state").str.upper().to_numpy(dtype=object),
+        "disposition": col("disposition").to_numpy(dtype=object),
+        "delta": _numbers(col("delta_amount")),
+        "amount": _numbers(col("amount")),
+        "sku": col("sku").to_numpy(dtype=object),
+        "quantity": col("quantity").to_numpy(dtype=object),
+        "date": pd.to_datetime(
+            col("update_date").where(col("update_date") != ""), errors="coerce", utc=True
+        ).to_numpy(),
+        "seq": seq,
+        "file": np.full(n, file, dtype=np.int64),
+    }
+    return _frame_of(columns, n, file)
+
+
+def _frame_of(columns: dict[str, object], n: int, file: int) -> pd.DataFrame:
+    if not columns:
+        return pd.DataFrame(
+            {
+                "update_id": pd.Series([], dtype=object),
+                **{c: pd.Series([], dtype=object) for c in _TEXT},
+                "delta": pd.Series([], dtype=float),
+                "amount": pd.Series([], dtype=float),
+                "date": pd.Series([], dtype="datetime64[ns, UTC]"),
+                "seq": pd.Series([], dtype=np.int64),
+                "file": pd.Series([], dtype=np.int64),
+            }
+        )
+    return pd.DataFrame(columns, index=pd.RangeIndex(n))
+
+
+_TEXT = (
+    "k_action", "k_oid", "k_tracker", "campaign", "state", "disposition", "sku", "quantity",
+)  # fmt: skip
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """Signed decimals as the API writes them (``-20.00``); NaN where a cell is empty or not
+    a number. Plain spellings are parsed by Arrow in one pass, others once per value."""
+    if not len(values) or not (values != "").any():
+        return np.full(len(values), np.nan)
+    arr = pa.array(values.to_numpy(dtype=object), type=pa.string())
+    plain = pc.match_substring_regex(arr, r"^[-+]?[0-9]+(?:\.[0-9]+)?$")
+    parsed = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.string())), pa.float64())
+    out = np.array(parsed.to_numpy(zero_copy_only=False), dtype=np.float64, copy=True)
+    odd = np.flatnonzero(np.isnan(out) & (values != "").to_numpy(dtype=bool))
+    if len(odd):
+        out[odd] = amount_numbers(values.iloc[odd].reset_index(drop=True))
+    return out
