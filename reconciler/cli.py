@@ -99,6 +99,7 @@ def reconcile(
     updates: options.UpdatesFiles = None,
     submitted: options.Submitted = None,
     updates_complete: options.UpdatesComplete = False,
+    fetch_updates: options.FetchUpdates = False,
     quiet: options.Quiet = False,
     debug: options.Debug = False,
 ) -> None:
@@ -130,9 +131,15 @@ def reconcile(
         updates=tuple(updates or ()),
         submitted=submitted,
         updates_complete=updates_complete,
+        fetch_updates=fetch_updates,
     )
-    if updates_complete and not updates:
+    if updates_complete and not (updates or fetch_updates):
         raise UsageError("--updates-complete says something about --updates FILE: give the file")
+    if fetch_updates and not batch:
+        raise UsageError(
+            "--fetch-updates fetches with --batch BATCH_ID (its SubmissionDate starts the "
+            "window); with results files, give the updates with --updates FILE"
+        )
     out_dir = out if out is not None else Path.cwd() / f"{sent.stem}_reconciled"
     if bool(results) == bool(batch):
         raise UsageError(
@@ -143,6 +150,7 @@ def reconcile(
         RECONCILE_STAGES
         + (LEDGER_STAGES if settings.ledger is not None else 0)
         + (len(settings.updates) + 1 if settings.updates else 0)
+        + (2 if settings.fetch_updates else 0)
     )
     with progress(is_large([sent, *(results or [])]), stages) as step:
         if batch:

@@ -453,6 +453,8 @@ class ReconcileOptions:
     updates: tuple[Path, ...] = ()
     submitted: str | None = None
     updates_complete: bool = False
+    # Fetch the ActionUpdates from the submission on with the Brand API (reconcile_batch).
+    fetch_updates: bool = False
 
 
 # --------------------------------------------------------------------------- a finished run

@@ -273,3 +273,11 @@ UpdatesComplete = Annotated[
         "they do not list was not changed (not_applied, not not_in_updates).",
     ),
 ]
+FetchUpdates = Annotated[
+    bool,
+    typer.Option(
+        "--fetch-updates",
+        help="With --batch: fetch the platform's ActionUpdates from the batch's submission on "
+        "(kept in the output folder) and confirm against them.",
+    ),
+]

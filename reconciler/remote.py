@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from .api import (
     Snapshot,
     check_batch_id,
     fetch_batch,
+    fetch_updates,
     list_submissions,
     load_credentials,
 )
@@ -125,6 +126,12 @@ def reconcile_batch(
         snapshot = fetch_batch(
             api, batch_id, wait=wait, timeout=timeout, poll=poll_seconds(), progress=progress
         )
+        updates: list[tuple[str, bytes]] = []
+        if options.fetch_updates:
+            start = _submitted(options.submitted or snapshot.submitted, batch_id)
+            if progress is not None:
+                progress(f"fetching the action updates since {start:%Y-%m-%d}")
+            updates = fetch_updates(api, start, datetime.now(UTC))
     finally:
         if own:
             api.close()
@@ -135,10 +142,34 @@ def reconcile_batch(
         for name, raw in snapshot.files:
             write_raw(scratch / name, raw)
             paths.append(scratch / name)
-        keep = [(path, path.name) for path in paths]
+        fetched = []
+        for name, raw in updates:
+            write_raw(scratch / name, raw)
+            fetched.append(scratch / name)
+        if options.fetch_updates:
+            options = replace(
+                options,
+                updates=(*options.updates, *fetched),
+                submitted=options.submitted or snapshot.submitted or None,
+            )
+        keep = [(path, path.name) for path in (*paths, *fetched)]
         return reconcile(sent, paths, options, out=out, progress=progress, keep=keep)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # a folder of our own, made just above
+
+
+def _submitted(raw: str, batch_id: str) -> datetime:
+    """When the batch was submitted: where the updates to fetch start."""
+    try:
+        when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00")) if raw.strip() else None
+    except ValueError:
+        when = None
+    if when is None:
+        raise ApiError(
+            f"batch {batch_id}: the API gives no SubmissionDate ({raw!r}), so the updates to "
+            "fetch cannot start from it; give --submitted DATE"
+        )
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def submissions(

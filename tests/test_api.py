@@ -30,6 +30,13 @@ BASE = f"/Advertisers/{SID}"
 runner = CliRunner()
 
 
+def _csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
 def _page(n: int) -> bytes:
     return (PAGED / f"results-page{n}.json").read_bytes()
 
@@ -285,6 +292,58 @@ def test_reconcile_batch_keeps_the_snapshot_beside_the_outputs(
     assert (summary["accepted"], summary["rejected"]) == (13, 7)  # as the export saved by hand
     assert not [p for p in tmp_path.iterdir() if ".batch-" in p.name]  # the scratch is gone
     _no_token_anywhere(tmp_path, stdout, stderr)
+
+
+def test_reconcile_batch_fetches_the_updates_from_its_submission_on(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    api.batch()
+    asked: list[dict[str, str]] = []
+
+    def updates(request: Request) -> Response:
+        asked.append(dict(request.args))
+        body = {
+            "@page": "1",
+            "@numpages": "1",
+            "@nextpageuri": "",
+            "ActionUpdates": [
+                {
+                    "Id": "1000.4636.210105.2",
+                    "ActionId": "1000.4636.210105",
+                    "State": "REVERSED",
+                    "Disposition": "ITEM_RETURNED",
+                    "DeltaAmount": "-45.00",
+                    "UpdateDate": "2025-03-04T09:12:55-05:00",
+                }
+            ],
+        }
+        return Response(json.dumps(body), content_type="application/json")
+
+    api.route(f"{BASE}/ActionUpdates", updates)
+    out = tmp_path / "out"
+    code, stdout, stderr = _run(
+        "reconcile", PAGED / "sent.csv", "--batch", BATCH, "--fetch-updates", "--out", out
+    )
+    assert code == 1, stderr
+    # From the batch's SubmissionDate (2025-03-04T09:12:40-05:00), in spans of 45 days.
+    assert asked[0]["StartDate"] == "2025-03-04T14:12:40Z"
+    assert len(asked) >= 2 and all(a["EndDate"] > a["StartDate"] for a in asked)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    confirmation = summary["confirmation"]
+    assert confirmation["submitted"] == "2025-03-04T14:12:40Z"
+    assert confirmation["updates_files"][0] == "action-updates-001.json"
+    assert (out / "action-updates-001.json").exists()
+    rows = {r["SourceLine"]: r for r in _csv(out / "reconciled.csv")}
+    assert rows["6"]["Confirmed"] == "confirmed"  # reversed as asked
+    assert "confirmed on the platform: 1 of 13 accepted records" in stdout
+    _no_token_anywhere(tmp_path, stdout, stderr)
+
+
+def test_fetch_updates_needs_a_batch(api: FakeApi, tmp_path: Path) -> None:
+    code, _stdout, stderr = _run(
+        "reconcile", PAGED / "sent.csv", PAGED / "submission.json", "--fetch-updates"
+    )
+    assert code == 2 and "--fetch-updates fetches with --batch BATCH_ID" in stderr
 
 
 def test_reconcile_batch_in_progress_gives_pending(api: FakeApi, tmp_path: Path) -> None:

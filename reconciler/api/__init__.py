@@ -5,7 +5,7 @@ credentials file (through ``reconciler.readers``) and writes nothing: the chains
 
 from __future__ import annotations
 
-from .batches import Snapshot, check_batch_id, fetch_batch, list_submissions
+from .batches import Snapshot, check_batch_id, fetch_batch, fetch_updates, list_submissions
 from .client import ApiError, Client, NotFound, Page, Settings
 from .credentials import Credentials, load_credentials
 
@@ -19,6 +19,7 @@ __all__ = [
     "Snapshot",
     "check_batch_id",
     "fetch_batch",
+    "fetch_updates",
     "list_submissions",
     "load_credentials",
 ]

@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from reconciler.errors import UsageError
@@ -63,6 +63,7 @@ class Snapshot:
     file_name: str  # the FileName impact.com recorded ("" for API batches)
     total_records: str
     total_errors: str
+    submitted: str = ""  # SubmissionDate, as reported ("" when not said)
 
     @property
     def complete(self) -> bool:
@@ -121,6 +122,7 @@ def fetch_batch(
         str(record.get("FileName") or ""),
         str(record.get("TotalRecords") or ""),
         str(record.get("TotalErrors") or ""),
+        str(record.get("SubmissionDate") or ""),
     )
 
 
@@ -206,3 +208,35 @@ def list_submissions(
             raise ApiError(f"{page.path}: FTPFileSubmissions is not a list; not read")
         rows.extend(r for r in listed if isinstance(r, dict))
     return rows, pages
+
+
+UPDATES_WINDOW_DAYS = 45  # the longest span asked for at once (the Actions list's limit)
+
+
+def fetch_updates(
+    client: Client,
+    start: datetime,
+    end: datetime,
+    *,
+    days: int = UPDATES_WINDOW_DAYS,
+) -> list[tuple[str, bytes]]:
+    """Every page of the account's ActionUpdates made between ``start`` and ``end`` (UpdateDate),
+    asked for in spans of at most ``days`` days: ``action-updates-001.json``, ... byte for
+    byte, for ``reconcile --updates``."""
+    files: list[tuple[str, bytes]] = []
+    low = start
+    while low < end:
+        high = min(end, low + timedelta(days=days))
+        params = {
+            "StartDate": _stamp(low),
+            "EndDate": _stamp(high),
+            "PageSize": PAGE_SIZE,
+        }
+        for page in client.pages(f"{client.account_path}/ActionUpdates", params):
+            files.append((f"action-updates-{len(files) + 1:03d}.json", page.raw))
+        low = high
+    return files
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
