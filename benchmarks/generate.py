@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 REVERSAL_REASONS = ["ITEM_RETURNED", "CONS_FRAUD", "ORDER_ERROR", "CONS_ERROR", "TEST_ACTION"]
@@ -25,47 +26,90 @@ CODES = [
 ]
 
 
-def generate(n: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
+def _rows(n: int, seed: int) -> Iterator[tuple[int, str, str, str, str, bool]]:
+    """Per record: its line, its sent row, its results row ("" when no error), the action it
+    names, its amount as sent and whether it is a reversal."""
     rng = random.Random(seed)
+    population = [c for c, w, _ in CODES for _ in range(w)]
+    looks = {c: how for c, _, how in CODES}
+    for i in range(n):
+        line = i + 2
+        error = rng.random() < 0.30
+        code = rng.choice(population) if error else ""
+        reversal = rng.random() < 0.3
+        amount = "0" if reversal else f"{rng.randint(100, 50000) / 100:.2f}"
+        # Reversals carry a return/fraud reason and no CustomerStatus; changes mostly
+        # ORDER_UPDATE, sometimes a partial return.
+        reason = rng.choice(REVERSAL_REASONS) if reversal else rng.choice(CHANGE_REASONS)
+        if looks.get(code) == "reason":
+            reason = rng.choice(["item returned", "Returned", "ITEM-RETURNED", "cons fraud"])
+        if looks.get(code) == "amount":
+            amount = rng.choice(["$1,299.00", "19,99", "1.234", "EUR 45,00"])
+        status = "" if reversal else rng.choice(["", "", "", "NEW", "EXISTING"])
+        currency = "USD" if amount != "0" else ""
+        shown = f'"{amount}"' if "," in amount else amount
+        if i % 2:
+            oid = f"{4051234567890000000 + i}" if i % 3 else f"{i:012d}"
+            row = f",{oid},16027,{shown},{currency},{status},{reason}\n"
+            ids = (oid, "16027")
+            action = f"1000.4637.{158133 + i}"
+        else:
+            action = f"1000.4636.{158133 + i}"
+            row = f"{action},,,{shown},{currency},{status},{reason}\n"
+            ids = ("", "")
+        result = ""
+        if error:
+            kind = "Contract Error" if code == "CONTRACT_NOT_FOUND" else "Validation"
+            result = f"{line},{ids[0]},{ids[1]},{kind},{code}\n"
+        oid_of = ids[0]
+        yield line, row, result, f"{action}|{oid_of}", amount, reversal
+
+
+def generate(n: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     sent = folder / f"sent_{n}.csv"
     results = folder / f"results_{n}.csv"
-    population = [c for c, w, _ in CODES for _ in range(w)]
-    looks = {c: how for c, _, how in CODES}
     with (
         sent.open("w", encoding="utf-8", newline="") as fs,
         results.open("w", encoding="utf-8", newline="") as fr,
     ):
         fs.write("ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n")
         fr.write("Line,Order Id,Action Tracker Id,Error Type,Message\n")
-        for i in range(n):
-            line = i + 2
-            error = rng.random() < 0.30
-            code = rng.choice(population) if error else ""
-            reversal = rng.random() < 0.3
-            amount = "0" if reversal else f"{rng.randint(100, 50000) / 100:.2f}"
-            # Reversals carry a return/fraud reason and no CustomerStatus; changes mostly
-            # ORDER_UPDATE, sometimes a partial return.
-            reason = rng.choice(REVERSAL_REASONS) if reversal else rng.choice(CHANGE_REASONS)
-            if looks.get(code) == "reason":
-                reason = rng.choice(["item returned", "Returned", "ITEM-RETURNED", "cons fraud"])
-            if looks.get(code) == "amount":
-                amount = rng.choice(["$1,299.00", "19,99", "1.234", "EUR 45,00"])
-            status = "" if reversal else rng.choice(["", "", "", "NEW", "EXISTING"])
-            currency = "USD" if amount != "0" else ""
-            if "," in amount:
-                amount = f'"{amount}"'
-            if i % 2:
-                oid = f"{4051234567890000000 + i}" if i % 3 else f"{i:012d}"
-                fs.write(f",{oid},16027,{amount},{currency},{status},{reason}\n")
-                ids = (oid, "16027")
-            else:
-                fs.write(f"1000.4636.{158133 + i},,,{amount},{currency},{status},{reason}\n")
-                ids = ("", "")
-            if error:
-                kind = "Contract Error" if code == "CONTRACT_NOT_FOUND" else "Validation"
-                fr.write(f"{line},{ids[0]},{ids[1]},{kind},{code}\n")
+        for _line, row, result, _action, _amount, _reversal in _rows(n, seed):
+            fs.write(row)
+            if result:
+                fr.write(result)
     return sent, results
+
+
+SUBMITTED = "2026-11-01T12:00:00Z"  # when the generated batch was submitted (--submitted)
+
+
+def generate_updates(n: int, folder: Path, seed: int = 7) -> Path:
+    """An ActionUpdates CSV export with one change per record of ``generate``'s file: mostly
+    the change asked for after the submission; some another amount, some only a change from
+    before it; each action's ``Amount`` after the change given."""
+    rng = random.Random(seed + 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"updates_{n}.csv"
+    with path.open("w", encoding="utf-8", newline="") as fu:
+        fu.write("Id,ActionId,Oid,CampaignId,State,Disposition,DeltaAmount,Amount,UpdateDate\n")
+        for _line, _row, _result, action, amount, reversal in _rows(n, seed):
+            action_id, oid = action.split("|")
+            roll = rng.random()
+            when = "2026-11-02T09:00:00Z" if roll < 0.9 else "2026-10-20T09:00:00Z"
+            try:
+                total = 0.0 if reversal else float(amount)
+            except ValueError:
+                total = 10.0
+            if 0.85 <= roll < 0.9:
+                total += 5.0  # another amount than asked
+            state = "REVERSED" if reversal and roll < 0.85 else "PENDING"
+            fu.write(
+                f"{action_id}.2,{action_id},{oid},1000,{state},ORDER_UPDATE,-5.00,"
+                f"{total:.2f},{when}\n"
+            )
+    return path
 
 
 def main() -> None:

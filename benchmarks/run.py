@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import generate  # noqa: E402
+from generate import SUBMITTED, generate, generate_updates  # noqa: E402
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
@@ -58,6 +58,7 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
     """Every command ``repeat`` times, the commands taking turns (so a slow moment of the
     machine falls on all of them alike); each row reports the median run."""
     sent, results = generate(n, data, seed)
+    updates = generate_updates(n, data, seed)  # one change per record, for --updates
     reconciler = [sys.executable, "-m", "reconciler"]
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
     base_out = out / f"baseline_{n}.csv"
@@ -121,6 +122,22 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
                 "--force",
                 "--ledger",
                 str(second),
+            ],
+        ),
+        (
+            "reconcile + updates",
+            [
+                "reconcile",
+                str(sent),
+                str(results),
+                "--out",
+                str(out / f"updates_{n}"),
+                "--force",
+                "--no-ledger",
+                "--updates",
+                str(updates),
+                "--submitted",
+                SUBMITTED,
             ],
         ),
         (
@@ -228,7 +245,11 @@ def main() -> None:
             print(f"scaling {run}: 1M / 100k = {by[(1_000_000, run)] / by[(100_000, run)]:.1f}x")
     for n in sizes:
         plain = by[(n, "reconcile (all outputs)")]
-        for run in ("reconcile + ledger", "reconcile + ledger, second batch"):
+        for run in (
+            "reconcile + ledger",
+            "reconcile + ledger, second batch",
+            "reconcile + updates",
+        ):
             print(f"{run} at {n:,}: {by[(n, run)] - plain:+.2f} s, {by[(n, run)] / plain:.2f}x")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

@@ -149,8 +149,8 @@ def reconcile(
     stages = (
         RECONCILE_STAGES
         + (LEDGER_STAGES if settings.ledger is not None else 0)
-        + (len(settings.updates) + 1 if settings.updates else 0)
-        + (2 if settings.fetch_updates else 0)
+        + (1 if settings.updates or settings.fetch_updates else 0)
+        + (1 if settings.fetch_updates else 0)
     )
     with progress(is_large([sent, *(results or [])]), stages) as step:
         if batch:

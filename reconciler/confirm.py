@@ -28,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .detect import SentSchema
 from .fixes import amount_numbers
 from .model import Table
-from .normalize import id_key
+from .normalize import arrow_strings, id_key, id_key_arrow
 from .templates import MODIFICATION_TEMPLATES, Template
 from .updates import Updates, UpdatesKind
 
@@ -95,7 +97,8 @@ def confirm(
             "file, so no record is confirmed"
         )
         return done()
-    action, ambiguous = _actions_of(sent, schema, frame)
+    codes, dictionary = _update_actions(frame)
+    action, ambiguous = _actions_of(sent, schema, frame, codes, dictionary)
     named = action >= 0
     status[:] = str(Confirmation.NOT_IN_UPDATES)
     shows[:] = "the updates do not list this action"
@@ -134,9 +137,9 @@ def confirm(
         status[~named & ~ambiguous & _names_something(sent, schema)] = str(Confirmation.NOT_APPLIED)
         shows[~named & ~ambiguous & _names_something(sent, schema)] = "no change listed"
     if updates.kind is UpdatesKind.ACTIONS:
-        _against_state(sent, schema, frame, action, status, shows)
+        _against_state(sent, schema, frame, codes, action, status, shows)
     else:
-        _against_changes(sent, schema, frame, action, submitted, status, shows)
+        _against_changes(sent, schema, frame, codes, action, submitted, status, shows)
     return done()
 
 
@@ -155,58 +158,78 @@ def _names_something(sent: Table, schema: SentSchema) -> np.ndarray:
     return out
 
 
-def _keys(sent: Table, schema: SentSchema, field: str) -> np.ndarray:
+def _keys(sent: Table, schema: SentSchema, field: str) -> pa.Array:
+    """A sent identifier column as ``id_key`` compares it ("" where the file has none)."""
     label = schema.column(field)
     if label is None:
-        return np.full(sent.records, "", dtype=object)
-    return id_key(sent.frame[label].astype(str)).to_numpy(dtype=object)
+        return pa.repeat(pa.scalar("", pa.string()), sent.records)
+    arr = pc.cast(arrow_strings(sent.frame[label]).combine_chunks(), pa.string())
+    return pc.cast(id_key_arrow(pc.fill_null(arr, "")), pa.string())
+
+
+def _flags(values: pa.Array) -> np.ndarray:
+    return np.asarray(values.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text(values: pd.Series) -> pa.Array:
+    return pc.cast(arrow_strings(values).combine_chunks(), pa.string())
+
+
+def _update_actions(frame: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
+    """Per updates row: the number of its action (its ActionId, else its Oid with its
+    ActionTrackerId), and the actions' keys in that numbering."""
+    k_action = _text(frame["k_action"])
+    by_order = pc.binary_join_element_wise(
+        "o:", _text(frame["k_oid"]), "|", _text(frame["k_tracker"]), ""
+    )
+    keys = pc.cast(pc.if_else(pc.not_equal(k_action, ""), k_action, by_order), pa.string())
+    encoded = pc.dictionary_encode(keys)
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes, encoded.dictionary
 
 
 def _actions_of(
-    sent: Table, schema: SentSchema, frame: pd.DataFrame
+    sent: Table, schema: SentSchema, frame: pd.DataFrame, codes: np.ndarray, dictionary: pa.Array
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per record: the number of the action it names among the updates' actions (-1: none),
     and whether its Oid names several. The updates' action of a row is its ActionId, else
     its Oid (with its ActionTrackerId when given)."""
-    uk = frame["k_action"].where(
-        frame["k_action"] != "", "o:" + frame["k_oid"] + "|" + frame["k_tracker"]
-    )
-    codes, uniques = pd.factorize(uk)
-    frame_code = pd.Series(codes, index=frame.index)
     aid = _keys(sent, schema, "action_id")
     oid = _keys(sent, schema, "oid")
     trk = _keys(sent, schema, "action_tracker_id")
     n = sent.records
     action = np.full(n, -1, dtype=np.int64)
     ambiguous = np.zeros(n, dtype=bool)
-    by_id = pd.Index(uniques).get_indexer(pd.Index(aid, dtype=object))
-    has_aid = aid != ""
-    action[has_aid] = by_id[has_aid]
+    has_aid = np.asarray(pc.not_equal(aid, "").to_numpy(zero_copy_only=False), dtype=bool)
+    by_id = pc.index_in(aid, value_set=dictionary).fill_null(-1).to_numpy(zero_copy_only=False)
+    action[has_aid] = np.asarray(by_id, dtype=np.int64)[has_aid]
     # Oid (+ ActionTrackerId): the actions the updates list for that order.
-    rest = np.flatnonzero(~has_aid & (oid != ""))
-    listed = frame["k_oid"] != ""
+    has_oid = np.asarray(pc.not_equal(oid, "").to_numpy(zero_copy_only=False), dtype=bool)
+    rest = np.flatnonzero(~has_aid & has_oid)
+    u_oid = _text(frame["k_oid"])
+    u_trk = _text(frame["k_tracker"])
+    listed = np.asarray(pc.not_equal(u_oid, "").to_numpy(zero_copy_only=False), dtype=bool)
     if len(rest) and listed.any():
-        with_tracker = (frame["k_tracker"] != "").any()
-        keys = ["k_oid", "k_tracker"] if with_tracker else ["k_oid"]
-        grouped = (
-            pd.DataFrame(
-                {"k_oid": frame["k_oid"], "k_tracker": frame["k_tracker"], "a": frame_code}
-            )[listed.to_numpy()]
-            .groupby(keys, sort=False)["a"]
-            .agg(["nunique", "first"])
-        )
-        asked = pd.DataFrame({"k_oid": oid[rest], "k_tracker": trk[rest]})
-        where = grouped.index.get_indexer(
-            pd.MultiIndex.from_frame(asked[keys]) if with_tracker else pd.Index(asked["k_oid"])
-        )
-        hit = where >= 0
-        count = np.zeros(len(rest), dtype=np.int64)
-        first = np.full(len(rest), -1, dtype=np.int64)
-        count[hit] = grouped["nunique"].to_numpy()[where[hit]]
-        first[hit] = grouped["first"].to_numpy()[where[hit]]
-        one = count == 1
-        action[rest[one]] = first[one]
-        ambiguous[rest[count > 1]] = True
+        with_tracker = bool(pc.any(pc.not_equal(u_trk, "")).as_py())
+        u_key = pc.binary_join_element_wise(u_oid, u_trk, "|") if with_tracker else u_oid
+        r_oid, r_trk = oid.take(pa.array(rest)), trk.take(pa.array(rest))
+        r_key = pc.binary_join_element_wise(r_oid, r_trk, "|") if with_tracker else r_oid
+        rows = np.flatnonzero(listed)
+        encoded = pc.dictionary_encode(pc.cast(u_key.take(pa.array(rows)), pa.string()))
+        order_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        order_keys = encoded.dictionary
+        pairs = pd.DataFrame({"o": order_codes, "a": codes[rows]}).drop_duplicates()
+        count = np.bincount(pairs["o"].to_numpy(), minlength=len(order_keys))
+        first = np.full(len(order_keys), -1, dtype=np.int64)
+        first[pairs["o"].to_numpy()[::-1]] = pairs["a"].to_numpy()[::-1]
+        where = pc.index_in(pc.cast(r_key, pa.string()), value_set=order_keys)
+        at = np.asarray(where.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+        hit = at >= 0
+        n_actions = np.zeros(len(rest), dtype=np.int64)
+        n_actions[hit] = count[at[hit]]
+        one = n_actions == 1
+        action[rest[one]] = first[at[one]]
+        ambiguous[rest[n_actions > 1]] = True
     return action, ambiguous
 
 
@@ -231,6 +254,7 @@ def _against_state(
     sent: Table,
     schema: SentSchema,
     frame: pd.DataFrame,
+    codes: np.ndarray,
     action: np.ndarray,
     status: np.ndarray,
     shows: np.ndarray,
@@ -240,10 +264,7 @@ def _against_state(
     if schema.template is Template.ITEM_MODIFICATION:
         shows[action >= 0] = "an Actions export lists no items: give the ActionUpdates"
         return
-    uk = frame["k_action"].where(
-        frame["k_action"] != "", "o:" + frame["k_oid"] + "|" + frame["k_tracker"]
-    )
-    codes, _ = pd.factorize(uk)
+    codes, _ = _update_actions(frame)
     last = pd.Series(np.arange(len(frame)), index=codes).groupby(level=0).last()
     row = np.full(len(action), -1, dtype=np.int64)
     at = np.flatnonzero(action >= 0)
@@ -283,16 +304,14 @@ def _against_changes(
     sent: Table,
     schema: SentSchema,
     frame: pd.DataFrame,
+    codes: np.ndarray,
     action: np.ndarray,
     submitted: pd.Timestamp | None,
     status: np.ndarray,
     shows: np.ndarray,
 ) -> None:
     """The ActionUpdates feed: the changes of each record's action after the submission."""
-    uk = frame["k_action"].where(
-        frame["k_action"] != "", "o:" + frame["k_oid"] + "|" + frame["k_tracker"]
-    )
-    codes, _ = pd.factorize(uk)
+    codes, _ = _update_actions(frame)
     order = np.lexsort(
         (
             np.arange(len(frame)),
@@ -318,9 +337,15 @@ def _against_changes(
     before_only = some_after.index[~some_after.to_numpy()].to_numpy()
     status[before_only] = str(Confirmation.NOT_APPLIED)
     last_before = joined[~joined["after"]].groupby("r")["u"].last()
-    shows[before_only] = [
-        "no change after the submission" + _since(u, last_before.get(r)) for r in before_only
-    ]
+    if len(before_only):
+        days = _days(u, last_before.reindex(before_only).to_numpy())
+        shows[before_only] = np.array(
+            [
+                "no change after the submission" + (f" (its last change: {d})" if d else "")
+                for d in days
+            ],
+            dtype=object,
+        )
     j = joined[joined["after"]].reset_index(drop=True)
     if not len(j):
         return
@@ -336,16 +361,11 @@ def _instants(dates: pd.Series) -> np.ndarray:
     return np.asarray(naive.to_numpy(), dtype="datetime64[ns]").view(np.int64)
 
 
-def _since(u: pd.DataFrame, row: object) -> str:
-    if row is None or not isinstance(row, int | np.integer):
-        return ""
-    when = _when(u, int(row))
-    return f" (its last change: {when[:10]})" if when else ""
-
-
-def _when(u: pd.DataFrame, row: int) -> str:
-    value = u["date"].iloc[row]
-    return _iso(value) if isinstance(value, pd.Timestamp) else ""
+def _days(u: pd.DataFrame, rows: np.ndarray) -> list[str]:
+    """The day (``2026-11-05``) of each change at ``rows``; "" where unknown."""
+    taken = u["date"].iloc[rows.astype(np.int64)]
+    days = pd.to_datetime(taken, utc=True).dt.strftime("%Y-%m-%d")
+    return ["" if d is None or d != d else str(d) for d in days.tolist()]
 
 
 def _amount_after(u: pd.DataFrame, code: np.ndarray) -> np.ndarray:
@@ -375,15 +395,20 @@ def _totals(
     amount, reason = _amounts(sent, schema)
     r = j["r"].to_numpy()
     rows = j["u"].to_numpy()
-    state = u["state"].to_numpy(dtype=object)[rows]
+    taken = pa.array(rows)
+    reversed_ = _flags(pc.equal(_text(u["state"]).take(taken), REVERSED))
     after_amount = u["amount_after"].to_numpy(dtype=np.float64)[rows]
-    disposition = u["disposition"].astype(str).str.upper().to_numpy(dtype=object)[rows]
     asked = amount[r]
     reversal = asked == 0
     known = ~np.isnan(after_amount) & ~np.isnan(asked)
     by_amount = known & (np.abs(after_amount - asked) < _CENT)
-    by_reason = ~known & (reason[r] != "") & (disposition == reason[r]) & (state != REVERSED)
-    match = np.where(reversal, state == REVERSED, by_amount | by_reason)
+    by_reason = np.zeros(len(r), dtype=bool)
+    maybe = np.flatnonzero(~known & ~reversed_)
+    if len(maybe):  # no amount to compare: the Reason shown as the Disposition
+        disposition = pc.utf8_upper(_text(u["disposition"]).take(pa.array(rows[maybe])))
+        wanted = pa.array(reason[r[maybe]], pa.string())
+        by_reason[maybe] = _flags(pc.and_(pc.not_equal(wanted, ""), pc.equal(disposition, wanted)))
+    match = np.where(reversal, reversed_, by_amount | by_reason)
     _settle(j, match, u, status, shows)
 
 
@@ -476,30 +501,32 @@ def _settle(
     status[ok] = str(Confirmation.CONFIRMED)
     status[again] = str(Confirmation.CHANGED_SINCE)
     status[differs] = str(Confirmation.DIFFERS)
-    for rec, k in zip(again, np.flatnonzero(matched & moved), strict=True):
-        shows[rec] = "applied, then changed: " + _describe_change(u, int(rows[last_at[k]]))
-    for rec, k in zip(differs, np.flatnonzero(~matched), strict=True):
-        shows[rec] = _describe_change(u, int(rows[last_at[k]]))
+    shows[again] = "applied, then changed: " + _describe_changes(
+        u, rows[last_at[np.flatnonzero(matched & moved)]]
+    )
+    shows[differs] = _describe_changes(u, rows[last_at[np.flatnonzero(~matched)]])
 
 
-def _describe_change(u: pd.DataFrame, row: int) -> str:
-    """One change in words: ``State REVERSED, Amount 0.00 (-45.00), Disposition
+def _describe_changes(u: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Each change at ``rows`` in words: ``State REVERSED, Amount 0.00 (-45.00), Disposition
     ITEM_RETURNED on 2026-11-05``."""
-    parts = []
-    state = str(u["state"].to_numpy(dtype=object)[row])
-    if state:
-        parts.append(f"State {state}")
-    after = float(u["amount_after"].to_numpy(dtype=np.float64)[row])
-    delta = float(u["delta"].to_numpy(dtype=np.float64)[row])
-    if not np.isnan(after):
-        parts.append(f"Amount {after:,.2f}" + (f" ({delta:+,.2f})" if not np.isnan(delta) else ""))
-    elif not np.isnan(delta):
-        parts.append(f"DeltaAmount {delta:+,.2f}")
-    disposition = str(u["disposition"].to_numpy(dtype=object)[row])
-    if disposition:
-        parts.append(f"Disposition {disposition}")
-    when = _when(u, row)
-    return (", ".join(parts) or "a change") + (f" on {when[:10]}" if when else "")
+    rows = np.asarray(rows, dtype=np.int64)
+    state = u["state"].to_numpy(dtype=object)[rows]
+    after = u["amount_after"].to_numpy(dtype=np.float64)[rows]
+    delta = u["delta"].to_numpy(dtype=np.float64)[rows]
+    disposition = u["disposition"].to_numpy(dtype=object)[rows]
+    days = _days(u, rows)
+    texts = []
+    for st, am, de, di, day in zip(state, after, delta, disposition, days, strict=True):
+        parts = [f"State {st}"] if st else []
+        if not np.isnan(am):
+            parts.append(f"Amount {am:,.2f}" + (f" ({de:+,.2f})" if not np.isnan(de) else ""))
+        elif not np.isnan(de):
+            parts.append(f"DeltaAmount {de:+,.2f}")
+        if di:
+            parts.append(f"Disposition {di}")
+        texts.append((", ".join(parts) or "a change") + (f" on {day}" if day else ""))
+    return np.array(texts, dtype=object)
 
 
 _ADVICE = {

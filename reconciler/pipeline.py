@@ -189,19 +189,8 @@ def reconcile(
         if out is not None and path in kept:
             table = replace(table, path=out / kept[path])
         tables.append(table)
-    updates = []
-    for path in options.updates:
-        step(f"reading {path.name}")
-        updates.append(_read(path, None, False, options.encoding))
     stages = _stages(
-        sent,
-        tables,
-        options,
-        catalogue,
-        step,
-        encode=out is not None,
-        looking=looking,
-        updates=updates,
+        sent, tables, options, catalogue, step, encode=out is not None, looking=looking
     )
     if out is None:
         return stages.finish()
@@ -337,7 +326,6 @@ def _stages(
     *,
     encode: bool = False,
     looking: _Looking | None = None,
-    updates: Sequence[Table] = (),
 ) -> _Stages:
     step("recognising the files")
     now = options.now or clock()
@@ -355,6 +343,13 @@ def _stages(
     gathered = gather([results] if isinstance(results, Table) else list(results), sent)
     combined = gathered.table
     result_schema = detect_results(combined, sent_schema, sent, options.overrides)
+    # The platform's updates say what changed whatever the results say: they are read and
+    # the records confirmed against them on a thread of their own, while results are tied.
+    confirming = (
+        background("confirm", _confirm, sent, sent_schema, options.updates, gathered, options)
+        if options.updates
+        else None
+    )
     # reconciled.csv repeats the sent rows as they are: encode them on the second core now,
     # while the records are tied and classified (Arrow's kernels run outside the GIL).
     sent_rows = background("encode", encode_rows, sent.frame, safe=True) if encode else None
@@ -403,9 +398,9 @@ def _stages(
     step("classifying")
     verdict = classify_records(sent.records, ties, catalogue, submission)
     confirmed = None
-    if updates:
+    if confirming is not None:
         step("confirming against the platform's updates")
-        confirmed = _confirm(sent, sent_schema, updates, gathered, options)
+        confirmed = confirming.result()
         verdict = apply_confirmation(verdict, confirmed)
     step("correcting what can be fixed")
     if fixes.today is None:
@@ -464,15 +459,16 @@ def _stages(
 def _confirm(
     sent: Table,
     schema: SentSchema,
-    tables: Sequence[Table],
+    paths: Sequence[Path],
     gathered: Gathered,
     options: ReconcileOptions,
 ) -> Confirmed:
-    """The records against the platform's updates, from when the batch was submitted
-    (``--submitted``, else the results' SubmissionDate)."""
+    """Read the platform's updates and confirm the records against them, from when the
+    batch was submitted (``--submitted``, else the results' SubmissionDate)."""
     from .confirm import confirm
     from .updates import read_updates
 
+    tables = [_read(path, None, False, options.encoding) for path in paths]
     updates = read_updates(tables)
     given = options.submitted
     source = "--submitted"
