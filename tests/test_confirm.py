@@ -210,3 +210,16 @@ def test_the_report_says_how_many_accepted_records_were_confirmed(tmp_path: Path
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "4 of 8 accepted records confirmed" in report
     assert "Confirmed on the platform" in report
+
+
+def test_updates_exported_as_a_workbook_read_the_same(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in csv.reader((ITEMS / "updates.csv").open(encoding="utf-8", newline="")):
+        sheet.append(row)
+    book.save(tmp_path / "updates.xlsx")
+    _run(tmp_path, ITEMS, "--updates", str(tmp_path / "updates.xlsx"))
+    assert _verdicts(tmp_path) == _oracle(ITEMS)

@@ -85,6 +85,7 @@ def test_a_batch_is_known_by_its_batch_id(ledger: str, tmp_path: Path) -> None:
     assert entry["batch_id"] == "F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13"
     assert entry["batch_key"] == "batch:F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13"
     assert entry["results_complete"] is True
+    assert entry["submitted_at"] == "2025-03-04T09:12:40-05:00"  # the FtpSubmission's
 
 
 def test_no_ledger_records_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

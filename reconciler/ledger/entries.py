@@ -246,7 +246,7 @@ def run_record(
         },
         results_complete=bool(s.submission.complete and done and done.state == "complete"),
         completeness=done.state if done else "",
-        submitted_at=None,
+        submitted_at=_submitted(rec),
         reconciled_at=s.generated_at,
         tool_version=s.version,
         out_dir=str(out_dir) if out_dir else None,
@@ -256,3 +256,9 @@ def run_record(
         records_data=encoded.data,
         resubmissions=resubmissions,
     )
+
+
+def _submitted(rec: Reconciliation) -> str | None:
+    """When the batch was submitted, as impact.com reported it (its FtpSubmission)."""
+    batch = rec.gathered.batch
+    return batch.submission_date or None if batch is not None else None
