@@ -218,6 +218,7 @@ class ConfirmationFigures:
     by_status: Mapping[str, int] = field(default_factory=dict)  # every record
     accepted: int = 0  # accepted records
     accepted_confirmed: int = 0  # of them, confirmed
+    accepted_for_review: int = 0  # of them, not_applied or differs: for a person to review
     notes: tuple[str, ...] = ()
 
 

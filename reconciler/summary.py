@@ -271,6 +271,9 @@ def _confirmation(
         by_status={str(k): int(counts.get(k, 0)) for k in CONFIRMATIONS if counts.get(k, 0)},
         accepted=int(accepted.sum()),
         accepted_confirmed=int((accepted & (confirmed.status == "confirmed")).sum()),
+        accepted_for_review=int(
+            (accepted & np.isin(confirmed.status, ["not_applied", "differs"])).sum()
+        ),
         notes=confirmed.notes,
     )
 

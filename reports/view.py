@@ -605,21 +605,25 @@ class _Builder:
         )
         c = s.confirmation
         if c is not None:
-            doubt = [
-                f"{count(n)} {CONFIRMATION_LABELS[k].lower()}"
-                for k, n in c.by_status.items()
-                if k in ("not_applied", "differs") and n
-            ]
+            review = (
+                f"; the platform shows {plural(c.accepted_for_review, 'other')} not as asked: "
+                "they need a person"
+                if c.accepted_for_review
+                else ""
+            )
             parts.append(
                 f"{count(c.accepted_confirmed)} of {count(c.accepted)} accepted records "
-                "confirmed on the platform" + (f" ({', '.join(doubt)})" if doubt else "") + "."
+                f"confirmed on the platform{review}."
             )
         if s.rejected:
             detail = []
             if s.auto_fixed:
                 detail.append(f"{count(s.auto_fixed)} fixed automatically")
-            if s.needs_attention_records:
-                detail.append(f"{count(s.needs_attention_records)} need a person")
+            person = s.needs_attention_records - (
+                s.confirmation.accepted_for_review if s.confirmation is not None else 0
+            )
+            if person:
+                detail.append(f"{count(person)} need a person")
             if by_res.get("no_action"):
                 detail.append(f"{count(by_res['no_action'])} can no longer be changed")
             parts.append(

@@ -208,7 +208,10 @@ def test_a_bad_submission_date_is_one_line(tmp_path: Path) -> None:
 def test_the_report_says_how_many_accepted_records_were_confirmed(tmp_path: Path) -> None:
     _run(tmp_path, ORDER, *UPDATES)
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert "4 of 8 accepted records confirmed" in report
+    assert (
+        "4 of 8 accepted records confirmed on the platform; the platform shows 2 others not as "
+        "asked: they need a person. 2 were rejected: 2 can no longer be changed."
+    ) in report
     assert "Confirmed on the platform" in report
 
 
