@@ -69,7 +69,7 @@ def reconcile(
     results: Annotated[
         list[Path] | None,
         typer.Argument(
-            metavar="[RESULTS]...",
+            metavar="RESULTS",
             help="The results impact.com reported (CSV/TSV, XLSX, JSON): one file, or the "
             "pages of one export and the batch's FtpSubmission status. Or --batch.",
             show_default=False,

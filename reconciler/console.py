@@ -44,9 +44,20 @@ _said_interrupted = False
 
 class OneLineUsageErrors(TyperGroup):
     """A usage error (an unknown option, a bad value, a missing argument) is one line on
-    stderr and exit 2, like every other failure, instead of the usage text and a box."""
+    stderr and exit 2, like every other failure, instead of the usage text and a box.
+
+    Help reads as the README writes the commands: arguments in capitals (``SENT
+    [RESULTS]...``, not typer's ``{sent}``), a flag without a ``<bool>`` beside it, an option
+    with a metavar (``FILE``) without its type again (see ``readable_help``)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            readable_help(command)
+        return command
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        readable_help(self)
         if kwargs.get("standalone_mode", True) is False:
             return super().main(*args, **kwargs)
         kwargs["standalone_mode"] = False
@@ -65,6 +76,42 @@ class OneLineUsageErrors(TyperGroup):
             # Ctrl-C while typer was still reading the options: it exits 130 without a word.
             typer.echo(f"reconciler: {INTERRUPTED}", err=True)
         sys.exit(done if isinstance(done, int) else EXIT_OK)
+
+
+def readable_help(command: Any) -> None:
+    """Adapt a command's parameters' help to the conventions of the README and of typer's
+    earlier releases (typer 0.2x writes ``{sent}`` in the usage line and a ``<bool>`` type
+    for every flag). Only what a release has is adapted: another release's help is left as
+    it writes it."""
+    for param in getattr(command, "params", []):
+        kind = type(param).__name__
+        if kind == "TyperArgument" and hasattr(param, "_usage_display_name"):
+            name = (param.metavar or param.name or "").upper()
+            shown = name if param.required else f"[{name}]"
+            many = getattr(param, "nargs", 1) != 1
+            param.metavar = name
+            param._usage_display_name = lambda shown=shown, many=many: (
+                shown + ("..." if many else "")
+            )
+        _no_type(param)
+    original = getattr(command, "get_help_option", None)
+    if callable(original) and not getattr(command, "_readable", False):
+        command._readable = True
+
+        def help_option(ctx: Any) -> Any:
+            option = original(ctx)
+            _no_type(option)
+            return option
+
+        command.get_help_option = help_option
+
+
+def _no_type(param: Any) -> None:
+    """A flag, or a parameter with a metavar, shows no type: ``--wait``, ``--actions FILE``."""
+    if hasattr(param, "display_type") and (
+        getattr(param, "is_flag", False) or getattr(param, "metavar", None)
+    ):
+        param.display_type = lambda ctx: None
 
 
 def usage_error_line(exc: Exception) -> str:
@@ -180,26 +227,27 @@ def notes(lines: Sequence[str], kind: str = "note") -> None:
 def print_reconciliation(s: Summary, out_dir: Path) -> None:
     """What a finished ``reconcile`` says on stdout."""
     others = (("missing", s.missing), ("pending", s.pending), ("unknown", s.unknown))
-    counts = [f"{n} {k}" for k, n in others if n]
+    counts = [f"{n:,} {k}" for k, n in others if n]
     if s.ambiguous_records:
-        counts.append(f"{s.ambiguous_records} ambiguous")
+        counts.append(f"{s.ambiguous_records:,} ambiguous")
     typer.echo(
-        f"{s.sent_records} records sent: {s.accepted} accepted ({s.accepted_pct}%), "
-        f"{s.rejected} rejected" + "".join(f", {c}" for c in counts)
+        f"{plural(s.sent_records, 'record')} sent: {s.accepted:,} accepted ({s.accepted_pct}%), "
+        f"{s.rejected:,} rejected" + "".join(f", {c}" for c in counts)
     )
     done = s.completeness
+    tied = f"{s.results_tied:,}" if s.results_tied is not None else "none"
     typer.echo(
-        f"  {s.results_tied} of {s.result_rows} results tied · results "
+        f"  {tied} of {plural(s.result_rows, 'result')} tied · results "
         f"{done.label if done else ''}: {done.detail if done else ''}"
     )
     typer.echo(f"  template {s.template} · results {s.result_shape} · lines {s.line_base_detail}")
     if s.by_code:
-        codes = ", ".join(f"{k} {v}" for k, v in list(s.by_code.items())[:8])
+        codes = ", ".join(f"{k} {v:,}" for k, v in list(s.by_code.items())[:8])
         more = len(s.by_code) - 8
         typer.echo(f"  by code: {codes}" + (f" (+{more} more)" if more > 0 else ""))
     attention = {k: v for k, v in s.by_resolution.items() if k != "none"}
     if attention:
-        typer.echo("  by resolution: " + ", ".join(f"{k} {v}" for k, v in attention.items()))
+        typer.echo("  by resolution: " + ", ".join(f"{k} {v:,}" for k, v in attention.items()))
     money = s.money
     if money.amount_column and money.not_applied_total != "0.00":
         currency = money.currency or ""
@@ -245,12 +293,13 @@ def print_check(run: CheckRun, out_dir: Path) -> None:
     """What a finished ``check`` says on stdout."""
     s = run.result.summary()
     typer.echo(
-        f"{s['records']} records checked ({s['template_title'].lower()}): "
-        f"{s['errors']} errors on {s['records_with_errors']} records, {s['warnings']} warnings"
+        f"{plural(int(s['records']), 'record')} checked ({s['template_title'].lower()}): "
+        f"{plural(int(s['errors']), 'error')} on {plural(int(s['records_with_errors']), 'record')}, "
+        f"{plural(int(s['warnings']), 'warning')}"
     )
     if s["by_finding"]:
         top = list(s["by_finding"].items())
-        text = ", ".join(f"{k} {v}" for k, v in top[:8])
+        text = ", ".join(f"{k} {int(v):,}" for k, v in top[:8])
         typer.echo(f"  findings: {text}" + (f" (+{len(top) - 8} more)" if len(top) > 8 else ""))
     for note in s["header_notes"]:
         typer.echo(f"  note: {note}")
@@ -261,7 +310,8 @@ def print_check(run: CheckRun, out_dir: Path) -> None:
         )
     if run.fixed is not None:
         typer.echo(
-            f"  --fix corrected {len(run.fixed.changes)} cells on {run.fixed.fixed_records} records"
+            f"  --fix corrected {plural(len(run.fixed.changes), 'cell')} on "
+            f"{plural(int(run.fixed.fixed_records), 'record')}"
         )
     typer.echo(f"outputs in {out_dir}: {', '.join(run.outputs)}")
 

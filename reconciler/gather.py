@@ -495,9 +495,10 @@ def assess(
         state, unlisted = Completeness.COMPLETE, Outcome.MISSING
     elif error_shape and total_errors is not None:
         detail = (
-            f"{n_rows:,} error rows, as TotalErrors says"
+            f"{n_rows:,} error row{'' if n_rows == 1 else 's'}, as TotalErrors says"
             if n_rows == total_errors
-            else f"{n_rows:,} error rows for TotalErrors {total_errors:,} (a record can have several)"
+            else f"{n_rows:,} error row{'' if n_rows == 1 else 's'} for TotalErrors "
+            f"{total_errors:,} (a record can have several)"
         )
         state, unlisted = Completeness.COMPLETE, Outcome.ACCEPTED
     elif gathered.total is not None and n_rows >= gathered.total:

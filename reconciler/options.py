@@ -15,7 +15,10 @@ from .model import LineBase
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
-Sheet = Annotated[str | None, typer.Option("--sheet", help="Worksheet to read from XLSX inputs.")]
+Sheet = Annotated[
+    str | None,
+    typer.Option("--sheet", metavar="NAME", help="Worksheet to read from XLSX inputs."),
+]
 Force = Annotated[
     bool,
     typer.Option(
@@ -207,7 +210,7 @@ def day(value: str | None, option: str) -> date | None:
 
 def out_option(default: str) -> object:
     """``--out``/``-o``, its default named in the help."""
-    return typer.Option("--out", "-o", help=f"Output folder (default: {default}).")
+    return typer.Option("--out", "-o", metavar="DIR", help=f"Output folder (default: {default}).")
 
 
 def encoding_name(encoding: str | None) -> str | None:

@@ -372,3 +372,60 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     )
     assert piped.returncode == 1
     assert piped.stderr == b""
+
+
+@pytest.mark.parametrize(
+    ("command", "usage"),
+    [
+        ("reconcile", "reconcile [OPTIONS] SENT [RESULTS]...\n"),
+        ("check", "check [OPTIONS] FILE\n"),
+        ("report", "report [OPTIONS] OUT_DIR\n"),
+        ("explain", "explain [OPTIONS] CODE\n"),
+        ("fetch", "fetch [OPTIONS] BATCH_ID\n"),
+    ],
+)
+def test_help_names_arguments_as_the_readme_does(command: str, usage: str) -> None:
+    """Capitals as the README writes them, no typer braces, no <bool> beside a flag, no type
+    beside a metavar; the --out default is said, not eaten as markup."""
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", command, "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    text = "\n".join(line.rstrip() for line in done.stdout.splitlines()) + "\n"
+    assert usage in text
+    assert "{" not in text.split("\n", 3)[1]
+    assert "<bool>" not in text and "<path>" not in text and "<str>" not in text
+    if command in ("reconcile", "check"):
+        assert "Output folder (default: <" in text
+
+
+def test_counts_read_as_words_with_thousands_separators(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    rows = "".join(f"1000.4636.{500000 + i},,,10.00,USD,,ORDER_UPDATE\n" for i in range(1200))
+    sent.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n" + rows
+    )
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "Line,Order Id,Action Tracker Id,Error Type,Message\n2,,,Validation,NO_CHANGE\n"
+    )
+    result = runner.invoke(
+        app, ["reconcile", str(sent), str(results), "-o", str(tmp_path / "o"), "--no-ledger"]
+    )
+    assert result.exit_code == 1, result.stderr
+    assert result.stdout.startswith("1,200 records sent: 1,199 accepted (99.9%), 1 rejected\n")
+    assert "  1 of 1 result tied" in result.stdout
+    single = tmp_path / "one.csv"
+    single.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        "1000.4636.1,,,12.50,USD,,item returned\n"
+    )
+    result = runner.invoke(app, ["check", str(single), "-o", str(tmp_path / "c"), "--fix"])
+    assert result.stdout.startswith(
+        "1 record checked (order-level modification / reversal): 1 error on 1 record, "
+    )
+    assert "--fix corrected 1 cell on 1 record" in result.stdout

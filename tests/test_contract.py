@@ -75,7 +75,7 @@ def test_a_hidden_first_sheet_is_skipped_and_said(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code, stdout, _ = _invoke("reconcile", sent, results, "-o", out)
     assert code == 1
-    assert "1 records sent: 0 accepted (0.0%), 1 rejected" in stdout
+    assert "1 record sent: 0 accepted (0.0%), 1 rejected" in stdout
     assert (
         "sent.xlsx: read sheet 'Current', the first visible one; hidden sheets skipped: Old"
         in stdout
