@@ -172,6 +172,36 @@ class Catalogue:
         """
         return self._get(_as_text(code))
 
+    def nearest(self, raw: str, n: int = 3) -> list[str]:
+        """The known codes (by name or alias) closest in spelling to ``raw``, best first:
+        ``lockd`` → ``ALREADY_LOCKED``."""
+        import difflib
+
+        text = normalize_text(_as_text(raw))
+        if not text:
+            return []
+        names = {code: code for code in self._entries}
+        names.update(self._by_alias)
+        scored = sorted(
+            ((difflib.SequenceMatcher(None, text, name).ratio(), name) for name in names),
+            key=lambda pair: (-pair[0], pair[1]),
+        )
+        best = scored[0][0] if scored else 0.0
+        found: list[str] = []
+        for ratio, name in scored:
+            # The close ones only: as close as 0.6, and near the closest.
+            if ratio < max(0.6, best - 0.1):
+                break
+            if names[name] not in found:
+                found.append(names[name])
+        # Or a word of a longer code, spelled close: "lockd" → ALREADY_LOCKED.
+        if not found and len(text) >= 4 and "_" not in text:
+            for code in self._entries:
+                words = code.split("_")
+                if any(difflib.SequenceMatcher(None, text, w).ratio() >= 0.8 for w in words):
+                    found.append(code)
+        return found[:n]
+
     def normalize(self, raw: str) -> str:
         """ONE code from a raw value: the first code in text order of ``split``'s codes, or
         ``""`` when the value holds none (empty, a null word or a success word)."""

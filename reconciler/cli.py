@@ -226,6 +226,9 @@ def explain(
     if info.aliases:
         typer.echo(f"  also seen as: {', '.join(info.aliases)}")
     if not info.known:
+        near = cat.nearest(code)
+        if near:
+            typer.echo(f"  did you mean: {', '.join(near)}?")
         raise typer.Exit(EXIT_ATTENTION)
 
 

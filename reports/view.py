@@ -365,7 +365,8 @@ class _Builder:
                     advice_cell = Cell("See “What to do” above.", "muted")
                 elif section is not None and section.advice and advice.endswith(section.advice):
                     # record-specific words, then the code's advice: keep only the first part
-                    head = advice[: -len(section.advice)].rstrip(" .;|")
+                    head = _TRAILING_LABEL.sub("", advice[: -len(section.advice)])
+                    head = head.rstrip(" .;|")
                     advice_cell = Cell(clip(head, MAX_ADVICE_CHARS) + ". See “What to do” above.")
                 else:
                     advice_cell = Cell(clip(advice, MAX_ADVICE_CHARS))
@@ -1093,6 +1094,10 @@ class _Builder:
             version=s.version,
         )
 
+
+# What is left of a multi-code advice once the section's own advice is cut off its end: the
+# code's label before it ("... | MALFORMED:"), which must go with it.
+_TRAILING_LABEL = re.compile(r"\s*\|?\s*[A-Z][A-Z0-9_]*:\s*$")
 
 CONFIRMATION_LABELS = {
     "confirmed": "Confirmed",

@@ -429,3 +429,24 @@ def test_counts_read_as_words_with_thousands_separators(tmp_path: Path) -> None:
         "1 record checked (order-level modification / reversal): 1 error on 1 record, "
     )
     assert "--fix corrected 1 cell on 1 record" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("lockd", "ALREADY_LOCKED"),
+        ("bad dispostion", "BAD_DISPOSITION"),
+        ("no chnge", "NO_CHANGE"),
+        ("revrsed", "ALREADY_REVERSED"),
+    ],
+)
+def test_explain_suggests_the_nearest_codes(typed: str, suggested: str) -> None:
+    result = runner.invoke(app, ["explain", typed])
+    assert result.exit_code == 1
+    line = next(x for x in result.stdout.splitlines() if x.startswith("  did you mean: "))
+    assert line.removeprefix("  did you mean: ").split(", ")[0].rstrip("?") == suggested
+
+
+def test_explain_suggests_nothing_for_nothing_close() -> None:
+    result = runner.invoke(app, ["explain", "xyzzy"])
+    assert "did you mean" not in result.stdout

@@ -383,3 +383,21 @@ def test_the_typed_summary_writes_summary_json_back_unchanged(
         data = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         again = Summary.from_json(data).to_json()
         assert list(again) == list(data) and again == data
+
+
+def test_a_multi_code_advice_cut_in_a_code_section_leaves_no_label(tmp_path: Path) -> None:
+    """Line 12 of the demo has BAD_DISPOSITION and MALFORMED: in MALFORMED's section its advice
+    is the BAD_DISPOSITION part, then the pointer to the section's own advice."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    demo = ROOT / "fixtures" / "modification_view_errors"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["reconcile", str(demo / "sent.csv"), str(demo / "results.csv"), "-o", str(out)]
+    )
+    assert result.exit_code == 1, result.stderr
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert ":. See" not in html and "| MALFORMED:. See" not in html
+    assert "then resubmit the row. See “What to do” above." in html
