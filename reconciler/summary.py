@@ -278,12 +278,22 @@ def _confirmation(
     )
 
 
+_FTP_CONTAINERS = frozenset({"errordetail", "errordetails", "ftpfilesubmissionerrors"})
+
+
 def shape_title(schema: ResultSchema, results: Table) -> str:
     """The results' shape in words; an FTP error list without Line is still FTP errors."""
     if not results.records and not results.header and results.container == "ErrorDetail":
         return "FTP submission status only (no error details)"
-    if schema.shape is ResultShape.FTP_ERROR_DETAILS and schema.column("line") is None:
+    ftp_container = results.container.casefold() in _FTP_CONTAINERS
+    if (
+        schema.shape is ResultShape.FTP_ERROR_DETAILS
+        or (ftp_container and schema.shape is ResultShape.API_SUBMISSIONS)
+    ) and schema.column("line") is None:
+        # What the file is, whatever its columns made it look like: an ErrorDetail list.
         return "Brand API FTP error details (JSON, no line numbers)"
+    if ftp_container and schema.shape is ResultShape.API_SUBMISSIONS:
+        return "Brand API FTP error details (JSON)"
     if schema.shape is ResultShape.API_SUBMISSIONS and results.container == "@object":
         return "One API submission record (JSON)"
     return SHAPE_TITLES[schema.shape]

@@ -150,3 +150,24 @@ def test_results_without_code_or_ties_are_refused() -> None:
         detect_results(table(["Line", "Order Id"], [["2", "x"]]), detect_template(SENT), SENT)
     with pytest.raises(ShapeError, match="result field"):
         detect_results(table(["foo", "bar"], []), detect_template(SENT), SENT)
+
+
+def test_an_ftp_error_list_is_named_as_such_whatever_its_columns_look_like() -> None:
+    from dataclasses import replace
+
+    from reconciler.detect import ResultSchema, ResultShape
+    from reconciler.summary import shape_title
+
+    errors = replace(
+        table(
+            ["OrderId", "ErrorType", "ErrorReason"],
+            [["T1", "Validation", "NO_CHANGE"]],
+            fmt="json",
+            name="errors.json",
+        ),
+        container="ErrorDetail",
+    )
+    schema = ResultSchema(shape=ResultShape.API_SUBMISSIONS, fields={"oid": "OrderId"})
+    assert shape_title(schema, errors) == "Brand API FTP error details (JSON, no line numbers)"
+    listed = replace(errors, container="APISubmissions")
+    assert shape_title(schema, listed) == "API submission records (no line numbers)"
