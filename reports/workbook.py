@@ -180,15 +180,38 @@ def resolution_sheets(rec: Reconciliation) -> list[Sheet]:
     for res, total, positions in chosen:
         frame = rows.iloc[np.searchsorted(every, positions)].reset_index(drop=True)
         note = ""
-        if len(positions) < total:
+        limits = (
+            f"the workbook keeps at most {count(MAX_SHEET_ROWS)} records a sheet and "
+            f"{count(MAX_WORKBOOK_ROWS)} in all"
+        )
+        where = f"reconciled.csv holds every record: filter its Resolution column by {res}."
+        if not len(positions) and total:
+            note = (
+                f"{resolution_label(res)}: {plural(total, 'record')}, none shown here ({limits}, "
+                f"given to the records needing a person first). {where}"
+            )
+        elif len(positions) < total:
             note = (
                 f"{resolution_label(res)}: showing the first {count(len(positions))} of "
-                f"{count(total)} records by line (the workbook keeps at most "
-                f"{count(MAX_SHEET_ROWS)} a sheet and {count(MAX_WORKBOOK_ROWS)} in all). "
-                f"reconciled.csv holds every record: filter its Resolution column by {res}."
+                f"{count(total)} records by line ({limits}). {where}"
             )
-        sheets.append(Sheet(res, header, frame, note=note))
+        sheets.append(Sheet(sheet_name(res, {x.name for x in sheets}), header, frame, note=note))
     return sheets
+
+
+_NOT_IN_SHEET_NAMES = str.maketrans({c: "-" for c in "[]:*?/\\"})
+
+
+def sheet_name(resolution: str, taken: set[str]) -> str:
+    """A resolution's sheet: the report's words for it ("Fix by hand"), as Excel allows a
+    sheet name (no ``[]:*?/\\``, at most 31 characters), unique in the workbook."""
+    label = resolution_label(resolution).replace(": ", " - ")
+    base = label.translate(_NOT_IN_SHEET_NAMES).strip(" '")[:31]
+    name, n = base or resolution[:31], 2
+    while name in taken or name == "Summary":
+        suffix = f" ({n})"
+        name, n = base[: 31 - len(suffix)] + suffix, n + 1
+    return name
 
 
 def write_workbook(rec: Reconciliation, path: Path) -> None:

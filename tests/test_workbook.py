@@ -40,7 +40,14 @@ def _all_cells(wb: Any) -> list[Any]:
 def test_sheets_follow_the_resolutions(tmp_path: Path) -> None:
     rec = _demo()
     wb = _workbook(rec, tmp_path)
-    assert wb.sheetnames == ["Summary", "fix_manually", "review", "auto_fixed", "no_action", "none"]
+    # The report's words for each resolution, not the raw labels.
+    assert wb.sheetnames == [
+        "Summary", "Fix by hand", "Review by hand", "Fixed automatically", "Terminal", "Accepted",
+    ]  # fmt: skip
+    sheet_of = {
+        "fix_manually": "Fix by hand", "review": "Review by hand",
+        "auto_fixed": "Fixed automatically", "no_action": "Terminal", "none": "Accepted",
+    }  # fmt: skip
     header = [
         *rec.sent.header,
         "SourceLine",
@@ -57,7 +64,7 @@ def test_sheets_follow_the_resolutions(tmp_path: Path) -> None:
         "Advice",
     ]
     for name, n in rec.summary.by_resolution.items():
-        ws = wb[name]
+        ws = wb[sheet_of[name]]
         assert [c.value for c in ws[1]] == header
         assert ws.max_row == 1 + n, name
         assert ws.freeze_panes == "A2"
@@ -65,7 +72,7 @@ def test_sheets_follow_the_resolutions(tmp_path: Path) -> None:
         assert {str(r[10].value) for r in ws.iter_rows(min_row=2)} == {name}  # Resolution column
         lines = [r[7].value for r in ws.iter_rows(min_row=2)]
         assert lines == sorted(lines) and all(isinstance(v, int) for v in lines)
-    widths = [wb["fix_manually"].column_dimensions[c].width for c in "ABCDEFGHIJKLM"]
+    widths = [wb["Fix by hand"].column_dimensions[c].width for c in "ABCDEFGHIJKLM"]
     assert all(6 <= w <= 80 for w in widths)
 
 
@@ -134,14 +141,22 @@ def test_sheets_are_capped_with_a_note(tmp_path: Path, monkeypatch: pytest.Monke
     counts = {ws.title: ws.max_row for ws in wb.worksheets[1:]}
     # fix_manually 3 (of 3), review 1, auto_fixed 1, no_action 2 (of 5: the budget of 7 is used
     # up), none 0 (of 20); a capped sheet has a note row above its header
-    assert counts == {"fix_manually": 4, "review": 2, "auto_fixed": 2, "no_action": 4, "none": 2}
-    capped = wb["no_action"]
+    assert counts == {
+        "Fix by hand": 4, "Review by hand": 2, "Fixed automatically": 2, "Terminal": 4,
+        "Accepted": 2,
+    }  # fmt: skip
+    capped = wb["Terminal"]
     assert "showing the first 2 of 5 records" in str(capped["A1"].value)
     assert "reconciled.csv" in str(capped["A1"].value)
     assert capped["A2"].value == rec.sent.header[0]
     assert capped.freeze_panes == "A3"
     assert [r[7].value for r in capped.iter_rows(min_row=3)] == [4, 9]  # the first by line
-    assert "showing the first 0 of 20 records" in str(wb["none"]["A1"].value)
+    # A sheet the workbook had no room for says so in words, not "the first 0 of 20".
+    assert str(wb["Accepted"]["A1"].value).startswith(
+        "Accepted: 20 records, none shown here (the workbook keeps at most 3 records a sheet "
+        "and 7 in all, given to the records needing a person first). reconciled.csv holds "
+        "every record"
+    )
 
 
 def test_workbook_is_deterministic(tmp_path: Path) -> None:
@@ -150,3 +165,9 @@ def test_workbook_is_deterministic(tmp_path: Path) -> None:
     first = (tmp_path / "reconciled.xlsx").read_bytes()
     render_outputs(rec, tmp_path, html=False)
     assert (tmp_path / "reconciled.xlsx").read_bytes() == first
+
+
+def test_sheet_names_are_what_excel_allows() -> None:
+    assert workbook.sheet_name("recheck", set()) == "Unknown - get all results"
+    assert workbook.sheet_name("none", {"Accepted"}) == "Accepted (2)"
+    assert len(workbook.sheet_name("x" * 40, set())) <= 31
