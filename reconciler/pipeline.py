@@ -857,7 +857,7 @@ def _write_resubmission(parts: _Parts, stage: Path) -> list[str]:
         part = corrected.iloc[i * size : (i + 1) * size]
         write_csv(part, stage / name, header=header)  # exact values: impact.com needs the data
     if len(parts.remediation.changes):
-        write_csv(parts.remediation.changes, stage / CHANGES, safe=True)
+        write_csv(parts.remediation.changes, stage / CHANGES, safe=True, bom=True)
         return [*names, CHANGES]
     return list(names)
 
@@ -867,7 +867,7 @@ def _write_attention(parts: _Parts, stage: Path) -> list[str]:
         return []
     attention = attention_frame(parts.sent, parts.records)
     header = [*parts.sent.header, *ATTENTION_COLUMNS]
-    write_csv(attention, stage / NEEDS_ATTENTION_CSV, header=header, safe=True)
+    write_csv(attention, stage / NEEDS_ATTENTION_CSV, header=header, safe=True, bom=True)
     if NEEDS_ATTENTION_XLSX not in parts.attention_files:
         return [NEEDS_ATTENTION_CSV]  # --no-xlsx
     highlight = _highlight_mask(parts.sent, attention, header)
@@ -997,12 +997,12 @@ def write_check_outputs(run: CheckRun, out: Path, *, force: bool = False) -> lis
     with staged_output(out, force=force) as stage:
         jobs: list[Callable[[], None]] = [
             lambda: write_json({**run.result.to_json(), "outputs": written}, stage / CHECK_JSON),
-            lambda: write_csv(run.result.findings, stage / CHECK_CSV, safe=True),
+            lambda: write_csv(run.result.findings, stage / CHECK_CSV, safe=True, bom=True),
         ]
         fixed = run.fixed
         if fixed is not None:
             # Meant for impact.com: exact values, UTF-8 without BOM, commas, every record.
             jobs.append(lambda: write_csv(fixed.frame, stage / run.fixed_name, header=fixed.header))
-            jobs.append(lambda: write_csv(fixed.changes, stage / CHANGES, safe=True))
+            jobs.append(lambda: write_csv(fixed.changes, stage / CHANGES, safe=True, bom=True))
         run_jobs(jobs)
     return written

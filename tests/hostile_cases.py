@@ -302,7 +302,7 @@ def results_with_lines(values: list[tuple[str, str]]) -> str:
 
 def read_csv(path: Path) -> list[dict[str, str]]:
     csv.field_size_limit(sys.maxsize)
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -363,7 +363,7 @@ def no_live_formulas(out: Path, stderr: str) -> None:
     for name in ANALYST_FILES:
         if not (out / name).exists():
             continue
-        with (out / name).open(encoding="utf-8", newline="") as handle:
+        with (out / name).open(encoding="utf-8-sig", newline="") as handle:
             for row in csv.reader(handle):
                 for cell in row:
                     if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -400,7 +400,7 @@ def long_value_kept(out: Path, stderr: str) -> None:
 def wide_kept(count: int) -> Check:
     def check(out: Path, stderr: str) -> None:
         same_as_demo(out, stderr)
-        with (out / "reconciled.csv").open(encoding="utf-8", newline="") as handle:
+        with (out / "reconciled.csv").open(encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle))
         assert len(header) == count + len(RECORD_COLUMNS)  # + SourceLine, Outcome, ...
 

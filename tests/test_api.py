@@ -33,7 +33,7 @@ runner = CliRunner()
 def _csv(path: Path) -> list[dict[str, str]]:
     import csv
 
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -38,7 +38,7 @@ def _run(tmp_path: Path, folder: Path, *extra: str, results: tuple[str, ...] = (
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -221,7 +221,7 @@ def test_updates_exported_as_a_workbook_read_the_same(tmp_path: Path) -> None:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
-    for row in csv.reader((ITEMS / "updates.csv").open(encoding="utf-8", newline="")):
+    for row in csv.reader((ITEMS / "updates.csv").open(encoding="utf-8-sig", newline="")):
         sheet.append(row)
     book.save(tmp_path / "updates.xlsx")
     _run(tmp_path, ITEMS, "--updates", str(tmp_path / "updates.xlsx"))

@@ -233,7 +233,7 @@ def test_files_added_or_edited_in_an_output_folder_are_kept(tmp_path: Path) -> N
         f"needs-attention.csv had been edited since reconciler wrote it: kept as {kept[0].name}"
         in stderr
     )
-    assert (out / "needs-attention.csv").read_text(encoding="utf-8").startswith("ActionId,")
+    assert (out / "needs-attention.csv").read_text(encoding="utf-8-sig").startswith("ActionId,")
     # reconciler report rewrites report.html and keeps it reconciler's own
     assert _invoke("report", out)[0] == 0
     assert _reconcile_into(out)[0] == 2  # notes.txt and the kept file are still the analyst's
@@ -413,3 +413,26 @@ def test_workbook_id_cells_without_a_value_are_never_resubmitted(tmp_path: Path)
     code, _, _ = _invoke("check", sent, "-o", tmp_path / "checked")
     found = (tmp_path / "checked" / "check.csv").read_text(encoding="utf-8")
     assert found.count(",id-cell-unreadable,error,ACTION_NOT_FOUND,") == 3
+
+
+def test_files_analysts_open_carry_a_bom_and_files_for_impact_com_do_not(tmp_path: Path) -> None:
+    """Excel on Windows reads a CSV as UTF-8 only with a byte-order mark: the files an analyst
+    double-clicks have one (their "→" and accents read right); the files meant for impact.com
+    (resubmit.csv, check --fix's file) and the machine-read contract (reconciled.csv,
+    unmatched_results.csv) are exactly as before."""
+    out = tmp_path / "out"
+    assert _reconcile_into(out)[0] == 1
+    bom = b"\xef\xbb\xbf"
+    for name in ("needs-attention.csv", "changes.csv"):
+        data = (out / name).read_bytes()
+        assert data.startswith(bom + b"ActionId,") or data.startswith(bom + b"SourceLine,"), name
+    assert "→".encode() in (out / "needs-attention.csv").read_bytes()  # "would also correct"
+    for name in ("resubmit.csv", "reconciled.csv", "unmatched_results.csv"):
+        assert not (out / name).read_bytes().startswith(bom), name
+    checked = tmp_path / "checked"
+    code, _, stderr = _invoke("check", DEMO / "sent.csv", "--fix", "-o", checked)
+    assert code in (0, 1), stderr
+    assert (checked / "check.csv").read_bytes().startswith(bom + b"SourceLine,")
+    assert (checked / "changes.csv").read_bytes().startswith(bom)
+    fixed = next(p for p in checked.iterdir() if p.name.endswith(".fixed.csv"))
+    assert fixed.read_bytes().startswith(b"ActionId,")

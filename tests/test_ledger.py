@@ -63,7 +63,7 @@ def test_a_run_is_recorded_once_however_often_it_is_reconciled(ledger: str, tmp_
     assert got is not None and got[0] == "arrow-ipc-zstd/2"
     table = decode_records(got[1])
     assert table.num_rows == 30
-    with (tmp_path / "out" / "reconciled.csv").open(encoding="utf-8", newline="") as handle:
+    with (tmp_path / "out" / "reconciled.csv").open(encoding="utf-8-sig", newline="") as handle:
         outcomes = [row["Outcome"] for row in csv.DictReader(handle)]
     assert table.column("outcome").to_pylist() == outcomes
     keys = table.column("record_key").to_pylist()
@@ -228,10 +228,10 @@ def test_history_exports_every_table(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
     assert names == ["batch_codes.csv", "batches.csv", "records.csv", "resubmissions.csv"]
-    with (out / "records.csv").open(encoding="utf-8", newline="") as handle:
+    with (out / "records.csv").open(encoding="utf-8-sig", newline="") as handle:
         records = list(csv.DictReader(handle))
     assert len(records) == 30 and records[0]["record_key"] == "a:1000.4636.158133"
-    with (out / "resubmissions.csv").open(encoding="utf-8", newline="") as handle:
+    with (out / "resubmissions.csv").open(encoding="utf-8-sig", newline="") as handle:
         (resent,) = list(csv.DictReader(handle))
     assert resent["file_name"] == "resubmit.csv" and resent["records"] == "1"
     assert len(resent["sha256"]) == 64

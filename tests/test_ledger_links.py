@@ -30,7 +30,7 @@ BAD_LINE = 7  # the demo's record corrected automatically (Reason 'item returned
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 

@@ -271,7 +271,7 @@ def _invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, st
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
@@ -286,7 +286,7 @@ def test_check_exit_0_on_a_clean_file(tmp_path: Path) -> None:
     assert _rows(out / "check.csv") == []
     assert (
         (out / "check.csv")
-        .read_text(encoding="utf-8")
+        .read_text(encoding="utf-8-sig")
         .startswith("SourceLine,Column,Value,Finding,Severity,PredictedError,Advice\n")
     )
     summary = json.loads((out / "check.json").read_text(encoding="utf-8"))

@@ -76,7 +76,7 @@ PREDICTED_WARNINGS: dict[str, set[tuple[int, str]]] = {
 
 
 def _expected(scenario: str) -> dict[int, tuple[str, set[str]]]:
-    with (FIXTURES / scenario / "expected.csv").open(encoding="utf-8", newline="") as fh:
+    with (FIXTURES / scenario / "expected.csv").open(encoding="utf-8-sig", newline="") as fh:
         return {
             int(r["SourceLine"]): (r["Outcome"], set(filter(None, r["ErrorCodes"].split(";"))))
             for r in csv.DictReader(fh)

@@ -3,6 +3,7 @@ Arrow's string kernels; analyst-facing files get formulas neutralised."""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +30,7 @@ def write_csv(
     header: Sequence[str] | None = None,
     safe: bool = False,
     lead: Sequence[Any] | None = None,
+    bom: bool = False,
 ) -> None:
     """UTF-8 (no BOM), comma-separated, header first, ``\\n`` line ends, minimal quoting.
 
@@ -40,6 +42,10 @@ def write_csv(
     ``safe`` neutralises formula-like values on the way (see ``neutralise``), for files
     analysts open in a spreadsheet.
 
+    ``bom``: a UTF-8 byte-order mark first, for the files analysts open by double-clicking
+    (Excel on Windows then reads UTF-8, not the machine's code page); never for a file meant
+    for impact.com.
+
     ``lead``: the leading fields of every row, already encoded by ``encode_rows`` (with the
     same ``safe``); ``frame`` then holds only the columns that follow them, and ``header``
     names all of them.
@@ -49,6 +55,8 @@ def write_csv(
         risky = formula_mask(pd.Series(names, dtype=object))
         names = ["'" + n if r else n for n, r in zip(names, risky, strict=True)]
     with path.open("wb") as fh:
+        if bom:
+            fh.write(codecs.BOM_UTF8)
         fh.write((",".join(_quote_one(h) for h in names) + "\n").encode("utf-8"))
         if len(frame) == 0:
             return
