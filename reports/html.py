@@ -19,6 +19,7 @@ from importlib import resources
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from .formatting import RESOLUTION_ORDER
 from .viewmodel import Cell, Report, Row
 
 TEMPLATE = "report.html.j2"
@@ -85,7 +86,13 @@ def _cell(c: Cell) -> str:
         ]
         return f'<td class="codes">{" ".join(codes)}</td>'
     if c.kind == "resolution":
-        return f'<td class="res"><span class="badge res-{escape(c.items[0][0])}">{text}</span></td>'
+        # Sorted by urgency (what needs a person first), not by the label's letters.
+        slug = c.items[0][0]
+        rank = RESOLUTION_ORDER.index(slug) if slug in RESOLUTION_ORDER else len(RESOLUTION_ORDER)
+        return (
+            f'<td class="res" data-sort="{rank:02d}"><span class="badge res-{escape(slug)}">'
+            f"{text}</span></td>"
+        )
     if c.kind == "values":
         spans = [
             f'<span class="kv"><span class="k">{escape(label)}</span> '

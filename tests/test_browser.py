@@ -249,3 +249,42 @@ def test_hostile_input_runs_no_script(browser: Any, tmp_path: Path) -> None:
     assert "<script>alert(1)</script>" in page.locator("#t-records").inner_text()
     tab.close()
     assert tab.dialogs == [] and tab.errors == []
+
+
+def test_the_whole_header_sorts_and_resolution_sorts_by_urgency(browser: Any, report: Path) -> None:
+    tab = _Page(browser, viewport={"width": 1280, "height": 900})
+    page = tab.open(report)
+    heads = page.locator("#t-records thead th")
+    names = [heads.nth(i).inner_text().strip() for i in range(heads.count())]
+    col = names.index("Resolution")
+    # A click on the cell itself, beside the words, sorts too.
+    page.evaluate(f"document.querySelectorAll('#t-records thead th')[{col}].click()")
+    assert heads.nth(col).get_attribute("aria-sort") == "ascending"
+    order = page.evaluate(
+        f"Array.from(document.querySelectorAll('#t-records tbody tr'))"
+        f".map((r) => r.cells[{col}].textContent.trim())"
+    )
+    ranks = {"Fix by hand": 0, "Contact support": 1, "Review by hand": 2, "Fixed automatically": 4}
+    assert [ranks.get(x, 9) for x in order] == sorted(ranks.get(x, 9) for x in order)
+    assert order[0] == "Fix by hand"  # by urgency, not "Contact support" by its letters
+    tab.close()
+    assert tab.errors == []
+
+
+def test_the_checklist_keeps_its_ticks_and_print_has_no_sort_arrows(
+    browser: Any, report: Path
+) -> None:
+    tab = _Page(browser, viewport={"width": 1280, "height": 900})
+    page = tab.open(report)
+    box = page.locator(".checklist input[type=checkbox]").first
+    box.check()
+    page.reload()
+    page.wait_for_load_state("load")
+    assert page.locator(".checklist input[type=checkbox]").first.is_checked()
+    page.emulate_media(media="print")
+    arrow = page.evaluate(
+        "getComputedStyle(document.querySelector('#t-records thead th button'), '::after').content"
+    )
+    assert arrow in ("none", "normal", "")
+    tab.close()
+    assert tab.errors == []

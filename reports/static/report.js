@@ -116,6 +116,10 @@
       button.type = "button";
       while (th.firstChild) { button.appendChild(th.firstChild); }
       th.appendChild(button);
+      // The whole header cell sorts, not only the words in it.
+      th.addEventListener("click", function (event) {
+        if (event.target === th) { button.click(); }
+      });
       button.addEventListener("click", function () {
         var ascending = th.getAttribute("aria-sort") !== "ascending";
         var numeric = th.getAttribute("data-type") === "num";
@@ -140,6 +144,24 @@
     if (table.getAttribute("data-filterable") === "true") { setupFilters(table); }
     setupSorting(table);
   });
+
+  // The checklist keeps its ticks across reloads of this report (this browser only).
+  (function keepTicks() {
+    var store = null;
+    try { store = window.localStorage; } catch (e) { store = null; }
+    if (!store) { return; }
+    var key = "reconciler:" + doc.title + ":" +
+      squash((doc.querySelector(".foot") || {}).textContent || "");
+    var ticks = {};
+    try { ticks = JSON.parse(store.getItem(key) || "{}") || {}; } catch (e) { ticks = {}; }
+    Array.prototype.forEach.call(doc.querySelectorAll(".checklist input[type=checkbox]"), function (box) {
+      if (ticks[box.id]) { box.checked = true; }
+      box.addEventListener("change", function () {
+        ticks[box.id] = box.checked;
+        try { store.setItem(key, JSON.stringify(ticks)); } catch (e) { /* full or refused */ }
+      });
+    });
+  }());
 
   window.addEventListener("beforeprint", function () {
     Array.prototype.forEach.call(doc.querySelectorAll("details"), function (d) { d.open = true; });
