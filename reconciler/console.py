@@ -289,6 +289,36 @@ def print_reconciliation(s: Summary, out_dir: Path) -> None:
     typer.echo(f"outputs in {out_dir}: {', '.join(s.outputs or ())}")
 
 
+FIRST_FINDINGS = 10  # findings ``check`` lists in the terminal; check.csv has them all
+_FINDING_COLUMNS = (
+    ("SourceLine", "line"), ("Column", "column"), ("Value", "value"), ("Finding", "finding"),
+    ("PredictedError", "predicted error"),
+)  # fmt: skip
+
+
+def _print_findings(findings: Any) -> None:
+    """The first findings as a table (line, column, value, finding, the code impact.com
+    would give), then how many more check.csv holds."""
+    n = len(findings)
+    if not n:
+        return
+    shown = findings.head(FIRST_FINDINGS)
+    rows = [[title for _, title in _FINDING_COLUMNS]]
+    for record in shown.itertuples(index=False):
+        values = record._asdict()
+        rows.append([_cell(values.get(column, "")) for column, _ in _FINDING_COLUMNS])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(_FINDING_COLUMNS))]
+    for row in rows:
+        typer.echo("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if n > len(shown):
+        typer.echo(f"  and {n - len(shown):,} more in check.csv")
+
+
+def _cell(value: object, limit: int = 30) -> str:
+    text = printable(" ".join(str(value if value is not None else "").split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def print_check(run: CheckRun, out_dir: Path) -> None:
     """What a finished ``check`` says on stdout."""
     s = run.result.summary()
@@ -301,6 +331,7 @@ def print_check(run: CheckRun, out_dir: Path) -> None:
         top = list(s["by_finding"].items())
         text = ", ".join(f"{k} {int(v):,}" for k, v in top[:8])
         typer.echo(f"  findings: {text}" + (f" (+{len(top) - 8} more)" if len(top) > 8 else ""))
+    _print_findings(run.result.findings)
     for note in s["header_notes"]:
         typer.echo(f"  note: {note}")
     if s["hidden_sheets_skipped"]:

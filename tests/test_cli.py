@@ -450,3 +450,38 @@ def test_explain_suggests_the_nearest_codes(typed: str, suggested: str) -> None:
 def test_explain_suggests_nothing_for_nothing_close() -> None:
     result = runner.invoke(app, ["explain", "xyzzy"])
     assert "did you mean" not in result.stdout
+
+
+def test_check_lists_the_first_findings_as_a_table(tmp_path: Path) -> None:
+    demo = ROOT / "fixtures" / "modification_view_errors" / "sent.csv"
+    result = runner.invoke(app, ["check", str(demo), "-o", str(tmp_path / "a")])
+    lines = result.stdout.splitlines()
+    at = next(
+        i
+        for i, x in enumerate(lines)
+        if x.split() == ["line", "column", "value", "finding", "predicted", "error"]
+    )
+    assert lines[at + 1].split() == [
+        "7",
+        "Reason",
+        "item",
+        "returned",
+        "reason-not-standard",
+        "BAD_DISPOSITION",
+    ]
+    assert lines[at + 4].split() == ["14", "Oid", "1.23457E+11", "id-spoiled", "ACTION_NOT_FOUND"]
+    many = tmp_path / "many.csv"
+    many.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        + "".join(f"1000.4636.{i},,,10.00,USD,,returned\n" for i in range(25))
+    )
+    result = runner.invoke(app, ["check", str(many), "-o", str(tmp_path / "b")])
+    assert "  and 15 more in check.csv" in result.stdout
+    assert (
+        sum(
+            1
+            for x in result.stdout.splitlines()
+            if "reason-not-standard" in x and x.startswith("  ") and x.split()[0].isdigit()
+        )
+        == 10
+    )
