@@ -195,3 +195,41 @@ def test_actions_export_predicts_the_platform_state_codes() -> None:
         (18, "ALREADY_LOCKED"),
         (22, "ALREADY_APPROVED"),
     }
+
+
+def test_one_finding_per_problem_of_a_cell() -> None:
+    """Line 14's Oid 1.23457E+11: the export's "no such action" (naming the action it stands
+    for) says all that "spoiled by a spreadsheet" does; the cell gets one finding, not two."""
+    scenario = "modification_view_errors"
+    header = ["Action Id", "Oid", "Action Tracker Id", "State", "Amount", "Locking Date"]
+    actions = index_actions(table(header, _story_export(scenario), name="actions.csv"))
+    result = _run(scenario, CheckOptions(actions=actions, today=TODAY))
+    f = result.findings
+    cell = f[(f["SourceLine"] == 14) & (f["Column"] == "Oid")]
+    assert cell["Finding"].tolist() == ["action-not-found"]
+    without = _run(scenario, CheckOptions(today=TODAY)).findings
+    alone = without[(without["SourceLine"] == 14) & (without["Column"] == "Oid")]
+    assert alone["Finding"].tolist() == ["id-spoiled"]  # without an export, the only evidence
+
+
+def test_an_actions_export_that_covers_few_records_is_said_partial() -> None:
+    result = _run(
+        "modification_view_errors",
+        CheckOptions(
+            actions=index_actions(
+                table(
+                    ["Action Id", "Oid", "Action Tracker Id", "State", "Amount"],
+                    [["1000.4636.999999", "", "", "PENDING", "10.00"]],
+                    name="actions.csv",
+                )
+            ),
+            today=TODAY,
+        ),
+    )
+    notes = result.summary()["header_notes"]
+    assert any(
+        n.startswith(
+            "30 of 30 records name no action of the Actions export: the export may be partial"
+        )
+        for n in notes
+    )

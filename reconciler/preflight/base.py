@@ -172,7 +172,10 @@ class CheckResult:
             "delimiter": t.delimiter,
             "sheet": t.sheet,
             "hidden_sheets_skipped": t.meta.get("@hidden_sheets", ""),
-            "header_notes": list(self.schema.notes) if self.schema is not None else [],
+            "header_notes": [
+                *(self.schema.notes if self.schema is not None else ()),
+                *self._partial_actions_note(),
+            ],
             "template": str(self.template),
             "template_title": TEMPLATE_TITLES[self.template],
             "today": self.today.isoformat(),
@@ -183,6 +186,19 @@ class CheckResult:
             "warnings": self.warnings,
             "by_finding": self.counts(),
         }
+
+    def _partial_actions_note(self) -> list[str]:
+        """When most records name no action of the Actions export, the export is more likely
+        partial than every ID wrong: say so beside the findings."""
+        missing = self.counts().get("action-not-found", 0)
+        if not missing or missing * 2 <= self.records:
+            return []
+        return [
+            f"{missing:,} of {self.records:,} records name no action of the Actions export: "
+            "the export may be partial (another campaign, or dates the file does not cover); "
+            "export every action of the file's campaign and dates before trusting "
+            "action-not-found"
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """The summary plus every finding (a frame: ``writers.write_json`` writes it as one

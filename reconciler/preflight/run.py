@@ -74,6 +74,7 @@ def _finish(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
         drop=True
     )
     fixable = allf[(allf["_pos"] >= 0) & (allf["_fix"] != "")]
+    allf = _one_finding_a_problem(allf)
     fix_codes = pd.DataFrame(
         {"pos": fixable["_pos"].to_numpy(dtype=np.int64), "code": fixable["_fix"].to_numpy()}
     ).drop_duplicates()
@@ -87,6 +88,28 @@ def _finish(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
         out[na] = ["" if v is None else str(v) for v in values[na]]
         findings[col] = pd.Series(out, index=findings.index, dtype=object)
     return findings, fix_codes
+
+
+# A finding that says the same about a cell as another, with less evidence, gives way to it:
+# the Actions export's "no such action" (naming the action a spoiled ID stands for) says all
+# that "this ID looks spoiled by a spreadsheet" says.
+SUPERSEDED: dict[str, frozenset[str]] = {"action-not-found": frozenset({"id-spoiled"})}
+
+
+def _one_finding_a_problem(allf: pd.DataFrame) -> pd.DataFrame:
+    """One finding per problem of a cell: drop those another finding of the same cell and
+    the same predicted code supersedes (``SUPERSEDED``)."""
+    if allf.empty:
+        return allf
+    drop = np.zeros(len(allf), dtype=bool)
+    cell = list(zip(allf["SourceLine"], allf["Column"], allf["PredictedError"], strict=True))
+    present: dict[tuple[object, object, object], set[str]] = {}
+    for key, finding in zip(cell, allf["Finding"], strict=True):
+        present.setdefault(key, set()).add(str(finding))
+    for i, (key, finding) in enumerate(zip(cell, allf["Finding"], strict=True)):
+        if any(str(finding) in SUPERSEDED.get(other, ()) for other in present[key]):
+            drop[i] = True
+    return allf[~drop].reset_index(drop=True)
 
 
 def _resolve_today(opts: CheckOptions) -> date:
