@@ -871,7 +871,9 @@ def _write_attention(parts: _Parts, stage: Path) -> list[str]:
     if NEEDS_ATTENTION_XLSX not in parts.attention_files:
         return [NEEDS_ATTENTION_CSV]  # --no-xlsx
     highlight = _highlight_mask(parts.sent, attention, header)
-    sheet = Sheet("Needs attention", header, attention, highlight=highlight)
+    # Long: wrapped, not one endless line (its place, should the sent file have an "Advice").
+    advice = frozenset({len(parts.sent.header) + ATTENTION_COLUMNS.index("Advice")})
+    sheet = Sheet("Needs attention", header, attention, highlight=highlight, wrap=advice)
     write_xlsx([sheet], stage / NEEDS_ATTENTION_XLSX, now=parts.now)
     return [NEEDS_ATTENTION_CSV, NEEDS_ATTENTION_XLSX]
 

@@ -195,7 +195,8 @@ def resolution_sheets(rec: Reconciliation) -> list[Sheet]:
                 f"{resolution_label(res)}: showing the first {count(len(positions))} of "
                 f"{count(total)} records by line ({limits}). {where}"
             )
-        sheets.append(Sheet(sheet_name(res, {x.name for x in sheets}), header, frame, note=note))
+        name = sheet_name(res, {x.name for x in sheets})
+        sheets.append(Sheet(name, header, frame, note=note, wrap=frozenset({len(header) - 1})))
     return sheets
 
 

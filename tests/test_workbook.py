@@ -171,3 +171,24 @@ def test_sheet_names_are_what_excel_allows() -> None:
     assert workbook.sheet_name("recheck", set()) == "Unknown - get all results"
     assert workbook.sheet_name("none", {"Accepted"}) == "Accepted (2)"
     assert len(workbook.sheet_name("x" * 40, set())) <= 31
+
+
+def test_advice_wraps_in_both_workbooks(tmp_path: Path) -> None:
+    rec = _demo()
+    wb = _workbook(rec, tmp_path)
+    sheet = wb["Fix by hand"]
+    header = [c.value for c in sheet[1]]
+    col = header.index("Advice") + 1
+    advice = sheet.cell(row=2, column=col)
+    assert advice.alignment.wrap_text is True and advice.alignment.vertical == "top"
+    assert sheet.cell(row=2, column=1).alignment.wrap_text in (None, False)  # IDs do not wrap
+    from reconciler.pipeline import write_outputs
+
+    out = tmp_path / "full"
+    write_outputs(rec, out, workbook=True)
+    book = load_workbook(out / "needs-attention.xlsx")
+    ws = book.active
+    assert ws is not None
+    names = [c.value for c in ws[1]]
+    cell = ws.cell(row=2, column=names.index("Advice") + 1)
+    assert cell.alignment.wrap_text is True

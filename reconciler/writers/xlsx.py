@@ -37,6 +37,7 @@ class Sheet:
     highlight: np.ndarray | None = None
     note: str = ""  # a line above the header (e.g. "rows capped: see reconciled.csv")
     widths: Mapping[int, float] = field(default_factory=dict)
+    wrap: frozenset[int] = frozenset()  # columns whose text wraps (long advice), top-aligned
 
 
 _HIGHLIGHT = "FFFFF2CC"
@@ -209,6 +210,7 @@ def _rows_xml(
     highlight: np.ndarray | None,
     memo: dict[int, tuple[Any, Any, np.ndarray]] | None = None,
     strings: _SharedStrings | None = None,
+    wrap: frozenset[int] = frozenset(),
 ) -> memoryview:
     """``<row>`` elements for a slice of the frame, built a column at a time with Arrow.
 
@@ -257,16 +259,22 @@ def _rows_xml(
             formula = formulas[local]
         else:
             body, blank, formula = _inline_bodies(series, distinct, codes_of, memo)
-        style: Any = lit("")
+        wraps = c in wrap
+        style: Any = lit(' s="5"' if wraps else "")
         flag = None
         lit_flag = highlight[:, c] if highlight is not None else None
         if (lit_flag is not None and lit_flag.any()) or formula.any():
             # Styles: 2 highlighted, 3 quotePrefix (a formula-like text stays text even when
-            # edited in Excel), 4 both.
+            # edited in Excel), 4 both; 5 to 8 the same, wrapped.
             marked = lit_flag if lit_flag is not None else np.zeros(len(part), dtype=bool)
             codes = np.where(marked, 2, 0) + np.where(formula, np.where(marked, 2, 3), 0)
             flag = pa.array(codes > 0)
-            names = np.array(["", "", ' s="2"', ' s="3"', ' s="4"'], dtype=object)
+            names = np.array(
+                [' s="5"', ' s="5"', ' s="6"', ' s="7"', ' s="8"']
+                if wraps
+                else ["", "", ' s="2"', ' s="3"', ' s="4"'],
+                dtype=object,
+            )
             style = pa.array(names[codes], type=text)
         cell = pc.binary_join_element_wise(ref, nums, kind, style, body, empty)
         if flag is None:
@@ -360,7 +368,7 @@ def _sheet_xml(spec: Sheet, strings: _SharedStrings) -> Iterator[str | memoryvie
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
         mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
-        yield _rows_xml(part, start + head_row + 1, ncols, mask, memo, strings)
+        yield _rows_xml(part, start + head_row + 1, ncols, mask, memo, strings, spec.wrap)
     yield "</sheetData>"
     if ncols:
         yield f'<autoFilter ref="A{head_row}:{last}{head_row + max(len(frame), 1)}"/>'
@@ -497,6 +505,18 @@ def _workbook_rels(n: int) -> str:
     )
 
 
+# Styles 5 to 8: 0 and 2 to 4, their text wrapped and top-aligned (long advice).
+_WRAP = '<alignment wrapText="1" vertical="top"/></xf>'
+_WRAPPED = (
+    f'<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">{_WRAP}'
+    f'<xf numFmtId="0" fontId="0" fillId="3" borderId="0" xfId="0" applyFill="1" '
+    f'applyAlignment="1">{_WRAP}'
+    f'<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1" '
+    f'applyAlignment="1">{_WRAP}'
+    f'<xf numFmtId="0" fontId="0" fillId="3" borderId="0" xfId="0" applyFill="1" '
+    f'quotePrefix="1" applyAlignment="1">{_WRAP}'
+)
+
 _STYLES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -509,11 +529,12 @@ _STYLES = (
     "</fills>"
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="9"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="2" borderId="0" xfId="0" applyFont="1" applyFill="1"/>'
     '<xf numFmtId="0" fontId="0" fillId="3" borderId="0" xfId="0" applyFill="1"/>'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" quotePrefix="1"/>'
     '<xf numFmtId="0" fontId="0" fillId="3" borderId="0" xfId="0" applyFill="1" quotePrefix="1"/>'
+    f"{_WRAPPED}"
     "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
