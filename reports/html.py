@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from .formatting import RESOLUTION_ORDER
-from .viewmodel import Cell, Report, Row
+from .viewmodel import Cell, Column, Report, Row
 
 TEMPLATE = "report.html.j2"
 
@@ -39,21 +39,27 @@ def environment() -> Environment:
     return env
 
 
-def table_rows(rows: Sequence[Row]) -> Markup:
+def table_rows(rows: Sequence[Row], columns: Sequence[Column] = ()) -> Markup:
     """A table's body rows, ``<tr>`` by ``<tr>``, each cell escaped.
 
     Written in Python rather than as a template macro: a report's tables hold thousands of
     cells, and a macro call costs far more than a string join. Equal cells (a table's codes,
-    resolution and advice repeat from row to row) are rendered once. The markup matches the
-    template's: ``badge`` here is the ``badge`` macro's."""
-    rendered: dict[Cell, str] = {}
+    resolution and advice repeat from row to row) are rendered once per column. The markup
+    matches the template's: ``badge`` here is the ``badge`` macro's. Each cell carries its
+    column's label (``data-label``): on a narrow screen the stylesheet lays a row out as a card,
+    label beside value."""
+    labels = [f' data-label="{escape(c.label)}"' for c in columns]
+    rendered: dict[tuple[int, Cell], str] = {}
     out = []
     for row in rows:
         cells = []
-        for c in row.cells:
-            html = rendered.get(c)
+        for i, c in enumerate(row.cells):
+            html = rendered.get((i, c))
             if html is None:
-                html = rendered[c] = _cell(c)
+                html = _cell(c)
+                if i < len(labels):
+                    html = "<td" + labels[i] + html[3:]
+                rendered[(i, c)] = html
             cells.append(html)
         out.append(
             f'<tr data-codes="{escape(row.codes)}" data-res="{escape(row.resolution)}">'

@@ -213,6 +213,96 @@ def test_fits_a_phone(browser: Any, report: Path, tmp_path: Path) -> None:
     assert tab.errors == []
 
 
+CARDS = """(id) => {
+  const table = document.getElementById(id);
+  const labels = Array.from(table.querySelectorAll('thead th')).map((th) => th.textContent.trim());
+  const rows = Array.from(table.querySelectorAll('tbody tr')).filter((r) => !r.hidden);
+  return {
+    labels,
+    wrapScrolls: table.closest('.table-wrap').scrollWidth > table.closest('.table-wrap').clientWidth,
+    cards: rows.map((tr) => {
+      const box = tr.getBoundingClientRect();
+      return {
+        top: box.top, bottom: box.bottom, left: box.left, right: box.right,
+        cells: Array.from(tr.cells).filter((td) => td.offsetParent !== null).map((td) => {
+          const r = td.getBoundingClientRect();
+          const kids = Array.from(td.children).map((c) => c.getBoundingClientRect().left);
+          return {
+            label: getComputedStyle(td, '::before').content,
+            dataLabel: td.dataset.label, text: td.textContent.trim(),
+            top: r.top, bottom: r.bottom, left: r.left, right: r.right, kids,
+            labelWidth: parseFloat(getComputedStyle(td, '::before').width),
+          };
+        }),
+      };
+    }),
+  };
+}"""
+
+
+def _assert_cards(facts: dict[str, Any], width: int, wanted: list[str]) -> None:
+    assert not facts["wrapScrolls"], "the table scrolls sideways on a narrow screen"
+    assert facts["cards"]
+    for before, card in zip(facts["cards"], facts["cards"][1:], strict=False):
+        assert card["top"] >= before["bottom"], "cards overlap"
+    for card in facts["cards"]:
+        assert card["left"] >= 0 and card["right"] <= width + 0.5
+        shown = [c["dataLabel"] for c in card["cells"]]
+        for label in wanted:  # every column with a value is in the card, none hidden aside
+            cell = next((c for c in card["cells"] if c["dataLabel"] == label), None)
+            if cell is None:
+                continue
+            assert card["left"] <= cell["left"] and cell["right"] <= card["right"] + 0.5
+        assert shown, "a card with no cells"
+        for cell in card["cells"]:
+            assert cell["label"] == f'"{cell["dataLabel"]}"'  # the column's name beside the value
+            assert cell["dataLabel"] in facts["labels"]
+            # the value starts right of its label, never under it
+            assert all(left >= cell["left"] + cell["labelWidth"] - 0.5 for left in cell["kids"])
+        for upper, lower in zip(card["cells"], card["cells"][1:], strict=False):
+            assert lower["top"] >= upper["bottom"] - 0.5, "cells of a card overlap"
+            assert lower["top"] - upper["bottom"] <= 4, "a gap inside a card"
+
+
+def test_follow_up_rows_are_cards_at_400px(browser: Any, report: Path, tmp_path: Path) -> None:
+    tab = _Page(browser, viewport={"width": 400, "height": 900})
+    page = tab.open(report)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 401
+    records = page.evaluate(CARDS, "t-records")
+    assert records["labels"] == [
+        "Line", "Identifiers", "Codes", "Resolution", "Values to check", "Advice",
+    ]  # fmt: skip
+    _assert_cards(records, 400, ["Resolution", "Values to check", "Advice"])
+    # every card shows its resolution and advice; the rows needing a value show the values
+    for card in records["cards"]:
+        assert {"Line", "Identifiers", "Codes", "Resolution", "Advice"} <= {
+            c["dataLabel"] for c in card["cells"]
+        }
+    codes = page.evaluate(CARDS, "t-codes")
+    _assert_cards(codes, 400, ["Records"])
+    assert all(
+        any(c["dataLabel"] == "Records" and c["text"].isdigit() for c in card["cells"])
+        for card in codes["cards"]
+    )
+    # the header stays as sort buttons; filtering hides whole cards
+    page.locator("#t-records thead th").first.locator("button").click()
+    assert page.locator("#t-records thead th").first.get_attribute("aria-sort") == "ascending"
+    page.locator("#records select[data-filter=code]").select_option("BAD_DISPOSITION")
+    assert page.evaluate(VISIBLE_ROWS, "t-records") == 2
+    assert len(page.evaluate(CARDS, "t-records")["cards"]) == 2
+    page.locator("#t-records").scroll_into_view_if_needed()
+    png = tmp_path / "cards-400.png"
+    page.screenshot(path=str(png))
+    assert png.read_bytes()[16:24] == (400).to_bytes(4, "big") + (900).to_bytes(4, "big")
+    # wide screens keep the table
+    page.set_viewport_size({"width": 1280, "height": 900})
+    assert page.evaluate("getComputedStyle(document.querySelector('#t-records tr')).display") == (
+        "table-row"
+    )
+    tab.close()
+    assert tab.errors == []
+
+
 def test_without_javascript_tables_stay_plain(browser: Any, report: Path) -> None:
     tab = _Page(browser, java_script_enabled=False, viewport={"width": 1280, "height": 900})
     page = tab.open(report)

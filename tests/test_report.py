@@ -345,7 +345,7 @@ def test_tables_are_capped_for_large_runs(fixed_clock: None, tmp_path: Path) -> 
     assert "3 less frequent codes have no sections of their own" in html
     assert len(html.encode("utf-8")) < 5_000_000
     first_lines = re.findall(
-        r'<tr data-codes="[^"]*" data-res="[^"]*"><td class="num">(\d+)</td>',
+        r'<tr data-codes="[^"]*" data-res="[^"]*"><td data-label="Line" class="num">(\d+)</td>',
         html.split('id="t-records"', 1)[1].split("</table>", 1)[0],
     )
     assert [int(x) for x in first_lines[:3]] == [2, 4, 6]  # the first records by line
