@@ -66,6 +66,16 @@ class SentSchema:
             i.column for i in sorted(self.items, key=lambda i: i.index) if i.field == field_name
         )
 
+    def money_columns(self, labels: Sequence[str]) -> dict[int, int | None]:
+        """The positions in ``labels`` (a frame's columns) of the columns holding money (the
+        order Amount, each item's amount or price), each with its currency column's position
+        (None: the file names no currency)."""
+        where = {label: i for i, label in enumerate(labels)}
+        currency = self.column("currency")
+        cur = where.get(currency) if currency is not None else None
+        money = [self.column("amount"), *self.item_columns("item_amount")]
+        return {where[m]: cur for m in money if m is not None and m in where}
+
 
 @dataclass(frozen=True, slots=True)
 class ResultSchema:

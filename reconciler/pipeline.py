@@ -239,6 +239,7 @@ def write_outputs(
         max_rows=rec.summary.max_rows,
         now=_generated(rec.summary),
         sent_rows=None,
+        money=rec.sent_schema.money_columns(list(rec.sent.frame.columns)),
     )
     return _write_files(parts, done, out, force=force, report=report, workbook=workbook)
 
@@ -688,6 +689,7 @@ class _Parts:
     max_rows: int | None
     now: datetime
     sent_rows: Future[list[Any]] | None
+    money: Mapping[int, int | None]  # money columns of the sent frame, with their currency's
 
 
 def _write(
@@ -730,6 +732,7 @@ def _write(
         max_rows=options.max_rows,
         now=stages.now,
         sent_rows=stages.sent_rows,
+        money=stages.sent_schema.money_columns(list(stages.sent.frame.columns)),
     )
     written = _write_files(
         parts,
@@ -873,7 +876,9 @@ def _write_attention(parts: _Parts, stage: Path) -> list[str]:
     highlight = _highlight_mask(parts.sent, attention, header)
     # Long: wrapped, not one endless line (its place, should the sent file have an "Advice").
     advice = frozenset({len(parts.sent.header) + ATTENTION_COLUMNS.index("Advice")})
-    sheet = Sheet("Needs attention", header, attention, highlight=highlight, wrap=advice)
+    sheet = Sheet(
+        "Needs attention", header, attention, highlight=highlight, wrap=advice, money=parts.money
+    )
     write_xlsx([sheet], stage / NEEDS_ATTENTION_XLSX, now=parts.now)
     return [NEEDS_ATTENTION_CSV, NEEDS_ATTENTION_XLSX]
 

@@ -176,6 +176,7 @@ def resolution_sheets(rec: Reconciliation) -> list[Sheet]:
         axis=1,
         ignore_index=True,
     )
+    money = rec.sent_schema.money_columns(list(rec.sent.frame.columns))
     sheets: list[Sheet] = []
     for res, total, positions in chosen:
         frame = rows.iloc[np.searchsorted(every, positions)].reset_index(drop=True)
@@ -196,7 +197,9 @@ def resolution_sheets(rec: Reconciliation) -> list[Sheet]:
                 f"{count(total)} records by line ({limits}). {where}"
             )
         name = sheet_name(res, {x.name for x in sheets})
-        sheets.append(Sheet(name, header, frame, note=note, wrap=frozenset({len(header) - 1})))
+        sheets.append(
+            Sheet(name, header, frame, note=note, wrap=frozenset({len(header) - 1}), money=money)
+        )
     return sheets
 
 

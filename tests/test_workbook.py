@@ -1,12 +1,16 @@
 """The analyst workbook ``reconciled.xlsx``, read back with openpyxl: sheet names and order, row
-counts, row caps with their note, frozen and filterable headers, IDs stored as text and no cell
-holding a live formula."""
+counts, row caps with their note, frozen and filterable headers, IDs stored as text, amounts as
+numbers in their currency's format, and no cell holding a live formula."""
 
 from __future__ import annotations
 
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
@@ -192,3 +196,84 @@ def test_advice_wraps_in_both_workbooks(tmp_path: Path) -> None:
     names = [c.value for c in ws[1]]
     cell = ws.cell(row=2, column=names.index("Advice") + 1)
     assert cell.alignment.wrap_text is True
+
+
+def test_amounts_are_numbers_in_their_currency_format(tmp_path: Path) -> None:
+    """Amount can be summed: a plain decimal is a number cell formatted in its currency, the
+    number exactly as sent; anything else stays text, as sent; IDs stay text."""
+    sent = tmp_path / "sent.csv"
+    sent.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        "1000.1.1,,,64.00,USD,,item returned\n"  # auto-fixed
+        "1000.1.2,,,$1,299.00,USD,,Returned\n"  # a value to check, kept as text
+        "1000.1.3,,,1500,jpy,,ORDER_UPDATE\n"  # zero-decimal currency, code as typed
+        "1000.1.4,,,12.345,EUR,,ORDER_UPDATE\n"  # more decimals than the currency's
+        "1000.1.5,,,12345678901234567.5,USD,,ORDER_UPDATE\n"  # more digits than Excel holds
+        "1000.1.6,,,0012.50,USD,,ORDER_UPDATE\n"  # leading zeros: not a plain decimal
+        "1000.1.7,,,-5,=cmd,,ORDER_UPDATE\n",  # a hostile currency never enters a format
+        encoding="utf-8",
+    )
+    sent.write_text(sent.read_text().replace("$1,299.00", '"$1,299.00"'), encoding="utf-8")
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "Line,Order Id,Action Tracker Id,Error Type,Message\n"
+        "2,,,Validation,BAD_DISPOSITION\n3,,,Validation,BAD_DISPOSITION\n3,,,Validation,MALFORMED\n"
+        "4,,,Validation,ALREADY_LOCKED\n5,,,Validation,ALREADY_LOCKED\n"
+        "6,,,Validation,ALREADY_LOCKED\n7,,,Validation,ALREADY_LOCKED\n"
+        "8,,,Validation,ALREADY_LOCKED\n",
+        encoding="utf-8",
+    )
+    rec = reconcile(sent, results)
+    wb = _workbook(rec, tmp_path / "out")
+    amounts = {}
+    for ws in wb.worksheets[1:]:
+        header = [c.value for c in ws[1]]
+        col, ids = header.index("Amount"), header.index("ActionId")
+        for row in ws.iter_rows(min_row=2):
+            assert row[ids].data_type == "s"
+            amounts[row[ids].value] = (row[col].value, row[col].data_type, row[col].number_format)
+    assert amounts == {
+        "1000.1.1": (64, "n", '#,##0.00 "USD"'),
+        "1000.1.2": ("$1,299.00", "s", "General"),
+        "1000.1.3": (1500, "n", '#,##0 "JPY"'),
+        "1000.1.4": (12.345, "n", '#,##0.000 "EUR"'),
+        "1000.1.5": ("12345678901234567.5", "s", "General"),
+        "1000.1.6": ("0012.50", "s", "General"),
+        "1000.1.7": (-5, "n", "#,##0.00"),
+    }
+    # The number is the text as sent, not a float's rendering.
+    with zipfile.ZipFile(tmp_path / "out" / "reconciled.xlsx") as z:
+        xml = b"".join(z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/"))
+    assert b"><v>64.00</v></c>" in xml and b"><v>12.345</v></c>" in xml
+
+    from reconciler.pipeline import write_outputs
+
+    out = tmp_path / "full"
+    write_outputs(rec, out, workbook=True)
+    ws = load_workbook(out / "needs-attention.xlsx").active
+    assert ws is not None
+    header = [c.value for c in ws[1]]
+    col = header.index("Amount")
+    cells = {row[0].value: row[col] for row in ws.iter_rows(min_row=2)}
+    assert cells["1000.1.2"].value == "$1,299.00"
+    assert cells["1000.1.2"].fill.fgColor.rgb == "FFFFF2CC"  # the value to fix, highlighted
+    # what goes to impact.com is untouched: the resubmission holds the amount as sent
+    assert "1000.1.1,,,64.00,USD,,ITEM_RETURNED" in (out / "resubmit.csv").read_text()
+
+
+def test_a_highlighted_amount_keeps_its_fill_as_a_number(tmp_path: Path) -> None:
+    from reconciler.writers import Sheet, write_xlsx
+
+    frame = pd.DataFrame({0: ["1.5", "2"], 1: ["GBP", "KWD"]})
+    marks = np.array([[True, False], [False, False]])
+    path = tmp_path / "book.xlsx"
+    sheet = Sheet("S", ["Amount", "Currency"], frame, highlight=marks, money={0: 1})
+    write_xlsx([sheet], path, now=datetime(2026, 1, 1, tzinfo=UTC))
+    ws = load_workbook(path).active
+    assert ws is not None
+    first, second = ws["A2"], ws["A3"]
+    assert (first.value, first.number_format, first.fill.fgColor.rgb) == (
+        1.5, '#,##0.00 "GBP"', "FFFFF2CC",
+    )  # fmt: skip
+    assert (second.value, second.number_format) == (2, '#,##0.000 "KWD"')
+    assert second.fill.fgColor.rgb != "FFFFF2CC"

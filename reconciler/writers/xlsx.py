@@ -38,6 +38,9 @@ class Sheet:
     note: str = ""  # a line above the header (e.g. "rows capped: see reconciled.csv")
     widths: Mapping[int, float] = field(default_factory=dict)
     wrap: frozenset[int] = frozenset()  # columns whose text wraps (long advice), top-aligned
+    # Columns holding money, each with its currency column (None: none): a plain decimal is
+    # written as a number in the currency's format, anything else stays text as sent.
+    money: Mapping[int, int | None] = field(default_factory=dict)
 
 
 _HIGHLIGHT = "FFFFF2CC"
@@ -79,7 +82,6 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
         ("docProps/app.xml", _APP),
         ("xl/workbook.xml", _workbook(names, sheets)),
         ("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets))),
-        ("xl/styles.xml", _STYLES),
     ]
     tmp = path.with_name(path.name + ".part")
     # Level 1: the XML is repetitive, so it still shrinks ~10x, at a third of level 6's cost.
@@ -89,12 +91,15 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
                 zipfile.ZipInfo(name, date_time), text.encode("utf-8"), zipfile.ZIP_DEFLATED
             )
         strings = _SharedStrings()
+        styles = _Styles()
         members: list[tuple[str, Callable[[], Iterator[str | memoryview]]]] = [
-            (f"xl/worksheets/sheet{i}.xml", functools.partial(_sheet_xml, spec, strings))
+            (f"xl/worksheets/sheet{i}.xml", functools.partial(_sheet_xml, spec, strings, styles))
             for i, spec in enumerate(sheets, start=1)
         ]
-        # The shared strings are known once every sheet is written: their part comes last.
-        for name, xml in [*members, ("xl/sharedStrings.xml", strings.xml)]:
+        # The shared strings and the money formats are known once every sheet is written:
+        # their parts come last.
+        tail = [("xl/sharedStrings.xml", strings.xml), ("xl/styles.xml", styles.xml)]
+        for name, xml in [*members, *tail]:
             info = zipfile.ZipInfo(name, date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
             # ZipFile.open() ignores the archive's compresslevel for a ZipInfo it is given.
@@ -211,6 +216,8 @@ def _rows_xml(
     memo: dict[int, tuple[Any, Any, np.ndarray]] | None = None,
     strings: _SharedStrings | None = None,
     wrap: frozenset[int] = frozenset(),
+    money: Mapping[int, int | None] | None = None,
+    styles: _Styles | None = None,
 ) -> memoryview:
     """``<row>`` elements for a slice of the frame, built a column at a time with Arrow.
 
@@ -230,6 +237,10 @@ def _rows_xml(
     for c in range(min(ncols, part.shape[1])):
         series = part.iloc[:, c]
         ref = lit('<c r="' + _column_letter(c))
+        as_numbers = None
+        if money and styles is not None and c in money and series.dtype.kind not in "iuf":
+            lit_marks = highlight[:, c] if highlight is not None else None
+            as_numbers, series = _money_cells(part, c, money[c], lit_marks, styles, ref, nums)
         if series.dtype.kind in "iuf":
             arr = pa.array(series, from_pandas=True)
             values = pc.fill_null(pc.cast(arr, text), empty)
@@ -282,11 +293,70 @@ def _rows_xml(
         else:
             styled_blank = pc.binary_join_element_wise(ref, nums, lit('" s="2"/>'), empty)
             cell = pc.if_else(blank, pc.if_else(flag, styled_blank, empty), cell)
+        if as_numbers is not None:
+            cell = pc.if_else(as_numbers[0], as_numbers[1], cell)
         cells.append(cell)
     rows = pc.binary_join_element_wise(
         lit('<row r="'), nums, lit('">'), *cells, lit("</row>"), empty
     )
     return _data_view(rows)  # written without a copy
+
+
+# A decimal Excel holds exactly (15 significant digits at most), written as the file has it.
+_PLAIN_DECIMAL = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
+_MAX_EXACT_DIGITS = 15
+
+
+def _money_cells(
+    part: pd.DataFrame,
+    c: int,
+    currency: int | None,
+    marks: np.ndarray | None,
+    styles: _Styles,
+    ref: Any,
+    nums: Any,
+) -> tuple[tuple[Any, Any] | None, pd.Series]:
+    """A money column's plain decimals as number cells in their currency's format.
+
+    Returns ((mask, cells), the column with those values blanked for the text path) or
+    (None, the column) when no value is a plain decimal. The number is the text as sent
+    (``<v>64.00</v>``), never a float's rendering; anything else ($1,299.00, 1.299,00, a
+    decimal Excel would round) stays text, exactly as sent."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    values = _arrow_text(part.iloc[:, c])
+    plain = pc.match_substring_regex(values, _PLAIN_DECIMAL)
+    if not pc.any(plain).as_py():
+        return None, part.iloc[:, c]
+    length = np.asarray(pc.utf8_length(values), dtype=np.int64)
+    dot = np.asarray(pc.find_substring(values, "."), dtype=np.int64)
+    minus = np.asarray(pc.starts_with(values, "-"), dtype=bool)
+    digits = length - minus - (dot >= 0)
+    mask = np.asarray(plain, dtype=bool) & (digits <= _MAX_EXACT_DIGITS)
+    if not mask.any():
+        return None, part.iloc[:, c]
+    decimals = np.where(dot >= 0, length - dot - 1, 0)
+    if currency is not None and currency < part.shape[1]:
+        codes = pc.utf8_upper(pc.utf8_trim_whitespace(_arrow_text(part.iloc[:, currency])))
+        known = np.asarray(pc.match_substring_regex(codes, r"^[A-Z]{3}$"), dtype=bool)
+        cur = np.where(known, np.asarray(codes, dtype=object), "")
+    else:
+        cur = np.full(len(part), "", dtype=object)
+    marked = marks if marks is not None else np.zeros(len(part), dtype=bool)
+    keys = pd.MultiIndex.from_arrays([cur, decimals, marked])
+    index, distinct = keys.factorize()
+    names = np.array(
+        [f'" s="{styles.money(str(k[0]), int(k[1]), bool(k[2]))}"><v>' for k in distinct],
+        dtype=object,
+    )
+    attrs = pa.array(names[index], type=text)
+    cells = pc.binary_join_element_wise(
+        ref, nums, attrs, values, pa.scalar("</v></c>", text), pa.scalar("", text)
+    )
+    rest = pd.Series(np.where(mask, "", values.to_numpy(zero_copy_only=False)), dtype=object)
+    return (pa.array(mask), cells), rest
 
 
 def _inline_bodies(
@@ -329,7 +399,7 @@ def _inline_bodies(
 XLSX_ROWS_PER_CHUNK = 25_000  # bounds memory: each chunk's XML is built whole
 
 
-def _sheet_xml(spec: Sheet, strings: _SharedStrings) -> Iterator[str | memoryview]:
+def _sheet_xml(spec: Sheet, strings: _SharedStrings, styles: _Styles) -> Iterator[str | memoryview]:
     ncols = len(spec.header)
     head_row = 2 if spec.note else 1
     widths = _column_widths(spec)
@@ -368,7 +438,9 @@ def _sheet_xml(spec: Sheet, strings: _SharedStrings) -> Iterator[str | memoryvie
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
         mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
-        yield _rows_xml(part, start + head_row + 1, ncols, mask, memo, strings, spec.wrap)
+        yield _rows_xml(
+            part, start + head_row + 1, ncols, mask, memo, strings, spec.wrap, spec.money, styles
+        )
     yield "</sheetData>"
     if ncols:
         yield f'<autoFilter ref="A{head_row}:{last}{head_row + max(len(frame), 1)}"/>'
@@ -517,9 +589,80 @@ _WRAPPED = (
     f'quotePrefix="1" applyAlignment="1">{_WRAP}'
 )
 
-_STYLES = (
+# Digits after the decimal point by ISO 4217 (2 for any currency not listed).
+_MINOR_UNITS = dict.fromkeys(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "UYI",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ],
+    0,
+) | dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3)
+_FIRST_MONEY_STYLE = 9  # after the fixed styles below
+_FIRST_NUMBER_FORMAT = 164  # the first id a workbook's own number formats may take
+
+
+class _Styles:
+    """The workbook's cell styles: the fixed ones (header, highlight, quote prefix, wrap)
+    and one per money format used (currency, decimals, highlighted or not)."""
+
+    def __init__(self) -> None:
+        self._money: dict[tuple[str, int, bool], tuple[int, str]] = {}  # -> (style, format)
+        self._formats: dict[str, int] = {}  # format code -> its id
+
+    def money(self, currency: str, decimals: int, marked: bool) -> int:
+        """The style of an amount in ``currency`` ("": none) sent with ``decimals`` digits
+        after the point: grouped thousands, the currency's decimals (more when sent with
+        more, so nothing sent is hidden), its code after the number."""
+        key = (currency, decimals, marked)
+        if key not in self._money:
+            places = max(_MINOR_UNITS.get(currency, 2), decimals)
+            code = "#,##0" + ("." + "0" * places if places else "")
+            code += f' "{currency}"' if currency else ""
+            self._formats.setdefault(code, _FIRST_NUMBER_FORMAT + len(self._formats))
+            self._money[key] = (_FIRST_MONEY_STYLE + len(self._money), code)
+        return self._money[key][0]
+
+    def xml(self) -> Iterator[str]:
+        yield _STYLES_HEAD
+        if self._formats:
+            formats = "".join(
+                f'<numFmt numFmtId="{n}" formatCode="{_esc1(code)}"/>'
+                for code, n in self._formats.items()
+            )
+            yield f'<numFmts count="{len(self._formats)}">{formats}</numFmts>'
+        money = []
+        for (_, _, marked), (_, code) in self._money.items():
+            fill = ' fillId="3" applyFill="1"' if marked else ' fillId="0"'
+            money.append(
+                f'<xf numFmtId="{self._formats[code]}" fontId="0"{fill} borderId="0" xfId="0" '
+                'applyNumberFormat="1"/>'
+            )
+        count = f'<cellXfs count="{_FIRST_MONEY_STYLE + len(money)}">'
+        yield _STYLES_BODY.replace('<cellXfs count="9">', count).replace(
+            "</cellXfs>", "".join(money) + "</cellXfs>"
+        )
+
+
+_STYLES_HEAD = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
+_STYLES_BODY = (
     '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
     '<fills count="4"><fill><patternFill patternType="none"/></fill>'
