@@ -197,6 +197,52 @@ def test_actions_export_predicts_the_platform_state_codes() -> None:
     }
 
 
+def test_the_sample_actions_export_tells_the_same_story(tmp_path: Path) -> None:
+    """fixtures/modification_view_errors/actions.csv, the export the README tries: from the
+    command line, check predicts every error the platform gave that the export can explain,
+    and reconcile recovers the two Oids a spreadsheet spoiled."""
+    from typer.testing import CliRunner
+
+    from reconciler.cli import app
+
+    folder = FIXTURES / "modification_view_errors"
+    runner = CliRunner()
+    out = tmp_path / "check"
+    done = runner.invoke(
+        app,
+        ["check", str(folder / "sent.csv"), "--actions", str(folder / "actions.csv"),
+         "--out", str(out)],
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output
+    assert "10 errors on 9 records" in done.output
+    with (out / "check.csv").open(encoding="utf-8-sig", newline="") as fh:
+        predicted = {
+            (int(r["SourceLine"]), r["PredictedError"])
+            for r in csv.DictReader(fh)
+            if r["Severity"] == "error" and r["PredictedError"]
+        }
+    expected = _expected("modification_view_errors")
+    assert all(code in expected[line][1] for line, code in predicted)
+    assert predicted == {
+        (4, "ALREADY_LOCKED"), (6, "ACTION_NOT_FOUND"), (7, "BAD_DISPOSITION"), (9, "NO_CHANGE"),
+        (10, "ALREADY_REVERSED"), (12, "BAD_DISPOSITION"), (12, "MALFORMED"),
+        (14, "ACTION_NOT_FOUND"), (18, "ALREADY_LOCKED"), (22, "ALREADY_APPROVED"),
+    }  # fmt: skip
+    fixed = tmp_path / "reconciled"
+    done = runner.invoke(
+        app,
+        ["reconcile", str(folder / "sent.csv"), str(folder / "results.csv"), "--actions",
+         str(folder / "actions.csv"), "--out", str(fixed), "--no-ledger"],
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output
+    assert (fixed / "resubmit.csv").read_text(encoding="utf-8").splitlines() == [
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        ",00012346,16027,0,,,ITEM_RETURNED",
+        "1000.4636.158311,,,64.00,USD,NEW,ITEM_RETURNED",
+        ",123456789012,16027,0,,,ORDER_ERROR",
+    ]
+
+
 def test_one_finding_per_problem_of_a_cell() -> None:
     """Line 14's Oid 1.23457E+11: the export's "no such action" (naming the action it stands
     for) says all that "spoiled by a spreadsheet" does; the cell gets one finding, not two."""
