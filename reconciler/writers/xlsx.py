@@ -337,26 +337,36 @@ def _money_cells(
     mask = np.asarray(plain, dtype=bool) & (digits <= _MAX_EXACT_DIGITS)
     if not mask.any():
         return None, part.iloc[:, c]
-    decimals = np.where(dot >= 0, length - dot - 1, 0)
+    decimals = np.minimum(np.where(dot >= 0, length - dot - 1, 0), _MAX_EXACT_DIGITS)
     if currency is not None and currency < part.shape[1]:
         codes = pc.utf8_upper(pc.utf8_trim_whitespace(_arrow_text(part.iloc[:, currency])))
-        known = np.asarray(pc.match_substring_regex(codes, r"^[A-Z]{3}$"), dtype=bool)
-        cur = np.where(known, np.asarray(codes, dtype=object), "")
+        codes = pc.if_else(pc.match_substring_regex(codes, r"^[A-Z]{3}$"), codes, "")
+        encoded = pc.dictionary_encode(codes)
+        names, which = encoded.dictionary.to_pylist(), np.asarray(encoded.indices)
     else:
-        cur = np.full(len(part), "", dtype=object)
+        names, which = [""], np.zeros(len(part), dtype=np.int64)
     marked = marks if marks is not None else np.zeros(len(part), dtype=bool)
-    keys = pd.MultiIndex.from_arrays([cur, decimals, marked])
-    index, distinct = keys.factorize()
-    names = np.array(
-        [f'" s="{styles.money(str(k[0]), int(k[1]), bool(k[2]))}"><v>' for k in distinct],
+    # One style per (currency, decimals, highlighted) present: worked out per distinct key.
+    key = (which.astype(np.int64) * (_MAX_EXACT_DIGITS + 1) + decimals) * 2 + marked
+    distinct, index = np.unique(key, return_inverse=True)
+    attrs = np.array(
+        [
+            f'" s="{styles.money(names[k // 2 // (_MAX_EXACT_DIGITS + 1)], k // 2 % (_MAX_EXACT_DIGITS + 1), bool(k % 2))}"><v>'
+            for k in distinct.tolist()
+        ],
         dtype=object,
     )
-    attrs = pa.array(names[index], type=text)
     cells = pc.binary_join_element_wise(
-        ref, nums, attrs, values, pa.scalar("</v></c>", text), pa.scalar("", text)
+        ref,
+        nums,
+        pa.array(attrs[index], type=text),
+        values,
+        pa.scalar("</v></c>", text),
+        pa.scalar("", text),
     )
-    rest = pd.Series(np.where(mask, "", values.to_numpy(zero_copy_only=False)), dtype=object)
-    return (pa.array(mask), cells), rest
+    flags = pa.array(mask)
+    rest = pc.if_else(flags, pa.scalar("", text), values)
+    return (flags, cells), pd.Series(pd.arrays.ArrowExtensionArray(rest), index=part.index)
 
 
 def _inline_bodies(
