@@ -5,11 +5,16 @@
     python benchmarks/run.py --big           # also 3,000,000
     python benchmarks/run.py --seed 11       # fresh synthetic data
 
-Each command runs as a fresh process (as a user runs it); wall time and peak RSS come from the
-operating system (``os.wait4``). Every command runs ``--repeat`` times (3), the commands taking
-turns, and the median is reported: single runs on a shared 2-core machine vary by ±10%. Each
-command starts once what earlier ones wrote is flushed to disk (``os.sync``). Prints a Markdown
-table; ``--json FILE`` also saves the figures.
+    python benchmarks/run.py --pin both      # unpinned, then every command on one core
+    python benchmarks/run.py --only all      # only the baseline and the default run
+
+Each command runs as a fresh process (as a user runs it); wall time, CPU time (user + system)
+and peak RSS come from the operating system (``os.wait4``). Every command runs ``--repeat``
+times (3), the commands taking turns, and the median is reported: single runs on a shared
+2-core machine vary by ±10%. Each command starts once what earlier ones wrote is flushed to disk
+(``os.sync``). ``--pin`` runs the commands (the baseline too) on CPU 0 only, as on a one-core or
+busy machine (``taskset -c 0``). Prints a Markdown table of wall, CPU and RSS ratios to the
+baseline of the same size and pinning; ``--json FILE`` also saves the figures.
 """
 
 from __future__ import annotations
@@ -31,17 +36,30 @@ sys.path.insert(0, str(HERE))
 from generate import SUBMITTED, generate, generate_updates  # noqa: E402
 
 
-def measure(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MB, exit code of one fresh process."""
+def measure(
+    cmd: list[str], env: dict[str, str] | None = None, *, pin: bool = False
+) -> tuple[float, float, float, int]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MB, exit code of one fresh
+    process; with ``pin`` it may run on CPU 0 only."""
+
+    def one_core() -> None:
+        os.sched_setaffinity(0, {0})
+
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=one_core if pin else None,  # this process starts no threads
+    )
     _pid, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         raise SystemExit(f"{' '.join(cmd)} failed ({code}): {err}")
-    return wall, usage.ru_maxrss / 1024, code
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, code
 
 
 def size_of(path: Path) -> int:
@@ -54,11 +72,21 @@ def mb(n: float) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[str, object]]:
+def bench(
+    n: int,
+    data: Path,
+    out: Path,
+    repeat: int,
+    seed: int,
+    *,
+    pin: bool = False,
+    only: set[str] | None = None,
+) -> list[dict[str, object]]:
     """Every command ``repeat`` times, the commands taking turns (so a slow moment of the
     machine falls on all of them alike); each row reports the median run."""
     sent, results = generate(n, data, seed)
-    updates = generate_updates(n, data, seed)  # one change per record, for --updates
+    # one change per record, for --updates
+    updates = generate_updates(n, data, seed) if only is None or "updates" in only else data
     reconciler = [sys.executable, "-m", "reconciler"]
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
     base_out = out / f"baseline_{n}.csv"
@@ -74,7 +102,7 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
     # different): each "second batch" run starts from a copy of it, so every record is tied
     # to its earlier attempt and every correction checked against what went out before.
     seeded = out / f"ledger_seed_{n}.sqlite"
-    if not seeded.exists():
+    if not seeded.exists() and (only is None or "second" in only):
         earlier = out / f"earlier_{n}.csv"
         earlier.write_bytes(sent.read_bytes() + b"\n")
         measure(
@@ -155,8 +183,10 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
         ),
         ("check", ["check", str(sent), "--out", str(out / f"check_{n}"), "--force"]),
     ):
-        runs.append((name, [*reconciler, *args], Path(args[args.index("--out") + 1]), env))
+        if only is None or KEYS[name] in only:
+            runs.append((name, [*reconciler, *args], Path(args[args.index("--out") + 1]), env))
     times: dict[str, list[float]] = {name: [] for name, *_ in runs}
+    cpu: dict[str, list[float]] = {name: [] for name, *_ in runs}
     rss: dict[str, list[float]] = {name: [] for name, *_ in runs}
     for _ in range(repeat):
         for name, cmd, target, cmd_env in runs:
@@ -168,20 +198,27 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
             # disk does not land on this command's time.
             if hasattr(os, "sync"):
                 os.sync()
-            t, mem, _code = measure(cmd, cmd_env)
+            t, used, mem, _code = measure(cmd, cmd_env, pin=pin)
             times[name].append(t)
+            cpu[name].append(used)
             rss[name].append(mem)
     base = statistics.median(times["pandas baseline"])
+    base_cpu = statistics.median(cpu["pandas baseline"])
+    base_rss = max(rss["pandas baseline"])
     rows: list[dict[str, object]] = []
     for name, _cmd, target, _env in runs:
         seconds = statistics.median(times[name])
         row: dict[str, object] = {
             "records": n,
             "run": name,
+            "pinned": pin,
             "seconds": seconds,
             "runs": times[name],
             "ratio": seconds / base,
+            "cpu": statistics.median(cpu[name]),
+            "cpu_ratio": statistics.median(cpu[name]) / base_cpu,
             "rss_mb": max(rss[name]),
+            "rss_ratio": max(rss[name]) / base_rss,
             "output": size_of(target),
         }
         report = target / "report.html"
@@ -189,6 +226,16 @@ def bench(n: int, data: Path, out: Path, repeat: int, seed: int) -> list[dict[st
             row["report_html"] = report.stat().st_size
         rows.append(row)
     return rows
+
+
+KEYS = {
+    "reconcile (all outputs)": "all",
+    "reconcile + ledger": "ledger",
+    "reconcile + ledger, second batch": "second",
+    "reconcile + updates": "updates",
+    "reconcile --no-xlsx": "noxlsx",
+    "check": "check",
+}
 
 
 def _fresh_copy(source: Path, target: Path) -> None:
@@ -211,6 +258,18 @@ def main() -> None:
         "--repeat", type=int, default=3, help="runs of each command; the median is reported"
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic data")
+    parser.add_argument(
+        "--pin",
+        choices=("no", "yes", "both"),
+        default="both",
+        help="run every command on CPU 0 only (yes), not (no), or both in turn (both)",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(KEYS.values()),
+        help="the runs to time beside the baseline (default: every one)",
+    )
     args = parser.parse_args()
     sizes = [*args.sizes, *([3_000_000] if args.big else [])]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -219,38 +278,53 @@ def main() -> None:
     # 10,000 lines, some 0.1 s that no installed copy pays.)
     for package in ("reconciler", "reports"):
         compileall.compile_dir(str(HERE.parent / package), quiet=1)
+    pins = {"no": [False], "yes": [True], "both": [False, True]}[args.pin]
+    only = set(args.only) if args.only else None
     rows: list[dict[str, object]] = []
     for n in sizes:
-        rows.extend(bench(n, args.data, args.out, max(1, args.repeat), args.seed))
+        for pin in pins:
+            rows.extend(
+                bench(n, args.data, args.out, max(1, args.repeat), args.seed, pin=pin, only=only)
+            )
     print(
         f"median of {max(1, args.repeat)} runs each (seed {args.seed}); "
-        "peak RSS is the largest of the runs"
+        "peak RSS is the largest of the runs; ratios are to the baseline of the same size and "
+        "pinning"
     )
     print(
-        "| records | run | seconds | runs (min–max) | × baseline | peak RSS | outputs | report.html |"
+        "| records | cores | run | wall s | runs (min–max) | × wall | CPU s | × CPU "
+        "| peak RSS | × RSS | outputs |"
     )
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        html = mb(float(r["report_html"])) if "report_html" in r else ""  # type: ignore[arg-type]
         spread = r["runs"]
         assert isinstance(spread, list)
+        f = {k: float(v) for k, v in r.items() if isinstance(v, int | float)}
         print(
-            f"| {r['records']:,} | {r['run']} | {float(r['seconds']):.2f} | "  # type: ignore[arg-type]
-            f"{min(spread):.2f}–{max(spread):.2f} | {float(r['ratio']):.2f} | "  # type: ignore[arg-type]
-            f"{float(r['rss_mb']):.0f} MB | {mb(float(r['output']))} | {html} |"  # type: ignore[arg-type]
+            f"| {r['records']:,} | {'1 (pinned)' if r['pinned'] else 'all'} | {r['run']} | "
+            f"{f['seconds']:.2f} | {min(spread):.2f}–{max(spread):.2f} | {f['ratio']:.2f} | "
+            f"{f['cpu']:.2f} | {f['cpu_ratio']:.2f} | {f['rss_mb']:.0f} MB | "
+            f"{f['rss_ratio']:.2f} | {mb(f['output'])} |"
         )
-    by = {(r["records"], r["run"]): float(r["seconds"]) for r in rows}  # type: ignore[arg-type]
-    if 100_000 in sizes and 1_000_000 in sizes:
-        for run in ("reconcile (all outputs)", "reconcile --no-xlsx", "check"):
-            print(f"scaling {run}: 1M / 100k = {by[(1_000_000, run)] / by[(100_000, run)]:.1f}x")
-    for n in sizes:
-        plain = by[(n, "reconcile (all outputs)")]
-        for run in (
-            "reconcile + ledger",
-            "reconcile + ledger, second batch",
-            "reconcile + updates",
-        ):
-            print(f"{run} at {n:,}: {by[(n, run)] - plain:+.2f} s, {by[(n, run)] / plain:.2f}x")
+    by = {(r["records"], r["pinned"], r["run"]): float(r["seconds"]) for r in rows}  # type: ignore[arg-type]
+    for pin in pins:
+        where = "pinned" if pin else "unpinned"
+        if len(sizes) > 1:
+            lo, hi = min(sizes), max(sizes)
+            for run in ("reconcile (all outputs)", "reconcile --no-xlsx", "check"):
+                if (hi, pin, run) in by and (lo, pin, run) in by:
+                    slope = (by[(hi, pin, run)] - by[(lo, pin, run)]) / ((hi - lo) / 1e6)
+                    print(f"{run}, {where}: {slope:.2f} s per million records ({lo:,} to {hi:,})")
+        for n in sizes:
+            plain = by.get((n, pin, "reconcile (all outputs)"))
+            for run in (
+                "reconcile + ledger",
+                "reconcile + ledger, second batch",
+                "reconcile + updates",
+            ):
+                if plain and (n, pin, run) in by:
+                    extra = by[(n, pin, run)]
+                    print(f"{run} at {n:,}, {where}: {extra - plain:+.2f} s, {extra / plain:.2f}x")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 

@@ -29,6 +29,9 @@ CHECK_CSV: Final = "check.csv"
 CHECK_JSON: Final = "check.json"
 
 # The records a person must handle (needs-attention.csv).
+# needs-attention.xlsx holds at most this many records (the first by line); the CSV every one.
+MAX_ATTENTION_ROWS: Final = 100_000
+
 NEEDS_ATTENTION: tuple[str, ...] = (
     Resolution.FIX_MANUALLY,
     Resolution.CONTACT_SUPPORT,

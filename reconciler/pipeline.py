@@ -54,6 +54,7 @@ from .outputs import (
     CHANGES,
     CHECK_CSV,
     CHECK_JSON,
+    MAX_ATTENTION_ROWS,
     NEEDS_ATTENTION,
     NEEDS_ATTENTION_CSV,
     NEEDS_ATTENTION_XLSX,
@@ -873,11 +874,26 @@ def _write_attention(parts: _Parts, stage: Path) -> list[str]:
     write_csv(attention, stage / NEEDS_ATTENTION_CSV, header=header, safe=True, bom=True)
     if NEEDS_ATTENTION_XLSX not in parts.attention_files:
         return [NEEDS_ATTENTION_CSV]  # --no-xlsx
+    total = len(attention)
+    note = ""
+    if total > MAX_ATTENTION_ROWS:  # the work list a person can open; the CSV has every row
+        attention = attention.iloc[:MAX_ATTENTION_ROWS]
+        note = (
+            f"Showing the first {MAX_ATTENTION_ROWS:,} of {total:,} records needing a person, "
+            f"by line (this workbook keeps at most {MAX_ATTENTION_ROWS:,}). "
+            f"{NEEDS_ATTENTION_CSV} holds every one."
+        )
     highlight = _highlight_mask(parts.sent, attention, header)
     # Long: wrapped, not one endless line (its place, should the sent file have an "Advice").
     advice = frozenset({len(parts.sent.header) + ATTENTION_COLUMNS.index("Advice")})
     sheet = Sheet(
-        "Needs attention", header, attention, highlight=highlight, wrap=advice, money=parts.money
+        "Needs attention",
+        header,
+        attention,
+        highlight=highlight,
+        note=note,
+        wrap=advice,
+        money=parts.money,
     )
     write_xlsx([sheet], stage / NEEDS_ATTENTION_XLSX, now=parts.now)
     return [NEEDS_ATTENTION_CSV, NEEDS_ATTENTION_XLSX]

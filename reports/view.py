@@ -33,6 +33,7 @@ from reconciler.catalogue import Catalogue, CodeInfo, load_catalogue
 from reconciler.errors import InputError, ReconcilerError
 from reconciler.formulas import unneutralise
 from reconciler.model import HistoryFigures, Reconciliation, required_summary_fields
+from reconciler.outputs import MAX_ATTENTION_ROWS
 
 from .formatting import (
     CONTROL_CHARS,
@@ -787,7 +788,14 @@ class _Builder:
                     "step-attention",
                     f"Work through {plural(s.needs_attention_records, 'record')} by hand",
                     f"{', '.join(parts)}. Each row says what to do; the cells to fix are "
-                    "highlighted in the workbook. Submit the corrected rows as a new file.",
+                    "highlighted in the workbook. Submit the corrected rows as a new file."
+                    + (
+                        f" The workbook holds the first {count(MAX_ATTENTION_ROWS)} by line; "
+                        "needs-attention.csv holds every one."
+                        if s.needs_attention_records > MAX_ATTENTION_ROWS
+                        and "needs-attention.xlsx" in s.needs_attention_files
+                        else ""
+                    ),
                     tuple(s.needs_attention_files),
                 )
             )

@@ -6,11 +6,13 @@ TiedBy, Advice) sorted by line, with the header frozen and filterable. Writing, 
 (IDs keep their digits, formula-like values stay inert text) and column widths are
 ``reconciler.writers.write_xlsx``'s job.
 
-Row caps keep a large run fast and the workbook openable: a sheet holds at most
-``MAX_SHEET_ROWS`` records (the first by line) and the workbook at most ``MAX_WORKBOOK_ROWS``,
-given to the sheets in order (records needing a person first, accepted records last). A capped
-sheet says so in a note row above its header and points to ``reconciled.csv``, which holds every
-record. A 1,000,000-record run thus writes at most 100,000 rows here.
+It is the overview, not the record of every row: a sheet shows up to ``MAX_SHEET_ROWS`` records
+of its resolution (the first by line), enough to see what each resolution looks like and to
+filter it, and the workbook at most ``MAX_WORKBOOK_ROWS``, given to the sheets in order
+(records needing a person first, accepted records last). Every record is in
+``reconciled.csv``, and every record needing a person in ``needs-attention.xlsx`` (the work
+list): a capped sheet says so in a note row above its header. A 1,000,000-record run thus
+writes at most 50,000 rows here.
 
 Does not compute statistics: the Summary sheet shows the run's summary figures.
 """
@@ -26,7 +28,7 @@ import pandas as pd
 
 from reconciler.catalogue import load_catalogue
 from reconciler.model import CompletenessFigures, MoneyFigures, Reconciliation, Summary
-from reconciler.outputs import RECORD_COLUMNS
+from reconciler.outputs import MAX_ATTENTION_ROWS, NEEDS_ATTENTION, RECORD_COLUMNS
 from reconciler.writers import Sheet, write_xlsx
 
 from .formatting import (
@@ -41,8 +43,8 @@ from .formatting import (
     resolution_label,
 )
 
-MAX_SHEET_ROWS = 50_000
-MAX_WORKBOOK_ROWS = 100_000
+MAX_SHEET_ROWS = 10_000
+MAX_WORKBOOK_ROWS = 50_000
 MAX_SUMMARY_CODES = 1_000
 SUMMARY_HEADER: tuple[str, ...] = ("Section", "Item", "Records", "Detail")
 
@@ -186,6 +188,12 @@ def resolution_sheets(rec: Reconciliation) -> list[Sheet]:
             f"{count(MAX_WORKBOOK_ROWS)} in all"
         )
         where = f"reconciled.csv holds every record: filter its Resolution column by {res}."
+        if res in NEEDS_ATTENTION:
+            where = (
+                "needs-attention.xlsx (up to "
+                f"{count(MAX_ATTENTION_ROWS)} rows) and needs-attention.csv hold every record "
+                f"needing a person; reconciled.csv holds every record (Resolution {res})."
+            )
         if not len(positions) and total:
             note = (
                 f"{resolution_label(res)}: {plural(total, 'record')}, none shown here ({limits}, "

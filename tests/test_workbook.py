@@ -277,3 +277,35 @@ def test_a_highlighted_amount_keeps_its_fill_as_a_number(tmp_path: Path) -> None
     )  # fmt: skip
     assert (second.value, second.number_format) == (2, '#,##0.000 "KWD"')
     assert second.fill.fgColor.rgb != "FFFFF2CC"
+
+
+def test_needs_attention_xlsx_is_capped_and_says_where_the_rest_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler import pipeline
+    from reconciler.pipeline import write_outputs
+
+    monkeypatch.setattr(pipeline, "MAX_ATTENTION_ROWS", 2)
+    rec = _demo()
+    write_outputs(rec, tmp_path, workbook=True)
+    ws = load_workbook(tmp_path / "needs-attention.xlsx").active
+    assert ws is not None
+    assert ws["A1"].value == (
+        "Showing the first 2 of 4 records needing a person, by line (this workbook keeps at "
+        "most 2). needs-attention.csv holds every one."
+    )
+    assert ws["A2"].value == "ActionId" and ws.freeze_panes == "A3"
+    lines = [r[7].value for r in ws.iter_rows(min_row=3)]
+    assert lines == [6, 12]  # the first by line
+    with (tmp_path / "needs-attention.csv").open(encoding="utf-8-sig") as fh:
+        assert len(fh.read().splitlines()) == 1 + 4  # the CSV keeps every one
+
+
+def test_a_capped_sheet_needing_a_person_points_to_the_work_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workbook, "MAX_SHEET_ROWS", 1)
+    wb = _workbook(_demo(), tmp_path)
+    note = str(wb["Fix by hand"]["A1"].value)
+    assert note.startswith("Fix by hand: showing the first 1 of 3 records by line")
+    assert "needs-attention.xlsx (up to 100,000 rows) and needs-attention.csv hold every" in note
