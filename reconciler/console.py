@@ -94,11 +94,14 @@ def _plain_values_without_pydantic() -> None:
 
         def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
             kind = base_type(self.annotation)
-            if value is None or (
-                kind is not None and type(value) not in (str, list, tuple)
+            if value is None:
+                return super().coerce(value, param, ctx)  # None, or () for a list
+            if (
+                kind is not None
+                and type(value) not in (str, list, tuple)
                 and isinstance(value, kind)
-            ):  # fmt: skip
-                return super().coerce(value, param, ctx)  # None, (), or the default as it is
+            ):
+                return value  # a default already of its type
             plain = kind in (str, Path) and self.descriptor.file_annotation is None
             if plain and unchecked(self.parameter_info):
                 return super().coerce(value, param, ctx)
