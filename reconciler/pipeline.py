@@ -913,14 +913,15 @@ def attention_frame(sent_table: Table, records: pd.DataFrame) -> pd.DataFrame:
 def _highlight_mask(sent: Table, attention: pd.DataFrame, header: list[str]) -> np.ndarray:
     """Boolean (rows x columns) of the cells a person should fix: named in CellsToFix."""
     labels = list(sent.frame.columns)
-    mask = np.zeros(attention.shape, dtype=bool)
-    cells = attention.iloc[:, len(header) - 1].to_numpy()
     pos = {lab: i for i, lab in enumerate(labels)}
-    for r, text in enumerate(cells):
+    # Worked out once per distinct CellsToFix text (a few dozen), then taken row by row.
+    codes, texts = pd.factorize(attention.iloc[:, len(header) - 1], use_na_sentinel=False)
+    rows = np.zeros((len(texts) + 1, attention.shape[1]), dtype=bool)
+    for k, text in enumerate(texts):
         for lab in str(text).split(";"):
             if lab in pos:
-                mask[r, pos[lab]] = True
-    return mask
+                rows[k, pos[lab]] = True
+    return rows[np.asarray(codes, dtype=np.intp)]
 
 
 # --------------------------------------------------------------------------- option files
