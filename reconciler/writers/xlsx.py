@@ -208,6 +208,16 @@ def _distinct(series: pd.Series) -> tuple[Any, Any]:
     return arr, None
 
 
+def _used_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` for codes in ``range(n)``, in linear time:
+    the codes used, in order, and each row's position among them."""
+    seen = np.zeros(n, dtype=bool)
+    seen[codes] = True
+    used = np.flatnonzero(seen)
+    position = np.cumsum(seen) - 1
+    return used, position[codes]
+
+
 def _rows_xml(
     part: pd.DataFrame,
     first_row: int,
@@ -256,7 +266,7 @@ def _rows_xml(
         if strings is not None and codes_of is not None:
             # Values used more than once in this slice go to the shared-string table, the
             # rest stay inline; the XML of each value is made once.
-            used, local = np.unique(np.asarray(codes_of), return_inverse=True)
+            used, local = _used_codes(np.asarray(codes_of), len(distinct))
             values = distinct.take(pa.array(used))
             repeated = np.bincount(local, minlength=len(used)) > 1
             bodies, blanks, formulas = _inline_bodies(series, values, None, None)
