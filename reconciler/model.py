@@ -173,6 +173,10 @@ class MoneyFigures:
     not_applied_by_currency: Mapping[str, str] = field(default_factory=dict)
     reversals_not_applied: int = 0
     unreadable_amounts: int = 0
+    # With the platform's updates: accepted records they show not applied as sent (counted),
+    # rejected records they show applied (not counted).
+    accepted_not_applied: int = 0
+    rejected_applied: int = 0
 
     def to_json(self) -> dict[str, object]:
         if self.amount_column is None:

@@ -311,7 +311,9 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
 
     Not applied: rejected, or missing from results that list every record; a NO_CHANGE left
     the action as it was, so nothing is at stake there (ambiguous, pending and unknown
-    records are not known either way). Item-level files add up their items, a unit
+    records are not known either way). Where the platform's updates were given, they decide:
+    an accepted record they show not applied, or applied otherwise than sent, is at stake; a
+    rejected one they show applied is not. Item-level files add up their items, a unit
     ``ItemPrice`` times its quantity."""
     frame = sent.frame
     amount_col = schema.column("amount")
@@ -320,6 +322,13 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
         return MoneyFigures()
     rejected = records["Outcome"].isin([Outcome.REJECTED, Outcome.MISSING]).to_numpy(dtype=bool)
     rejected = rejected & ~has_code(records["ErrorCodes"], "NO_CHANGE")
+    shown_not_applied = shown_applied = np.zeros(len(records), dtype=bool)
+    if "Confirmed" in records:
+        shown = records["Confirmed"].astype(str).to_numpy(dtype=object)
+        accepted = (records["Outcome"] == Outcome.ACCEPTED).to_numpy(dtype=bool)
+        shown_applied = rejected & (shown == "confirmed")
+        shown_not_applied = accepted & np.isin(shown, ["not_applied", "differs"])
+        rejected = (rejected & ~shown_applied) | shown_not_applied
     where = np.flatnonzero(rejected)
     amt = np.zeros(len(frame), dtype=np.float64)
     unreadable = np.zeros(len(frame), dtype=bool)
@@ -381,5 +390,7 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
         not_applied_by_resolution=by_res,
         not_applied_by_currency=by_currency,
         reversals_not_applied=int(reversals.sum()) if amount_col is not None else 0,
+        accepted_not_applied=int(shown_not_applied.sum()),
+        rejected_applied=int(shown_applied.sum()),
         unreadable_amounts=int(unreadable.sum()),
     )

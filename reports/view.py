@@ -711,6 +711,17 @@ class _Builder:
             )
         elif not currency:
             notes.append("The file names no currency; amounts are shown as plain numbers.")
+        if m.accepted_not_applied:
+            notes.append(
+                f"As the platform's updates show: {plural(m.accepted_not_applied, 'record')} "
+                "the results accepted but the platform does not show applied as sent "
+                f"{'is' if m.accepted_not_applied == 1 else 'are'} counted here."
+            )
+        if m.rejected_applied:
+            notes.append(
+                f"{plural(m.rejected_applied, 'record')} the results rejected but the platform "
+                f"shows applied {'is' if m.rejected_applied == 1 else 'are'} not counted."
+            )
         unreadable = m.unreadable_amounts
         if unreadable:
             notes.append(

@@ -226,3 +226,25 @@ def test_updates_exported_as_a_workbook_read_the_same(tmp_path: Path) -> None:
     book.save(tmp_path / "updates.xlsx")
     _run(tmp_path, ITEMS, "--updates", str(tmp_path / "updates.xlsx"))
     assert _verdicts(tmp_path) == _oracle(ITEMS)
+
+
+def test_money_at_stake_follows_what_the_platform_shows(tmp_path: Path) -> None:
+    """Lines 4 (30.00, not applied) and 5 (20.00, applied otherwise) were accepted by the
+    results but the platform does not show them as sent: their money is at stake. Line 10, a
+    reversal the results rejected, the platform shows applied: nothing is at stake there."""
+    without = _run(tmp_path / "plain", ORDER)
+    assert "not applied: 99.00 USD of Amount" in without
+    money = json.loads((tmp_path / "plain" / "out" / "summary.json").read_text())["money"]
+    assert money["reversals_not_applied"] == 1  # line 10, on the results' word alone
+    stdout = _run(tmp_path, ORDER, *UPDATES)
+    assert "not applied: 149.00 USD of Amount" in stdout
+    money = json.loads((tmp_path / "out" / "summary.json").read_text())["money"]
+    assert money["not_applied_by_resolution"] == {"no_action": "99.00", "review": "50.00"}
+    assert (money["accepted_not_applied"], money["rejected_applied"]) == (2, 1)
+    assert money["reversals_not_applied"] == 0
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert (
+        "As the platform&#39;s updates show: 2 records the results accepted but the platform "
+        "does not show applied as sent are counted here."
+    ) in report
+    assert "1 record the results rejected but the platform shows applied is not counted." in report
