@@ -144,11 +144,17 @@ def _csv_quote(arr: Any) -> Any:
     text = pa.large_string()
     if not _bytes_match(arr, _NEEDS_QUOTES):
         return arr
-    needs = pc.match_substring_regex(arr, '[,"\r\n]')
+    # Literal searches, then only the values that need it are quoted and put back: a column
+    # with a few "1,299.00" among a million amounts is not rewritten whole.
+    needs = pc.match_substring(arr, ",")
+    for char in ('"', "\r", "\n"):
+        needs = pc.or_(needs, pc.match_substring(arr, char))
+    needs = pc.fill_null(needs, False)
+    subset = arr.take(pc.indices_nonzero(needs))
     quote = pa.scalar('"', text)
-    doubled = pc.replace_substring(arr, '"', '""')
+    doubled = pc.replace_substring(subset, '"', '""')
     quoted = pc.binary_join_element_wise(quote, doubled, quote, pa.scalar("", text))
-    return pc.if_else(needs, quoted, arr)
+    return pc.replace_with_mask(arr, needs, quoted)
 
 
 def _neutralise_arrow(arr: Any) -> Any:
