@@ -165,10 +165,13 @@ def _neutralise_arrow(arr: Any) -> Any:
     risky = formula_like(arr)
     if not risky.any():
         return arr
+    # Only the risky values are rewritten and put back, not the whole column.
     prefixed = pc.binary_join_element_wise(
-        pa.scalar("'", pa.large_string()), arr, pa.scalar("", pa.large_string())
+        pa.scalar("'", pa.large_string()),
+        arr.take(pa.array(np.flatnonzero(risky))),
+        pa.scalar("", pa.large_string()),
     )
-    return pc.if_else(pa.array(risky), prefixed, arr)
+    return pc.replace_with_mask(arr, pa.array(risky), prefixed)
 
 
 def _csv_body(
