@@ -144,8 +144,19 @@ def _money_detail(money: MoneyFigures) -> str:
     currency = money.currency or ""
     total = money_text(money.not_applied_total)
     if currency == "mixed":
-        return f"amount not applied {total} (mixed currencies: {', '.join(money.currencies)})"
-    return f"amount not applied {total}" + (f" {currency}" if currency else "")
+        text = f"amount not applied {total} (mixed currencies: {', '.join(money.currencies)})"
+    else:
+        text = f"amount not applied {total}" + (f" {currency}" if currency else "")
+    shown = [
+        f"{count(money.accepted_not_applied)} accepted but not shown applied counted"
+        if money.accepted_not_applied
+        else "",
+        f"{count(money.rejected_applied)} rejected but shown applied not counted"
+        if money.rejected_applied
+        else "",
+    ]
+    said = "; ".join(x for x in shown if x)
+    return f"{text} (as the platform's updates show: {said})" if said else text
 
 
 def resolution_sheets(rec: Reconciliation) -> list[Sheet]:

@@ -248,3 +248,11 @@ def test_money_at_stake_follows_what_the_platform_shows(tmp_path: Path) -> None:
         "does not show applied as sent are counted here."
     ) in report
     assert "1 record the results rejected but the platform shows applied is not counted." in report
+    from openpyxl import load_workbook
+
+    summary = load_workbook(tmp_path / "out" / "reconciled.xlsx")["Summary"]
+    details = [str(row[3].value) for row in summary.iter_rows() if row[3].value]
+    assert (
+        "amount not applied 149.00 USD (as the platform's updates show: 2 accepted but not "
+        "shown applied counted; 1 rejected but shown applied not counted)"
+    ) in details
