@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -88,6 +89,28 @@ def _plain_values_without_pydantic() -> None:
             or info.writable
         )
 
+    def typed(kind: type, info: Any, value: str) -> Any:
+        """A number or a choice typed in its plainest form, within its bounds; None for
+        anything else (typer then converts it, or says why it cannot)."""
+        if issubclass(kind, Enum):
+
+            def fold(text: str) -> str:
+                return text if info.case_sensitive else text.casefold()
+
+            found = [m for m in kind if isinstance(m.value, str) and fold(m.value) == fold(value)]
+            return found[0] if len(found) == 1 else None
+        if kind is int and re.fullmatch(r"-?(0|[1-9][0-9]{0,17})", value):
+            number: float = int(value)
+        elif kind is float and re.fullmatch(r"-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?", value):
+            number = float(value)
+        else:
+            return None
+        if info.clamp or (info.min is not None and number < info.min):
+            return None
+        if info.max is not None and number > info.max:
+            return None
+        return number
+
     @dataclass(frozen=True)
     class Plain(RuntimeParam):
         descriptor: Any = None
@@ -105,6 +128,10 @@ def _plain_values_without_pydantic() -> None:
             plain = kind in (str, Path) and self.descriptor.file_annotation is None
             if plain and unchecked(self.parameter_info):
                 return super().coerce(value, param, ctx)
+            if type(value) is str and kind is not None:
+                known = typed(kind, self.parameter_info, value)
+                if known is not None:
+                    return known
             return build_runtime_param(self.descriptor).coerce(value, param=param, ctx=ctx)
 
         def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:

@@ -488,12 +488,13 @@ def test_check_lists_the_first_findings_as_a_table(tmp_path: Path) -> None:
 
 def test_option_parsing_leaves_pydantic_unimported(tmp_path: Path) -> None:
     """typer would convert every option through pydantic (about 0.1 s of each run): options
-    left unset or given as text and paths skip it; a bad value is still refused by typer."""
+    left unset, given as text and paths, or as plain numbers and choices skip it; a bad value
+    is still refused by typer, in its words."""
     demo = ROOT / "fixtures" / "modification_view_errors"
     run = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "reconciler", "reconcile",
          str(demo / "sent.csv"), str(demo / "results.csv"), "--out", str(tmp_path / "out"),
-         "--no-ledger", "--quiet"],
+         "--no-ledger", "--quiet", "--line-base", "physical", "--max-rows", "1000"],
         capture_output=True, text=True, check=False, cwd=ROOT,
     )  # fmt: skip
     assert run.returncode == 1, run.stderr[-2000:]
@@ -501,3 +502,7 @@ def test_option_parsing_leaves_pydantic_unimported(tmp_path: Path) -> None:
     assert [line for line in run.stderr.splitlines() if "pydantic" in line] == []
     code, _out, err = _invoke("reconcile", str(demo / "sent.csv"), "--max-rows", "x")
     assert code == 2 and "Invalid value for '--max-rows'" in err
+    code, _out, err = _invoke("reconcile", str(demo / "sent.csv"), "--max-rows", "0")
+    assert code == 2 and "greater than or equal to 1" in err
+    code, _out, err = _invoke("reconcile", str(demo / "sent.csv"), "--line-base", "DATA1")
+    assert code == 2 and "'DATA1' is not one of 'auto', 'physical'" in err
