@@ -1,17 +1,136 @@
 """The command line's options, declared once (``Annotated`` types the commands share) with
-the checks of their values: a bad value is a usage error before anything is read."""
+the checks of their values: a bad value is a usage error before anything is read. Also how
+typer converts their values (``_plain_values_without_pydantic``)."""
 
 from __future__ import annotations
 
 import codecs
+import re
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from .errors import UsageError
 from .model import LineBase
+
+
+def _plain_values_without_pydantic() -> None:
+    """Option values are converted without pydantic where that is plain.
+
+    typer (0.2x) converts every option through a pydantic ``TypeAdapter``, even one left at
+    its default: importing pydantic and building the adapters costs about 0.1 s of every run,
+    more than reading a small file. An option left unset (None) or at a default already of
+    its type needs no conversion; a text or path option with no checks on it (most of ours)
+    needs ``str(value)`` or ``Path(value)``, which is what the adapter returns; a plain
+    number within its bounds, or a choice spelled exactly, is read as the adapter reads it.
+    Any other value still goes through typer's own conversion, with its messages. Where
+    typer's internals differ (another release) nothing is changed."""
+    try:
+        from dataclasses import dataclass
+        from enum import Enum
+        from types import UnionType
+        from typing import Union, get_args, get_origin
+
+        from typer._coercion import RuntimeParam, build_runtime_param
+        from typer.core import _TyperParameter
+    except ImportError:  # another typer release: its own conversion, unchanged
+        return
+    if not hasattr(_TyperParameter, "get_runtime_param") or not hasattr(RuntimeParam, "coerce"):
+        return
+
+    def base_type(annotation: Any) -> Any:
+        """``X`` of ``X``, ``X | None`` and ``list[X]``; None for anything else."""
+        if get_origin(annotation) in (Union, UnionType):
+            args = [a for a in get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else None
+        if get_origin(annotation) is list:
+            (annotation,) = get_args(annotation) or (None,)
+        return annotation if isinstance(annotation, type) else None
+
+    def unchecked(info: Any) -> bool:
+        return not (
+            info.parser is not None
+            or getattr(info, "click_type", None) is not None
+            or info.exists
+            or info.resolve_path
+            or info.allow_dash
+            or info.path_type is not None
+            or not info.file_okay
+            or not info.dir_okay
+            or info.writable
+        )
+
+    def typed(kind: type, info: Any, value: str) -> Any:
+        """A number or a choice typed in its plainest form, within its bounds; None for
+        anything else (typer then converts it, or says why it cannot)."""
+        if issubclass(kind, Enum):
+
+            def fold(text: str) -> str:
+                return text if info.case_sensitive else text.casefold()
+
+            found = [m for m in kind if isinstance(m.value, str) and fold(m.value) == fold(value)]
+            return found[0] if len(found) == 1 else None
+        if kind is int and re.fullmatch(r"-?(0|[1-9][0-9]{0,17})", value):
+            number: float = int(value)
+        elif kind is float and re.fullmatch(r"-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?", value):
+            number = float(value)
+        else:
+            return None
+        if info.clamp or (info.min is not None and number < info.min):
+            return None
+        if info.max is not None and number > info.max:
+            return None
+        return number
+
+    @dataclass(frozen=True)
+    class Plain(RuntimeParam):
+        descriptor: Any = None
+
+        def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+            kind = base_type(self.annotation)
+            if value is None:
+                return super().coerce(value, param, ctx)  # None, or () for a list
+            if (
+                kind is not None
+                and type(value) not in (str, list, tuple)
+                and isinstance(value, kind)
+            ):
+                return value  # a default already of its type
+            plain = kind in (str, Path) and self.descriptor.file_annotation is None
+            if plain and unchecked(self.parameter_info):
+                return super().coerce(value, param, ctx)
+            if type(value) is str and kind is not None:
+                known = typed(kind, self.parameter_info, value)
+                if known is not None:
+                    return known
+            return build_runtime_param(self.descriptor).coerce(value, param=param, ctx=ctx)
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            one = Path if base_type(self.annotation) is Path else str
+            if isinstance(value, list | tuple):
+                return [v if isinstance(v, one) else one(v) for v in value]
+            return value if isinstance(value, one) else one(value)
+
+    original = _TyperParameter.get_runtime_param
+
+    def get_runtime_param(self: Any) -> Any:
+        if self._runtime_param is None:
+            d = self.type_descriptor
+            kind = base_type(d.annotation)
+            if kind is not None and (
+                kind in (str, Path, int, float, bool) or issubclass(kind, Enum)
+            ):
+                self._runtime_param = Plain(
+                    parameter_info=d.parameter_info, annotation=d.annotation, descriptor=d
+                )
+        return original(self)
+
+    setattr(_TyperParameter, "get_runtime_param", get_runtime_param)  # noqa: B010
+
+
+_plain_values_without_pydantic()
 
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
