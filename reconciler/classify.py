@@ -104,6 +104,13 @@ UNKNOWN_ADVICE = (
     "The results do not say whether this record was applied: get the complete results of the "
     "submission and reconcile again. Do not resubmit it meanwhile."
 )
+CONTESTED_ADVICE = (
+    "A result points at this record's line, but its identifiers are not this record's and "
+    "name no other record of the file (see unmatched_results.csv): that error may be this "
+    "record's, with a mistyped identifier, or a line number off. Check the record on the "
+    "platform before counting it as applied."
+)
+
 DOUBTFUL_ADVICE = (
     "A result points at this record's line, but impact.com counted another number of records "
     "than the file holds and no identifier confirms the result is this record's (see "
@@ -284,6 +291,9 @@ def classify_records(
         waiting[s[no_code & ~final]] = True
     doubtful = np.zeros(n_records, dtype=bool)
     doubtful[np.asarray(ties.doubtful, dtype=np.int64)] = True
+    contested = np.zeros(n_records, dtype=bool)
+    contested[np.asarray(ties.contested, dtype=np.int64)] = True
+    doubtful |= contested
     unlisted = _OUTCOME_KIND[submission.unlisted]
     kind = np.select(
         [has_codes, said_ok, waiting, ambiguous, doubtful],
@@ -318,7 +328,8 @@ def classify_records(
     unknown = kind == _OUTCOME_KIND[Outcome.UNKNOWN]
     resolution[unknown] = RESOLUTION_CODE[Resolution.RECHECK]
     advice.fill(unknown & ~doubtful, submission.unknown_advice or UNKNOWN_ADVICE)
-    advice.fill(unknown & doubtful, DOUBTFUL_ADVICE)
+    advice.fill(unknown & doubtful & ~contested, DOUBTFUL_ADVICE)
+    advice.fill(unknown & contested, CONTESTED_ADVICE)
     # An ambiguous result may also concern a record that is otherwise tied: a person must look
     # before anything is resubmitted (only a more final verdict stands).
     also = ambiguous & ~is_amb
@@ -342,8 +353,12 @@ def classify_records(
         if len(noted):
             tie_note.put(s[noted], notes[noted])
     tie_note.fill(
-        doubtful & (kind == _OUTCOME_KIND[Outcome.UNKNOWN]),
+        doubtful & ~contested & (kind == _OUTCOME_KIND[Outcome.UNKNOWN]),
         "a result names this record's line but no identifier confirms it",
+    )
+    tie_note.fill(
+        contested & (kind == _OUTCOME_KIND[Outcome.UNKNOWN]),
+        "a result names this record's line but other identifiers than its own",
     )
     frame = pd.DataFrame(
         {

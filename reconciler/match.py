@@ -90,6 +90,9 @@ class Ties:
     # Sent records a result points at by line alone, unconfirmed (``require_agreement``):
     # that result may be theirs, so no verdict of "accepted" can stand for them.
     doubtful: IntArray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    # Sent records a result's line points at while the result's identifiers contradict them
+    # and name no other record: that error may be theirs, so they are not called accepted.
+    contested: IntArray = field(default_factory=lambda: np.array([], dtype=np.int64))
 
 
 def record_numbers(table: Table, base: LineBase) -> IntArray:
@@ -149,16 +152,17 @@ class Keys:
         return pc.utf8_trim_whitespace(pc.fill_null(taken.combine_chunks(), ""))
 
 
-_SPOILABLE = r"^\s*(?:[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,3}|[0-9]{15,}00)\s*$"
+_SPOILABLE = r"^\s*(?:[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,3}|[0-9]{15,}0)\s*$"
 
 
 def _spoilable(raw: pd.Series) -> npt.NDArray[np.bool_]:
-    """Values a spreadsheet may have made of a longer ID: scientific notation, or 17 digits
-    or more ending in zeros (``fixes.looks_rounded`` judges them). The regex meets only the
-    values holding an E or ending in 00 (two cheap kernels find those)."""
+    """Values a spreadsheet may have made of a longer ID: scientific notation, or 16 digits
+    or more ending in a zero (15 significant digits kept; ``fixes.spoiled_form_of`` judges
+    each against the record's ID). The regex meets only the values holding an E or ending
+    in 0 (two cheap kernels find those)."""
     values = pc.fill_null(arrow_strings(raw).combine_chunks(), "")
     out = _np(pc.match_substring(values, "e", ignore_case=True)) | _np(
-        pc.ends_with(pc.utf8_rtrim_whitespace(values), "00")
+        pc.ends_with(pc.utf8_rtrim_whitespace(values), "0")
     )
     maybe = np.flatnonzero(out)
     if len(maybe):
@@ -422,24 +426,36 @@ def choose_line_base(
     stacked = np.stack([status[i] for i in distinct]) if len(lines) else np.zeros((1, 0))
     telling = (stacked != stacked[0]).any(axis=0) if len(lines) else np.zeros(0, dtype=bool)
     scores: dict[int, tuple[int, int, int]] = {}
+    against: dict[int, int] = {}  # telling lines that contradict a numbering or miss a record
     for i in distinct:
         st = status[i][telling]
         scores[i] = (int((st == 1).sum()) - int((st == 2).sum()), -int((st == 3).sum()), -i)
         evidence[str(LINE_BASES[i])]["telling_agree"] = int((st == 1).sum())
+        against[i] = int((st >= 2).sum())
     if requested is not LineBase.AUTO:
         agrees = evidence[str(requested)]["agree"] > 0
         own = evidence[str(requested)]
         best = max(distinct, key=lambda i: scores[i])
         mine = same_as[LINE_BASES.index(requested)]
         warning = ""
-        if scores[best][:2] > scores[mine][:2] and own["contradict"] > own["agree"]:
+        # Against the evidence: another numbering fits the lines that tell numberings apart
+        # better, and some of those lines contradict the requested one or fall on no record.
+        if scores[best][:2] > scores[mine][:2] and against[mine] > 0:
             other = evidence[str(LINE_BASES[best])]
+
+            def said(ev: Mapping[str, int]) -> str:
+                out = f"{ev['agree']} agree and {ev['contradict']} contradict"
+                return out + (
+                    f", {ev['out_of_range']} point at no record" if ev["out_of_range"] else ""
+                )
+
             warning = (
                 f"--line-base {requested} is contradicted by the results: under it "
                 f"{own['agree']} result lines agree with the identifiers of the record at "
-                f"their line and {own['contradict']} contradict them; under "
-                f"{LINE_BASES[best]} {other['agree']} agree and {other['contradict']} "
-                f"contradict. Verdicts follow {requested} as asked; check that it is right"
+                f"their line and {own['contradict']} contradict them"
+                + (f", {own['out_of_range']} point at no record" if own["out_of_range"] else "")
+                + f"; under {LINE_BASES[best]} {said(other)}. Verdicts follow {requested} as "
+                "asked; check that it is right"
             )
         chosen = LineBaseChoice(requested, requested, agrees, evidence, warning)
     else:
@@ -451,6 +467,9 @@ def choose_line_base(
         chosen = LineBaseChoice(base, requested, confirmed, evidence)
     return chosen, located[same_as[LINE_BASES.index(chosen.base)]]
 
+
+# The identifiers that name one action (a tracker or a SKU names many).
+_NAMING = ("action_id", "oid")
 
 _ID_LEVELS: tuple[tuple[TiedBy, tuple[str, ...]], ...] = (
     (TiedBy.ACTION_ID, ("action_id",)),
@@ -476,6 +495,33 @@ def _describe_contradiction(
     column = (sent_raw or {}).get(field)
     held = column.iat[s_idx] if column is not None else sent[field].iat[s_idx]
     return f"{where} holds {label} {held!r} but the result says {said!r}"
+
+
+def _candidates(
+    keys: Keys, n_sent: int, rows: IntArray, cols: tuple[str, ...]
+) -> tuple[IntArray, IntArray, _Comparison] | None:
+    """The (result row, sent record) pairs whose ``cols`` keys are equal, for the result rows
+    ``rows`` that hold every one of them, with how each pair compares on all identifiers
+    (None when there is none)."""
+    has_all = np.ones(len(rows), dtype=bool)
+    for c in cols:
+        has_all &= keys.results[c][rows] >= 0
+    if not has_all.any():
+        return None
+    probe = pd.DataFrame({"_r": rows[has_all]})
+    for c in cols:
+        probe[c] = keys.results[c][rows[has_all]]
+    usable = np.ones(n_sent, dtype=bool)
+    for c in cols:
+        usable &= keys.sent[c] >= 0
+    s_frame = pd.DataFrame({c: keys.sent[c][usable] for c in cols})
+    s_frame["_s"] = np.flatnonzero(usable).astype(np.int64)
+    cand = probe.merge(s_frame, on=list(cols), how="inner")
+    if cand.empty:
+        return None
+    cr = cand["_r"].to_numpy(dtype=np.int64)
+    cs = cand["_s"].to_numpy(dtype=np.int64)
+    return cr, cs, compare(keys, cr, cs)
 
 
 def match_results(
@@ -559,30 +605,61 @@ def match_results(
                 f"line {line[r]} is not where a record starts (a blank line or a continuation)"
             )
 
-    pending = np.flatnonzero(s_of < 0)
+    # A line tie that no identifier backs, by a result carrying an ActionId or OrderId the
+    # record at its line does not hold: when that identifier names other records of the
+    # file, the result may speak of either (the platform may name the action a line's
+    # ActionId found, or the line may be wrong). Neither record gets a verdict from it.
     amb_mask = np.zeros(m, dtype=bool)
+    unbacked = good[~agreed[good]]
+    naming = np.zeros(len(unbacked), dtype=bool)
+    for c in _NAMING:
+        if c in keys.carried:
+            naming |= keys.results[c][unbacked] >= 0
+    unbacked = unbacked[naming]
+    for _level, cols in _ID_LEVELS:
+        if len(unbacked) == 0:
+            break
+        found_at = _candidates(keys, len(sent), unbacked, cols)
+        if found_at is None:
+            continue
+        cr, cs, ccmp = found_at
+        keep = (ccmp.contradict == 0) & (cs != s_of[cr])
+        if not keep.any():
+            continue
+        others = pd.DataFrame({"_r": cr[keep], "_s": cs[keep]}).groupby("_r")["_s"]
+        for r, group in others:
+            ri = int(str(r))
+            at_line = int(s_of[ri])
+            linked = sorted({at_line, *(int(v) for v in group)})
+            amb_mask[ri] = True
+            candidates[ri] = " ".join(str(v) for v in linked)
+            key_text = ", ".join(f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[ri]!r}" for c in cols)
+            elsewhere = [int(table.lines[v]) for v in linked if v != at_line]
+            many = len(elsewhere) > 1
+            reason[ri] = Unmatched.AMBIGUOUS_KEY
+            detail[ri] = (
+                f"line {line[ri]} ({choice.base} numbering) holds a record without the "
+                f"result's {key_text}, which names the record{'s' if many else ''} at "
+                f"line{'s' if many else ''} "
+                + ", ".join(str(v) for v in elsewhere[:5])
+                + (", ..." if len(elsewhere) > 5 else "")
+                + " of the sent file: the result may speak of "
+                + ("any of them" if many else "either")
+                + "; tie it by hand"
+            )
+            s_of[ri] = -1
+            tied_by[ri] = str(TiedBy.NONE)
+            note[ri] = ""
+        unbacked = unbacked[~amb_mask[unbacked]]
+
+    pending = np.flatnonzero((s_of < 0) & ~amb_mask)
     for level, cols in _ID_LEVELS:
         if len(pending) == 0:
             break
-        has_all = np.ones(len(pending), dtype=bool)
-        for c in cols:
-            has_all &= keys.results[c][pending] >= 0
-        if not has_all.any():
+        found_at = _candidates(keys, len(sent), pending, cols)
+        if found_at is None:
             continue
-        probe = pd.DataFrame({"_r": pending[has_all]})
-        for c in cols:
-            probe[c] = keys.results[c][pending[has_all]]
-        usable = np.ones(len(sent), dtype=bool)
-        for c in cols:
-            usable &= keys.sent[c] >= 0
-        s_frame = pd.DataFrame({c: keys.sent[c][usable] for c in cols})
-        s_frame["_s"] = np.flatnonzero(usable).astype(np.int64)
-        cand = probe.merge(s_frame, on=list(cols), how="inner")
-        if cand.empty:
-            continue
-        cr = cand["_r"].to_numpy(dtype=np.int64)
-        cs = cand["_s"].to_numpy(dtype=np.int64)
-        ccmp = compare(keys, cr, cs)
+        cr, cs, ccmp = found_at
         keep = ccmp.contradict == 0
         kept = pd.DataFrame({"_r": cr[keep], "_s": cs[keep]})
         counts = kept.groupby("_r")["_s"].agg(["count", "first"])
@@ -595,9 +672,9 @@ def match_results(
             # The pair each result tied alone by, among its candidates.
             picked = np.flatnonzero(keep & np.isin(cr, r_single))
             note[cr[picked]] = spoiled_notes(keys, cr, cs, ccmp, picked)
-        if require_agreement:
-            reason[r_single] = ""
-            detail[r_single] = ""
+        # Tied by its identifiers: whatever its line said is no longer why it is untied.
+        reason[r_single] = ""
+        detail[r_single] = ""
         multi = counts[counts["count"] > 1]
         if len(multi):
             lists = (
@@ -622,7 +699,8 @@ def match_results(
         for r in contradicted:
             if reason[r] == "":
                 j = int(np.flatnonzero(cr == r)[0])
-                reason[r] = Unmatched.CONTRADICTS_LINE
+                # Without a line, no line is contradicted: no record has all its identifiers.
+                reason[r] = Unmatched.CONTRADICTS_LINE if line[r] >= 0 else Unmatched.NO_SUCH_RECORD
                 f = str(ccmp.first_field[j])
                 detail[r] = _describe_contradiction(
                     results,
@@ -664,30 +742,49 @@ def match_results(
         note=pd.Series(note, index=results.index, dtype=object),
         agreed=agreed,
     )
-    # A record an unconfirmed line points at stays in doubt unless its result tied elsewhere.
+    # A record an unconfirmed line points at stays in doubt unless its result tied elsewhere;
+    # so does one a result's line points at when the result's identifiers contradict it and
+    # name no other record: that error may be this record's, with a mistyped identifier.
     doubtful = np.unique(blind_s[s_of[blind_r] < 0])
-    return Ties(results=out, line_base=choice, doubtful=doubtful)
-
-
-_NAMING = ("action_id", "oid")
+    contested = np.unique(bad_s[(s_of[bad_r] < 0) & ~amb_mask[bad_r]]).astype(np.int64)
+    return Ties(results=out, line_base=choice, doubtful=doubtful, contested=contested)
 
 
 def foreign_evidence(ties: Ties, sent: Table, sent_raw: Mapping[str, pd.Series]) -> str:
     """Why the results look like another file's ("" when they do not): none ties to a record,
-    or most of those that carry an ActionId / OrderId contradict the records at their lines
-    and name no record of the file. The text shows the evidence, e.g. "0 of 16 results name
-    an ActionId of this file (the results have 'M1000.4636.2001', ...; the file has ...)"."""
+    or most of those that carry an identifier are left untied because they contradict the
+    record at their line, point at no record, or name no record of the file. The text shows
+    the evidence, e.g. "0 of 16 results name an ActionId of this file (the results have
+    'M1000.4636.2001', ...; the file has ...)".
+
+    A ``--line-base`` the evidence contradicts is not taken for foreign results: the
+    numbering is what is in question, and the run warns about it instead."""
     res = ties.results
     m = len(res)
     if m == 0:
         return ""
+    if ties.line_base.warning:
+        return ""
     reason = res["reason"].to_numpy(dtype=object)
+    untied = res["s_idx"].to_numpy() < 0
     # A result whose key names several records names this file's records all the same.
-    tied = (res["s_idx"].to_numpy() >= 0) | (reason == Unmatched.AMBIGUOUS_KEY)
+    tied = ~untied | (reason == Unmatched.AMBIGUOUS_KEY)
     carrying = np.zeros(m, dtype=bool)
-    for name in _NAMING:
+    for name in (*ID_FIELDS, "sku"):
         carrying |= (res[name] != "").to_numpy(dtype=bool)
-    contradicted = (reason == Unmatched.CONTRADICTS_LINE) | (reason == Unmatched.NO_SUCH_RECORD)
+    contradicted = (
+        untied
+        & (reason != Unmatched.AMBIGUOUS_KEY)
+        & np.isin(
+            reason,
+            [
+                Unmatched.CONTRADICTS_LINE,
+                Unmatched.NO_SUCH_RECORD,
+                Unmatched.LINE_OUT_OF_RANGE,
+                Unmatched.NOT_A_RECORD_LINE,
+            ],
+        )
+    )
     n_carry = int(carrying.sum())
     n_contra = int((carrying & contradicted).sum())
     if tied.any() and not (n_carry and 2 * n_contra > n_carry):
@@ -695,6 +792,17 @@ def foreign_evidence(ties: Ties, sent: Table, sent_raw: Mapping[str, pd.Series])
     # The evidence, in the field the results carry most.
     counts = {name: int((res[name] != "").sum()) for name in _NAMING}
     name = max(_NAMING, key=lambda f: counts[f])
+    if (counts[name] == 0 or name not in sent_raw) and tied.any():
+        # Results that name no action (an ActionTrackerId, a Sku): what their lines say.
+        example = min(
+            (str(d) for d, bad in zip(res["detail"], carrying & contradicted, strict=True) if bad),
+            default="",
+        )
+        return (
+            f"{n_contra:,} of {n_carry:,} results contradict the record at their line or point "
+            f"at no record ({example}), and only {int(tied.sum()):,} tie"
+            ": they do not fit this file"
+        )
     if counts[name] == 0 or name not in sent_raw:
         lines = res["line"].to_numpy()
         with_line = lines[lines >= 0]

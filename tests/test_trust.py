@@ -387,8 +387,8 @@ def test_a_line_base_forced_against_the_evidence_is_loud(tmp_path: Path) -> None
     assert code == 1
     warning = (
         "--line-base data1 is contradicted by the results: under it 0 result lines agree with "
-        "the identifiers of the record at their line and 2 contradict them; under physical 6 "
-        "agree and 0 contradict"
+        "the identifiers of the record at their line and 2 contradict them, 1 point at no "
+        "record; under physical 6 agree and 0 contradict, 1 point at no record"
     )
     assert f"reconciler: warning: {warning}" in stderr
     summary = _summary(out)
