@@ -1,7 +1,7 @@
 """The report's builder: a finished run in, the display-ready view model (``viewmodel``) out.
 
 Owns: choosing which rows each table shows (the first ``MAX_TABLE_ROWS`` by line, fewer when
-more than ten code sections share ``MAX_SECTION_ROWS``; each table names the CSV that holds the
+more than four code sections share ``MAX_SECTION_ROWS``; each table names the CSV that holds the
 rest), which columns identify a record and which values a code says to check, the report's
 wording (facts, figures, verdict, money, next steps, charts, code sections) and chart
 geometry. Its run comes from ``sources`` (memory or an output folder: the same view either
@@ -74,9 +74,9 @@ MAX_TABLE_ROWS = 500
 """Rows one HTML table embeds; the rest stay in the CSV the table names."""
 MAX_CODE_SECTIONS = 20
 """Codes that get a section of their own (the most frequent); the others are listed only."""
-MAX_SECTION_ROWS = 5_000
-"""Rows all code sections embed together: with more than 10 sections each gets fewer than 500
-(at least 100), so a run with many codes still gives a report of a few megabytes."""
+MAX_SECTION_ROWS = 2_000
+"""Rows all code sections embed together: with more than 4 sections each gets fewer than 500
+(at least 100), so a run with many codes still gives a report of about 2 MB."""
 MAX_CHART_BARS = 15
 MAX_ADVICE_CHARS = 1000
 MAX_VALUE_PAIRS = 6

@@ -337,9 +337,9 @@ def test_tables_are_capped_for_large_runs(fixed_clock: None, tmp_path: Path) -> 
     assert rows["t-unmatched"] == MAX_TABLE_ROWS
     sections = {t: n for t, n in rows.items() if t.startswith("t-code-")}
     assert len(sections) == MAX_CODE_SECTIONS
-    assert set(sections.values()) == {section_rows(MAX_CODE_SECTIONS)} == {250}
+    assert set(sections.values()) == {section_rows(MAX_CODE_SECTIONS)} == {100}
     assert all(n <= MAX_TABLE_ROWS for n in rows.values())
-    assert "Showing 250 of 435 rows. All of them are in reconciled.csv (ErrorCodes contains" in html
+    assert "Showing 100 of 435 rows. All of them are in reconciled.csv (ErrorCodes contains" in html
     assert "Showing 500 of 10,000 rows. All of them are in reconciled.csv" in html
     assert "Showing 500 of 600 rows. All of them are in unmatched_results.csv." in html
     assert "3 less frequent codes have no sections of their own" in html
