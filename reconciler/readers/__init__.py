@@ -26,10 +26,12 @@ Decisions worth knowing:
   fields`` physical lines (``\\r\\n``, ``\\r`` and ``\\n`` each count once), and only files with
   a ``"`` can have such fields.
 * Encodings (``encodings``): a BOM wins (UTF-8, UTF-16 LE/BE); UTF-16 without BOM is
-  recognised by its NUL pattern; valid UTF-8 stays UTF-8. A file that is mostly UTF-8 with
-  a few invalid bytes is refused, naming the lines (``--encoding`` says how to read it); any
-  other file is decoded with the legacy encoding under which its words read as words of
-  one script, and the summary says so. Nothing is re-decoded silently.
+  recognised by its NUL pattern; valid UTF-8 stays UTF-8. A file holding valid UTF-8 beyond
+  ASCII and any invalid bytes, however few, is refused, naming the lines (``--encoding`` says
+  how to read it); any other file is decoded with the legacy code page under which its words
+  read as words of one language by a clear margin over every other reading, and the summary
+  says so; when readings stay close the file is refused, naming the candidates. Nothing is
+  re-decoded silently and nothing is guessed.
 * Blank lines, whitespace-only lines and rows whose fields are all empty (``,,,``) are not
   records but do consume line numbers. Leading such lines are skipped before the header.
 * A physical line longer than ``MAX_LINE_BYTES`` (64 MiB) in delimited text is refused before
