@@ -26,6 +26,7 @@ from .templates import (
     Template,
     header_key,
     header_oddity,
+    header_repr,
 )
 
 
@@ -159,15 +160,19 @@ def header_notes(table: Table, used: Sequence[str]) -> list[str]:
         odd = header_oddity(written)
         if odd:
             notes.append(
-                f"column {written!r} is read as {header_key(written)!r}: its header holds {odd}"
+                f"column {header_repr(written)} is read as {header_key(written)!r}: its header "
+                f"holds {odd}"
             )
     return notes
 
 
-def refuse_twins(table: Table, groups: Mapping[str, Sequence[str]]) -> list[str]:
+def refuse_twins(
+    table: Table, groups: Mapping[str, Sequence[str]], mapped: Mapping[str, str] | None = None
+) -> list[str]:
     """Columns that name one field (``Reason`` twice, ``ActionId`` beside ``Action Id``): the
     same values in every row are one column said twice (the first is used, with a note);
-    different values are an ambiguity no one can settle here (ShapeError naming both)."""
+    different values are an ambiguity no one can settle here (ShapeError naming both).
+    ``mapped`` (group name -> ``--map`` field) adds the option that settles it to the message."""
     notes = []
     for name, labels in groups.items():
         if len(labels) < 2:
@@ -179,15 +184,17 @@ def refuse_twins(table: Table, groups: Mapping[str, Sequence[str]]) -> list[str]
             differ = np.flatnonzero((a != b).to_numpy(dtype=bool))
             shown = (_label_of(table, first), _label_of(table, other))
             both = (
-                f"two columns {shown[0]!r}"
+                f"two columns {header_repr(shown[0])}"
                 if shown[0] == shown[1]
-                else f"columns {shown[0]!r} and {shown[1]!r}"
+                else f"columns {header_repr(shown[0])} and {header_repr(shown[1])}"
             )
             if len(differ):
                 row = int(differ[0])
+                choose = (mapped or {}).get(name)
                 raise ShapeError(
                     f"{both} both hold {name}, with different values ({a.iat[row]!r} and "
-                    f"{b.iat[row]!r}); remove or rename one",
+                    f"{b.iat[row]!r}); remove or rename one"
+                    + (f", or choose one with --map {choose}=COLUMN" if choose else ""),
                     path=table.path,
                     line=int(table.lines[row]) if len(table.lines) > row else None,
                 )
@@ -210,7 +217,7 @@ def detect_template(table: Table) -> SentSchema:
         if name is not None:
             groups.setdefault(name, []).append(label)
     notes = refuse_twins(table, groups)
-    notes += header_notes(table, [labels[0] for labels in groups.values()])
+    notes += header_notes(table, [label for labels in groups.values() for label in labels])
     fields, all_items = map_sent_columns(list(table.frame.columns))
     firsts = {labels[0] for labels in groups.values()}
     items = tuple(i for i in all_items if i.column in firsts)
@@ -316,6 +323,11 @@ def _resolve_override(table: Table, name: str, column: str) -> str:
 
 
 RESULT_NAMES: dict[str, str] = {name: aliases[0] for name, aliases in RESULT_FIELDS.items()}
+_RESULT_KEYS: dict[str, frozenset[str]] = {
+    name: frozenset(header_key(a) for a in aliases) for name, aliases in RESULT_FIELDS.items()
+}
+# Result fields whose column is chosen by its values, not its name (see detect_results).
+_BY_VALUES = frozenset({"error_type", "record_status", "submission_status"})
 
 # JSON keys that hold the Brand API's records: they fix the shape whatever the columns.
 _ERROR_CONTAINERS = frozenset({"errordetail", "errordetails", "ftpfilesubmissionerrors"})
@@ -378,7 +390,7 @@ def detect_results(
             taken.add(label)
 
     for name, aliases in RESULT_FIELDS.items():
-        if name in fields or name in ("error_type", "record_status", "submission_status"):
+        if name in fields or name in _BY_VALUES:
             continue
         for alias in aliases:
             key = header_key(alias)
@@ -446,15 +458,30 @@ def detect_results(
         notes.append(
             "columns set with --map: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
         )
-    # A field read from a column whose header another column repeats: the same values are one
-    # column said twice; different ones are refused (refuse_twins).
-    twins = {
-        RESULT_NAMES.get(name, name): by_key[key_of[label]]
-        for name, label in fields.items()
-        if name not in overrides and len(by_key.get(key_of[label], [])) > 1
-    }
-    notes += refuse_twins(table, twins)
-    notes += header_notes(table, [label for name, label in fields.items() if name not in overrides])
+    # A field read from a column while another column names it too (the same header, or any
+    # other spelling of the field: `Line` and `Row #`, `Error Code` and `Message`): the same
+    # values are one column said twice; different ones are refused (refuse_twins).
+    twins: dict[str, list[str]] = {}
+    mapped: dict[str, str] = {}
+    for name, label in fields.items():
+        if name in overrides:
+            continue
+        if name in _BY_VALUES:
+            # Status-like fields are told apart by their values (``Status`` may name three).
+            same = by_key.get(key_of[label], [])
+        else:
+            keys = _RESULT_KEYS[name]
+            if looks_like_sent and name == "code":
+                keys = keys - sent_keys  # the sent Reason is the disposition, not a code
+            others = set(fields.values()) - {label}
+            same = [lab for lab in labels if key_of[lab] in keys and lab not in others]
+        if len(same) > 1:
+            shown = RESULT_NAMES.get(name, name)
+            twins[shown] = [label, *(lab for lab in same if lab != label)]
+            mapped[shown] = name
+    notes += refuse_twins(table, twins, mapped)
+    used = [label for name, label in fields.items() if name not in overrides]
+    notes += header_notes(table, used + [lab for labs in twins.values() for lab in labs[1:]])
     return ResultSchema(shape=shape, fields=fields, notes=tuple(notes))
 
 

@@ -8,42 +8,111 @@ normalising a header cell to its lookup key; detection lives in ``detect.py``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
 _KEY_RE = re.compile(r"[\s_\-./]+")
-# Characters that show as nothing: zero-width spaces and joiners, a BOM left inside a header
-# (two exports joined), soft hyphens, direction marks.
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-# Letters of other scripts that look like Latin ones (a header typed on a Cyrillic keyboard).
-_LOOK_ALIKES = str.maketrans(
-    "АВЕКМНОРСТХаеорсухіјѕІЈЅΑΒΕΖΗΙΚΜΝΟΡΤΥΧοι",
-    "ABEKMHOPCTXaeopcyxijsIJSABEZHIKMNOPTYXoi",
+# Characters that show as nothing (Unicode's default-ignorable code points): zero-width spaces
+# and joiners, a BOM left inside a header (two exports joined), soft hyphens, direction marks
+# and isolates, the combining grapheme joiner, variation selectors, Hangul fillers, tag
+# characters; plus the blank Braille pattern. Every other format character (category Cf) is
+# dropped too (``_visible``).
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
 )
+
+
+def _look_alikes(pairs: str) -> dict[int, str]:
+    """``"АA ВB"`` (a letter and the Latin letter it looks like) as a ``str.translate`` table."""
+    return {ord(pair[0]): pair[1] for pair in pairs.split()}
+
+
+# Letters of other scripts that look like Latin ones (a header typed on a Cyrillic keyboard, or
+# made to look like another): after NFKC has turned fullwidth and mathematical letters into
+# plain ones, these are folded as Unicode's confusables do. Case does not matter (keys are
+# lowercased), so small capitals fold to their letter.
+_LOOK_ALIKES = _look_alikes(
+    # Cyrillic
+    "АA ВB СC ЕE НH ІI ЈJ КK МM ОO РP ЅS ТT ХX УY ҮY ԚQ ԜW ӀL ԀD "
+    "аa вb сc еe һh іi јj кk мm нh оo рp ѕs тt хx уy үy ԁd ԛq ԝw ӏl "
+    # Greek
+    "ΑA ΒB ΕE ΖZ ΗH ΙI ΚK ΜM ΝN ΟO ΡP ΤT ΥY ΧX ϹC ͿJ "
+    "αa γy ιi κk νv οo ρp τt υu χx ϲc ϳj "
+    # Armenian
+    "ՕO ՍU ՏS ԼL օo սu հh ոn զq ցg "
+    # Cherokee
+    "ᎪA ᏴB ᏟC ᎬE ᏀG ᎻH ᎥI ᎫJ ᏦK ᏞL ᎷM ᏢP ᎡR ᏚS ᎢT ᏙV ᎳW ᏃZ "
+    # Latin small capitals and other Latin look-alikes
+    "ᴀa ʙb ᴄc ᴅd ᴇe ꜰf ɢg ʜh ɪi ᴊj ᴋk ʟl ᴍm ɴn ᴏo ᴘp ꞯq ʀr ꜱs ᴛt ᴜu ᴠv ᴡw ʏy ᴢz "
+    "ıi ȷj ɑa ɡg ɩi"
+)
+
+
+def _visible(text: str) -> str:
+    """``text`` without the characters that show as nothing."""
+    text = _INVISIBLE.sub("", text)
+    if text.isascii():
+        return text
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
+def header_repr(header: str) -> str:
+    """``repr(header)`` with every character that shows as nothing escaped (``repr`` leaves
+    a Hangul filler, a variation selector or the combining grapheme joiner raw): a message
+    must show what the header holds."""
+    return "".join(
+        c
+        if c.isascii() or _visible(c)
+        else (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+        for c in repr(header)
+    )
 
 
 def header_key(header: str) -> str:
     """Case-, space-, underscore-, hyphen- and dot-insensitive lookup key of a header cell.
-    Invisible characters are dropped and look-alike letters of other scripts read as the
-    Latin ones (``header_oddity`` says when either happened)."""
-    text = _INVISIBLE.sub("", header).translate(_LOOK_ALIKES)
-    return _KEY_RE.sub("", text.strip()).lower()
+
+    The whole class of disguises is undone: NFKC (fullwidth ``Ｒｅａｓｏｎ``, mathematical
+    ``𝐑eason``), characters that show as nothing dropped (zero-width, direction marks, the
+    combining grapheme joiner, variation selectors, Hangul fillers, tag characters), and
+    look-alike letters of other scripts read as the Latin ones (``header_oddity`` says when any
+    of it happened)."""
+    if header.isascii():
+        return _KEY_RE.sub("", header).lower()
+    text = _visible(unicodedata.normalize("NFKC", _visible(header))).translate(_LOOK_ALIKES)
+    return _KEY_RE.sub("", text).lower()
 
 
 def header_oddity(header: str) -> str:
     """What in a header cell does not show as it reads ("" when nothing): invisible
-    characters, or letters of another script that look Latin."""
+    characters, letters in another form (fullwidth, mathematical) or of another script that
+    look Latin. A BOM or whitespace at either end is not odd."""
+    text = header.strip().strip("\ufeff").strip()
+    if text.isascii():
+        return ""
     odd: list[str] = []
-    hidden = _INVISIBLE.findall(header.strip().lstrip("\ufeff"))
+    hidden = [c for c in text if not _visible(c)]
     if hidden:
         odd.append("invisible characters (" + ", ".join(f"U+{ord(c):04X}" for c in hidden) + ")")
-    alike = [c for c in header if c != c.translate(_LOOK_ALIKES)]
-    if alike:
+    shown = _visible(text)
+    styled = [c for c in shown if not c.isspace() and unicodedata.normalize("NFKC", c) != c]
+    if styled:
         odd.append(
-            "letters of another script that look Latin ("
-            + ", ".join(f"{c!r} U+{ord(c):04X}" for c in alike)
+            "letters in another form, such as fullwidth or mathematical ("
+            + ", ".join(f"{c!r} U+{ord(c):04X}" for c in styled)
             + ")"
         )
+    plain = unicodedata.normalize("NFKC", shown)
+    alike = [c for c in plain if c != c.translate(_LOOK_ALIKES)]
+    latin = [c for c in alike if unicodedata.name(c, "").startswith("LATIN")]
+    for what, chars in (
+        ("letters of another script that look Latin", [c for c in alike if c not in latin]),
+        ("Latin small capitals or variants that look like plain letters", latin),
+    ):
+        if chars:
+            odd.append(what + " (" + ", ".join(f"{c!r} U+{ord(c):04X}" for c in chars) + ")")
     return " and ".join(odd)
 
 

@@ -1,0 +1,197 @@
+"""Headers that hide what they are: a header row repeated mid-file in another spelling, XML
+fields holding elements, columns for one field under disguised or different names (sent and
+results), and a results export given as the sent file under any spelling the results reader
+takes.
+
+Each test runs the real command (typer's runner) and asserts what the user sees: the one-line
+refusal with its file and line, the exit code, the notes, and the files written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+runner = CliRunner()
+
+SENT_HEADER = "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason"
+SWAPPED = "give the sent file first, then its results"
+
+
+def _invoke(*args: object) -> tuple[int, str, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def _csv(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+
+# --------------------------------------------------------------------------- disguised columns
+
+DISGUISES = {
+    "fullwidth": ("\uff32\uff45\uff41\uff53\uff4f\uff4e", "'Ｒｅａｓｏｎ'"),
+    "left-to-right isolate": ("Reason\u2066", "'Reason\\u2066'"),
+    "Arabic letter mark": ("\u061cReason", "'\\u061cReason'"),
+    "combining grapheme joiner": ("Rea\u034fson", "'Rea\\u034fson'"),
+    "variation selector": ("Reason\ufe0f", "'Reason\\ufe0f'"),
+    "Hangul filler": ("Reason\u3164", "'Reason\\u3164'"),
+    "halfwidth Hangul filler": ("Reason\uffa0", "'Reason\\uffa0'"),
+    "Armenian o": ("Reas\u0585n", "'Reasօn'"),
+    "small capital s": ("Rea\ua731on", "'Reaꜱon'"),
+    "tag space": ("Reason\U000e0020", "'Reason\\U000e0020'"),
+    "tag letters": ("Reason\U000e0078\U000e0079", "'Reason\\U000e0078\\U000e0079'"),
+    "mathematical bold R": ("\U0001d411eason", "'𝐑eason'"),
+    "Cherokee": ("\u13a1eason", "'Ꭱeason'"),
+    "soft hyphen": ("Rea\u00adson", "'Rea\\xadson'"),
+    "zero-width joiner": ("Rea\u200dson", "'Rea\\u200dson'"),
+    "Greek omicron": ("Reas\u03bfn", "'Reasοn'"),
+}
+
+
+@pytest.mark.parametrize("disguise", list(DISGUISES), ids=list(DISGUISES))
+def test_a_disguised_second_reason_column_with_other_values_is_refused(
+    tmp_path: Path, disguise: str
+) -> None:
+    header, shown = DISGUISES[disguise]
+    sent = _write(
+        tmp_path / "sent.csv",
+        f"{SENT_HEADER},{header}\n"
+        "1000.4636.1,,,10.00,USD,,item returned,CONS_FRAUD\n"
+        "1000.4636.2,,,0,,,ITEM_RETURNED,ITEM_RETURNED\n",
+    )
+    results = _write(tmp_path / "results.csv", "Line,ActionId,Message\n3,1000.4636.2,NO_CHANGE\n")
+    out = tmp_path / "out"
+    code, _, stderr = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 2
+    assert (
+        f"sent.csv:2: columns 'Reason' and {shown} both hold Reason, with different values "
+        "('item returned' and 'CONS_FRAUD'); remove or rename one"
+    ) in stderr
+    assert not out.exists()
+
+
+def test_a_disguised_twin_with_the_same_values_is_read_and_said(tmp_path: Path) -> None:
+    sent = _write(
+        tmp_path / "sent.csv",
+        f"{SENT_HEADER},Reason\u3164,\uff32\uff45\uff41\uff53\uff4f\uff4e\n"
+        "1000.4636.1,,,10.00,USD,,ITEM_RETURNED,ITEM_RETURNED,ITEM_RETURNED\n",
+    )
+    results = _write(tmp_path / "results.csv", "Line,ActionId,Message\n2,1000.4636.1,NO_CHANGE\n")
+    out = tmp_path / "out"
+    code, stdout, _ = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 1
+    flat = " ".join(stdout.split())
+    assert "columns 'Reason' and 'Reason\\u3164' both hold Reason, with the same values" in flat
+    assert "columns 'Reason' and 'Ｒｅａｓｏｎ' both hold Reason, with the same values" in flat
+    assert (
+        "column 'Reason\\u3164' is read as 'reason': its header holds invisible characters "
+        "(U+3164)" in flat
+    )
+    assert (
+        "column 'Ｒｅａｓｏｎ' is read as 'reason': its header holds letters in another form"
+        in (flat)
+    )
+    # The header row goes back as written.
+    assert (
+        (out / "reconciled.csv")
+        .read_bytes()
+        .startswith(f"{SENT_HEADER},Reason\u3164,\uff32\uff45\uff41\uff53\uff4f\uff4e".encode())
+    )
+
+
+MODIFICATION = FIXTURES / "modification_view_errors"
+
+
+@pytest.mark.parametrize(
+    ("results", "message"),
+    [
+        (
+            "Line,Row #,Order Id,Action Tracker Id,Error Type,Message\n"
+            "5,4,T52324150109,16027,Validation,ALREADY_LOCKED\n",
+            "results.csv:2: columns 'Line' and 'Row #' both hold Line, with different values "
+            "('5' and '4'); remove or rename one, or choose one with --map line=COLUMN",
+        ),
+        (
+            "Line,OrderId,Oid,Action Tracker Id,Error Type,Message\n"
+            "5,T52324150109,T52324150104,16027,Validation,ALREADY_LOCKED\n",
+            "results.csv:2: columns 'OrderId' and 'Oid' both hold OrderId, with different values "
+            "('T52324150109' and 'T52324150104'); remove or rename one, or choose one with "
+            "--map oid=COLUMN",
+        ),
+        (
+            "Line,Order Id,Action Tracker Id,Error Type,Error Code,Message\n"
+            "5,T52324150109,16027,Validation,BAD_DISPOSITION,ALREADY_LOCKED\n",
+            "results.csv:2: columns 'Error Code' and 'Message' both hold Error Code, with "
+            "different values ('BAD_DISPOSITION' and 'ALREADY_LOCKED'); remove or rename one, or "
+            "choose one with --map code=COLUMN",
+        ),
+        (
+            "Line,Order Id,Action Tracker Id,Error Type,\uff2d\uff45\uff53\uff53\uff41\uff47\uff45,"
+            "Message\n5,T52324150109,16027,Validation,ALREADY_LOCKED,BAD_DISPOSITION\n",
+            "results.csv:2: columns 'Ｍｅｓｓａｇｅ' and 'Message' both hold Error Code, with "
+            "different values ('ALREADY_LOCKED' and 'BAD_DISPOSITION')",
+        ),
+        (
+            "Line,Order Id,Action Tracker Id,Error Type,ErrorReason,Error\n"
+            "5,T52324150109,16027,Validation,BAD_DISPOSITION,ALREADY_LOCKED\n",
+            "results.csv:2: columns 'ErrorReason' and 'Error' both hold Error Code, with "
+            "different values ('BAD_DISPOSITION' and 'ALREADY_LOCKED')",
+        ),
+    ],
+)
+def test_two_results_columns_for_one_field_with_different_values_are_refused(
+    tmp_path: Path, results: str, message: str
+) -> None:
+    path = _write(tmp_path / "results.csv", results)
+    out = tmp_path / "out"
+    code, _, stderr = _invoke("reconcile", MODIFICATION / "sent.csv", path, "-o", out)
+    assert code == 2
+    assert message in stderr
+    assert not out.exists()
+
+
+def test_map_settles_two_code_columns(tmp_path: Path) -> None:
+    results = _write(
+        tmp_path / "results.csv",
+        "Line,Order Id,Action Tracker Id,Error Type,Error Code,Message\n"
+        "6,12346,16027,Validation,BAD_DISPOSITION,ALREADY_LOCKED\n",
+    )
+    out = tmp_path / "out"
+    code, _, stderr = _invoke(
+        "reconcile", MODIFICATION / "sent.csv", results, "-o", out, "--map", "code=Message"
+    )
+    assert code == 1, stderr
+    table = _csv(out / "reconciled.csv")
+    at = {name: i for i, name in enumerate(table[0])}
+    codes = {r[at["SourceLine"]]: r[at["ErrorCodes"]] for r in table[1:]}
+    assert codes["6"] == "ALREADY_LOCKED"
+    resubmit = out / "resubmit.csv"
+    assert not resubmit.exists() or "12346" not in resubmit.read_text(encoding="utf-8")
+
+
+def test_two_results_spellings_with_the_same_values_are_one_column_said(tmp_path: Path) -> None:
+    results = _write(
+        tmp_path / "results.csv",
+        "Line,Row #,Order Id,Action Tracker Id,Error Type,Error Code,Message\n"
+        "6,6,12346,16027,Validation,ALREADY_LOCKED,ALREADY_LOCKED\n",
+    )
+    out = tmp_path / "out"
+    code, stdout, stderr = _invoke("reconcile", MODIFICATION / "sent.csv", results, "-o", out)
+    assert code == 1, stderr
+    flat = " ".join(stdout.split())
+    assert "columns 'Line' and 'Row #' both hold Line, with the same values" in flat
+    assert "columns 'Error Code' and 'Message' both hold Error Code, with the same values" in flat
