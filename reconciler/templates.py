@@ -337,3 +337,46 @@ ACTIONS_FIELDS: dict[str, tuple[str, ...]] = {
     "locking_date": ("Locking Date", "LockingDate", "Lock Date", "Locked Date"),
     "event_date": ("Event Date", "EventDate", "Action Date", "Creation Date", "CreationDate"),
 }
+
+
+def _fields_by_key() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for spec in SENT_FIELDS:
+        for alias in spec.aliases:
+            found.setdefault(header_key(alias), spec.name)
+    for name, aliases in RESULT_FIELDS.items():
+        for alias in aliases:
+            found.setdefault(header_key(alias), name)
+    return found
+
+
+_FIELD_OF_KEY: dict[str, str] = _fields_by_key()
+
+
+def key_field(key: str) -> str:
+    """The field a header key names, whatever its spelling: ``oid`` for ``oid``, ``orderid``
+    and ``ordernumber``; ``sku2`` for ``sku2`` and ``itemsku2``; the key itself for a name no
+    template knows. Sent and results fields share their names (``oid``, ``action_id``...)."""
+    found = _FIELD_OF_KEY.get(key)
+    if found is not None:
+        return found
+    item = ITEM_INDEX_RE.match(key)
+    if item and item.group("prefix") in ITEM_PREFIXES:
+        return ITEM_PREFIXES[item.group("prefix")] + item.group("index")
+    return key
+
+
+def field_keys(fields: set[str]) -> set[str]:
+    """Every header key naming one of ``fields`` (``key_field``'s names), as far as the
+    templates list them: all aliases of a known field, both spellings of an indexed item
+    column, and an unknown field's own key."""
+    keys = {key for key, name in _FIELD_OF_KEY.items() if name in fields} | set(fields)
+    for name in fields:
+        item = re.fullmatch(r"(?P<field>[a-z_]+?)(?P<index>[0-9]+)", name)
+        if item:
+            keys.update(
+                prefix + item.group("index")
+                for prefix, field_name in ITEM_PREFIXES.items()
+                if field_name == item.group("field")
+            )
+    return keys

@@ -40,6 +40,116 @@ def _csv(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
 
 
+# --------------------------------------------------------------------------- a repeated header
+
+EMPTY_RESULTS = "Line,Order Id,Action Tracker Id,Error Type,Message\n"
+
+
+@pytest.mark.parametrize(
+    "repeat",
+    [
+        "actionid,oid,actiontrackerid,amount,currencycode,customerstatus,reason",  # lowercased
+        "Action Id,Oid,Action Tracker Id,Amount,Currency Code,Customer Status,Reason",  # spaced
+        " ActionId, Oid, ActionTrackerId, Amount, CurrencyCode, CustomerStatus, Reason",
+        "\u200b" + SENT_HEADER,  # a zero-width space in front
+        "\u00a0" + SENT_HEADER,  # a no-break space in front
+        "\ufeffactionid,oid,actiontrackerid,amount,currencycode,customerstatus,reason",  # BOM
+        "Oid,ActionId,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",  # reordered
+        "ActionID,OID,ActionTrackerID,Amount,CurrencyCode,CustomerStatus,Reason",
+        "Action Id,Order Id,Event Type Id,Amount,Currency,CustomerStatus,DispositionReason",
+        "ＡｃｔｉｏｎＩｄ,Ｏｉｄ,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        "\u0410ctionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",  # Cyrillic
+        "REASON,CUSTOMERSTATUS,CURRENCYCODE,AMOUNT,ACTIONTRACKERID,OID,ACTIONID",
+    ],
+)
+def test_a_header_repeated_in_another_spelling_is_refused_with_its_line(
+    tmp_path: Path, repeat: str
+) -> None:
+    sent = _write(
+        tmp_path / "sent.csv",
+        f"{SENT_HEADER}\n1000.4636.1,,,10.00,USD,,ORDER_UPDATE\n{repeat}\n"
+        ",T2,16027,0,,,ITEM_RETURNED\n",
+    )
+    results = _write(tmp_path / "results.csv", EMPTY_RESULTS)
+    out = tmp_path / "out"
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 2, stdout
+    assert stderr.startswith("reconciler: ")
+    assert "sent.csv:3: repeats the header row here" in stderr
+    assert not out.exists()
+    code, _, stderr = _invoke("check", sent, "-o", tmp_path / "chk")
+    assert code == 2
+    assert "sent.csv:3: repeats the header row here" in stderr
+
+
+@pytest.mark.parametrize(
+    ("header", "repeat"),
+    [
+        (EMPTY_RESULTS.strip(), EMPTY_RESULTS.strip().lower()),
+        (
+            "OrderId,ActionTrackerId,ErrorType,ErrorReason",
+            "ORDERID,ACTIONTRACKERID,ERRORTYPE,ERRORREASON",
+        ),
+        (EMPTY_RESULTS.strip(), "Row #,OrderId,ActionTrackerId,Error Type,Error Code"),
+        (EMPTY_RESULTS.strip(), "\ufeffMessage,Error Type,Action Tracker Id,Order Id,Line"),
+    ],
+)
+def test_a_results_header_repeated_in_another_spelling_is_refused(
+    tmp_path: Path, header: str, repeat: str
+) -> None:
+    sent = _write(
+        tmp_path / "sent.csv",
+        f"{SENT_HEADER}\n,T1,16027,0,,,ITEM_RETURNED\n,T2,16027,0,,,ITEM_RETURNED\n",
+    )
+    first = (
+        "2,T1,16027,Validation,BAD_DISPOSITION"
+        if header.startswith("Line")
+        else ("T1,16027,Validation,BAD_DISPOSITION")
+    )
+    second = (
+        "3,T2,16027,Validation,NO_CHANGE"
+        if header.startswith("Line")
+        else ("T2,16027,Validation,NO_CHANGE")
+    )
+    results = _write(tmp_path / "results.csv", f"{header}\n{first}\n{repeat}\n{second}\n")
+    out = tmp_path / "out"
+    code, _, stderr = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 2
+    assert "results.csv:3: repeats the header row here" in stderr
+    assert not out.exists()
+
+
+def test_a_workbook_repeating_its_header_in_lowercase_is_refused(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(SENT_HEADER.split(","))
+    sheet.append(["1000.4636.1", "", "", "10.00", "USD", "", "ORDER_UPDATE"])
+    sheet.append(SENT_HEADER.lower().split(","))
+    sheet.append(["", "T2", "16027", "0", "", "", "ITEM_RETURNED"])
+    book.save(tmp_path / "sent.xlsx")
+    results = _write(tmp_path / "results.csv", EMPTY_RESULTS)
+    code, _, stderr = _invoke("reconcile", tmp_path / "sent.xlsx", results, "-o", tmp_path / "o")
+    assert code == 2
+    assert "sent.xlsx:3: repeats the header row here" in stderr
+
+
+def test_values_that_are_header_words_are_not_a_repeated_header(tmp_path: Path) -> None:
+    # One cell spelling a header name (an Oid "Oid", a status "Reason") is data, not a header.
+    sent = _write(
+        tmp_path / "sent.csv",
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        ",Oid,16027,0,,Reason,ITEM_RETURNED\n"
+        ",T2,16027,0,,,ITEM_RETURNED\n",
+    )
+    results = _write(tmp_path / "results.csv", EMPTY_RESULTS)
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "out")
+    assert code == 0, stderr
+    assert "2 records sent" in stdout
+
+
 # --------------------------------------------------------------------------- disguised columns
 
 DISGUISES = {

@@ -3,18 +3,21 @@ record and column counts, a header repeated mid-file)."""
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from reconciler.errors import InputError
 from reconciler.model import IntArray
 from reconciler.readers import limits, prefetch
 from reconciler.readers.encodings import _SNIFF_BYTES, _SURROGATES, _utf16_encoding
+from reconciler.templates import field_keys, header_key, key_field
 
 _TEXT_SUFFIXES: Final = frozenset({".csv", ".tsv", ".txt", ".tab", ".psv"})
 
@@ -159,26 +162,60 @@ def _sniff_kind(path: Path, raw: bytes) -> str:
 def _refuse_repeated_header(
     path: Path, header: Sequence[str], records: pd.DataFrame, lines: IntArray
 ) -> None:
-    """A record that repeats the header row (a BOM before it or not): two exports joined into
-    one file. Reading it as a record would report a header as an accepted record."""
+    """A record that repeats the header row: two exports joined into one file. Reading it as a
+    record would report a header as an accepted record (or a result with the code
+    ``MESSAGE``). The repeat is found as headers are matched (``header_key``, ``key_field``):
+    in any case or spacing, reordered, any spelling of a field (``ActionID``, ``OID``,
+    ``Order Id`` for ``Oid``), with a BOM, a zero-width or no-break space in front, fullwidth
+    or look-alike letters."""
     named = [i for i, label in enumerate(header) if label]
-    if len(named) < 2 or not len(records):
+    fields = {key_field(header_key(header[i])) for i in named} - {""}
+    if len(named) < 2 or len(fields) < 2 or not len(records):
         return
-    first = named[0]
-    column = records.iloc[:, first]
-    hits = np.flatnonzero(
-        column.isin([header[first], "\ufeff" + header[first]]).to_numpy(dtype=bool)
-    )
-    for row in hits[:100]:
-        cells = [_clean_label(str(records.iat[int(row), i])) for i in named]
-        same = sum(1 for i, cell in zip(named, cells, strict=True) if cell == header[i])
-        if same * 2 > len(named):
+    like = _header_like(field_keys(fields))
+    # Vectorised: the rows whose first named cell could be a header cell (few in any real
+    # file), then how many of their named cells could be; cells are keyed one by one only on
+    # the rows where most could.
+    rows = np.flatnonzero(like(records.iloc[:, named[0]]))
+    if not len(rows):
+        return
+    hits = np.zeros(len(rows), dtype=np.int64)
+    for i in named:
+        hits += like(records.iloc[rows, i])
+    need = len(named) // 2 + 1
+    for row in rows[hits >= need]:
+        cells = [key_field(header_key(str(records.iat[int(row), i]))) for i in named]
+        found = [cell for cell in cells if cell in fields]
+        if len(found) >= need and len(set(found)) >= 2:
             raise InputError(
                 "repeats the header row here: two exports joined into one file? Remove the "
                 "second header (and its byte-order mark) or split the file",
                 path=path,
                 line=int(lines[int(row)]),
             )
+
+
+def _header_like(keys: set[str]) -> Callable[[pd.Series], npt.NDArray[np.bool_]]:
+    """A vectorised test of which cells could be one of the header cells keyed ``keys``: an
+    ASCII cell whose key is one of them (``header_key`` of ASCII text is case, whitespace,
+    ``_-./`` folding, which a regular expression does at C speed), or any non-ASCII cell (the
+    caller keys those one by one)."""
+    sep = r"[ \t\r\n\x0b\x0c_./-]*"
+    ascii_keys = sorted(k for k in keys if k.isascii())
+    pattern = (
+        sep + "(?:" + "|".join(sep.join(re.escape(c) for c in k) for k in ascii_keys) + ")" + sep
+        if ascii_keys
+        else None
+    )
+
+    def like(cells: pd.Series) -> npt.NDArray[np.bool_]:
+        text = cells.astype("str")
+        out = ~text.str.isascii().fillna(True).to_numpy(dtype=bool)
+        if pattern is not None:
+            out |= text.str.fullmatch(pattern, case=False).fillna(False).to_numpy(dtype=bool)
+        return out
+
+    return like
 
 
 def _clean_label(label: str) -> str:
