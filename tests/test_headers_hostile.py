@@ -150,6 +150,72 @@ def test_values_that_are_header_words_are_not_a_repeated_header(tmp_path: Path) 
     assert "2 records sent" in stdout
 
 
+# --------------------------------------------------------------------------- XML fields
+
+
+@pytest.mark.parametrize(
+    ("field", "line", "path", "inner"),
+    [
+        (
+            "<Oid><Part>T52324</Part><Part>140102</Part></Oid>",
+            4,
+            "Actions/Action/Oid",
+            "Part",
+        ),
+        ("<Oid>T5232<x/>4140103</Oid>", 4, "Actions/Action/Oid", "x"),
+        ("<Oid>\n  T5232\n  <b>4</b>140103</Oid>", 6, "Actions/Action/Oid", "b"),
+    ],
+)
+def test_an_xml_field_holding_elements_is_refused_with_its_line_and_path(
+    tmp_path: Path, field: str, line: int, path: str, inner: str
+) -> None:
+    sent = _write(
+        tmp_path / "sent.xml",
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Actions>\n  <Action>\n'
+        f"    {field}\n"
+        "    <ActionTrackerId>16027</ActionTrackerId><Amount>11.00</Amount>"
+        "<Reason>ITEM_RETURNED</Reason>\n"
+        "  </Action>\n"
+        "  <Action><Oid>T9</Oid><ActionTrackerId>16027</ActionTrackerId><Amount>0</Amount>"
+        "<Reason>ITEM_RETURNED</Reason></Action>\n"
+        "</Actions>\n",
+    )
+    results = _write(tmp_path / "results.csv", "OrderId,ActionTrackerId,ErrorType,ErrorReason\n")
+    out = tmp_path / "out"
+    code, _, stderr = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 2
+    assert (
+        f"sent.xml:{line}: the field {path} holds the element <{inner}> instead of a plain "
+        "value" in stderr
+    )
+    assert "write the value as text in <Oid>" in stderr
+    assert not out.exists()
+    code, _, stderr = _invoke("check", sent, "-o", tmp_path / "chk")
+    assert code == 2
+    assert f"sent.xml:{line}: the field {path} holds" in stderr
+
+
+def test_an_xml_item_field_holding_elements_is_refused(tmp_path: Path) -> None:
+    sent = _write(
+        tmp_path / "sent.xml",
+        "<Request>\n"
+        " <Conversion><CampaignId>1000</CampaignId><ActionTrackerId>16027</ActionTrackerId>"
+        "<EventDate>2025-01-01T00:00:00Z</EventDate><OrderId>O1</OrderId><ClickId>c</ClickId>\n"
+        "  <Items><Item><Sku><b>A</b>1</Sku><Quantity>1</Quantity></Item></Items>\n"
+        " </Conversion>\n"
+        " <Conversion><CampaignId>1000</CampaignId><ActionTrackerId>16027</ActionTrackerId>"
+        "<EventDate>2025-01-01T00:00:00Z</EventDate><OrderId>O2</OrderId><ClickId>c</ClickId>\n"
+        "  <Items><Item><Sku>B</Sku><Quantity>1</Quantity></Item></Items>\n"
+        " </Conversion>\n"
+        "</Request>\n",
+    )
+    code, _, stderr = _invoke("check", sent, "-o", tmp_path / "chk")
+    assert code == 2
+    assert "sent.xml:3: the field Request/Conversion/Items/Item/Sku holds the element <b>" in (
+        stderr
+    )
+
+
 # --------------------------------------------------------------------------- disguised columns
 
 DISGUISES = {

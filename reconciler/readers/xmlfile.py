@@ -1,5 +1,6 @@
 """XML, parsed with defusedxml: the element holding the records, one record per element,
-nested item lists flattened to indexed fields, a field given twice refused."""
+nested item lists flattened to indexed fields, a field given twice or holding elements
+refused."""
 
 from __future__ import annotations
 
@@ -90,6 +91,17 @@ def _read_xml(path: Path, raw: bytes, max_records: int) -> Table:
                 path=path,
                 line=builder.lines.get(id(record), index + 1),
             ) from None
+        except _NestedField as nested:
+            where = "/".join(
+                _local(e.tag) for e in (*_path_to(root, container), record, *nested.inside)
+            )
+            raise InputError(
+                f"the field {where} holds the element <{_local(nested.child.tag)}> instead of "
+                "a plain value: its parts, joined or dropped, would make a value that never "
+                f"existed; write the value as text in <{_local(nested.inside[-1].tag)}>",
+                path=path,
+                line=builder.lines.get(id(nested.child), builder.lines.get(id(record), index + 1)),
+            ) from None
         fields.update(dict.fromkeys(row))
         if len(fields) > limits.MAX_COLUMNS:
             _check_column_count(path, len(fields))
@@ -132,7 +144,12 @@ def _xml_row(record: ET.Element) -> dict[str, str]:
             for name, value in item.attrib.items():
                 _put(row, f"{_local(name)}{index}", value)
             for leaf in item:
-                _put(row, f"{_local(leaf.tag)}{index}", _xml_value(leaf))
+                try:
+                    value = _xml_value(leaf)
+                except _NestedField as nested:
+                    inside = (child, item) if item is not child else (child,)
+                    raise _NestedField((*inside, *nested.inside), nested.child) from None
+                _put(row, f"{_local(leaf.tag)}{index}", value)
     return row
 
 
@@ -176,11 +193,22 @@ def _blank_xml(text: str | None) -> str:
     return "" if text is None or not text.strip(" \t\r\n") else text
 
 
+class _NestedField(Exception):
+    """A field element holds elements (``<Oid><Part>T1</Part><Part>2</Part></Oid>``, or mixed
+    content ``<Oid>T1<x/>2</Oid>``): its value cannot be read without joining or dropping
+    parts."""
+
+    def __init__(self, inside: tuple[ET.Element, ...], child: ET.Element) -> None:
+        super().__init__(_local(inside[-1].tag))
+        self.inside = inside  # the elements from the record down to the field
+        self.child = child  # the first element inside the field
+
+
 def _xml_value(element: ET.Element) -> str:
-    if len(element) == 0:
-        return _blank_xml(element.text)
-    leaves = (_blank_xml(e.text) for e in element.iter() if len(e) == 0)
-    return "; ".join(text for text in leaves if text)
+    """A field's text; a field holding elements is refused (``_NestedField``)."""
+    if len(element):
+        raise _NestedField((element,), element[0])
+    return _blank_xml(element.text)
 
 
 def _record_like(element: ET.Element) -> bool:
