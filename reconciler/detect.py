@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from .catalogue import load_catalogue
 from .errors import ShapeError, UsageError
 from .model import Table
 from .templates import (
@@ -22,6 +23,7 @@ from .templates import (
     RECORD_SUCCESS_VALUES,
     RESULT_FIELDS,
     SENT_FIELDS,
+    STANDARD_REASONS,
     SUBMISSION_STATUS_VALUES,
     Template,
     header_key,
@@ -485,34 +487,78 @@ def detect_results(
     return ResultSchema(shape=shape, fields=fields, notes=tuple(notes))
 
 
-_RESULT_ONLY_KEYS = frozenset(
-    {"errorreason", "errortype", "errorcode", "errormessage", "payload", "totalerrors"}
+# Header keys a sent file may carry: every template field and item column.
+_SENT_VOCABULARY = frozenset(_SENT_ALIASES) | frozenset(ITEM_PREFIXES)
+# Names for an error code that carry no other meaning in a file to submit: with line numbers,
+# a record status or error codes as values beside them, they make a results export.
+_PLAIN_CODE_KEYS = frozenset({"message", "code"})
+# The results reader's own vocabulary, less what a sent template also uses and the plain names
+# above: every spelling of an error code (`Errors`, `Result Code`, `Failure Reason`...), an
+# error type, a record or submission status, a payload or a batch's error count. No file sent
+# to impact.com has such a column.
+_RESULT_ONLY_KEYS = (
+    (
+        frozenset(
+            header_key(alias)
+            for name in ("code", "error_type", "record_status", "submission_status", "payload")
+            for alias in RESULT_FIELDS[name]
+        )
+        | {"totalerrors"}
+    )
+    - _SENT_VOCABULARY
+    - _PLAIN_CODE_KEYS
+    - {"status", "result", "outcome"}
 )
+_CODE_KEYS = _RESULT_KEYS["code"]
+_LINE_KEYS = _RESULT_KEYS["line"]
+# Columns whose values say whether a record was taken (Failed / Error / Success).
+_RECORD_STATUS_KEYS = frozenset({"status", "result", "outcome"})
 
 
 def looks_like_results(table: Table) -> bool:
-    """True when a file given as SENT looks like a results export (arguments swapped): columns
-    only results have (ErrorReason, ErrorType, Payload, TotalErrors; a BatchId with its
-    status), a line column beside an error column, or a column of error types (Validation,
-    Contract Error), which no file sent to impact.com holds."""
-    keys = {header_key(c): c for c in table.frame.columns}
+    """True when a file given as SENT looks like a results export (arguments swapped), judged
+    with the results reader's own vocabulary: a column only results have (any spelling of an
+    error code but a sent file's Reason, an error type, a record or submission status, Payload,
+    TotalErrors; a BatchId with its status), a line column beside an error column, a column of
+    record statuses (Failed, Error, Success) or error types (Validation, Contract Error), or an
+    error column (Reason included) whose values are platform error codes (ALREADY_LOCKED), not
+    the reasons a sent file gives. No file sent to impact.com holds any of these."""
+    keys = {header_key(c): c for c in reversed(list(table.frame.columns))}
     if keys.keys() & _RESULT_ONLY_KEYS:
         return True
     if "batchid" in keys and keys.keys() & {"totalrecords", "status", "submissiondate"}:
         return True
-    has_line = any(header_key(a) in keys for a in RESULT_FIELDS["line"])
-    has_code = any(
-        header_key(a) in keys
-        for a in ("Message", "Error Code", "ErrorCode", "ErrorReason", "Error")
-    )
+    has_line = bool(keys.keys() & _LINE_KEYS)
+    has_code = bool(keys.keys() & (_CODE_KEYS - _SENT_VOCABULARY))
     has_sent = bool({"amount", "reason", "campaignid", "eventdate"} & keys.keys())
     if has_line and has_code and not has_sent:
         return True
-    return any(
-        _status_kind(_column_values(table, keys[k], limit=1000)) == "error_type"
-        for k in ("status", "type", "category")
-        if k in keys
-    )
+    for key, label in keys.items():
+        kind = None
+        if key in _RECORD_STATUS_KEYS | {"type", "category"}:
+            kind = _status_kind(_column_values(table, label, limit=1000))
+        if kind == "error_type" or (kind == "record_status" and key in _RECORD_STATUS_KEYS):
+            return True
+        if key in _CODE_KEYS and _holds_error_codes(table, label):
+            return True
+    return False
+
+
+def _holds_error_codes(table: Table, label: str) -> bool:
+    """True when every value of a column (its first 1,000 rows) is a platform error code
+    (``ALREADY_LOCKED``, ``Error: BAD_DISPOSITION``) and none is a reason a sent file gives."""
+    values = _column_values(table, label, limit=1000)
+    if not values:
+        return False
+    catalogue = load_catalogue()
+    for value in values:
+        codes = catalogue.split(value)
+        if not codes or any(c not in catalogue or c in _REASONS for c in codes):
+            return False
+    return True
+
+
+_REASONS = frozenset(STANDARD_REASONS)
 
 
 def unreadable_cells(table: Table) -> dict[tuple[int, str], str]:

@@ -371,3 +371,112 @@ def test_two_results_spellings_with_the_same_values_are_one_column_said(tmp_path
     flat = " ".join(stdout.split())
     assert "columns 'Line' and 'Row #' both hold Line, with the same values" in flat
     assert "columns 'Error Code' and 'Message' both hold Error Code, with the same values" in flat
+
+
+# --------------------------------------------------------------------------- swapped arguments
+
+REAL_SENT = (
+    f"{SENT_HEADER}\n"
+    ",T52324150101,16027,0,,,ITEM_RETURNED\n"
+    ",T52324150104,16027,45.00,USD,,ORDER_UPDATE\n"
+    "1000.4636.180011,,,0,,,CONS_FRAUD\n"
+    ",T52324150109,16027,0,,,ITEM_RETURNED\n"
+    ",T52324150112,16027,99.00,USD,,ORDER_UPDATE\n"
+    ",00061420,16027,0,,,ORDER_ERROR\n"
+)
+
+RESPELLED_RESULTS = {
+    "Failure Reason": "Line,Order Id,Action Tracker Id,Failure Reason\n"
+    "3,T52324150104,16027,ALREADY_LOCKED\n7,00061420,16027,NO_CHANGE\n",
+    "Errors": "Row #,OrderId,ActionTrackerId,Errors\n"
+    "3,T52324150104,16027,ALREADY_LOCKED\n7,00061420,16027,NO_CHANGE\n",
+    "Result Code": "Line Number,ActionId,Result Code\n4,1000.4636.180011,ALREADY_LOCKED\n",
+    "Code": "Line,Oid,ActionTrackerId,Code\n3,T52324150104,16027,ALREADY_LOCKED\n",
+    "Status Failed": "OrderId,ActionTrackerId,Status,Message\n"
+    "T52324150104,16027,Failed,ALREADY_LOCKED\n00061420,16027,Failed,NO_CHANGE\n",
+    "no line": "Oid,ActionTrackerId,Failure Reason\n"
+    "T52324150104,16027,ALREADY_LOCKED\n00061420,16027,NO_CHANGE\n",
+    "Reason holding codes": "Line,Oid,ActionTrackerId,Reason\n"
+    "3,T52324150104,16027,ALREADY_LOCKED\n7,00061420,16027,NO_CHANGE\n",
+    "Message holding codes": "Oid,ActionTrackerId,Message\n"
+    "T52324150104,16027,Error: ALREADY_LOCKED\n00061420,16027,no change\n",
+    "Result Error": "Oid,ActionTrackerId,Result,Message\n"
+    "T52324150104,16027,Error,The action is locked\n00061420,16027,Success,\n",
+}
+
+
+@pytest.mark.parametrize("spelling", list(RESPELLED_RESULTS), ids=list(RESPELLED_RESULTS))
+def test_results_given_as_sent_are_caught_in_any_spelling_the_reader_takes(
+    tmp_path: Path, spelling: str
+) -> None:
+    sent = _write(tmp_path / "sent.csv", REAL_SENT)
+    results = _write(tmp_path / "results.csv", RESPELLED_RESULTS[spelling])
+    out = tmp_path / "out"
+    code, _, stderr = _invoke("reconcile", results, sent, "-o", out)
+    assert code == 2
+    assert "results.csv: looks like a results export, not the file that was sent; " in stderr
+    assert SWAPPED in stderr
+    assert "--force" not in stderr
+    assert not out.exists()
+    # Given the right way round, the same files reconcile.
+    code, _, stderr = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 1, stderr
+
+
+def test_a_respelled_sent_with_status_export_given_as_sent_is_caught(tmp_path: Path) -> None:
+    text = (FIXTURES / "sent_with_status" / "results.csv").read_text(encoding="utf-8")
+    head, _, body = text.partition("\n")
+    assert head.rstrip("\r").endswith(",Status,Error Message")
+    respelled = head.replace(",Status,Error Message", ",Result,Failure Reason")
+    results = _write(tmp_path / "results.csv", respelled + "\n" + body)
+    sent = FIXTURES / "sent_with_status" / "sent.csv"
+    out = tmp_path / "out"
+    code, _, stderr = _invoke("reconcile", results, sent, "-o", out)
+    assert code == 2
+    assert SWAPPED in stderr
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", out)
+    assert code == 1, stderr
+    assert "15 records sent: 9 accepted" in " ".join(stdout.split())
+
+
+def test_a_reset_results_export_given_as_sent_is_caught(tmp_path: Path) -> None:
+    sent = _write(
+        tmp_path / "sent.csv",
+        "Oid,ActionTrackerId,Reason\nO9999935,16027,RESET\nO9999941,16027,RESET\n",
+    )
+    results = _write(
+        tmp_path / "results.csv",
+        "Order Id,Action Tracker Id,Failure Reason\nO9999935,16027,ALREADY_LOCKED\n",
+    )
+    code, _, stderr = _invoke("reconcile", results, sent, "-o", tmp_path / "out")
+    assert code == 2
+    assert SWAPPED in stderr
+
+
+def test_the_sent_file_given_as_results_is_still_caught(tmp_path: Path) -> None:
+    sent = _write(tmp_path / "sent.csv", REAL_SENT)
+    copy = _write(tmp_path / "copy.csv", REAL_SENT)
+    code, _, stderr = _invoke("reconcile", sent, copy, "-o", tmp_path / "out")
+    assert code == 2
+    assert "copy.csv: has exactly the sent file's columns" in stderr
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        # A free-text Message or Code column, and reasons with one error code typed among
+        # them, are a sent file's own business.
+        "ActionId,Amount,Reason,Message\n1000.4636.1,0,ITEM_RETURNED,customer called\n"
+        "1000.4636.2,0,ITEM_RETURNED,\n",
+        "ActionId,Amount,Reason,Code\n1000.4636.1,0,ITEM_RETURNED,A7\n1000.4636.2,0,CONS_FRAUD,\n",
+        "ActionId,Amount,Reason\n1000.4636.1,0,ITEM_RETURNED\n1000.4636.2,0,ALREADY_LOCKED\n",
+        "ActionId,Amount,Reason\n1000.4636.1,0,PARTNER_NOT_ACTIVE\n",
+        "Line,ActionId,Amount,Reason\n1,1000.4636.1,0,ITEM_RETURNED\n",
+    ],
+)
+def test_a_sent_file_is_never_taken_for_results(tmp_path: Path, sent: str) -> None:
+    path = _write(tmp_path / "sent.csv", sent)
+    results = _write(tmp_path / "results.csv", "Line,ActionId,Message\n")
+    code, _, stderr = _invoke("reconcile", path, results, "-o", tmp_path / "out")
+    assert code in (0, 1), stderr
+    assert SWAPPED not in stderr
