@@ -146,8 +146,16 @@ ATTRIBUTE_XML = b"""<Results>
 NESTED_XML = b"""<Root>
   <Meta><Page>1</Page></Meta>
   <Records>
-    <Record><Line>2</Line><Error><Code>E1</Code><Text>bad</Text></Error></Record>
+    <Record><Line>2</Line><Error>E1; bad</Error></Record>
     <Record><Line>3</Line></Record>
+  </Records>
+</Root>
+"""
+
+FIELD_HOLDING_ELEMENTS_XML = b"""<Root>
+  <Records>
+    <Record><Line>2</Line></Record>
+    <Record><Line>3</Line><Error><Code>E1</Code><Text>bad</Text></Error></Record>
   </Records>
 </Root>
 """

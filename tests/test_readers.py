@@ -20,6 +20,7 @@ from tests.readers_cases import (
     BILLION_LAUGHS,
     ERROR_DETAIL_JSON,
     EXTERNAL_ENTITY,
+    FIELD_HOLDING_ELEMENTS_XML,
     NAMESPACED_XML,
     NESTED_XML,
     PLAIN_DOCTYPE,
@@ -462,6 +463,13 @@ def test_xml_records_inside_a_wrapper(tmp_path: Path) -> None:
     assert rows(table) == [["2", "E1; bad"], ["3", ""]]
     assert lines(table) == [4, 5]
     assert dict(table.meta) == {}
+
+
+def test_xml_field_holding_elements_is_refused_never_joined(tmp_path: Path) -> None:
+    message = refused(tmp_path, "nested_field.xml", FIELD_HOLDING_ELEMENTS_XML)
+    assert "nested_field.xml:4: the field Root/Records/Record/Error holds the element <Code>" in (
+        message
+    )
 
 
 def test_xml_namespaces_are_stripped(tmp_path: Path) -> None:
