@@ -185,7 +185,10 @@ def report(
     """Re-render report.html from an existing output folder."""
     from reports import rerender
 
+    from .writers import staging_notes
+
     written = rerender(out_dir)
+    notes(staging_notes())  # a report.html kept aside
     typer.echo(f"wrote {', '.join(str(out_dir / name) for name in written)}")
 
 

@@ -221,6 +221,40 @@ def test_the_first_versions_output_folder_is_replaced_and_its_files_kept(tmp_pat
 # --------------------------------------------------------------------------- files in a manifest
 
 
+def test_an_edited_output_is_kept_by_reconciler_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _reconcile(out)[0] == 1
+    (out / "report.html").write_text("<p>my notes on this batch</p>\n", encoding="utf-8")
+    code, stdout, stderr = _invoke("report", out)
+    assert code == 0, stderr
+    kept = _kept(out, "report", "edited")
+    assert len(kept) == 1
+    assert kept[0].read_text(encoding="utf-8") == "<p>my notes on this batch</p>\n"
+    assert _notes(stderr) == [
+        f"reconciler: note: report.html had been edited since reconciler wrote it: "
+        f"kept as {kept[0].name}"
+    ]
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert stdout == f"wrote {out / 'report.html'}\n"
+    # Rendering again replaces only its own report: nothing more is kept aside.
+    code, _, stderr = _invoke("report", out)
+    assert (code, _notes(stderr)) == (0, [])
+    assert len(_kept(out, "report", "edited")) == 1
+
+
+def test_reconciler_report_keeps_a_report_it_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _reconcile(out, "--no-report")[0] == 1
+    (out / "report.html").write_text("MY OWN REPORT\n", encoding="utf-8")
+    code, _, stderr = _invoke("report", out)
+    assert code == 0, stderr
+    kept = _kept(out, "report")
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == "MY OWN REPORT\n"
+    assert _notes(stderr) == [
+        f"reconciler: note: report.html was not written by reconciler: kept as {kept[0].name}"
+    ]
+
+
 def test_reconciler_report_does_not_take_an_edit_into_its_manifest(tmp_path: Path) -> None:
     # Re-rendering the report must not record the analyst's edit of another output as
     # reconciler's: the next run would replace it without keeping it.
@@ -252,6 +286,16 @@ def test_a_link_in_place_of_an_output_is_not_reconcilers(tmp_path: Path) -> None
     assert len(kept) == 1 and kept[0].is_symlink() and kept[0].resolve() == outside
     assert outside.read_bytes() == before
     assert not (out / "reconciled.csv").is_symlink()
+    # reconciler report does the same with a link named report.html.
+    mine = tmp_path / "mine.html"
+    mine.write_text("mine\n", encoding="utf-8")
+    (out / "report.html").unlink()
+    (out / "report.html").symlink_to(mine)
+    code, _, stderr = _invoke("report", out)
+    assert code == 0, stderr
+    assert mine.read_text(encoding="utf-8") == "mine\n"
+    links = [p for p in _kept(out, "report") if p.is_symlink()]
+    assert len(links) == 1 and links[0].resolve() == mine
 
 
 # --------------------------------------------------------------------------- item 2: --force

@@ -671,8 +671,26 @@ def record_in_manifest(folder: Path, name: str) -> None:
     _write_manifest(folder, {**files, name: _fingerprint(folder / name)})
 
 
+def make_room(folder: Path, name: str) -> None:
+    """Before ``name`` is rewritten in place in ``folder`` (``reconciler report``): keep the
+    file there aside under a dated name unless reconciler wrote it as it is now."""
+    _NOTES.clear()
+    target = folder / name
+    if not os.path.lexists(target):
+        return
+    marker = _read_marker(folder)
+    if _proven(target, marker.files):
+        return
+    try:
+        _NOTES.append(_keep_aside(target, marker))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot keep {name} aside before writing it ({exc.strerror or exc})", path=folder
+        ) from exc
+
+
 def staging_notes() -> list[str]:
-    """What the last ``staged_output`` did that the user should hear of (a
+    """What the last ``staged_output`` (or ``make_room``) did that the user should hear of (a
     recovered swap, a file kept aside)."""
     return list(_NOTES)
 
