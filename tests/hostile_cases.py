@@ -18,6 +18,7 @@ module other than the ``readers`` package; they run as ``xfail(strict=True)`` un
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -1187,10 +1188,16 @@ def _ours(folder: Path, keep: str = "") -> Path:
             "Action Id,Oid,Action Tracker Id,State\n1000.4636.158133,,,APPROVED\n",
             encoding="utf-8",
         )
-    (out / ".reconciler-output").write_text(
-        "made by reconciler; safe to delete\n", encoding="utf-8"
-    )
-    (out / "stale.csv").write_text("old\n", encoding="utf-8")
+    data = b"old\n"
+    (out / "stale.csv").write_bytes(data)
+    # The manifest an earlier run wrote: it proves stale.csv is reconciler's to remove.
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    manifest = {
+        "tool": "reconciler",
+        "manifest": 1,
+        "files": {"stale.csv": {"size": len(data), "digest": digest}},
+    }
+    (out / ".reconciler-output").write_text(json.dumps(manifest) + "\n", encoding="utf-8")
     return out
 
 
