@@ -298,6 +298,9 @@ def fetch(
     out_dir = out if out is not None else Path.cwd() / name
     with waiting() as say:
         run = run_fetch(name, out_dir, wait=wait, timeout=timeout, force=force, progress=say)
+    from .writers import staging_notes
+
+    notes(staging_notes())  # files in the way, kept aside
     snap = run.snapshot
     if not quiet:
         state = snap.status or "of unknown status"
@@ -361,6 +364,9 @@ def audit(
             ReconcileOptions(workbooks=not no_xlsx, ledger=options.ledger(ledger, no_ledger)),
             progress=say,
         )
+    from reports.audit import AUDIT_NOTES
+
+    notes(AUDIT_NOTES)  # an index the analyst edited, kept aside
     if not quiet:
         print_audit(run)
     raise typer.Exit(EXIT_ATTENTION if run.needs_attention else EXIT_OK)
@@ -419,6 +425,9 @@ def history(
             with staged_output(export, force=force) as stage:
                 for name, frame in frames.items():
                     write_csv(frame, stage / name, safe=True)
+            from .writers import staging_notes
+
+            notes(staging_notes())  # files in the way, kept aside
             typer.echo(f"outputs in {export}: {', '.join(sorted(frames))}")
             return
         if record is not None:
