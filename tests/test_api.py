@@ -536,6 +536,29 @@ def test_audit_never_writes_into_a_folder_it_did_not_make(api: FakeApi, tmp_path
         assert "0 submissions: 0 reconciled, 0 need attention" in stdout
 
 
+def test_audit_keeps_an_index_the_analyst_edited(api: FakeApi, tmp_path: Path) -> None:
+    api.route(
+        f"{BASE}/FTPFileSubmissions",
+        lambda _r: Response(_listing([]), content_type="application/json"),
+    )
+    out = tmp_path / "audit"
+    args = ("audit", "--since", "2026-11-24", "--sent-dir", tmp_path, "--out", out)
+    code, _stdout, stderr = _run(*args)
+    assert code == 0, stderr
+    written = (out / "index.html").read_bytes()
+    (out / "index.html").write_text("my notes on the audit", encoding="utf-8")
+    code, _stdout, stderr = _run(*args)
+    assert code == 0, stderr
+    kept = sorted(p.name for p in out.glob("index.edited-*.html"))
+    assert len(kept) == 1
+    assert (out / kept[0]).read_text(encoding="utf-8") == "my notes on the audit"
+    assert f"index.html had been edited since reconciler wrote it: kept as {kept[0]}" in stderr
+    assert (out / "index.html").read_bytes() == written
+    code, _stdout, stderr = _run(*args)  # unedited: rewritten, nothing kept
+    assert code == 0 and "kept as" not in stderr
+    assert len(list(out.glob("index.edited-*.html"))) == 1
+
+
 def test_an_answer_larger_than_the_bound_is_not_read(
     api: FakeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
