@@ -65,11 +65,21 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
         worksheet.reset_dimensions()  # stale <dimension> tags would cut rows off
         try:
             issues: dict[tuple[int, int], str] = {}
+            merged: list[tuple[int, int, int, int]] = []
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 table = _sheet_table(
-                    path, title, _bounded_rows(path, title, worksheet, issues), max_records
+                    path,
+                    title,
+                    _bounded_rows(path, title, worksheet, issues, merged),
+                    max_records,
                 )
+            if merged:
+                # Every merged range below the header, whatever its size ("low_row, low_col,
+                # high_row, high_col"): the cells it covers are expanded for the records only.
+                below = [m for m in merged if m[2] > table.header_line]
+                if below:
+                    table = replace(table, meta={**table.meta, "@merged_ranges": json.dumps(below)})
             if issues:
                 # Cells of the records whose value the file does not hold: "row:column" ->
                 # what is wrong (json: Table.meta holds text).
@@ -97,13 +107,21 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
 
 
 def _bounded_rows(
-    path: Path, title: str, worksheet: Any, issues: dict[tuple[int, int], str]
+    path: Path,
+    title: str,
+    worksheet: Any,
+    issues: dict[tuple[int, int], str],
+    merged: list[tuple[int, int, int, int]] | None = None,
 ) -> Iterator[tuple[object, ...]]:
     """The sheet's rows as value tuples, as ``iter_rows(values_only=True)`` gives them, built
     from the cells the sheet really holds, and refused with one line when the cells they
     imply outgrow the values (``limits.MAX_XLSX_CELLS``). ``issues`` gets the cells whose value the
     file does not hold, by (sheet row, column): a formula without a saved value, an Excel
-    error (``#N/A``), a cell merged into another."""
+    error (``#N/A``), a cell merged into another. Every such formula or error cell is noted,
+    in every column (one note per cell the sheet holds, so they are bounded by the cells
+    read): a cap would hide the cells after it, whose rows would then be sent blank.
+    ``merged`` gets every merged range (low row, low column, high row, high column); the cells
+    of the small ones are noted in ``issues`` too."""
     parser_module = importlib.import_module("openpyxl.worksheet._reader")
     book = worksheet.parent
     formula_tag = parser_module.FORMULA_TAG
@@ -120,8 +138,7 @@ def _bounded_rows(
             return cell
 
     def note(where: tuple[int, int], what: str) -> None:
-        if len(issues) < limits.MAX_CELL_ISSUES:
-            issues[where] = what
+        issues[where] = what
 
     implied = values = 0
     counter = 1
@@ -158,11 +175,13 @@ def _bounded_rows(
                 row[column - 1] = value
             yield tuple(row)
         # Merged ranges come after the rows: every cell but the first of a range is blank.
-        for merged in getattr(getattr(parser, "merged_cells", None), "mergeCell", []) or []:
+        for merged_range in getattr(getattr(parser, "merged_cells", None), "mergeCell", []) or []:
             with contextlib.suppress(Exception):
-                low_col, low_row, high_col, high_row = _range_bounds(str(merged.ref))
+                low_col, low_row, high_col, high_row = _range_bounds(str(merged_range.ref))
+                if merged is not None:
+                    merged.append((low_row, low_col, high_row, high_col))
                 if (high_row - low_row + 1) * (high_col - low_col + 1) > limits.MAX_CELL_ISSUES:
-                    continue
+                    continue  # listed by range only (``merged``)
                 first = f"{_column_name(low_col)}{low_row}"
                 for r in range(low_row, high_row + 1):
                     for c in range(low_col, high_col + 1):
