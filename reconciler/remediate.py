@@ -20,14 +20,23 @@ import pandas as pd
 
 from .catalogue import Catalogue
 from .classify import RESOLUTION_CODE, RESOLUTION_NAMES, TextColumn, resolution_column
-from .detect import SentSchema, unreadable_cells
+from .detect import SentSchema
+from .fixes.cells import (
+    IdCell,
+    cells_without_value,
+    holds_id,
+    id_cell_kinds,
+    kind_text,
+    odd_id_characters,
+    odd_id_text,
+)
 from .fixes.rules import RULES, BoolArray, Cells, ObjArray, join_text
 from .formulas import formula_mask
 from .model import IntArray, Outcome, RemediateOptions, Resolution, Table
 from .normalize import action_codes
 from .outputs import CHANGE_COLUMNS
 from .rowhash import row_hashes
-from .templates import MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
+from .templates import CONVERSION_TEMPLATES, MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
 from .threads import background
 
 
@@ -92,22 +101,35 @@ NO_ACTION_NAMED = (
     "so it is not resubmitted: fill in its identifiers from the original file or an Actions "
     "export"
 )
+NO_ORDER_NAMED = (
+    "the conversion names no order (its OrderId holds no identifier), so it is not "
+    "resubmitted: fill in its OrderId from the original order"
+)
+_ID_FIELDS = ("action_id", "oid", "action_tracker_id", "campaign_id")
+
+
+def _holds(sent: pd.DataFrame, schema: SentSchema, rows: IntArray, field: str) -> BoolArray:
+    """Per record of ``rows``: its ``field`` cell holds an identifier (not empty, invisible,
+    a spreadsheet's error value or a placeholder: ``fixes.cells.id_cell_kinds``)."""
+    label = schema.column(field)
+    if label is None:
+        return np.zeros(len(rows), dtype=bool)
+    return holds_id(sent[label].iloc[rows])
 
 
 def _names_an_action(sent: pd.DataFrame, schema: SentSchema, rows: IntArray) -> BoolArray:
-    """Per record of ``rows``: it names the action it modifies (always true for a conversion,
-    which creates its action; an empty OrderId there has codes of its own)."""
-    if schema.template not in MODIFICATION_TEMPLATES or not len(rows):
-        return np.ones(len(rows), dtype=bool)
-
-    def filled(field: str) -> BoolArray:
-        label = schema.column(field)
-        if label is None:
-            return np.zeros(len(rows), dtype=bool)
-        values = sent[label].iloc[rows].astype("str").str.strip()
-        return (values != "").to_numpy(dtype=bool)
-
-    return filled("action_id") | (filled("oid") & filled("action_tracker_id"))
+    """Per record of ``rows``: it names what it is about. A modification names the action it
+    modifies (its ActionId, or its Oid with its ActionTrackerId); a conversion names its order
+    (its OrderId, which impact.com requires)."""
+    if not len(rows):
+        return np.ones(0, dtype=bool)
+    if schema.template in MODIFICATION_TEMPLATES:
+        return _holds(sent, schema, rows, "action_id") | (
+            _holds(sent, schema, rows, "oid") & _holds(sent, schema, rows, "action_tracker_id")
+        )
+    if schema.template in CONVERSION_TEMPLATES:
+        return _holds(sent, schema, rows, "oid")
+    return np.ones(len(rows), dtype=bool)
 
 
 def candidates(records: pd.DataFrame) -> IntArray:
@@ -391,43 +413,96 @@ def _apply_rules(
 
 
 def _refuse_unnamed(table: Table, schema: SentSchema, cand: IntArray, state: _Decision) -> None:
-    """Records that cannot be resubmitted whatever a rule corrects: a modification that names
-    no action (no ActionId, nor an Oid with its ActionTrackerId) would reach impact.com as a
-    row about nothing; an identifier a workbook does not hold (a formula without its value,
-    #N/A, a merged cell) cannot be sent as it is either."""
+    """Records that cannot be resubmitted whatever a rule corrects, each with the cells named:
+    a modification that names no action (no ActionId, nor an Oid with its ActionTrackerId), or
+    a conversion without its OrderId, would reach impact.com as a row about nothing; a cell the
+    file does not give a value for (a workbook's formula without its value, an error value
+    such as #N/A, a merged cell), in any column, would be sent blank or as error text; an
+    identifier that is a placeholder (NULL, N/A, -) or invisible characters, or that holds
+    characters impact.com's IDs never hold (fullwidth or Arabic-Indic digits), is not one."""
+    if not len(cand):
+        return
     sent = table.frame
-    id_fields = ("action_id", "oid", "action_tracker_id")
+    id_labels = {f: label for f in _ID_FIELDS if (label := schema.column(f))}
+    texts: list[tuple[IntArray, ObjArray, str]] = []  # (rows, why, label), in order of saying
+    missing, rows, why = _cells_refused(table, cand)
+    if len(rows):
+        texts.append((rows, why, ""))
+        for unheld, group in missing.groupby("label", sort=False):
+            state.look.append((group["pos"].to_numpy(dtype=np.int64), str(unheld)))
+    for field, label in id_labels.items():
+        values = sent[label].iloc[cand]
+        kinds = id_cell_kinds(values)
+        odd = kinds != IdCell.HELD
+        odd &= kinds != IdCell.EMPTY
+        odd &= kinds != IdCell.ERROR  # an error value is a cell without a value (above)
+        if odd.any():
+            raw = values.to_numpy(dtype=object)[odd]
+            why = np.array(
+                [
+                    f"its {label} cell {kind_text(int(k), str(v))}"
+                    for k, v in zip(kinds[odd], raw, strict=True)
+                ],
+                dtype=object,
+            )
+            texts.append((cand[odd], why, label))
+        foreign = odd_id_characters(values, field)
+        if foreign.any():
+            raw = values.to_numpy(dtype=object)[foreign]
+            why = np.array([odd_id_text(str(v), label) for v in raw], dtype=object)
+            texts.append((cand[foreign], why, label))
     anonymous = cand[~_names_an_action(sent, schema, cand)]
-    unreadable = unreadable_cells(table)
-    if unreadable:
-        id_labels = [label for field in id_fields if (label := schema.column(field))]
-        for p in cand:
-            said = [
-                f"its {label} cell (sheet row {int(table.lines[int(p)])}) is "
-                f"{unreadable[(int(p), label)]}"
-                for label in id_labels
-                if (int(p), label) in unreadable
-            ]
-            if said:
-                state.ok[p] = False
-                problem = state.problem[p]
-                state.problem[p] = "; ".join(
-                    [
-                        *said,
-                        "the workbook does not give its identifier: open it in Excel, let it "
-                        "calculate, unmerge the cells, save it, and reconcile again",
-                        *([problem] if problem else []),
-                    ]
-                )
-                for label in id_labels:
-                    if (int(p), label) in unreadable:
-                        state.look.append((np.array([p], dtype=np.int64), label))
     if len(anonymous):
-        state.refuse(anonymous, np.full(len(anonymous), NO_ACTION_NAMED, dtype=object))
-        for field in id_fields:
-            label = schema.column(field)
-            if label:
-                state.look.append((anonymous, label))
+        conversion = schema.template in CONVERSION_TEMPLATES
+        text = NO_ORDER_NAMED if conversion else NO_ACTION_NAMED
+        fields = ("oid",) if conversion else ("action_id", "oid", "action_tracker_id")
+        texts.append((anonymous, np.full(len(anonymous), text, dtype=object), ""))
+        for field in fields:
+            if field in id_labels:
+                state.look.append((anonymous, id_labels[field]))
+    # Said in this order, before what the rules say: joined per record once.
+    for rows, why, label in reversed(texts):
+        if label:
+            state.look.append((rows, label))
+        state.refuse(*_joined(rows, why))
+
+
+def _joined(rows: IntArray, why: ObjArray) -> tuple[IntArray, ObjArray]:
+    """One text per record: a record named several times has its texts joined with "; "."""
+    if not len(rows) or len(np.unique(rows)) == len(rows):
+        return rows, why
+    joined = pd.Series(why, index=rows, dtype=object).groupby(level=0, sort=True).agg("; ".join)
+    return joined.index.to_numpy(dtype=np.int64), joined.to_numpy(dtype=object)
+
+
+def _cells_refused(table: Table, cand: IntArray) -> tuple[pd.DataFrame, IntArray, ObjArray]:
+    """The cells of the candidates the file gives no value for (``cells_without_value``), and
+    per record concerned its text ("its Amount cell (sheet row 6) is a formula without a saved
+    value; ...")."""
+    cells = cells_without_value(table, cand)
+    if not len(cells):
+        return cells, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    lines = np.asarray(table.lines, dtype=np.int64)
+    where = "sheet row" if table.format == "xlsx" else "line"
+    pos = cells["pos"].to_numpy(dtype=np.int64)
+    each = [
+        f"its {lab} cell ({where} {int(line)}) is {what}"
+        for lab, line, what in zip(cells["label"], lines[pos], cells["what"], strict=True)
+    ]
+    per_record = pd.Series(each, index=pos, dtype=object).groupby(level=0, sort=True).agg("; ".join)
+    fix = (
+        "; the workbook does not give these values, and they would be sent blank or as error "
+        "text: open it in Excel, let it calculate, unmerge the cells, fix the errors, save "
+        "it, and reconcile again"
+        if table.format == "xlsx"
+        else "; a spreadsheet wrote its error in place of the value, which would be sent as "
+        "it is: fix the formula or type the value, and reconcile again"
+    )
+    return (
+        cells,
+        per_record.index.to_numpy(dtype=np.int64),
+        np.asarray(per_record.to_numpy(dtype=object) + fix, dtype=object),
+    )
 
 
 def _changed_cells(cells: list[Cells], order: Mapping[str, int], state: _Decision) -> pd.DataFrame:
