@@ -341,7 +341,7 @@ def test_spoiled_ids_are_no_evidence_for_a_line_numbering(tmp_path: Path) -> Non
         ("1.23457E+11", "123456789012", "is in scientific notation"),
         ("4051234567890120000", "4051234567890123457", "was rounded to 15 significant digits"),
         ("12346", "00012346", "lost its leading zeros"),
-        ("12346.0", "00012346", "lost its leading zeros or gained a .0"),
+        ("12346.0", "00012346", "lost its leading zeros and gained a .0"),
         ("4.05124E+18", "4051234567890123457", ""),  # another number
         ("4.05123E+17", "4051234567890123457", ""),  # another magnitude
         ("T52324111211", "T52324111211", ""),  # not spoiled: equal

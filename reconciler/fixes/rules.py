@@ -29,6 +29,7 @@ from .values import (
     fix_date,
     fix_integer,
     fix_reason,
+    may_be_rounded,
     spoiled_id_problem,
 )
 
@@ -368,6 +369,12 @@ def _no_export_hint(label: str, raw: str) -> str:
         return (
             f"{label} {raw!r} may have lost leading zeros in a spreadsheet; pass an Actions "
             "export with --actions so reconciler can check"
+        )
+    if may_be_rounded(raw):
+        return (
+            f"{label} {raw!r} has 16 digits ending in 0: a spreadsheet keeps 15 significant "
+            "digits, so it may have rounded the ID (the last digit would be lost); compare it "
+            "with the original, or pass an Actions export with --actions so reconciler can check"
         )
     return f"{label} {raw!r} does not look spoiled by a spreadsheet: check it is right"
 

@@ -263,20 +263,48 @@ def looks_rounded(value: str) -> bool:
 
 
 def spoiled_id_problem(raw: str) -> str:
-    """What makes an identifier look spoiled by a spreadsheet, or "" when it looks intact."""
+    """What makes an identifier look spoiled by a spreadsheet, or "" when it looks intact.
+    Every sign is said (stray whitespace, a .0 suffix, rounding): one must not hide another."""
     value = raw.strip()
+    said: list[str] = []
     if value != raw and value:
-        return f"{raw!r} has stray whitespace"
+        said.append(f"{raw!r} has stray whitespace")
     if _SCI.match(value) or re.fullmatch(r"[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+", value):
-        return f"{raw!r} is in scientific notation (a spreadsheet turned the ID into a number)"
+        said.append(
+            f"{value!r} is in scientific notation (a spreadsheet turned the ID into a number)"
+        )
+    whole = value
     if re.fullmatch(r"[0-9]+\.0{1,2}", value):
-        return f"{raw!r} has a .0 suffix (a spreadsheet turned the ID into a number)"
-    if looks_rounded(value):
-        return (
-            f"{raw!r} ends in zeros after its 15th digit (a spreadsheet turned the ID into a "
+        said.append(f"{value!r} has a .0 suffix (a spreadsheet turned the ID into a number)")
+        whole = value.split(".")[0]
+    if looks_rounded(whole):
+        said.append(
+            f"{whole!r} ends in zeros after its 15th digit (a spreadsheet turned the ID into a "
             "number and rounded it: the last digits are lost)"
         )
-    return ""
+    return "; ".join(said)
+
+
+def column_rounding_problem(raw: str, count: int) -> str:
+    """What ``spoiled_id_problem`` says of a 16-digit ID ending in 0 that the column's
+    evidence shows rounded (every ID of 16 digits or more in its column ends in 0)."""
+    return (
+        f"{raw.strip()!r} has 16 digits and ends in 0, as do all {count} IDs of 16 digits or "
+        "more in its column: a spreadsheet keeps 15 significant digits, so it likely turned "
+        "the IDs into numbers and rounded them (the last digit is lost)"
+    )
+
+
+def may_be_rounded(value: str) -> bool:
+    """A 16-digit ID ending in 0 (after a .0 suffix, if any): a spreadsheet's rounding of a
+    16-digit ID gives that, but so does one ID in ten, so alone it proves nothing."""
+    digits = re.sub(r"\.0{1,2}$", "", value.strip()).lstrip("0")
+    return (
+        _digits(digits)
+        and len(digits) == SPREADSHEET_DIGITS + 1
+        and digits.endswith("0")
+        and not looks_rounded(digits)
+    )
 
 
 def _round_digits(digits: str, keep: int) -> str:
@@ -299,14 +327,24 @@ def spoiled_form_of(spoiled: str, exact: str) -> str:
     digits = e.lstrip("0") or "0"
     if re.fullmatch(r"[0-9]+(?:\.0+)?", s) and s.isascii():
         plain = s.split(".")[0]
+        lost_zeros = len(plain) < len(e)
         if (plain.lstrip("0") or "0") == digits:
-            return "lost its leading zeros or gained a .0" if "." in s else "lost its leading zeros"
-        if len(plain.lstrip("0")) == len(digits) and looks_rounded(plain.lstrip("0")):
-            wanted = _round_digits(digits, SPREADSHEET_DIGITS)
+            if "." not in s:
+                return "lost its leading zeros"
+            return "lost its leading zeros and gained a .0" if lost_zeros else "gained a .0"
+        significant = plain.lstrip("0")
+        # A spreadsheet keeps 15 significant digits of a longer number: the rest become zeros
+        # (one zero for a 16-digit ID). Only the exact rounding of the held ID, at its length.
+        if len(digits) > SPREADSHEET_DIGITS and len(significant) == len(digits):
             # Excel stores 15 significant digits of a double: the double's own rounding can
             # differ in the last kept digit, so both roundings are accepted.
-            if plain.lstrip("0") in (wanted, _round_digits(_round_digits(digits, 17), 15)):
-                return "was rounded to 15 significant digits"
+            wanted = {
+                _round_digits(digits, SPREADSHEET_DIGITS),
+                _round_digits(_round_digits(digits, 17), SPREADSHEET_DIGITS),
+            }
+            if significant in wanted:
+                how = "was rounded to 15 significant digits"
+                return how + (" and gained a .0" if "." in s else "")
         return ""
     m = _ANY_SCI.match(s)
     if m is None or not s.isascii():
