@@ -18,6 +18,7 @@ from reconciler.detect import SentSchema
 from reconciler.fixes import (
     reason_key,
 )
+from reconciler.fixes.cells import IdCell, cells_without_value, id_cell_kinds
 from reconciler.model import Table
 from reconciler.normalize import action_codes, arrow_strings
 from reconciler.preflight.base import (
@@ -93,6 +94,31 @@ class _Ctx:
     def field_filled(self, name: str) -> BoolArray:
         return self.filled(self.label(name))
 
+    def id_kinds(self, label: str) -> npt.NDArray[np.int8]:
+        """Per record, what the identifier cell ``label`` holds (``fixes.cells.IdCell``)."""
+        key = "idkinds:" + label
+        if key not in self._cache:
+            self._cache[key] = id_cell_kinds(self.raw(label))
+        out: npt.NDArray[np.int8] = self._cache[key]
+        return out
+
+    def holds_id(self, label: str | None) -> BoolArray:
+        """Per record, the identifier cell ``label`` holds an identifier: not empty, invisible
+        characters only, a spreadsheet's error value or a placeholder such as NULL."""
+        if label is None:
+            return np.zeros(self.n, dtype=bool)
+        return np.asarray(self.id_kinds(label) == IdCell.HELD, dtype=bool)
+
+    def field_holds_id(self, name: str) -> BoolArray:
+        return self.holds_id(self.label(name))
+
+    def cells_without_value(self) -> pd.DataFrame:
+        """The cells the file gives no value for (``fixes.cells.cells_without_value``)."""
+        if "unheld" not in self._cache:
+            self._cache["unheld"] = cells_without_value(self.table)
+        out: pd.DataFrame = self._cache["unheld"]
+        return out
+
     def items(self) -> dict[int, dict[str, str]]:
         """Item index -> {sku|quantity|item_amount|category: label}."""
         out: dict[int, dict[str, str]] = {}
@@ -157,7 +183,7 @@ class _Ctx:
         if "action_codes" not in self._cache:
             fields = ("action_id", "oid", "action_tracker_id")
             labels = {f: self.label(f) for f in fields}
-            filled = {f: self.filled(label) for f, label in labels.items() if label is not None}
+            filled = {f: self.holds_id(label) for f, label in labels.items() if label is not None}
             self._cache["action_codes"] = action_codes(self.frame, labels, filled=filled)
         out: IntArray = self._cache["action_codes"]
         return out

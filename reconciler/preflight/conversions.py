@@ -32,7 +32,7 @@ from reconciler.templates import (
 def _ck_order_id_missing(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
     label = ctx.label("oid")
     if label is not None:
-        yield _cells(ctx, ~ctx.filled(label), label, "OrderId is required for every conversion")
+        yield _cells(ctx, ~ctx.holds_id(label), label, "OrderId is required for every conversion")
 
 
 def _ck_required_value(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
@@ -40,7 +40,7 @@ def _ck_required_value(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
     if campaign is not None:
         yield _cells(
             ctx,
-            ~ctx.filled(campaign),
+            ~ctx.holds_id(campaign),
             campaign,
             "CampaignId (the program) is required for every conversion",
             predicted="CAMPAIGN_NOT_FOUND",
@@ -49,7 +49,7 @@ def _ck_required_value(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
     if trk is not None or code is not None:
         yield _cells(
             ctx,
-            ~ctx.filled(trk) & ~ctx.filled(code),
+            ~ctx.holds_id(trk) & ~ctx.filled(code),
             str(trk or code),
             "ActionTrackerId (or EventTypeCode) is required: it says which event type the "
             "conversion is",

@@ -10,11 +10,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from reconciler.detect import unreadable_cells
 from reconciler.fixes import (
+    SPREADSHEET_DIGITS,
     fix_integer,
     spoiled_id_problem,
 )
+from reconciler.fixes.cells import IdCell, kind_text, odd_id_characters, odd_id_text
+from reconciler.fixes.values import column_rounding_problem
 from reconciler.preflight.base import (
     _CONV,
     _ITEMS,
@@ -34,7 +36,7 @@ def _ck_no_identifier(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
     aid, oid = ctx.label("action_id"), ctx.label("oid")
     if aid is None and oid is None:
         return  # required-column-missing says it once
-    mask = ~ctx.filled(aid) & ~ctx.filled(oid)
+    mask = ~ctx.holds_id(aid) & ~ctx.holds_id(oid)
     yield _cells(
         ctx,
         mask,
@@ -47,7 +49,7 @@ def _ck_oid_without_tracker(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
     oid, trk = ctx.label("oid"), ctx.label("action_tracker_id")
     if oid is None or (trk is None and ctx.label("action_id") is None):
         return  # no Oid column, or the missing column is reported once for the file
-    mask = ~ctx.field_filled("action_id") & ctx.filled(oid) & ~ctx.filled(trk)
+    mask = ~ctx.field_holds_id("action_id") & ctx.holds_id(oid) & ~ctx.holds_id(trk)
     yield _cells(
         ctx,
         mask,
@@ -69,15 +71,17 @@ def _integer_fix(raw: str) -> str:
 
 
 def _ck_not_integer(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
-    labels = [ctx.label("action_tracker_id")]
+    ids = [ctx.label("action_tracker_id")]
     if ctx.template in _CONV:
-        labels.append(ctx.label("campaign_id"))
-    labels += [f["quantity"] for f in ctx.items().values() if "quantity" in f]
-    for label in labels:
+        ids.append(ctx.label("campaign_id"))
+    quantities = [f["quantity"] for f in ctx.items().values() if "quantity" in f]
+    for label in [*ids, *quantities]:
         if label is None:
             continue
+        # An ID cell holding no ID at all (#N/A, NULL, -) has findings of its own.
+        held = ctx.holds_id(label) if label in ids else ctx.filled(label)
         # ascii_is_decimal is PLAIN_INTEGER: non-empty and ASCII digits only.
-        bad = ctx.filled(label) & ~_np(pc.ascii_is_decimal(ctx.arr(label)))
+        bad = held & ~_np(pc.ascii_is_decimal(ctx.arr(label)))
         yield _cells(ctx, bad, label, _integer_advice, fix=_integer_fix)
 
 
@@ -85,12 +89,38 @@ def _spoiled_mask(ctx: _Ctx, label: str) -> tuple[BoolArray, dict[str, str]]:
     val, arr = ctx.val(label), ctx.arr(label)
     cand = _np(pc.match_substring(arr, "e", ignore_case=True)) | _np(pc.ends_with(arr, "0"))
     cand = _refine(arr, cand, _SPOIL_CANDIDATE)
-    if not cand.any():
-        return cand, {}
-    memo = {str(v): spoiled_id_problem(str(v)) for v in pd.unique(val[cand])}
+    memo = {str(v): spoiled_id_problem(str(v)) for v in pd.unique(val[cand])} if cand.any() else {}
     spoiled = cand.copy()
-    spoiled[cand] = [bool(memo[str(v)]) for v in val[cand]]
-    return spoiled, memo
+    if cand.any():
+        spoiled[cand] = [bool(memo[str(v)]) for v in val[cand]]
+    rounded, evidence = _rounded_column(ctx, label)
+    rounded &= ~spoiled
+    for v in pd.unique(val[rounded]):
+        memo[str(v)] = column_rounding_problem(str(v), evidence)
+    return spoiled | rounded, memo
+
+
+def _rounded_column(ctx: _Ctx, label: str) -> tuple[BoolArray, int]:
+    """The 16-digit values a spreadsheet has likely rounded, from the column's evidence, and
+    how many distinct IDs of 16 digits or more the column has. A spreadsheet keeps 15
+    significant digits, so a 16-digit ID it held ends in 0. One such value proves nothing (one
+    ID in ten ends in 0); when every one of at least two distinct values of 16 digits or more
+    ends in 0, they were rounded (17 digits and more are judged per value)."""
+    arr = ctx.arr(label)
+    long = ctx.holds_id(label) & _np(pc.greater_equal(pc.utf8_length(arr), 16))
+    long = _refine(arr, long, _LONG_DIGITS)
+    if not long.any():
+        return long, 0
+    digits = ctx.val(label)[long].str.replace(r"\.0{1,2}$", "", regex=True).str.lstrip("0")
+    distinct = pd.unique(digits)
+    if len(distinct) < 2 or not all(str(d).endswith("0") for d in distinct):
+        return np.zeros(ctx.n, dtype=bool), len(distinct)
+    out = long.copy()
+    out[long] = (digits.str.len() == SPREADSHEET_DIGITS + 1).to_numpy(dtype=bool)
+    return out, len(distinct)
+
+
+_LONG_DIGITS: Final = r"^0*[1-9][0-9]{15,}(?:\.0{1,2})?$"
 
 
 def _ck_id_spoiled(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
@@ -124,25 +154,97 @@ def _ck_id_spoiled(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
         )
 
 
-def _ck_id_unreadable(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
-    unreadable = unreadable_cells(ctx.table)
-    if not unreadable:
+_ID_NAMES: Final = ("action_id", "oid", "action_tracker_id", "campaign_id")
+
+
+def _id_labels(ctx: _Ctx) -> dict[str, str]:
+    return {name: label for name in _ID_NAMES if (label := ctx.label(name))}
+
+
+def _unheld(ctx: _Ctx, *, ids: bool) -> Iterable[pd.DataFrame | None]:
+    """Findings on the cells the file gives no value for, in the ID columns (``ids``) or in
+    the others."""
+    cells = ctx.cells_without_value()
+    if not len(cells):
         return
-    for name in ("action_id", "oid", "action_tracker_id"):
-        label = ctx.label(name)
-        if label is None:
+    id_labels = set(_id_labels(ctx).values())
+    mine = cells["label"].isin(id_labels).to_numpy(dtype=bool)
+    cells = cells[mine if ids else ~mine]
+    workbook = ctx.table.format == "xlsx"
+    tail = (
+        "open it in Excel, let it calculate, unmerge the cells, fix the error and save it "
+        "(or type the value)"
+        if workbook
+        else "a spreadsheet wrote its error in place of the value: fix the formula or type the "
+        "value"
+    )
+    for label, group in cells.groupby("label", sort=False):
+        pos = group["pos"].to_numpy(dtype=np.int64)
+        lab = str(label)
+        if ids:
+            why = "the workbook does not hold the identifier" if workbook else "it is no identifier"
+            lead = f"{why}, so the row would name no action (or the wrong one); "
+        else:
+            lead = "the file does not give its value, which would be sent blank or as error text; "
+        advice = [f"the cell is {what}: {lead}{tail}" for what in group["what"]]
+        conversion_oid = ctx.template in _CONV and lab == ctx.label("oid")
+        yield _hits(
+            ctx,
+            pos,
+            lab,
+            ctx.raw(lab).iloc[pos].to_numpy(dtype=object),
+            advice,
+            predicted="" if (conversion_oid or not ids) else None,
+        )
+
+
+def _ck_id_unreadable(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    yield from _unheld(ctx, ids=True)
+
+
+def _ck_cell_unreadable(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    yield from _unheld(ctx, ids=False)
+
+
+def _ck_id_placeholder(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    conversion = ctx.template in _CONV
+    for name, label in _id_labels(ctx).items():
+        kinds = ctx.id_kinds(label)
+        mask = (kinds == IdCell.INVISIBLE) | (kinds == IdCell.PLACEHOLDER)
+        if not mask.any():
             continue
-        found = sorted(p for (p, lab) in unreadable if lab == label)
-        if not found:
-            continue
-        pos = np.asarray(found, dtype=np.int64)
+        pos = np.flatnonzero(mask).astype(np.int64)
+        raw = ctx.raw(label).iloc[pos].to_numpy(dtype=object)
         advice = [
-            f"the cell is {unreadable[(p, label)]}: the workbook does not hold the identifier, "
-            "so the row would name no action (or the wrong one); open it in Excel, let it "
-            "calculate, unmerge the cells, fix the error and save it (or type the value)"
-            for p in found
+            f"the cell {kind_text(int(k), str(v))}: impact.com would take it as the ID itself; "
+            "fill in the real value from the original, or leave the cell empty"
+            for k, v in zip(kinds[pos], raw, strict=True)
         ]
-        yield _hits(ctx, pos, label, ctx.raw(label).iloc[pos].to_numpy(dtype=object), advice)
+        yield _hits(
+            ctx,
+            pos,
+            label,
+            raw,
+            advice,
+            predicted="" if conversion or name == "campaign_id" else None,
+        )
+
+
+def _ck_id_characters(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
+    for name, label in _id_labels(ctx).items():
+        if name in ("action_tracker_id", "campaign_id"):
+            continue  # not-an-integer says it for these: they are digits 0-9 only
+
+        def advice(raw: str, label: str = label) -> str:
+            return odd_id_text(raw, label)
+
+        yield _cells(
+            ctx,
+            odd_id_characters(ctx.raw(label), name),
+            label,
+            advice,
+            predicted="" if ctx.template in _CONV else None,
+        )
 
 
 _WHITESPACE_FIX: Final = {
@@ -240,12 +342,55 @@ CHECKS: tuple[Check, ...] = (
         predicted_error="ACTION_NOT_FOUND",
         title="ID cell without a value",
         description=(
-            "An ActionId, Oid or ActionTrackerId cell of a workbook holds no value the file "
-            "gives: a formula whose result was never saved, an Excel error such as #N/A, or a "
-            "cell merged into another."
+            "An ActionId, Oid/OrderId, ActionTrackerId or CampaignId cell holds no value the "
+            "file gives: a workbook's formula whose result was never saved, an error value such "
+            "as #N/A (in a workbook, or written as text by a spreadsheet into a CSV), or a cell "
+            "merged into another."
         ),
         fn=_ck_id_unreadable,
         example="`=VLOOKUP(...)` never calculated, `#N/A`, merged cells",
+    ),
+    Check(
+        slug="cell-unreadable",
+        severity=E,
+        predicted_error="",
+        title="Cell without a value",
+        description=(
+            "A cell outside the ID columns holds no value the file gives: a workbook's formula "
+            "whose result was never saved, an error value such as #N/A (in a workbook, or "
+            "written as text by a spreadsheet into a CSV), or a cell merged into another. It "
+            "would be sent blank or as the error's text."
+        ),
+        fn=_ck_cell_unreadable,
+        example="an Amount `=B6*2` never calculated, a Sku `#N/A`",
+    ),
+    Check(
+        slug="id-placeholder",
+        severity=E,
+        predicted_error="ACTION_NOT_FOUND",
+        title="ID cell holding a placeholder",
+        description=(
+            "An ActionId, Oid/OrderId, ActionTrackerId or CampaignId cell holds a stand-in for "
+            "no value (NULL, None, nan, N/A, NA, -, --, ?) or only invisible characters (a "
+            "zero-width space, a BOM). Whole values only: NA123 is an ID. For conversions no "
+            "code is predicted."
+        ),
+        fn=_ck_id_placeholder,
+        example="`NULL`, `N/A`, `-`, a zero-width space",
+    ),
+    Check(
+        slug="id-odd-characters",
+        severity=E,
+        predicted_error="ACTION_NOT_FOUND",
+        title="ID with characters IDs do not have",
+        description=(
+            "An ActionId with any character but ASCII ones, or an Oid/OrderId with digits of "
+            "another script, fullwidth forms, superscripts or invisible characters. impact.com "
+            "IDs are ASCII (ActionTrackerId and CampaignId: not-an-integer); reconciler never "
+            "converts them. For conversions no code is predicted."
+        ),
+        fn=_ck_id_characters,
+        example="`１０００.４６３６.１０`, `٣٤٥.٦٧`, `T١١`",
     ),
     Check(
         slug="id-spoiled",
@@ -254,8 +399,10 @@ CHECKS: tuple[Check, ...] = (
         title="ID spoiled by a spreadsheet",
         description=(
             "ActionId or Oid in scientific notation, with a .0 suffix, or 17 digits or more "
-            "ending in zeros past the 15th (a spreadsheet's rounding). For conversions the order "
-            "would be recorded under the wrong OrderId (no code is predicted)."
+            "ending in zeros past the 15th (a spreadsheet's rounding); 16-digit values ending "
+            "in 0 only when every ID of 16 digits or more in the column does (at least two: one "
+            "ID in ten ends in 0). For conversions the order would be recorded under the wrong "
+            "OrderId (no code is predicted)."
         ),
         fn=_ck_id_spoiled,
         example="`1.23457E+11`, `12345.0`, `4051234567890620000`",
