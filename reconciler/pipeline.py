@@ -931,11 +931,14 @@ def fix_options(given: FixFiles) -> RemediateOptions:
     """The fix-rule options shared by reconcile and check, their files read and validated."""
     from .actions import index_actions
     from .fixes import timezone as parse_timezone
+    from .fixes.cells import ascii_code_problem
     from .readers import read_reason_map
 
     reason, tracker = given.reason, given.action_tracker_id
     if reason is not None and not reason.strip():
         raise UsageError("--reason needs a code, e.g. --reason ITEM_RETURNED")
+    if reason is not None and (problem := ascii_code_problem(reason.strip())):
+        raise UsageError(f"--reason {reason!r} {problem}")
     return RemediateOptions(
         reason_map=read_reason_map(given.reason_map) if given.reason_map else {},
         reason=reason.strip() if reason else None,

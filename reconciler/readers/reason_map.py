@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reconciler.errors import InputError
+from reconciler.fixes.cells import ascii_code_problem
 from reconciler.readers import limits
 from reconciler.readers.api import read_table
 from reconciler.readers.common import _read_bytes
@@ -74,6 +75,13 @@ def _add_reason(
     if source == "" or target == "":
         raise InputError(
             "has a reason pair with an empty side; fill in both 'from' and 'to' or delete it",
+            path=path,
+            line=line,
+        )
+    problem = ascii_code_problem(target)
+    if problem:
+        raise InputError(
+            f"maps {source!r} to {target!r}, which {problem}",
             path=path,
             line=line,
         )
