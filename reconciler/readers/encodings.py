@@ -501,12 +501,17 @@ def _first_line(raw: bytes, readings: tuple[_Reading, ...]) -> tuple[int, list[s
     if first is None:
         return 1, ["" for _ in readings]
     number, line = first
-    words = []
-    for reading in readings:
-        text = line.decode(reading.encoding, errors="replace")
-        match = _WORD.search(text)
-        words.append(match.group()[:40] if match else "")
-    return number, words
+    # The first word the readings give differently (else the first word).
+    per_reading = [
+        [m.group()[:40] for m in _WORD.finditer(line.decode(r.encoding, errors="replace"))]
+        for r in readings
+    ]
+    longest = max((len(w) for w in per_reading), default=0)
+    at = next(
+        (i for i in range(longest) if len({w[i] if i < len(w) else "" for w in per_reading}) > 1),
+        0,
+    )
+    return number, [w[at] if at < len(w) else "" for w in per_reading]
 
 
 def _decode_legacy(path: Path, raw: bytes, forced: str | None) -> tuple[str, str]:
