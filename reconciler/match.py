@@ -332,18 +332,15 @@ def spoiled_notes(
         )
         held = np.asarray(keys.sent_at(name, s_idx[pairs]).to_pylist(), dtype=object)
         how = cmp.spoiled_how[pairs].copy()
-        blank = how == ""
-        if blank.any():
-            zeros_lost = np.array(
-                [
-                    "." not in a and len(a) < len(b)
-                    for a, b in zip(said[blank], held[blank], strict=True)
-                ],
-                dtype=bool,
-            )
-            how[blank] = np.where(
-                zeros_lost, "lost its leading zeros", "differs only by leading zeros or a .0"
-            )
+        blank = np.flatnonzero(how == "")
+        if len(blank):
+            # Told value by value (only the pairs tied this way): what the spreadsheet did.
+            from .fixes import spoiled_form_of
+
+            how[blank] = [
+                spoiled_form_of(str(a), str(b)) or "differs only by leading zeros or a .0"
+                for a, b in zip(said[blank], held[blank], strict=True)
+            ]
         label = FIELD_LABELS.get(name, name)
         out[at] = (
             f"the result's {label} '"

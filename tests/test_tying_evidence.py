@@ -268,3 +268,42 @@ def test_a_result_without_a_line_naming_no_record_is_not_a_line_contradiction(
     assert code == 1, stderr
     reasons = {r["Reason"] for r in _rows(out / "unmatched_results.csv")}
     assert reasons == {"no_such_record"}
+
+
+def test_results_excel_saved_with_16_digit_oids_tie_by_line_and_say_so(tmp_path: Path) -> None:
+    # Excel keeps 15 significant digits: every 16-digit Oid of the export lost its last digit
+    # to a zero. Each result's line holds the Oid it is a spreadsheet's form of.
+    sent = tmp_path / "sent.csv"
+    sent.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        ",4051234567890617,16027,0,,,ITEM_RETURNED\n"
+        ",4051234567890628,16027,79.90,USD,,ORDER_UPDATE\n"
+        ",4051234567890639,16027,0,,,ITEM_RETURNED\n"
+        ",4051234567890641,16027,0,,,CONS_FRAUD\n"
+        ",4051234567890652,16027,45.00,USD,EXISTING,ORDER_UPDATE\n"
+        ",00012391,16027,0,,,ITEM_RETURNED\n",
+        encoding="utf-8",
+    )
+    results = _results(
+        tmp_path,
+        "3,4051234567890630,16027,Validation,NO_CHANGE",
+        "4,4051234567890640,16027,Validation,ALREADY_LOCKED",
+        "6,4051234567890650,16027,Validation,ALREADY_REVERSED",
+        "7,12391.0,16027,Validation,ALREADY_LOCKED",
+    )
+    out = tmp_path / "out"
+    code, stdout, stderr = _invoke("reconcile", sent, results, "--out", out, "--no-ledger")
+    assert code == 1, stderr
+    assert "4 of 4 results tied" in stdout
+    rows = {r["SourceLine"]: r for r in _rows(out / "reconciled.csv")}
+    assert (rows["3"]["Outcome"], rows["3"]["ErrorCodes"]) == ("rejected", "NO_CHANGE")
+    assert rows["3"]["TieNote"] == (
+        "the result's OrderId '4051234567890630' was rounded to 15 significant digits: a "
+        "spreadsheet's form of '4051234567890628'"
+    )
+    assert rows["3"]["Oid"] == "4051234567890628"  # the ID as sent, never the spoiled form
+    assert rows["7"]["TieNote"] == (
+        "the result's OrderId '12391.0' lost its leading zeros and gained a .0: a "
+        "spreadsheet's form of '00012391'"
+    )
+    assert rows["2"]["Outcome"] == "accepted"
