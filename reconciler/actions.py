@@ -53,7 +53,7 @@ class ActionsIndex:
             return hits
         sci = re.fullmatch(r"([0-9])(?:[.,]([0-9]+))?[eE]\+?([0-9]{1,2})", value)
         if not sci:
-            return hits
+            return self._rounded(frame, column, value) if len(value) > 15 else hits
         digits = sci.group(1) + (sci.group(2) or "")
         exp = int(sci.group(3))
         raw_col = frame[column].astype(str).str.strip()
@@ -70,6 +70,21 @@ class ActionsIndex:
         rounded = head + (nxt >= 5).astype(np.int64)
         match = rounded.to_numpy() == int(digits)
         return pd.DataFrame(frame.loc[cand.index[match]])
+
+    @staticmethod
+    def _rounded(frame: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
+        """Actions whose ``column`` a spreadsheet rounded to ``value`` (15 significant digits,
+        zeros after: ``4051234567890630`` for ``4051234567890627``)."""
+        from .fixes import spoiled_form_of
+
+        plain = value.removesuffix(".0")
+        if not (plain.isascii() and plain.isdigit() and plain.endswith("0")):
+            return frame.iloc[0:0]
+        raw_col = frame[column].astype(str).str.strip()
+        # Same length and the same leading 14 digits: the only IDs it can be the rounding of.
+        cand = raw_col[(raw_col.str.len() == len(plain)) & raw_col.str.startswith(plain[:14])]
+        keep = [i for i, v in cand.items() if spoiled_form_of(value, str(v))]
+        return pd.DataFrame(frame.loc[keep])
 
 
 def _key(raw: str) -> str:
