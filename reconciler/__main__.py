@@ -1,23 +1,59 @@
 """``python -m reconciler`` and the ``reconciler`` command.
 
-Kept free of heavy imports: Ctrl-C or ``kill`` while the tool is still starting (importing pandas
-takes a moment) must give one line and exit 130, like an interrupt at any later point.
+Its first lines catch SIGINT, SIGTERM and SIGHUP, before anything else is imported: Ctrl-C
+or ``kill`` while the tool is still starting (importing pandas takes a moment) must give one
+line and exit 130, like an interrupt at any later point. So this module imports only
+``signal`` (``os`` and ``sys`` are loaded with the interpreter) until the handlers are in
+place, and has no ``from __future__ import annotations`` (its annotations need no import).
+What runs before its first line (Python's own start-up, ``site``, the package's
+``__init__``) no program can guard: a signal there ends the process the way Python does.
+
+A signal the parent set to be ignored (``nohup``, a background job of a shell) stays ignored.
 """
 
-from __future__ import annotations
-
-import contextlib
 import os
+import signal
 import sys
 
-from . import interrupts
-from .errors import EXIT_INTERRUPTED, INTERRUPTED
+# errors.INTERRUPTED, which cannot be imported yet when the first interrupt may land (a test
+# keeps the two equal).
+_INTERRUPTED_LINE = (
+    "reconciler: interrupted; the output folder holds either its previous contents or the "
+    "complete new outputs, never a part\n"
+)
+_EXIT_INTERRUPTED = 130  # errors.EXIT_INTERRUPTED
+_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")  # interrupts.SIGNALS
+_noted: list[int] = []  # handed to ``interrupts`` once it is loaded
+
+
+def _early(signum: int, frame: object) -> None:
+    _noted.append(signum)
+    raise KeyboardInterrupt
+
+
+def _catch_early() -> None:
+    for name in _SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _early)
+
+
+_catch_early()
 
 
 def main() -> None:
+    try:
+        _main()
+    except KeyboardInterrupt:  # before the command's own handling was in place
+        _leave(_EXIT_INTERRUPTED, _INTERRUPTED_LINE)
+
+
+def _main() -> None:
+    from . import interrupts
+
     # SIGTERM (kill) and SIGHUP (the terminal closed) run the same clean-up as Ctrl-C
     # (staging folders removed, outputs whole), and no interrupt is lost (interrupts.py).
-    interrupts.install()
+    interrupts.install(noted=_noted)
     # Arrow's default allocator (mimalloc) returns and re-faults pages as the big columns come
     # and go: about 1 s of system time in a 1,000,000-record run. The C library's allocator
     # does not (README, Performance). Set before pyarrow loads; a user's own choice wins.
@@ -32,33 +68,40 @@ def main() -> None:
         interrupts.check()  # one that arrived mid-import and was swallowed there
         app()
     except KeyboardInterrupt:
-        sys.stderr.write(f"reconciler: {INTERRUPTED}\n")
-        _leave(EXIT_INTERRUPTED)
+        _leave(_EXIT_INTERRUPTED, _INTERRUPTED_LINE)
     except SystemExit as done:
         if done.code is None or isinstance(done.code, int):
             _leave(done.code or 0)
         raise
     except Exception:
         if interrupts.noted():  # the interrupt, disguised by the code it landed in
-            sys.stderr.write(f"reconciler: {INTERRUPTED}\n")
-            _leave(EXIT_INTERRUPTED)
+            _leave(_EXIT_INTERRUPTED, _INTERRUPTED_LINE)
         raise
 
 
-def _leave(code: int) -> None:
+def _leave(code: int, line: str = "") -> None:
     """Exit without tearing the interpreter down object by object: after a large run that
     takes a tenth of a second and achieves nothing. Every output is closed and in place by now
-    (written in a staging folder and moved whole); the standard streams are flushed here."""
-    import threading
-
-    if threading.active_count() > 1 and code != EXIT_INTERRUPTED:
+    (written in a staging folder and moved whole); the standard streams are flushed here.
+    Imports nothing: an interrupt may have cut an import short."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1 and code != _EXIT_INTERRUPTED:
         sys.exit(code)  # a thread still running (never expected): let Python wait for it
     # Interrupted, the clean-up has run while the stack unwound (staging folders removed, the
     # previous outputs kept). A thread cut short (the start-up read, mid-import) must not hold
     # the exit: Python's own shutdown can wait forever on the import lock such a thread holds.
+    # A second signal meanwhile changes nothing: the exit is under way.
+    for name in _SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+        try:
+            if line and stream is sys.stderr:
+                stream.write(line)
             stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more to say
+            pass
     os._exit(code)
 
 

@@ -9,15 +9,23 @@ asked it to stop. So the handler also notes the signal, and ``check`` raises
 outputs take the place of the previous ones. Such a lost interrupt prints nothing.
 
 Only ``python -m reconciler`` (the ``reconciler`` command) installs the handler; code run in
-process (tests, a notebook) keeps its own.
+process (tests, a notebook) keeps its own. A signal ignored when the tool starts (``nohup``
+ignores SIGHUP, a shell's background job SIGINT) stays ignored, as Python leaves SIGINT.
+
+Imports nothing but ``signal`` and ``sys``: it is loaded while the tool starts, where an
+interrupt may land in any import.
 """
 
 from __future__ import annotations
 
 import signal
 import sys
-from types import FrameType
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is an import
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from types import FrameType
+    from typing import Any
 
 SIGNALS: tuple[str, ...] = ("SIGINT", "SIGTERM", "SIGHUP")
 
@@ -38,11 +46,14 @@ def _unraisable(unraisable: Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
-def install() -> None:
-    """Handle SIGINT, SIGTERM and SIGHUP alike (the clean-up of Ctrl-C runs for each)."""
+def install(noted: Iterable[int] = ()) -> None:
+    """Handle SIGINT, SIGTERM and SIGHUP alike (the clean-up of Ctrl-C runs for each), except
+    one that is ignored (``nohup``). ``noted``: signals an earlier handler of the same kind
+    caught (``__main__``'s, in place until this module loads)."""
+    _noted.extend(noted)
     for name in SIGNALS:
         sig = getattr(signal, name, None)
-        if sig is not None:
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, _handler)
     sys.unraisablehook = _unraisable
 

@@ -4,10 +4,10 @@ Owns: guessing, from the command line alone, which delimited files a ``reconcile
 run reads, then reading each file's bytes and running Arrow's parse of them on a thread of its
 own while Python imports pandas and typer parses the options. Arrow parses outside the GIL,
 so the parse and the start-up overlap (about a tenth of a second of a million-record run).
-The guess needs no pandas: ``layout`` and pyarrow are imported on the main thread before
-the thread starts, so the thread imports nothing (two threads importing numpy at once can
-deadlock when Ctrl-C interrupts one mid-import), and Ctrl-C and SIGTERM are blocked on it, so
-they always reach the main thread.
+The guess needs no pandas: ``layout``, pyarrow and hashlib are imported on the main thread
+before the thread starts, so the thread imports nothing (a thread importing while Ctrl-C
+interrupts the main thread mid-import can wait forever on an import lock left held), and
+Ctrl-C and SIGTERM are blocked on it, so they always reach the main thread.
 
 For ``reconcile`` with the ledger on, the thread also takes the SHA-256 of the files it read
 (``digest``): the ledger needs the sent file's, and the thread has its bytes while a core is
@@ -77,10 +77,14 @@ def start(argv: Sequence[str]) -> None:
             break
     if not paths:
         return
-    # pyarrow (and numpy under it) are imported here, on the main thread, before the thread
-    # starts: two threads importing numpy at once can deadlock on the import locks when
-    # Ctrl-C interrupts one of them mid-import (a hang at start-up). pandas needs both anyway,
-    # so nothing is lost: the parse still overlaps pandas' and typer's own imports.
+    # Everything the thread runs is imported here, on the main thread, before it starts:
+    # pyarrow (and numpy under it) and hashlib. A thread that imports while the main thread
+    # imports pandas can hang the run: Ctrl-C landing inside the import system's own code on
+    # the main thread leaves an import lock held, and the thread then waits on it forever
+    # (and the main thread on the module the thread was importing). pandas needs all of them
+    # anyway, so nothing is lost: the parse still overlaps pandas' and typer's own imports.
+    import hashlib  # noqa: F401
+
     from . import layout  # noqa: F401
 
     jobs = [_Job() for _ in paths]
@@ -117,6 +121,7 @@ def _read_all(paths: list[str], jobs: list[_Job], hash_them: bool = False) -> No
         }
         signal.pthread_sigmask(signal.SIG_BLOCK, held)
     # Every job's events end up set, whatever happens here: a reader waiting on one goes on.
+    # Nothing is imported on this thread: ``start`` imported all of it (found in sys.modules).
     try:
         from . import layout  # pyarrow, no pandas
 
@@ -130,7 +135,7 @@ def _read_all(paths: list[str], jobs: list[_Job], hash_them: bool = False) -> No
                     job.table = layout.arrow_read(job.data, *job.layout, threads=False)
             job.parsed.set()
         if hash_them:
-            import hashlib
+            import hashlib  # imported by ``start``, on the main thread
 
             for key, job in zip(paths, jobs, strict=True):
                 if job.data is not None and job.identity is not None:
