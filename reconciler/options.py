@@ -308,10 +308,25 @@ Again = Annotated[
 
 
 def ledger(given: str | None, off: bool) -> str | None:
-    """The ledger's URL for this run (None: off)."""
-    from .ledger import ledger_url
+    """The ledger's URL for this run (None: off), checked (``ledger.prepare``): a URL the
+    ledger cannot use is a usage error now, not later."""
+    import os
 
-    return None if off else ledger_url(given)
+    from .ledger import ledger_url, prepare
+
+    if off:
+        return None
+    if given is not None and not given.strip():
+        raise UsageError(
+            f"--ledger {given!r}: give an SQLite file or a database URL, or --no-ledger"
+        )
+    url = ledger_url(given)
+    if url is None:
+        return None
+    env = os.environ.get("RECONCILER_LEDGER", "").strip()
+    source = "--ledger" if given is not None else "RECONCILER_LEDGER"
+    prepare(url, source, given=given if given is not None else env, default=not (given or env))
+    return url
 
 
 def day(value: str | None, option: str) -> date | None:

@@ -5,11 +5,22 @@ a team), through SQLAlchemy Core so both run the same code.
 ``store`` opens a ledger (creating or migrating its schema, refusing a newer one) and records
 runs; ``entries`` turns a finished reconcile into what is recorded; ``schema`` holds the
 tables and their versions. Import ``store`` and ``entries`` by name: SQLAlchemy loads only
-when a ledger is opened.
+when a ledger is checked (``prepare``) or opened.
 """
 
 from __future__ import annotations
 
 from .location import default_location, ledger_url
 
-__all__ = ["default_location", "ledger_url"]
+__all__ = ["default_location", "ledger_url", "prepare"]
+
+
+def prepare(url: str, source: str, *, given: str | None = None, default: bool = False) -> None:
+    """Refuse a ledger URL that cannot be used (``store.check_url``: one usage line naming
+    ``source``), and load the ledger's code, SQLAlchemy, the database's dialect and driver on
+    the calling thread. A run then opens the ledger and reads its batches on threads of their
+    own, which must import nothing: a thread importing while Ctrl-C interrupts the main
+    thread mid-import can wait forever on an import lock left held."""
+    from . import entries, past, store  # noqa: F401
+
+    store.check_url(url, source, given=given, default=default)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
-from reconciler.errors import EXIT_CANNOT_RUN, ReconcilerError
+from reconciler.errors import EXIT_CANNOT_RUN, ReconcilerError, UsageError
 
 from . import schema
 
@@ -252,12 +252,80 @@ def open_ledger(url: str) -> Ledger:
     return Ledger(engine, where)
 
 
+SUPPORTED = (
+    "give an SQLite file (a path, or sqlite:///PATH) or a PostgreSQL database "
+    "(postgresql://USER@HOST/DATABASE, through psycopg), or --no-ledger"
+)
+_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+
+
+def check_url(url: str, source: str, *, given: str | None = None, default: bool = False) -> None:
+    """Refuse a ledger URL the ledger cannot use, as one usage line naming ``source`` (the
+    option or variable it came from): not a URL, another database or driver, a database in
+    memory (it keeps nothing), an SQLite file in a folder that does not exist (only the
+    ``default`` location, reconciler's own, is created). Loads the database's dialect and
+    driver on the calling thread, where the ledger is then opened on a thread of its own
+    (a thread that imports while the main thread may be interrupted mid-import can hang).
+    ``given``: the value as the user wrote it, shown in the message (its password hidden)."""
+    shown = _masked(url if given is None else given)
+
+    def refuse(what: str) -> UsageError:
+        return UsageError(f"{source} {shown!r}: {what}; {SUPPORTED}")
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise refuse("is not a database URL") from None
+    except ValueError:  # make_url reading the port or an IPv6 address
+        raise refuse("is not a database URL (its host or port cannot be read)") from None
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise refuse(f"reconciler's ledger does not run on {backend or 'this database'}")
+    driver = parsed.drivername.partition("+")[2] or _DRIVERS[backend]
+    if driver != _DRIVERS[backend]:
+        raise refuse(f"reconciler's ledger does not use the driver {driver}")
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError:
+        raise UsageError(
+            f"{source} {shown!r}: no driver for PostgreSQL here; pip install "
+            "'reconciler[postgres]' (psycopg), or --no-ledger"
+        ) from None
+    except SQLAlchemyError as exc:
+        raise refuse(f"cannot be used ({_reason(exc)})") from None
+    if backend == "sqlite":
+        database = parsed.database or ""
+        memory = parsed.query.get("mode") == "memory"
+        if database in ("", ":memory:") or memory:
+            raise refuse("a database in memory keeps nothing")
+        folder = Path(database).expanduser().absolute().parent
+        if not default and not folder.is_dir():
+            raise UsageError(
+                f"{source} {shown!r}: the folder {folder} does not exist; create it, or give "
+                "a ledger file in an existing folder"
+            )
+
+
+def _masked(url: str) -> str:
+    """``url`` with the password of ``scheme://user:password@host`` hidden."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    credentials, at, host = rest.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    return f"{scheme}://{user}:***@{host}" if at and colon else url
+
+
 def _engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            from .location import default_location
+
+            where = Path(database).expanduser().absolute()
+            if where == default_location().absolute():  # reconciler's own folder
+                where.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": BUSY_SECONDS}, poolclass=None)
 
         @event.listens_for(engine, "connect")
