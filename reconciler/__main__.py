@@ -65,6 +65,7 @@ def _main() -> None:
         prefetch.start(sys.argv[1:])
         from .cli import app
 
+        _load_for_threads(sys.argv[1:])
         interrupts.check()  # one that arrived mid-import and was swallowed there
         app()
     except KeyboardInterrupt:
@@ -77,6 +78,29 @@ def _main() -> None:
         if interrupts.noted():  # the interrupt, disguised by the code it landed in
             _leave(_EXIT_INTERRUPTED, _INTERRUPTED_LINE)
         raise
+
+
+def _load_for_threads(argv: list[str]) -> None:
+    """Import on the main thread what the command's threads would otherwise import first.
+
+    A thread must not import while the main thread may: Ctrl-C landing inside the import
+    system's own code on the main thread can leave an import lock held, and a thread waiting
+    on it never returns (the run hangs). Each thread's own modules are loaded before it
+    starts (``readers.prefetch``, ``ledger.prepare``); here, for ``reconcile`` and ``audit``,
+    what their two writing threads render: the report and the workbooks, and the codec
+    Jinja's template parser looks up. tests/test_startup_signals.py runs commands with an
+    import hook that fails on any module first imported on another thread."""
+    if not argv or argv[0] not in ("reconcile", "audit"):
+        return
+    if "--no-report" in argv and "--no-xlsx" in argv:
+        return
+    import codecs
+
+    import reports.html
+    import reports.view
+    import reports.workbook  # noqa: F401
+
+    codecs.lookup("unicode-escape")
 
 
 def _leave(code: int, line: str = "") -> None:
