@@ -132,11 +132,29 @@ def _plain_values_without_pydantic() -> None:
 
 _plain_values_without_pydantic()
 
+
+def _given(what: str) -> Any:
+    """A callback refusing an empty (or blank) value: ``--timezone ""`` would otherwise read
+    as the option left out, silently. ``what``: what to give instead."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise typer.BadParameter(f"{value!r} is empty; give {what}, or leave the option out")
+        return value
+
+    return check
+
+
 Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback of a failure.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")]
 Sheet = Annotated[
     str | None,
-    typer.Option("--sheet", metavar="NAME", help="Worksheet to read from XLSX inputs."),
+    typer.Option(
+        "--sheet",
+        metavar="NAME",
+        help="Worksheet to read from XLSX inputs.",
+        callback=_given("the name of a worksheet"),
+    ),
 ]
 Force = Annotated[
     bool,
@@ -168,6 +186,7 @@ Timezone = Annotated[
         "--timezone",
         metavar="TZ",
         help="Time zone of dates written without an offset (e.g. America/New_York).",
+        callback=_given("a time zone such as America/New_York"),
     ),
 ]
 Encoding = Annotated[
@@ -211,11 +230,17 @@ TrackerId = Annotated[
     ),
 ]
 
+# Every number has an upper bound: a value past it means nothing here, and one past 2**63
+# would reach the ledger's database as an integer it cannot store.
+MAX_ROWS_LIMIT = 5_000_000  # the most records an input may hold (readers.limits.MAX_RECORDS)
+MAX_TIMEOUT_S = 7 * 24 * 3600.0  # a week
+
 MaxRows = Annotated[
     int | None,
     typer.Option(
         "--max-rows",
         min=1,
+        max=MAX_ROWS_LIMIT,
         metavar="N",
         help="Split the resubmission into resubmit-001.csv, ... of at most N records.",
     ),
@@ -266,6 +291,7 @@ Batch = Annotated[
         metavar="BATCH_ID",
         help="Fetch the results of this batch from the Brand API instead of giving RESULTS "
         "(kept in the output folder).",
+        callback=_given("the batch's ID (F-... or A-...)"),
     ),
 ]
 Wait = Annotated[
@@ -274,7 +300,13 @@ Wait = Annotated[
 ]
 WaitTimeout = Annotated[
     float,
-    typer.Option("--timeout", min=0, metavar="S", help="Give up --wait after S seconds."),
+    typer.Option(
+        "--timeout",
+        min=0,
+        max=MAX_TIMEOUT_S,
+        metavar="S",
+        help="Give up --wait after S seconds (at most a week).",
+    ),
 ]
 Since = Annotated[
     str | None,
@@ -327,6 +359,31 @@ def ledger(given: str | None, off: bool) -> str | None:
     source = "--ledger" if given is not None else "RECONCILER_LEDGER"
     prepare(url, source, given=given if given is not None else env, default=not (given or env))
     return url
+
+
+_ZIP = b"PK\x03\x04"  # how every workbook (a zip) starts, whatever its name
+
+
+def sheet_inputs(sheet: str | None, inputs: list[Path | None]) -> None:
+    """Refuse ``--sheet`` when no input is a workbook: it would be ignored, silently. An
+    input that cannot be read is not held against it (its reader says what is wrong)."""
+    if sheet is None:
+        return
+    named = [path for path in inputs if path is not None]
+    for path in named:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return
+        try:
+            with path.open("rb") as handle:
+                if handle.read(len(_ZIP)) == _ZIP:
+                    return
+        except OSError:
+            return
+    files = ", ".join(path.name for path in named)
+    raise UsageError(
+        f"--sheet {sheet!r}: no input is a workbook ({files}); --sheet names the worksheet "
+        "to read from an XLSX input: leave it out"
+    )
 
 
 def day(value: str | None, option: str) -> date | None:
@@ -400,6 +457,7 @@ Submitted = Annotated[
         metavar="DATE",
         help="When the batch was submitted (default: the results' SubmissionDate); changes "
         "from then on count.",
+        callback=_given("a date such as 2026-11-05"),
     ),
 ]
 UpdatesComplete = Annotated[
