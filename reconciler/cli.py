@@ -27,14 +27,14 @@ from .console import (
     progress,
     waiting,
 )
-from .errors import EXIT_ATTENTION, EXIT_OK, UsageError
+from .errors import EXIT_ATTENTION, EXIT_CANNOT_RUN, EXIT_OK, UsageError
 from .model import FixFiles, LineBase
 
 app = typer.Typer(
     name="reconciler",
     cls=OneLineUsageErrors,
     help="Reconcile impact.com batch file submissions with the results the platform reported.",
-    no_args_is_help=True,
+    no_args_is_help=False,  # bare `reconciler`: a short usage (_root), not the help box
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -50,8 +50,9 @@ def version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -60,6 +61,20 @@ def _root(
     ] = False,
 ) -> None:
     """Reconcile impact.com batch file submissions with the results the platform reported."""
+    if ctx.invoked_subcommand is None:  # bare `reconciler`: the commands, one line each
+        group = ctx.command
+        assert isinstance(group, typer.core.TyperGroup)
+        names = group.list_commands(ctx)
+        width = max(len(name) for name in names)
+        path = ctx.command_path
+        lines = [f"Usage: {path} [OPTIONS] COMMAND [ARGS]...", "Commands:"]
+        for name in names:
+            command = group.get_command(ctx, name)
+            about = command.get_short_help_str(limit=80 - width) if command else ""
+            lines.append(f"  {name:<{width}}  {about}")
+        lines.append(f"Try '{path} COMMAND --help' for a command's arguments and options.")
+        typer.echo("\n".join(lines), err=True)
+        raise typer.Exit(EXIT_CANNOT_RUN)
 
 
 @app.command()
@@ -109,6 +124,7 @@ def reconcile(
     from .pipeline import reconcile as run
     from .writers import staging_notes
 
+    options.sheet_inputs(sheet, [sent, *(results or [])])
     settings = ReconcileOptions(
         overrides=parse_map_options(map_ or []),
         sheet=sheet,
@@ -258,6 +274,7 @@ def check(
     from .pipeline import check as run_check
     from .writers import staging_notes
 
+    options.sheet_inputs(sheet, [file])
     settings = CheckRunOptions(
         sheet=sheet,
         encoding=options.encoding_name(encoding),
