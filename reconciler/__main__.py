@@ -31,11 +31,20 @@ def _early(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _early_unraisable(unraisable: object) -> None:
+    # An interrupt raised where Python can only print it (a weakref callback of the import
+    # system) is noted already: no traceback (interrupts._unraisable, once it is loaded).
+    if isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt) and _noted:
+        return
+    sys.__unraisablehook__(unraisable)  # type: ignore[arg-type]
+
+
 def _catch_early() -> None:
     for name in _SIGNALS:
         sig = getattr(signal, name, None)
         if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
             signal.signal(sig, _early)
+    sys.unraisablehook = _early_unraisable
 
 
 _catch_early()

@@ -324,8 +324,8 @@ def _engine(url: str) -> Engine:
             from .location import default_location
 
             where = Path(database).expanduser().absolute()
-            if where == default_location().absolute():  # reconciler's own folder
-                where.parent.mkdir(parents=True, exist_ok=True)
+            if not where.parent.is_dir() and where == default_location().absolute():
+                where.parent.mkdir(parents=True, exist_ok=True)  # reconciler's own folder
         engine = create_engine(url, connect_args={"timeout": BUSY_SECONDS}, poolclass=None)
 
         @event.listens_for(engine, "connect")
