@@ -97,12 +97,20 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     return Setup(sent, results, work, snapshot(work / "ref_a"), snapshot(work / "ref_b"))
 
 
+def _default_dispositions() -> None:
+    """In the child: the signals as a terminal starts a command. A signal ignored at start
+    stays ignored (nohup), so a suite run under nohup would otherwise see SIGHUP ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _start(setup: Setup, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         _command((setup.sent, setup.results), out, *B_ARGS),
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        preexec_fn=_default_dispositions,
     )
 
 
