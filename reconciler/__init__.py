@@ -4,8 +4,6 @@ Public API: :func:`reconcile` (and :func:`write_outputs`), :func:`check` (a file
 sent; takes a ``Table`` from ``reconciler.readers.read_table``), :data:`__version__`.
 """
 
-from __future__ import annotations
-
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "check", "reconcile", "write_outputs"]

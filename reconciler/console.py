@@ -64,9 +64,6 @@ class OneLineUsageErrors(TyperGroup):
         try:
             done = super().main(*args, **kwargs)
         except typer.TyperException as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `reconciler`: the help
-                getattr(exc, "show", lambda: None)()
-                sys.exit(EXIT_CANNOT_RUN)
             typer.echo(f"reconciler: {usage_error_line(exc)}", err=True)
             sys.exit(int(getattr(exc, "exit_code", EXIT_CANNOT_RUN)))
         except typer.Abort:

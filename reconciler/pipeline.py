@@ -152,9 +152,10 @@ def reconcile(
     if given is not None:
         options = replace(options, fixes=fix_options(given), fix_files=None)
     if out is not None and options.ledger is not None:
-        # Opened (its schema checked, SQLAlchemy imported) on a thread of its own while the
-        # inputs are read; joined before any output is written, so a ledger that cannot be
-        # used stops the run before it changes anything.
+        # Opened (its schema checked) on a thread of its own while the inputs are read, its
+        # code imported beforehand on the main thread (``ledger.prepare``: no thread imports);
+        # joined before any output is written, so a ledger that cannot be used stops the run
+        # before it changes anything.
         opening = background("ledger", _open_ledger, options.ledger)
         try:
             return reconcile(
@@ -802,7 +803,7 @@ def _load_past(opening: Future[Ledger], sha: Future[str]) -> Past:
 
 
 def _open_ledger(url: str) -> Ledger:
-    """Open the ledger; SQLAlchemy is imported here, on the thread that calls it."""
+    """Open the ledger (its code and SQLAlchemy were imported on the main thread)."""
     from .ledger.store import open_ledger
 
     return open_ledger(url)
