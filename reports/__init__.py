@@ -58,16 +58,20 @@ def rerender(out_dir: Path) -> list[str]:
     """Re-render ``report.html`` in an output folder of ``reconciler reconcile``. A
     ``report.html`` there that reconciler did not write as it is now (edited, or the analyst's
     own) is kept aside under a dated name first (``reconciler.writers.staging_notes`` says so).
+    What an interrupted run left is recovered first, as every command writing an output
+    folder does: a swap cut short is finished (or the previous outputs put back) before the
+    folder is read.
 
     Raises ``reconciler.errors.InputError`` when the folder is missing or is not such a
     folder, ``OutputError`` when the report cannot be written."""
     from reconciler.writers import record_in_manifest
-    from reconciler.writers.folder import make_room
+    from reconciler.writers.folder import make_room, recover_before_rewrite
 
     from .html import render_html
     from .view import report_from_folder
 
     out_dir = Path(out_dir)
+    recover_before_rewrite(out_dir)
     text = render_html(report_from_folder(out_dir))
     make_room(out_dir, REPORT_NAME)  # a report.html reconciler did not write is kept aside
     write_document(out_dir / REPORT_NAME, text)

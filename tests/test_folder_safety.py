@@ -7,13 +7,19 @@ garbage) proves nothing. A file not proven reconciler's is never removed; with `
 named like an output is kept aside under a dated name, and the run says so in one line. A
 folder beside ``--out`` that looks like a leftover of an interrupted run is removed only when it
 is proven reconciler's, and what ``kill -9`` leaves at any moment is still tidied by the next
-run.
+run, even when that run has the killed one's pid (a fresh PID namespace: a container); a swap
+cut short is finished with the complete new outputs its staging folder's manifest proves, by
+every command writing an output folder, ``reconciler report`` included. An ``--out`` that
+cannot be renamed (a mount point: a real tmpfs, or folder renames failing with EXDEV/EBUSY) is
+staged inside itself and its files moved in one by one, with the same guarantees.
 
 Every test drives the real command and asserts what the user sees: exit code, stderr, files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
@@ -22,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -428,6 +435,17 @@ def _token(pid: int, host: str | None = None) -> str:
     return json.dumps({"tool": "reconciler", "staging": {"pid": pid, "host": host}})
 
 
+@contextlib.contextmanager
+def _a_live_process() -> Iterator[int]:
+    """The pid of another process that stays alive meanwhile."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
 def test_a_staging_folder_not_provably_reconcilers_is_left_alone(tmp_path: Path) -> None:
     other_host = tmp_path / f".reports.{DEAD}-abcd1234.tmp"
     other_host.mkdir()
@@ -436,11 +454,12 @@ def test_a_staging_folder_not_provably_reconcilers_is_left_alone(tmp_path: Path)
     other_pid = tmp_path / f".reports.{DEAD}-efgh5678.tmp"
     other_pid.mkdir()
     (other_pid / MARKER).write_text(_token(DEAD + 1), encoding="utf-8")
-    live = tmp_path / f".reports.{os.getpid()}-live1234.tmp"  # a run still writing
-    live.mkdir()
-    (live / MARKER).write_text(_token(os.getpid()), encoding="utf-8")
-    before = {p.name: _tree(p) for p in tmp_path.iterdir()}
-    code, _, stderr = _reconcile(tmp_path / "reports")
+    with _a_live_process() as pid:
+        live = tmp_path / f".reports.{pid}-live1234.tmp"  # a run still writing
+        live.mkdir()
+        (live / MARKER).write_text(_token(pid), encoding="utf-8")
+        before = {p.name: _tree(p) for p in tmp_path.iterdir()}
+        code, _, stderr = _reconcile(tmp_path / "reports")
     assert code == 1, stderr
     assert {p.name: _tree(p) for p in tmp_path.iterdir() if p.name != "reports"} == before
 
@@ -493,25 +512,88 @@ def test_what_a_killed_run_left_while_staging_is_removed(tmp_path: Path, left: o
     code, _, stderr = _reconcile(tmp_path / "reports")
     assert code == 1, stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+    stage = f".reports.{DEAD}-abcd1234.tmp"
+    if left is _killed_before_the_swap:
+        # Complete outputs its manifest proves are never called unfinished: they are finished
+        # (moved into place), then this run replaces them.
+        assert _notes(stderr) == [
+            f"reconciler: note: finished what an interrupted run left: its complete new "
+            f"outputs ({stage}) are now in {tmp_path / 'reports'}"
+        ]
+        return
     what = (
         "an empty folder an interrupted run left"
         if left is _killed_before_the_marker
         else "the unfinished outputs of an interrupted run"
     )
-    assert _notes(stderr) == [f"reconciler: note: removed .reports.{DEAD}-abcd1234.tmp, {what}"]
+    assert _notes(stderr) == [f"reconciler: note: removed {stage}, {what}"]
 
 
-def test_a_swap_killed_midway_is_restored(tmp_path: Path) -> None:
+def test_a_swap_killed_midway_is_finished_with_the_complete_new_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    assert _reconcile(out)[0] == 1
+    (out / "call-notes.txt").write_text("saved during the run\n", encoding="utf-8")
+    out.rename(tmp_path / f".reports.old-{DEAD}")  # killed between the two renames
+    _killed_before_the_swap(tmp_path)
+    new = _tree(tmp_path / f".reports.{DEAD}-abcd1234.tmp")
+    code, _, stderr = _reconcile(out, "--no-report", "--force")
+    assert code == 1, stderr
+    assert _notes(stderr)[0] == (
+        f"reconciler: note: finished what an interrupted run left: its complete new outputs "
+        f"(.reports.{DEAD}-abcd1234.tmp) are now in {out}, and the previous ones it had set "
+        f"aside (.reports.old-{DEAD}) removed"
+    )
+    assert "unfinished" not in stderr and "restored" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+    assert (out / "call-notes.txt").read_text(encoding="utf-8") == "saved during the run\n"
+    assert "report.html" not in _tree(out) and set(new) - {"report.html"} <= set(_tree(out))
+
+
+def test_a_swap_killed_midway_without_complete_outputs_is_restored(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     assert _reconcile(out)[0] == 1
     before = _tree(out)
     out.rename(tmp_path / f".reports.old-{DEAD}")  # killed between the two renames
-    _killed_before_the_swap(tmp_path)
-    code, _, stderr = _reconcile(out, "--no-report")
-    assert code == 1, stderr
-    assert "restored the previous outputs" in stderr
+    _killed_writing(tmp_path)  # and a staging folder that is not complete
+    code, stdout, stderr = _invoke("report", out)
+    assert code == 0, stderr
+    assert _notes(stderr) == [
+        f"reconciler: note: removed .reports.{DEAD}-abcd1234.tmp, the unfinished outputs of an "
+        "interrupted run",
+        f"reconciler: note: restored the previous outputs of {out} from an interrupted run",
+    ]
+    assert stdout == f"wrote {out / 'report.html'}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
-    assert set(_tree(out)) <= set(before)  # the run replaced the restored outputs
+    after = _tree(out)
+    assert {k: v for k, v in after.items() if k != MARKER} == {
+        k: v for k, v in before.items() if k != MARKER
+    }
+
+
+@pytest.mark.parametrize("command", ["report", "reconcile", "check"])
+def test_every_command_writing_an_output_folder_finishes_a_swap_cut_short(
+    tmp_path: Path, command: str
+) -> None:
+    out = tmp_path / "reports"
+    assert _reconcile(out)[0] == 1
+    out.rename(tmp_path / f".reports.old-{DEAD}")
+    _killed_before_the_swap(tmp_path)
+    summary = (tmp_path / f".reports.{DEAD}-abcd1234.tmp" / "summary.json").read_bytes()
+    if command == "report":
+        code, _, stderr = _invoke("report", out)
+        assert code == 0, stderr
+        assert (out / "summary.json").read_bytes() == summary
+    elif command == "reconcile":
+        code, _, stderr = _reconcile(out)
+        assert code == 1, stderr
+    else:
+        code, _, stderr = _invoke("check", DEMO / "sent.csv", "--out", out)
+        assert code in (0, 1), stderr
+    assert _notes(stderr)[0].startswith("reconciler: note: finished what an interrupted run left")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+    # What is in place is proven reconciler's: the next run replaces it without a word.
+    code, _, stderr = _reconcile(out)
+    assert (code, _notes(stderr)) == (1, [])
 
 
 def test_a_swap_killed_before_the_old_outputs_went_puts_your_files_back(tmp_path: Path) -> None:
@@ -609,3 +691,377 @@ def test_kill_9_at_any_moment_is_tidied_by_the_next_run(
     assert sorted(p.name for p in tmp_path.iterdir()) == [".reports.2024-q1.tmp", "reports"]
     assert (mine / "q1.csv").read_text(encoding="utf-8") == "user data\n"
     assert (out / "reconciled.csv").read_text(encoding="utf-8").startswith("ActionId,")
+
+
+# --------------------------------------------------------------------------- a pid seen again
+
+
+def test_a_leftover_of_a_dead_run_with_this_processs_pid_is_removed(tmp_path: Path) -> None:
+    # In a fresh PID namespace (every container) each run is pid 1: the killed run's pid is
+    # the next run's own. Its staging folder and the outputs its swap set aside are a dead
+    # run's all the same.
+    out = tmp_path / "reports"
+    me = os.getpid()  # the runs below are this process
+    assert _reconcile(out)[0] == 1
+    before = _tree(out)
+    out.rename(tmp_path / f".reports.old-{me}")
+    stage = tmp_path / f".reports.{me}-abcd1234.tmp"
+    stage.mkdir()
+    (stage / MARKER).write_text(_token(me), encoding="utf-8")
+    (stage / "reconciled.csv").write_text("half", encoding="utf-8")
+    code, _, stderr = _invoke("report", out)
+    assert code == 0, stderr
+    assert _notes(stderr) == [
+        f"reconciler: note: removed {stage.name}, the unfinished outputs of an interrupted run",
+        f"reconciler: note: restored the previous outputs of {out} from an interrupted run",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+    assert (out / "reconciled.csv").read_bytes() == before["reconciled.csv"]
+
+
+def test_a_leftover_whose_pid_another_process_took_is_removed(tmp_path: Path) -> None:
+    # The pid is alive, but as another process: the start tag in the folder's name differs.
+    with _a_live_process() as pid:
+        stage = tmp_path / f".reports.{pid}-abcd1234-0badc0de.tmp"
+        stage.mkdir()
+        (stage / MARKER).write_text(_token(pid), encoding="utf-8")
+        (stage / "reconciled.csv").write_text("half", encoding="utf-8")
+        legacy = tmp_path / f".reports.{pid}-efgh5678.tmp"  # no tag: the pid alone decides
+        legacy.mkdir()
+        (legacy / MARKER).write_text(_token(pid), encoding="utf-8")
+        code, _, stderr = _reconcile(tmp_path / "reports")
+        assert code == 1, stderr
+        if not Path(f"/proc/{pid}/stat").exists():
+            pytest.skip("no /proc here: a live pid keeps its folders (the conservative rule)")
+        assert sorted(p.name for p in tmp_path.iterdir()) == [legacy.name, "reports"]
+        assert _notes(stderr) == [
+            f"reconciler: note: removed {stage.name}, the unfinished outputs of an interrupted run"
+        ]
+
+
+def _holding_the_lock(folder: Path) -> subprocess.Popen[str]:
+    code = (
+        "import fcntl, os, sys, time\n"
+        "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+    return proc
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX locks")
+def test_a_folder_a_live_run_holds_is_left_alone_whatever_its_pid(tmp_path: Path) -> None:
+    # A run in another PID namespace (another container on the same volume) has a pid that
+    # means nothing here; the lock it holds on its folders says it is alive.
+    stage = tmp_path / f".reports.{DEAD}-abcd1234.tmp"
+    stage.mkdir()
+    (stage / MARKER).write_text(_token(DEAD), encoding="utf-8")
+    (stage / "reconciled.csv").write_text("half", encoding="utf-8")
+    holder = _holding_the_lock(stage)
+    try:
+        before = _tree(stage)
+        code, _, stderr = _reconcile(tmp_path / "reports")
+        assert (code, _notes(stderr)) == (1, [])
+        assert _tree(stage) == before
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    code, _, stderr = _reconcile(tmp_path / "reports")  # gone now: its lock went with it
+    assert code == 1, stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii")
+    except OSError:
+        return []
+    return [int(x) for x in text.split()]
+
+
+def _in_a_new_pid_namespace(command: list[str]) -> list[str]:
+    return ["unshare", "--pid", "--fork", "--mount-proc", *command]
+
+
+def _namespaces_permitted() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    done = subprocess.run(_in_a_new_pid_namespace(["true"]), capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PID namespaces are Linux's")
+def test_kill_9_in_a_container_is_tidied_by_the_next_container(
+    tmp_path: Path, big_run: tuple[Path, Path, Path]
+) -> None:
+    # Each run in a fresh PID namespace, as `docker run` does: both are pid 1.
+    if not _namespaces_permitted():
+        if os.environ.get("CI"):
+            pytest.fail("unshare --pid is not permitted in CI (the tests run as root there)")
+        pytest.skip("unshare --pid is not permitted here (needs root)")
+    sent, results, ref = big_run
+    out = tmp_path / "reports"
+    shutil.copytree(ref, out)
+    proc = subprocess.Popen(_in_a_new_pid_namespace(_command(sent, results, out)), env=_env())
+    try:
+        _wait_for(tmp_path, ".tmp", proc)
+        time.sleep(0.1)
+        inner = _children(proc.pid)
+        assert inner, "the run in the namespace was not found"
+        os.kill(inner[0], signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    left = _leftovers(tmp_path, "reports")
+    assert [name for name in left if name.startswith(".reports.1-")], left
+    done = subprocess.run(
+        _in_a_new_pid_namespace(_command(DEMO / "sent.csv", DEMO / "results.csv", out)),
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1, done.stderr
+    assert _leftovers(tmp_path, "reports") == []
+    assert "interrupted run" in done.stderr
+
+
+# --------------------------------------------------------------------------- --out a mount point
+
+
+@pytest.fixture
+def mount_point(tmp_path: Path) -> Iterator[Path]:
+    """An empty tmpfs mounted at ``tmp_path/mnt/share``: another filesystem than its parent,
+    a folder that cannot be renamed (a container's volume, ``docker -v …:/out``)."""
+    point = tmp_path / "mnt" / "share"
+    point.mkdir(parents=True)
+    if sys.platform != "linux" or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs Linux")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs in CI (the tests run as root): {done.stderr}")
+        pytest.skip(f"mounting a tmpfs is not permitted here (needs root): {done.stderr.strip()}")
+    try:
+        assert os.path.ismount(point)
+        yield point
+    finally:
+        if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def _no_staging_anywhere(out: Path) -> None:
+    assert _leftovers(out.parent, out.name) == []
+    assert [p.name for p in out.iterdir() if p.name.startswith(".reconciler-staging.")] == []
+
+
+def test_out_a_mount_point_is_written(
+    mount_point: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # two runs, the same bytes
+    out = mount_point
+    code, _, stderr = _reconcile(out, "--no-ledger")
+    assert code == 1, stderr
+    assert _notes(stderr) == [] and "cannot write outputs" not in stderr
+    ref = tmp_path / "ref"
+    assert _reconcile(ref, "--no-ledger")[0] == 1
+    assert _tree(out) == _tree(ref)  # the same outputs, manifest included
+    _no_staging_anywhere(out)
+    # Again: the folder is reconciler's now, and its outputs are replaced in place.
+    code, _, stderr = _reconcile(out, "--no-report")
+    assert (code, _notes(stderr)) == (1, [])
+    assert "report.html" not in _tree(out)  # its own old output, removed as proven
+    _no_staging_anywhere(out)
+    # reconciler report writes into it too.
+    code, _, stderr = _invoke("report", out)
+    assert (code, _notes(stderr)) == (0, []), stderr
+    assert (out / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert os.path.ismount(out)
+
+
+def test_out_a_mount_point_keeps_your_files(mount_point: Path) -> None:
+    out = mount_point
+    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    (out / "report.html").write_text("MY OWN REPORT\n", encoding="utf-8")
+    code, _, stderr = _reconcile(out)
+    assert code == 2 and len(stderr.splitlines()) == 1 and "--force" in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.html"]
+    code, _, stderr = _reconcile(out, "--force")
+    assert code == 1, stderr
+    kept = _kept(out, "report")
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == "MY OWN REPORT\n"
+    assert _notes(stderr) == [
+        f"reconciler: note: report.html was not written by reconciler: kept as {kept[0].name}"
+    ]
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine\n"
+    _no_staging_anywhere(out)
+
+
+def test_out_a_link_to_a_mount_point_is_written_through(mount_point: Path, tmp_path: Path) -> None:
+    link = tmp_path / "out"
+    link.symlink_to(mount_point)
+    for _ in range(2):
+        code, _, stderr = _reconcile(link)
+        assert code == 1, stderr
+        assert link.is_symlink() and (mount_point / "summary.json").is_file()
+        _no_staging_anywhere(mount_point)
+        assert _leftovers(tmp_path, "out") == []
+
+
+def _cannot_rename_folders(monkeypatch: pytest.MonkeyPatch, error: int) -> None:
+    """Every rename of a folder fails as across filesystems (or a busy mount point)."""
+    real = os.replace
+
+    def replace(src: object, dst: object, *args: object, **kwargs: object) -> None:
+        if os.path.isdir(str(src)) and not os.path.islink(str(src)):
+            raise OSError(error, os.strerror(error), str(src))
+        real(src, dst, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.parametrize("error", [errno.EXDEV, errno.EBUSY], ids=["EXDEV", "EBUSY"])
+def test_a_folder_that_cannot_be_renamed_is_written_file_by_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # two runs, the same bytes
+    ref = tmp_path / "ref"
+    assert _reconcile(ref, "--no-ledger")[0] == 1
+    _cannot_rename_folders(monkeypatch, error)
+    out = tmp_path / "reports"
+    code, _, stderr = _reconcile(out, "--no-ledger")  # a new folder
+    assert (code, _notes(stderr)) == (1, []), stderr
+    assert _tree(out) == _tree(ref)
+    _no_staging_anywhere(out)
+    code, _, stderr = _reconcile(out, "--no-report")  # reconciler's: replaced
+    assert (code, _notes(stderr)) == (1, []), stderr
+    assert "report.html" not in _tree(out)
+    (out / "mine.txt").write_text("mine\n", encoding="utf-8")
+    (out / "summary.json").write_text("edited\n", encoding="utf-8")
+    code, _, stderr = _reconcile(out, "--force")  # holding your files: they stay
+    assert code == 1, stderr
+    kept = _kept(out, "summary", "edited")
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == "edited\n"
+    assert (out / "mine.txt").read_text(encoding="utf-8") == "mine\n"
+    _no_staging_anywhere(out)
+    # The manifest proves every output: the next run refuses only for mine.txt.
+    code, _, stderr = _reconcile(out)
+    assert code == 2 and "added since: mine.txt" in stderr and "edited since" not in stderr
+
+
+# A test-only hook for a real process: it stops for good (until killed) right after the
+# rename named by RECONCILER_TEST_STOP: "old" (the swap set the previous outputs aside) or
+# "inside" (the first file moved out of a staging folder inside --out).
+_HOOK = """
+import os, sys, time
+_real = os.replace
+_log, _when = os.environ["RECONCILER_TEST_LOG"], os.environ["RECONCILER_TEST_STOP"]
+def _replace(src, dst, *args, **kwargs):
+    _real(src, dst, *args, **kwargs)
+    s, d = os.fspath(src), os.fspath(dst)
+    inside = os.path.basename(os.path.dirname(s)).startswith(".reconciler-staging.")
+    if (_when == "old" and ".old-" in os.path.basename(d)) or (
+        _when == "inside" and inside and not os.path.basename(os.path.dirname(d)).startswith(".")
+    ):
+        with open(_log, "a") as f:
+            f.write(d + "\\n")
+        time.sleep(300)
+os.replace = _replace
+import runpy
+sys.argv[0] = "reconciler"
+runpy.run_module("reconciler", run_name="__main__", alter_sys=True)
+"""
+
+
+def _stopped_at(when: str, command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``command`` (a reconciler run), stopped right after that rename."""
+    env = {**_env(), "RECONCILER_TEST_LOG": str(log), "RECONCILER_TEST_STOP": when}
+    proc = subprocess.Popen([sys.executable, "-c", _HOOK, *command[3:]], env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not log.exists():
+        time.sleep(0.01)
+    assert log.exists(), "the run never reached that rename"
+    return proc
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_kill_9_between_the_two_renames_then_report(
+    tmp_path: Path, big_run: tuple[Path, Path, Path]
+) -> None:
+    sent, results, ref = big_run
+    out = tmp_path / "reports"
+    shutil.copytree(ref, out)
+    proc = _stopped_at(
+        "old", [*_command(sent, results, out), "--max-rows", "5000"], tmp_path / "log"
+    )
+    assert not out.exists()  # the previous outputs set aside, the new ones not in place
+    stage = [
+        p for p in tmp_path.iterdir() if p.name.startswith(".reports.") and p.name.endswith(".tmp")
+    ]
+    assert len(stage) == 1
+    new = {p.name: p.read_bytes() for p in stage[0].iterdir()}
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    code, stdout, stderr = _invoke("report", out)
+    assert code == 0, stderr
+    old = [p for p in _leftovers(tmp_path, "reports") if ".old-" in p]
+    assert old == []
+    notes = _notes(stderr)
+    assert len(notes) == 1 and notes[0].startswith(
+        f"reconciler: note: finished what an interrupted run left: its complete new outputs "
+        f"({stage[0].name}) are now in {out}, and the previous ones it had set aside (.reports.old-"
+    ), notes
+    assert stdout == f"wrote {out / 'report.html'}\n"
+    assert _leftovers(tmp_path, "reports") == []
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert {k: v for k, v in after.items() if k not in ("report.html", MARKER)} == {
+        k: v for k, v in new.items() if k not in ("report.html", MARKER)
+    }
+    assert "resubmit-001.csv" in after and "resubmit.csv" not in after
+    code, _, stderr = _reconcile(out)  # proven reconciler's: replaced without a word
+    assert (code, _notes(stderr)) == (1, [])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_kill_9_while_moving_files_into_a_mount_point_then_report(
+    mount_point: Path, tmp_path: Path, big_run: tuple[Path, Path, Path]
+) -> None:
+    sent, results, ref = big_run
+    out = mount_point
+    for item in ref.iterdir():
+        shutil.copy2(item, out / item.name)
+    (out / "mine.txt").write_text("mine\n", encoding="utf-8")
+    log = tmp_path / "log"
+    proc = _stopped_at(
+        "inside", [*_command(sent, results, out), "--max-rows", "5000", "--force"], log
+    )
+    stage = [p for p in out.iterdir() if p.name.startswith(".reconciler-staging.")]
+    assert len(stage) == 1
+    moved = Path(log.read_text(encoding="utf-8").splitlines()[0])
+    new = {p.name: p.read_bytes() for p in stage[0].iterdir()}
+    new[moved.name] = moved.read_bytes()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    code, _, stderr = _invoke("report", out)
+    assert code == 0, stderr
+    assert _notes(stderr) == [
+        f"reconciler: note: finished what an interrupted run left: its complete new outputs "
+        f"({stage[0].name}) are now in {out}"
+    ]
+    _no_staging_anywhere(out)
+    after = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert after.pop("mine.txt") == b"mine\n"
+    assert {k: v for k, v in after.items() if k not in ("report.html", MARKER)} == {
+        k: v for k, v in new.items() if k not in ("report.html", MARKER)
+    }
+    assert "resubmit.csv" not in after  # the previous run's, proven: removed
+    code, _, stderr = _reconcile(out)  # every output proven: only mine.txt is in the way
+    assert code == 2 and "added since: mine.txt" in stderr and "edited since" not in stderr

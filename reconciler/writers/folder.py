@@ -1,10 +1,13 @@
-"""Output folders: staged beside ``--out`` and moved into place whole, signals held back during
-the swap, a manifest of what reconciler wrote (nothing else is ever replaced or removed), and
-the recovery of what an interrupted run left."""
+"""Output folders: staged beside ``--out`` and moved into place whole (or, where ``--out`` cannot
+be renamed, a mount point, staged inside it and moved in file by file), signals held back
+during the swap, a manifest of what reconciler wrote (nothing else is ever replaced or
+removed), and the recovery of what an interrupted run left: its staging folders removed, or
+finished when they hold complete outputs."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import itertools
 import json
@@ -13,6 +16,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -132,12 +136,13 @@ class Written:
 class _Marker:
     """What a folder's ``MARKER`` says: ``state`` is ``absent``, ``manifest`` (``files`` is
     what reconciler wrote there), ``legacy`` (the first version's plain text) or ``invalid``
-    (``problem`` says why; ``staging`` holds the pid and host of a staging folder's marker)."""
+    (``problem`` says why; ``staging`` holds the pid, host and boot id of a staging folder's
+    marker)."""
 
     state: str
     files: dict[str, Written] | None = None
     problem: str = ""
-    staging: tuple[int, str] | None = None
+    staging: tuple[int, str, str | None] | None = None
 
 
 def _fingerprint(path: Path) -> Written:
@@ -195,16 +200,16 @@ def _manifest_files(doc: object) -> dict[str, Written] | None:
     return listed
 
 
-def _staging_token(doc: object) -> tuple[int, str] | None:
+def _staging_token(doc: object) -> tuple[int, str, str | None] | None:
     if not isinstance(doc, dict) or doc.get("tool") != "reconciler":
         return None
     staging = doc.get("staging")
     if not isinstance(staging, dict):
         return None
-    pid, host = staging.get("pid"), staging.get("host")
+    pid, host, boot = staging.get("pid"), staging.get("host"), staging.get("boot")
     if type(pid) is not int or not isinstance(host, str):
         return None
-    return pid, host
+    return pid, host, boot if isinstance(boot, str) and boot else None
 
 
 def _read_marker(folder: Path) -> _Marker:
@@ -303,11 +308,14 @@ def _write_manifest(folder: Path, files: Mapping[str, Written]) -> None:
 
 def _write_staging_marker(stage: Path) -> None:
     """The first thing in a staging folder: whose it is, so that only a folder of a run that
-    is gone (this machine, that pid) is ever removed as its leftover."""
+    is gone (this machine, that pid) is ever removed as its leftover. The boot id names the
+    machine where the host name does not (each container has its own)."""
     import socket
 
-    token = {"tool": "reconciler", "staging": {"pid": os.getpid(), "host": socket.gethostname()}}
-    _write_marker(stage, json.dumps(token) + "\n")
+    who: dict[str, object] = {"pid": os.getpid(), "host": socket.gethostname()}
+    if _boot_id():
+        who["boot"] = _boot_id()
+    _write_marker(stage, json.dumps({"tool": "reconciler", "staging": who}) + "\n")
 
 
 def _stem(name: str) -> str:
@@ -320,20 +328,131 @@ def _stem(name: str) -> str:
     return name[:60] + "~" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
-def _alive(pid: int) -> bool:
+# Who made a folder beside (or inside) --out, and whether that run is gone. A bare pid is no
+# proof: in a fresh PID namespace (every container) each run is pid 1, and pids are reused.
+# So a run (1) holds a lock on each folder it works in (flock: released by the kernel when the
+# process dies, even by kill -9, and seen from other PID namespaces and containers), and
+# (2) puts a tag of its start in the folders' names (its start time, /proc/PID/stat field 22,
+# with the boot id), which tells a reused pid apart. Where neither is available (no /proc, no
+# flock) a folder is a dead run's only when its pid is gone (the conservative rule).
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+@functools.cache
+def _boot_id() -> str | None:
+    try:
+        return _BOOT_ID.read_text(encoding="ascii").strip() or None
+    except (OSError, ValueError):
+        return None
+
+
+def _start_tag(pid: int) -> str | None:
+    """Eight hex characters naming one run of ``pid`` on this boot; None without /proc."""
+    import hashlib
+
+    boot = _boot_id()
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(b")") + 2 :].split()  # the name, in parentheses, may hold spaces
+    if boot is None or len(fields) < 20:
+        return None
+    started = fields[19].decode("ascii", "replace")  # field 22: start time, in ticks since boot
+    return hashlib.sha256(f"{boot}:{started}".encode()).hexdigest()[:8]
+
+
+_GUARD = threading.RLock()
+_LIVE: dict[str, int | None] = {}  # this process's folders in use: their path, the lock's fd
+
+
+def _lock(folder: Path) -> int | None:
+    """Take ``folder``'s lock for this process (None where locks are not available)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _held(folder: Path) -> bool:
+    """Another run holds ``folder``'s lock: it is alive, whatever its pid says."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return False
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # and with it the lock, if it was taken
+    return False
+
+
+def _in_use(folder: Path, fd: int | None) -> None:
+    with _GUARD:
+        _LIVE[str(folder)] = fd
+
+
+def _done_with(folder: Path) -> None:
+    with _GUARD:
+        fd = _LIVE.pop(str(folder), None)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _gone(folder: Path, pid: int, tag: str | None) -> bool:
+    """The run that made ``folder`` (process ``pid``, started as ``tag`` says) is gone."""
+    with _GUARD:
+        if str(folder) in _LIVE:
+            return False
+    if _held(folder):
+        return False
+    if pid == os.getpid():
+        return True  # this process, which does not use it: a dead run's whose pid came back
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
         return True
-    return True
+    except OSError:
+        pass  # it exists (another user's)
+    if tag is not None:
+        now = _start_tag(pid)
+        if now is not None:
+            return now != tag  # another process took that pid since
+    return False
 
 
-# Beside --out: a staging folder (tempfile.mkdtemp's name: pid, dash, 8 characters) and the
-# previous outputs set aside during a swap.
-_STAGING_NAME = re.compile(r"([0-9]+)-[a-z0-9_]{8}\.tmp")
-_OLD_NAME = re.compile(r"old-([0-9]+)")
+def _this_machine(host: str, boot: str | None) -> bool:
+    import socket
+
+    return host == socket.gethostname() or (boot is not None and boot == _boot_id())
+
+
+# Beside --out: a staging folder (pid, dash, tempfile's 8 characters, and the start tag where
+# known) and the previous outputs set aside during a swap. Inside --out (when it cannot be
+# renamed): a staging folder of a fixed hidden name.
+_STAGING_NAME = re.compile(r"([0-9]+)-[a-z0-9_]{8}(?:-([0-9a-f]{8}))?\.tmp")
+_OLD_NAME = re.compile(r"old-([0-9]+)(?:-([0-9a-f]{8}))?")
+_INSIDE = ".reconciler-staging."
+_INSIDE_NAME = re.compile(re.escape(_INSIDE) + _STAGING_NAME.pattern)
 
 
 @functools.cache
@@ -365,8 +484,6 @@ def _staged_by_reconciler(folder: Path, pid: int) -> bool:
     marker says so, or it holds its complete outputs as its manifest lists them, or (an
     earlier version's, which wrote no marker) nothing but files of the names reconciler
     writes."""
-    import socket
-
     try:
         entries = list(folder.iterdir())
     except OSError:
@@ -376,7 +493,42 @@ def _staged_by_reconciler(folder: Path, pid: int) -> bool:
         return all(e.name == MARKER or _proven(e, marker.files) for e in entries)
     if marker.state == "absent":
         return all(_regular(e) and _staged_name().fullmatch(e.name) for e in entries)
-    return marker.staging == (pid, socket.gethostname())
+    if marker.staging is None:
+        return False
+    by, host, boot = marker.staging
+    return by == pid and _this_machine(host, boot)
+
+
+def _complete(stage: Path, out: Path) -> dict[str, Written] | None:
+    """The files of a staging folder that holds complete outputs, as its manifest proves
+    (written only once every output was): each listed file is there as written, or already
+    moved into ``out`` by a commit cut short, and it holds nothing else. None otherwise."""
+    marker = _read_marker(stage)
+    files = marker.files
+    if marker.state != "manifest" or files is None:
+        return None
+    try:
+        entries = list(stage.iterdir())
+    except OSError:
+        return None
+    if not all(e.name == MARKER or _proven(e, files) for e in entries):
+        return None
+    for name in files:
+        if not os.path.lexists(stage / name) and not _proven(out / name, files):
+            return None
+    return files
+
+
+def _wholly_ours(out: Path) -> bool:
+    """``out`` holds nothing but the files its manifest proves reconciler's."""
+    marker = _read_marker(out)
+    try:
+        entries = list(out.iterdir())
+    except OSError:
+        return False
+    return marker.state == "manifest" and all(
+        e.name == MARKER or _proven(e, marker.files) for e in entries
+    )
 
 
 def _empty(folder: Path) -> bool:
@@ -466,51 +618,116 @@ def _clear_old(old: Path, out: Path) -> list[str]:
 
 
 def recover_interrupted(out: Path) -> list[str]:
-    """Finish what an earlier run cut short beside ``out`` (killed, or the machine stopped):
-    a staging folder of a process that is gone is removed when it is proven reconciler's;
-    previous outputs set aside for a swap that never finished are put back when ``out`` is
-    missing, or removed when the new outputs are in place (any file there that is not
-    reconciler's goes back into ``out``). A folder of the same name pattern that is not
-    proven reconciler's is left alone. Returns what was done, to be said."""
-    said: list[str] = []
-    stem = _stem(out.name)
+    """Finish what an earlier run cut short (killed, or the machine stopped), beside ``out``
+    or inside it. Only folders of runs that are gone count (``_gone``: a reused pid, this
+    process's own included, is told apart):
+
+    - a staging folder holding complete outputs, as its manifest proves, is finished: those
+      are the newer complete outputs, moved into ``out`` as the run would have (its swap, or
+      the rest of its file-by-file move, done);
+    - an unfinished staging folder is removed when it is proven reconciler's;
+    - previous outputs set aside for a swap are put back when ``out`` is missing, or removed
+      when new outputs are in place (any file there that is not reconciler's goes back into
+      ``out``).
+
+    A folder of the same name pattern that is not proven reconciler's is left alone. Returns
+    what was done, to be said."""
+    with _GUARD:
+        return _recover(out)
+
+
+def _listing(folder: Path) -> list[Path]:
     try:
-        entries = sorted(out.parent.iterdir(), key=lambda p: p.name)
+        return sorted(folder.iterdir(), key=lambda p: p.name)
     except OSError:
-        return said
-    for entry in entries:
-        name = entry.name
-        if not name.startswith(f".{stem}.") or entry.is_symlink() or not entry.is_dir():
+        return []
+
+
+def _recover(out: Path) -> list[str]:
+    said: list[str] = []
+    found: list[tuple[Path, int, str | None, str]] = []
+    if out.is_dir() and not out.is_symlink():
+        for entry in _listing(out):
+            if inside := _INSIDE_NAME.fullmatch(entry.name):
+                found.append((entry, int(inside.group(1)), inside.group(2), "stage"))
+    stem = _stem(out.name)
+    for entry in _listing(out.parent):
+        if not entry.name.startswith(f".{stem}."):
             continue
-        rest = name[len(stem) + 2 :]
-        old = _OLD_NAME.fullmatch(rest)
-        staging = _STAGING_NAME.fullmatch(rest)
-        found = old or staging
-        if found is not None and _empty(entry) and not _alive(int(found.group(1))):
+        rest = entry.name[len(stem) + 2 :]
+        if set_aside := _OLD_NAME.fullmatch(rest):
+            found.append((entry, int(set_aside.group(1)), set_aside.group(2), "old"))
+        elif staging := _STAGING_NAME.fullmatch(rest):
+            found.append((entry, int(staging.group(1)), staging.group(2), "stage"))
+    olds: list[Path] = []
+    complete: list[tuple[Path, dict[str, Written]]] = []
+    for entry, pid, tag, kind in found:
+        if entry.is_symlink() or not entry.is_dir() or not _gone(entry, pid, tag):
+            continue
+        shown = entry.name if entry.parent != out else f"{entry.name} in {out}"
+        if _empty(entry):
             # Killed before its marker was written, or after the last file went: nothing is
             # in it to lose, and rmdir removes nothing else.
             with contextlib.suppress(OSError):
                 entry.rmdir()
-                said.append(f"removed {name}, an empty folder an interrupted run left")
+                said.append(f"removed {shown}, an empty folder an interrupted run left")
             continue
-        if old is not None:
-            if _alive(int(old.group(1))) or _read_marker(entry).state not in ("manifest", "legacy"):
-                continue  # not a folder reconciler set aside: leave it
-            if not os.path.lexists(out):
-                os.replace(entry, out)
-                said.append(f"restored the previous outputs of {out} from an interrupted run")
-            elif _read_marker(out).state == "manifest":  # the new outputs are in place
-                said.extend(_clear_old(entry, out))
-                if not os.path.lexists(entry):
-                    said.append(f"removed the previous outputs an interrupted run left in {name}")
-        elif staging is not None:
-            pid = int(staging.group(1))
-            if _alive(pid) or not _staged_by_reconciler(entry, pid):
-                continue
+        if kind == "old":
+            if _read_marker(entry).state in ("manifest", "legacy"):
+                olds.append(entry)  # else not a folder reconciler set aside: leave it
+            continue
+        files = _complete(entry, out)
+        if files is not None:
+            complete.append((entry, files))
+        elif _staged_by_reconciler(entry, pid):
             shutil.rmtree(entry, ignore_errors=True)
             if not os.path.lexists(entry):
-                said.append(f"removed {name}, the unfinished outputs of an interrupted run")
+                said.append(f"removed {shown}, the unfinished outputs of an interrupted run")
+    if complete:
+        # Several killed runs: the latest complete outputs win, the others go.
+        complete.sort(key=lambda item: _written_at(item[0]))
+        for entry, _files in complete[:-1]:
+            shutil.rmtree(entry, ignore_errors=True)
+            if not os.path.lexists(entry):
+                said.append(f"removed {entry.name}, older complete outputs of an interrupted run")
+        stage, files = complete[-1]
+        run = _Run()
+        try:
+            done = _finish(stage, out, files, whole=_wholly_ours(out), run=run)
+        finally:
+            for made in run.stages:
+                _done_with(made)
+        said.extend(done)
+    cleared: list[str] = []
+    for old in olds:
+        if not os.path.lexists(out):
+            os.replace(old, out)
+            said.append(f"restored the previous outputs of {out} from an interrupted run")
+        elif _read_marker(out).state == "manifest":  # the new outputs are in place
+            said.extend(_clear_old(old, out))
+            if not os.path.lexists(old):
+                cleared.append(old.name)
+    if complete:
+        said.insert(
+            0,
+            f"finished what an interrupted run left: its complete new outputs "
+            f"({complete[-1][0].name}) are now in {out}"
+            + (
+                f", and the previous ones it had set aside ({_listed(cleared)}) removed"
+                if cleared
+                else ""
+            ),
+        )
+    else:
+        said.extend(f"removed the previous outputs an interrupted run left in {n}" for n in cleared)
     return said
+
+
+def _written_at(stage: Path) -> float:
+    try:
+        return (stage / MARKER).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 @dataclass(slots=True)
@@ -590,13 +807,23 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
     marker that is no manifest) is refused unless ``force``; with it, the new files are moved
     in one by one, files of the analyst's stay, and one that has an output's name (or an
     edited output) is kept aside under a dated name. A folder reconciler did not make is never
-    renamed or removed, even empty (``--out .``). ``staging_notes`` says what was recovered
-    or kept aside.
+    renamed or removed, even empty (``--out .``).
+
+    An ``out`` that cannot be renamed (a mount point: a container's volume, a mounted share;
+    or on another filesystem than its parent) is staged inside itself, in a hidden folder,
+    and its files moved in one by one the same way; so is one whose swap fails for that
+    reason. The manifest goes last and names only complete files, and a move cut short is
+    finished by the next run. ``staging_notes`` says what was recovered or kept aside.
     """
     out = _real_out(out)
     if out.exists() and not out.is_dir():
         raise OutputError("exists and is not a folder; choose another --out", path=out)
-    recovered = recover_interrupted(out)
+    try:
+        recovered = recover_interrupted(out)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot recover what an interrupted run left ({exc.strerror or exc})", path=out
+        ) from exc
     marker = _read_marker(out) if out.is_dir() else _Marker("absent")
     others: list[str] = []
     edited: list[str] = []
@@ -619,20 +846,13 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
     whole = marker.state in ("manifest", "legacy") and not others and not edited
     _NOTES.clear()
     _NOTES.extend(recovered)
-    stage: Path | None = None
-    stem = _stem(out.name)
+    run = _Run()
     try:
         try:
             # An interrupt between creating the folder and noting its name would strand it;
             # its marker, written first, is what makes it removable once its run is gone.
             with signals_deferred():
-                out.parent.mkdir(parents=True, exist_ok=True)
-                stage = Path(
-                    tempfile.mkdtemp(
-                        prefix=f".{stem}.{os.getpid()}-", suffix=".tmp", dir=out.parent
-                    )
-                )
-                _write_staging_marker(stage)
+                stage = _open_stage(out, run)
         except OSError as exc:
             raise OutputError(
                 f"cannot create the output folder ({exc.strerror})", path=out
@@ -641,22 +861,78 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
         # An interrupt that some library swallowed still keeps the previous outputs.
         interrupts.check()
         names = sorted(p.name for p in stage.iterdir() if p.name != MARKER)
-        _write_manifest(stage, {name: _fingerprint(stage / name) for name in names})
+        files = {name: _fingerprint(stage / name) for name in names}
+        _write_manifest(stage, files)
         os.chmod(stage, 0o755)
-        if out.exists() and not whole:
-            _merge(stage, out, names)
-        else:
-            _swap(stage, out, stem)
+        _NOTES.extend(_finish(stage, out, files, whole=whole, run=run))
     except OSError as exc:
-        raise OutputError(f"cannot write outputs ({exc.strerror or exc})", path=out) from exc
+        later = "; the next run finishes moving them" if run.keep else ""
+        raise OutputError(f"cannot write outputs ({exc.strerror or exc}){later}", path=out) from exc
     finally:
-        # A writer thread still finishing a file could make one pass miss it: retry briefly.
-        for _attempt in range(50):
-            if stage is None or not stage.exists():
-                break
-            shutil.rmtree(stage, ignore_errors=True)
-            if stage.exists():
-                time.sleep(0.1)
+        for made in run.stages:
+            _done_with(made)
+            # A writer thread still finishing a file could make one pass miss it: retry
+            # briefly. A file-by-file move that failed midway is left for the next run.
+            for _attempt in range(50):
+                if run.keep or not made.exists():
+                    break
+                shutil.rmtree(made, ignore_errors=True)
+                if made.exists():
+                    time.sleep(0.1)
+
+
+@dataclass(slots=True)
+class _Run:
+    """The staging folders one run made (removed at its end, unless ``keep``: a move into
+    ``out`` that began and failed is left for the next run to finish)."""
+
+    stages: list[Path] = field(default_factory=list)
+    keep: bool = False
+
+
+class _Unrenamable(Exception):
+    """A swap that cannot rename the folder (another filesystem, a mount point)."""
+
+
+_UNRENAMABLE = frozenset({errno.EXDEV, errno.EBUSY, errno.EPERM, errno.EACCES})
+
+
+def _in_place(out: Path) -> bool:
+    """``out`` cannot be replaced by a rename: a mount point, or on another filesystem than
+    the folder holding it (where a staging folder beside it would be)."""
+    try:
+        return out.is_dir() and (
+            os.path.ismount(out) or out.stat().st_dev != out.parent.stat().st_dev
+        )
+    except OSError:
+        return False
+
+
+def _new_stage(parent: Path, prefix: str, run: _Run) -> Path:
+    """A staging folder in ``parent``, locked and noted as this run's, its marker first."""
+    pid = os.getpid()
+    tag = _start_tag(pid)
+    suffix = f"-{tag}.tmp" if tag else ".tmp"
+    with _GUARD:
+        stage = Path(tempfile.mkdtemp(prefix=f"{prefix}{pid}-", suffix=suffix, dir=parent))
+        _in_use(stage, None)
+    run.stages.append(stage)
+    _in_use(stage, _lock(stage))
+    _write_staging_marker(stage)
+    return stage
+
+
+def _open_stage(out: Path, run: _Run) -> Path:
+    if _in_place(out):
+        return _new_stage(out, _INSIDE, run)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _new_stage(out.parent, f".{_stem(out.name)}.", run)
+    except OSError as exc:
+        # A folder we may write in but not beside (its parent read-only, say): inside it.
+        if not out.is_dir() or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        return _new_stage(out, _INSIDE, run)
 
 
 _NOTES: list[str] = []
@@ -671,10 +947,30 @@ def record_in_manifest(folder: Path, name: str) -> None:
     _write_manifest(folder, {**files, name: _fingerprint(folder / name)})
 
 
-def make_room(folder: Path, name: str) -> None:
-    """Before ``name`` is rewritten in place in ``folder`` (``reconciler report``): keep the
-    file there aside under a dated name unless reconciler wrote it as it is now."""
+def recover_before_rewrite(folder: Path) -> None:
+    """Before a command reads and rewrites files in an existing output folder (``reconciler
+    report``): finish or undo what an interrupted run left there, as ``staged_output`` does
+    (a swap cut short is finished with the complete new outputs, or the previous ones put
+    back). ``staging_notes`` says what was done."""
     _NOTES.clear()
+    try:
+        real = _real_out(folder)
+    except OutputError:
+        return  # a link that leads nowhere: reading the folder says so
+    if real.exists() and not real.is_dir():
+        return
+    try:
+        _NOTES.extend(recover_interrupted(real))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot recover what an interrupted run left ({exc.strerror or exc})", path=folder
+        ) from exc
+
+
+def make_room(folder: Path, name: str) -> None:
+    """Before ``name`` is rewritten in place in ``folder`` (``reconciler report``, after
+    ``recover_before_rewrite``): keep the file there aside under a dated name unless
+    reconciler wrote it as it is now."""
     target = folder / name
     if not os.path.lexists(target):
         return
@@ -690,56 +986,136 @@ def make_room(folder: Path, name: str) -> None:
 
 
 def staging_notes() -> list[str]:
-    """What the last ``staged_output`` (or ``make_room``) did that the user should hear of (a
+    """What the last ``staged_output`` (or ``recover_before_rewrite`` and ``make_room``) did that the user should hear of (a
     recovered swap, a file kept aside)."""
     return list(_NOTES)
 
 
-def _swap(stage: Path, out: Path, stem: str) -> None:
+def _finish(
+    stage: Path, out: Path, files: Mapping[str, Written], *, whole: bool, run: _Run
+) -> list[str]:
+    """Move complete staged outputs (``files``, in ``stage``'s manifest) into ``out``: one
+    rename of the folder when it is beside ``out`` and ``out`` is missing or wholly
+    reconciler's, else file by file (``_commit``), first moving the files into a staging folder
+    inside ``out`` when a folder beside it cannot be renamed there. Returns what to say."""
+    if stage.parent != out:
+        if whole or not os.path.lexists(out):
+            try:
+                return _swap(stage, out)
+            except _Unrenamable:
+                out.mkdir(exist_ok=True)
+                stage = _relocate(stage, out, files, run)
+        elif _in_place(out):
+            stage = _relocate(stage, out, files, run)
+    run.keep = True
+    said = _commit(stage, out, files)
+    run.keep = False
+    with contextlib.suppress(OSError):
+        stage.rmdir()
+    return said
+
+
+def _relocate(stage: Path, out: Path, files: Mapping[str, Written], run: _Run) -> Path:
+    """The staged files, moved (or copied, across filesystems) into a staging folder inside
+    ``out``; its manifest is written once they are all there."""
+    inside = _new_stage(out, _INSIDE, run)
+    # From here the folder beside is unfinished: removed, not finished, if this is cut short.
+    with contextlib.suppress(FileNotFoundError):
+        (stage / MARKER).unlink()
+    for name in sorted(files):
+        try:
+            os.replace(stage / name, inside / name)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.copy2(stage / name, inside / name)
+            (stage / name).unlink()
+    _write_manifest(inside, files)
+    with contextlib.suppress(OSError):
+        stage.rmdir()
+    return inside
+
+
+def _swap(stage: Path, out: Path) -> list[str]:
+    """``stage`` becomes ``out`` in one rename, the previous ``out`` set aside first (its
+    files not proven reconciler's go back). Raises ``_Unrenamable`` when a folder cannot be
+    renamed there, having changed nothing."""
+    said: list[str] = []
     backup: Path | None = None
     with signals_deferred():
-        if out.exists():
-            backup = out.with_name(f".{stem}.old-{os.getpid()}")
-            os.replace(out, backup)
+        if os.path.lexists(out):
+            tag = _start_tag(os.getpid())
+            backup = out.with_name(
+                f".{_stem(out.name)}.old-{os.getpid()}" + (f"-{tag}" if tag else "")
+            )
+            _in_use(backup, _lock(out))  # the lock goes with the folder
+            try:
+                os.replace(out, backup)
+            except OSError as exc:
+                _done_with(backup)
+                if exc.errno in _UNRENAMABLE:
+                    raise _Unrenamable from exc
+                raise
         try:
             os.replace(stage, out)
-        except BaseException:
+        except BaseException as exc:
             # Whatever stopped the second rename, put the previous outputs back.
-            if backup is not None and not out.exists():
+            if backup is not None and not os.path.lexists(out):
                 os.replace(backup, out)
+                _done_with(backup)
+            if isinstance(exc, OSError) and exc.errno in _UNRENAMABLE:
+                raise _Unrenamable from exc
             raise
         if backup is not None:
             # The new outputs are in place: the run succeeded. Removing the old ones is
             # housekeeping, finished even if an interrupt arrives meanwhile; what is not
             # proven reconciler's (saved there during the run, say) goes back into ``out``.
             try:
-                _NOTES.extend(_clear_old(backup, out))
+                said.extend(_clear_old(backup, out))
             except KeyboardInterrupt:
-                _NOTES.extend(_clear_old(backup, out))
+                said.extend(_clear_old(backup, out))
+            finally:
+                _done_with(backup)
+    return said
 
 
-def _merge(stage: Path, out: Path, names: Sequence[str]) -> None:
-    """Move the new outputs into a folder that holds other files too, one rename a file.
-    A file in the way that reconciler did not write as it is now is kept aside under a dated
-    name (unless it holds the same bytes); only files the previous manifest proves
-    reconciler's are removed or replaced."""
+def _commit(stage: Path, out: Path, files: Mapping[str, Written]) -> list[str]:
+    """Move the staged outputs into ``out`` one file at a time (each ``os.replace`` whole or
+    not at all), the manifest last: into a folder that holds other files too, or that cannot
+    be renamed. A file in the way that reconciler did not write as it is now is kept aside
+    under a dated name (unless it holds the same bytes); only files the previous manifest
+    proves reconciler's are removed or replaced. A commit cut short is finished by the next
+    run: a file already moved is proven by the staged manifest. The manifest names only the
+    files that are in ``out`` as written. Returns what to say."""
+    said: list[str] = []
     marker = _read_marker(out)  # again: the run took a while
-    files = marker.files
+    previous = marker.files
+    moved: set[str] = set()
     with signals_deferred():
-        for name in names:
-            target = out / name
+        for name in sorted(files):
+            source, target = stage / name, out / name
+            if not os.path.lexists(source):
+                continue  # moved by a run cut short
             if (
                 os.path.lexists(target)
-                and not _proven(target, files)
-                and not _same_bytes(stage / name, target)
+                and not _proven(target, previous)
+                and not _same_bytes(source, target)
             ):
-                _NOTES.append(_keep_aside(target, marker))
-            os.replace(stage / name, target)
-        for name in files or {}:
-            if name not in names and _proven(out / name, files):
+                said.append(_keep_aside(target, marker))
+            os.replace(source, target)
+            moved.add(name)
+        for name in previous or {}:
+            if name not in files and _proven(out / name, previous):
                 with contextlib.suppress(FileNotFoundError):
                     (out / name).unlink()
         if marker.state == "invalid" and os.path.lexists(out / MARKER):
-            _NOTES.append(_keep_aside(out / MARKER, marker))
+            said.append(_keep_aside(out / MARKER, marker))
         # The manifest lists only what this run wrote: the analyst's files stay theirs.
-        os.replace(stage / MARKER, out / MARKER)
+        there = {n: w for n, w in files.items() if n in moved or _proven(out / n, files)}
+        if len(there) == len(files):
+            os.replace(stage / MARKER, out / MARKER)
+        else:
+            _write_manifest(out, there)
+            with contextlib.suppress(FileNotFoundError):
+                (stage / MARKER).unlink()
+    return said
