@@ -6,6 +6,7 @@ results shape, and applying ``--map`` overrides. Does not read files and does no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -15,16 +16,13 @@ import numpy as np
 from .catalogue import load_catalogue
 from .errors import ShapeError, UsageError
 from .model import Table
+from .statuswords import ERROR_TYPE_WORDS, StatusKind, status_kind, status_word
 from .templates import (
-    ERROR_TYPE_VALUES,
     ITEM_INDEX_RE,
     ITEM_PREFIXES,
-    RECORD_FAILURE_VALUES,
-    RECORD_SUCCESS_VALUES,
     RESULT_FIELDS,
     SENT_FIELDS,
     STANDARD_REASONS,
-    SUBMISSION_STATUS_VALUES,
     Template,
     header_key,
     header_oddity,
@@ -277,16 +275,32 @@ def _is_chained(table: Table, fields: Mapping[str, str]) -> bool:
 
 
 def _status_kind(values: set[str]) -> str | None:
-    """What a Status-like column holds, judged by its values."""
-    if not values:
+    """What a Status-like column holds, judged by its values.
+
+    Words are compared without case, spaces, ``_`` or ``-`` (``In_Progress`` is ``In
+    Progress``). One unfamiliar word does not make the column unread, or a record whose status
+    is not final would be reported as if the column were not there: a column with any
+    known status word is a status column, and each row's word is read on its own
+    (``statuswords``; an unfamiliar word says nothing). Only other column contents (item
+    categories, a Type of Modification/Reversal) leave it unused."""
+    words = {status_word(v) for v in values} - {""}
+    if not words:
         return None
-    if values <= ERROR_TYPE_VALUES:
+    if words <= ERROR_TYPE_WORDS:
         return "error_type"
-    if values <= SUBMISSION_STATUS_VALUES:
+    kinds = {status_kind(w) for w in words}
+    known = kinds - {StatusKind.UNREAD, StatusKind.BLANK}
+    if not known:
+        return None
+    # Unfamiliar values must still look like status words, not like free text or codes.
+    if any(status_kind(w) is StatusKind.UNREAD and not _STATUS_LIKE.fullmatch(w) for w in words):
+        return None
+    if known & {StatusKind.DONE, StatusKind.WAITING}:
         return "submission_status"
-    if values <= RECORD_SUCCESS_VALUES | RECORD_FAILURE_VALUES:
-        return "record_status"
-    return None
+    return "record_status"
+
+
+_STATUS_LIKE = re.compile(r"[a-z]{2,24}")
 
 
 def parse_map_options(options: Sequence[str]) -> dict[str, str]:

@@ -27,18 +27,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from .classify import Completeness, SubmissionState
-from .detect import ResultSchema, ResultShape
+from .detect import ResultSchema, ResultShape, map_sent_columns
 from .errors import ShapeError
 from .model import IntArray, Outcome, Table
-from .templates import (
-    RESULT_FIELDS,
-    SUBMISSION_DONE_VALUES,
-    SUBMISSION_STATUS_VALUES,
-    header_key,
-)
+from .statuswords import StatusKind, status_kind
+from .templates import RESULT_FIELDS, header_key
 
 _CODE_KEYS = frozenset(header_key(a) for a in RESULT_FIELDS["code"])
 _LINE_KEYS = frozenset(header_key(a) for a in RESULT_FIELDS["line"])
@@ -60,6 +57,7 @@ class BatchState:
     source: Path
     chosen_by: str = ""  # how it was picked among several ("" when it was the only one)
     submission_date: str = ""  # when it was submitted, as reported ("" when not)
+    counts_raw: tuple[str, str] = ("", "")  # TotalRecords and TotalErrors as written
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -75,6 +73,9 @@ class Gathered:
     numpages: int | None
     total: int | None  # @total: the rows the export holds in all
     notes: tuple[str, ...]  # said among the warnings (a page given twice, ...)
+    repeated_rows: int = 0  # result rows another file given had already: counted once
+    next_pages: tuple[int, ...] = ()  # pages a page given names as next, not given (0: unnumbered)
+    has_results: bool = True  # a file of result records was given (not only a batch's status)
 
     @property
     def file_names(self) -> list[str]:
@@ -82,10 +83,25 @@ class Gathered:
 
 
 def _int(raw: object) -> int | None:
+    return read_count(raw)[0]
+
+
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+_WHOLE = re.compile(r"(\d+)(?:\.0+)?")
+
+
+def read_count(raw: object) -> tuple[int | None, str]:
+    """A count as impact.com writes it (``"7"``, ``7``, ``"7.0"``, ``"1,000"``), and why it
+    cannot be used when it cannot ("" when the cell is empty: no count was given)."""
     text = str(raw or "").strip()
-    if text.endswith(".0"):
-        text = text[:-2]
-    return int(text) if text.isascii() and text.isdigit() else None
+    if not text:
+        return None, ""
+    whole = _WHOLE.fullmatch(text)
+    if whole and text.isascii():
+        return int(whole.group(1)), ""
+    if _THOUSANDS.fullmatch(text):
+        return int(text.replace(",", "")), ""
+    return None, f"{text!r} is not a count"
 
 
 def is_batch_status(table: Table) -> bool:
@@ -133,6 +149,7 @@ def _batches(table: Table) -> list[BatchState]:
             f.strip(),
             table.path,
             submission_date=d.strip(),
+            counts_raw=(r.strip(), e.strip()),
         )
         for b, s, r, e, c, f, d in rows
     ]
@@ -171,6 +188,72 @@ def _batch_hints(tables: Sequence[Table]) -> set[str]:
     return hints
 
 
+_IDENTITY: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    # (name shown, meta key, column keys): what one submission's exports all share.
+    ("BatchId", "BatchId", ("batchid",)),
+    ("FileName", "FileName", ("filename",)),
+    ("TotalRecords", "TotalRecords", ("totalrecords",)),
+    ("TotalErrors", "TotalErrors", ("totalerrors",)),
+)
+
+
+def _identity(table: Table) -> dict[str, frozenset[str]]:
+    """What tells one submission's export from another's: its BatchId, FileName, counts and
+    the list it was fetched from (``@uri`` without its paging), as the file gives them."""
+    labels: dict[str, list[str]] = {}
+    for label in table.frame.columns:
+        labels.setdefault(header_key(label), []).append(label)
+    out: dict[str, frozenset[str]] = {}
+    for name, meta_key, keys in _IDENTITY:
+        values = {table.meta.get(meta_key, "").strip()}
+        for key in keys:
+            for label in labels.get(key, []):
+                values.update(str(v).strip() for v in table.frame[label].unique())
+        values.discard("")
+        if name.startswith("Total"):
+            values = {str(_int(v)) if _int(v) is not None else v for v in values}
+        if values:
+            out[name] = frozenset(values)
+    uri = _PAGE_QUERY.sub(r"\1", table.meta.get("@uri", "")).rstrip("?&").strip()
+    if uri:
+        out["@uri"] = frozenset({uri})
+    return out
+
+
+def _same_export(first: Table, other: Table) -> None:
+    """ShapeError when ``other`` is plainly another submission's export than ``first``."""
+    mine, theirs = _identity(first), _identity(other)
+    for name in (*(i[0] for i in _IDENTITY), "@uri"):
+        if name in mine and name in theirs and mine[name] != theirs[name]:
+            raise ShapeError(
+                f"is another export than {first.path}: {name} {_shown(theirs[name])} here, "
+                f"{_shown(mine[name])} there; give the results of one submission (the pages "
+                "or Error Type filters of one export), one run per submission",
+                path=other.path,
+            )
+
+
+def _shown(values: frozenset[str]) -> str:
+    shown = sorted(values)
+    return ", ".join(repr(v) for v in shown[:3]) + (" ..." if len(shown) > 3 else "")
+
+
+_NEXT_PAGE = re.compile(r"(?i)[?&]page=(\d+)")
+
+
+def _next_page(table: Table) -> int | None:
+    """The page ``@nextpageuri`` names (0 when it names one without a number); None when the
+    table names no next page."""
+    uri = table.meta.get("@nextpageuri", "").strip()
+    if not uri:
+        return None
+    m = _NEXT_PAGE.search(uri)
+    if m:
+        return int(m.group(1))
+    pages = _pages_of(table)
+    return max(pages) + 1 if pages else 0
+
+
 def gather(tables: Sequence[Table], sent: Table) -> Gathered:
     """Split ``tables`` (read from the RESULTS files, in the order given) into result records
     and batch status, combine the result records and pick the batch. ShapeError when the
@@ -196,6 +279,8 @@ def gather(tables: Sequence[Table], sent: Table) -> Gathered:
                 path=t.path,
             )
         key = k
+        if kept:
+            _same_export(kept[0], t)
         pages = _pages_of(t)
         again = [p for p in pages if p in seen_pages]
         if again:
@@ -216,11 +301,33 @@ def gather(tables: Sequence[Table], sent: Table) -> Gathered:
         kept.append(t)
 
     batch = _pick_batch(status_tables, kept, sent)
+    repeated = 0
     if kept:
         table = _combine(kept)
         row_file = np.concatenate(
             [np.full(t.records, files.index(t.path), dtype=np.int64) for t in kept]
         )
+        if len(kept) > 1:
+            again_rows = _repeated_rows(table, row_file)
+            repeated = int(again_rows.sum())
+            if repeated:
+                keep = np.flatnonzero(~again_rows)
+                by_file = np.bincount(row_file[again_rows], minlength=len(files))
+                notes.append(
+                    "; ".join(
+                        f"{n:,} result row{'' if n == 1 else 's'} of {files[i]} "
+                        f"{'is' if n == 1 else 'are'} in a file given before"
+                        for i, n in enumerate(by_file.tolist())
+                        if n
+                    )
+                    + " (the same row, or the same error Uri): counted once"
+                )
+                table = replace(
+                    table,
+                    frame=table.frame.iloc[keep].reset_index(drop=True),
+                    lines=np.asarray(table.lines, dtype=np.int64)[keep],
+                )
+                row_file = row_file[keep]
     else:
         # Only the batch's status: no result record at all.
         table = Table(
@@ -236,6 +343,8 @@ def gather(tables: Sequence[Table], sent: Table) -> Gathered:
     numpages = max((_int(t.meta.get("@numpages")) or 0 for t in kept), default=0) or None
     total = next((n for n in (_int(t.meta.get("@total")) for t in kept) if n is not None), None)
     page_numbers = tuple(sorted(seen_pages))
+    named = {n for n in (_next_page(t) for t in kept) if n is not None}
+    next_pages = tuple(sorted(n for n in named if n == 0 or n not in seen_pages))
     if (
         batch is not None
         and batch.file_name
@@ -249,7 +358,38 @@ def gather(tables: Sequence[Table], sent: Table) -> Gathered:
             f"impact.com names the batch's file {batch.file_name!r}, but the sent file given is "
             f"{sent.path.name!r}: check that it is the file that was submitted"
         )
-    return Gathered(table, files, row_file, batch, page_numbers, numpages, total, tuple(notes))
+    return Gathered(
+        table,
+        files,
+        row_file,
+        batch,
+        page_numbers,
+        numpages,
+        total,
+        tuple(notes),
+        repeated_rows=repeated,
+        next_pages=next_pages,
+        has_results=bool(kept),
+    )
+
+
+def _repeated_rows(table: Table, row_file: IntArray) -> npt.NDArray[np.bool_]:
+    """Rows that a file given before already holds: the same row (every cell), or the same
+    error ``Uri`` (the platform's id of one error). A file sorted otherwise, or a page that
+    repeats another's errors, is then counted once. Rows repeated within one file stay (two
+    errors of one line may read alike)."""
+    frame = table.frame
+    again = np.zeros(len(frame), dtype=bool)
+    keys = [pd.util.hash_pandas_object(frame, index=False).to_numpy()]
+    for label in frame.columns:
+        if header_key(label) == "uri":
+            uri = frame[label].astype("str").str.strip()
+            ids, _ = pd.factorize(uri.where(uri != "", None))
+            keys.append(np.where(ids >= 0, ids, -1 - np.arange(len(frame))))
+    for key in keys:
+        first = pd.Series(row_file).groupby(pd.Series(key)).transform("min").to_numpy(np.int64)
+        again |= row_file > first
+    return again
 
 
 def _combine(tables: Sequence[Table]) -> Table:
@@ -331,28 +471,164 @@ def _names(batches: Sequence[BatchState]) -> str:
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
-def zero_record_causes(sent: Table) -> list[str]:
-    """What in the sent file explains impact.com reading 0 records of it (seed: the Records
-    column shows 0 when the extension is not .csv or .xml)."""
-    causes: list[str] = []
+_PLAIN_HEADER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+
+def _zero_record_findings(sent: Table) -> list[tuple[str, str]]:
+    """What in the sent file explains impact.com reading 0 records of it, each with its fix
+    (seed: the Records column shows 0 when the extension is not .csv or .xml)."""
+    found: list[tuple[str, str]] = []
     suffix = sent.path.suffix.lower()
     if suffix not in (".csv", ".xml"):
-        causes.append(
-            f"its extension is {suffix or '(none)'}, and impact.com reads only .csv and .xml"
+        found.append(
+            (
+                f"its extension is {suffix or '(none)'}, and impact.com reads only .csv and .xml",
+                "save it with a .csv (or .xml) extension",
+            )
         )
     if sent.format not in ("csv", "xml"):
-        causes.append(f"it is {sent.format.upper()}, not CSV or XML")
+        found.append(
+            (
+                f"it is {sent.format.upper()}, not CSV or XML",
+                "save it as CSV (comma-separated, UTF-8), not as a workbook or other format",
+            )
+        )
     if sent.format == "csv" and sent.delimiter not in (None, ","):
         names = {";": "semicolons", "\t": "tabs", "|": "pipes"}
-        causes.append(
-            f"its columns are separated by {names.get(sent.delimiter or '', repr(sent.delimiter))}, "
-            "not commas"
+        found.append(
+            (
+                f"its columns are separated by "
+                f"{names.get(sent.delimiter or '', repr(sent.delimiter))}, not commas",
+                "save it with commas between the columns (CSV UTF-8 (Comma delimited))",
+            )
         )
     if sent.encoding and sent.encoding.replace("_", "-") not in ("utf-8", "utf-8-sig", "ascii"):
-        causes.append(f"it is encoded as {sent.encoding}, not UTF-8")
+        found.append(
+            (
+                f"it is encoded as {sent.encoding}, not UTF-8",
+                "save it encoded as UTF-8",
+            )
+        )
     if sent.encoding == "utf-8-sig":
-        causes.append("it starts with a byte-order mark, which can hide the first column name")
-    return causes
+        found.append(
+            (
+                "it starts with a byte-order mark, which can hide the first column name",
+                "save it as UTF-8 without a byte-order mark",
+            )
+        )
+    if sent.header_line > 1:
+        found.append(
+            (
+                f"its header is on line {sent.header_line}, not the first line",
+                "remove the rows above the header, so that the column names are the first line",
+            )
+        )
+    columns = list(sent.frame.columns)
+    written = (
+        dict(zip(columns, sent.header, strict=True)) if len(sent.header) == len(columns) else {}
+    )
+    fields, items = map_sent_columns(columns)
+    odd = [
+        name
+        for label in [*fields.values(), *(i.column for i in items)]
+        if (name := written.get(label, label).strip().lstrip("\ufeff"))
+        and not _PLAIN_HEADER.fullmatch(name)
+    ]
+    if odd:
+        shown = ", ".join(repr(n) for n in odd[:4]) + (" ..." if len(odd) > 4 else "")
+        found.append(
+            (
+                f"its column names are not written as impact.com documents them ({shown}: "
+                "spaces or other signs, where the template has e.g. ActionId, OrderId, "
+                "ActionTrackerId)",
+                "name the columns exactly as the impact.com template does (ActionId, Oid or "
+                "OrderId, ActionTrackerId, Amount, Reason, ...)",
+            )
+        )
+    return found
+
+
+def zero_record_causes(sent: Table) -> list[str]:
+    """What in the sent file explains impact.com reading 0 records of it."""
+    return [cause for cause, _ in _zero_record_findings(sent)]
+
+
+def zero_record_advice(sent: Table) -> str:
+    """What to do about a record of a file impact.com read as 0 records: the fixes of the
+    causes found, or, when none is found, to check the file before sending it again."""
+    fixes = [fix for _, fix in _zero_record_findings(sent)]
+    if not fixes:
+        return (
+            "impact.com read none of the file's records, and nothing in the file given explains "
+            "why: check that it is the file that was submitted (Download Original File on File "
+            "Submissions) and ask impact.com support before submitting it again."
+        )
+    return (
+        "impact.com read none of the file's records: "
+        + "; ".join(fixes)
+        + "; then submit it again."
+    )
+
+
+def _error_records(rows: pd.DataFrame, errors: npt.NDArray[np.bool_]) -> int:
+    """How many records the error rows name: distinct lines, or for rows without a line,
+    distinct identifiers (a record may have several errors)."""
+    if not errors.any():
+        return 0
+    err = rows.loc[errors]
+    line = err["line"].to_numpy(dtype=np.int64)
+    with_line = line >= 0
+    n = len(np.unique(line[with_line]))
+    if not with_line.all():
+        rest = err.loc[~with_line]
+        ids = rest["action_id"].astype("str")
+        for name in ("oid", "action_tracker_id", "sku"):
+            ids = ids + "\x1f" + rest[name].astype("str")
+        n += int(ids.nunique())
+    return n
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+_PARTIAL_PAGES_ADVICE = (
+    "The results are partial (pages of the export are missing): they do not say whether "
+    "this record was applied. Give every page (reconciler reconcile SENT PAGE1 PAGE2 ...) "
+    "and reconcile again; do not resubmit it meanwhile."
+)
+_PARTIAL_ROWS_ADVICE = (
+    "The results are partial (the export holds fewer rows than it counts): they do not say "
+    "whether this record was applied. Export or fetch the results again, every page, and "
+    "reconcile again; do not resubmit it meanwhile."
+)
+_FILTERED_ADVICE = (
+    "The results are partial (fewer errors than TotalErrors): they do not say whether this "
+    "record was applied. On View Errors, remove the Error Type filter and export every error "
+    "(or fetch them again), then reconcile again; do not resubmit this record meanwhile."
+)
+_NO_DETAILS_ADVICE = (
+    "impact.com reported errors for this submission but their details were not given: pass "
+    "the error details (every page) beside the submission's status and reconcile again; do "
+    "not resubmit this record meanwhile."
+)
+_COUNTS_ADVICE = (
+    "The results and their counts do not agree, so they do not prove whether this record was "
+    "applied: export every error of this submission once (View Errors without a filter, or "
+    "every page of its ErrorDetails) with its TotalErrors, and reconcile again; do not "
+    "resubmit this record meanwhile."
+)
+_OTHER_FILE_ADVICE = (
+    "impact.com counted another number of records than the sent file holds: the results may "
+    "be for another version of the file, so they do not say whether this record was applied. "
+    "Check which file was submitted (Download Original File on File Submissions) and "
+    "reconcile that file; do not resubmit this record meanwhile."
+)
+_NO_EVIDENCE_ADVICE = (
+    "Nothing given says whether this record was applied: give the submission's error details "
+    "(View Errors export or every page of its ErrorDetails) with a usable TotalErrors, and "
+    "reconcile again; do not resubmit it meanwhile."
+)
 
 
 def assess(
@@ -365,39 +641,94 @@ def assess(
 ) -> SubmissionState:
     """What the results say about the submission, and what a record no result speaks of is.
 
-    ``rows`` are the result rows (``normalize.result_rows``): their codes and finality."""
+    ``rows`` are the result rows (``normalize.result_rows``): their codes and finality.
+    Evidence first: a record without a result is accepted only when counts that agree in
+    every reading prove the results whole, or (the documented default) when a plain error
+    list without counts is presumed whole. Anything the counts contradict or leave open
+    makes it ``unknown``, with the reason in the detail."""
     results = gathered.table
     batch = gathered.batch
+    shape = schema.shape
+    error_shape = shape in (ResultShape.ERROR_LIST, ResultShape.FTP_ERROR_DETAILS)
+    notes = list(gathered.notes)
+
+    # Has the platform finished? A batch's own status must say Complete; a row's status in a
+    # listing is that record's (Failed is a failure, not a wait: normalize reads it).
     statuses: set[str] = set()
+    pending: set[str] = set()
+    row_pending: set[str] = set()  # a record's own status that is not final (Pending, ...)
     label = schema.column("submission_status")
     if label is not None:
-        statuses |= {v.strip() for v in results.frame[label].unique() if str(v).strip()}
+        for value in results.frame[label].unique():
+            word = str(value).strip()
+            if not word:
+                continue
+            kind = status_kind(word)
+            if shape is ResultShape.SENT_WITH_STATUS:
+                # The sent file's Status column is each record's own.
+                if kind is StatusKind.WAITING:
+                    row_pending.add(word)
+                continue
+            statuses.add(word)
+            if kind is StatusKind.WAITING or (error_shape and kind is not StatusKind.DONE):
+                pending.add(word)
     meta_status = results.meta.get("Status", "").strip()
-    if meta_status.lower() in SUBMISSION_STATUS_VALUES:
+    if status_kind(meta_status) in (StatusKind.DONE, StatusKind.WAITING):
         statuses.add(meta_status)
+        if status_kind(meta_status) is StatusKind.WAITING:
+            pending.add(meta_status)
     if batch is not None and batch.status:
         statuses.add(batch.status)
-    pending = sorted(s for s in statuses if s.lower() not in SUBMISSION_DONE_VALUES)
+        if status_kind(batch.status) is not StatusKind.DONE:
+            pending.add(batch.status)
     undated = (batch is not None and not batch.completion_date) or (
         "CompletionDate" in results.meta and not results.meta["CompletionDate"].strip()
     )
-    rows_final = rows["final"].to_numpy(dtype=bool) if "final" in rows.columns else None
-    complete = not pending and not undated and (rows_final is None or bool(rows_final.all()))
+    n_rows = len(rows)
+    final = rows["final"].to_numpy(dtype=bool) if "final" in rows.columns else np.ones(n_rows, bool)
+    unread = (
+        rows["unread"].to_numpy(dtype=bool) if "unread" in rows.columns else np.zeros(n_rows, bool)
+    )
+    waiting_rows = ~final & ~unread
+    rec = schema.column("record_status")
+    if waiting_rows.any() and rec is not None:
+        row_pending |= {
+            str(v).strip()
+            for v in results.frame[rec].to_numpy(dtype=object)[waiting_rows]
+            if status_kind(v) is StatusKind.WAITING
+        }
+    complete = not pending and not undated and not waiting_rows.any()
+    if unread.any():
+        notes.append(
+            f"{_plural(int(unread.sum()), 'result row')} {'says' if unread.sum() == 1 else 'say'} "
+            "nothing readable of its record (a blank or unfamiliar status word): its record is "
+            "not called accepted"
+        )
 
-    def _count(name: str, meta_key: str) -> int | None:
+    def _count(name: str, meta_key: str) -> tuple[int | None, str]:
+        """The count, and why a count that was given cannot be used ("" when none was)."""
+        shown = "TotalRecords" if name == "total_records" else "TotalErrors"
         if batch is not None:
-            value = getattr(batch, name)
-            if value is not None:
-                return int(value)
+            raw = batch.counts_raw[0 if name == "total_records" else 1]
+            value, why = read_count(raw)
+            if value is not None or why:
+                return value, f"{shown} {why}" if why else ""
         raw = results.meta.get(meta_key, "")
         col = schema.column(name)
-        if not raw and col is not None and results.records:
+        if not raw.strip() and col is not None and results.records:
             values = {v.strip() for v in results.frame[col].unique() if str(v).strip()}
-            raw = values.pop() if len(values) == 1 else ""
-        return _int(raw)
+            read = {read_count(v)[0] for v in values}
+            if len(read) > 1:
+                return None, (
+                    f"the results' {shown} column holds several values "
+                    f"({', '.join(sorted(values)[:3])}): they mix submissions"
+                )
+            raw = values.pop() if values else ""
+        value, why = read_count(raw)
+        return value, f"{shown} {why}" if why else ""
 
-    total_records = _count("total_records", "TotalRecords")
-    total_errors = _count("total_errors", "TotalErrors")
+    total_records, records_why = _count("total_records", "TotalRecords")
+    total_errors, errors_why = _count("total_errors", "TotalErrors")
     batches: set[str] = set()
     batch_col = schema.column("batch_id")
     if batch_col is not None:
@@ -408,100 +739,168 @@ def assess(
         batches.add(batch.batch_id)
     batches |= _batch_hints([results]) - {""}
 
-    codes = rows["codes"].to_numpy(dtype=object) if len(rows) else np.array([], dtype=object)
-    n_rows = len(rows)
-    shape = schema.shape
-    error_shape = shape in (ResultShape.ERROR_LIST, ResultShape.FTP_ERROR_DETAILS)
-    success_rows = int(np.count_nonzero(codes == "")) if n_rows else 0
+    codes = rows["codes"].to_numpy(dtype=object) if n_rows else np.array([], dtype=object)
+    errors = np.asarray(codes != "", dtype=bool) if n_rows else np.zeros(0, dtype=bool)
+    n_errors = int(errors.sum())
+    success_rows = n_rows - n_errors
+    container = results.container.casefold()
     listing = shape is ResultShape.SENT_WITH_STATUS or (
         shape is ResultShape.API_SUBMISSIONS
-        and (results.container.casefold() in _LISTING_CONTAINERS or success_rows > 0)
+        and (container in _LISTING_CONTAINERS or container == "@object" or success_rows > 0)
     )
-    notes = list(gathered.notes)
-    if total_records is not None and total_records not in (0, sent.records):
+    records_differ = total_records is not None and total_records not in (0, sent.records)
+    if records_differ and total_records is not None:
         notes.append(
             f"impact.com counted {total_records:,} records in the submission but the sent file "
             f"holds {sent.records:,}: the results may be for another version of the file; a "
             "result is tied by its line only where an identifier confirms it"
         )
 
-    # Partial: pages, @total, TotalErrors.
+    # Reasons the results do not prove every record's fate, each with its advice.
     partial: list[str] = []
-    advice = ""
+    advice: list[str] = []
+
+    def _partial(reason: str, what_to_do: str) -> None:
+        partial.append(reason)
+        advice.append(what_to_do)
+
     missing_pages: list[int] = []
     if gathered.numpages and gathered.pages:
         missing_pages = [p for p in range(1, gathered.numpages + 1) if p not in gathered.pages]
     if missing_pages:
         given = ", ".join(str(p) for p in gathered.pages)
-        partial.append(
-            f"the export has {gathered.numpages} pages but only page{'s' if len(gathered.pages) > 1 else ''} "
-            f"{given} {'were' if len(gathered.pages) > 1 else 'was'} given"
+        many = len(gathered.pages) > 1
+        _partial(
+            f"the export has {gathered.numpages} pages but only page{'s' if many else ''} "
+            f"{given} {'were' if many else 'was'} given",
+            _PARTIAL_PAGES_ADVICE,
         )
-        advice = (
-            "The results are partial (pages of the export are missing): they do not say whether "
-            "this record was applied. Give every page (reconciler reconcile SENT PAGE1 PAGE2 "
-            "...) and reconcile again; do not resubmit it meanwhile."
+    elif gathered.next_pages:
+        named = [p for p in gathered.next_pages if p]
+        _partial(
+            "a page given names a next page (@nextpageuri)"
+            + (f", page {', '.join(map(str, named))}," if named else "")
+            + " that was not given",
+            _PARTIAL_PAGES_ADVICE,
         )
-    elif gathered.total is not None and n_rows < gathered.total:
-        partial.append(f"the export counts {gathered.total:,} rows (@total) but holds {n_rows:,}")
-        advice = (
-            "The results are partial (the export holds fewer rows than it counts): they do not "
-            "say whether this record was applied. Export or fetch the results again, every "
-            "page, and reconcile again; do not resubmit it meanwhile."
+    if gathered.total is not None and n_rows < gathered.total and not missing_pages:
+        _partial(
+            f"the export counts {gathered.total:,} rows (@total) but holds {n_rows:,}"
+            + (
+                f" once the {_plural(gathered.repeated_rows, 'row')} given twice are counted once"
+                if gathered.repeated_rows
+                else ""
+            ),
+            _PARTIAL_ROWS_ADVICE,
         )
-    if error_shape and total_errors is not None and n_rows < total_errors and not partial:
-        if n_rows == 0 and batch is not None:
-            partial.append(
-                f"the submission has {total_errors:,} errors (TotalErrors) but no error details "
-                "were given"
+    elif gathered.total is not None and n_rows > gathered.total:
+        _partial(
+            f"the results hold {n_rows:,} rows but the export counts {gathered.total:,} (@total): "
+            "more rows than it counts is not one export's, and proves nothing",
+            _COUNTS_ADVICE,
+        )
+    if records_differ and total_records is not None:
+        _partial(
+            f"impact.com counted {total_records:,} records but the sent file holds "
+            f"{sent.records:,}: the results may be for another version of the file",
+            _OTHER_FILE_ADVICE,
+        )
+    for why in (records_why, errors_why):
+        if why:
+            _partial(why, _COUNTS_ADVICE)
+    proof = ""
+    if error_shape and total_errors is not None:
+        n_records = _error_records(rows, errors)
+        several = f" on {_plural(n_records, 'record')}" if n_records != n_errors else ""
+        if n_errors < total_errors:
+            if not gathered.has_results:
+                _partial(
+                    f"the submission has {_plural(total_errors, 'error')} (TotalErrors) but no "
+                    "error details were given",
+                    _NO_DETAILS_ADVICE,
+                )
+            else:
+                _partial(
+                    f"impact.com counts {_plural(total_errors, 'error')} (TotalErrors) but the "
+                    f"results hold {n_errors:,}: an Error Type filter or a missing page",
+                    _FILTERED_ADVICE,
+                )
+        elif n_records == total_errors:
+            proof = f"{_plural(n_errors, 'error row')}{several}, as TotalErrors says" + (
+                " (a record can have several)" if several else ""
             )
-            advice = (
-                "impact.com reported errors for this submission but their details were not "
-                "given: pass the error details (every page) beside the submission's status and "
-                "reconcile again; do not resubmit this record meanwhile."
+        elif n_errors > total_errors:
+            _partial(
+                f"the results hold {_plural(n_errors, 'error row')}{several} but TotalErrors is "
+                f"{total_errors:,}: more errors than the submission counts (a file given twice, "
+                "or another submission's results) prove nothing",
+                _COUNTS_ADVICE,
             )
         else:
-            partial.append(
-                f"impact.com counts {total_errors:,} errors (TotalErrors) but the results hold "
-                f"{n_rows:,}: an Error Type filter or a missing page"
+            _partial(
+                f"{_plural(n_errors, 'error row')}{several} for TotalErrors {total_errors:,}: "
+                "counted as errors every error is here, but counted as records with errors "
+                f'(impact.com\'s "Record errors") {total_errors - n_records:,} '
+                f"{'is' if total_errors - n_records == 1 else 'are'} missing; the two readings "
+                "disagree, so the results are not proven complete",
+                _FILTERED_ADVICE,
             )
-            advice = (
-                "The results are partial (fewer errors than TotalErrors): they do not say "
-                "whether this record was applied. On View Errors, remove the Error Type filter "
-                "and export every error (or fetch them again), then reconcile again; do not "
-                "resubmit this record meanwhile."
-            )
+    if not gathered.has_results and total_errors is None and not partial:
+        _partial(
+            "no error list was given and the submission gives no usable TotalErrors"
+            + (f" ({errors_why})" if errors_why else "")
+            + ": nothing says which records were applied",
+            _NO_EVIDENCE_ADVICE,
+        )
 
-    if total_records == 0:
+    reported_records = total_records
+    if total_records == 0 and not complete:
+        # A batch not yet finished has not counted its records: 0 is no diagnosis yet.
+        reported_records = None
+        notes.append(
+            "impact.com reports TotalRecords 0 so far: the submission has not finished, so "
+            "this is not yet a count of the records read"
+        )
+    unknown_advice = advice[0] if advice else ""
+    if not complete:
+        n_waiting = int(waiting_rows.sum())
+        if pending:
+            shown = " / ".join(sorted(pending))
+            detail = f"the submission is {shown}, not Complete: results are not final"
+        elif undated:
+            detail = "the submission has no CompletionDate yet: results are not final"
+        elif row_pending:
+            detail = (
+                f"{_plural(n_waiting, 'result row')} "
+                f"{'says its record is' if n_waiting == 1 else 'say their record is'} not "
+                f"processed yet ({', '.join(sorted(row_pending))}): results are not final"
+            )
+        else:
+            detail = (
+                f"{_plural(n_waiting, 'result row')} {'has' if n_waiting == 1 else 'have'} no "
+                "CompletionDate yet: results are not final"
+            )
+        state, unlisted = Completeness.NOT_FINAL, Outcome.PENDING
+    elif total_records == 0:
         causes = zero_record_causes(sent)
         detail = "impact.com counted 0 records: nothing in the file was read or applied" + (
             " (" + "; ".join(causes) + ")" if causes else ""
         )
         state, unlisted = Completeness.ZERO_RECORDS, Outcome.REJECTED
-    elif not complete:
-        detail = (
-            f"the submission is {' / '.join(pending)}, not Complete: results are not final"
-            if pending
-            else "the submission has no CompletionDate yet: results are not final"
-        )
-        state, unlisted = Completeness.NOT_FINAL, Outcome.PENDING
+        unknown_advice = zero_record_advice(sent)
     elif partial:
         detail = "; ".join(partial)
         state, unlisted = Completeness.PARTIAL, Outcome.UNKNOWN
     elif listing:
         detail = (
-            f"the results list every record ({n_rows:,} rows); a record absent from them is missing"
+            f"the results list every record ({_plural(n_rows, 'row')}); a record absent from "
+            "them is missing"
         )
         state, unlisted = Completeness.COMPLETE, Outcome.MISSING
-    elif error_shape and total_errors is not None:
-        detail = (
-            f"{n_rows:,} error row{'' if n_rows == 1 else 's'}, as TotalErrors says"
-            if n_rows == total_errors
-            else f"{n_rows:,} error row{'' if n_rows == 1 else 's'} for TotalErrors "
-            f"{total_errors:,} (a record can have several)"
-        )
+    elif proof:
+        detail = proof
         state, unlisted = Completeness.COMPLETE, Outcome.ACCEPTED
-    elif gathered.total is not None and n_rows >= gathered.total:
+    elif gathered.total is not None and n_rows == gathered.total:
         detail = f"every page of the export is here ({n_rows:,} rows, as @total says)"
         state, unlisted = Completeness.COMPLETE, Outcome.ACCEPTED
     else:
@@ -513,23 +912,60 @@ def assess(
         state = Completeness.PRESUMED
         unlisted = Outcome.UNKNOWN if require_complete else Outcome.ACCEPTED
         if require_complete:
-            advice = (
+            unknown_advice = (
                 "Nothing proves the results complete, and --require-complete asks for proof: "
                 "give the submission's FtpSubmission (its TotalErrors) or every page of the "
                 "error details, and reconcile again."
             )
     return SubmissionState(
-        status=", ".join(pending or sorted(statuses)),
+        status=", ".join(sorted(pending) or sorted(row_pending))
+        or ("no CompletionDate yet" if not complete else ", ".join(sorted(statuses))),
         complete=complete,
-        total_records=total_records,
+        total_records=reported_records,
         total_errors=total_errors,
         lists_every_record=listing,
         batch_ids=tuple(sorted(batches)),
         completeness=state,
         completeness_detail=detail,
         unlisted=unlisted,
-        unknown_advice=advice,
+        unknown_advice=unknown_advice,
         file_name=batch.file_name if batch is not None else "",
         notes=tuple(notes),
-        records_differ=total_records is not None and total_records not in (0, sent.records),
+        records_differ=records_differ,
+    )
+
+
+def settle(submission: SubmissionState, ties: pd.DataFrame) -> SubmissionState:
+    """The completeness state once the results are tied (``match``'s result rows).
+
+    Counts prove the results whole only for the errors that tied: an error counted in
+    TotalErrors (or @total) but tied to no record belongs to some record nobody can name, so
+    no record without a listed error is accepted on those counts. (An error whose key fits
+    several records is accounted for: one of them has it.)"""
+    if submission.completeness is not Completeness.COMPLETE:
+        return submission
+    if submission.unlisted is not Outcome.ACCEPTED or not len(ties):
+        return submission
+    untied = (ties["s_idx"].to_numpy(dtype=np.int64) < 0) & (
+        ties["codes"].to_numpy(dtype=object) != ""
+    )
+    if "reason" in ties.columns:
+        untied &= ties["reason"].to_numpy(dtype=object) != "ambiguous_key"
+    n = int(untied.sum())
+    if not n:
+        return submission
+    return replace(
+        submission,
+        completeness=Completeness.PARTIAL,
+        completeness_detail=(
+            f"{submission.completeness_detail}, but {_plural(n, 'error')} "
+            f"{'is' if n == 1 else 'are'} tied to no record (unmatched_results.csv): the counts "
+            "prove nothing for the records without a listed error"
+        ),
+        unlisted=Outcome.UNKNOWN,
+        unknown_advice=(
+            "An error the submission counts is tied to no record, and may be this one's: check "
+            "the unmatched results (unmatched_results.csv) against the sent file before "
+            "resubmitting anything, then reconcile again."
+        ),
     )

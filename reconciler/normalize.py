@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from .catalogue import Catalogue, is_success_word
 from .detect import ResultSchema, ResultShape, SentSchema
 from .model import IntArray, Table
-from .templates import RECORD_FAILURE_VALUES, RECORD_SUCCESS_VALUES, SUBMISSION_DONE_VALUES
+from .statuswords import StatusKind, status_kind
 
 ID_FIELDS: tuple[str, ...] = ("action_id", "oid", "action_tracker_id", "campaign_id")
 UNSPECIFIED_CODE = "UNSPECIFIED_ERROR"
@@ -223,20 +223,26 @@ def _from_payload(payload: pd.Series, names: tuple[str, ...]) -> pd.Series:
     return found.fillna("").map(unquote_plus).astype("str")
 
 
+def _kinds(table: Table, label: str | None) -> npt.NDArray[np.object_]:
+    """Per row: the ``StatusKind`` of its cell in column ``label`` (BLANK when no column).
+    Each distinct cell is read once."""
+    n = table.records
+    if label is None or not n:
+        return np.full(n, StatusKind.BLANK, dtype=object)
+    ids, uniques = pd.factorize(table.frame[label].astype("str"))
+    kinds = np.array([status_kind(u) for u in uniques] + [StatusKind.BLANK], dtype=object)
+    return np.asarray(kinds[ids], dtype=object)
+
+
 def row_final(table: Table, schema: ResultSchema) -> npt.NDArray[np.bool_]:
-    """Per result row: whether what it reports is final. A row whose own submission status is
-    Queued or In Progress, or whose CompletionDate column is empty, is not (an API submission
-    record carries both for itself; an export repeats the batch's on every row)."""
+    """Per result row: whether what it reports is final. A row whose own status (submission or
+    record) is Queued, In Progress, Pending, Processing (any spelling), or whose CompletionDate
+    column is empty, is not (an API submission record carries both for itself; an export
+    repeats the batch's on every row)."""
     n = table.records
     final = np.ones(n, dtype=bool)
-    status_label = schema.column("submission_status")
-    if status_label is not None and n:
-        words = table.frame[status_label].astype("str").str.strip().str.lower()
-        ids, uniques = pd.factorize(words)
-        done = np.array(
-            [not u or str(u) in SUBMISSION_DONE_VALUES for u in uniques] + [True], dtype=bool
-        )
-        final &= done[ids]
+    for name in ("submission_status", "record_status"):
+        final &= _kinds(table, schema.column(name)) != StatusKind.WAITING
     date_label = schema.column("completion_date")
     if date_label is not None and n:
         final &= (table.frame[date_label].astype("str").str.strip() != "").to_numpy(dtype=bool)
@@ -245,7 +251,9 @@ def row_final(table: Table, schema: ResultSchema) -> npt.NDArray[np.bool_]:
 
 def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.DataFrame:
     """One row per result row: line, identifier keys, codes (``;``-joined), what the row says
-    of its record (``said``: 1 success, 2 failure, 0 neither) and whether it is ``final``."""
+    of its record (``said``: 1 success, 2 failure, 0 neither), whether it is ``final``, and
+    whether it is ``unread``: a row without an error that says nothing readable of its record
+    (a blank or unfamiliar status word; never taken as success)."""
     frame = table.frame
     n = len(frame)
     out = pd.DataFrame(index=pd.RangeIndex(n))
@@ -277,28 +285,42 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
     codes = split[code_ids]  # a missing cell (-1) takes the trailing ""
     success_words = np.array([is_success_word(str(u)) for u in uniques] + [False])[code_ids]
 
+    # What the row's own words say: its record status, else its submission's status (an API
+    # submission record's Status is its own: Complete, Failed, In Progress).
+    record = _kinds(table, schema.column("record_status"))
+    submission = _kinds(table, schema.column("submission_status"))
+    has_record_col = schema.column("record_status") is not None
     # Per row: 1 the row says it succeeded, 2 it says it failed, 0 it says neither.
-    status_ids, status_uniques = pd.factorize(
-        _text(frame, schema.column("record_status")).str.strip().str.lower()
-    )
-    said = [
-        1 if str(u) in RECORD_SUCCESS_VALUES else 2 if str(u) in RECORD_FAILURE_VALUES else 0
-        for u in status_uniques
-    ]
-    status = np.array([*said, 0], dtype=np.int8)[status_ids]
+    status = np.zeros(n, dtype=np.int8)
+    status[(record == StatusKind.SUCCESS) | (submission == StatusKind.SUCCESS)] = 1
     status[(status == 0) & success_words] = 1
+    failed = (record == StatusKind.FAILURE) | (submission == StatusKind.FAILURE)
+    status[failed] = 2
+    error_type = _text(frame, schema.column("error_type")).set_axis(out.index)
+    typed = (error_type.str.strip() != "").to_numpy(dtype=bool)
     no_code = codes == ""
+    final = row_final(table, schema)
     if schema.shape in (ResultShape.ERROR_LIST, ResultShape.FTP_ERROR_DETAILS):
         # Every row of an error list is an error, even when its code cell is empty.
         missing_code = no_code & (status != 1)
+        unread = np.zeros(n, dtype=bool)
     else:
-        # Rows of other shapes report success unless they carry a code or say they failed.
-        missing_code = no_code & (status == 2)
+        # Other shapes list successes too, but only an explicit word is one: a success word,
+        # or a submission record that finished (Complete) without an error. A failure word
+        # or an error type (``ErrorType`` Validation with no ``ErrorReason``) is a failure.
+        missing_code = no_code & ((status == 2) | (typed & (status != 1)))
+        finished = (submission == StatusKind.DONE) & (not has_record_col)
+        said_ok = (status == 1) | finished
+        status[no_code & ~missing_code & finished & (status == 0)] = 1
+        # Neither: a blank or unfamiliar word. Not final either, so never accepted.
+        unread = no_code & ~missing_code & ~said_ok & final
+        final = final & ~unread
     codes[missing_code] = UNSPECIFIED_CODE
     out["codes"] = pd.Series(codes, index=out.index, dtype=object)
     out["said"] = status
-    out["final"] = row_final(table, schema)
-    out["error_type"] = _text(frame, schema.column("error_type")).set_axis(out.index)
+    out["final"] = final
+    out["unread"] = unread
+    out["error_type"] = error_type
     return out
 
 

@@ -164,13 +164,30 @@ def _find_json_records(document: object, depth: int) -> _Found | None:
     return None
 
 
+def _is_record(value: object) -> bool:
+    return isinstance(value, dict) and any(not isinstance(v, dict | list) for v in value.values())
+
+
 def _single_object(document: object, depth: int) -> _Found | None:
     """A JSON object that is one record itself (an ``FtpSubmission`` or an ``APISubmission``
     fetched by its BatchId), perhaps inside a one-key wrapper; None when it holds no field."""
     if not isinstance(document, dict) or depth > 3:
         return None
-    if {key.casefold() for key in document} & _RECORD_KEYS_FOLDED:
-        return None  # {"ErrorDetail": "x"}: a list of records was meant, and is not there
+    folded = {key.casefold(): key for key in document}
+    held = [folded[k] for k in folded.keys() & _RECORD_KEYS_FOLDED]
+    if held:
+        # {"APISubmission": {...}}: the one record of a list key (an APISubmission fetched by
+        # its BatchId), with the fields around it. {"ErrorDetail": "x"}: a list of records was
+        # meant, and is not there.
+        value = document[held[0]]
+        if len(held) == 1 and _is_record(value):
+            meta = {
+                key: _json_text(item)
+                for key, item in document.items()
+                if not isinstance(item, dict | list)
+            }
+            return [value], meta, held[0]
+        return None
     if any(not isinstance(value, dict | list) for value in document.values()):
         return [document], {}, "@object"
     if len(document) == 1:
