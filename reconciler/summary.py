@@ -18,7 +18,7 @@ import pandas as pd
 from . import __version__
 from .classify import COMPLETENESS_LABELS, Completeness, SubmissionState
 from .confirm import CONFIRMATIONS, Confirmed
-from .detect import SHAPE_TITLES, ResultSchema, ResultShape, SentSchema
+from .detect import SHAPE_TITLES, ItemColumn, ResultSchema, ResultShape, SentSchema
 from .fixes import amount_numbers
 from .gather import Gathered
 from .match import Ties
@@ -318,8 +318,20 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
     frame = sent.frame
     amount_col = schema.column("amount")
     item_cols = list(schema.item_columns("item_amount"))
+    items = list(schema.items)
     if amount_col is None and not item_cols:
-        return MoneyFigures()
+        # One item per row, its money in a bare ItemPrice (unit price, times the row's
+        # Quantity) or ItemSubtotal (the line's total) column.
+        bare = {header_key(str(c)): str(c) for c in reversed(list(frame.columns))}
+        money = bare.get("itemprice") or bare.get("itemsubtotal")
+        if money is None:
+            return MoneyFigures()
+        item_cols = [money]
+        quantity = schema.item_columns("quantity")
+        qty_col = quantity[0] if quantity else bare.get("quantity") or bare.get("itemquantity")
+        items = [ItemColumn(1, "item_amount", money)]
+        if qty_col is not None:
+            items.append(ItemColumn(1, "quantity", qty_col))
     rejected = records["Outcome"].isin([Outcome.REJECTED, Outcome.MISSING]).to_numpy(dtype=bool)
     rejected = rejected & ~has_code(records["ErrorCodes"], "NO_CHANGE")
     shown_not_applied = shown_applied = np.zeros(len(records), dtype=bool)
@@ -337,9 +349,9 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
         unreadable[where] = np.isnan(amt[where]) & (frame[amount_col].iloc[where] != "").to_numpy()
         label = amount_col
     else:
-        quantities = {i.index: i.column for i in schema.items if i.field == "quantity"}
+        quantities = {i.index: i.column for i in items if i.field == "quantity"}
         parts: list[str] = []
-        for item in sorted(schema.items, key=lambda i: i.index):
+        for item in sorted(items, key=lambda i: i.index):
             if item.field != "item_amount":
                 continue
             values = amount_numbers(frame[item.column].astype("str").iloc[where])

@@ -618,16 +618,25 @@ class _Builder:
                 f"confirmed on the platform{review}."
             )
         if s.rejected:
-            detail = []
-            if s.auto_fixed:
-                detail.append(f"{count(s.auto_fixed)} fixed automatically")
-            person = s.needs_attention_records - (
-                s.confirmation.accepted_for_review if s.confirmation is not None else 0
+            # The rejected records only, by what happens to them next: the parts add up to
+            # the rejected count (ambiguous, missing, pending and unknown records are said
+            # below, on their own).
+            rejected = self._rejected_by_resolution()
+            groups = (
+                ("fixed automatically", ("auto_fixed",)),
+                ("need a person", ("fix_manually", "contact_support", "review")),
+                ("can no longer be changed", ("no_action",)),
+                ("wait for the submission to finish", ("wait",)),
+                ("need the complete results", ("recheck",)),
             )
-            if person:
-                detail.append(f"{count(person)} need a person")
-            if by_res.get("no_action"):
-                detail.append(f"{count(by_res['no_action'])} can no longer be changed")
+            detail = []
+            for words, names in groups:
+                n = sum(rejected.pop(name, 0) for name in names)
+                if n:
+                    detail.append(f"{count(n)} {words}")
+            rest = sum(rejected.values())
+            if rest:
+                detail.append(f"{count(rest)} other")
             parts.append(
                 f"{count(s.rejected)} were rejected"
                 + (": " + ", ".join(detail) if detail else "")
@@ -656,6 +665,13 @@ class _Builder:
             or s.unknown
         )
         return " ".join(parts), ("warn" if attention else "ok")
+
+    def _rejected_by_resolution(self) -> dict[str, int]:
+        """How many rejected records each resolution has."""
+        verdict = self.run.verdict
+        rejected = (verdict["Outcome"] == "rejected").to_numpy(dtype=bool)
+        counts = verdict["Resolution"][rejected].value_counts()
+        return {str(k): int(v) for k, v in counts.items() if int(v)}
 
     def money(self) -> Money:
         s = self.s
