@@ -805,7 +805,7 @@ def assess(
             f"{sent.records:,}: the results may be for another version of the file",
             _OTHER_FILE_ADVICE,
         )
-    for why in (records_why, errors_why):
+    for why in (records_why, errors_why if gathered.has_results else ""):
         if why:
             _partial(why, _COUNTS_ADVICE)
     proof = ""
@@ -845,7 +845,7 @@ def assess(
                 "disagree, so the results are not proven complete",
                 _FILTERED_ADVICE,
             )
-    if not gathered.has_results and total_errors is None and not partial:
+    if not gathered.has_results and total_errors is None:
         _partial(
             "no error list was given and the submission gives no usable TotalErrors"
             + (f" ({errors_why})" if errors_why else "")
