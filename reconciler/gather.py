@@ -677,10 +677,12 @@ def assess(
         statuses.add(meta_status)
         if status_kind(meta_status) is StatusKind.WAITING:
             pending.add(meta_status)
-    if batch is not None and batch.status:
-        statuses.add(batch.status)
+    if batch is not None:
+        # Only a batch that says Complete has finished (a blank Status says nothing).
+        if batch.status:
+            statuses.add(batch.status)
         if status_kind(batch.status) is not StatusKind.DONE:
-            pending.add(batch.status)
+            pending.add(batch.status or "without a Status")
     undated = (batch is not None and not batch.completion_date) or (
         "CompletionDate" in results.meta and not results.meta["CompletionDate"].strip()
     )
@@ -708,13 +710,28 @@ def assess(
     def _count(name: str, meta_key: str) -> tuple[int | None, str]:
         """The count, and why a count that was given cannot be used ("" when none was)."""
         shown = "TotalRecords" if name == "total_records" else "TotalErrors"
-        if batch is not None:
-            raw = batch.counts_raw[0 if name == "total_records" else 1]
-            value, why = read_count(raw)
-            if value is not None or why:
-                return value, f"{shown} {why}" if why else ""
+        given, given_why = read_count(
+            batch.counts_raw[0 if name == "total_records" else 1] if batch is not None else ""
+        )
+        if given_why:
+            return None, f"{shown} {given_why}"
+        value, why = _results_count(name, meta_key, shown)
+        if given is not None and value is not None and value != given:
+            return None, (
+                f"{shown} is {given:,} in the submission's status but {value:,} in the results: "
+                "they are not of one submission"
+            )
+        if given is not None:
+            return given, ""
+        return value, why
+
+    def _results_count(name: str, meta_key: str, shown: str) -> tuple[int | None, str]:
         raw = results.meta.get(meta_key, "")
         col = schema.column(name)
+        if not raw.strip() and col is not None and not results.records:
+            # An export that carries its count on every row, with no row: the count is there
+            # but cannot be read (a filter that matched nothing), which is not "no count".
+            return None, f"{shown} cannot be read: the results carry it on each row and hold none"
         if not raw.strip() and col is not None and results.records:
             values = {v.strip() for v in results.frame[col].unique() if str(v).strip()}
             read = {read_count(v)[0] for v in values}

@@ -308,8 +308,10 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
         # Other shapes list successes too, but only an explicit word is one: a success word,
         # or a submission record that finished (Complete) without an error. A failure word
         # or an error type (``ErrorType`` Validation with no ``ErrorReason``) is a failure.
-        missing_code = no_code & ((status == 2) | (typed & (status != 1)))
-        finished = (submission == StatusKind.DONE) & (not has_record_col)
+        missing_code = no_code & ((status == 2) | typed)
+        status[typed & (status == 1)] = 2  # an error type outweighs a success word
+        own = record if has_record_col else submission
+        finished = own == StatusKind.DONE
         said_ok = (status == 1) | finished
         status[no_code & ~missing_code & finished & (status == 0)] = 1
         # Neither: a blank or unfamiliar word. Not final either, so never accepted.
