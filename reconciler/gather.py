@@ -76,6 +76,9 @@ class Gathered:
     repeated_rows: int = 0  # result rows another file given had already: counted once
     next_pages: tuple[int, ...] = ()  # pages a page given names as next, not given (0: unnumbered)
     has_results: bool = True  # a file of result records was given (not only a batch's status)
+    # Results files that carry their count (TotalErrors) on each row but hold no row: their
+    # count cannot be read, and an empty file says nothing of the others' batch.
+    countless: tuple[Path, ...] = ()
 
     @property
     def file_names(self) -> list[str]:
@@ -370,6 +373,12 @@ def gather(tables: Sequence[Table], sent: Table) -> Gathered:
         repeated_rows=repeated,
         next_pages=next_pages,
         has_results=bool(kept),
+        countless=tuple(
+            t.path
+            for t in kept
+            if not t.records
+            and {header_key(c) for c in t.frame.columns} & {"totalerrors", "totalrecords"}
+        ),
     )
 
 
@@ -728,10 +737,6 @@ def assess(
     def _results_count(name: str, meta_key: str, shown: str) -> tuple[int | None, str]:
         raw = results.meta.get(meta_key, "")
         col = schema.column(name)
-        if not raw.strip() and col is not None and not results.records:
-            # An export that carries its count on every row, with no row: the count is there
-            # but cannot be read (a filter that matched nothing), which is not "no count".
-            return None, f"{shown} cannot be read: the results carry it on each row and hold none"
         if not raw.strip() and col is not None and results.records:
             values = {v.strip() for v in results.frame[col].unique() if str(v).strip()}
             read = {read_count(v)[0] for v in values}
@@ -821,6 +826,14 @@ def assess(
             f"impact.com counted {total_records:,} records but the sent file holds "
             f"{sent.records:,}: the results may be for another version of the file",
             _OTHER_FILE_ADVICE,
+        )
+    for path in gathered.countless:
+        # An export that carries its count on every row, with no row: the count is there but
+        # cannot be read (a filter that matched nothing), which is not "no count".
+        _partial(
+            f"{path.name} carries TotalErrors on each row but holds no row: its count cannot "
+            "be read",
+            _COUNTS_ADVICE,
         )
     for why in (records_why, errors_why if gathered.has_results else ""):
         if why:
