@@ -104,6 +104,12 @@ UNKNOWN_ADVICE = (
     "The results do not say whether this record was applied: get the complete results of the "
     "submission and reconcile again. Do not resubmit it meanwhile."
 )
+UNSAID_ADVICE = (
+    "Its result gives a status that says neither that it was applied nor why it failed "
+    "(e.g. Skipped, or blank): check the record on the platform, or fetch the results again "
+    "once the submission has settled."
+)
+
 CONTESTED_ADVICE = (
     "A result points at this record's line, but its identifiers are not this record's and "
     "name no other record of the file (see unmatched_results.csv): that error may be this "
@@ -280,6 +286,7 @@ def classify_records(
     # error that is not final yet makes it pending.
     said_ok = np.zeros(n_records, dtype=bool)
     waiting = np.zeros(n_records, dtype=bool)
+    unsaid = np.zeros(n_records, dtype=bool)
     if len(s):
         no_code = np.asarray(tied_codes == "", dtype=bool)
         final = (
@@ -287,13 +294,23 @@ def classify_records(
             if "final" in res.columns
             else np.ones(len(s), dtype=bool)
         )
+        unread = (
+            res["unread"].to_numpy(dtype=bool)[tied_at]
+            if "unread" in res.columns
+            else np.zeros(len(s), dtype=bool)
+        )
         said_ok[s[no_code & final]] = True
-        waiting[s[no_code & ~final]] = True
+        waiting[s[no_code & ~final & ~unread]] = True
+        # A result of its own that says neither success nor an error (a status word such as
+        # Skipped, or blank): no verdict from it.
+        unsaid[s[no_code & unread]] = True
     doubtful = np.zeros(n_records, dtype=bool)
     doubtful[np.asarray(ties.doubtful, dtype=np.int64)] = True
     contested = np.zeros(n_records, dtype=bool)
     contested[np.asarray(ties.contested, dtype=np.int64)] = True
     doubtful |= contested
+    unsaid &= ~said_ok & ~waiting
+    doubtful |= unsaid
     unlisted = _OUTCOME_KIND[submission.unlisted]
     kind = np.select(
         [has_codes, said_ok, waiting, ambiguous, doubtful],
@@ -313,6 +330,12 @@ def classify_records(
         local, present = pd.factorize(set_of[where])
         chosen = [code_sets_list[int(i)] for i in present]
         verdicts = [_verdict(catalogue, u) for u in chosen]
+        if submission.total_records == 0 and submission.unknown_advice:
+            # 0 records read: the advice follows what in the sent file explains it.
+            verdicts = [
+                (v[0], submission.unknown_advice) if u == ZERO_RECORDS_CODE else v
+                for u, v in zip(chosen, verdicts, strict=True)
+            ]
         resolution[where] = np.array([RESOLUTION_CODE[v[0]] for v in verdicts], np.int8)[local]
         advice.set(where, local, [v[1] for v in verdicts])
         code_sets.set(where, local, chosen)
@@ -328,8 +351,9 @@ def classify_records(
     unknown = kind == _OUTCOME_KIND[Outcome.UNKNOWN]
     resolution[unknown] = RESOLUTION_CODE[Resolution.RECHECK]
     advice.fill(unknown & ~doubtful, submission.unknown_advice or UNKNOWN_ADVICE)
-    advice.fill(unknown & doubtful & ~contested, DOUBTFUL_ADVICE)
+    advice.fill(unknown & doubtful & ~contested & ~unsaid, DOUBTFUL_ADVICE)
     advice.fill(unknown & contested, CONTESTED_ADVICE)
+    advice.fill(unknown & unsaid & ~contested, UNSAID_ADVICE)
     # An ambiguous result may also concern a record that is otherwise tied: a person must look
     # before anything is resubmitted (only a more final verdict stands).
     also = ambiguous & ~is_amb
@@ -353,7 +377,11 @@ def classify_records(
         if len(noted):
             tie_note.put(s[noted], notes[noted])
     tie_note.fill(
-        doubtful & ~contested & (kind == _OUTCOME_KIND[Outcome.UNKNOWN]),
+        unsaid & ~contested & (kind == _OUTCOME_KIND[Outcome.UNKNOWN]),
+        "its result gives a status that is neither success nor an error",
+    )
+    tie_note.fill(
+        doubtful & ~contested & ~unsaid & (kind == _OUTCOME_KIND[Outcome.UNKNOWN]),
         "a result names this record's line but no identifier confirms it",
     )
     tie_note.fill(

@@ -35,7 +35,7 @@ from .clock import clock
 from .confirm import apply_confirmation, confirmation_columns
 from .detect import ResultSchema, SentSchema, detect_results, detect_template, looks_like_results
 from .errors import InputError, ShapeError, UsageError
-from .gather import Gathered, assess, gather
+from .gather import Gathered, assess, gather, settle
 from .match import Ties, foreign_evidence, match_results
 from .model import (
     FixFiles,
@@ -389,6 +389,8 @@ def _stages(
         sent_raw=sent_raw,
         require_agreement=submission.records_differ,
     )
+    # Counts prove the results whole only for the errors that tied to a record.
+    submission = settle(submission, ties.results)
     foreign = foreign_evidence(ties, sent, sent_raw)
     if foreign:
         if not options.force:

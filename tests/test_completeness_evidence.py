@@ -251,7 +251,10 @@ def test_an_error_type_without_a_reason_is_a_rejection(tmp_path: Path) -> None:
     row = next(r for r in run.rows if r["ActionId"] == "1000.4636.250101")
     assert row["Outcome"] == "rejected"
     assert row["ErrorCodes"] == "UNSPECIFIED_ERROR"
-    assert row["Resolution"] == "review"
+    assert row["Resolution"] == "fix_manually"
+    assert "Look the record up on the platform" in row["Advice"]
+    resubmit = run.out / "resubmit.csv"
+    assert not resubmit.exists() or "1000.4636.250101" not in resubmit.read_text("utf-8")
 
 
 # --------------------------------------------------------------------------- 6. APISubmission
@@ -329,10 +332,6 @@ def test_total_records_unlike_the_sent_count_leaves_records_unknown(
 # --------------------------------------------------------------------------- 10. untied error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the pipeline to call gather.settle(submission, ties.results) after matching",
-)
 def test_an_error_tied_to_no_record_leaves_the_counts_unproven(tmp_path: Path) -> None:
     first = page(1)
     details = first["ErrorDetail"]
@@ -482,3 +481,33 @@ def test_money_at_stake_for_a_bare_item_price_or_subtotal(
     assert money["not_applied_total"] == total
     assert money["currency"] == "USD"
     assert f"not applied: {total} USD" in run.stdout
+
+
+def test_a_status_that_says_neither_success_nor_failure_is_unknown(tmp_path: Path) -> None:
+    sent = FIXTURES / "sent_with_status"
+    text = (sent / "results.csv").read_text("utf-8").splitlines()
+    header = text[0].split(",")
+    status = next(i for i, h in enumerate(header) if h.strip().lower() in {"status", "result"})
+    at = next(i for i, line in enumerate(text) if line.split(",")[status] == "Success")
+    row = text[at].split(",")
+    row[status] = "Skipped"
+    text[at] = ",".join(row)
+    results = write(tmp_path / "results.csv", "\n".join(text) + "\n")
+    run = reconcile(tmp_path, sent / "sent.csv", results)
+    skipped = [r for r in run.rows if r["TieNote"].startswith("its result gives a status")]
+    assert len(skipped) == 1
+    assert skipped[0]["Outcome"] == "unknown"
+    assert "neither that it was applied nor why it failed" in skipped[0]["Advice"]
+
+
+def test_records_of_a_file_read_as_zero_records_get_the_advice_of_its_cause(
+    tmp_path: Path,
+) -> None:
+    folder = FIXTURES / "zero_records"
+    run = reconcile(tmp_path, folder / "sent.txt", folder / "submission.json")
+    advice = {r["Advice"] for r in run.rows}
+    assert advice == {
+        "impact.com read none of the file's records: save it with a .csv (or .xml) extension; "
+        "save it with commas between the columns (CSV UTF-8 (Comma delimited)); then submit it "
+        "again."
+    }
