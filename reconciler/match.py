@@ -152,7 +152,7 @@ class Keys:
         return pc.utf8_trim_whitespace(pc.fill_null(taken.combine_chunks(), ""))
 
 
-_SPOILABLE = r"^\s*(?:[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,3}|[0-9]{15,}0)\s*$"
+_SPOILABLE = r"^\s*(?:[0-9](?:[.,][0-9]+)?[eE]\+?[0-9]{1,3}|[0-9]{15,}0(?:\.0+)?)\s*$"
 
 
 def _spoilable(raw: pd.Series) -> npt.NDArray[np.bool_]:
@@ -437,7 +437,8 @@ def choose_line_base(
         warning = ""
         # Against the evidence: another numbering fits the lines that tell numberings apart
         # better, and some of those lines contradict the requested one or fall on no record.
-        if scores[best][:2] > scores[mine][:2] and against[mine] > 0:
+        better = evidence[str(LINE_BASES[best])]["telling_agree"] > 0
+        if better and scores[best][:2] > scores[mine][:2] and against[mine] > 0:
             other = evidence[str(LINE_BASES[best])]
 
             def said(ev: Mapping[str, int]) -> str:
@@ -521,6 +522,68 @@ def _candidates(
     return cr, cs, compare(keys, cr, cs)
 
 
+def _other_records(
+    keys: Keys, n_sent: int, rows: IntArray, s_of: IntArray
+) -> dict[int, set[int]]:
+    """For result rows tied by line to ``s_of``: the other sent records their ActionId /
+    OrderId names, exactly (by the identifier levels, nothing contradicting) or as a
+    spreadsheet's form of the record's ID (scientific notation, digits rounded to zeros)."""
+    from .fixes import spoiled_form_of
+
+    found: dict[int, set[int]] = {}
+    if not len(rows):
+        return found
+    for _level, cols in _ID_LEVELS:
+        hit = _candidates(keys, n_sent, rows, cols)
+        if hit is None:
+            continue
+        cr, cs, ccmp = hit
+        keep = (ccmp.contradict == 0) & (cs != s_of[cr])
+        for r, s_idx in zip(cr[keep], cs[keep], strict=True):
+            found.setdefault(int(r), set()).add(int(s_idx))
+    for name in _NAMING:
+        spoil = keys.result_spoilable.get(name)
+        if spoil is None or name not in keys.sent_raw:
+            continue
+        maybe = rows[spoil[rows]]
+        if not len(maybe):
+            continue
+        sent_values = _trimmed(keys.sent_raw[name])
+        lengths = np.asarray(pc.utf8_length(sent_values).to_numpy(zero_copy_only=False))
+        for r in (int(x) for x in maybe):
+            said = str(keys.result_raw[name][r].as_py())
+            shape = _spoiled_shape(said)
+            if shape is None:
+                continue
+            length, prefix = shape
+            near = np.flatnonzero(
+                (lengths == length) & _np(pc.starts_with(sent_values, prefix))
+            )
+            for s_idx in near:
+                if int(s_idx) != int(s_of[r]) and spoiled_form_of(
+                    said, str(sent_values[int(s_idx)].as_py())
+                ):
+                    found.setdefault(r, set()).add(int(s_idx))
+    return found
+
+
+def _spoiled_shape(said: str) -> tuple[int, str] | None:
+    """The length and a leading-digits prefix every ID a spreadsheet could have made ``said``
+    of shares (None when ``said`` is no such form)."""
+    import re
+
+    text = said.strip().replace(",", ".")
+    sci = re.fullmatch(r"([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,3})", text)
+    if sci:
+        digits = sci.group(1) + (sci.group(2) or "")
+        # The last kept digit may have been rounded up.
+        return int(sci.group(3)) + 1, digits[: max(1, len(digits) - 1)]
+    plain = text.removesuffix(".0")
+    if plain.isascii() and plain.isdigit() and len(plain) > 15:
+        return len(plain), plain[:14]
+    return None
+
+
 def match_results(
     table: Table,
     results: pd.DataFrame,
@@ -602,52 +665,43 @@ def match_results(
                 f"line {line[r]} is not where a record starts (a blank line or a continuation)"
             )
 
-    # A line tie that no identifier backs, by a result carrying an ActionId or OrderId the
-    # record at its line does not hold: when that identifier names other records of the
-    # file, the result may speak of either (the platform may name the action a line's
-    # ActionId found, or the line may be wrong). Neither record gets a verdict from it.
+    # A line tie by a result carrying an ActionId or OrderId the record at its line does not
+    # hold: when that identifier (as written, or as a spreadsheet's form of it) names other
+    # records of the file, the result may speak of any of them (the platform may name the
+    # action a line's ActionId found, or the line may be wrong). None gets a verdict from it.
     amb_mask = np.zeros(m, dtype=bool)
-    unbacked = good[~agreed[good]]
-    naming = np.zeros(len(unbacked), dtype=bool)
+    lacking = np.zeros(len(good), dtype=bool)
     for c in _NAMING:
         if c in keys.carried:
-            naming |= keys.results[c][unbacked] >= 0
-    unbacked = unbacked[naming]
-    for _level, cols in _ID_LEVELS:
-        if len(unbacked) == 0:
-            break
-        found_at = _candidates(keys, len(sent), unbacked, cols)
-        if found_at is None:
-            continue
-        cr, cs, ccmp = found_at
-        keep = (ccmp.contradict == 0) & (cs != s_of[cr])
-        if not keep.any():
-            continue
-        others = pd.DataFrame({"_r": cr[keep], "_s": cs[keep]}).groupby("_r")["_s"]
-        for r, group in others:
-            ri = int(str(r))
-            at_line = int(s_of[ri])
-            linked = sorted({at_line, *(int(v) for v in group)})
-            amb_mask[ri] = True
-            candidates[ri] = " ".join(str(v) for v in linked)
-            key_text = ", ".join(f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[ri]!r}" for c in cols)
-            elsewhere = [int(table.lines[v]) for v in linked if v != at_line]
-            many = len(elsewhere) > 1
-            reason[ri] = Unmatched.AMBIGUOUS_KEY
-            detail[ri] = (
-                f"line {line[ri]} ({choice.base} numbering) holds a record without the "
-                f"result's {key_text}, which names the record{'s' if many else ''} at "
-                f"line{'s' if many else ''} "
-                + ", ".join(str(v) for v in elsewhere[:5])
-                + (", ..." if len(elsewhere) > 5 else "")
-                + " of the sent file: the result may speak of "
-                + ("any of them" if many else "either")
-                + "; tie it by hand"
-            )
-            s_of[ri] = -1
-            tied_by[ri] = str(TiedBy.NONE)
-            note[ri] = ""
-        unbacked = unbacked[~amb_mask[unbacked]]
+            lacking |= (keys.results[c][good] >= 0) & (keys.sent[c][s_of[good]] == EMPTY)
+    others = _other_records(keys, len(sent), good[lacking], s_of)
+    for ri, named in sorted(others.items()):
+        at_line = int(s_of[ri])
+        linked = sorted({at_line, *named})
+        amb_mask[ri] = True
+        candidates[ri] = " ".join(str(v) for v in linked)
+        key_text = ", ".join(
+            f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[ri]!r}"
+            for c in _NAMING
+            if results[c].iat[ri]
+        )
+        elsewhere = [int(table.lines[v]) for v in linked if v != at_line]
+        many = len(elsewhere) > 1
+        reason[ri] = Unmatched.AMBIGUOUS_KEY
+        detail[ri] = (
+            f"line {line[ri]} ({choice.base} numbering) holds a record without the "
+            f"result's {key_text}, which names the record{'s' if many else ''} at "
+            f"line{'s' if many else ''} "
+            + ", ".join(str(v) for v in elsewhere[:5])
+            + (", ..." if len(elsewhere) > 5 else "")
+            + " of the sent file: the result may speak of "
+            + ("any of them" if many else "either")
+            + "; tie it by hand"
+        )
+        s_of[ri] = -1
+        tied_by[ri] = str(TiedBy.NONE)
+        note[ri] = ""
+        agreed[ri] = False
 
     pending = np.flatnonzero((s_of < 0) & ~amb_mask)
     for level, cols in _ID_LEVELS:
@@ -743,8 +797,34 @@ def match_results(
     # so does one a result's line points at when the result's identifiers contradict it and
     # name no other record: that error may be this record's, with a mistyped identifier.
     doubtful = np.unique(blind_s[s_of[blind_r] < 0])
-    contested = np.unique(bad_s[(s_of[bad_r] < 0) & ~amb_mask[bad_r]]).astype(np.int64)
+    contested = np.unique(bad_s[~amb_mask[bad_r]]).astype(np.int64)
     return Ties(results=out, line_base=choice, doubtful=doubtful, contested=contested)
+
+
+def _blind_foreign(
+    res: pd.DataFrame, tied: npt.NDArray[np.bool_], sent_raw: Mapping[str, pd.Series]
+) -> npt.NDArray[np.bool_]:
+    """Result rows tied by their line alone (no identifier agreeing) whose ActionId or OrderId
+    no record of the file holds."""
+    from .normalize import id_key_arrow
+
+    out = np.zeros(len(res), dtype=bool)
+    blind = tied & ~res["agreed"].to_numpy(dtype=bool)
+    if not blind.any():
+        return out
+    for name in _NAMING:
+        values = res[name].to_numpy(dtype=object)
+        rows = np.flatnonzero(blind & (values != ""))
+        if not len(rows):
+            continue
+        if name not in sent_raw:
+            out[rows] = True
+            continue
+        s_keys = pc.unique(id_key_arrow(arrow_strings(sent_raw[name])))
+        said = pa.array([str(v) for v in values[rows]], type=pa.large_string())
+        present = _np(pc.is_in(said, value_set=pc.cast(s_keys, pa.large_string())))
+        out[rows[~present]] = True
+    return out
 
 
 def foreign_evidence(ties: Ties, sent: Table, sent_raw: Mapping[str, pd.Series]) -> str:
@@ -754,13 +834,11 @@ def foreign_evidence(ties: Ties, sent: Table, sent_raw: Mapping[str, pd.Series])
     the evidence, e.g. "0 of 16 results name an ActionId of this file (the results have
     'M1000.4636.2001', ...; the file has ...)".
 
-    A ``--line-base`` the evidence contradicts is not taken for foreign results: the
-    numbering is what is in question, and the run warns about it instead."""
+    Results tied by their identifiers count as tied whatever their lines say (a forced
+    ``--line-base`` against the evidence is warned about, not taken for foreign results)."""
     res = ties.results
     m = len(res)
     if m == 0:
-        return ""
-    if ties.line_base.warning:
         return ""
     reason = res["reason"].to_numpy(dtype=object)
     untied = res["s_idx"].to_numpy() < 0
@@ -782,6 +860,11 @@ def foreign_evidence(ties: Ties, sent: Table, sent_raw: Mapping[str, pd.Series])
             ],
         )
     )
+    # Tied by their line alone, by an ActionId or OrderId that no record of the file holds
+    # (their line's record has none): such a result names nothing of this file either.
+    blind = _blind_foreign(res, ~untied, sent_raw)
+    tied &= ~blind
+    contradicted |= blind
     n_carry = int(carrying.sum())
     n_contra = int((carrying & contradicted).sum())
     if tied.any() and not (n_carry and 2 * n_contra > n_carry):

@@ -171,10 +171,12 @@ def test_a_forced_line_base_is_warned_not_refused_when_identifiers_tie_the_resul
     )
     assert code == 1
     assert "reconciler: warning: --line-base physical is contradicted by the results" in stderr
-    assert "20 records sent: 13 accepted (65.0%), 7 rejected" in stdout
+    # Each result names its record by OrderId + tracker; the records at the lines physical
+    # numbering gives them are not called accepted on them (verdicts follow physical as asked).
+    assert "20 records sent: 9 accepted (45.0%), 7 rejected, 4 unknown" in stdout
     assert "7 of 7 results tied" in stdout
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    assert summary["unknown"] == 0
+    assert summary["unknown"] == 4
     assert summary["line_base_warning"].startswith("--line-base physical is contradicted")
 
 
@@ -307,3 +309,118 @@ def test_results_excel_saved_with_16_digit_oids_tie_by_line_and_say_so(tmp_path:
         "spreadsheet's form of '00012391'"
     )
     assert rows["2"]["Outcome"] == "accepted"
+
+
+def test_another_files_oids_on_actionid_rows_are_refused_even_under_a_forced_line_base(
+    tmp_path: Path,
+) -> None:
+    # Lines 2, 4 and 7 of the file: an Oid row and two ActionId-only rows. None of the
+    # results' Oids is in the file: they tie by line to nothing of this file.
+    results = _results(
+        tmp_path,
+        "2,T99000000001,16027,Validation,ALREADY_LOCKED",
+        "4,T99000000002,16027,Validation,ALREADY_LOCKED",
+        "7,T99000000003,16027,Validation,ALREADY_REVERSED",
+    )
+    sent = FIXTURES / "modification_view_errors" / "sent.csv"
+    for extra in ([], ["--line-base", "physical"], ["--line-base", "data1"]):
+        code, stdout, stderr = _invoke(
+            "reconcile", sent, results, "--out", tmp_path / "o", "--no-ledger", *extra
+        )
+        assert code == 2, (extra, stdout)
+        assert "0 of 3 results name an OrderId of this file" in stderr
+        assert not (tmp_path / "o").exists()
+
+
+def test_a_spoiled_oid_on_an_actionid_row_is_not_given_to_that_row(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        ",4051234567890620011,16027,0,,,ITEM_RETURNED\n"
+        "1000.4636.158133,,,19.99,USD,EXISTING,ORDER_UPDATE\n"
+        ",4051234567890620027,16027,79.90,USD,,ORDER_UPDATE\n"
+        ",T52324240105,16027,45.00,USD,EXISTING,ORDER_UPDATE\n",
+        encoding="utf-8",
+    )
+    for spoiled in ("4.05123E+18", "4051234567890620000"):
+        results = _results(
+            tmp_path,
+            f"3,{spoiled},16027,Validation,ALREADY_LOCKED",
+            "5,T52324240105,16027,Validation,ALREADY_REVERSED",
+        )
+        out = tmp_path / "out"
+        code, _, stderr = _invoke("reconcile", sent, results, "--out", out, "--no-ledger")
+        assert code == 1, stderr
+        verdicts = _by_line(out)
+        # Line 3 (an ActionId row) and both records the spoiled Oid fits: none takes the code.
+        assert {verdicts[str(n)][0] for n in (2, 3, 4)} == {"ambiguous"}, verdicts
+        (row,) = [r for r in _rows(out / "unmatched_results.csv") if r["OrderId"] == spoiled]
+        assert row["Reason"] == "ambiguous_key" and row["CandidateLines"] == "2 3 4"
+
+
+def test_a_result_naming_another_record_leaves_the_record_at_its_line_unknown(
+    tmp_path: Path,
+) -> None:
+    # Every line agrees but line 3's: its Oid is line 6's. The result goes to line 6 by its
+    # identifiers; line 3's record is not called accepted on that.
+    results = _results(
+        tmp_path,
+        "2,T52324150101,16027,Validation,ALREADY_LOCKED",
+        "3,T52324150112,16027,Validation,ALREADY_REVERSED",
+        "5,T52324150109,16027,Validation,NO_CHANGE",
+        "9,T52324150120,16027,Validation,ALREADY_LOCKED",
+        "15,T52324150150,16027,Validation,ALREADY_LOCKED",
+    )
+    out = tmp_path / "out"
+    code, _, stderr = _invoke(
+        "reconcile", CONTRADICTING / "sent.csv", results, "--out", out, "--no-ledger"
+    )
+    assert code == 1, stderr
+    verdicts = _by_line(out)
+    assert verdicts["6"] == ("rejected", "ALREADY_REVERSED", "oid_tracker")
+    assert verdicts["3"] == ("unknown", "", "none")
+
+
+def test_a_result_carrying_two_records_identifiers_gives_neither_a_verdict(
+    tmp_path: Path,
+) -> None:
+    # Line 2's result carries line 4's ActionId beside line 2's own Oid and tracker.
+    results = tmp_path / "results.csv"
+    results.write_text(
+        "Line,Action Id,Order Id,Action Tracker Id,Error Type,Message\n"
+        "2,1000.4636.180011,T52324150101,16027,Validation,ALREADY_LOCKED\n"
+        "5,,T52324150109,16027,Validation,NO_CHANGE\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, _, stderr = _invoke(
+        "reconcile", CONTRADICTING / "sent.csv", results, "--out", out, "--no-ledger"
+    )
+    assert code == 1, stderr
+    verdicts = _by_line(out)
+    assert verdicts["2"][0] == verdicts["4"][0] == "ambiguous"
+
+
+def test_a_rounded_oid_that_gained_a_dot_zero_ties_by_its_line(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        ",4051234567890620011,16027,0,,,ITEM_RETURNED\n"
+        ",T52324240105,16027,45.00,USD,EXISTING,ORDER_UPDATE\n",
+        encoding="utf-8",
+    )
+    results = _results(
+        tmp_path,
+        "2,4051234567890620000.0,16027,Validation,ALREADY_LOCKED",
+        "3,T52324240105,16027,Validation,ALREADY_REVERSED",
+    )
+    out = tmp_path / "out"
+    code, _, stderr = _invoke("reconcile", sent, results, "--out", out, "--no-ledger")
+    assert code == 1, stderr
+    row = next(r for r in _rows(out / "reconciled.csv") if r["SourceLine"] == "2")
+    assert (row["Outcome"], row["ErrorCodes"], row["TiedBy"]) == (
+        "rejected",
+        "ALREADY_LOCKED",
+        "line",
+    )
+    assert "was rounded to 15 significant digits and gained a .0" in row["TieNote"]
