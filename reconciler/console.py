@@ -251,7 +251,7 @@ def print_reconciliation(s: Summary, out_dir: Path) -> None:
         typer.echo(
             f"  not applied: {float(money.not_applied_total):,.2f}"
             + (f" {currency}" if currency and currency != "mixed" else "")
-            + (f" (mixed currencies: {', '.join(money.currencies)})" if currency == "mixed" else "")
+            + (f" (mixed currencies: {money.currencies_text()})" if currency == "mixed" else "")
             + f" of {money.amount_column}"
         )
     if s.unmatched_results:

@@ -183,6 +183,16 @@ class MoneyFigures:
             return {"amount_column": None}
         return _json_fields(self)
 
+    def currencies_text(self) -> str:
+        """What a mixed total adds up, e.g. "10.00 USD + 50.00 without a currency" (the
+        currencies alone when the split is not known)."""
+        if not self.not_applied_by_currency:
+            return ", ".join(self.currencies)
+        return " + ".join(
+            f"{float(v):,.2f} " + ("without a currency" if k == "(none)" else k)
+            for k, v in self.not_applied_by_currency.items()
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrendPoint:

@@ -380,6 +380,10 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
             .to_numpy(dtype=object)
         )
         currencies = sorted({str(c) for c in cur[where] if c})
+    # An amount without its currency beside amounts with one: they cannot be added up as one.
+    # (A reversal's 0 carries no currency, rightly: it adds nothing.)
+    counted = np.nan_to_num(amt[where]) != 0
+    blank_currency = bool(currencies) and bool(np.any((cur[where] == "") & counted))
     by_res: dict[str, str] = {}
     resolution = records["Resolution"].astype("category").array
     res = np.asarray(resolution.codes, dtype=np.int64)
@@ -389,14 +393,18 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
         by_res[names[code]] = f"{np.nansum(amt[where][mask]):.2f}"
     reversals = rejected & (amt == 0) & ~unreadable
     by_currency: dict[str, str] = {}
-    if len(currencies) > 1:
-        for name in sorted({str(c) for c in cur[where]}):
+    if len(currencies) > 1 or blank_currency:
+        for name in sorted({str(c) for c in cur[where][counted]}):
             mask = rejected & (cur == name)
             by_currency[name or "(none)"] = f"{np.nansum(amt[mask]):.2f}"
     return MoneyFigures(
         amount_column=label,
         # The currency of the amounts not applied: "mixed" only when they really mix.
-        currency=currencies[0] if len(currencies) == 1 else ("mixed" if currencies else None),
+        currency=(
+            currencies[0]
+            if len(currencies) == 1 and not blank_currency
+            else ("mixed" if currencies else None)
+        ),
         currencies=tuple(currencies),
         not_applied_total=f"{np.nansum(amt[rejected]):.2f}",
         not_applied_by_resolution=by_res,

@@ -691,7 +691,6 @@ class _Builder:
                 ),
             )
         currency = m.currency or ""
-        currencies = m.currencies
         suffix = f" {currency}" if currency and currency != "mixed" else ""
         by_res = m.not_applied_by_resolution
         lines = tuple(
@@ -722,8 +721,9 @@ class _Builder:
             )
         if currency == "mixed":
             notes.append(
-                f"The file mixes currencies ({', '.join(currencies)}); the sums add them "
-                "together as plain numbers. Filter reconciled.csv by currency for exact figures."
+                f"The amounts not applied mix currencies ({m.currencies_text()}); the sums add "
+                "them together as plain numbers. Filter reconciled.csv by currency for exact "
+                "figures."
             )
         elif not currency:
             notes.append("The file names no currency; amounts are shown as plain numbers.")

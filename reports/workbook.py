@@ -144,7 +144,7 @@ def _money_detail(money: MoneyFigures) -> str:
     currency = money.currency or ""
     total = money_text(money.not_applied_total)
     if currency == "mixed":
-        text = f"amount not applied {total} (mixed currencies: {', '.join(money.currencies)})"
+        text = f"amount not applied {total} (mixed currencies: {money.currencies_text()})"
     else:
         text = f"amount not applied {total}" + (f" {currency}" if currency else "")
     shown = [

@@ -511,3 +511,31 @@ def test_records_of_a_file_read_as_zero_records_get_the_advice_of_its_cause(
         "save it with commas between the columns (CSV UTF-8 (Comma delimited)); then submit it "
         "again."
     }
+
+
+def test_an_amount_without_its_currency_is_not_added_into_another_currency(
+    tmp_path: Path,
+) -> None:
+    sent = write(
+        tmp_path / "sent.csv",
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        ",T1001,16027,10.00,USD,,ORDER_UPDATE\n"
+        ",T1002,16027,20.00,USD,,ORDER_UPDATE\n"
+        ",T1005,16027,50.00,,,ORDER_UPDATE\n"
+        ",T1006,16027,0,,,ITEM_RETURNED\n",
+    )
+    results = write(
+        tmp_path / "results.csv",
+        "Line,Order Id,Action Tracker Id,Error Type,Message\n"
+        "2,T1001,16027,Validation,ALREADY_LOCKED\n"
+        "4,T1005,16027,Validation,ALREADY_LOCKED\n"
+        "5,T1006,16027,Validation,ALREADY_LOCKED\n",
+    )
+    run = reconcile(tmp_path, sent, results)
+    assert "not applied: 60.00 (mixed currencies: 50.00 without a currency + 10.00 USD)" in (
+        run.stdout
+    )
+    money = run.summary["money"]
+    assert isinstance(money, dict)
+    assert money["currency"] == "mixed"
+    assert money["not_applied_by_currency"] == {"(none)": "50.00", "USD": "10.00"}
