@@ -304,9 +304,15 @@ class _SheetReader:
         elif not self.in_cell:
             if name == _ROW:
                 number = attrs.get("r")
-                self.row = self._row_number(number) if number else self.row + 1
+                if not number:
+                    self.row += 1
+                elif number.isdigit() and len(number) < 8:  # the usual case, kept short
+                    self.row = self._check_row(int(number))
+                else:
+                    self.row = self._row_number(number)
                 self.column = 0
-                self.cells = []
+                if self.cells:  # cells given outside any row belong to none
+                    self.cells = []
             elif name == _MERGE:
                 with contextlib.suppress(Exception):  # a damaged range is no range
                     self.merged.append(_merge_bounds(attrs["ref"]))
