@@ -338,6 +338,31 @@ def test_workbook_cells_without_a_value_outside_the_ids(tmp_path: Path) -> None:
     assert (5, "ActionId", "id-cell-unreadable") in got
 
 
+def test_a_row_of_formulas_without_values_is_a_record_not_a_gap(tmp_path: Path) -> None:
+    """Every cell of sheet row 3 is a formula Excel never calculated: the row is still a
+    record (the results name its line), and it is never sent."""
+    rows: list[list[object]] = [
+        ["1000.4636.1", "", "", "10.00", "USD", "", "item returned"],
+        ["X", "X", "X", "X", "X", "X", "X"],
+        ["1000.4636.3", "", "", "12.00", "USD", "", "item returned"],
+    ]
+    sent = _workbook(
+        tmp_path / "sent.xlsx",
+        MOD_HEADER,
+        rows,
+        {f"{c}3": f'<c r="{c}3"><f>{c}2</f></c>' for c in "ABCDEFG"},
+    )
+    results = _results(tmp_path / "results.csv", ["BAD_DISPOSITION"] * 3)
+    code, out, stderr = _reconcile(tmp_path, sent, results)
+    assert code == 1, stderr
+    lines = [r["SourceLine"] for r in _rows(out / "reconciled.csv")]
+    assert lines == ["2", "3", "4"]
+    assert [r["ActionId"] for r in _rows(out / "resubmit.csv")] == ["1000.4636.1", "1000.4636.3"]
+    assert _says(_attention(out)[3]["Advice"], "its ActionId cell (sheet row 3) is a formula")
+    _code, findings = _check(tmp_path, sent)
+    assert (3, "ActionId", "id-cell-unreadable") in _findings(findings)
+
+
 def test_item_conversion_sku_formula_is_not_sent_blank(tmp_path: Path) -> None:
     header = [
         *CONV_HEADER[:4],

@@ -411,6 +411,8 @@ class _SheetReader:
         if value is None:
             if self.formula:
                 self.issues[(row, column)] = "a formula without a saved value"
+                # Held without a value: its row is a record even if no cell of it has one.
+                self.cells.append((column, None))
             return
         if kind == "e":
             self.issues[(row, column)] = f"the Excel error {value}"
@@ -656,11 +658,15 @@ def _sheet_table(
     scan = limits.HEADER_SCAN_ROWS
     top: list[tuple[list[str], int]] = [([], 0)] * scan  # (cells as text, text-cell count)
     pending: tuple[int, Sequence[tuple[int, object]]] | None = None
+    unvalued: dict[int, int] = {}  # top row -> last column held without a value
     for number, held in iterator:
         if number > scan:
             pending = (number, held)
             break
         top[number - 1] = _xlsx_row(held)
+        last = max((column for column, value in held if value is None), default=0)
+        if last:
+            unvalued[number] = last
     header_index = _pick_header_row(top)
     if header_index is None:
         raise InputError(
@@ -676,11 +682,13 @@ def _sheet_table(
     values = 0
     farthest = (width, header_index + 1)  # (column, sheet row) of the value farthest right
 
-    def add(number: int, cells: list[str]) -> None:
+    def add(number: int, cells: list[str], held_to: int = 0) -> None:
         nonlocal width, values, farthest
-        used = _used_width(cells)
+        # A cell held without a value (a formula never calculated) keeps its row a record.
+        used = max(_used_width(cells), held_to)
         if used == 0:
             return
+        cells = cells + [""] * (used - len(cells))
         if used > width:
             width = used
             farthest = (used, number)
@@ -695,7 +703,14 @@ def _sheet_table(
     def add_held(number: int, held: Sequence[tuple[int, object]]) -> None:
         nonlocal width, values, farthest
         texts = [(column, _cell_text(value)) for column, value in held]
-        used = max((column for column, text in texts if text.strip()), default=0)
+        used = max(
+            (
+                column
+                for (column, text), (_, value) in zip(texts, held, strict=True)
+                if text.strip() or value is None
+            ),
+            default=0,
+        )
         if used == 0:
             return
         kept = [(column, text) for column, text in texts if column <= used]
@@ -719,7 +734,7 @@ def _sheet_table(
 
     for number in range(header_index + 2, scan + 1):
         if top[number - 1][0]:
-            add(number, top[number - 1][0])
+            add(number, top[number - 1][0], unvalued.get(number, 0))
     if pending is not None:
         add_held(*pending)
     for number, held in iterator:
