@@ -304,3 +304,26 @@ def test_shared_strings_of_a_large_hidden_sheet_are_read(tmp_path: Path) -> None
     assert table.meta["@hidden_sheets"] == "Old"
     assert table.frame["Message"].tolist() == ["ALREADY_LOCKED"]
     assert table.frame["Line"].tolist() == ["4"]
+
+
+def test_an_empty_visible_sheet_names_the_hidden_one_to_read(tmp_path: Path) -> None:
+    import openpyxl
+
+    from reconciler.errors import InputError
+
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "Blank"
+    data = book.create_sheet("Data")
+    data.append(["ActionId", "Oid", "ActionTrackerId", "Amount", "CurrencyCode", "Reason"])
+    data.append(["1000.1.1", "", "", "1.00", "USD", "ITEM_RETURNED"])
+    data.sheet_state = "hidden"
+    path = tmp_path / "sent.xlsx"
+    book.save(path)
+    with pytest.raises(InputError) as caught:
+        read_table(path)
+    assert "its hidden sheets were not read ('Data'): name the one to read with --sheet" in str(
+        caught.value
+    )
+    assert read_table(path, sheet="Data").records == 1

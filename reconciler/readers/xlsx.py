@@ -102,6 +102,7 @@ def _read_xlsx(path: Path, raw: bytes, sheet: str | None, max_records: int) -> T
                     title,
                     _sheet_rows(path, title, source, strings, styles, issues, merged),
                     max_records,
+                    hidden=[ws.title for ws in sheets if ws.sheet_state != "visible"],
                 )
         except InputError:
             raise
@@ -649,6 +650,7 @@ def _sheet_table(
     title: str,
     rows: Iterable[tuple[int, Sequence[tuple[int, object]]]],
     max_records: int,
+    hidden: Sequence[str] = (),
 ) -> Table:
     """The table of a sheet given as its rows that hold values, (sheet row, [(column,
     value)]): the header found among the top rows, every later row holding a non-blank value
@@ -669,9 +671,16 @@ def _sheet_table(
             unvalued[number] = last
     header_index = _pick_header_row(top)
     if header_index is None:
+        others = [t for t in hidden if t != title]
         raise InputError(
-            f"has no header row (sheet {title!r} is empty in its first {scan} "
-            "rows); put the column names in the first row",
+            f"has no header row (sheet {title!r} is empty in its first {scan} rows); "
+            + (
+                f"its hidden sheets were not read ({', '.join(repr(t) for t in others[:3])}): "
+                f"name the one to read with --sheet {others[0]!r}, or "
+                if others
+                else ""
+            )
+            + "put the column names in the first row",
             path=path,
         )
     header = [_clean_label(cell) for cell in top[header_index][0]]
