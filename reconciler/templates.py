@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
-_KEY_RE = re.compile(r"[\s_\-./]+")
+_KEY_RE = re.compile(r"[\s_\-./:*]+")
 # Characters that show as nothing (Unicode's default-ignorable code points): zero-width spaces
 # and joiners, a BOM left inside a header (two exports joined), soft hyphens, direction marks
 # and isolates, the combining grapheme joiner, variation selectors, Hangul fillers, tag
@@ -72,7 +72,8 @@ def header_repr(header: str) -> str:
 
 
 def header_key(header: str) -> str:
-    """Case-, space-, underscore-, hyphen- and dot-insensitive lookup key of a header cell.
+    """Case-, space-, underscore-, hyphen-, dot-, colon- and asterisk-insensitive lookup key of a
+    header cell (``Reason:`` and ``Reason*`` are Reason).
 
     The whole class of disguises is undone: NFKC (fullwidth ``Ｒｅａｓｏｎ``, mathematical
     ``𝐑eason``), characters that show as nothing dropped (zero-width, direction marks, the

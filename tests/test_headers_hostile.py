@@ -235,6 +235,8 @@ DISGUISES = {
     "soft hyphen": ("Rea\u00adson", "'Rea\\xadson'"),
     "zero-width joiner": ("Rea\u200dson", "'Rea\\u200dson'"),
     "Greek omicron": ("Reas\u03bfn", "'Reasοn'"),
+    "trailing colon": ("Reason:", "'Reason:'"),
+    "required-field asterisk": ("Reason*", "'Reason*'"),
 }
 
 
