@@ -522,9 +522,7 @@ def _candidates(
     return cr, cs, compare(keys, cr, cs)
 
 
-def _other_records(
-    keys: Keys, n_sent: int, rows: IntArray, s_of: IntArray
-) -> dict[int, set[int]]:
+def _other_records(keys: Keys, n_sent: int, rows: IntArray, s_of: IntArray) -> dict[int, set[int]]:
     """For result rows tied by line to ``s_of``: the other sent records their ActionId /
     OrderId names, exactly (by the identifier levels, nothing contradicting) or as a
     spreadsheet's form of the record's ID (scientific notation, digits rounded to zeros)."""
@@ -556,9 +554,7 @@ def _other_records(
             if shape is None:
                 continue
             length, prefix = shape
-            near = np.flatnonzero(
-                (lengths == length) & _np(pc.starts_with(sent_values, prefix))
-            )
+            near = np.flatnonzero((lengths == length) & _np(pc.starts_with(sent_values, prefix)))
             for s_idx in near:
                 if int(s_idx) != int(s_of[r]) and spoiled_form_of(
                     said, str(sent_values[int(s_idx)].as_py())
