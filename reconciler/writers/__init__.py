@@ -1,7 +1,9 @@
 """The only code that writes files. Every output folder is staged and moved into place whole.
 
-Owns: output folders (``folder``: staging, the manifest of what reconciler wrote, signals held
-back during the swap, recovery of an interrupted run), CSV outputs (``csvfile``), JSON outputs
+Owns: output folders (``folder``: staging, the manifest of what reconciler wrote, each file by
+its size and the SHA-256 of every byte so that an edit anywhere is seen, hashed on a thread of
+its own as each writing job of ``run_jobs`` finishes; signals held back during the swap,
+recovery of an interrupted run), CSV outputs (``csvfile``), JSON outputs
 (``jsonfile``, with ``write_document`` for a report rewritten in place), workbooks (``xlsx``),
 and stdout when its reader went away (``streams``). Formula-like values are neutralised in
 analyst-facing files by the rule in ``reconciler.formulas``, with the byte scans of

@@ -7,8 +7,10 @@ finished when they hold complete outputs."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import functools
+import hashlib
 import itertools
 import json
 import os
@@ -19,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -54,9 +56,16 @@ def run_jobs(jobs: Sequence[Callable[[], Any]]) -> list[Any]:
 
     Every job is registered before an interrupt may land, so leaving waits for all of them
     (the staging folder is removed only once nothing writes into it)."""
+    hashing = _HASHING.get()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="reconciler-write") as pool:
         with signals_deferred():
             futures = [pool.submit(job) for job in jobs]
+        if hashing is not None:
+            # A job that names the files it wrote: they are hashed for the manifest while the
+            # other jobs still write.
+            for future in as_completed(futures):
+                if not future.cancelled() and future.exception() is None:
+                    hashing.start(future.result())
         return [future.result() for future in futures]
 
 
@@ -99,18 +108,23 @@ def signals_deferred() -> Iterator[None]:
 
 
 # The manifest: what reconciler wrote in an output folder, so that nothing else is ever
-# removed or replaced there, and an edit since is noticed. Each file: its size and a SHA-256
-# of its bytes, or for a file larger than HASHED_BYTES of its first and last MiB (an edit
-# that keeps the size and both ends is not seen). No time stamp: same inputs, same bytes.
-# A file is reconciler's only when a manifest it wrote lists it with the size and digest it
-# has now; a marker that is no such manifest proves nothing.
+# removed or replaced there, and an edit since is noticed. Each file: its size and the SHA-256
+# of all its bytes ("sha256:<hex>"), however large: an analyst's edit anywhere in it is seen.
+# No time stamp: same inputs, same bytes. A file is reconciler's only when a manifest it wrote
+# lists it with the size and digest it has now; a marker that is no such manifest proves
+# nothing. A manifest of an earlier version listed a file over 16 MiB by a digest of its first
+# and last MiB only ("sha256-ends:<hex>"): an edit in between keeps that digest, so such an
+# entry proves nothing either, and the file counts as possibly edited (kept, never replaced).
 MANIFEST_VERSION = 1
 
 
-HASHED_BYTES = 16 * 1024 * 1024
+_WHOLE = "sha256:"  # the digest of every byte: the only kind that proves a file
 
 
-_ENDS = 1024 * 1024
+_ENDS_ONLY = "sha256-ends:"  # an earlier version's digest of a large file's two ends
+
+
+_CHUNK = 4 * 1024 * 1024  # read and hashed at a time (SHA-256 runs outside the GIL)
 
 
 _NAME_ROOM = 100  # characters of --out's name kept in the names of staging folders
@@ -129,7 +143,7 @@ class Written:
     """One file of an output folder as reconciler left it."""
 
     size: int
-    digest: str  # "sha256:<hex>" of the whole file, or "sha256-ends:<hex>"
+    digest: str  # "sha256:<hex>" of the whole file ("sha256-ends:<hex>": an earlier version's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +160,119 @@ class _Marker:
 
 
 def _fingerprint(path: Path) -> Written:
-    import hashlib
+    """``path``'s size and the SHA-256 of all its bytes (of a regular file: a pipe would
+    block). A file this run hashed already and that has not changed since is not read again
+    (``_KNOWN``)."""
+    before = _identity(path)
+    known = _KNOWN.get(before) if before is not None else None
+    if known is not None:
+        return known
+    written = _hash_file(path, hashlib.sha256)
+    if before is not None and written.size == before[2] and _settled(path, before):
+        with _KNOWN_LOCK:
+            _KNOWN[before] = written
+    return written
 
-    size = path.stat().st_size
-    h = hashlib.sha256()
+
+def _hash_file(path: Path, new: Callable[[], Any]) -> Written:
+    """Every byte of ``path`` through ``new()`` (a hashlib constructor, passed in so that a
+    worker thread imports nothing). Counts the bytes read: the size is that of what was
+    hashed."""
+    digest = new()
+    block = bytearray(_CHUNK)
+    view = memoryview(block)
+    size = 0
     with path.open("rb") as fh:
-        if size <= HASHED_BYTES:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-            return Written(size, "sha256:" + h.hexdigest())
-        h.update(fh.read(_ENDS))
-        fh.seek(size - _ENDS)
-        h.update(fh.read(_ENDS))
-    return Written(size, "sha256-ends:" + h.hexdigest())
+        while n := fh.readinto(block):
+            digest.update(view[:n])
+            size += n
+    return Written(size, _WHOLE + digest.hexdigest())
+
+
+# What this process hashed, by the identity of the file it read: (device, inode, size,
+# modification and change times). Proving the previous outputs reads every byte of them; the
+# swap proves them again before removing them, and an unchanged file need not be read twice.
+# Any write changes the change time, which no program can set back; a file is remembered only
+# when both times were _SETTLED_NS in the past once it was read (a write in the same clock tick
+# as the one before it could leave them alike) and it was the same file before and after.
+# Not on Windows, where st_ctime is the creation time.
+_Identity = tuple[int, int, int, int, int]
+_KNOWN: dict[_Identity, Written] = {}
+_KNOWN_LOCK = threading.Lock()
+_SETTLED_NS = 2_000_000_000
+
+
+def _identity(path: Path) -> _Identity | None:
+    return None if os.name == "nt" else _stat_identity(path)
+
+
+def _settled(path: Path, before: _Identity) -> bool:
+    """``path`` is still the file ``before`` named, and both its times are well past."""
+    return _identity(path) == before and time.time_ns() - max(before[3:]) > _SETTLED_NS
+
+
+def _stat_identity(path: Path) -> _Identity | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def _hash_staged(path: Path, new: Callable[[], Any]) -> tuple[_Identity | None, Written]:
+    """``_hash_file`` on a worker thread (imports nothing), with the identity of the file it
+    read (None when the file changed meanwhile)."""
+    before = _stat_identity(path)
+    written = _hash_file(path, new)
+    same = before is not None and written.size == before[2] and _stat_identity(path) == before
+    return (before if same else None), written
+
+
+class _Hashing:
+    """The fingerprints of a staging folder's files, worked out on a thread of their own as
+    each writing job of ``run_jobs`` finishes (a large output takes a tenth of a second to
+    hash), while the other jobs still write. One is used only if the file is still the one
+    that was read (writers replace a file whole, never in place)."""
+
+    def __init__(self, stage: Path) -> None:
+        self.stage = stage
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: dict[str, Future[tuple[_Identity | None, Written]]] = {}
+
+    def start(self, names: object) -> None:
+        """Hash the files a finished job says it wrote (``names``, when a list of them)."""
+        if not isinstance(names, (list, tuple)):
+            return
+        for name in names:
+            if not _plain_name(name) or name in self.pending:
+                continue
+            path = self.stage / name
+            if not _regular(path):
+                continue
+            if self.pool is None:  # started here, on the main thread
+                self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-hash")
+            self.pending[name] = self.pool.submit(_hash_staged, path, hashlib.sha256)
+
+    def fingerprint(self, name: str) -> Written:
+        path = self.stage / name
+        future = self.pending.pop(name, None)
+        if future is not None:
+            try:
+                read, written = future.result()
+            except OSError:
+                read = None
+            if read is not None and _stat_identity(path) == read:
+                return written
+        return _fingerprint(path)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+_HASHING: contextvars.ContextVar[_Hashing | None] = contextvars.ContextVar(
+    "reconciler_hashing", default=None
+)
 
 
 def _regular(path: Path) -> bool:
@@ -194,7 +308,7 @@ def _manifest_files(doc: object) -> dict[str, Written] | None:
         size, digest = entry.get("size"), entry.get("digest")
         if type(size) is not int or size < 0 or not isinstance(digest, str):
             return None
-        if not digest.startswith(("sha256:", "sha256-ends:")):
+        if not digest.startswith((_WHOLE, _ENDS_ONLY)):
             return None
         listed[name] = Written(size, digest)
     return listed
@@ -263,10 +377,23 @@ def _proven(path: Path, files: Mapping[str, Written] | None) -> bool:
     if files is None or path.name not in files or not _regular(path):
         return False
     was = files[path.name]
+    if not was.digest.startswith(_WHOLE):
+        return False  # a digest of part of the file (an earlier version's) proves nothing
     try:
         return path.stat().st_size == was.size and _fingerprint(path).digest == was.digest
     except OSError:
         return False
+
+
+_IN_PART = (
+    "was fingerprinted only in part by an older reconciler (its first and last MiB), so an "
+    "edit cannot be ruled out"
+)
+
+
+def _in_part(files: Mapping[str, Written] | None, name: str) -> bool:
+    """The manifest lists ``name`` by a digest of part of it (an earlier version's)."""
+    return files is not None and name in files and not files[name].digest.startswith(_WHOLE)
 
 
 def _same_bytes(a: Path, b: Path) -> bool:
@@ -556,6 +683,8 @@ def _why(path: Path, marker: _Marker) -> tuple[str, str]:
     if path.name == MARKER:
         return "kept", f"{marker.problem}, not a manifest reconciler wrote"
     if marker.files is not None and path.name in marker.files and _regular(path):
+        if _in_part(marker.files, path.name):
+            return "kept", _IN_PART
         return "edited", "had been edited since reconciler wrote it"
     if marker.state == "legacy":
         return "kept", (
@@ -784,8 +913,15 @@ def _refuse(marker: _Marker, others: Sequence[str], edited: Sequence[str], out: 
             path=out,
         )
     what = []
+    in_part = [name for name in edited if _in_part(marker.files, name)]
+    edited = [name for name in edited if name not in in_part]
     if edited:
         what.append("edited since reconciler wrote them: " + ", ".join(edited[:5]))
+    if in_part:
+        what.append(
+            "that an older reconciler fingerprinted only in part, so an edit cannot be ruled "
+            "out: " + ", ".join(in_part[:5])
+        )
     if others:
         what.append("added since: " + ", ".join(others[:5]))
     raise OutputError(
@@ -847,6 +983,8 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
     _NOTES.clear()
     _NOTES.extend(recovered)
     run = _Run()
+    hashing: _Hashing | None = None
+    token: contextvars.Token[_Hashing | None] | None = None
     try:
         try:
             # An interrupt between creating the folder and noting its name would strand it;
@@ -857,11 +995,13 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
             raise OutputError(
                 f"cannot create the output folder ({exc.strerror})", path=out
             ) from exc
+        hashing = _Hashing(stage)
+        token = _HASHING.set(hashing)
         yield stage
         # An interrupt that some library swallowed still keeps the previous outputs.
         interrupts.check()
         names = sorted(p.name for p in stage.iterdir() if p.name != MARKER)
-        files = {name: _fingerprint(stage / name) for name in names}
+        files = {name: hashing.fingerprint(name) for name in names}
         _write_manifest(stage, files)
         os.chmod(stage, 0o755)
         _NOTES.extend(_finish(stage, out, files, whole=whole, run=run))
@@ -869,6 +1009,11 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
         later = "; the next run finishes moving them" if run.keep else ""
         raise OutputError(f"cannot write outputs ({exc.strerror or exc}){later}", path=out) from exc
     finally:
+        if hashing is not None:
+            hashing.close()
+        if token is not None:
+            with contextlib.suppress(ValueError):
+                _HASHING.reset(token)
         for made in run.stages:
             _done_with(made)
             # A writer thread still finishing a file could make one pass miss it: retry
