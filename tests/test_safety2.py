@@ -22,6 +22,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
@@ -165,3 +166,278 @@ def test_an_older_manifests_whole_digests_still_prove_small_files(tmp_path: Path
     code, _, stderr = _invoke(*args)
     assert code == 1 and "reconciler: note" not in stderr
     assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, *manifest["files"]])
+
+
+# --------------------------------------------------------------------------- a UTF-8 BOM
+
+
+RESULTS = "Line,Order Id,Action Tracker Id,Error Type,Message\n2,,,Validation,BAD_DISPOSITION\n"
+
+
+def _bom_stray_sent(folder: Path) -> Path:
+    """The audit's file: a BOM, ASCII otherwise, and one byte 0x8E after T1 (line 2)."""
+    sent = folder / "sent.csv"
+    body = HEADER + ",T1,16027,10.00,EUR,,item returned\n,T2,16027,11.00,EUR,,item returned\n"
+    sent.write_bytes(BOM + body.encode().replace(b"T1,", b"T1\x8e,"))
+    return sent
+
+
+BOM_REFUSAL = (
+    "starts with a UTF-8 byte order mark, so it is UTF-8, but holds 1 invalid byte on line "
+    "{line}; re-reading the whole file in another encoding would change its other values: fix "
+    "those bytes (save it again as CSV UTF-8), or say how it is encoded with --encoding (e.g. "
+    "--encoding cp1252)\n"
+)
+
+
+def test_a_bom_file_with_a_stray_byte_is_refused_naming_its_line(tmp_path: Path) -> None:
+    sent = _bom_stray_sent(tmp_path)
+    results = tmp_path / "results.csv"
+    results.write_text(RESULTS, encoding="utf-8")
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "o", "--no-ledger")
+    assert (code, stdout) == (2, "")
+    assert stderr == f"reconciler: {sent}:2: " + BOM_REFUSAL.format(line=2)
+    assert not (tmp_path / "o").exists()
+
+    code, _, stderr = _invoke("check", sent, "--fix", "-o", tmp_path / "c")
+    assert code == 2 and stderr == f"reconciler: {sent}:2: " + BOM_REFUSAL.format(line=2)
+    assert not (tmp_path / "c").exists()
+
+    # Told how to read it, reconciler does so.
+    code, _, _ = _invoke(
+        "reconcile", sent, results, "-o", tmp_path / "told", "--no-ledger", "--encoding", "cp1252"
+    )
+    assert code == 1
+    assert ",T1\u017d,16027" in (tmp_path / "told" / "resubmit.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "line"),
+    [
+        ("results.csv", BOM + RESULTS.encode() + b"3,caf\xe9,,x,x\n", 3),
+        (
+            "results-status.csv",
+            BOM + RESULTS.replace("Validation", "Validati\xf3n").encode("latin-1"),
+            2,
+        ),
+        (
+            "results.json",
+            BOM
+            + b'{"ErrorDetail":[{"Line":"2","OrderId":"T1",\n"Reason":"BAD_DISPOSITION","Note":"caf\xe9"}]}',
+            2,
+        ),
+    ],
+)
+def test_a_bom_results_file_with_a_stray_byte_is_refused(
+    tmp_path: Path, name: str, data: bytes, line: int
+) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_text(HEADER + ",T1,16027,10.00,EUR,,item returned\n", encoding="utf-8")
+    results = tmp_path / name
+    results.write_bytes(data)
+    code, _, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "o", "--no-ledger")
+    assert code == 2
+    assert _one_line(stderr).startswith(f"reconciler: {results}:{line}: starts with a UTF-8 byte")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_bom_file_that_is_valid_utf8_reads_as_before(tmp_path: Path) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_bytes(BOM + (HEADER + ",M\u00fcller-1,16027,10.00,EUR,,item returned\n").encode())
+    results = tmp_path / "results.csv"
+    results.write_text(RESULTS, encoding="utf-8")
+    code, _, _ = _invoke("reconcile", sent, results, "-o", tmp_path / "o", "--no-ledger")
+    assert code == 1
+    assert ",M\u00fcller-1,16027" in (tmp_path / "o" / "resubmit.csv").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- ISO-8859-15, Mac Roman
+
+
+def _sent(folder: Path, rows: str, encoding: str, note: bool = False) -> Path:
+    sent = folder / "sent.csv"
+    header = HEADER.replace("\n", ",Note\n") if note else HEADER
+    sent.write_bytes((header + rows).encode(encoding))
+    return sent
+
+
+def _results(folder: Path) -> Path:
+    path = folder / "results.csv"
+    path.write_text(
+        "Line,Order Id,Action Tracker Id,Error Type,Message\n"
+        "2,,,Validation,BAD_DISPOSITION\n3,,,Validation,BAD_DISPOSITION\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+READ_RIGHT = {
+    # The audit's files: their values reached resubmit.csv changed.
+    "iso-8859-15-euro": (
+        ",R\u00e9f-\u20ac1,16027,10.00,EUR,,item returned,Preis 10 \u20ac\n"
+        ",T2,16027,11.00,EUR,,item returned,R\u00fcckgabe 5 \u20ac Gutschrift\n",
+        "iso-8859-15",
+        True,
+    ),
+    "mac-roman-german": (
+        ",ORD-\u00dc1,16027,10.00,EUR,,item returned\n"
+        ",\u00c4rger-2,16027,11.00,EUR,,item returned\n",
+        "mac_roman",
+        False,
+    ),
+    "mac-roman-french": (
+        ",T1,16027,10.00,EUR,,item returned,Cr\u00e8me br\u00fbl\u00e9e\n"
+        ",T2,16027,11.00,EUR,,item returned,H\u00e9l\u00e8ne Fran\u00e7ois\n",
+        "mac_roman",
+        True,
+    ),
+    "mac-roman-capitals": (
+        ",T1,16027,10.00,EUR,,item returned,M\u00dcLLER JOS\u00c9\n"
+        ",T2,16027,11.00,EUR,,item returned,\u00c9COLE\n",
+        "mac_roman",
+        True,
+    ),
+    # What read right in cp1252 still does.
+    "cp1252-punctuation": (
+        ",T1,16027,10.00,EUR,,item returned,don\u2019t O\u2019Brien\n"
+        ",T2,16027,11.00,EUR,,item returned,\u201cHello\u201d \u2013 fine\n",
+        "cp1252",
+        True,
+    ),
+    "cp1252-capitals": (
+        ",C\u00d4TE-1,16027,10.00,EUR,,item returned\n,T2,16027,11.00,EUR,,item returned\n",
+        "cp1252",
+        False,
+    ),
+    "cp1252-apostrophe-accent": (
+        ",T1,16027,10.00,EUR,,item returned,it\u00b4s M\u00fcller\n"
+        ",T2,16027,11.00,EUR,,item returned,1\u00bd kg\n",
+        "cp1252",
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(READ_RIGHT))
+def test_iso_8859_15_and_mac_roman_are_read_right(tmp_path: Path, name: str) -> None:
+    rows, encoding, note = READ_RIGHT[name]
+    sent = _sent(tmp_path, rows, encoding, note)
+    out = tmp_path / "o"
+    code, stdout, _ = _invoke("reconcile", sent, _results(tmp_path), "-o", out, "--no-ledger")
+    assert code == 1
+    assert f"sent.csv is not UTF-8: read as {encoding}" in stdout
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["sent_encoding"] == encoding
+    resubmit = (out / "resubmit.csv").read_text(encoding="utf-8")
+    for line in rows.splitlines():
+        assert line.replace("item returned", "ITEM_RETURNED") in resubmit
+
+    code, _, _ = _invoke("check", sent, "--fix", "-o", tmp_path / "c")
+    assert code in (0, 1)
+    fixed = (tmp_path / "c" / "sent.fixed.csv").read_text(encoding="utf-8")
+    for line in rows.splitlines():
+        assert line.split(",item returned")[0] in fixed
+
+
+REFUSED = {
+    # One short value: Mac Roman Ü is cp1252 †, ISO-8859-15 € is cp1252 ¤.
+    "mac-roman-oid": (
+        ",ORD-\u00dc1,16027,10.00,EUR,,item returned\n",
+        "mac_roman",
+        "'ORD-\u20201'",
+    ),
+    "iso-8859-15-oid": (
+        ",R\u00e9f-\u20ac1,16027,10.00,EUR,,item returned\n",
+        "iso-8859-15",
+        "'R\u00e9f-\u00a41'",
+    ),
+    "mac-roman-names": (
+        ",M\u00fcller-1,16027,10.00,EUR,,item returned\n,Caf\u00e9-2,16027,11.00,EUR,,item returned\n",
+        "mac_roman",
+        "'M\u0178ller-1'",
+    ),
+    "mac-roman-n-tilde": (
+        ",Se\u00f1or-1,16027,10.00,EUR,,item returned\n",
+        "mac_roman",
+        "'Se\u2013or-1'",
+    ),
+    "mac-roman-e-diaeresis": (
+        ",No\u00ebl-1,16027,10.00,EUR,,item returned\n",
+        "mac_roman",
+        "'No\u2018l-1'",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_too_little_iso_8859_15_or_mac_roman_text_is_refused_never_misread(
+    tmp_path: Path, name: str
+) -> None:
+    rows, encoding, cp1252_reading = REFUSED[name]
+    sent = _sent(tmp_path, rows, encoding)
+    code, stdout, stderr = _invoke(
+        "reconcile", sent, _results(tmp_path), "-o", tmp_path / "o", "--no-ledger"
+    )
+    assert (code, stdout) == (2, "")
+    line = _one_line(stderr)
+    assert line.startswith(f"reconciler: {sent}:2: is not UTF-8, and too little of its text")
+    value = rows.split(",")[1]
+    assert f"{encoding} '{value}'" in line and f"cp1252 {cp1252_reading}" in line
+    assert not (tmp_path / "o").exists()
+
+    told = tmp_path / "told"
+    code, _, _ = _invoke(
+        "reconcile", sent, _results(tmp_path), "-o", told, "--no-ledger", "--encoding", encoding
+    )
+    assert code == 1
+    assert f",{value},16027" in (told / "resubmit.csv").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- UTF-16
+
+
+def _utf16(rows: str) -> bytes:
+    return ("\ufeff" + HEADER + rows).encode("utf-16-le")
+
+
+UTF16_ROWS = ",T1,16027,10.00,EUR,,item returned\n,T2,16027,11.00,EUR,,item returned\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        (
+            "a-byte-added-at-the-end",
+            _utf16(UTF16_ROWS) + b"\n",
+            "4: looks like UTF-16 text but is not valid UTF-16: its last byte (on line 4) is "
+            "left over, an odd number of bytes (cut short, or a byte added); save it again as "
+            "CSV UTF-8",
+        ),
+        (
+            "cut-short",
+            _utf16(UTF16_ROWS)[:-1],
+            "3: looks like UTF-16 text but is not valid UTF-16: its last byte (on line 3) is "
+            "left over, an odd number of bytes (cut short, or a byte added); save it again as "
+            "CSV UTF-8",
+        ),
+        (
+            "a-byte-missing-on-line-2",
+            _utf16(UTF16_ROWS)[:160] + _utf16(UTF16_ROWS)[161:],
+            "2: looks like UTF-16 text but is not valid UTF-16: a byte is missing or extra on "
+            "line 2 (the text after it is shifted by one byte); save it again as CSV UTF-8",
+        ),
+    ],
+)
+def test_utf16_with_an_odd_byte_is_refused_naming_the_line(
+    tmp_path: Path, name: str, data: bytes, message: str
+) -> None:
+    sent = tmp_path / "sent.csv"
+    sent.write_bytes(data)
+    code, _, stderr = _invoke("check", sent, "-o", tmp_path / "c")
+    assert code == 2
+    assert stderr == f"reconciler: {sent}:{message}\n"
+    results = tmp_path / "results.csv"
+    results.write_bytes(data)
+    sent = _sent(tmp_path, UTF16_ROWS, "utf-8")
+    code, _, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "o", "--no-ledger")
+    assert code == 2 and stderr == f"reconciler: {results}:{message}\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import functools
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from itertools import pairwise
@@ -42,12 +43,19 @@ def _utf16_encoding(raw: bytes) -> tuple[str, int] | None:
 
 # Encodings a file that is not UTF-8 is tried in, most common first (Excel's "CSV" on Windows
 # in the Americas and Western Europe, then Central Europe, Cyrillic, Greek, Turkish, Baltic,
-# Japanese, Korean, Simplified and Traditional Chinese). The order only names, among
-# encodings that read the bytes alike, the one the summary shows.
+# Japanese, Korean, Simplified and Traditional Chinese; then ISO-8859-15, Latin-9 with €, and
+# Mac Roman, the plain "CSV" of Excel for Mac). The order only names, among encodings that
+# read the bytes alike, the one the summary shows.
 LEGACY_ENCODINGS: Final = (
     "cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257",
-    "cp932", "cp949", "gb18030", "big5",
+    "cp932", "cp949", "gb18030", "big5", "iso-8859-15", "mac_roman",
 )  # fmt: skip
+
+# Encodings far rarer than the code pages of Windows, whose bytes read as plausible words in
+# them as often as not (cp1252 ``don’t`` is Mac Roman ``donít``): a reading only they give
+# costs RARE_COST more, so it is used only on clear evidence against every common reading,
+# and a tie goes to the common one.
+_RARE: Final = frozenset({"iso-8859-15", "mac_roman"})
 
 _SAMPLE_BYTES: Final = 1 << 20
 _MAX_WORDS: Final = 5000  # words enough to judge an encoding by
@@ -68,12 +76,14 @@ _MAX_WORDS: Final = 5000  # words enough to judge an encoding by
 # for the accented letters of its other words (French read as cp1250 needs Czech for č and
 # Hungarian for ű), plus ODD_COST when it holds MIN_CJK_CHARS or more Chinese, Japanese or
 # Korean characters of which under CJK_FREQUENT_SHARE are among the most frequent of the
-# language (Korean read as GB18030 is common characters in a random order). The cheapest
+# language (Korean read as GB18030 is common characters in a random order), plus RARE_COST
+# for a reading only a rare encoding gives (``_RARE``). The cheapest
 # reading is used only if its odd words are at most ODD_SHARE of its words and every other
 # reading costs at least MARGIN more; else the file is refused, naming the candidates.
 
 ODD_COST: Final = 2
 MARGIN: Final = 2
+RARE_COST: Final = MARGIN
 ODD_SHARE: Final = 1 / 3
 MIN_CJK_CHARS: Final = 20
 CJK_FREQUENT_SHARE: Final = 0.15
@@ -221,6 +231,17 @@ def _common(char: str, encoding: str) -> bool:
 # a row (``±±¾©``, ``‚·‚¸``: Chinese and Japanese read as cp1252).
 _GLUE: Final = frozenset("’‘‚‛´`·–—‐‑„“”«»‹›\u00a0\u2009\u202f\u3000、。・「」『』【】（）〜")
 _BY_LETTERS: Final = frozenset("°²³¹™®©ªºµ‰¿¡")
+# Signs no one types inside a word or an ID, so odd glued to a digit too (to a letter, any
+# sign outside the two sets above is odd): accents standing alone (cp1250 ``1˝`` is cp1252
+# ``1½``), what Mac Roman and ISO-8859-15 text shows read as cp1252 (``ORD-Ü1`` is
+# ``ORD-†1``, ``Réf-€1`` is ``Réf-¤1``), halfwidth Japanese punctuation (Western text read as
+# cp932). An acute accent ``´`` stands for an apostrophe (``don´t``) but never starts a word
+# or touches a digit (``´iga`` is ISO-8859-15 ``Žiga``). Some are odd even alone: the generic
+# currency sign ``¤``, which no one types (ISO-8859-15 has ``€`` where cp1252 has it), and the
+# halfwidth comma and stops (``10 €`` in ISO-8859-15 is cp932 ``10 ､``), which only halfwidth
+# katakana text uses, itself odd.
+_RARE_SIGNS: Final = frozenset("¤†‡¦¨¯¸¬˜˘˙˚˛˝ˇ◊｡｢｣､･")
+_ODD_ALONE: Final = frozenset("¤｡｢｣､･")
 
 # A word: what lies between separators, holding a character beyond ASCII.
 _WORD: Final = re.compile(r"[^\s,;|\"'(){}\[\]<>=/\\:]*[^\x00-\x7f][^\s,;|\"'(){}\[\]<>=/\\:]*")
@@ -251,6 +272,18 @@ class _Reading:
         return self.encodings[0]
 
 
+# Quotes that open or close a word and never sit inside one (an apostrophe is ``’``, ``´`` or
+# ``'``), and an en dash between two small letters (a range or a pair of names takes digits or
+# capitals): Mac Roman ``Noël``, ``niño`` read as cp1252 are ``No‘l``, ``ni–o``.
+_NOT_INSIDE: Final = frozenset("‘“”„‚«»‹›")
+
+
+def _between_letters(char: str, left: str, right: str) -> bool:
+    if not (left.isalpha() and right.isalpha()):
+        return False
+    return char in _NOT_INSIDE or (char == "–" and left.islower() and right.islower())
+
+
 def _odd_signs(word: str) -> bool:
     """Whether ``word`` holds a sign beyond ASCII where words have none."""
     run = 0
@@ -265,10 +298,20 @@ def _odd_signs(word: str) -> bool:
         run += 1
         if run >= 3 or (run == 2 and not {char, word[at - 1]} <= _GLUE):
             return True
-        if char in _GLUE:
-            continue
+        if char in _ODD_ALONE:
+            return True
         before, after = word[:at], word[at + 1 :]
         near = before[-1:] + after[:1]
+        if char in _RARE_SIGNS and any(c.isalnum() for c in near):
+            return True  # glued to a letter or a digit
+        if char == "´" and (
+            any(c.isdigit() for c in near) or (after[:1].isalpha() and not before[-1:].isalpha())
+        ):
+            return True  # an apostrophe never starts a word
+        if _between_letters(char, before[-1:], after[:1]):
+            return True
+        if char in _GLUE:
+            continue
         glued = any(c.isalpha() and (not c.isascii() or char not in _BY_LETTERS) for c in near)
         if glued and not (char in "¿¡" and not before):
             return True  # glued to a letter
@@ -306,6 +349,8 @@ def _odd_word(word: str, reading: _Reading) -> tuple[bool, set[str]]:
         for run in _LETTER_RUN.findall(word):
             if re.search(r"[A-Za-z][^\x00-\x7f]+[A-Za-z]", run):
                 return True, accented  # ``Wa鲁sa``: a character inside a Latin word
+            if re.search(r"[a-z][^\x00-\x7f]|[^\x00-\x7f][a-z]", run):
+                return True, accented  # ``Stra呈``, ``夷mon``: glued to a small Latin letter
         chars = [c for c in word if not c.isascii() and c.isalpha()]
         rare = sum(1 for c in chars if not _common(c, reading.encoding))
         reading.cjk += len(chars)
@@ -352,6 +397,8 @@ def _judge(reading: _Reading) -> None:
     cost = ODD_COST * reading.odd + max(_cover(letters, reading.encodings) - 1, 0)
     if reading.cjk >= MIN_CJK_CHARS and reading.frequent < CJK_FREQUENT_SHARE * reading.cjk:
         cost += ODD_COST
+    if _RARE.issuperset(reading.encodings):
+        cost += RARE_COST
     reading.cost = cost
 
 
@@ -405,7 +452,7 @@ def _choose_legacy(raw: bytes) -> _Verdict:
     readings = _readings(raw)
     if not readings:
         return _Verdict()
-    best = min(readings, key=lambda r: (r.cost, -r.words))
+    best = min(readings, key=lambda r: (r.cost, r.odd, -r.words))
     if best.odd > ODD_SHARE * best.words:
         return _Verdict()  # odd in every encoding
     if len(readings) > 1 and not any(r.words for r in readings):
@@ -413,7 +460,7 @@ def _choose_legacy(raw: bytes) -> _Verdict:
     close = tuple(r for r in readings if r is best or r.cost < best.cost + MARGIN)
     if len(close) == 1:
         return _Verdict(best.encoding)
-    return _Verdict(candidates=tuple(sorted(close, key=lambda r: r.cost)))
+    return _Verdict(candidates=tuple(sorted(close, key=lambda r: (r.cost, r.odd))))
 
 
 # --------------------------------------------------------------------------- refusals
@@ -514,9 +561,45 @@ def _first_line(raw: bytes, readings: tuple[_Reading, ...]) -> tuple[int, list[s
     return number, [w[at] if at < len(w) else "" for w in per_reading]
 
 
-def _decode_legacy(path: Path, raw: bytes, forced: str | None) -> tuple[str, str]:
-    """(encoding, text) of bytes that are not valid UTF-8: ``forced`` (``--encoding``) when
-    given, else the evidence (``_stray_bytes`` refuses a UTF-8 file with stray bytes,
+def _after_bom(path: Path, raw: bytes) -> bool:
+    """Whether ``raw`` is ``path``'s bytes after a UTF-8 BOM that the caller took off (a
+    caller that does not say: the file's first bytes tell)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size != len(raw) + len(codecs.BOM_UTF8):
+            return False
+        with path.open("rb") as handle:
+            return handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    except OSError:
+        return False
+
+
+def _stray_after_bom(path: Path, raw: bytes) -> None:
+    """A file that starts with a UTF-8 BOM says it is UTF-8: any invalid byte in it is a stray
+    byte, never a sign of another encoding (re-reading it whole in one would change its other
+    values). Refused naming their lines, unless ``--encoding`` says how to read it."""
+    text = raw.decode("utf-8", errors="surrogateescape")
+    bad = [m.start() for m in _SURROGATES.finditer(text)]
+    if not bad:
+        return
+    lines = _line_numbers(text, bad[:100_000])
+    raise InputError(
+        f"starts with a UTF-8 byte order mark, so it is UTF-8, but holds {len(bad)} invalid "
+        f"byte{'s' if len(bad) > 1 else ''} on line{'s' if len(lines) > 1 else ''} "
+        f"{_shown(lines)}; re-reading the whole file in another encoding would change its "
+        "other values: fix those bytes (save it again as CSV UTF-8), or say how it is encoded "
+        "with --encoding (e.g. --encoding cp1252)",
+        path=path,
+        line=lines[0],
+    )
+
+
+def _decode_legacy(
+    path: Path, raw: bytes, forced: str | None, *, bom: bool | None = None
+) -> tuple[str, str]:
+    """(encoding, text) of bytes that are not valid UTF-8 (``bom``: they followed a UTF-8
+    BOM, taken off; None: the file tells): ``forced`` (``--encoding``) when given, else the
+    evidence (``_stray_after_bom`` and ``_stray_bytes`` refuse a UTF-8 file with stray bytes,
     ``_choose_legacy`` a legacy file whose encoding it cannot tell apart)."""
     if forced:
         try:
@@ -529,6 +612,8 @@ def _decode_legacy(path: Path, raw: bytes, forced: str | None) -> tuple[str, str
                 path=path,
                 line=line,
             ) from None
+    if bom or (bom is None and _after_bom(path, raw)):
+        _stray_after_bom(path, raw)
     _stray_bytes(path, raw)
     verdict = _choose_legacy(raw)
     if verdict.encoding:
@@ -561,22 +646,53 @@ def _decode_text(path: Path, raw: bytes, forced: str | None = None) -> tuple[str
         try:
             return "utf-8-sig", raw[3:].decode("utf-8")
         except UnicodeDecodeError:
-            return _decode_legacy(path, raw[3:], forced)
+            return _decode_legacy(path, raw[3:], forced, bom=True)
     utf16 = _utf16_encoding(raw)
     if utf16 is not None:
         return utf16[0], _decode_utf16(path, raw, *utf16)
     try:
         return "utf-8", raw.decode("utf-8")
     except UnicodeDecodeError:
-        return _decode_legacy(path, raw, forced)
+        return _decode_legacy(path, raw, forced, bom=False)
+
+
+# Text of UTF-16 read one byte off: each ASCII character becomes U+xx00 (its byte, then NUL).
+# Four in a row is no text (a Chinese 一, U+4E00, alone is).
+_SHIFTED: Final = re.compile("[" + "".join(chr(b << 8) for b in range(0x09, 0x7F)) + "]{4}")
 
 
 def _decode_utf16(path: Path, raw: bytes, encoding: str, bom: int) -> str:
+    """The text of UTF-16 bytes; else refused naming the line where they go wrong: where a
+    byte went missing or was added (every pair after it is shifted), the last byte left over,
+    or the invalid unit."""
     try:
         return raw[bom:].decode(encoding)
     except UnicodeDecodeError as exc:
+        data = raw[bom:]
+        text = data[: len(data) & ~1].decode(encoding, errors="replace")
+        shifted = _SHIFTED.search(text, 0, exc.start // 2 + 4)
+        if shifted is not None:
+            line = text.count("\n", 0, shifted.start()) + 1
+            raise InputError(
+                f"looks like UTF-16 text but is not valid UTF-16: a byte is missing or extra "
+                f"on line {line} (the text after it is shifted by one byte); save it again as "
+                "CSV UTF-8",
+                path=path,
+                line=line,
+            ) from None
+        if len(data) % 2 and exc.end >= len(data):
+            line = text.count("\n") + 1
+            raise InputError(
+                f"looks like UTF-16 text but is not valid UTF-16: its last byte (on line "
+                f"{line}) is left over, an odd number of bytes (cut short, or a byte added); "
+                "save it again as CSV UTF-8",
+                path=path,
+                line=line,
+            ) from None
+        line = text.count("\n", 0, exc.start // 2) + 1
         raise InputError(
             f"looks like UTF-16 text but is not valid UTF-16 ({exc.reason} at byte "
-            f"{exc.start + bom}); save it again as CSV UTF-8",
+            f"{exc.start + bom}, on line {line}); save it again as CSV UTF-8",
             path=path,
+            line=line,
         ) from None
