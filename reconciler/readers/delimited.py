@@ -68,7 +68,7 @@ def _read_delimited(path: Path, raw: bytes, max_records: int, forced: str | None
             return _parse_delimited(path, raw, bom, encoding, max_records, validated=False)
         except _NotUtf8:
             pass
-    encoding, text = _decode_legacy(path, raw[bom:], forced)
+    encoding, text = _decode_legacy(path, raw[bom:], forced, bom=bom > 0)
     return _parse_delimited(path, text.encode("utf-8"), 0, encoding, max_records, validated=True)
 
 

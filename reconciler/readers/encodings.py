@@ -10,7 +10,6 @@ from __future__ import annotations
 import codecs
 import functools
 import re
-import stat
 import unicodedata
 from dataclasses import dataclass
 from itertools import pairwise
@@ -561,19 +560,6 @@ def _first_line(raw: bytes, readings: tuple[_Reading, ...]) -> tuple[int, list[s
     return number, [w[at] if at < len(w) else "" for w in per_reading]
 
 
-def _after_bom(path: Path, raw: bytes) -> bool:
-    """Whether ``raw`` is ``path``'s bytes after a UTF-8 BOM that the caller took off (a
-    caller that does not say: the file's first bytes tell)."""
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size != len(raw) + len(codecs.BOM_UTF8):
-            return False
-        with path.open("rb") as handle:
-            return handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
-    except OSError:
-        return False
-
-
 def _stray_after_bom(path: Path, raw: bytes) -> None:
     """A file that starts with a UTF-8 BOM says it is UTF-8: any invalid byte in it is a stray
     byte, never a sign of another encoding (re-reading it whole in one would change its other
@@ -594,11 +580,9 @@ def _stray_after_bom(path: Path, raw: bytes) -> None:
     )
 
 
-def _decode_legacy(
-    path: Path, raw: bytes, forced: str | None, *, bom: bool | None = None
-) -> tuple[str, str]:
+def _decode_legacy(path: Path, raw: bytes, forced: str | None, *, bom: bool) -> tuple[str, str]:
     """(encoding, text) of bytes that are not valid UTF-8 (``bom``: they followed a UTF-8
-    BOM, taken off; None: the file tells): ``forced`` (``--encoding``) when given, else the
+    BOM, taken off): ``forced`` (``--encoding``) when given, else the
     evidence (``_stray_after_bom`` and ``_stray_bytes`` refuse a UTF-8 file with stray bytes,
     ``_choose_legacy`` a legacy file whose encoding it cannot tell apart)."""
     if forced:
@@ -612,7 +596,7 @@ def _decode_legacy(
                 path=path,
                 line=line,
             ) from None
-    if bom or (bom is None and _after_bom(path, raw)):
+    if bom:
         _stray_after_bom(path, raw)
     _stray_bytes(path, raw)
     verdict = _choose_legacy(raw)
