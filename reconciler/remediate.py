@@ -31,12 +31,28 @@ from .fixes.cells import (
     odd_id_text,
 )
 from .fixes.rules import RULES, BoolArray, Cells, ObjArray, join_text
+from .fixes.sendable import (
+    NAMING_ID_FIELDS,
+    amount_columns,
+    decimal_comma_is_local,
+    identifier_columns,
+    integer_columns,
+    item_gaps,
+    not_plain_amount,
+    not_whole,
+)
+from .fixes.values import fix_amount, fix_integer
 from .formulas import formula_mask
 from .model import IntArray, Outcome, RemediateOptions, Resolution, Table
 from .normalize import action_codes
 from .outputs import CHANGE_COLUMNS
 from .rowhash import row_hashes
-from .templates import CONVERSION_TEMPLATES, MAX_MODIFICATIONS_PER_ACTION, MODIFICATION_TEMPLATES
+from .templates import (
+    CONVERSION_TEMPLATES,
+    MAX_MODIFICATIONS_PER_ACTION,
+    MODIFICATION_TEMPLATES,
+    Template,
+)
 from .threads import background
 
 
@@ -105,7 +121,6 @@ NO_ORDER_NAMED = (
     "the conversion names no order (its OrderId holds no identifier), so it is not "
     "resubmitted: fill in its OrderId from the original order"
 )
-_ID_FIELDS = ("action_id", "oid", "action_tracker_id", "campaign_id")
 
 
 def _holds(sent: pd.DataFrame, schema: SentSchema, rows: IntArray, field: str) -> BoolArray:
@@ -264,7 +279,7 @@ def _remediate(
     )
     rule_rows = _rules_needed(records, cand, catalogue, schema, state)
     cells = _apply_rules(sent, schema, rule_rows, opts, state)
-    _refuse_unnamed(table, schema, cand, state)
+    _refuse_unnamed(table, schema, cand, state, cells)
     order = {lab: i for i, lab in enumerate(sent.columns)}
     all_changes = _changed_cells(cells, order, state)
     changed = np.zeros(n, dtype=bool)
@@ -412,25 +427,31 @@ def _apply_rules(
     return cells
 
 
-def _refuse_unnamed(table: Table, schema: SentSchema, cand: IntArray, state: _Decision) -> None:
+def _refuse_unnamed(
+    table: Table, schema: SentSchema, cand: IntArray, state: _Decision, cells: list[Cells]
+) -> None:
     """Records that cannot be resubmitted whatever a rule corrects, each with the cells named:
     a modification that names no action (no ActionId, nor an Oid with its ActionTrackerId), or
     a conversion without its OrderId, would reach impact.com as a row about nothing; a cell the
     file does not give a value for (a workbook's formula without its value, an error value
     such as #N/A, a merged cell), in any column, would be sent blank or as error text; an
-    identifier that is a placeholder (NULL, N/A, -) or invisible characters, or that holds
-    characters impact.com's IDs never hold (fullwidth or Arabic-Indic digits), is not one."""
+    identifier (any ID column the template sends, each item's Sku) that is a placeholder (NULL,
+    N/A, -) or invisible characters, or that holds characters impact.com's IDs never hold
+    (fullwidth or Arabic-Indic digits), is not one; an item without its Sku, or with a Sku and
+    no Quantity (or Amount), names no item or is incomplete; a whole number or an amount that
+    is not one in ASCII digits (``١``, ``1,0``, ``$12``), once the rules have corrected what
+    they correct, would be refused. ``check`` reports each of these (``fixes.sendable``)."""
     if not len(cand):
         return
     sent = table.frame
-    id_labels = {f: label for f in _ID_FIELDS if (label := schema.column(f))}
+    id_labels = {f: label for f in NAMING_ID_FIELDS if (label := schema.column(f))}
     texts: list[tuple[IntArray, ObjArray, str]] = []  # (rows, why, label), in order of saying
     missing, rows, why = _cells_refused(table, cand)
     if len(rows):
         texts.append((rows, why, ""))
         for unheld, group in missing.groupby("label", sort=False):
             state.look.append((group["pos"].to_numpy(dtype=np.int64), str(unheld)))
-    for field, label in id_labels.items():
+    for field, label in identifier_columns(schema):
         values = sent[label].iloc[cand]
         kinds = id_cell_kinds(values)
         odd = kinds != IdCell.HELD
@@ -451,6 +472,8 @@ def _refuse_unnamed(table: Table, schema: SentSchema, cand: IntArray, state: _De
             raw = values.to_numpy(dtype=object)[foreign]
             why = np.array([odd_id_text(str(v), label) for v in raw], dtype=object)
             texts.append((cand[foreign], why, label))
+    texts += _item_gaps(sent, schema, cand)
+    texts += _unsendable_numbers(table, schema, cand, cells, state.look)
     anonymous = cand[~_names_an_action(sent, schema, cand)]
     if len(anonymous):
         conversion = schema.template in CONVERSION_TEMPLATES
@@ -465,6 +488,102 @@ def _refuse_unnamed(table: Table, schema: SentSchema, cand: IntArray, state: _De
         if label:
             state.look.append((rows, label))
         state.refuse(*_joined(rows, why))
+
+
+def _item_gaps(
+    sent: pd.DataFrame, schema: SentSchema, cand: IntArray
+) -> list[tuple[IntArray, ObjArray, str]]:
+    """The candidates with an item naming no Sku, or a Sku without its Quantity (or Amount):
+    (rows, why, label) per gap (``fixes.sendable.item_gaps``, as ``check`` finds them)."""
+    out: list[tuple[IntArray, ObjArray, str]] = []
+    if schema.template not in (Template.ITEM_MODIFICATION, Template.ITEM_CONVERSION):
+        return out
+    for gap in item_gaps(sent.iloc[cand], schema):
+        rows = cand[gap.mask]
+        if not len(rows):
+            continue
+        if gap.kind == "incomplete":
+            text = (
+                f"item {gap.index} has a Sku but no {gap.word}: an item needs its Sku, Quantity "
+                "and Amount (Quantity 0 reverses it); fill it in from the original"
+            )
+        elif schema.template is Template.ITEM_CONVERSION:
+            text = (
+                f"the row names no item (its {gap.word} is empty): an item-level conversion "
+                "needs the Sku of its item; fill it in from the original"
+            )
+        else:
+            text = (
+                f"item {gap.index} has values but no {gap.word}, so it names no item: fill in "
+                "the Sku as tracked on the action"
+            )
+        out.append((rows, np.full(len(rows), text, dtype=object), gap.label))
+    return out
+
+
+def _corrected_values(
+    values: pd.Series, cand: IntArray, label: str, cells: list[Cells]
+) -> pd.Series:
+    """``values`` (the candidates' cells of ``label``) with what the rules correct in them."""
+    changes = [c for c in cells if c.label == label and len(c.rows)]
+    if not changes:
+        return values
+    out = values.to_numpy(dtype=object).copy()
+    for c in changes:
+        out[np.searchsorted(cand, c.rows)] = c.after
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def _unsendable_numbers(
+    table: Table,
+    schema: SentSchema,
+    cand: IntArray,
+    cells: list[Cells],
+    looked: list[tuple[IntArray, str]],
+) -> list[tuple[IntArray, ObjArray, str]]:
+    """The candidates with a whole number or an amount impact.com would refuse, as it stands
+    once the rules have corrected what they correct (``fixes.sendable``): (rows, why, label)
+    per column. A cell already named (a rule refused it, or the file gives no value for it)
+    has its words already."""
+    sent = table.frame
+    out: list[tuple[IntArray, ObjArray, str]] = []
+    comma_ok = decimal_comma_is_local(table.format, table.delimiter)
+    columns = [(label, name != "quantity", True) for name, label in integer_columns(schema)]
+    columns += [(label, False, False) for label in amount_columns(schema)]
+    for label, identifier, whole in columns:
+        values = _corrected_values(sent[label].iloc[cand], cand, label, cells)
+        bad = (
+            not_whole(values, identifier=identifier)
+            if whole
+            else not_plain_amount(values, decimal_comma_ok=comma_ok)
+        )
+        for rows, seen in looked:
+            if seen == label and bad.any():
+                bad[np.searchsorted(cand, rows[np.isin(rows, cand)])] = False
+        if not bad.any():
+            continue
+        raw = values.to_numpy(dtype=object)[bad]
+        codes, uniques = pd.factorize(pd.Series(raw, dtype=object))
+        said = [_number_text(label, str(u), whole) for u in uniques]
+        out.append((cand[bad], np.asarray(said, dtype=object)[codes], label))
+    return out
+
+
+def _number_text(label: str, raw: str, whole: bool) -> str:
+    """Why the number ``raw`` of ``label`` cannot be sent, and what to write."""
+    if whole:
+        fix = fix_integer(raw)
+        what = f"its {label} {raw!r} is not a whole number in ASCII digits"
+        hint = f"write {fix.value}" if fix.ok else "type the whole number in ASCII digits 0-9"
+    else:
+        fix = fix_amount(raw)
+        what = f"its {label} {raw!r} is not a plain amount (ASCII digits, a point, two decimals)"
+        hint = (
+            f"write {fix.value}"
+            if fix.ok
+            else "write a plain decimal, 0 or more and at most 999999.99, such as 1299.00"
+        )
+    return f"{what}, which impact.com would refuse (MALFORMED): {hint}"
 
 
 def _joined(rows: IntArray, why: ObjArray) -> tuple[IntArray, ObjArray]:

@@ -16,6 +16,12 @@ from reconciler.fixes import (
     spoiled_id_problem,
 )
 from reconciler.fixes.cells import IdCell, kind_text, odd_id_characters, odd_id_text
+from reconciler.fixes.sendable import (
+    NAMING_ID_FIELDS,
+    identifier_columns,
+    integer_columns,
+    not_whole,
+)
 from reconciler.fixes.values import column_rounding_problem
 from reconciler.preflight.base import (
     _CONV,
@@ -71,17 +77,12 @@ def _integer_fix(raw: str) -> str:
 
 
 def _ck_not_integer(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
-    ids = [ctx.label("action_tracker_id")]
-    if ctx.template in _CONV:
-        ids.append(ctx.label("campaign_id"))
-    quantities = [f["quantity"] for f in ctx.items().values() if "quantity" in f]
-    for label in [*ids, *quantities]:
-        if label is None:
-            continue
-        # An ID cell holding no ID at all (#N/A, NULL, -) has findings of its own.
-        held = ctx.holds_id(label) if label in ids else ctx.filled(label)
-        # ascii_is_decimal is PLAIN_INTEGER: non-empty and ASCII digits only.
-        bad = held & ~_np(pc.ascii_is_decimal(ctx.arr(label)))
+    if ctx.schema is None:
+        return
+    for name, label in integer_columns(ctx.schema):
+        # An ID cell holding no ID at all (#N/A, NULL, -) has findings of its own; a digit of
+        # another script (١) is no ASCII digit (fixes.sendable.not_whole).
+        bad = not_whole(ctx.raw(label), identifier=name != "quantity")
         yield _cells(ctx, bad, label, _integer_advice, fix=_integer_fix)
 
 
@@ -154,11 +155,22 @@ def _ck_id_spoiled(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
         )
 
 
-_ID_NAMES: Final = ("action_id", "oid", "action_tracker_id", "campaign_id")
-
-
 def _id_labels(ctx: _Ctx) -> dict[str, str]:
-    return {name: label for name in _ID_NAMES if (label := ctx.label(name))}
+    """The IDs naming the record's action or order, by field."""
+    return {name: label for name in NAMING_ID_FIELDS if (label := ctx.label(name))}
+
+
+def _all_id_columns(ctx: _Ctx) -> list[tuple[str, str]]:
+    """(field, label) of every identifier column: the naming IDs, CustomerId, ClickId, ...,
+    each item's Sku (``fixes.sendable.identifier_columns``)."""
+    return identifier_columns(ctx.schema) if ctx.schema is not None else []
+
+
+def _id_predicted(ctx: _Ctx, name: str) -> str | None:
+    """The code a broken ID cell predicts: the action is not found when a modification's
+    action-naming ID is broken (None: the check's own code); no code is known otherwise."""
+    naming = name in ("action_id", "oid", "action_tracker_id")
+    return None if naming and ctx.template not in _CONV else ""
 
 
 def _unheld(ctx: _Ctx, *, ids: bool) -> Iterable[pd.DataFrame | None]:
@@ -207,8 +219,7 @@ def _ck_cell_unreadable(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
 
 
 def _ck_id_placeholder(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
-    conversion = ctx.template in _CONV
-    for name, label in _id_labels(ctx).items():
+    for name, label in _all_id_columns(ctx):
         kinds = ctx.id_kinds(label)
         mask = (kinds == IdCell.INVISIBLE) | (kinds == IdCell.PLACEHOLDER)
         if not mask.any():
@@ -220,18 +231,11 @@ def _ck_id_placeholder(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
             "fill in the real value from the original, or leave the cell empty"
             for k, v in zip(kinds[pos], raw, strict=True)
         ]
-        yield _hits(
-            ctx,
-            pos,
-            label,
-            raw,
-            advice,
-            predicted="" if conversion or name == "campaign_id" else None,
-        )
+        yield _hits(ctx, pos, label, raw, advice, predicted=_id_predicted(ctx, name))
 
 
 def _ck_id_characters(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
-    for name, label in _id_labels(ctx).items():
+    for name, label in _all_id_columns(ctx):
         if name in ("action_tracker_id", "campaign_id"):
             continue  # not-an-integer says it for these: they are digits 0-9 only
 
@@ -243,7 +247,7 @@ def _ck_id_characters(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
             odd_id_characters(ctx.raw(label), name),
             label,
             advice,
-            predicted="" if ctx.template in _CONV else None,
+            predicted=_id_predicted(ctx, name),
         )
 
 
@@ -332,7 +336,10 @@ CHECKS: tuple[Check, ...] = (
         severity=E,
         predicted_error="MALFORMED",
         title="Whole number expected",
-        description="ActionTrackerId, CampaignId (conversions) or Quantity{i} is not a whole number.",
+        description=(
+            "ActionTrackerId, CampaignId (conversions) or Quantity{i} is not a whole number in "
+            "ASCII digits (a digit of another script such as ١, or a fullwidth one, is not)."
+        ),
         fn=_ck_not_integer,
         example="`16027.0`, `1.6E+04`, `one`",
     ),
@@ -370,10 +377,12 @@ CHECKS: tuple[Check, ...] = (
         predicted_error="ACTION_NOT_FOUND",
         title="ID cell holding a placeholder",
         description=(
-            "An ActionId, Oid/OrderId, ActionTrackerId or CampaignId cell holds a stand-in for "
-            "no value (NULL, None, nan, N/A, NA, -, --, ?) or only invisible characters (a "
-            "zero-width space, a BOM). Whole values only: NA123 is an ID. For conversions no "
-            "code is predicted."
+            "An identifier cell (ActionId, Oid/OrderId, ActionTrackerId, CampaignId, "
+            "CustomerId, ClickId, MediaPartnerId, the other ID columns, each item's Sku{i}) "
+            "holds a stand-in for no value (NULL, None, nan, N/A, NA, -, --, ?) or only "
+            "invisible characters (a zero-width space, a BOM). Whole values only: NA123 is an "
+            "ID. ACTION_NOT_FOUND is predicted for a modification's ActionId, Oid or "
+            "ActionTrackerId; no code otherwise."
         ),
         fn=_ck_id_placeholder,
         example="`NULL`, `N/A`, `-`, a zero-width space",
@@ -384,10 +393,12 @@ CHECKS: tuple[Check, ...] = (
         predicted_error="ACTION_NOT_FOUND",
         title="ID with characters IDs do not have",
         description=(
-            "An ActionId with any character but ASCII ones, or an Oid/OrderId with digits of "
-            "another script, fullwidth forms, superscripts or invisible characters. impact.com "
-            "IDs are ASCII (ActionTrackerId and CampaignId: not-an-integer); reconciler never "
-            "converts them. For conversions no code is predicted."
+            "An ActionId with any character but ASCII ones, or another identifier (Oid/OrderId, "
+            "CustomerId, ClickId, MediaPartnerId, a Sku{i}, ...) with digits of another script, "
+            "fullwidth forms, superscripts or invisible characters. impact.com IDs are ASCII "
+            "(ActionTrackerId and CampaignId: not-an-integer); reconciler never converts them. "
+            "ACTION_NOT_FOUND is predicted for a modification's ActionId or Oid; no code "
+            "otherwise."
         ),
         fn=_ck_id_characters,
         example="`１０００.４６３６.１０`, `٣٤٥.٦٧`, `T١١`",

@@ -1,76 +1,58 @@
-"""Checks of item-level rows."""
+"""Checks of item-level rows: items naming no Sku, items without their Quantity or Amount
+(``fixes.sendable.item_gaps``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 
+from reconciler.fixes.sendable import ItemGap, item_gaps
 from reconciler.preflight.base import _ITEMS, E
 from reconciler.preflight.context import Check, _cells, _Ctx
-from reconciler.templates import (
-    Template,
-)
+from reconciler.templates import Template
+
+
+def _gaps(ctx: _Ctx, kind: str) -> list[ItemGap]:
+    """The item gaps of ``kind`` (``fixes.sendable.item_gaps``: the same judgement decides
+    what ``reconcile`` refuses to resubmit)."""
+    if "item_gaps" not in ctx._cache:
+        ctx._cache["item_gaps"] = item_gaps(ctx.frame, ctx.schema) if ctx.schema else []
+    found: list[ItemGap] = ctx._cache["item_gaps"]
+    return [g for g in found if g.kind == kind]
 
 
 def _ck_item_incomplete(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
-    need = (
-        ("quantity", "item_amount") if ctx.template is Template.ITEM_MODIFICATION else ("quantity",)
-    )
-    for index, fields in ctx.items().items():
-        sku = fields.get("sku")
-        if sku is None:
-            continue
-        for name in need:
-            label = fields.get(name)
-            if label is None:
-                continue
-            word = "Quantity" if name == "quantity" else "Amount"
-            yield _cells(
-                ctx,
-                ctx.filled(sku) & ~ctx.filled(label),
-                label,
-                f"item {index} has a Sku but no {word}{index}: an item needs Sku, Quantity and "
-                "Amount (Quantity 0 reverses it)",
-            )
+    for gap in _gaps(ctx, "incomplete"):
+        yield _cells(
+            ctx,
+            gap.mask,
+            gap.label,
+            f"item {gap.index} has a Sku but no {gap.word}: an item needs Sku, Quantity and "
+            "Amount (Quantity 0 reverses it)",
+        )
 
 
 def _ck_item_sku_missing(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
-    items = ctx.items()
     conversion = ctx.template is Template.ITEM_CONVERSION
-    predicted = None if conversion else ""
-    if conversion:
-        skus = [f["sku"] for f in items.values() if "sku" in f]
-        if skus:
-            none = np.ones(ctx.n, dtype=bool)
-            for label in skus:
-                none &= ~ctx.filled(label)
+    for gap in _gaps(ctx, "no-sku"):
+        if conversion:
             yield _cells(
                 ctx,
-                none,
-                skus[0],
+                gap.mask,
+                gap.label,
                 "an item-level conversion row needs the Sku of its item (the sale would have "
                 "no items)",
-                predicted=predicted,
             )
-        return
-    for index, fields in items.items():
-        sku = fields.get("sku")
-        others = [fields[f] for f in ("quantity", "item_amount", "category") if f in fields]
-        if sku is None or not others:
-            continue
-        any_other = np.zeros(ctx.n, dtype=bool)
-        for label in others:
-            any_other |= ctx.filled(label)
-        yield _cells(
-            ctx,
-            any_other & ~ctx.filled(sku),
-            sku,
-            f"item {index} has values but no Sku{index}: say which item changes (the Sku as "
-            "tracked on the action)",
-            predicted=predicted,
-        )
+        else:
+            yield _cells(
+                ctx,
+                gap.mask,
+                gap.label,
+                f"item {gap.index} has values but no {gap.word}: say which item changes (the "
+                "Sku as tracked on the action)",
+                predicted="",
+            )
 
 
 CHECKS: tuple[Check, ...] = (
@@ -79,7 +61,10 @@ CHECKS: tuple[Check, ...] = (
         severity=E,
         predicted_error="MALFORMED",
         title="Item without Quantity or Amount",
-        description="A Sku{i} without Quantity{i} (or Amount{i} in modification files).",
+        description=(
+            "A Sku{i} holding an identifier without Quantity{i} (or Amount{i} in modification "
+            "files); a Sku{i} that is a placeholder is id-placeholder."
+        ),
         fn=_ck_item_incomplete,
         example="`Sku2` `80114455`, `Quantity2` empty",
         templates=_ITEMS,
