@@ -15,6 +15,7 @@ import numpy as np
 
 from .catalogue import load_catalogue
 from .errors import ShapeError, UsageError
+from .fixes.values import reason_key
 from .model import Table
 from .statuswords import ERROR_TYPE_WORDS, StatusKind, status_kind, status_word
 from .templates import (
@@ -353,8 +354,12 @@ _SUBMISSION_CONTAINERS = frozenset({"apisubmission", "apisubmissions"})
 def detect_results(
     table: Table, sent: SentSchema, sent_table: Table, overrides: Mapping[str, str] | None = None
 ) -> ResultSchema:
-    """Recognise the results' shape and which column holds each result field."""
+    """Recognise the results' shape and which column holds each result field. An Actions or
+    ActionUpdates export given as either file, and a sent file given as the results (its
+    Reason read as error codes), are refused (``ShapeError``) naming what to give instead."""
     overrides = overrides or {}
+    _refuse_platform_export(sent_table, sent=True)
+    _refuse_platform_export(table, sent=False)
     labels = list(table.frame.columns)
     # Keys of the headers as written (a second "Message" is labelled "Message (2)"), once: a
     # header may be huge or wide.
@@ -454,6 +459,8 @@ def detect_results(
             "the sent file itself; give the results impact.com reported for it",
             path=table.path,
         )
+    if "code" not in overrides:
+        _refuse_sent_as_results(table, fields, key_of)
     if table.records and "code" not in fields and "record_status" not in fields:
         raise ShapeError(
             "cannot find the column holding the error code (looked for Message, Reason, Error, "
@@ -573,6 +580,107 @@ def _holds_error_codes(table: Table, label: str) -> bool:
 
 
 _REASONS = frozenset(STANDARD_REASONS)
+
+# What the platform's own exports hold and no sent file or results export does: the state of
+# an action (an Actions export: one row per action), the change of an update (an ActionUpdates
+# export: one row per change). Each has an option of its own.
+_ACTION_STATES = frozenset({"pending", "approved", "reversed", "locked", "cleared"})
+_STATE_KEYS = frozenset({"state", "actionstate", "actionstatus", "status"})
+_ACTION_ID_KEYS = frozenset({"actionid", "id"})
+_LOCKING_KEYS = frozenset({"lockingdate", "lockdate", "lockeddate"})
+_UPDATE_ONLY_KEYS = frozenset({"deltaamount", "updatedate", "statedetail", "amountchange"})
+_REASON_KEYS = frozenset({"reason", "dispositionreason"})
+_EXPORT_OPTIONS = {
+    "an ActionUpdates export": "--updates FILE",
+    "an Actions export": "--actions FILE (or --updates FILE, to confirm what the platform shows)",
+}
+
+
+def platform_export(table: Table) -> str:
+    """What platform export ``table`` is ("an Actions export", "an ActionUpdates export"), or
+    "" when it is none. An ActionUpdates export has an update's columns (DeltaAmount,
+    UpdateDate, StateDetail) beside an ActionId, Id or Oid; an Actions export has an Action Id
+    (or Id) and either a Locking Date or a State column of action states (PENDING, APPROVED,
+    REVERSED), and no Reason (a working copy of a modification with a State column beside it
+    stays a sent file) nor a column of results (BatchId, Payload, an error code). No template
+    sends any of these columns."""
+    keys = {header_key(c): c for c in reversed(list(table.frame.columns))}
+    has = keys.keys()
+    if has & _UPDATE_ONLY_KEYS and has & (_ACTION_ID_KEYS | {"oid", "orderid"}):
+        return "an ActionUpdates export"
+    if not has & _ACTION_ID_KEYS or has & _REASON_KEYS:
+        return ""
+    # The Brand API's submission records have an ActionId and a Status too: a batch, a
+    # payload or an error column makes them results whatever their statuses say.
+    if has & (_RESULT_ONLY_KEYS | _CODE_KEYS | {"batchid"}):
+        return ""
+    if table.format == "json" and table.container.casefold() in (
+        _ERROR_CONTAINERS | _SUBMISSION_CONTAINERS
+    ):
+        return ""
+    if has & _LOCKING_KEYS:
+        return "an Actions export"
+    for key in has & _STATE_KEYS:
+        states = _column_values(table, keys[key], limit=1000)
+        if states and states <= _ACTION_STATES:
+            return "an Actions export"
+    return ""
+
+
+def _refuse_platform_export(table: Table, *, sent: bool) -> None:
+    """An Actions or ActionUpdates export given as the sent file or as the results: refused,
+    naming what it is and the option it is given with."""
+    what = platform_export(table)
+    if not what:
+        return
+    option = _EXPORT_OPTIONS[what]
+    place = (
+        "not the file that was sent: give the sent file first, then its results,"
+        if sent
+        else "not the results impact.com reported: give the sent file, then its results,"
+    )
+    raise ShapeError(f"is {what}, {place} and this export with {option}", path=table.path)
+
+
+def _refuse_sent_as_results(
+    table: Table, fields: Mapping[str, str], key_of: Mapping[str, str]
+) -> None:
+    """A sent file given as the results: its columns are a template's, its only error column
+    is a Reason holding the reasons a sent file gives (ITEM_RETURNED, ORDER_UPDATE) and no
+    error code of the catalogue, and nothing else says how a record fared (no status or error
+    type, no error column of the results' own). Read as results, every record would be
+    'rejected' with its own reason as the code (or no error column would be found)."""
+    code = fields.get("code")
+    if code is not None and key_of.get(code) not in _REASON_KEYS:
+        return
+    if any(f in fields for f in ("record_status", "error_type", "submission_status")):
+        return
+    reason = code or next((lab for lab, key in key_of.items() if key in _REASON_KEYS), None)
+    if reason is None:
+        return
+    sent_fields, items = map_sent_columns(list(table.frame.columns))
+    if len(sent_fields) + len(items) < 3:
+        return
+    values = _column_values(table, reason, limit=1000)
+    if not values:
+        return
+    catalogue = load_catalogue()
+    standard = 0
+    for value in values:
+        if reason_key(value) in _REASONS:
+            standard += 1
+            continue
+        if any(c in catalogue and c not in _REASONS for c in catalogue.split(value)):
+            return  # an error code: this is a results export
+    if 2 * standard < len(values):
+        return
+    raise ShapeError(
+        "looks like a sent file, not results: its Reason column holds the reasons a sent file "
+        "gives (" + ", ".join(sorted({reason_key(v) for v in values} & _REASONS)[:3]) + "), "
+        "no error code; give the sent file first, then its results: "
+        "reconciler reconcile SENT RESULTS...",
+        path=table.path,
+    )
 
 
 def unreadable_cells(table: Table) -> dict[tuple[int, str], str]:
