@@ -146,7 +146,7 @@ ITEM_ROWS = [
         "١",
         "59.98",
         "item returned",
-    ],  # fmt: skip
+    ],
     [
         "",
         "T4",
@@ -159,7 +159,7 @@ ITEM_ROWS = [
         "2",
         "59.98",
         "item returned",
-    ],  # fmt: skip
+    ],
     [
         "",
         "T5",
@@ -172,7 +172,7 @@ ITEM_ROWS = [
         "2",
         "59.98",
         "item returned",
-    ],  # fmt: skip
+    ],
     ["", "T6", "16027", "\u200b", "1", "499.99", "Metalworking", "", "", "", "item returned"],
     ["", "T7", "16027", "79369127", "1", "499.99", "Metalworking", "-", "", "", "item returned"],
     ["", "T8", "16027", "79369127", "1,0", "499.99", "Metalworking", "", "", "", "item returned"],
@@ -188,7 +188,7 @@ ITEM_ROWS = [
         "1",
         "5.00",
         "item returned",
-    ],  # fmt: skip
+    ],
     [
         "",
         "T10",
@@ -201,7 +201,7 @@ ITEM_ROWS = [
         "",
         "59.98",
         "item returned",
-    ],  # fmt: skip
+    ],
     ["", "T11", "16027", "79369127", "２", "499.99", "Metalworking", "", "", "", "item returned"],
     ["", "T12", "16027", "79369127", "1", "$499.99", "Metalworking", "", "", "", "item returned"],
 ]
@@ -458,3 +458,258 @@ def test_plain_items_and_ids_are_resubmitted(tmp_path: Path) -> None:
     assert _attention(out) == {}
     _code, findings = _check(tmp_path, sent)
     assert _error_lines(findings) == set()
+
+
+# ------------------------------------------------------------------ files in the wrong place
+
+SENT_HEADER = [
+    "ActionId",
+    "Oid",
+    "ActionTrackerId",
+    "Amount",
+    "CurrencyCode",
+    "CustomerStatus",
+    "Reason",
+]
+SENT_ROWS = [
+    ["", "T52324150101", "16027", "0", "", "", "ITEM_RETURNED"],
+    ["", "T52324150104", "16027", "45.00", "USD", "", "ORDER_UPDATE"],
+    ["1000.4636.180011", "", "", "0", "", "", "CONS_FRAUD"],
+    ["", "T52324150109", "16027", "0", "", "", "ITEM_RETURNED"],
+    ["", "00061420", "16027", "0", "", "", "ORDER_ERROR"],
+    ["", "T52324150131", "16031", "0", "", "", "TEST_ACTION"],
+    ["1000.4636.180062", "", "", "0", "", "", "CONS_ERROR"],
+    ["", "T52324150142", "16027", "18.75", "USD", "NEW", "order update"],
+    ["", "T52324150150", "16027", "0", "", "", "MY_CUSTOM_CODE"],
+]
+ACTIONS_HEADER = [
+    "Action Id",
+    "Oid",
+    "Action Tracker Id",
+    "Campaign Id",
+    "State",
+    "Amount",
+    "Currency",
+    "Event Date",
+    "Locking Date",
+]
+ACTIONS_ROWS = [
+    [
+        "1000.4636.300001",
+        "T60000001",
+        "16027",
+        "1000",
+        "PENDING",
+        "45.00",
+        "USD",
+        "2026-10-20T09:00:00-04:00",
+        "2026-12-27T00:00:00-05:00",
+    ],
+    [
+        "1000.4636.300002",
+        "T60000002",
+        "16027",
+        "1000",
+        "REVERSED",
+        "0.00",
+        "USD",
+        "2026-10-19T14:10:00-04:00",
+        "2026-12-27T00:00:00-05:00",
+    ],
+]
+UPDATES_HEADER = [
+    "Id",
+    "ActionId",
+    "Oid",
+    "CampaignId",
+    "State",
+    "Disposition",
+    "DeltaAmount",
+    "Sku",
+    "Quantity",
+    "UpdateDate",
+]
+UPDATES_ROWS = [
+    [
+        "1000.4636.310001.1",
+        "1000.4636.310001",
+        "T61000001",
+        "1000",
+        "PENDING",
+        "",
+        "999.98",
+        "79369127",
+        "2",
+        "2026-10-25T10:00:00-04:00",
+    ],
+    [
+        "1000.4636.310001.2",
+        "1000.4636.310001",
+        "T61000001",
+        "1000",
+        "PENDING",
+        "ORDER_UPDATE",
+        "-499.99",
+        "79369127",
+        "1",
+        "2026-11-10T08:30:12-05:00",
+    ],
+]
+CM_ROWS = [
+    ["1000.4636.300001", "", "", "45.00", "USD", "", "ORDER_UPDATE"],
+    ["1000.4636.300002", "", "", "0", "", "", "ITEM_RETURNED"],
+]
+CIM_HEADER = ["ActionId", "Oid", "ActionTrackerId", "Sku1", "Quantity1", "Amount1", "Reason"]
+CIM_ROWS = [
+    ["1000.4636.310001", "", "", "79369127", "1", "499.99", "ORDER_UPDATE"],
+    ["1000.4636.310002", "", "", "80114455", "0", "0", "ITEM_RETURNED"],
+]
+
+
+def _refused(tmp_path: Path, *args: str) -> str:
+    """Run reconcile; it must refuse with one line (exit 2, no traceback, no outputs)."""
+    out = tmp_path / "out"
+    code, _stdout, stderr = _invoke("reconcile", *args, "--out", str(out), "--no-ledger")
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert not (out / "reconciled.csv").exists()
+    return lines[0].replace(str(tmp_path) + "/", "")
+
+
+def test_the_sent_file_given_as_results_is_refused_not_read_as_error_codes(
+    tmp_path: Path,
+) -> None:
+    """The sent file plus a Note column as SENT, the original as RESULTS: its Reason column
+    (ITEM_RETURNED, ORDER_UPDATE, a custom code) is no error column."""
+    sent = _write_csv(tmp_path / "sent.csv", SENT_HEADER, SENT_ROWS)
+    working = _write_csv(
+        tmp_path / "working_copy.csv", [*SENT_HEADER, "Note"], [[*r, "x"] for r in SENT_ROWS]
+    )
+    line = _refused(tmp_path, str(working), str(sent))
+    assert line.startswith("reconciler: sent.csv: looks like a sent file, not results")
+    assert "give the sent file first, then its results" in line
+    # The other way round (the working copy given as results) and another template's sent
+    # file given as results: the same refusal, not "cannot find the column".
+    line = _refused(tmp_path, str(sent), str(working))
+    assert line.startswith("reconciler: working_copy.csv: looks like a sent file, not results")
+    cim = _write_csv(tmp_path / "cim_sent.csv", CIM_HEADER, CIM_ROWS)
+    line = _refused(tmp_path, str(sent), str(cim))
+    assert line.startswith("reconciler: cim_sent.csv: looks like a sent file")
+
+
+def test_a_sent_file_as_results_may_still_be_read_with_map(tmp_path: Path) -> None:
+    """--map code=Reason says the Reason column is the error column: the user's call."""
+    sent = _write_csv(tmp_path / "sent.csv", SENT_HEADER, SENT_ROWS)
+    results = _write_csv(
+        tmp_path / "results.csv", [*SENT_HEADER, "Note"], [[*r, "x"] for r in SENT_ROWS]
+    )
+    out = tmp_path / "out"
+    code, _stdout, stderr = _invoke(
+        "reconcile",
+        str(sent),
+        str(results),
+        "--map",
+        "code=Reason",
+        "--out",
+        str(out),
+        "--no-ledger",
+        "--no-report",
+        "--no-xlsx",
+    )
+    assert code in (0, 1), stderr
+
+
+def test_an_actions_export_given_as_either_file_names_its_option(tmp_path: Path) -> None:
+    actions = _write_csv(tmp_path / "actions.csv", ACTIONS_HEADER, ACTIONS_ROWS)
+    cm = _write_csv(tmp_path / "cm_sent.csv", SENT_HEADER, CM_ROWS)
+    line = _refused(tmp_path, str(actions), str(cm))
+    assert line.startswith("reconciler: actions.csv: is an Actions export, not the file that was")
+    assert "give the sent file first, then its results" in line
+    assert "--actions FILE" in line
+    line = _refused(tmp_path, str(cm), str(actions))
+    assert line.startswith("reconciler: actions.csv: is an Actions export, not the results")
+    assert "--actions FILE" in line
+    # Spelled otherwise: a Status column of action states, no Locking Date.
+    other = _write_csv(
+        tmp_path / "actions_status.csv",
+        ["Id", "Status", "Amount", "Event Date"],
+        [
+            ["1000.4636.300001", "Pending", "45.00", "2026-10-20"],
+            ["1000.4636.300002", "Approved", "0", ""],
+        ],
+    )
+    line = _refused(tmp_path, str(cm), str(other))
+    assert "actions_status.csv: is an Actions export" in line
+
+
+def test_an_action_updates_export_given_as_either_file_names_its_option(tmp_path: Path) -> None:
+    updates = _write_csv(tmp_path / "updates.csv", UPDATES_HEADER, UPDATES_ROWS)
+    cim = _write_csv(tmp_path / "cim_sent.csv", CIM_HEADER, CIM_ROWS)
+    line = _refused(tmp_path, str(updates), str(cim))
+    assert line.startswith("reconciler: updates.csv: is an ActionUpdates export, not the file")
+    assert "give the sent file first, then its results" in line
+    assert "--updates FILE" in line
+    line = _refused(tmp_path, str(cim), str(updates))
+    assert line.startswith("reconciler: updates.csv: is an ActionUpdates export, not the results")
+    assert "--updates FILE" in line
+
+
+def test_legitimate_pairs_with_reason_state_or_status_columns_are_read(tmp_path: Path) -> None:
+    """Never refused: results whose Reason column holds error codes (with or without a line
+    column), a sent file with its status columns appended, a working copy of a modification
+    with a State column beside its Reason, and the exports given with their options."""
+    sent = _write_csv(tmp_path / "cm_sent.csv", SENT_HEADER, CM_ROWS)
+    by_line = _write_csv(
+        tmp_path / "by_line.csv", ["Line", "Reason"], [["2", "BAD_DISPOSITION"], ["3", ""]]
+    )
+    by_id = _write_csv(
+        tmp_path / "by_id.csv",
+        ["ActionId", "Amount", "Reason"],
+        [
+            ["1000.4636.300001", "45.00", "ALREADY_LOCKED"],
+            ["1000.4636.300002", "0", "ORDER_UPDATE"],
+        ],
+    )
+    with_status = _write_csv(
+        tmp_path / "with_status.csv",
+        [*SENT_HEADER, "Status", "Error Message"],
+        [[*CM_ROWS[0], "Error", "ALREADY_LOCKED"], [*CM_ROWS[1], "Success", ""]],
+    )
+    for results in (by_line, by_id, with_status):
+        out = tmp_path / ("out_" + results.stem)
+        code, _stdout, stderr = _invoke(
+            "reconcile",
+            str(sent),
+            str(results),
+            "--out",
+            str(out),
+            "--no-ledger",
+            "--no-report",
+            "--no-xlsx",
+        )
+        assert code in (0, 1), (results.name, stderr)
+        assert (out / "reconciled.csv").exists()
+    working = _write_csv(
+        tmp_path / "working.csv",
+        [*SENT_HEADER, "State"],
+        [[*CM_ROWS[0], "PENDING"], [*CM_ROWS[1], "REVERSED"]],
+    )
+    actions = _write_csv(tmp_path / "actions.csv", ACTIONS_HEADER, ACTIONS_ROWS)
+    out = tmp_path / "out_working"
+    code, _stdout, stderr = _invoke(
+        "reconcile",
+        str(working),
+        str(by_line),
+        "--actions",
+        str(actions),
+        "--updates",
+        str(actions),
+        "--out",
+        str(out),
+        "--no-ledger",
+        "--no-report",
+        "--no-xlsx",
+    )
+    assert code in (0, 1), stderr
+    assert (out / "reconciled.csv").exists()
