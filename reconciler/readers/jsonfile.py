@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 import numpy as np
 
@@ -61,23 +62,34 @@ class _JsonNumber(str):
 
 def _read_json(path: Path, raw: bytes, max_records: int, forced: str | None = None) -> Table:
     encoding, text = _decode_text(path, raw, forced)
+    decoder = json.JSONDecoder(
+        object_pairs_hook=_unique_pairs,
+        parse_float=_JsonNumber,
+        parse_int=_JsonNumber,
+        parse_constant=_JsonNumber,
+    )
     try:
-        document = json.loads(
-            text,
-            parse_float=_JsonNumber,
-            parse_int=_JsonNumber,
-            parse_constant=_JsonNumber,
-        )
+        document = decoder.decode(text)
     except json.JSONDecodeError as exc:
         if path.suffix.lower() in _TEXT_SUFFIXES:
             raise _NotJson from None
         raise InputError(
             f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); fix the "
-            "file or export the results again",
+            "file or export it again",
             path=path,
             line=exc.lineno,
         ) from None
-    found = _find_json_records(document, 0)
+    except _KeyTwice as twice:
+        _refuse_key_twice(path, text, decoder, twice.key)
+    try:
+        found = _find_json_records(document, 0)
+    except _ManyLists as many:
+        names = " and ".join(repr(where) for where in many.where)
+        raise InputError(
+            f"holds several lists of records ({names}): reading one would drop the others' "
+            "records; give each list as a file of its own, or export the file again",
+            path=path,
+        ) from None
     if found is None:
         found = _single_object(document, 0)
     if found is None:
@@ -85,7 +97,7 @@ def _read_json(path: Path, raw: bytes, max_records: int, forced: str | None = No
             raise _NotJson
         raise InputError(
             'is JSON but holds no list of records (expected e.g. {"ErrorDetail": [...]}); '
-            "export the results list, not a summary",
+            "export the list of records itself, not a summary",
             path=path,
         )
     records, meta, container = found
@@ -108,6 +120,85 @@ def _read_json(path: Path, raw: bytes, max_records: int, forced: str | None = No
         meta=meta,
         container=container,
     )
+
+
+class _KeyTwice(Exception):
+    """An object gives one key twice: JSON readers keep the last silently."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict, refusing a key given twice (``json`` keeps the last one:
+    a second ``Reason`` would overwrite the first, a second ``ErrorDetail`` would drop a page
+    of records)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise _KeyTwice(key)
+            seen.add(key)
+    return found
+
+
+def _refuse_key_twice(path: Path, text: str, decoder: json.JSONDecoder, key: str) -> NoReturn:
+    at = _second_key(text, decoder)
+    line = text.count("\n", 0, at) + 1 if at is not None else None
+    where = f" (the second at column {at - text.rfind(chr(10), 0, at)})" if at is not None else ""
+    raise InputError(
+        f"gives the key {key!r} twice in one object{where}: a JSON reader keeps only the "
+        "last, which would alter a record or drop a list of records; remove one or export "
+        "the file again",
+        path=path,
+        line=line,
+    ) from None
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+# The json module's own string scanner (C), which its stubs do not declare.
+_scanstring: Callable[[str, int, bool], tuple[str, int]]
+_scanstring = json.decoder.scanstring  # type: ignore[attr-defined]
+
+
+def _skip(text: str, pos: int) -> int:
+    """``pos`` past any JSON whitespace."""
+    return _WS.match(text, pos).end()  # type: ignore[union-attr]  # "*" always matches
+
+
+def _second_key(text: str, decoder: json.JSONDecoder) -> int | None:
+    """The offset of the first key given a second time in its object. Values that hold no
+    duplicate are skipped by the C scanner (``scan_once`` raises ``_KeyTwice`` for the others),
+    so only the path down to the duplicate is walked in Python."""
+    scan: Callable[[str, int], tuple[Any, int]] = decoder.scan_once  # type: ignore[attr-defined]
+    pos = _skip(text, 0)
+    while pos < len(text) and text[pos] in "{[":
+        closing = "}" if text[pos] == "{" else "]"
+        seen: set[str] = set()
+        pos = _skip(text, pos + 1)
+        inner: int | None = None
+        while pos < len(text) and text[pos] != closing:
+            if closing == "}":
+                name, after = _scanstring(text, pos + 1, decoder.strict)
+                if name in seen:
+                    return pos
+                seen.add(name)
+                pos = _skip(text, after)
+                pos = _skip(text, pos + 1)  # past the ":"
+            try:
+                _value, pos = scan(text, pos)
+            except _KeyTwice:
+                inner = pos  # the duplicate is inside this value
+                break
+            pos = _skip(text, pos)
+            if pos < len(text) and text[pos] == ",":
+                pos = _skip(text, pos + 1)
+        if inner is None:
+            return None
+        pos = inner
+    return None
 
 
 def _is_records(value: object) -> bool:
@@ -147,21 +238,51 @@ def _find_json_records(document: object, depth: int) -> _Found | None:
         for key, value in document.items()
         if not isinstance(value, dict | list)
     }
-    folded = {key.casefold(): key for key in document}
-    for known in _JSON_RECORD_KEYS:
-        key = folded.get(known.casefold())
-        if key is not None and _is_records(document[key]):
-            return document[key], meta, key
-    lists = [(key, value) for key, value in document.items() if _is_records(value) and value]
-    if lists:
-        key, value = max(lists, key=lambda kv: len(kv[1]))
-        return value, meta, key
-    for value in document.values():
-        if isinstance(value, dict):
+    # Every list here that holds objects, and every record list of a nested object: records
+    # are read from one of them only when no other holds any (an empty ErrorDetail beside an
+    # empty Errors loses nothing); two that could be records are refused, never one dropped.
+    lists: list[tuple[str, _Found]] = []
+    for key, value in document.items():
+        if isinstance(value, list) and (
+            any(isinstance(item, dict) for item in value)
+            or (key.casefold() in _RECORD_KEYS_FOLDED and _is_records(value))
+        ):
+            lists.append((key, (value, meta, key)))
+        elif isinstance(value, dict):
             inner = _find_json_records(value, depth + 1)
             if inner is not None:
-                return inner[0], {**meta, **inner[1]}, inner[2]
-    return None
+                lists.append((f"{key}/{inner[2]}" if inner[2] else key, inner))
+    held = [(where, one) for where, one in lists if one[0]]
+    if len(held) > 1 or (held and len(lists) > 1 and _known_first(lists) != held[0][0]):
+        raise _ManyLists([where for where, _one in lists])
+    chosen: _Found | None
+    if held:
+        chosen = held[0][1]
+    else:
+        known = _known_first(lists)
+        chosen = next((one for where, one in lists if where == known), None)
+    if chosen is None or not _is_records(chosen[0]):
+        return None
+    if chosen[1] is meta:
+        return chosen
+    return chosen[0], {**meta, **chosen[1]}, chosen[2]
+
+
+def _known_first(lists: list[tuple[str, _Found]]) -> str | None:
+    """Of the lists found, the one under the most specific known key (``ErrorDetail`` first),
+    else the first."""
+    order = {key.casefold(): rank for rank, key in enumerate(_JSON_RECORD_KEYS)}
+    if not lists:
+        return None
+    return min(lists, key=lambda f: order.get(f[1][2].casefold(), len(order)))[0]
+
+
+class _ManyLists(Exception):
+    """One object holds several lists that could be the records."""
+
+    def __init__(self, where: list[str]) -> None:
+        super().__init__(", ".join(where))
+        self.where = where
 
 
 def _is_record(value: object) -> bool:
