@@ -9,7 +9,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from defusedxml import DefusedXmlException
@@ -27,6 +27,7 @@ from reconciler.readers.common import (
     _unique_labels,
 )
 from reconciler.readers.encodings import _utf16_encoding
+from reconciler.templates import header_key, key_field
 
 
 class _LineTreeBuilder(ET.TreeBuilder):
@@ -64,7 +65,7 @@ def _read_xml(path: Path, raw: bytes, max_records: int) -> Table:
         reason = str(exc).split(":")[0]
         raise InputError(
             f"is not well-formed XML ({reason} at line {line}, column {column}); fix the "
-            "file or export the results again",
+            "file or export it again",
             path=path,
             line=line,
         ) from None
@@ -75,8 +76,9 @@ def _read_xml(path: Path, raw: bytes, max_records: int) -> Table:
             path=path,
         ) from None
 
-    container, tag = _find_record_container(root)
-    records = [child for child in container if child.tag == tag] if tag is not None else []
+    containers, tag = _record_containers(path, root, builder.lines)
+    container = containers[0]
+    records = [child for c in containers for child in c if child.tag == tag]
     _check_record_count(path, len(records), max_records)
     fields: dict[str, None] = {}
     rows: list[dict[str, str]] = []
@@ -217,8 +219,14 @@ def _record_like(element: ET.Element) -> bool:
     return any(len(child) == 0 for child in element)
 
 
-def _find_record_container(root: ET.Element) -> tuple[ET.Element, str | None]:
-    """The element whose record-like children of one tag are most numerous.
+_Candidate = tuple[ET.Element, str, int]
+
+
+def _find_record_container(
+    root: ET.Element,
+) -> tuple[ET.Element, str | None, list[_Candidate], set[int]]:
+    """The element whose record-like children of one tag are most numerous, every candidate
+    (parent, tag, count) and the ids of the elements inside the records of a record list.
 
     Record-like: has a leaf child (``<Action><Id>..``) or only attributes
     (``<Action Id=".."/>``). Ties go to the parent holding only that tag (``<Errors>`` over a
@@ -226,7 +234,7 @@ def _find_record_container(root: ET.Element) -> tuple[ET.Element, str | None]:
     """
     best: tuple[int, float] | None = None
     found: tuple[ET.Element, str | None] = (root, None)
-    candidates: list[tuple[ET.Element, str, int]] = []
+    candidates: list[_Candidate] = []
     for element in root.iter():
         if len(element) == 0:
             continue
@@ -247,12 +255,102 @@ def _find_record_container(root: ET.Element) -> tuple[ET.Element, str | None]:
         score = (count, count / len(element))
         if best is None or score > best:
             best, found = score, (element, tag)
-    return found
+    return found[0], found[1], candidates, inside
 
 
-def _xml_meta(root: ET.Element, container: ET.Element, tag: str | None) -> dict[str, str]:
+# Fields that make a lone element a record rather than a block of metadata (``<Meta><Page>``,
+# ``<Summary><Total>``): it names an action, an order or a line of the file.
+_IDENTIFYING: Final = frozenset({"action_id", "oid", "action_tracker_id", "line", "sku"})
+
+
+def _identifies(element: ET.Element) -> bool:
+    names = [*element.attrib, *(child.tag for child in element if len(child) == 0)]
+    return any(key_field(header_key(_local(name))) in _IDENTIFYING for name in names)
+
+
+def _record_containers(
+    path: Path, root: ET.Element, lines: dict[int, int]
+) -> tuple[list[ET.Element], str | None]:
+    """The elements holding the records (one, or the parts of one list split in two: the
+    same tag at the same place with the same fields around it), in document order, and the
+    record tag. Every other element that looks like a record is refused, never dropped:
+    records of another tag beside them, another list of records, a lone element naming an
+    action, an order or a line. Blocks of metadata (a lone element naming none, or an
+    element wrapping the records) stay out of the records."""
+    container, tag, candidates, inside = _find_record_container(root)
+    if tag is None:
+        return [container], None
+    parents = {id(child): parent for parent in root.iter() for child in parent}
+
+    def where(element: ET.Element) -> str:
+        names = [_local(element.tag)]
+        node = element
+        while id(node) in parents:
+            node = parents[id(node)]
+            names.append(_local(node.tag))
+        return "/".join(reversed(names))
+
+    def line(element: ET.Element) -> str:
+        return f"line {lines[id(element)]}" if id(element) in lines else "a line"
+
+    first = next(child for child in container if child.tag == tag)
+    same = [e for e, t, _count in candidates if t == tag and id(e) not in inside]
+    place, around = where(container), _xml_meta(root, container, tag, parents)
+    for other in same:
+        if other is container:
+            continue
+        if where(other) != place or _xml_meta(root, other, tag, parents) != around:
+            second = next(child for child in other if child.tag == tag)
+            raise InputError(
+                f"holds <{_local(tag)}> records in two places that differ ({place} "
+                f"at {line(first)} and {where(other)} at {line(second)}): reading one would "
+                "drop the other's records; give each list as a file of its own",
+                path=path,
+                line=lines.get(id(second)),
+            )
+    read = {id(e) for e in same}
+    wrappers: set[int] = set()
+    for element in same:
+        node = element
+        while id(node) in parents:
+            node = parents[id(node)]
+            wrappers.add(id(node))
+    for records in same:
+        for child in records:
+            if child.tag == tag:
+                inside.update(id(e) for e in child.iter())
+    for element, other_tag, count in candidates:
+        if other_tag == tag and id(element) in read:
+            continue
+        if id(element) in inside:
+            continue
+        kind = [
+            child
+            for child in element
+            if child.tag == other_tag and _record_like(child) and id(child) not in wrappers
+        ]
+        if not kind or (count < 2 and not any(_identifies(child) for child in kind)):
+            continue  # metadata (<Meta><Page>1</Page></Meta>) or a wrapper of the records
+        beside = "among" if id(element) in read else "beside"
+        raise InputError(
+            f"holds <{_local(other_tag)}> records ({where(kind[0])} at {line(kind[0])}) "
+            f"{beside} the <{_local(tag)}> records ({where(first)} at {line(first)}): "
+            "reading one kind would drop the other; give each kind of record as a file of "
+            "its own",
+            path=path,
+            line=lines.get(id(kind[0])),
+        )
+    return [e for e in same if id(e) in read] or [container], tag
+
+
+def _xml_meta(
+    root: ET.Element,
+    container: ET.Element,
+    tag: str | None,
+    parents: dict[int, ET.Element] | None = None,
+) -> dict[str, str]:
     """Attributes and leaf children around the records (paging fields and the like)."""
-    path = _path_to(root, container)
+    path = _path_to(root, container, parents)
     meta: dict[str, str] = {}
     for element in path:
         for name, value in element.attrib.items():
@@ -263,10 +361,13 @@ def _xml_meta(root: ET.Element, container: ET.Element, tag: str | None) -> dict[
     return meta
 
 
-def _path_to(root: ET.Element, target: ET.Element) -> list[ET.Element]:
+def _path_to(
+    root: ET.Element, target: ET.Element, parents: dict[int, ET.Element] | None = None
+) -> list[ET.Element]:
     if target is root:
         return [root]
-    parents = {id(child): parent for parent in root.iter() for child in parent}
+    if parents is None:
+        parents = {id(child): parent for parent in root.iter() for child in parent}
     path = [target]
     while path[-1] is not root:
         path.append(parents[id(path[-1])])
