@@ -3,6 +3,7 @@ record and column counts, a header repeated mid-file)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import stat
 from collections.abc import Callable, Sequence
@@ -17,7 +18,16 @@ from reconciler.errors import InputError
 from reconciler.model import IntArray
 from reconciler.readers import limits, prefetch
 from reconciler.readers.encodings import _SNIFF_BYTES, _SURROGATES, _utf16_encoding
-from reconciler.templates import field_keys, header_key, key_field
+from reconciler.templates import (
+    ACTIONS_FIELDS,
+    ITEM_INDEX_RE,
+    ITEM_PREFIXES,
+    RESULT_FIELDS,
+    SENT_FIELDS,
+    field_keys,
+    header_key,
+    key_field,
+)
 
 _TEXT_SUFFIXES: Final = frozenset({".csv", ".tsv", ".txt", ".tab", ".psv"})
 
@@ -168,6 +178,14 @@ def _refuse_repeated_header(
     in any case or spacing, reordered, any spelling of a field (``ActionID``, ``OID``,
     ``Order Id`` for ``Oid``), with a BOM, a zero-width or no-break space in front, fullwidth
     or look-alike letters."""
+    _refuse_own_header(path, header, records, lines)
+    _refuse_other_header(path, records, lines)
+
+
+def _refuse_own_header(
+    path: Path, header: Sequence[str], records: pd.DataFrame, lines: IntArray
+) -> None:
+    """A record that repeats this file's header (more than half of its cells, any spelling)."""
     named = [i for i, label in enumerate(header) if label]
     fields = {key_field(header_key(header[i])) for i in named} - {""}
     if len(named) < 2 or len(fields) < 2 or not len(records):
@@ -193,6 +211,184 @@ def _refuse_repeated_header(
                 path=path,
                 line=int(lines[int(row)]),
             )
+
+
+# Header names that are also everyday words a cell may hold as data (a status "Error", a
+# message "Amount"): a row of them alone is not taken for a header.
+_WORDS: Final = frozenset(
+    {
+        "amount",
+        "category",
+        "code",
+        "currency",
+        "error",
+        "errors",
+        "id",
+        "line",
+        "message",
+        "outcome",
+        "payload",
+        "reason",
+        "records",
+        "result",
+        "revenue",
+        "row",
+        "state",
+        "status",
+    }
+)
+_DELIMITERS: Final = ",;\t|"
+
+
+@functools.cache
+def _vocabulary() -> dict[str, str]:
+    """Every header key of every impact.com template, results shape and Actions export, with
+    the field it names (an item column's field without its index)."""
+    names = [alias for spec in SENT_FIELDS for alias in spec.aliases]
+    names += [alias for aliases in RESULT_FIELDS.values() for alias in aliases]
+    names += [alias for aliases in ACTIONS_FIELDS.values() for alias in aliases]
+    keys = {header_key(name) for name in names} | set(ITEM_PREFIXES)
+    return {key: _base_field(key) for key in keys}
+
+
+def _base_field(key: str) -> str:
+    found = key_field(key)
+    item = ITEM_INDEX_RE.match(found) if found == key else None
+    if item and item.group("prefix") in ITEM_PREFIXES:
+        return ITEM_PREFIXES[item.group("prefix")]
+    return found.rstrip("0123456789") if found != key else found
+
+
+def _known_name(cell: str) -> tuple[str, str] | None:
+    """(key, field) when ``cell`` is a column name of some template, results shape or
+    Actions export (an item column with any index), else None."""
+    key = header_key(cell.strip().strip('"').strip())
+    vocabulary = _vocabulary()
+    if key in vocabulary:
+        return key, vocabulary[key]
+    item = ITEM_INDEX_RE.match(key)
+    if item and item.group("prefix") in ITEM_PREFIXES:
+        return key, ITEM_PREFIXES[item.group("prefix")]
+    return None
+
+
+def _header_cells(cells: Sequence[str]) -> bool:
+    """Cells that make a header row: more than half of the non-empty ones are column names,
+    of at least two fields, one of them more than an everyday word."""
+    filled = [cell for cell in cells if cell.strip()]
+    known = [found for found in map(_known_name, filled) if found is not None]
+    return (
+        len(known) >= 2
+        and 2 * len(known) > len(filled)
+        and len({field for _key, field in known}) >= 2
+        and any(key not in _WORDS for key, _field in known)
+    )
+
+
+def _refuse_other_header(path: Path, records: pd.DataFrame, lines: IntArray) -> None:
+    """A row that is the header of another export (another template, a results shape, an
+    Actions export), or a header written with another delimiter, which arrives as one cell
+    (``ActionId,Amount,Reason`` in a ``;`` file): two exports joined into one file. Read as a
+    record, it would be reported as an accepted record.
+
+    Vectorised: only the rows whose first or second cell could be a column name (or whose
+    first cell starts with one and a delimiter) are looked at further, few in any real file;
+    their cells are classified column by column, and only rows that still look like a
+    header are taken one by one."""
+    if not len(records) or not records.shape[1]:
+        return
+    first = records.iloc[:, 0].astype("str")
+    candidates = _known_cells(first, tail=True)
+    if records.shape[1] > 1:
+        candidates |= _known_cells(records.iloc[:, 1], tail=False)
+    rows = np.flatnonzero(candidates)
+    if not len(rows):
+        return
+    subset = records.iloc[rows]
+    filled = np.zeros(len(rows), dtype=np.int64)
+    known = np.zeros(len(rows), dtype=np.int64)
+    for j in range(subset.shape[1]):
+        cells = subset.iloc[:, j].astype("str")
+        full = cells.str.strip().str.len().fillna(0).to_numpy(dtype=np.int64) > 0
+        filled += full
+        known += full & _known_cells(cells)
+    one_cell = (filled == 1) & first.iloc[rows].str.contains(f"[{_DELIMITERS}]", regex=True).fillna(
+        False
+    ).to_numpy(dtype=bool)
+    header_like = (known >= 2) & (2 * known > filled)
+    for k in np.flatnonzero(header_like | one_cell):
+        row = int(rows[k])
+        values = [str(value) for value in records.iloc[row].tolist()]
+        split = ""
+        if one_cell[k]:
+            text = next(value for value in values if value.strip())
+            split = max(_DELIMITERS, key=text.count)
+            values = text.split(split)
+        if not _header_cells(values):
+            continue
+        shown = ", ".join(repr(value.strip()) for value in values if value.strip())
+        if split:
+            what = (
+                f"holds a header row written with {split!r} here ({shown}): two exports "
+                "with different delimiters joined into one file? Remove that header or split "
+                "the file"
+            )
+        else:
+            what = (
+                f"holds the header row of another export here ({shown}): two exports joined "
+                "into one file? Remove that header or split the file"
+            )
+        raise InputError(what, path=path, line=int(lines[row]))
+
+
+def _known_cells(cells: pd.Series, *, tail: bool = False) -> npt.NDArray[np.bool_]:
+    """Which cells are a column name (``_known_name``; ``tail``: or start with one and a
+    delimiter). Arrow's regular expressions, first a small one that only a name's shape
+    passes (most data fails it), then the whole vocabulary on the cells that passed;
+    non-ASCII cells are keyed once per distinct value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(cells):
+        return np.zeros(0, dtype=bool)
+    text = pa.array(cells.astype("str").array)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    text = pc.fill_null(text, "")
+    plain = pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
+    shaped = pc.match_substring_regex(text, _name_pattern(tail, _SHAPE))
+    out = np.zeros(len(cells), dtype=bool)
+    some = pc.indices_nonzero(shaped)
+    if len(some):
+        exact = pc.match_substring_regex(
+            text.take(some), _name_pattern(tail, _vocabulary_regex()), ignore_case=True
+        )
+        out[some.to_numpy()] = exact.to_numpy(zero_copy_only=False)
+    others = np.flatnonzero(~plain)
+    if len(others):
+        values = cells.iloc[others].astype("str")
+        heads = values.str.split(f"[{_DELIMITERS}]", n=1, regex=True).str[0] if tail else values
+        names = {value: _known_name(value) is not None for value in heads.unique()}
+        out[others] = heads.map(names).to_numpy(dtype=bool)
+    return out
+
+
+_SEP: Final = r"[ \t\r\n\x0b\x0c\x1c-\x1f_./-]*"
+# The shape of any column name: letters (with separators and "#"), perhaps an item index.
+_SHAPE: Final = r"[A-Za-z][A-Za-z#\t\r\n\x0b\x0c\x1c-\x1f _./-]*[A-Za-z#]" + _SEP + "[0-9]*"
+
+
+def _name_pattern(tail: bool, name: str) -> str:
+    quoted = f'{_SEP}"?{_SEP}(?:{name}){_SEP}"?{_SEP}'
+    return f"(?s)^{quoted}(?:[{_DELIMITERS}].*)?$" if tail else f"^{quoted}$"
+
+
+@functools.cache
+def _vocabulary_regex() -> str:
+    keys = sorted(k for k in _vocabulary() if k.isascii())
+    spelled = "|".join(_SEP.join(re.escape(c) for c in k) for k in keys)
+    items = "|".join(_SEP.join(re.escape(c) for c in k) for k in ITEM_PREFIXES)
+    return f"{spelled}|(?:{items}){_SEP}[0-9]+"
 
 
 def _header_like(keys: set[str]) -> Callable[[pd.Series], npt.NDArray[np.bool_]]:
