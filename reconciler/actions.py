@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ class ActionsIndex:
 
     frame: pd.DataFrame
     path: str
+    notes: tuple[str, ...] = ()  # two columns for one field with the same values, read once
 
     def by_action_id(self, raw: str) -> pd.DataFrame:
         return self.frame[self.frame["k_action_id"] == _key(raw)]
@@ -95,14 +97,45 @@ def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values.where(values.str.strip() != ""), errors="coerce", utc=True)
 
 
+# Fields whose aliases name different columns of an export, read in order of preference
+# (``Amount`` before ``IntendedAmount``, ``EventDate`` before ``CreationDate``): only one name
+# given twice is a twin. Every alias of the other fields is one name spelled another way.
+_PREFERRED: Final = frozenset({"amount", "event_date"})
+_SHOWN: Final = {
+    "action_id": "Action Id",
+    "oid": "Oid",
+    "action_tracker_id": "Action Tracker Id",
+    "state": "State",
+    "amount": "Amount",
+    "locking_date": "Locking Date",
+    "event_date": "Event Date",
+}
+
+
 def index_actions(table: Table) -> ActionsIndex:
+    """Index an Actions export. Two columns for one field (``State`` beside ``Status``, ``Oid``
+    beside ``Order Id``, ``Action Id`` beside ``ActionId``) are refused when their values
+    differ (ShapeError naming both) and read once, with a note, when they are the same."""
+    from .detect import refuse_twins
+
     labels = list(table.frame.columns)
+    written = (
+        dict(zip(labels, table.header, strict=True)) if len(table.header) == len(labels) else {}
+    )
+    key_of = {lab: header_key(written.get(lab, lab)) for lab in labels}
     fields: dict[str, str] = {}
+    twins: dict[str, list[str]] = {}
     for name, aliases in ACTIONS_FIELDS.items():
         keys = [header_key(a) for a in aliases]
-        hit = next((lab for k in keys for lab in labels if header_key(lab) == k), None)
-        if hit is not None and hit not in fields.values():
-            fields[name] = hit
+        hit = next((lab for k in keys for lab in labels if key_of[lab] == k), None)
+        if hit is None or hit in fields.values():
+            continue
+        fields[name] = hit
+        same = {key_of[hit]} if name in _PREFERRED else set(keys)
+        group = [hit, *(lab for lab in labels if lab != hit and key_of[lab] in same)]
+        if len(group) > 1:
+            twins[_SHOWN.get(name, name)] = group
+    notes = tuple(refuse_twins(table, twins))
     if "action_id" not in fields and "oid" not in fields:
         raise ShapeError(
             "is not an Actions export: it has no Action Id or Oid column (export the Actions "
@@ -132,7 +165,7 @@ def index_actions(table: Table) -> ActionsIndex:
     frame["k_action_id"] = id_key(frame["action_id"]).to_numpy()
     frame["k_oid"] = id_key(frame["oid"]).to_numpy()
     frame["k_tracker"] = id_key(frame["action_tracker_id"]).to_numpy()
-    return ActionsIndex(frame=frame, path=str(table.path))
+    return ActionsIndex(frame=frame, path=str(table.path), notes=notes)
 
 
 def newest(actions: pd.DataFrame) -> pd.Series | None:
