@@ -221,9 +221,7 @@ def test_json_with_one_list_of_records_is_read(tmp_path: Path, results: str) -> 
 def test_json_with_two_empty_lists_reads_no_record(tmp_path: Path) -> None:
     sent = _write(tmp_path / "sent.csv", SENT)
     given = _write(tmp_path / "results.json", '{"@total":"0","ErrorDetail":[],"Errors":[]}')
-    code, stdout, stderr = _invoke(
-        "reconcile", sent, given, "-o", tmp_path / "o", "--no-ledger"
-    )
+    code, stdout, stderr = _invoke("reconcile", sent, given, "-o", tmp_path / "o", "--no-ledger")
     assert code in (0, 1), stderr
     assert "4 records sent" in stdout
 
@@ -556,9 +554,7 @@ def test_actions_export_with_two_columns_for_one_field_is_refused(
     actions = _write(tmp_path / "actions.csv", header + "\n" + "\n".join(rows) + "\n")
     out = tmp_path / "out"
     stderr = _refused(
-        *_invoke(
-            "reconcile", sent, results, "--actions", actions, "-o", out, "--no-ledger"
-        )[::2],
+        *_invoke("reconcile", sent, results, "--actions", actions, "-o", out, "--no-ledger")[::2],
         out,
     )
     assert fragment in stderr and "remove or rename one" in stderr
