@@ -107,6 +107,9 @@ def summarise(
         if not note.startswith("columns set with --map")
     )
     warnings.extend(submission.notes)
+    actions = options.fixes.actions
+    if actions is not None:
+        warnings.extend(f"--actions: {note}" for note in actions.notes)
     for table in (sent, results):
         if table.encoding in LEGACY_ENCODINGS and not options.encoding:
             warnings.append(

@@ -590,3 +590,6 @@ def test_actions_export_with_the_same_values_twice_is_read(tmp_path: Path, heade
     assert code == 1, stderr
     oids = [r[1] for r in _csv(out / "resubmit.csv")[1:]]
     assert oids == ["00012346", "123456789012"]
+    warnings = json.loads((out / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    said = [w for w in warnings if w.startswith("--actions: ")]
+    assert any("'Oid' and 'Order Id'" in w for w in said), warnings
