@@ -344,27 +344,37 @@ REFUSED = {
     "mac-roman-oid": (
         ",ORD-\u00dc1,16027,10.00,EUR,,item returned\n",
         "mac_roman",
-        "'ORD-\u20201'",
+        "cp1252 'ORD-\u20201'",
     ),
     "iso-8859-15-oid": (
         ",R\u00e9f-\u20ac1,16027,10.00,EUR,,item returned\n",
         "iso-8859-15",
-        "'R\u00e9f-\u00a41'",
+        "cp1252 'R\u00e9f-\u00a41'",
     ),
     "mac-roman-names": (
         ",M\u00fcller-1,16027,10.00,EUR,,item returned\n,Caf\u00e9-2,16027,11.00,EUR,,item returned\n",
         "mac_roman",
-        "'M\u0178ller-1'",
+        "cp1250 'M\u017aller-1'",
     ),
     "mac-roman-n-tilde": (
         ",Se\u00f1or-1,16027,10.00,EUR,,item returned\n",
         "mac_roman",
-        "'Se\u2013or-1'",
+        "cp1252 'Se\u2013or-1'",
+    ),
+    "mac-roman-inner-capital": (
+        ",P\u00e9rez-1,16027,10.00,EUR,,item returned\n",
+        "mac_roman",
+        "",
+    ),
+    "mac-roman-cp932-look-alike": (
+        ",S\u00e3o Paulo-1,16027,10.00,EUR,,item returned\n",
+        "mac_roman",
+        "",
     ),
     "mac-roman-e-diaeresis": (
         ",No\u00ebl-1,16027,10.00,EUR,,item returned\n",
         "mac_roman",
-        "'No\u2018l-1'",
+        "cp1252 'No\u2018l-1'",
     ),
 }
 
@@ -373,7 +383,7 @@ REFUSED = {
 def test_too_little_iso_8859_15_or_mac_roman_text_is_refused_never_misread(
     tmp_path: Path, name: str
 ) -> None:
-    rows, encoding, cp1252_reading = REFUSED[name]
+    rows, encoding, other_reading = REFUSED[name]
     sent = _sent(tmp_path, rows, encoding)
     code, stdout, stderr = _invoke(
         "reconcile", sent, _results(tmp_path), "-o", tmp_path / "o", "--no-ledger"
@@ -382,7 +392,7 @@ def test_too_little_iso_8859_15_or_mac_roman_text_is_refused_never_misread(
     line = _one_line(stderr)
     assert line.startswith(f"reconciler: {sent}:2: is not UTF-8, and too little of its text")
     value = rows.split(",")[1]
-    assert f"{encoding} '{value}'" in line and f"cp1252 {cp1252_reading}" in line
+    assert f"{encoding} '{value.split()[0]}'" in line and other_reading in line
     assert not (tmp_path / "o").exists()
 
     told = tmp_path / "told"

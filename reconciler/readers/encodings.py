@@ -265,6 +265,7 @@ class _Reading:
     cjk: int = 0
     frequent: int = 0
     cost: int = 0
+    rare: bool = False  # read so only by rarer encodings (ISO-8859-15, Mac Roman)
 
     @property
     def encoding(self) -> str:
@@ -303,6 +304,8 @@ def _odd_signs(word: str) -> bool:
         near = before[-1:] + after[:1]
         if char in _RARE_SIGNS and any(c.isalnum() for c in near):
             return True  # glued to a letter or a digit
+        if char == "\u2018" and before[-1:].isalpha() and not after[:1].isalpha():
+            return True  # an opening quote never closes a word (Mac Roman ``ë`` read as cp1252)
         if char == "´" and (
             any(c.isdigit() for c in near) or (after[:1].isalpha() and not before[-1:].isalpha())
         ):
@@ -357,6 +360,10 @@ def _odd_word(word: str, reading: _Reading) -> tuple[bool, set[str]]:
         return 2 * rare > len(chars), accented
     if len(scripts) > 1 or scripts & {"HAN", "KANA", "HANGUL"}:
         return True, accented
+    if re.search(r"[A-Za-z][^\x00-\x7f](?=[a-z])", word) and any(
+        c.isupper() and not c.isascii() for c in word[1:-1]
+    ):
+        return True, accented  # an accented capital inside a word (``PŽrez``: Mac Roman é)
     latin = scripts == {"LATIN"}
     if not latin and any(c.isascii() and c.isalpha() for c in word):
         return True, accented  # Cyrillic or Greek glued to Latin letters
@@ -398,6 +405,7 @@ def _judge(reading: _Reading) -> None:
         cost += ODD_COST
     if _RARE.issuperset(reading.encodings):
         cost += RARE_COST
+        reading.rare = True
     reading.cost = cost
 
 
@@ -456,7 +464,15 @@ def _choose_legacy(raw: bytes) -> _Verdict:
         return _Verdict()  # odd in every encoding
     if len(readings) > 1 and not any(r.words for r in readings):
         return _Verdict(candidates=tuple(readings))  # signs only: nothing tells them apart
-    close = tuple(r for r in readings if r is best or r.cost < best.cost + MARGIN)
+    close = tuple(
+        r
+        for r in readings
+        if r is best
+        or r.cost < best.cost + MARGIN
+        # A rarer encoding's reading as good as the best on its words: only cp1252, by far the
+        # commonest, is preferred to it; any other is a close call.
+        or (r.rare and best.encoding != "cp1252" and r.cost - RARE_COST < best.cost + MARGIN)
+    )
     if len(close) == 1:
         return _Verdict(best.encoding)
     return _Verdict(candidates=tuple(sorted(close, key=lambda r: (r.cost, r.odd))))
