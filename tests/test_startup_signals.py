@@ -90,8 +90,16 @@ def test_the_handlers_are_in_place_before_reconciler_imports_anything() -> None:
     assert seen["caught"] == [True, True, True]
 
 
-def test_the_entry_module_says_what_errors_says() -> None:
-    from reconciler import __main__ as entry
+def test_the_entry_module_says_what_errors_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Importing the entry module installs its early handlers: put the test process's back.
+    previous = {name: signal.getsignal(getattr(signal, name)) for name in interrupts.SIGNALS}
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    monkeypatch.delitem(sys.modules, "reconciler.__main__", raising=False)
+    try:
+        from reconciler import __main__ as entry
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
     from reconciler.errors import EXIT_INTERRUPTED
 
     assert f"reconciler: {INTERRUPTED}\n" == entry._INTERRUPTED_LINE
