@@ -77,6 +77,7 @@ from .writers import (
     Sheet,
     check_out_dir,
     encode_rows,
+    prove_ahead,
     run_jobs,
     staged_output,
     write_csv,
@@ -149,6 +150,7 @@ def reconcile(
     given = options.fix_files
     if out is not None:
         check_out_dir(out, [sent_path, *paths, *(given.paths if given else ()), *options.updates])
+        prove_ahead(out)  # the previous outputs' digests, on a thread while the run computes
     if given is not None:
         options = replace(options, fixes=fix_options(given), fix_files=None)
     if out is not None and options.ledger is not None:

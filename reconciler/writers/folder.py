@@ -931,6 +931,36 @@ def _refuse(marker: _Marker, others: Sequence[str], edited: Sequence[str], out: 
     )
 
 
+def prove_ahead(out: Path) -> None:
+    """Start hashing the previous outputs in ``out`` (those its manifest lists) on a thread,
+    so that proving them before they are replaced costs the run no time of its own: the run
+    computes meanwhile, and ``staged_output`` waits for it first. Nothing is decided here
+    (the digests land in ``_KNOWN``, used only while a file is unchanged since)."""
+    try:
+        real = _real_out(out)
+        if not real.is_dir():
+            return
+        marker = _read_marker(real)
+    except OSError:
+        return
+    if marker.files is None:
+        return
+    paths = [real / name for name in marker.files]
+    from reconciler.threads import background
+
+    _AHEAD[real] = background("prove", _prove_all, paths)
+
+
+def _prove_all(paths: Sequence[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if path.is_file() and not path.is_symlink():
+                _fingerprint(path)
+
+
+_AHEAD: dict[Path, Future[None]] = {}
+
+
 @contextlib.contextmanager
 def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success its files land in ``out``.
@@ -954,6 +984,9 @@ def staged_output(out: Path, *, force: bool = False) -> Iterator[Path]:
     out = _real_out(out)
     if out.exists() and not out.is_dir():
         raise OutputError("exists and is not a folder; choose another --out", path=out)
+    ahead = _AHEAD.pop(out, None)
+    if ahead is not None:
+        ahead.result()  # the previous outputs' digests, worked out while the run computed
     try:
         recovered = recover_interrupted(out)
     except OSError as exc:
