@@ -755,6 +755,20 @@ def assess(
     batch_col = schema.column("batch_id")
     if batch_col is not None:
         batches = {v.strip() for v in results.frame[batch_col].unique() if str(v).strip()}
+        theirs = batches | ({batch.batch_id} if batch is not None and batch.batch_id else set())
+        if error_shape and len(theirs) > 1:
+            # One file's errors (an API listing has a batch per request): rows of another
+            # batch would tie to this file's lines and count against its
+            # TotalErrors as if they were its own.
+            shown = ", ".join(sorted(theirs)[:3]) + (", ..." if len(theirs) > 3 else "")
+            raise ShapeError(
+                f"the results hold rows of {len(theirs)} batches ({shown}) in their "
+                f"{batch_col!r} column"
+                + (" and the batch status" if batch is not None and batch.batch_id else "")
+                + ": give the errors of this file's batch only (filter the export by its "
+                "BatchId)",
+                path=results.path,
+            )
     if results.meta.get("BatchId"):
         batches.add(results.meta["BatchId"].strip())
     if batch is not None and batch.batch_id:
@@ -971,8 +985,11 @@ def settle(submission: SubmissionState, ties: pd.DataFrame) -> SubmissionState:
     Counts prove the results whole only for the errors that tied: an error counted in
     TotalErrors (or @total) but tied to no record belongs to some record nobody can name, so
     no record without a listed error is accepted on those counts. (An error whose key fits
-    several records is accounted for: one of them has it.)"""
-    if submission.completeness is not Completeness.COMPLETE:
+    several records is accounted for: one of them has it.) Results only *presumed* complete
+    lose the presumption the same way when an error names neither a line nor an identifier:
+    it is some record's of the file, and nobody can say whose."""
+    presumed = submission.completeness is Completeness.PRESUMED
+    if submission.completeness is not Completeness.COMPLETE and not presumed:
         return submission
     if submission.unlisted is not Outcome.ACCEPTED or not len(ties):
         return submission
@@ -980,7 +997,13 @@ def settle(submission: SubmissionState, ties: pd.DataFrame) -> SubmissionState:
         ties["codes"].to_numpy(dtype=object) != ""
     )
     if "reason" in ties.columns:
-        untied &= ties["reason"].to_numpy(dtype=object) != "ambiguous_key"
+        reason = ties["reason"].to_numpy(dtype=object)
+        untied &= reason != "ambiguous_key"
+        if presumed:
+            # Not a line past the file or another file's ID: an error naming nothing.
+            untied &= reason == "no_identifiers"
+    elif presumed:
+        return submission
     n = int(untied.sum())
     if not n:
         return submission
@@ -989,8 +1012,14 @@ def settle(submission: SubmissionState, ties: pd.DataFrame) -> SubmissionState:
         completeness=Completeness.PARTIAL,
         completeness_detail=(
             f"{submission.completeness_detail}, but {_plural(n, 'error')} "
-            f"{'is' if n == 1 else 'are'} tied to no record (unmatched_results.csv): the counts "
-            "prove nothing for the records without a listed error"
+            + (
+                f"{'names' if n == 1 else 'name'} neither a line nor an identifier "
+                "(unmatched_results.csv): some record has it, so none without a listed error "
+                "is presumed accepted"
+                if presumed
+                else f"{'is' if n == 1 else 'are'} tied to no record (unmatched_results.csv): "
+                "the counts prove nothing for the records without a listed error"
+            )
         ),
         unlisted=Outcome.UNKNOWN,
         unknown_advice=(

@@ -539,3 +539,36 @@ def test_an_amount_without_its_currency_is_not_added_into_another_currency(
     assert isinstance(money, dict)
     assert money["currency"] == "mixed"
     assert money["not_applied_by_currency"] == {"(none)": "50.00", "USD": "10.00"}
+
+
+def test_an_error_naming_nothing_ends_the_presumption(tmp_path: Path) -> None:
+    # A plain error list (no count) whose last row names neither a line nor an identifier:
+    # some record of the file has that error, so none is presumed accepted.
+    sent = FIXTURES / "modification_view_errors" / "sent.csv"
+    results = write(
+        tmp_path / "results.csv",
+        "Line,Order Id,Action Tracker Id,Error Type,Message\n"
+        "4,,,Validation,ALREADY_LOCKED\n"
+        ",,,Validation,ACTION_NOT_FOUND\n",
+    )
+    run = reconcile(tmp_path, sent, results)
+    assert run.outcomes["accepted"] == 0
+    assert run.outcomes["unknown"] == 29
+    assert "names neither a line nor an identifier" in run.completeness["detail"]
+
+
+def test_an_export_holding_rows_of_another_batch_is_refused(tmp_path: Path) -> None:
+    # This file's Contract errors of page 1, plus three rows of another batch: counted
+    # against this batch's TotalErrors they made the results look complete.
+    first = page(1)
+    details = first["ErrorDetail"]
+    assert isinstance(details, list)
+    foreign = [dict(d, BatchId="F-99999999-0000-4000-8000-000000000001") for d in details[:3]]
+    for d in details:
+        d["BatchId"] = "F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13"
+    first["ErrorDetail"] = details + foreign
+    p1 = write(tmp_path / "results-page1.json", json.dumps(first))
+    run = reconcile(tmp_path, PAGED / "sent.csv", p1, PAGED / "submission.json")
+    assert run.code == 2
+    assert "the results hold rows of 2 batches (F-7d3e52a1" in run.stderr
+    assert "give the errors of this file's batch only" in run.stderr
