@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from reconciler.bytescan import (
@@ -138,9 +139,10 @@ class _SharedStrings:
         )
         if self._index:
             texts = pa.array(list(self._index), type=text)
-            spaced = pc.match_substring_regex(texts, r"^\s|\s$")
             opening = pc.if_else(
-                spaced, pa.scalar('<si><t xml:space="preserve">', text), pa.scalar("<si><t>", text)
+                pa.array(_edge_space(texts)),
+                pa.scalar('<si><t xml:space="preserve">', text),
+                pa.scalar("<si><t>", text),
             )
             items = pc.binary_join_element_wise(
                 opening, _xml_text(texts), pa.scalar("</t></si>", text), pa.scalar("", text)
@@ -396,9 +398,10 @@ def _inline_bodies(
     known = memo.get(key) if memo is not None and key is not None else None
     if known is None:
         # xml:space="preserve" only where surrounding whitespace must survive.
-        spaced = pc.match_substring_regex(distinct, r"^\s|\s$")
         opening = pc.if_else(
-            spaced, pa.scalar('><is><t xml:space="preserve">', text), pa.scalar("><is><t>", text)
+            pa.array(_edge_space(distinct)),
+            pa.scalar('><is><t xml:space="preserve">', text),
+            pa.scalar("><is><t>", text),
         )
         known = (
             pc.binary_join_element_wise(
@@ -414,6 +417,35 @@ def _inline_bodies(
         body, blank = body.take(codes_of), blank.take(codes_of)
         formula = formula[np.asarray(codes_of)]
     return body, blank, formula
+
+
+# What a regular expression's \s is in Arrow's (RE2) syntax: ASCII whitespace but \v.
+_EDGE_SPACE = np.zeros(256, dtype=bool)
+_EDGE_SPACE[list(b"\t\n\x0c\r ")] = True
+
+
+def _edge_space(arr: Any) -> np.ndarray:
+    """Whether each value of a (non-chunked) string array starts or ends with whitespace
+    (``^\\s|\\s$``), read off its first and last bytes: a UTF-8 byte below 0x80 is a whole
+    character."""
+    import pyarrow as pa
+
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    window = np.frombuffer(arr.buffers()[1], dtype=kind)[arr.offset : arr.offset + n + 1]
+    offsets: npt.NDArray[np.int64] = window.astype(np.int64, copy=False)
+    data = arr.buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    out = np.zeros(n, dtype=bool)
+    if filled.any():
+        out[filled] = _EDGE_SPACE[raw[starts[filled]]] | _EDGE_SPACE[raw[ends[filled] - 1]]
+    if arr.null_count:
+        out &= np.asarray(arr.is_valid())
+    return out
 
 
 XLSX_ROWS_PER_CHUNK = 25_000  # bounds memory: each chunk's XML is built whole
