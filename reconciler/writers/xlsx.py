@@ -201,8 +201,12 @@ def _distinct(series: pd.Series) -> tuple[Any, Any]:
     if isinstance(series.dtype, pd.CategoricalDtype):
         cat_codes = np.asarray(series.array.codes, dtype=np.int64)
         if len(cat_codes) and cat_codes.min() >= 0:
-            texts = pd.Series(np.asarray(series.array.categories, dtype=object), dtype=object)
-            return _arrow_text(texts), pa.array(cat_codes)
+            # Only the categories this slice uses: a slice of a long column shares all of
+            # the column's categories (a million records' advice texts).
+            categories = series.array.categories
+            used, local = _used_codes(cat_codes, len(categories))
+            texts = pd.Series(np.asarray(categories.take(used), dtype=object), dtype=object)
+            return _arrow_text(texts), pa.array(local)
     arr = _arrow_text(series)
     encoded = pc.dictionary_encode(arr)
     if len(encoded.dictionary) * 4 < len(arr):
@@ -225,8 +229,7 @@ def _rows_xml(
     first_row: int,
     ncols: int,
     highlight: np.ndarray | None,
-    memo: dict[int, tuple[Any, Any, np.ndarray]] | None = None,
-    strings: _SharedStrings | None = None,
+    strings: _SharedStrings,
     wrap: frozenset[int] = frozenset(),
     money: Mapping[int, int | None] | None = None,
     styles: _Styles | None = None,
@@ -234,7 +237,9 @@ def _rows_xml(
     """``<row>`` elements for a slice of the frame, built a column at a time with Arrow.
 
     A text column whose values repeat refers to ``strings`` (the workbook's shared-string
-    table); one whose values hardly repeat holds them inline."""
+    table); one whose values hardly repeat holds them inline. A cell that is not written (a
+    blank value) is null in its column, and the join of a row's cells skips nulls: no pass
+    per column to blank them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -249,69 +254,160 @@ def _rows_xml(
     for c in range(min(ncols, part.shape[1])):
         series = part.iloc[:, c]
         ref = lit('<c r="' + _column_letter(c))
+        marks = highlight[:, c] if highlight is not None else None
         as_numbers = None
         if money and styles is not None and c in money and series.dtype.kind not in "iuf":
-            lit_marks = highlight[:, c] if highlight is not None else None
-            as_numbers, series = _money_cells(part, c, money[c], lit_marks, styles, ref, nums)
+            as_numbers, series = _money_cells(part, c, money[c], marks, styles, ref, nums)
         if series.dtype.kind in "iuf":
             arr = pa.array(series, from_pandas=True)
-            values = pc.fill_null(pc.cast(arr, text), empty)
-            cell = pc.binary_join_element_wise(
-                ref, nums, lit('"><v>'), values, lit("</v></c>"), empty
+            # A missing number makes its cell null (not written).
+            cells.append(
+                pc.binary_join_element_wise(
+                    ref, nums, lit('"><v>'), pc.cast(arr, text), lit("</v></c>"), empty
+                )
             )
-            cells.append(pc.if_else(arr.is_null(), empty, cell))
             continue
-        # Everything that depends on a value alone is worked out once per distinct value (and
-        # once for all the chunks of a categorical column, whose slices share their dtype).
+        marked = marks if marks is not None and marks.any() else None
+        # Everything that depends on a value alone is worked out once per distinct value.
         distinct, codes_of = _distinct(series)
-        kind: Any = lit('" t="inlineStr"')
-        if strings is not None and codes_of is not None:
+        if codes_of is not None:
             # Values used more than once in this slice go to the shared-string table, the
             # rest stay inline; the XML of each value is made once.
             used, local = _used_codes(np.asarray(codes_of), len(distinct))
             values = distinct.take(pa.array(used))
             repeated = np.bincount(local, minlength=len(used)) > 1
-            bodies, blanks, formulas = _inline_bodies(series, values, None, None)
+            bodies, blanks, formulas = _value_bodies(values)
             kinds = pa.array(np.where(repeated, '" t="s"', '" t="inlineStr"'), type=text)
             if repeated.any():
                 numbers = strings.numbers(values.filter(pa.array(repeated)))
                 shared = pc.binary_join_element_wise(lit("><v>"), numbers, lit("</v></c>"), empty)
                 bodies = pc.replace_with_mask(bodies, pa.array(repeated), shared)
-            where = pa.array(local)
-            body, blank, kind = bodies.take(where), blanks.take(where), kinds.take(where)
-            formula = formulas[local]
-        else:
-            body, blank, formula = _inline_bodies(series, distinct, codes_of, memo)
-        wraps = c in wrap
-        style: Any = lit(' s="5"' if wraps else "")
-        flag = None
-        lit_flag = highlight[:, c] if highlight is not None else None
-        if (lit_flag is not None and lit_flag.any()) or formula.any():
-            # Styles: 2 highlighted, 3 quotePrefix (a formula-like text stays text even when
-            # edited in Excel), 4 both; 5 to 8 the same, wrapped.
-            marked = lit_flag if lit_flag is not None else np.zeros(len(part), dtype=bool)
-            codes = np.where(marked, 2, 0) + np.where(formula, np.where(marked, 2, 3), 0)
-            flag = pa.array(codes > 0)
-            names = np.array(
-                [' s="5"', ' s="5"', ' s="6"', ' s="7"', ' s="8"']
-                if wraps
-                else ["", "", ' s="2"', ' s="3"', ' s="4"'],
-                dtype=object,
+            cell = _cells_by_value(
+                ref, nums, kinds, bodies, blanks, formulas, local, marked, c in wrap
             )
-            style = pa.array(names[codes], type=text)
-        cell = pc.binary_join_element_wise(ref, nums, kind, style, body, empty)
-        if flag is None:
-            cell = pc.if_else(blank, empty, cell)
         else:
-            styled_blank = pc.binary_join_element_wise(ref, nums, lit('" s="2"/>'), empty)
-            cell = pc.if_else(blank, pc.if_else(flag, styled_blank, empty), cell)
+            body, blank, formula = _value_bodies(distinct)
+            cell = _cells_by_row(ref, nums, body, blank, formula, marked, c in wrap)
         if as_numbers is not None:
             cell = pc.if_else(as_numbers[0], as_numbers[1], cell)
         cells.append(cell)
     rows = pc.binary_join_element_wise(
-        lit('<row r="'), nums, lit('">'), *cells, lit("</row>"), empty
+        lit('<row r="'),
+        nums,
+        lit('">'),
+        *cells,
+        lit("</row>"),
+        empty,
+        null_handling="skip",
     )
     return _data_view(rows)  # written without a copy
+
+
+# Styles: 2 highlighted, 3 quotePrefix (a formula-like text stays text even when edited in
+# Excel), 4 both; 5 to 8 the same, wrapped. By style code: none, (unused), marked, formula,
+# both.
+_STYLE_ATTRS = ("", "", ' s="2"', ' s="3"', ' s="4"')
+_WRAPPED_STYLE_ATTRS = (' s="5"', ' s="5"', ' s="6"', ' s="7"', ' s="8"')
+_STYLED_BLANK = '" s="2"/>'  # a blank cell that is marked (or would be quote-prefixed)
+
+
+def _style_codes(marked: np.ndarray | None, formula: np.ndarray) -> np.ndarray:
+    """Each cell's style code (see ``_STYLE_ATTRS``) from its mark and formula-likeness."""
+    if marked is None:
+        return np.where(formula, 3, 0)
+    return np.where(marked, np.where(formula, 4, 2), np.where(formula, 3, 0))
+
+
+def _cells_by_value(
+    ref: Any,
+    nums: Any,
+    kinds: Any,
+    bodies: Any,
+    blanks: Any,
+    formulas: np.ndarray,
+    index: np.ndarray,
+    marked: np.ndarray | None,
+    wraps: bool,
+) -> Any:
+    """A column's cells from its distinct values' XML: each value's cell text (after the
+    reference) is made once, unmarked and, when any row is marked, marked; every row takes
+    its own. A blank value's cell is null (not written) or, styled, an empty styled cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    attrs = pa.array(_WRAPPED_STYLE_ATTRS if wraps else _STYLE_ATTRS, type=text)
+    is_blank = np.asarray(blanks, dtype=bool)
+    variants = [np.where(formulas, 3, 0)]
+    if marked is not None:
+        variants.append(np.where(formulas, 4, 2))
+    table = []
+    for style in variants:
+        full = pc.binary_join_element_wise(
+            kinds, attrs.take(pa.array(style)), bodies, pa.scalar("", text)
+        )
+        if is_blank.any():
+            blank_cells = pa.array([None, _STYLED_BLANK], type=text).take(
+                pa.array((style > 0).astype(np.int8))
+            )
+            full = pc.if_else(pa.array(is_blank), blank_cells, full)
+        table.append(full)
+    if marked is not None:
+        where = index + marked * len(formulas)
+        full = pa.concat_arrays(table).take(pa.array(where))
+    else:
+        full = table[0].take(pa.array(index))
+    return pc.binary_join_element_wise(ref, nums, full, pa.scalar("", text))
+
+
+def _cells_by_row(
+    ref: Any,
+    nums: Any,
+    bodies: Any,
+    blanks: Any,
+    formulas: np.ndarray,
+    marked: np.ndarray | None,
+    wraps: bool,
+) -> Any:
+    """A column's cells from its values' XML, one value a row (values that hardly repeat):
+    a blank value's cell is null (not written) or, styled, an empty styled cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    attrs = _WRAPPED_STYLE_ATTRS if wraps else _STYLE_ATTRS
+    codes = _style_codes(marked, formulas)
+    style: Any = pa.scalar(attrs[0], text)
+    if codes.any():
+        style = pa.array(attrs, type=text).take(pa.array(codes))
+    is_blank = np.asarray(blanks, dtype=bool)
+    cell = pc.binary_join_element_wise(
+        ref,
+        nums,
+        pa.scalar('" t="inlineStr"', text),
+        style,
+        _null_where(bodies, is_blank),
+        pa.scalar("", text),
+    )
+    styled_blank = is_blank & (codes > 0)
+    if styled_blank.any():
+        empty_styled = pc.binary_join_element_wise(
+            ref, nums, pa.scalar(_STYLED_BLANK, text), pa.scalar("", text)
+        )
+        cell = pc.if_else(pa.array(styled_blank), empty_styled, cell)
+    return cell
+
+
+def _null_where(arr: Any, mask: np.ndarray) -> Any:
+    """A string array with the values at ``mask`` null, sharing its offsets and bytes."""
+    import pyarrow as pa
+
+    if not mask.any():
+        return arr
+    if arr.offset or arr.null_count:
+        return pa.compute.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
+    valid = pa.array(~mask).buffers()[1]
+    return pa.Array.from_buffers(arr.type, len(arr), [valid, *arr.buffers()[1:]])
 
 
 # A decimal Excel holds exactly (15 significant digits at most), written as the file has it.
@@ -381,42 +477,23 @@ def _money_cells(
     return (flags, cells), pd.Series(pd.arrays.ArrowExtensionArray(rest), index=part.index)
 
 
-def _inline_bodies(
-    series: pd.Series,
-    distinct: Any,
-    codes_of: Any,
-    memo: dict[int, tuple[Any, Any, np.ndarray]] | None,
-) -> tuple[Any, Any, np.ndarray]:
+def _value_bodies(values: Any) -> tuple[Any, Any, np.ndarray]:
     """Inline-string cell bodies (after the cell's attributes), blank and formula-like masks,
-    per row. Worked out once per distinct value, and once for all the chunks of a categorical
-    column (its slices share their dtype)."""
+    one for each of ``values``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.large_string()
-    key = id(series.dtype) if isinstance(series.dtype, pd.CategoricalDtype) else None
-    known = memo.get(key) if memo is not None and key is not None else None
-    if known is None:
-        # xml:space="preserve" only where surrounding whitespace must survive.
-        opening = pc.if_else(
-            pa.array(_edge_space(distinct)),
-            pa.scalar('><is><t xml:space="preserve">', text),
-            pa.scalar("><is><t>", text),
-        )
-        known = (
-            pc.binary_join_element_wise(
-                opening, _xml_text(distinct), pa.scalar("</t></is></c>", text), pa.scalar("", text)
-            ),
-            pc.equal(distinct, pa.scalar("", text)),
-            formula_like(distinct),
-        )
-        if memo is not None and key is not None:
-            memo[key] = known
-    body, blank, formula = known
-    if codes_of is not None:
-        body, blank = body.take(codes_of), blank.take(codes_of)
-        formula = formula[np.asarray(codes_of)]
-    return body, blank, formula
+    # xml:space="preserve" only where surrounding whitespace must survive.
+    opening = pc.if_else(
+        pa.array(_edge_space(values)),
+        pa.scalar('><is><t xml:space="preserve">', text),
+        pa.scalar("><is><t>", text),
+    )
+    bodies = pc.binary_join_element_wise(
+        opening, _xml_text(values), pa.scalar("</t></is></c>", text), pa.scalar("", text)
+    )
+    return bodies, pc.equal(values, pa.scalar("", text)), formula_like(values)
 
 
 # What a regular expression's \s is in Arrow's (RE2) syntax: ASCII whitespace but \v.
@@ -485,13 +562,12 @@ def _sheet_xml(spec: Sheet, strings: _SharedStrings, styles: _Styles) -> Iterato
         + "</row>"
     )
     frame = spec.frame
-    memo: dict[int, tuple[Any, Any, np.ndarray]] = {}
     chunk = XLSX_ROWS_PER_CHUNK
     for start in range(0, len(frame), chunk):
         part = frame.iloc[start : start + chunk]
         mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
         yield _rows_xml(
-            part, start + head_row + 1, ncols, mask, memo, strings, spec.wrap, spec.money, styles
+            part, start + head_row + 1, ncols, mask, strings, spec.wrap, spec.money, styles
         )
     yield "</sheetData>"
     if ncols:
