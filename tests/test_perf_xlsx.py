@@ -279,3 +279,29 @@ def test_any_frame_each_cell_as_meant(
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(writers.xlsx, "XLSX_ROWS_PER_CHUNK", chunk)
         check_sheet(tmp_path / "any.xlsx", frame, marks, wrap=wrap)
+
+
+def test_currencies_sent_differently_share_their_format(tmp_path: Path) -> None:
+    """Each currency as sent is read once; " usd", "USD" and "usd " are one currency, and a
+    code that is not three letters gives a plain amount format."""
+    from openpyxl import load_workbook
+
+    currencies = [" usd", "USD", "usd ", "KWD", "EURO", "", "JPY", "USD"]
+    frame = pd.DataFrame({0: ["1.50", "2.00", "3.25", "4", "5", "6", "7", "8.123"], 1: currencies})
+    path = tmp_path / "book.xlsx"
+    write_xlsx([Sheet("S", ["Amount", "Currency"], frame, money={0: 1})], path, now=NOW)
+    ws = load_workbook(path).active
+    assert ws is not None
+    formats = [ws.cell(row=r, column=1).number_format for r in range(2, 10)]
+    assert formats == [
+        '#,##0.00 "USD"',
+        '#,##0.00 "USD"',
+        '#,##0.00 "USD"',
+        '#,##0.000 "KWD"',
+        "#,##0.00",
+        "#,##0.00",
+        '#,##0 "JPY"',
+        '#,##0.000 "USD"',
+    ]
+    styles = read_cells(path)
+    assert styles[(2, 1)].style == styles[(3, 1)].style == styles[(4, 1)].style

@@ -447,27 +447,32 @@ def _money_cells(
         return None, part.iloc[:, c]
     decimals = np.minimum(np.where(dot >= 0, length - dot - 1, 0), _MAX_EXACT_DIGITS)
     if currency is not None and currency < part.shape[1]:
-        codes = pc.utf8_upper(pc.utf8_trim_whitespace(_arrow_text(part.iloc[:, currency])))
+        # Each currency as sent read once: its code (trimmed, upper case; "" when not three
+        # letters), numbered by first appearance.
+        encoded = pc.dictionary_encode(_arrow_text(part.iloc[:, currency]))
+        codes = pc.utf8_upper(pc.utf8_trim_whitespace(encoded.dictionary))
         codes = pc.if_else(pc.match_substring_regex(codes, r"^[A-Z]{3}$"), codes, "")
-        encoded = pc.dictionary_encode(codes)
-        names, which = encoded.dictionary.to_pylist(), np.asarray(encoded.indices)
+        first: dict[str, int] = {}
+        number = [first.setdefault(code, len(first)) for code in codes.to_pylist()]
+        names = list(first)
+        which = np.asarray(number, dtype=np.int64)[np.asarray(encoded.indices)]
     else:
         names, which = [""], np.zeros(len(part), dtype=np.int64)
     marked = marks if marks is not None else np.zeros(len(part), dtype=bool)
     # One style per (currency, decimals, highlighted) present: worked out per distinct key.
-    key = (which.astype(np.int64) * (_MAX_EXACT_DIGITS + 1) + decimals) * 2 + marked
-    distinct, index = np.unique(key, return_inverse=True)
-    attrs = np.array(
+    key = (which * (_MAX_EXACT_DIGITS + 1) + decimals) * 2 + marked
+    distinct, index = _used_codes(key, len(names) * (_MAX_EXACT_DIGITS + 1) * 2)
+    attrs = pa.array(
         [
             f'" s="{styles.money(names[k // 2 // (_MAX_EXACT_DIGITS + 1)], k // 2 % (_MAX_EXACT_DIGITS + 1), bool(k % 2))}"><v>'
             for k in distinct.tolist()
         ],
-        dtype=object,
+        type=text,
     )
     cells = pc.binary_join_element_wise(
         ref,
         nums,
-        pa.array(attrs[index], type=text),
+        attrs.take(pa.array(index)),
         values,
         pa.scalar("</v></c>", text),
         pa.scalar("", text),
