@@ -282,9 +282,11 @@ def _rows_xml(
                 numbers = strings.numbers(values.filter(pa.array(repeated)))
                 shared = pc.binary_join_element_wise(lit("><v>"), numbers, lit("</v></c>"), empty)
                 bodies = pc.replace_with_mask(bodies, pa.array(repeated), shared)
-            cell = _cells_by_value(
-                ref, nums, kinds, bodies, blanks, formulas, local, marked, c in wrap
-            )
+            full = _cell_texts(kinds, bodies, blanks, formulas, local, marked, c in wrap)
+            if as_numbers is None:
+                cells.extend(_cell_parts(_column_letter(c), nums, full))
+                continue
+            cell = pc.binary_join_element_wise(ref, nums, full, empty)
         else:
             body, blank, formula = _value_bodies(distinct)
             cell = _cells_by_row(ref, nums, body, blank, formula, marked, c in wrap)
@@ -318,9 +320,7 @@ def _style_codes(marked: np.ndarray | None, formula: np.ndarray) -> np.ndarray:
     return np.where(marked, np.where(formula, 4, 2), np.where(formula, 3, 0))
 
 
-def _cells_by_value(
-    ref: Any,
-    nums: Any,
+def _cell_texts(
     kinds: Any,
     bodies: Any,
     blanks: Any,
@@ -329,9 +329,9 @@ def _cells_by_value(
     marked: np.ndarray | None,
     wraps: bool,
 ) -> Any:
-    """A column's cells from its distinct values' XML: each value's cell text (after the
-    reference) is made once, unmarked and, when any row is marked, marked; every row takes
-    its own. A blank value's cell is null (not written) or, styled, an empty styled cell."""
+    """A column's cell texts after the cell reference, from its distinct values' XML: each
+    value's is made once, unmarked and, when any row is marked, marked; every row takes its
+    own. A blank value's is null (not written) or, styled, an empty styled cell's."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -357,7 +357,31 @@ def _cells_by_value(
         full = pa.concat_arrays(table).take(pa.array(where))
     else:
         full = table[0].take(pa.array(index))
-    return pc.binary_join_element_wise(ref, nums, full, pa.scalar("", text))
+    return full
+
+
+def _cell_parts(letter: str, nums: Any, texts: Any) -> list[Any]:
+    """A column's cells as three parts of the row join (``<c r="A``, the row number, the cell
+    text), the first two null where the text is: the join skips all three, and the cells are
+    never joined on their own (a pass over the column's bytes saved)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.large_string()
+    opening = '<c r="' + letter
+    if not texts.null_count:
+        return [pa.scalar(opening, text), nums, texts]
+    if texts.offset or nums.offset or nums.null_count:
+        return [
+            pc.binary_join_element_wise(pa.scalar(opening, text), nums, texts, pa.scalar("", text))
+        ]
+    n = len(texts)
+    valid = texts.buffers()[0]
+    raw = opening.encode("ascii")
+    offsets = pa.py_buffer(np.arange(n + 1, dtype=np.int64) * len(raw))
+    openings = pa.Array.from_buffers(text, n, [valid, offsets, pa.py_buffer(raw * n)])
+    numbers = pa.Array.from_buffers(text, n, [valid, *nums.buffers()[1:]])
+    return [openings, numbers, texts]
 
 
 def _cells_by_row(
