@@ -31,6 +31,57 @@ def _bytes_match(arr: Any, chars: bytes) -> bool:
     return any(data.find(c) >= 0 for c in (chars[i : i + 1] for i in range(len(chars))))
 
 
+def _rows_holding(arr: Any, chars: bytes) -> np.ndarray:
+    """Per value of a string array: whether it holds any of the (ASCII) bytes ``chars``.
+
+    A numpy pass over the bytes of each character present (memchr says which), the hits
+    mapped to their values by the offsets: no per-value kernel, however long the texts.
+    Null values hold nothing."""
+    out = np.zeros(len(arr), dtype=bool)
+    if not len(arr):
+        return out
+    view = _data_view(arr)
+    data = bytes(view)
+    present = [c for c in chars if data.find(c) >= 0]
+    if not present:
+        return out
+    raw = np.frombuffer(data, dtype=np.uint8)
+    hit = raw == present[0]
+    for c in present[1:]:
+        hit |= raw == c
+    at = np.flatnonzero(hit)
+    if len(at):
+        out[np.searchsorted(_offsets(arr), at, side="right") - 1] = True
+    if arr.null_count:
+        out &= np.asarray(arr.is_valid())
+    return out
+
+
+def _first_bytes(arr: Any) -> np.ndarray:
+    """Per value of a string array: its first byte (0 for an empty or null value)."""
+    offsets = _offsets(arr)
+    raw = np.frombuffer(_data_view(arr), dtype=np.uint8)
+    if not len(raw):
+        return np.zeros(len(arr), dtype=np.uint8)
+    out = raw.take(offsets[:-1], mode="clip")
+    out[offsets[1:] == offsets[:-1]] = 0
+    if arr.null_count:
+        out[~np.asarray(arr.is_valid())] = 0
+    return out
+
+
+def _offsets(arr: Any) -> np.ndarray:
+    """A string array's ``len(arr) + 1`` value offsets into ``_data_view(arr)`` (from 0)."""
+    import pyarrow as pa
+
+    wide = pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type)
+    kind = np.int64 if wide else np.int32
+    offsets: np.ndarray = np.frombuffer(arr.buffers()[1], dtype=kind)
+    offsets = offsets[arr.offset : arr.offset + len(arr) + 1]
+    relative: np.ndarray = (offsets - offsets[0]).astype(np.int64, copy=False)
+    return relative
+
+
 def _has_xml_illegal(arr: Any) -> bool:
     """Whether a string array holds a character XML 1.0 cannot (C0 controls, U+FFFE/F):
     numpy scans of its bytes, exact checks only when a suspect byte shows up."""

@@ -16,11 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reconciler.bytescan import _arrow_text, _bytes_match
+from reconciler.bytescan import _arrow_text, _bytes_match, _first_bytes
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = r"[+-]?(?:[0-9]+(?:[.,][0-9]*)?|[.,][0-9]+)(?:[eE][+-]?[0-9]+)?"
 _FORMULA_BYTES = b"=+-@\t\r"
+# By first byte: the characters are ASCII, and an ASCII byte in UTF-8 is always that character.
+_FORMULA_FIRST = np.zeros(256, dtype=bool)
+_FORMULA_FIRST[list(_FORMULA_BYTES)] = True
 
 
 def formula_mask(values: pd.Series) -> np.ndarray:
@@ -64,9 +67,8 @@ def formula_like(arr: Any) -> np.ndarray:
 
     if not _bytes_match(arr, _FORMULA_BYTES):
         return np.zeros(len(arr), dtype=bool)
-    risky = np.asarray(
-        pc.match_substring_regex(arr, r"^[=+\-@\t\r]").to_numpy(zero_copy_only=False), dtype=bool
-    ).copy()
+    # Each value's first byte, looked up: no regular expression over the whole column.
+    risky: np.ndarray = _FORMULA_FIRST[_first_bytes(arr)]
     if risky.any():
         idx = np.flatnonzero(risky)
         plain = pc.match_substring_regex(pc.take(arr, pa.array(idx)), "^" + PLAIN_NUMBER + "$")

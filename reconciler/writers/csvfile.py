@@ -15,8 +15,8 @@ import pandas as pd
 from reconciler.bytescan import (
     _NEEDS_QUOTES,
     _arrow_text,
-    _bytes_match,
     _data_view,
+    _rows_holding,
 )
 from reconciler.formulas import formula_like, formula_mask
 
@@ -142,19 +142,16 @@ def _csv_quote(arr: Any) -> Any:
     import pyarrow.compute as pc
 
     text = pa.large_string()
-    if not _bytes_match(arr, _NEEDS_QUOTES):
-        return arr
-    # Literal searches, then only the values that need it are quoted and put back: a column
+    # A byte scan finds the values to quote; only they are quoted and put back: a column
     # with a few "1,299.00" among a million amounts is not rewritten whole.
-    needs = pc.match_substring(arr, ",")
-    for char in ('"', "\r", "\n"):
-        needs = pc.or_(needs, pc.match_substring(arr, char))
-    needs = pc.fill_null(needs, False)
-    subset = arr.take(pc.indices_nonzero(needs))
+    needs = _rows_holding(arr, _NEEDS_QUOTES)
+    if not needs.any():
+        return arr
+    subset = arr.take(pa.array(np.flatnonzero(needs)))
     quote = pa.scalar('"', text)
     doubled = pc.replace_substring(subset, '"', '""')
     quoted = pc.binary_join_element_wise(quote, doubled, quote, pa.scalar("", text))
-    return pc.replace_with_mask(arr, needs, quoted)
+    return pc.replace_with_mask(arr, pa.array(needs), quoted)
 
 
 def _neutralise_arrow(arr: Any) -> Any:
