@@ -100,12 +100,15 @@ def _frame(rows: list[tuple[str | None, str | None, str | None, int]]) -> pd.Dat
     frame["a"] = frame["a"].astype(object)
     frame["b"] = pd.Categorical(frame["b"])
     frame["c"] = pd.Categorical(frame["c"])
+    # Nearly one category per row, and a categorical of numbers (written by the column path).
+    frame["d"] = pd.Categorical([f"{v}{i % 3}" if v else v for i, v in enumerate(frame["a"])])
+    frame["k"] = pd.Categorical([i % 3 for i in range(len(frame))])
     return frame
 
 
 rows_strategy = st.lists(
     st.tuples(
-        texts,
+        texts | st.none(),
         st.none() | st.sampled_from(["x", "=y", 'q"', "a,b", "-1", ""]),
         texts,
         st.integers(0, 9),
@@ -115,31 +118,44 @@ rows_strategy = st.lists(
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows_strategy, st.booleans(), st.sampled_from([1, 2, 5, 100_000]))
+@given(rows_strategy, st.booleans(), st.sampled_from([1, 2, 5, 100_000]), st.booleans())
 def test_csv_equals_the_reference_whatever_the_columns_and_chunks(
-    rows: list[tuple[str | None, str | None, str | None, int]], safe: bool, chunk: int
+    rows: list[tuple[str | None, str | None, str | None, int]],
+    safe: bool,
+    chunk: int,
+    hashed: bool,
 ) -> None:
-    """Object, categorical (with missing values) and integer columns, categoricals side by
-    side and at the end of the line, any chunk size, with and without pre-encoded leads."""
+    """Object, categorical (with missing values) and integer columns, runs of categoricals
+    side by side, alone and at the end of the line, any chunk size, with and without
+    pre-encoded leading fields; combinations numbered by counting or (``hashed``) by hashing."""
     from reconciler.writers import csvfile
 
     frame = _frame(rows)
-    header = ["A", "=B", "C,", "N"]
+    header = ["A", "=B", "C,", "N", "D", "K"]
     expected = _reference_csv(frame, header, safe=safe)
-    saved = csvfile.ROWS_PER_CHUNK
+    saved = csvfile.ROWS_PER_CHUNK, csvfile._DENSE
     csvfile.ROWS_PER_CHUNK = chunk
+    csvfile._DENSE = 1 if hashed else saved[1]
     path = Path("/tmp") / f"reconciler-perf-csv-{abs(hash((tuple(rows), safe, chunk)))}.csv"
     try:
-        orders = [["a", "b", "c", "n"], ["b", "c", "n", "a"], ["n", "c", "b", "a"], ["c"], ["b"]]
+        orders = [
+            ["a", "b", "c", "n", "d", "k"],
+            ["b", "c", "d", "n", "a"],
+            ["n", "c", "b", "d"],
+            ["a", "k", "b"],
+            ["c"],
+            ["b"],
+            ["d", "b"],
+        ]
         for columns in orders:
             part = frame[columns]
             names = [header[frame.columns.get_loc(c)] for c in columns]
             write_csv(part, path, header=names, safe=safe)
             assert path.read_bytes() == _reference_csv(part, names, safe=safe), columns
-        for cut in (1, 2, 3):
+        for cut in (1, 2, 3, 5):
             lead = encode_rows(frame.iloc[:, :cut], safe=safe)
             write_csv(frame.iloc[:, cut:], path, header=header, safe=safe, lead=lead)
             assert path.read_bytes() == expected, cut
     finally:
-        csvfile.ROWS_PER_CHUNK = saved
+        csvfile.ROWS_PER_CHUNK, csvfile._DENSE = saved
         path.unlink(missing_ok=True)
