@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import resources
 
@@ -44,51 +44,89 @@ def table_rows(rows: Sequence[Row], columns: Sequence[Column] = ()) -> Markup:
 
     Written in Python rather than as a template macro: a report's tables hold thousands of
     cells, and a macro call costs far more than a string join. Equal cells (a table's codes,
-    resolution and advice repeat from row to row) are rendered once per column. The markup
+    resolution and advice repeat from row to row: the view hands the same object) are
+    rendered once per column, and every text of the table is escaped in one call. The markup
     matches the template's: ``badge`` here is the ``badge`` macro's. Each cell carries its
     column's label (``data-label``): on a narrow screen the stylesheet lays a row out as a card,
     label beside value."""
     labels = [f' data-label="{escape(c.label)}"' for c in columns]
-    rendered: dict[tuple[int, Cell], str] = {}
-    out = []
+    # The distinct cells (by column and object) and row attributes, in order of first use.
+    seen: dict[tuple[int, int], int] = {}
+    cells: list[tuple[int, Cell]] = []
+    attrs: dict[tuple[str, str], int] = {}
+    layout: list[tuple[list[int], int]] = []
     for row in rows:
-        cells = []
+        keys = []
         for i, c in enumerate(row.cells):
-            html = rendered.get((i, c))
-            if html is None:
-                html = _cell(c)
-                if i < len(labels):
-                    html = "<td" + labels[i] + html[3:]
-                rendered[(i, c)] = html
-            cells.append(html)
-        out.append(
-            f'<tr data-codes="{escape(row.codes)}" data-res="{escape(row.resolution)}">'
-            f"{''.join(cells)}</tr>\n"
-        )
-    return Markup("".join(out))
+            n = seen.get((i, id(c)))
+            if n is None:
+                n = seen[(i, id(c))] = len(cells)
+                cells.append((i, c))
+            keys.append(n)
+        layout.append((keys, attrs.setdefault((row.codes, row.resolution), len(attrs))))
+    texts: list[str] = []
+    for _i, c in cells:
+        texts.extend(_cell_texts(c))
+    for pair in attrs:
+        texts.extend(pair)
+    escaped = iter(_escape_all(texts))
+    html = []
+    for i, c in cells:
+        cell = _cell(c, escaped)
+        html.append("<td" + labels[i] + cell[3:] if i < len(labels) else cell)
+    starts = [f'<tr data-codes="{next(escaped)}" data-res="{next(escaped)}">' for _pair in attrs]
+    return Markup(
+        "".join([starts[a] + "".join([html[k] for k in keys]) + "</tr>\n" for keys, a in layout])
+    )
 
 
-def _cell(c: Cell) -> str:
-    text = escape(c.text)
+def _escape_all(texts: list[str]) -> list[str]:
+    """``escape`` of each text, in one call over them all (joined by NUL, which escaping
+    leaves alone); one at a time should a text hold a NUL itself."""
+    if not texts:
+        return []
+    joined = "\0".join(texts)
+    if joined.count("\0") != len(texts) - 1:
+        return [str(escape(t)) for t in texts]
+    return str(escape(joined)).split("\0")
+
+
+def _cell_texts(c: Cell) -> list[str]:
+    """The texts ``_cell`` escapes, in the order it takes them."""
     if c.kind in _PLAIN_CELLS:
-        return f"{_PLAIN_CELLS[c.kind]}{text}</td>"
+        return [c.text]
+    if c.kind == "ids":
+        return [t for label, value in c.items for t in (value, label)]
+    if c.kind == "codes":
+        return [t for code, anchor in c.items for t in ((anchor, code) if anchor else (code,))]
+    if c.kind == "resolution":
+        return [c.items[0][0], c.text]
+    if c.kind == "values":
+        return [t for label, value in c.items for t in (label, value)]
+    return [c.text]
+
+
+def _cell(c: Cell, escaped: Iterator[str]) -> str:
+    """A cell's ``<td>``; ``escaped`` yields its texts escaped (``_cell_texts``' order)."""
+    if c.kind in _PLAIN_CELLS:
+        return f"{_PLAIN_CELLS[c.kind]}{next(escaped)}</td>"
     if c.kind == "ids":
         spans = []
-        for i, (label, value) in enumerate(c.items):
+        for i in range(len(c.items)):
+            value = next(escaped)
             shown = (
-                f'<span class="v flag">{escape(value)}<span class="vh"> (check this value)'
-                "</span></span>"
+                f'<span class="v flag">{value}<span class="vh"> (check this value)</span></span>'
                 if c.marks[i]
-                else f'<span class="v">{escape(value)}</span>'
+                else f'<span class="v">{value}</span>'
             )
-            spans.append(f'<span class="kv"><span class="k">{escape(label)}</span> {shown}</span>')
+            spans.append(f'<span class="kv"><span class="k">{next(escaped)}</span> {shown}</span>')
         return f'<td class="ids">{"".join(spans)}</td>'
     if c.kind == "codes":
         codes = [
-            f'<a href="#{escape(anchor)}"><code>{escape(code)}</code></a>'
+            f'<a href="#{next(escaped)}"><code>{next(escaped)}</code></a>'
             if anchor
-            else f"<code>{escape(code)}</code>"
-            for code, anchor in c.items
+            else f"<code>{next(escaped)}</code>"
+            for _code, anchor in c.items
         ]
         return f'<td class="codes">{" ".join(codes)}</td>'
     if c.kind == "resolution":
@@ -96,17 +134,17 @@ def _cell(c: Cell) -> str:
         slug = c.items[0][0]
         rank = RESOLUTION_ORDER.index(slug) if slug in RESOLUTION_ORDER else len(RESOLUTION_ORDER)
         return (
-            f'<td class="res" data-sort="{rank:02d}"><span class="badge res-{escape(slug)}">'
-            f"{text}</span></td>"
+            f'<td class="res" data-sort="{rank:02d}"><span class="badge res-{next(escaped)}">'
+            f"{next(escaped)}</span></td>"
         )
     if c.kind == "values":
         spans = [
-            f'<span class="kv"><span class="k">{escape(label)}</span> '
-            f'<span class="v check">{escape(value)}</span></span>'
-            for label, value in c.items
+            f'<span class="kv"><span class="k">{next(escaped)}</span> '
+            f'<span class="v check">{next(escaped)}</span></span>'
+            for _pair in c.items
         ]
         return f'<td class="values">{"".join(spans)}</td>'
-    return f"<td>{text}</td>"
+    return f"<td>{next(escaped)}</td>"
 
 
 _PLAIN_CELLS = {

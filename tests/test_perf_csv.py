@@ -159,3 +159,59 @@ def test_csv_equals_the_reference_whatever_the_columns_and_chunks(
     finally:
         csvfile.ROWS_PER_CHUNK, csvfile._DENSE = saved
         path.unlink(missing_ok=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=6) | st.sampled_from(["<b>", "&amp;", "'\"", "a\0b", "\0"])))
+def test_report_texts_escaped_in_one_call_equal_one_by_one(values: list[str]) -> None:
+    """The report's table texts are escaped together; a NUL in a text (the joiner) makes
+    them go one at a time: either way each comes out as markupsafe escapes it alone."""
+    from markupsafe import escape
+
+    from reports.html import _escape_all
+
+    assert _escape_all(values) == [str(escape(v)) for v in values]
+
+
+def test_report_table_rows_escape_every_text_whether_cells_are_shared_or_not() -> None:
+    """Shared cell objects are rendered once; equal cells built apart give the same markup,
+    and every text (values, labels, codes, anchors, filters) is escaped."""
+    from reports.html import table_rows
+    from reports.viewmodel import Cell, Column, Row
+
+    hostile = '<img src=x onerror="a&b">'
+    codes = Cell("E<1>", "codes", items=(("E<1>", "code-1-e"), ("'E2'", "")))
+    res = Cell("Fix & resend", "resolution", items=(("fix_manually", ""),))
+
+    def rows(shared: bool) -> list[Row]:
+        out = []
+        for i in range(3):
+            ids = Cell(
+                hostile, "ids", items=(("Oid", hostile), ("A\0B", "x\0y")), marks=(True, False)
+            )
+            values = Cell("", "values", items=(("Amount", "1<2"),))
+            out.append(
+                Row(
+                    (
+                        Cell(str(i + 1), "num"),
+                        ids,
+                        codes if shared else Cell(codes.text, codes.kind, items=codes.items),
+                        res if shared else Cell(res.text, res.kind, items=res.items),
+                        values,
+                        Cell(hostile),
+                    ),
+                    'E<1> "E2"',
+                    "fix_manually",
+                )
+            )
+        return out
+
+    columns = [Column(n) for n in ("Line", "Ids", "Codes", "Res", "Values", "<Advice>")]
+    shared, apart = table_rows(rows(True), columns), table_rows(rows(False), columns)
+    assert shared == apart
+    assert "<img" not in shared and "&lt;img src=x onerror=&#34;a&amp;b&#34;&gt;" in shared
+    assert 'data-codes="E&lt;1&gt; &#34;E2&#34;"' in shared
+    assert '<a href="#code-1-e"><code>E&lt;1&gt;</code></a> <code>&#39;E2&#39;</code>' in shared
+    assert '<span class="k">A\0B</span> <span class="v">x\0y</span>' in shared
+    assert 'data-label="&lt;Advice&gt;"' in shared
+    assert shared.count("<tr ") == 3
