@@ -17,12 +17,15 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reconciler.actions import is_locked, newest
 from reconciler.detect import SentSchema
 from reconciler.model import IntArray, RemediateOptions
 
 from .values import (
+    ROUNDED_ID,
     SPREADSHEET_DIGITS,
     Fix,
     fix_amount,
@@ -320,40 +323,78 @@ def _rule_identifiers(
 
 def _blank(values: ObjArray) -> BoolArray:
     """Which values are empty or whitespace only (Arrow kernels: no per-value Python)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     arr = pa.array(values, type=pa.large_string(), from_pandas=True)
     blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
     return np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
 
 
+_LOST_ZEROS_HINT = (
+    " may have lost leading zeros in a spreadsheet; pass an Actions export with --actions so "
+    "reconciler can check"
+)
+_SIXTEEN_DIGITS_HINT = (
+    " has 16 digits ending in 0: a spreadsheet keeps 15 significant digits, so it may have "
+    "rounded the ID (the last digit would be lost); compare it with the original, or pass an "
+    "Actions export with --actions so reconciler can check"
+)
+_INTACT_HINT = " does not look spoiled by a spreadsheet: check it is right"
+_RECOVER_HINT = "; pass an Actions export with --actions to recover it"
+
+
 def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
     """``_no_export_hint`` per record. Plain IDs (digits, letters, dots, dashes), nearly every
-    ID of a large file, get their text from vectorised concatenation: ``repr`` of such a value
-    is the value in single quotes. The rest take one call per distinct value."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    ID of a large file, get their text from Arrow kernels: ``repr`` of such a value is the
+    value in single quotes, and a run of ASCII digits is judged by its length and its zeros
+    as ``fixes.looks_rounded`` and ``fixes.may_be_rounded`` judge it. The rest take one call
+    per distinct value."""
 
-    def matches(pattern: str) -> BoolArray:
-        hit = pc.match_substring_regex(arr, pattern).to_numpy(zero_copy_only=False)
-        return np.asarray(hit, dtype=bool)
+    def np_bool(values: pa.Array | pa.ChunkedArray) -> BoolArray:
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+    def np_int(values: pa.Array | pa.ChunkedArray) -> IntArray:
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    def text(value: str) -> pa.Scalar:
+        return pa.scalar(value, pa.large_string())
 
     arr = pa.array(raw, type=pa.large_string(), from_pandas=True)
-    out = np.full(len(raw), "the line has neither an ActionId nor an Oid", dtype=object)
-    named = (labels != "") & ~_blank(raw)
-    plain = named & matches(r"^[0-9A-Za-z._-]+$") & ~matches(r"[eE]|^[0-9]+\.0{1,2}$")
-    # Up to 15 digits a spreadsheet keeps whole (it may drop leading zeros); longer runs of
-    # digits go to the per-value hint, which knows a spreadsheet's rounding (fixes.looks_rounded).
-    digits = plain & matches(r"^[0-9]{1,15}$")
-    quoted = labels + " '" + raw + "'"
-    out[digits] = quoted[digits] + (
-        " may have lost leading zeros in a spreadsheet; pass an Actions export with --actions "
-        "so reconciler can check"
+    named = (labels != "") & ~np_bool(pc.equal(pc.utf8_trim_whitespace(arr), ""))
+    kind = np.full(len(raw), _HINT_NONE, dtype=np.int8)
+    kind[named] = _HINT_OTHER
+    # ASCII digits (one byte each): up to 15 a spreadsheet keeps whole, though it may drop
+    # leading zeros. Past the 15th significant digit, only zeros (at least two) is what its
+    # rounding leaves; 16 significant digits ending in 0 may be it.
+    digits = named & np_bool(pc.ascii_is_decimal(arr))
+    size = np_int(pc.binary_length(arr))
+    significant = pc.utf8_ltrim(arr, "0")
+    wide = np_int(pc.binary_length(significant))
+    zeros = wide - np_int(pc.binary_length(pc.utf8_rtrim(significant, "0")))
+    kind[digits & (size <= SPREADSHEET_DIGITS)] = _HINT_LOST_ZEROS
+    long = digits & (size > SPREADSHEET_DIGITS)
+    kind[long] = _HINT_INTACT
+    kind[long & (wide == SPREADSHEET_DIGITS + 1) & (zeros >= 1)] = _HINT_SIXTEEN
+    kind[long & (wide >= SPREADSHEET_DIGITS + 2) & (zeros >= wide - SPREADSHEET_DIGITS)] = (
+        _HINT_ROUNDED
     )
-    intact = plain & ~digits & ~matches(r"^[0-9]{16,}$")
-    out[intact] = quoted[intact] + " does not look spoiled by a spreadsheet: check it is right"
-    other = np.flatnonzero(named & ~(digits | intact))
+    # Letters, digits, dots, dashes and underscores, without an E (scientific notation) and
+    # not a number with a spreadsheet's .0.
+    plain = np_bool(pc.match_substring_regex(arr, r"^[0-9A-DF-Za-df-z._-]+$"))
+    plain &= ~np_bool(pc.match_substring_regex(arr, r"^[0-9]+\.0{1,2}$"))
+    kind[named & ~digits & plain] = _HINT_INTACT
+    out = np.full(len(raw), "the line has neither an ActionId nor an Oid", dtype=object)
+    said = (kind != _HINT_NONE) & (kind != _HINT_OTHER)
+    if said.any():
+        head = pc.if_else(
+            pa.array(kind == _HINT_ROUNDED),
+            text("'"),
+            pc.binary_join_element_wise(
+                pa.array(labels, type=pa.large_string(), from_pandas=True), text(" '"), text("")
+            ),
+        )
+        tail = pc.take(pa.array(_HINT_TAILS, type=pa.large_string()), pa.array(kind))
+        joined = pc.binary_join_element_wise(head, arr, tail, text(""))
+        out[said] = joined.filter(pa.array(said)).to_numpy(zero_copy_only=False)
+    other = np.flatnonzero(kind == _HINT_OTHER)
     if len(other):
         codes, uniques = pd.factorize(pd.Series(labels[other] + "\x1f" + raw[other], dtype=object))
         hints = [_no_export_hint(*str(u).split("\x1f", 1)) for u in uniques]
@@ -361,22 +402,28 @@ def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
     return out
 
 
+# What ``_no_export_hints`` knows to say of a value without a call per value: the kinds, and
+# the text after the value's ``repr`` for each.
+_HINT_NONE, _HINT_OTHER, _HINT_LOST_ZEROS, _HINT_ROUNDED, _HINT_SIXTEEN, _HINT_INTACT = range(6)
+_HINT_TAILS = [
+    "",
+    "",
+    "'" + _LOST_ZEROS_HINT,
+    "'" + ROUNDED_ID + _RECOVER_HINT,
+    "'" + _SIXTEEN_DIGITS_HINT,
+    "'" + _INTACT_HINT,
+]
+
+
 def _no_export_hint(label: str, raw: str) -> str:
     spoiled = spoiled_id_problem(raw)
     if spoiled:
-        return spoiled + "; pass an Actions export with --actions to recover it"
+        return spoiled + _RECOVER_HINT
     if raw.strip().isascii() and raw.strip().isdigit() and len(raw.strip()) <= SPREADSHEET_DIGITS:
-        return (
-            f"{label} {raw!r} may have lost leading zeros in a spreadsheet; pass an Actions "
-            "export with --actions so reconciler can check"
-        )
+        return f"{label} {raw!r}{_LOST_ZEROS_HINT}"
     if may_be_rounded(raw):
-        return (
-            f"{label} {raw!r} has 16 digits ending in 0: a spreadsheet keeps 15 significant "
-            "digits, so it may have rounded the ID (the last digit would be lost); compare it "
-            "with the original, or pass an Actions export with --actions so reconciler can check"
-        )
-    return f"{label} {raw!r} does not look spoiled by a spreadsheet: check it is right"
+        return f"{label} {raw!r}{_SIXTEEN_DIGITS_HINT}"
+    return f"{label} {raw!r}{_INTACT_HINT}"
 
 
 Rule = Callable[[pd.DataFrame, SentSchema, IntArray, RemediateOptions], RuleOutcome]

@@ -262,6 +262,13 @@ def looks_rounded(value: str) -> bool:
     )
 
 
+ROUNDED_ID = (
+    " ends in zeros after its 15th digit (a spreadsheet turned the ID into a number and "
+    "rounded it: the last digits are lost)"
+)
+"""What ``spoiled_id_problem`` says after the ID's ``repr`` when ``looks_rounded``."""
+
+
 def spoiled_id_problem(raw: str) -> str:
     """What makes an identifier look spoiled by a spreadsheet, or "" when it looks intact.
     Every sign is said (stray whitespace, a .0 suffix, rounding): one must not hide another."""
@@ -278,10 +285,7 @@ def spoiled_id_problem(raw: str) -> str:
         said.append(f"{value!r} has a .0 suffix (a spreadsheet turned the ID into a number)")
         whole = value.split(".")[0]
     if looks_rounded(whole):
-        said.append(
-            f"{whole!r} ends in zeros after its 15th digit (a spreadsheet turned the ID into a "
-            "number and rounded it: the last digits are lost)"
-        )
+        said.append(f"{whole!r}{ROUNDED_ID}")
     return "; ".join(said)
 
 

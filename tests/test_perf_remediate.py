@@ -1,0 +1,131 @@
+"""The vectorised paths of remediation give exactly the texts of the per-value ones.
+
+A million records take Arrow kernels and integer codes instead of one Python call per value;
+each test here compares such a path with the plain per-value code on values chosen to sit on
+its edges (lengths, zeros, characters that must still take the slow path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.fixes.rules import _no_export_hint, _no_export_hints
+
+NEITHER = "the line has neither an ActionId nor an Oid"
+
+# Runs of ASCII digits around the 15/16/17-digit edges, with leading and trailing zeros, and
+# values that look alike but are no plain run of digits (they take the per-value path).
+TRICKY_IDS = [
+    "",
+    " ",
+    "0",
+    "00",
+    "0" * 15,
+    "0" * 16,
+    "0" * 17,
+    "0" * 25,
+    "1" * 15,
+    "1" * 16,
+    "1" * 17,
+    "123456789012345",  # 15 digits
+    "012345678901234",
+    "1234567890123450",  # 16 digits ending in 0
+    "1234567890123456",
+    "0001234567890123450",  # 16 significant digits after leading zeros
+    "0001234567890123456",
+    "12345678901234500",  # 17 digits, two zeros after the 15th
+    "12345678901234501",
+    "12345678901234550",
+    "12345678901234000",
+    "1234567890123450000000",
+    "0012345678901234500",
+    "01234567890123450",
+    "4051234567890000001",
+    "4051234567890000000",
+    "1000000000000000",
+    "10000000000000000",
+    "100000000000000000",
+    "12345678901234567890123",
+    "1234567890123450.0",  # a spreadsheet's .0
+    "1234567890123450.00",
+    "1234567890123450.000",
+    "12345678901234500.0",
+    " 12345678901234500",  # stray whitespace
+    "12345678901234500 ",
+    "12345678901234500\n",
+    "1.23456789012345E+19",  # scientific notation
+    "1.2345678901234e18",
+    "12345678901234500E2",
+    "１２３４５６７８９０１２３４５００",  # fullwidth digits
+    "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٠٠",  # Arabic-Indic digits
+    "12345678901234500²",
+    "1000.4636.158133",
+    "ABC-123_x",
+    "...",
+    "-",
+    "e",
+    "E12",
+    "é12",
+    "12 34",
+    "O'Brien",
+    'say "1"',
+    "back\\slash",
+    "tab\t1",
+]
+
+
+@pytest.mark.parametrize("label", ["Oid", "ActionId", "", "Order Ö"])
+def test_identifier_hints_equal_the_per_value_text_on_tricky_values(label: str) -> None:
+    """Long runs of digits are judged by Arrow kernels (length, leading and trailing zeros):
+    each record's hint is what ``_no_export_hint`` says of its value."""
+    labels = np.full(len(TRICKY_IDS), label, dtype=object)
+    raw = np.array(TRICKY_IDS, dtype=object)
+    got = _no_export_hints(labels, raw)
+    for value, text in zip(TRICKY_IDS, got, strict=True):
+        expected = _no_export_hint(label, value) if label and value.strip() else NEITHER
+        assert text == expected, value
+
+
+def test_identifier_hints_say_each_kind_of_long_id() -> None:
+    """The three things said of a long run of digits, as a user reads them."""
+    labels = np.full(4, "Oid", dtype=object)
+    raw = np.array(
+        ["0012345678901234500", "001234567890123450", "4051234567890000001", "0" * 18],
+        dtype=object,
+    )
+    got = _no_export_hints(labels, raw).tolist()
+    assert got[0] == (
+        "'0012345678901234500' ends in zeros after its 15th digit (a spreadsheet turned the ID "
+        "into a number and rounded it: the last digits are lost); pass an Actions export with "
+        "--actions to recover it"
+    )
+    assert got[1].startswith("Oid '001234567890123450' has 16 digits ending in 0:")
+    assert got[2] == (
+        "Oid '4051234567890000001' does not look spoiled by a spreadsheet: check it is right"
+    )
+    assert got[3] == f"Oid '{'0' * 18}' does not look spoiled by a spreadsheet: check it is right"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "Oid", "ActionId"]),
+            st.one_of(
+                st.from_regex(r"\A0{0,3}[0-9]{13,20}0{0,6}\Z"),
+                st.from_regex(r"\A[0-9]{14,22}(\.0{1,3}|[eE][0-9]| )?\Z"),
+                st.text(alphabet="0123456789０١ .eE", max_size=22),
+            ),
+        ),
+        max_size=25,
+    )
+)
+def test_long_identifier_hints_equal_the_per_value_text(pairs: list[tuple[str, str]]) -> None:
+    labels = np.array([p[0] for p in pairs], dtype=object)
+    raw = np.array([p[1] for p in pairs], dtype=object)
+    got = _no_export_hints(labels, raw)
+    for label, value, text in zip(labels, raw, got, strict=True):
+        expected = _no_export_hint(label, value) if label and value.strip() else NEITHER
+        assert text == expected
