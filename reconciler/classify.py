@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import filterfalse
 
 import numpy as np
 import numpy.typing as npt
@@ -165,16 +166,27 @@ class TextColumn:
             self.texts.append(text)
         return found
 
+    def codes_of(self, texts: list[str]) -> IntArray:
+        """The code of each of ``texts``, new ones coded in the order they come. The loops
+        are C iterators over the dictionary's methods: advice may hold tens of thousands of
+        distinct texts (a problem naming each record's ID)."""
+        index = self._index
+        new = list(dict.fromkeys(filterfalse(index.__contains__, texts)))
+        if new:
+            start = len(self.texts)
+            self.texts.extend(new)
+            index.update(zip(new, range(start, start + len(new)), strict=True))
+        return np.fromiter(map(index.__getitem__, texts), dtype=np.int64, count=len(texts))
+
     def set(self, where: IntArray, ids: npt.NDArray[np.intp], texts: list[str]) -> None:
         """Row ``where[k]`` gets ``texts[ids[k]]``."""
-        lookup = np.array([self.code(t) for t in texts], dtype=np.int64)
+        lookup = self.codes_of(texts)
         self.codes[where] = lookup[ids] if len(lookup) else 0
 
     def put(self, where: IntArray, texts: npt.NDArray[np.object_]) -> None:
         """Row ``where[k]`` gets ``texts[k]`` (distinct texts are coded once)."""
         if len(where):
-            ids, uniques = pd.factorize(pd.Series(texts, dtype=object))
-            self.set(where, ids, [str(u) for u in uniques])
+            self.codes[where] = self.codes_of(list(texts))
 
     def fill(self, mask: npt.NDArray[np.bool_], text: str) -> None:
         self.codes[mask] = self.code(text)

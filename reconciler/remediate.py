@@ -712,13 +712,11 @@ def _advise(
     state: _Decision,
 ) -> TextColumn:
     """The records' advice: what was corrected for the resubmitted ones; for the others, why
-    not, and what reconciler would also correct."""
+    not, and what reconciler would also correct. Each distinct text is written once: records
+    share a few advice texts and, very often, their problem."""
     n = len(records)
     advice = TextColumn(n, _categorical(records["Advice"]))
-    descr = _describe_changes(all_changes)
-    fix_text = np.full(n, "", dtype=object)
-    if len(descr):
-        fix_text[descr.index.to_numpy(dtype=np.int64)] = descr.to_numpy(dtype=object)
+    changed = _describe_changes(all_changes)
     problem = state.problem
     # Every flag concerns candidates only: work among them, not a million records.
     said = problem[cand] != ""
@@ -726,30 +724,89 @@ def _advise(
     with_problem = manual[problem[manual] != ""]
     if len(with_problem):
         text = problem[with_problem]
-        extra = fix_text[with_problem]
-        also = np.flatnonzero(extra != "")
+        extra = changed.of(with_problem)
+        also = np.flatnonzero(extra >= 0)
         if len(also):
             text = text.copy()
-            text[also] = text[also] + "; reconciler would also correct " + extra[also]
-        advice.put(
+            text[also] = (
+                text[also] + "; reconciler would also correct " + changed.texts[extra[also]]
+            )
+        # Per distinct (problem, advice) pair: "Problem. Advice".
+        said_ids, said_texts = pd.factorize(np.asarray(text, dtype=object))
+        width = len(advice.texts)
+        pair = said_ids * width + advice.codes[with_problem]
+        pair_ids, pairs = pd.factorize(pair)
+        advice.set(
             with_problem,
-            np.array(
-                [
-                    t[0].upper() + t[1:] + ". " + str(b)
-                    for t, b in zip(text, advice.at(with_problem), strict=True)
-                ],
-                dtype=object,
+            pair_ids,
+            _sentences(
+                np.asarray(said_texts, dtype=object)[pairs // width].tolist(),
+                np.asarray(advice.texts, dtype=object)[pairs % width].tolist(),
             ),
         )
     auto_pos = np.flatnonzero(auto)
-    advice.put(
-        auto_pos,
-        np.asarray(
-            "Corrected automatically (" + fix_text[auto_pos] + "); resubmit with resubmit.csv.",
-            dtype=object,
-        ),
-    )
+    if len(auto_pos):
+        ids, described = pd.factorize(changed.of(auto_pos))
+        advice.set(
+            auto_pos,
+            ids,
+            [
+                "Corrected automatically ("
+                + (str(changed.texts[int(d)]) if d >= 0 else "")
+                + "); resubmit with resubmit.csv."
+                for d in described
+            ],
+        )
     return advice
+
+
+def _sentences(texts: list[str], after: list[str]) -> list[str]:
+    """``text`` as a sentence (its first letter a capital), then ``after``, per pair."""
+    return [f"{t[0].upper()}{t[1:]}. {a}" for t, a in zip(texts, after, strict=True)]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Described:
+    """Per record with changed cells (``pos``, sorted): its description, ``texts[code]``."""
+
+    pos: IntArray
+    code: IntArray
+    texts: ObjArray
+
+    def of(self, rows: IntArray) -> IntArray:
+        """Per record of ``rows``: the code of its description, -1 when nothing changed."""
+        if not len(self.pos):
+            return np.full(len(rows), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.pos, rows), len(self.pos) - 1)
+        return np.where(self.pos[at] == rows, self.code[at], -1)
+
+
+def _describe_changes(changes: pd.DataFrame) -> _Described:
+    """Per record position: "Reason 'item returned' → 'ITEM_RETURNED'; …". Each distinct
+    change (column, before, after) is described once."""
+    if changes.empty:
+        empty = np.zeros(0, dtype=np.int64)
+        return _Described(empty, empty, np.zeros(0, dtype=object))
+    pos = changes["pos"].to_numpy(dtype=np.int64)
+    keys = [changes[k].to_numpy(dtype=object) for k in ("Column", "Before", "After")]
+    ids = np.zeros(len(changes), dtype=np.int64)
+    for values in keys:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        ids = np.asarray(pd.factorize(ids * len(uniques) + codes)[0], dtype=np.int64)
+    first = np.unique(ids, return_index=True)[1]
+    columns = [values[first] for values in keys]
+    texts = np.array([f"{c} {b!r} → {a!r}" for c, b, a in zip(*columns, strict=True)], dtype=object)
+    if np.all(pos[1:] > pos[:-1]):
+        return _Described(pos, ids, texts)
+    joined = (
+        pd.Series(texts[ids], index=pos, dtype=object).groupby(level=0, sort=True).agg("; ".join)
+    )
+    codes, uniques = pd.factorize(joined.to_numpy(dtype=object))
+    return _Described(
+        joined.index.to_numpy(dtype=np.int64),
+        np.asarray(codes, dtype=np.int64),
+        np.asarray(uniques, dtype=object),
+    )
 
 
 def _categorical(values: pd.Series, categories: Sequence[str] | None = None) -> Any:
@@ -761,21 +818,6 @@ def _categorical(values: pd.Series, categories: Sequence[str] | None = None) -> 
         return values.array
     wanted = None if categories is None else pd.Index(list(categories), dtype=object)
     return pd.Categorical(np.asarray(values, dtype=object), categories=wanted)
-
-
-def _describe_changes(changes: pd.DataFrame) -> pd.Series:
-    """Per record position: "Reason 'item returned' → 'ITEM_RETURNED'; …"."""
-    if changes.empty:
-        return pd.Series([], dtype=object)
-    columns = [changes[k].to_numpy(dtype=object) for k in ("Column", "Before", "After")]
-    text = pd.Series(
-        [f"{c} {b!r} → {a!r}" for c, b, a in zip(*columns, strict=True)],
-        index=changes["pos"].to_numpy(dtype=np.int64),
-        dtype=object,
-    )
-    if text.index.is_unique:
-        return text
-    return text.groupby(level=0, sort=True).agg("; ".join)
 
 
 def _look_columns(n: int, parts: list[tuple[IntArray, str]], order: Mapping[str, int]) -> ObjArray:

@@ -11,7 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reconciler.classify import TextColumn
 from reconciler.fixes.rules import _no_export_hint, _no_export_hints
+from reconciler.pipeline import reconcile_tables
+from reconciler.remediate import _sentences
+from tests.helpers import table
 
 NEITHER = "the line has neither an ActionId nor an Oid"
 
@@ -129,3 +133,102 @@ def test_long_identifier_hints_equal_the_per_value_text(pairs: list[tuple[str, s
     for label, value, text in zip(labels, raw, got, strict=True):
         expected = _no_export_hint(label, value) if label and value.strip() else NEITHER
         assert text == expected
+
+
+def test_advice_texts_are_written_once_per_distinct_problem_and_change() -> None:
+    """Advice is built per distinct (problem, advice) pair and per distinct change, then
+    broadcast: each record still reads its own problem, what reconciler would also correct
+    (several changes joined in file order) and its code's advice."""
+    sent = table(
+        ["ActionId", "Oid", "ActionTrackerId", "Amount", "Reason"],
+        [
+            ["1000.1.1", "", "", " 12.50 ", "item returned"],  # two fixes
+            ["1000.1.2", "", "", "12.50", "item returned"],
+            ["", "4051234567890000001", "16027", "1,234", "item returned"],  # refused + fix
+            ["", "00123", "16027", "0", "ßonderbar"],
+            ["", "", "", "0", "item returned"],  # names no action
+            ["1000.1.6", "", "", "0", "item returned"],
+            ["", "12345678901234500", "16027", "0", "x"],
+        ],
+    )
+    results = table(
+        ["Line", "Message"],
+        [
+            ["2", "BAD_DISPOSITION"],
+            ["2", "MALFORMED"],
+            ["3", "BAD_DISPOSITION"],
+            ["4", "BAD_DISPOSITION"],
+            ["4", "MALFORMED"],
+            ["5", "BAD_DISPOSITION"],
+            ["5", "ACTION_NOT_FOUND"],
+            ["6", "BAD_DISPOSITION"],
+            ["7", "BAD_DISPOSITION"],
+            ["8", "ACTION_NOT_FOUND"],
+        ],
+    )
+    rec = reconcile_tables(sent, results)
+    reason = "Reason 'item returned' → 'ITEM_RETURNED'"
+    bad_disposition = (
+        "Use a standard reason code spelled exactly (e.g. ORDER_UPDATE, ITEM_RETURNED, "
+        "ORDER_ERROR, CONS_FRAUD), or add the code under Settings → Event Types → Disposition "
+        "Codes (custom codes are case-sensitive); then resubmit the row."
+    )
+    malformed = (
+        "Check the typed columns of this line (Amount as a plain decimal like 1299.00, dates "
+        "in ISO 8601, IDs as whole numbers) and correct the value, then resubmit only the "
+        "corrected lines."
+    )
+    not_found = (
+        "Correct ActionId, or Oid plus ActionTrackerId (spreadsheets spoil IDs: lost leading "
+        "zeros, scientific notation like 1.23457E+11; edit cells as text). If the conversion "
+        "was never tracked, submit it as a new conversion instead."
+    )
+    assert [str(a) for a in rec.records["Advice"]] == [
+        f"Corrected automatically (Amount ' 12.50 ' → '12.50'; {reason}); resubmit with "
+        "resubmit.csv.",
+        f"Corrected automatically ({reason}); resubmit with resubmit.csv.",
+        "Amount: the amount '1,234' can be read two ways (thousands separator or decimal "
+        "point); write it as a plain decimal such as 1234.00; reconciler would also correct "
+        f"{reason}. BAD_DISPOSITION: {bad_disposition} | MALFORMED: {malformed}",
+        "Oid '00123' may have lost leading zeros in a spreadsheet; pass an Actions export with "
+        "--actions so reconciler can check; 'ßonderbar' is not a standard reason code; map it "
+        "with --reason-map (custom codes are case-sensitive and set per event type) or set one "
+        f"with --reason. ACTION_NOT_FOUND: {not_found} | BAD_DISPOSITION: {bad_disposition}",
+        "The record names no action (neither an ActionId nor an Oid with its "
+        "ActionTrackerId), so it is not resubmitted: fill in its identifiers from the original "
+        f"file or an Actions export; reconciler would also correct {reason}. {bad_disposition}",
+        f"Corrected automatically ({reason}); resubmit with resubmit.csv.",
+        "'12345678901234500' ends in zeros after its 15th digit (a spreadsheet turned the ID "
+        "into a number and rounded it: the last digits are lost); pass an Actions export with "
+        f"--actions to recover it. {not_found}",
+    ]
+
+
+def test_a_problem_opening_beyond_ascii_gets_python_s_capital() -> None:
+    assert _sentences(["ßa", "éb", "'c'", "d"], ["X", "Y", "Z", "W"]) == [
+        "SSa. X",
+        "Éb. Y",
+        "'c'. Z",
+        "D. W",
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(["", "a", "b", "ç", "a b", "A"]), max_size=6),
+    st.lists(st.lists(st.sampled_from(["", "a", "b", "c", "é", "dd", "A"]), max_size=12)),
+)
+def test_text_codes_in_bulk_equal_one_at_a_time(start: list[str], batches: list[list[str]]) -> None:
+    """``TextColumn.codes_of`` codes new texts in the order they come, as ``code`` one at a
+    time does (the categories' order is part of the output)."""
+    bulk, single = TextColumn(3), TextColumn(3)
+    for text in start:
+        bulk.code(text)
+        single.code(text)
+    for batch in batches:
+        assert bulk.codes_of(batch).tolist() == [single.code(t) for t in batch]
+        assert bulk.texts == single.texts
+    where = np.arange(3)
+    texts = np.array(["b", "z", "b"], dtype=object)
+    bulk.put(where, texts)
+    assert bulk.at(where).tolist() == ["b", "z", "b"]
