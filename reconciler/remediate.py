@@ -557,9 +557,13 @@ def _unsendable_numbers(
             if whole
             else not_plain_amount(values, decimal_comma_ok=comma_ok)
         )
-        for rows, seen in looked:
-            if seen == label and bad.any():
-                bad[np.searchsorted(cand, rows[np.isin(rows, cand)])] = False
+        named = [rows for rows, seen in looked if seen == label]
+        if named and bad.any():
+            # Records are positions in the file: one mask over it, read at the candidates.
+            seen_here = np.zeros(len(sent), dtype=bool)
+            for rows in named:
+                seen_here[rows] = True
+            bad &= ~seen_here[cand]
         if not bad.any():
             continue
         raw = values.to_numpy(dtype=object)[bad]
