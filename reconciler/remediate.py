@@ -632,6 +632,30 @@ def _changed_cells(cells: list[Cells], order: Mapping[str, int], state: _Decisio
     """Every changed cell, in file order. Two rules proposing different values for one cell
     (say --action-tracker-id and a restored "16027.0") is a conflict for a person, never a
     pick: the record is refused and the cell's changes dropped."""
+    cells = [c for c in cells if len(c.rows)]
+    if not cells:
+        return pd.DataFrame(
+            {"pos": [], "col": [], "Column": [], "Before": [], "After": [], "Rule": []}
+        )
+    pos = np.concatenate([c.rows for c in cells]).astype(np.int64)
+    col = np.concatenate([np.full(len(c.rows), order[c.label], dtype=np.int64) for c in cells])
+    sort = np.lexsort((col, pos))  # stable: by record, then column, then rule
+    key = pos[sort] * len(order) + col[sort]
+    if not (key[1:] == key[:-1]).any():
+        # No cell has two changes (the usual case): nothing to drop or weigh.
+        def joined(values: list[ObjArray]) -> ObjArray:
+            return np.asarray(np.concatenate(values).astype(object)[sort], dtype=object)
+
+        return pd.DataFrame(
+            {
+                "pos": pos[sort],
+                "col": col[sort],
+                "Column": joined([np.full(len(c.rows), c.label, dtype=object) for c in cells]),
+                "Before": pd.Series(joined([c.before for c in cells]), dtype=object),
+                "After": pd.Series(joined([c.after for c in cells]), dtype=object),
+                "Rule": pd.Series(joined([c.rule for c in cells]), dtype=object),
+            }
+        )
     # Object columns: pandas would otherwise turn each into Arrow strings and back.
     parts = [
         pd.DataFrame(
@@ -645,12 +669,7 @@ def _changed_cells(cells: list[Cells], order: Mapping[str, int], state: _Decisio
             }
         )
         for c in cells
-        if len(c.rows)
     ]
-    if not parts:
-        return pd.DataFrame(
-            {"pos": [], "col": [], "Column": [], "Before": [], "After": [], "Rule": []}
-        )
     changes = pd.concat(parts, ignore_index=True).sort_values(["pos", "col"], kind="stable")
     changes = changes.drop_duplicates(["pos", "col", "After"])
     clash = changes.duplicated(["pos", "col"], keep=False).to_numpy(dtype=bool)

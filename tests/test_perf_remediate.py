@@ -7,14 +7,15 @@ its edges (lengths, zeros, characters that must still take the slow path)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.classify import TextColumn
-from reconciler.fixes.rules import _no_export_hint, _no_export_hints
+from reconciler.fixes.rules import Cells, _no_export_hint, _no_export_hints
 from reconciler.pipeline import reconcile_tables
-from reconciler.remediate import _sentences
+from reconciler.remediate import _changed_cells, _Decision, _sentences
 from tests.helpers import table
 
 NEITHER = "the line has neither an ActionId nor an Oid"
@@ -232,3 +233,69 @@ def test_text_codes_in_bulk_equal_one_at_a_time(start: list[str], batches: list[
     texts = np.array(["b", "z", "b"], dtype=object)
     bulk.put(where, texts)
     assert bulk.at(where).tolist() == ["b", "z", "b"]
+
+
+def _changed_cells_by_pandas(cells: list[Cells], order: dict[str, int]) -> pd.DataFrame:
+    """The changed cells as the general path builds them (concatenate, then a stable sort)."""
+    parts = [
+        pd.DataFrame(
+            {
+                "pos": c.rows,
+                "col": np.full(len(c.rows), order[c.label], dtype=np.int64),
+                "Column": np.full(len(c.rows), c.label, dtype=object),
+                "Before": pd.Series(c.before, dtype=object),
+                "After": pd.Series(c.after, dtype=object),
+                "Rule": pd.Series(c.rule, dtype=object),
+            }
+        )
+        for c in cells
+        if len(c.rows)
+    ]
+    return pd.concat(parts, ignore_index=True).sort_values(["pos", "col"], kind="stable")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["Amount", "Reason", "Oid"]), st.sets(st.integers(0, 30))),
+        max_size=4,
+    )
+)
+def test_changed_cells_without_a_clash_come_in_file_order(
+    parts: list[tuple[str, set[int]]],
+) -> None:
+    """With no cell changed twice, the changed cells are put in file order without pandas'
+    concatenation and sort: the same rows, columns and values, in the same order."""
+    order = {"Oid": 0, "Amount": 1, "Reason": 2}
+    taken: set[tuple[int, str]] = set()
+    cells = []
+    for k, (label, rows) in enumerate(parts):
+        mine = sorted(r for r in rows if (r, label) not in taken)
+        taken.update((r, label) for r in mine)
+        pos = np.array(mine[::-1], dtype=np.int64)  # a rule may list its rows in any order
+        cells.append(
+            Cells(
+                label,
+                pos,
+                np.array([f"b{p}" for p in pos], dtype=object),
+                np.array([f"a{p}{k}" for p in pos], dtype=object),
+                np.full(len(pos), f"rule{k}", dtype=object),
+            )
+        )
+    n = 31
+    state = _Decision(
+        ok=np.ones(n, dtype=bool),
+        blocked=np.zeros(n, dtype=bool),
+        problem=np.full(n, "", dtype=object),
+        look=[],
+    )
+    got = _changed_cells(cells, order, state)
+    columns = ["pos", "col", "Column", "Before", "After", "Rule"]
+    if not any(len(c.rows) for c in cells):
+        assert got.empty
+        return
+    expected = _changed_cells_by_pandas(cells, order)
+    for column in columns:
+        assert got[column].tolist() == expected[column].tolist()
+        assert got[column].dtype == expected[column].dtype
+    assert state.ok.all()
