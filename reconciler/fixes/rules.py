@@ -251,7 +251,9 @@ def _rule_identifiers(
     raw = np.where(use_a, a, o).astype(object)
     labels = np.where(use_a, aid or "", oid or "").astype(object)
     out = RuleOutcome(rows, np.zeros(n, dtype=bool), np.full(n, "", dtype=object))
-    for label in {str(x) for x in labels if x}:
+    # The labels in use, without a pass of Python over the records.
+    present = [lab for lab, used in ((aid, use_a), (oid, ~use_a)) if lab and used.any()]
+    for label in present:
         out.flags.append((label, rows[labels == label]))
     if opts.actions is None:
         out.problem = _no_export_hints(labels, raw)
@@ -296,7 +298,7 @@ def _rule_identifiers(
         out.ok[i] = True
         if column == "oid" and trk and tracker and tracker_raw != tracker:
             extra.append((i, trk, tracker_raw, tracker))
-    for label in {str(x) for x in labels if x}:
+    for label in present:
         sel = out.ok & (labels == label)
         out.cells.append(
             Cells(
