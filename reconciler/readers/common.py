@@ -8,7 +8,7 @@ import re
 import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -190,11 +190,15 @@ def _refuse_own_header(
     fields = {key_field(header_key(header[i])) for i in named} - {""}
     if len(named) < 2 or len(fields) < 2 or not len(records):
         return
-    like = _header_like(field_keys(fields))
+    keys = field_keys(fields)
+    like = _header_like(keys)
     # Vectorised: the rows whose first named cell could be a header cell (few in any real
     # file), then how many of their named cells could be; cells are keyed one by one only on
-    # the rows where most could.
-    rows = np.flatnonzero(like(records.iloc[:, named[0]]))
+    # the rows where most could. A first look at each cell's first byte leaves out the ones
+    # that cannot be (most IDs start with a digit), before any regular expression.
+    first = records.iloc[:, named[0]]
+    maybe = np.flatnonzero(_may_start(first, _own_starts(keys)))
+    rows = maybe[like(first.iloc[maybe])] if len(maybe) else maybe
     if not len(rows):
         return
     hits = np.zeros(len(rows), dtype=np.int64)
@@ -343,9 +347,21 @@ def _refuse_other_header(path: Path, records: pd.DataFrame, lines: IntArray) -> 
 
 def _known_cells(cells: pd.Series, *, tail: bool = False) -> npt.NDArray[np.bool_]:
     """Which cells are a column name (``_known_name``; ``tail``: or start with one and a
-    delimiter). Arrow's regular expressions, first a small one that only a name's shape
-    passes (most data fails it), then the whole vocabulary on the cells that passed;
-    non-ASCII cells are keyed once per distinct value."""
+    delimiter). Only cells whose first byte a name may start with are looked at further
+    (``_may_start``: an ID or an amount starts with a digit)."""
+    maybe = np.flatnonzero(_may_start(cells, _NAME_STARTS))
+    if len(maybe) == len(cells):
+        return _known_cells_exact(cells, tail=tail)
+    out = np.zeros(len(cells), dtype=bool)
+    if len(maybe):
+        out[maybe] = _known_cells_exact(cells.iloc[maybe], tail=tail)
+    return out
+
+
+def _known_cells_exact(cells: pd.Series, *, tail: bool = False) -> npt.NDArray[np.bool_]:
+    """``_known_cells`` on every cell: Arrow's regular expressions, first a small one that
+    only a name's shape passes (most data fails it), then the whole vocabulary on the cells
+    that passed; non-ASCII cells are keyed once per distinct value."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -374,6 +390,73 @@ def _known_cells(cells: pd.Series, *, tail: bool = False) -> npt.NDArray[np.bool
 
 
 _SEP: Final = r"[ \t\r\n\x0b\x0c\x1c-\x1f_./-]*"
+_SEP_BYTES: Final = b" \t\r\n\x0b\x0c\x1c\x1d\x1e\x1f_./-"
+_LETTERS: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _starts(allowed: bytes) -> npt.NDArray[np.bool_]:
+    """A table of the 256 first bytes: ``allowed`` and every non-ASCII byte."""
+    table = np.zeros(256, dtype=bool)
+    table[np.frombuffer(allowed, dtype=np.uint8)] = True
+    table[0x80:] = True
+    return table
+
+
+# The first bytes of an ASCII cell that may match ``_name_pattern``: separators, a quote, a
+# letter (``_SHAPE`` starts with one).
+_NAME_STARTS: Final = _starts(_SEP_BYTES + b'"' + _LETTERS)
+
+
+def _own_starts(keys: set[str]) -> npt.NDArray[np.bool_] | None:
+    """The first bytes of an ASCII cell ``_header_like(keys)`` may pass: its separators and
+    the first letters of the keys in either case (None: any byte, for an empty key)."""
+    ascii_keys = [k for k in keys if k.isascii()]
+    if any(not k for k in ascii_keys):
+        return None
+    heads = "".join(k[0].lower() + k[0].upper() for k in ascii_keys)
+    return _starts(b" \t\r\n\x0b\x0c_./-" + heads.encode("ascii"))
+
+
+def _may_start(cells: pd.Series, starts: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.bool_]:
+    """Which cells may match a pattern that an ASCII cell only matches when its first byte is
+    one of ``starts`` (and never when it is empty): False for an ASCII cell that is empty or
+    starts otherwise, True for every other cell. Exact, and cheap: NumPy over the first byte
+    of each cell in Arrow's buffers, no Python per cell (True throughout when the column is
+    not held by Arrow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(cells)
+    array = cells.array
+    if starts is None or not n or not hasattr(array, "__arrow_array__"):
+        return np.ones(n, dtype=bool)
+    got = array.__arrow_array__()
+    chunks = got.chunks if isinstance(got, pa.ChunkedArray) else [got]
+    parts: list[npt.NDArray[np.bool_]] = []
+    for chunk in chunks:
+        if pa.types.is_string(chunk.type):
+            width: type[np.signedinteger[Any]] = np.int32
+        elif pa.types.is_large_string(chunk.type):
+            width = np.int64
+        else:
+            return np.ones(n, dtype=bool)
+        size = len(chunk)
+        _validity, offsets_buf, data_buf = chunk.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + size + 1]
+        may = offsets[1:] > offsets[:-1]  # an empty cell never matches
+        data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else None
+        if data is not None and len(data) and may.any():
+            # An empty cell's offset may be the end of the data: read a byte that exists.
+            may &= starts[data[np.minimum(offsets[:-1], len(data) - 1)]]
+        if not may.all():
+            # A cell starting with a plain byte may hold a non-ASCII character further on
+            # (and a missing cell is left to the exact test).
+            plain = pc.fill_null(pc.string_is_ascii(chunk), False)
+            may |= ~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
+        parts.append(may)
+    return np.concatenate(parts) if parts else np.ones(n, dtype=bool)
+
+
 # The shape of any column name: letters (with separators and "#"), perhaps an item index.
 _SHAPE: Final = r"[A-Za-z][A-Za-z#\t\r\n\x0b\x0c\x1c-\x1f _./-]*[A-Za-z#]" + _SEP + "[0-9]*"
 

@@ -1,0 +1,253 @@
+"""The cheaper paths of reading and summarising give exactly what the exact paths give.
+
+A first look at each cell's first byte leaves most cells out of the repeated-header search
+(an ID starts with a digit): a header hiding behind separators, a quote, a BOM or an invisible
+character in a file of digit IDs is still refused. The summary's figures, worked out per
+distinct value, equal the per-record ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from reconciler.cli import app
+from reconciler.errors import InputError
+from reconciler.readers import read_table
+from reconciler.readers.common import (
+    _NAME_STARTS,
+    _header_like,
+    _known_cells,
+    _known_cells_exact,
+    _may_start,
+    _own_starts,
+)
+
+runner = CliRunner()
+
+SENT_HEADER = "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason"
+RESULTS_HEADER = "Line,Order Id,Action Tracker Id,Error Type,Message"
+
+
+def _invoke(*args: object) -> tuple[int, str, str]:
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def _digit_rows(count: int) -> str:
+    """Sent rows whose first two cells are digit IDs or empty, as in a real export."""
+    return "".join(
+        f"1000.4636.{158133 + i},,,10.00,USD,,ORDER_UPDATE\n"
+        if i % 2
+        else f",40512345678900{i:05d},16027,0,,,TEST_ACTION\n"
+        for i in range(count)
+    )
+
+
+# ------------------------------------------------------------- a header among digit IDs
+
+
+@pytest.mark.parametrize(
+    "repeat",
+    [
+        "  ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        "\tActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        '"ActionId","Oid","ActionTrackerId","Amount","CurrencyCode","CustomerStatus","Reason"',
+        '" ActionId",Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason',
+        "_ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        ".ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        "-actionid,oid,actiontrackerid,amount,currencycode,customerstatus,reason",
+        "\ufeff" + SENT_HEADER,  # a BOM
+        "\ufeff\ufeff" + SENT_HEADER,
+        "\u200b" + SENT_HEADER,  # a zero-width space
+        "\u2060 " + SENT_HEADER,  # a word joiner, then a space
+        "\u00a0" + SENT_HEADER,  # a no-break space
+        "\u3000" + SENT_HEADER,  # an ideographic space
+        "ＡｃｔｉｏｎＩｄ,Ｏｉｄ,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        "\u0410ctionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+        "REASON,CUSTOMERSTATUS,CURRENCYCODE,AMOUNT,ACTIONTRACKERID,OID,ACTIONID",
+        # The first cell empty: the second one is a name.
+        ",Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason",
+    ],
+)
+def test_a_repeated_header_behind_a_disguise_among_digit_ids_is_refused(
+    tmp_path: Path, repeat: str
+) -> None:
+    body = _digit_rows(40)
+    sent = _write(tmp_path / "sent.csv", f"{SENT_HEADER}\n{body}{repeat}\n{_digit_rows(3)}")
+    results = _write(tmp_path / "results.csv", RESULTS_HEADER + "\n")
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "out")
+    assert code == 2, stdout
+    assert stderr.startswith("reconciler: ")
+    assert "sent.csv:42: " in stderr
+    assert "repeats the header row here" in stderr or "the header row of another" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("repeat", "what"),
+    [
+        (" Line,Order Id,Action Tracker Id,Error Type,Message", "another export"),
+        ('"\u200bLine",Order Id,Action Tracker Id,Error Type,Message', "another export"),
+        ("\ufeffOrderId,ActionTrackerId,ErrorType,ErrorReason,", "another export"),
+        ('"ActionId;Amount;Reason",,,,,,', "written with ';'"),
+        ('" ActionId|Amount|Reason",,,,,,', "written with '|'"),
+        ('"\ufeffOid;ActionTrackerId;Amount;Reason",,,,,,', "written with ';'"),
+    ],
+)
+def test_another_exports_header_among_digit_ids_is_refused(
+    tmp_path: Path, repeat: str, what: str
+) -> None:
+    sent = _write(tmp_path / "sent.csv", f"{SENT_HEADER}\n{_digit_rows(40)}{repeat}\n")
+    results = _write(tmp_path / "results.csv", RESULTS_HEADER + "\n")
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "out")
+    assert code == 2, stdout
+    assert "sent.csv:42: " in stderr
+    assert what in stderr
+
+
+def test_a_results_header_repeated_among_line_numbers_is_refused(tmp_path: Path) -> None:
+    sent = _write(tmp_path / "sent.csv", f"{SENT_HEADER}\n{_digit_rows(40)}")
+    rows = "".join(f"{i + 2},,,Validation,NO_CHANGE\n" for i in range(30))
+    results = _write(
+        tmp_path / "results.csv",
+        f"{RESULTS_HEADER}\n{rows}  line , order id,Action Tracker Id,Error Type,Message\n",
+    )
+    code, stdout, stderr = _invoke("reconcile", sent, results, "-o", tmp_path / "out")
+    assert code == 2, stdout
+    assert "results.csv:32: repeats the header row here" in stderr
+
+
+def test_a_header_whose_own_names_start_with_a_digit_is_still_found(tmp_path: Path) -> None:
+    """A column name of the file's own that starts with a digit (``2nd Line``): its repeat
+    starts with a digit too, and is found."""
+    path = _write(
+        tmp_path / "t.csv",
+        "2nd Line,3rd Line,Amount\n"
+        + "".join(f"{i},{i},1.00\n" for i in range(20))
+        + "2ND LINE,3rd line,AMOUNT\n1,2,3\n",
+    )
+    with pytest.raises(InputError) as raised:
+        read_table(path)
+    assert raised.value.line == 22
+    assert "repeats the header row here" in str(raised.value)
+
+
+def test_digit_ids_and_header_words_as_data_are_read(tmp_path: Path) -> None:
+    """Nothing is refused in a file of digit IDs whose other cells are header words."""
+    path = _write(
+        tmp_path / "t.csv",
+        f"{SENT_HEADER}\n{_digit_rows(30)}1,2,3,Amount,Currency,Status,Reason\n",
+    )
+    table = read_table(path)
+    assert table.records == 31
+
+
+# ------------------------------------------------- the first-byte look agrees with the regexes
+
+_PIECES = [
+    "",
+    " ",
+    "\t",
+    "_",
+    ".",
+    "-",
+    "/",
+    '"',
+    "\x1c",
+    "\ufeff",
+    "\u200b",
+    "\u00a0",
+    "é",
+    "0",
+    "7",
+    "1000.4636.158133",
+    "4051234567890000001",
+    "ActionId",
+    "actionid",
+    "Oid",
+    "Order Id",
+    "Amount",
+    "Reason",
+    "Line",
+    "Sku3",
+    "ItemSku",
+    "2nd Line",
+    ";",
+    ",",
+    "|",
+    "$",
+    "#",
+    "Ｏｉｄ",
+    "\u0410ction",
+]
+
+_cells = st.lists(st.sampled_from(_PIECES), max_size=4).map("".join)
+
+
+def _arrow_series(values: list[str], *, large: bool, chunks: int, skip: int) -> pd.Series:
+    """Values as an Arrow-held series: string or large_string, in chunks, the first ``skip``
+    of each chunk sliced off (as a header row is)."""
+    kind = pa.large_string() if large else pa.string()
+    size = max(1, -(-len(values) // chunks))
+    parts = [
+        pa.array(["HEADER"] * skip + values[i : i + size], type=kind).slice(skip)
+        for i in range(0, len(values), size)
+    ]
+    if not parts:
+        parts = [pa.array([], type=kind)]
+    return pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array(parts, type=kind)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(_cells, max_size=30),
+    large=st.booleans(),
+    chunks=st.integers(1, 4),
+    skip=st.integers(0, 2),
+    tail=st.booleans(),
+)
+def test_known_cells_agree_with_the_exact_test(
+    values: list[str], large: bool, chunks: int, skip: int, tail: bool
+) -> None:
+    plain = pd.Series(values, dtype="str")
+    exact = _known_cells_exact(plain, tail=tail)
+    assert _known_cells(plain, tail=tail).tolist() == exact.tolist()
+    held = _arrow_series(values, large=large, chunks=chunks, skip=skip)
+    may = _may_start(held, _NAME_STARTS)
+    assert not (exact & ~may).any()  # a cell left out is never one the exact test passes
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(_cells, max_size=30), large=st.booleans(), chunks=st.integers(1, 4))
+def test_the_own_header_look_keeps_every_cell_the_regex_passes(
+    values: list[str], large: bool, chunks: int
+) -> None:
+    for keys in ({"actionid", "oid", "amount"}, {"2ndline", "amount"}, {"line", "sku3"}):
+        like = _header_like(keys)(pd.Series(values, dtype="str"))
+        may = _may_start(
+            _arrow_series(values, large=large, chunks=chunks, skip=1), _own_starts(keys)
+        )
+        assert not (like & ~may).any()
+
+
+def test_the_first_byte_look_leaves_out_only_plain_cells() -> None:
+    values = ["", "1000.4636.1", "7é", "0\u200b", " 12", "Oid", "\ufeff1", "$5"]
+    may = _may_start(pd.Series(values, dtype="str"), _NAME_STARTS)
+    assert may.tolist() == [False, False, True, True, True, True, True, False]
+    missing = pd.Series(["1", None, "2"], dtype="str")
+    assert _may_start(missing, _NAME_STARTS).tolist() == [False, True, False]
+    assert _may_start(pd.Series(values, dtype=object), _NAME_STARTS).all()
+    assert np.asarray(_may_start(pd.Series([], dtype="str"), _NAME_STARTS)).size == 0
