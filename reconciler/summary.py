@@ -8,6 +8,7 @@ and writes nothing, and runs once every other stage is done.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from .model import (
     CompletenessFigures,
     ConfirmationFigures,
     HistoryFigures,
+    IntArray,
     LineBase,
     MoneyFigures,
     Outcome,
@@ -42,19 +44,44 @@ from .remediate import Remediation
 from .templates import TEMPLATE_TITLES, header_key
 
 
+def _categories(values: pd.Series) -> tuple[IntArray, list[object]]:
+    """Per row the position of its value among the column's distinct values (-1: missing),
+    and those values: a column of a million records is worked out per distinct value."""
+    cat = values.astype("category").array
+    return np.asarray(cat.codes, dtype=np.int64), list(cat.categories)
+
+
+def _is_in(values: pd.Series, wanted: Iterable[str]) -> npt.NDArray[np.bool_]:
+    """``values.isin(wanted)`` as a NumPy mask, worked out per distinct value."""
+    codes, names = _categories(values)
+    words = {str(w) for w in wanted}
+    hit = np.array([str(name) in words for name in names] + [False], dtype=bool)
+    return hit[codes]
+
+
+def _tally(values: pd.Series) -> dict[str, int]:
+    """How many rows hold each distinct value (missing values left out), unordered."""
+    codes, names = _categories(values)
+    counts = np.bincount(codes + 1, minlength=len(names) + 1)[1:]  # missing (-1) left out
+    return {str(name): int(n) for name, n in zip(names, counts.tolist(), strict=True) if n}
+
+
+def _ordered(tally: dict[str, int]) -> dict[str, int]:
+    """Most frequent first, then alphabetical."""
+    return dict(sorted(tally.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def _counts(values: pd.Series) -> dict[str, int]:
-    vc = values.value_counts()
-    vc = vc[vc > 0]  # a categorical lists its unused categories too
-    return {str(k): int(v) for k, v in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))}
+    return _ordered(_tally(values))
 
 
 def _by_code(codes: pd.Series) -> dict[str, int]:
     counter: Counter[str] = Counter()
-    for cell, n in codes[codes != ""].value_counts().items():
-        if not n:
-            continue  # a categorical lists its unused categories too
-        for code in str(cell).split(";"):
-            counter[code] += int(n)
+    for cell, n in _tally(codes).items():
+        if cell == "":
+            continue
+        for code in cell.split(";"):
+            counter[code] += n
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -82,8 +109,11 @@ def summarise(
     outcome = records["Outcome"]
     resolution = records["Resolution"]
     n = len(records)
-    accepted = int((outcome == Outcome.ACCEPTED).sum())
-    attention = resolution.isin(FOLLOW_UP)
+    # Counted once per distinct word: the columns are categorical, a million records long.
+    by_outcome = _tally(outcome)
+    by_resolution = _tally(resolution)
+    accepted = by_outcome.get(Outcome.ACCEPTED, 0)
+    follow_up = sum(by_resolution.get(r, 0) for r in FOLLOW_UP)
     res = ties.results
     tied = res["s_idx"].to_numpy() >= 0
     spoiled = int((res["note"].to_numpy(dtype=object)[tied] != "").sum()) if len(res) else 0
@@ -148,7 +178,7 @@ def summarise(
             "resubmission: the ledger shows the same row sent (or written to be sent) before; "
             "they are in needs-attention with the batch (--again sends them anyway)"
         )
-    rejected = int((outcome == Outcome.REJECTED).sum())
+    rejected = by_outcome.get(Outcome.REJECTED, 0)
     confirmation = None
     if confirmed is not None:
         confirmation = _confirmation(confirmed, records, updates_complete)
@@ -167,7 +197,7 @@ def summarise(
         )
     ambiguous_results = int((unmatched["Reason"] == "ambiguous_key").sum())
     resubmit_n = remediation.resubmit_records
-    attention_n = int(resolution.isin(NEEDS_ATTENTION).sum())
+    attention_n = sum(by_resolution.get(r, 0) for r in NEEDS_ATTENTION)
     return Summary(
         tool="reconciler",
         version=__version__,
@@ -220,23 +250,23 @@ def summarise(
         accepted=accepted,
         accepted_pct=round(100.0 * accepted / n, 1) if n else 0.0,
         rejected=rejected,
-        missing=int((outcome == Outcome.MISSING).sum()),
-        pending=int((outcome == Outcome.PENDING).sum()),
-        unknown=int((outcome == Outcome.UNKNOWN).sum()),
+        missing=by_outcome.get(Outcome.MISSING, 0),
+        pending=by_outcome.get(Outcome.PENDING, 0),
+        unknown=by_outcome.get(Outcome.UNKNOWN, 0),
         ambiguous=ambiguous_results,
-        ambiguous_records=int((outcome == Outcome.AMBIGUOUS).sum()),
+        ambiguous_records=by_outcome.get(Outcome.AMBIGUOUS, 0),
         unmatched_results=len(unmatched),
         # Exit 1 unless every record was accepted and every result tied.
         needs_attention=bool(
-            accepted < n or int(attention.sum()) or len(unmatched) or not submission.complete
+            accepted < n or follow_up or len(unmatched) or not submission.complete
         ),
-        records_to_follow_up=int(attention.sum()),  # all but accepted and terminal
-        by_outcome=_counts(outcome),
+        records_to_follow_up=follow_up,  # all but accepted and terminal
+        by_outcome=_ordered(by_outcome),
         by_code=_by_code(records["ErrorCodes"]),
-        by_resolution=_counts(resolution),
+        by_resolution=_ordered(by_resolution),
         tied_by=_counts(records["TiedBy"]),
         unmatched_by_reason=_counts(unmatched["Reason"]) if len(unmatched) else {},
-        auto_fixed=int((resolution == Resolution.AUTO_FIXED).sum()),
+        auto_fixed=by_resolution.get(Resolution.AUTO_FIXED, 0),
         resubmit_records=resubmit_n,
         changed_cells=len(remediation.changes),
         resubmit_files=tuple(resubmit_names(resubmit_n, options.max_rows)),
@@ -309,6 +339,12 @@ def has_code(codes: pd.Series, code: str) -> npt.NDArray[np.bool_]:
     return hit[np.asarray(cat.codes, dtype=np.int64)]
 
 
+def _named(codes: IntArray, names: npt.NDArray[np.object_], name: str) -> npt.NDArray[np.bool_]:
+    """Which ``codes`` stand for a name equal to ``name`` (a missing value equals none)."""
+    hit = np.array([isinstance(n, str) and n == name for n in names], dtype=bool)
+    return hit[codes]
+
+
 def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> MoneyFigures:
     """Sum of Amount over records that were not applied, by resolution, in their currency.
 
@@ -335,14 +371,13 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
         items = [ItemColumn(1, "item_amount", money)]
         if qty_col is not None:
             items.append(ItemColumn(1, "quantity", qty_col))
-    rejected = records["Outcome"].isin([Outcome.REJECTED, Outcome.MISSING]).to_numpy(dtype=bool)
+    rejected = _is_in(records["Outcome"], (Outcome.REJECTED, Outcome.MISSING))
     rejected = rejected & ~has_code(records["ErrorCodes"], "NO_CHANGE")
     shown_not_applied = shown_applied = np.zeros(len(records), dtype=bool)
     if "Confirmed" in records:
-        shown = records["Confirmed"].astype(str).to_numpy(dtype=object)
-        accepted = (records["Outcome"] == Outcome.ACCEPTED).to_numpy(dtype=bool)
-        shown_applied = rejected & (shown == "confirmed")
-        shown_not_applied = accepted & np.isin(shown, ["not_applied", "differs"])
+        accepted = _is_in(records["Outcome"], (Outcome.ACCEPTED,))
+        shown_applied = rejected & _is_in(records["Confirmed"], ("confirmed",))
+        shown_not_applied = accepted & _is_in(records["Confirmed"], ("not_applied", "differs"))
         rejected = (rejected & ~shown_applied) | shown_not_applied
     where = np.flatnonzero(rejected)
     amt = np.zeros(len(frame), dtype=np.float64)
@@ -371,22 +406,20 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
             amt[where] += np.nan_to_num(values)
         label = " + ".join(parts)
     currency_col = schema.column("currency")
-    currencies: list[str] = []
-    cur = np.full(len(frame), "", dtype=object)
-    if currency_col is not None:
-        cur[where] = (
-            frame[currency_col]
-            .astype("str")
-            .iloc[where]
-            .str.strip()
-            .str.upper()
-            .to_numpy(dtype=object)
-        )
-        currencies = sorted({str(c) for c in cur[where] if c})
+    # Per record not applied: its currency cell stripped and in upper case, as a position in
+    # ``spelled`` (each distinct cell is cleaned once: a million records hold a few currencies).
+    spelled: npt.NDArray[np.object_] = np.array([""], dtype=object)
+    cur = np.zeros(len(where), dtype=np.int64)
+    if currency_col is not None and len(where):
+        cells = frame[currency_col].astype("str").iloc[where]
+        ids, uniques = pd.factorize(cells, use_na_sentinel=False)
+        spelled = pd.Series(uniques, dtype="str").str.strip().str.upper().to_numpy(dtype=object)
+        cur = np.asarray(ids, dtype=np.int64)
+    currencies = sorted({str(c) for c in spelled if c})
     # An amount without its currency beside amounts with one: they cannot be added up as one.
     # (A reversal's 0 carries no currency, rightly: it adds nothing.)
     counted = np.nan_to_num(amt[where]) != 0
-    blank_currency = bool(currencies) and bool(np.any((cur[where] == "") & counted))
+    blank_currency = bool(currencies) and bool(np.any(_named(cur, spelled, "") & counted))
     by_res: dict[str, str] = {}
     resolution = records["Resolution"].astype("category").array
     res = np.asarray(resolution.codes, dtype=np.int64)
@@ -397,9 +430,9 @@ def money_at_stake(sent: Table, schema: SentSchema, records: pd.DataFrame) -> Mo
     reversals = rejected & (amt == 0) & ~unreadable
     by_currency: dict[str, str] = {}
     if len(currencies) > 1 or blank_currency:
-        for name in sorted({str(c) for c in cur[where][counted]}):
-            mask = rejected & (cur == name)
-            by_currency[name or "(none)"] = f"{np.nansum(amt[mask]):.2f}"
+        for name in sorted({str(spelled[c]) for c in np.unique(cur[counted]).tolist()}):
+            mask = _named(cur, spelled, name)
+            by_currency[name or "(none)"] = f"{np.nansum(amt[where][mask]):.2f}"
     return MoneyFigures(
         amount_column=label,
         # The currency of the amounts not applied: "mixed" only when they really mix.

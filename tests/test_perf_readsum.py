@@ -251,3 +251,129 @@ def test_the_first_byte_look_leaves_out_only_plain_cells() -> None:
     assert _may_start(missing, _NAME_STARTS).tolist() == [False, True, False]
     assert _may_start(pd.Series(values, dtype=object), _NAME_STARTS).all()
     assert np.asarray(_may_start(pd.Series([], dtype="str"), _NAME_STARTS)).size == 0
+
+
+# ------------------------------------------ summary figures per distinct value, as per record
+
+_WORDS = st.sampled_from(["accepted", "rejected", "none", "", "A;B", "B", "NO_CHANGE;A"])
+
+
+def _reference_counts(values: pd.Series) -> dict[str, int]:
+    """The summary's per-record count: pandas' value_counts over the whole column."""
+    vc = values.value_counts()
+    vc = vc[vc > 0]
+    return {str(k): int(v) for k, v in sorted(vc.items(), key=lambda kv: (-kv[1], str(kv[0])))}
+
+
+def _reference_by_code(codes: pd.Series) -> dict[str, int]:
+    counter: dict[str, int] = {}
+    for cell, n in codes[codes != ""].value_counts().items():
+        for code in str(cell).split(";"):
+            if n:
+                counter[code] = counter.get(code, 0) + int(n)
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(st.one_of(_WORDS, st.none()), max_size=40),
+    kind=st.sampled_from(["category", "str", "object"]),
+    extra=st.lists(_WORDS, max_size=3),
+)
+def test_counts_per_distinct_value_equal_the_per_record_ones(
+    values: list[str | None], kind: str, extra: list[str]
+) -> None:
+    from reconciler.summary import _by_code, _counts, _is_in
+
+    series = pd.Series(values, dtype=object)
+    if kind == "category":  # with unused categories, as the records' columns have
+        used = {v for v in values if v is not None}
+        series = series.astype(pd.CategoricalDtype(sorted(used | set(extra))))
+    elif kind == "str":
+        series = series.astype("str")
+    assert _counts(series) == _reference_counts(series)
+    assert _by_code(series) == _reference_by_code(series)
+    wanted = ("rejected", "")
+    assert _is_in(series, wanted).tolist() == series.isin(wanted).to_numpy(dtype=bool).tolist()
+
+
+def _reference_currencies(
+    cells: pd.Series, amt: np.ndarray, rejected: np.ndarray
+) -> tuple[list[str], bool, dict[str, str]]:
+    """The per-record currency figures of money_at_stake as first written."""
+    where = np.flatnonzero(rejected)
+    cur = np.full(len(cells), "", dtype=object)
+    cur[where] = cells.astype("str").iloc[where].str.strip().str.upper().to_numpy(dtype=object)
+    currencies = sorted({str(c) for c in cur[where] if c})
+    counted = np.nan_to_num(amt[where]) != 0
+    blank = bool(currencies) and bool(np.any((cur[where] == "") & counted))
+    by_currency: dict[str, str] = {}
+    if len(currencies) > 1 or blank:
+        for name in sorted({str(c) for c in cur[where][counted]}):
+            mask = rejected & (cur == name)
+            by_currency[name or "(none)"] = f"{np.nansum(amt[mask]):.2f}"
+    return currencies, blank, by_currency
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["rejected", "accepted", "missing"]),
+            st.sampled_from(["", "0", "10.00", "2.5", "abc", "1.234,50"]),
+            st.one_of(
+                st.sampled_from(["USD", " usd", "usd ", "EUR", "", " ", "eur", "ǆ", "ß"]),
+                st.none(),
+            ),
+        ),
+        max_size=25,
+    )
+)
+def test_money_by_currency_equals_the_per_record_sums(
+    rows: list[tuple[str, str, str | None]],
+) -> None:
+    from reconciler.detect import detect_template
+    from reconciler.fixes import amount_numbers
+    from reconciler.model import Table
+    from reconciler.summary import money_at_stake
+
+    header = ["ActionId", "Amount", "CurrencyCode", "Reason"]
+    frame = pd.DataFrame(
+        {
+            "ActionId": [f"1000.1.{i}" for i in range(len(rows))],
+            "Amount": [amount for _o, amount, _c in rows],
+            "CurrencyCode": pd.Series([c for _o, _a, c in rows], dtype="str"),
+            "Reason": ["ORDER_UPDATE"] * len(rows),
+        }
+    ).astype("str")
+    sent = Table(
+        path=Path("sent.csv"),
+        format="csv",
+        header=tuple(header),
+        frame=frame,
+        lines=np.arange(2, 2 + len(rows), dtype=np.int64),
+        header_line=1,
+    )
+    schema = detect_template(sent)
+    outcome = [o for o, _a, _c in rows]
+    records = pd.DataFrame(
+        {
+            "Outcome": pd.Series(outcome, dtype="category"),
+            "ErrorCodes": pd.Series(["X" if o != "accepted" else "" for o in outcome]),
+            "Resolution": pd.Series(
+                ["fix_manually" if o != "accepted" else "none" for o in outcome]
+            ),
+        }
+    )
+    money = money_at_stake(sent, schema, records)
+    rejected = np.isin(outcome, ["rejected", "missing"])
+    amt = np.zeros(len(rows))
+    where = np.flatnonzero(rejected)
+    amt[where] = amount_numbers(frame["Amount"].iloc[where])
+    currencies, blank, by_currency = _reference_currencies(frame["CurrencyCode"], amt, rejected)
+    assert list(money.currencies) == currencies
+    assert money.not_applied_by_currency == by_currency
+    expected = (
+        currencies[0] if len(currencies) == 1 and not blank else ("mixed" if currencies else None)
+    )
+    assert money.currency == expected
