@@ -28,7 +28,9 @@ UNSPECIFIED_CODE = "UNSPECIFIED_ERROR"
 def _text(frame: pd.DataFrame, label: str | None) -> pd.Series:
     """A column as pandas' ``str`` dtype ("" for a field the file does not have)."""
     if label is None:
-        return pd.Series("", index=frame.index, dtype="str")
+        # Arrow's empty strings: pandas would make a million Python "" first.
+        empty = pc.fill_null(pa.nulls(len(frame), pa.string()), "")
+        return from_arrow(empty).set_axis(frame.index)
     col = frame[label]
     return col if col.dtype == "str" else col.astype("str")
 
@@ -223,15 +225,20 @@ def _from_payload(payload: pd.Series, names: tuple[str, ...]) -> pd.Series:
     return found.fillna("").map(unquote_plus).astype("str")
 
 
-def _kinds(table: Table, label: str | None) -> npt.NDArray[np.object_]:
-    """Per row: the ``StatusKind`` of its cell in column ``label`` (BLANK when no column).
-    Each distinct cell is read once."""
+# A status word's kind as a small integer: a million rows are compared as int8, not as
+# Python objects.
+_KIND: dict[StatusKind, int] = {kind: code for code, kind in enumerate(StatusKind)}
+
+
+def _kinds(table: Table, label: str | None) -> npt.NDArray[np.int8]:
+    """Per row: the ``StatusKind`` of its cell in column ``label`` (BLANK when no column), as
+    its ``_KIND`` code. Each distinct cell is read once."""
     n = table.records
     if label is None or not n:
-        return np.full(n, StatusKind.BLANK, dtype=object)
+        return np.full(n, _KIND[StatusKind.BLANK], dtype=np.int8)
     ids, uniques = pd.factorize(table.frame[label].astype("str"))
-    kinds = np.array([status_kind(u) for u in uniques] + [StatusKind.BLANK], dtype=object)
-    return np.asarray(kinds[ids], dtype=object)
+    kinds = [_KIND[status_kind(u)] for u in uniques] + [_KIND[StatusKind.BLANK]]
+    return np.asarray(kinds, dtype=np.int8)[ids]
 
 
 def row_final(table: Table, schema: ResultSchema) -> npt.NDArray[np.bool_]:
@@ -242,7 +249,7 @@ def row_final(table: Table, schema: ResultSchema) -> npt.NDArray[np.bool_]:
     n = table.records
     final = np.ones(n, dtype=bool)
     for name in ("submission_status", "record_status"):
-        final &= _kinds(table, schema.column(name)) != StatusKind.WAITING
+        final &= _kinds(table, schema.column(name)) != _KIND[StatusKind.WAITING]
     date_label = schema.column("completion_date")
     if date_label is not None and n:
         final &= (table.frame[date_label].astype("str").str.strip() != "").to_numpy(dtype=bool)
@@ -265,10 +272,17 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
     payload_label = schema.column("payload")
     for name in (*ID_FIELDS, "sku"):
         raw = _text(frame, schema.column(name))
+        from_payload = bool(payload_label) and name in _PAYLOAD_KEYS
         if payload_label and name in _PAYLOAD_KEYS:
             extracted = _from_payload(frame[payload_label], _PAYLOAD_KEYS[name])
             raw = raw.where(raw.str.strip() != "", extracted)
         out[name + "_raw"] = raw.set_axis(out.index)
+        if schema.column(name) is None and not from_payload:
+            # No column: every cell is "", its own key, stripped or not.
+            out[name] = raw.set_axis(out.index)
+            if name != "sku":
+                out[name + "_rw"] = np.zeros(n, dtype=bool)
+            continue
         if name == "sku":
             out[name] = raw.str.strip().set_axis(out.index)
             continue
@@ -292,9 +306,10 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
     has_record_col = schema.column("record_status") is not None
     # Per row: 1 the row says it succeeded, 2 it says it failed, 0 it says neither.
     status = np.zeros(n, dtype=np.int8)
-    status[(record == StatusKind.SUCCESS) | (submission == StatusKind.SUCCESS)] = 1
+    success = _KIND[StatusKind.SUCCESS]
+    status[(record == success) | (submission == success)] = 1
     status[(status == 0) & success_words] = 1
-    failed = (record == StatusKind.FAILURE) | (submission == StatusKind.FAILURE)
+    failed = (record == _KIND[StatusKind.FAILURE]) | (submission == _KIND[StatusKind.FAILURE])
     status[failed] = 2
     error_type = _text(frame, schema.column("error_type")).set_axis(out.index)
     typed = (error_type.str.strip() != "").to_numpy(dtype=bool)
@@ -311,7 +326,7 @@ def result_rows(table: Table, schema: ResultSchema, catalogue: Catalogue) -> pd.
         missing_code = no_code & ((status == 2) | typed)
         status[typed & (status == 1)] = 2  # an error type outweighs a success word
         own = record if has_record_col else submission
-        finished = own == StatusKind.DONE
+        finished = own == _KIND[StatusKind.DONE]
         said_ok = (status == 1) | finished
         status[no_code & ~missing_code & finished & (status == 0)] = 1
         # Neither: a blank or unfamiliar word. Not final either, so never accepted.

@@ -377,3 +377,43 @@ def test_money_by_currency_equals_the_per_record_sums(
         currencies[0] if len(currencies) == 1 and not blank else ("mixed" if currencies else None)
     )
     assert money.currency == expected
+
+
+# ------------------------------------------------------------- result rows: cheaper, the same
+
+
+def test_status_kinds_are_read_per_cell_as_status_kind_reads_them() -> None:
+    from reconciler.normalize import _KIND, _kinds
+    from reconciler.statuswords import StatusKind, status_kind
+    from tests.helpers import table
+
+    words = ["Success", "FAILED", "", "In Progress", "Complete", "Skipped", " ok ", "Error"]
+    got = _kinds(table(["Status"], [[w] for w in words]), "Status")
+    assert got.tolist() == [_KIND[status_kind(w)] for w in words]
+    assert _kinds(table(["Status"], [[w] for w in words]), None).tolist() == [
+        _KIND[StatusKind.BLANK]
+    ] * len(words)
+
+
+def test_result_rows_without_an_id_column_key_it_as_empty() -> None:
+    from reconciler.catalogue import load_catalogue
+    from reconciler.detect import detect_results, detect_template
+    from reconciler.normalize import result_rows
+    from tests.helpers import table
+
+    sent = table(["Oid", "ActionTrackerId", "Amount", "Reason"], [["0012", "16027", "1", "X"]])
+    results = table(
+        ["Line", "Order Id", "Action Tracker Id", "Error Type", "Message", "Status"],
+        [["2", "0012", "16027", "Validation", "NO_CHANGE", "Failed"], ["3", "", "", "", "", "OK"]],
+    )
+    schema = detect_results(results, detect_template(sent), sent)
+    rows = result_rows(results, schema, load_catalogue())
+    for name in ("action_id", "campaign_id"):
+        assert rows[name].tolist() == ["", ""]
+        assert rows[name + "_raw"].tolist() == ["", ""]
+        assert rows[name + "_rw"].tolist() == [False, False]
+        assert rows[name].dtype == "str"
+    assert rows["sku"].tolist() == ["", ""]
+    assert rows["oid"].tolist() == ["12", ""]
+    assert rows["oid_rw"].tolist() == [True, False]
+    assert rows["said"].tolist() == [2, 1]
