@@ -417,3 +417,70 @@ def test_result_rows_without_an_id_column_key_it_as_empty() -> None:
     assert rows["oid"].tolist() == ["12", ""]
     assert rows["oid_rw"].tolist() == [True, False]
     assert rows["said"].tolist() == [2, 1]
+
+
+# ------------------------------------------------------------ reading: blank rows, line breaks
+
+_BLANKISH = st.lists(
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "\t",
+            "\x1c",
+            "\x1f",
+            "\x0b",
+            "\x00",
+            "\x7f",
+            "\u00a0",
+            "\u3000",
+            "\u2028",
+            "\u200b",
+            "\ufeff",
+            "\x85",
+            "a",
+            "0",
+            ",",
+            '"',
+            "é",
+        ]
+    ),
+    max_size=3,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.one_of(_BLANKISH, st.none()), max_size=30),
+    large=st.booleans(),
+    chunks=st.integers(1, 3),
+    skip=st.integers(0, 2),
+)
+def test_blank_cells_by_their_first_byte_equal_stripping_them(
+    values: list[str | None], large: bool, chunks: int, skip: int
+) -> None:
+    from reconciler.readers.delimited import _blank_cells, _blank_cells_exact
+
+    plain = pd.Series(values, dtype="str")
+    assert _blank_cells(plain).tolist() == _blank_cells_exact(plain).tolist()
+    text = [v if v is not None else "" for v in values]
+    held = _arrow_series(text, large=large, chunks=chunks, skip=skip)
+    assert _blank_cells(held).tolist() == _blank_cells_exact(held).tolist()
+
+
+def test_blank_and_whitespace_rows_among_records_are_still_dropped(tmp_path: Path) -> None:
+    rows = ["1,2,3", " , ,", "\t,\u00a0,", ",,", "\u3000,,", "4,5,6", "\x1c,,", " x,,"]
+    path = _write(tmp_path / "t.csv", "A,B,C\n" + "\n".join(rows) + "\n")
+    table = read_table(path)
+    assert table.lines.tolist() == [2, 7, 9]
+    assert table.frame["A"].tolist() == ["1", "4", " x"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 1000, (1 << 22) - 1, 1 << 22, (1 << 22) + 5, 3 << 22])
+def test_newlines_are_counted_as_bytes_count_counts_them(size: int) -> None:
+    from reconciler.readers.delimited import _count_newlines
+
+    rng = np.random.default_rng(size)
+    data = bytes(rng.choice(np.frombuffer(b"ab\n\r,", dtype=np.uint8), size=size))
+    for lo, hi in ((0, size), (3, size - 2), (size // 2, size), (5, 3)):
+        assert _count_newlines(data, lo, hi) == data.count(b"\n", lo, hi)

@@ -417,44 +417,64 @@ def _own_starts(keys: set[str]) -> npt.NDArray[np.bool_] | None:
     return _starts(b" \t\r\n\x0b\x0c_./-" + heads.encode("ascii"))
 
 
-def _may_start(cells: pd.Series, starts: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.bool_]:
-    """Which cells may match a pattern that an ASCII cell only matches when its first byte is
-    one of ``starts`` (and never when it is empty): False for an ASCII cell that is empty or
-    starts otherwise, True for every other cell. Exact, and cheap: NumPy over the first byte
-    of each cell in Arrow's buffers, no Python per cell (True throughout when the column is
-    not held by Arrow)."""
+def _first_bytes(cells: pd.Series) -> tuple[npt.NDArray[np.int16], Any] | None:
+    """Per cell of an Arrow-held text column: its first byte, -1 when it is empty, 256 when it
+    is missing; and the column as Arrow holds it. NumPy over Arrow's offsets and data buffers,
+    no Python per cell. None for a column not held by Arrow as strings."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    n = len(cells)
     array = cells.array
-    if starts is None or not n or not hasattr(array, "__arrow_array__"):
-        return np.ones(n, dtype=bool)
+    if not hasattr(array, "__arrow_array__"):
+        return None
     got = array.__arrow_array__()
     chunks = got.chunks if isinstance(got, pa.ChunkedArray) else [got]
-    parts: list[npt.NDArray[np.bool_]] = []
+    parts: list[npt.NDArray[np.int16]] = []
     for chunk in chunks:
         if pa.types.is_string(chunk.type):
             width: type[np.signedinteger[Any]] = np.int32
         elif pa.types.is_large_string(chunk.type):
             width = np.int64
         else:
-            return np.ones(n, dtype=bool)
+            return None
         size = len(chunk)
         _validity, offsets_buf, data_buf = chunk.buffers()
         offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + size + 1]
-        may = offsets[1:] > offsets[:-1]  # an empty cell never matches
+        first = np.full(size, -1, dtype=np.int16)
+        filled = offsets[1:] > offsets[:-1]
         data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else None
-        if data is not None and len(data) and may.any():
+        if data is not None and len(data) and filled.any():
             # An empty cell's offset may be the end of the data: read a byte that exists.
-            may &= starts[data[np.minimum(offsets[:-1], len(data) - 1)]]
-        if not may.all():
-            # A cell starting with a plain byte may hold a non-ASCII character further on
-            # (and a missing cell is left to the exact test).
-            plain = pc.fill_null(pc.string_is_ascii(chunk), False)
-            may |= ~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
-        parts.append(may)
-    return np.concatenate(parts) if parts else np.ones(n, dtype=bool)
+            head = data[np.minimum(offsets[:-1], len(data) - 1)]
+            first = np.where(filled, head.astype(np.int16), first)
+        if chunk.null_count:
+            first[~np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool)] = 256
+        parts.append(first)
+    if len(parts) != 1 or len(parts[0]) != len(cells):
+        parts = [np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)]
+    return parts[0], got
+
+
+def _may_start(cells: pd.Series, starts: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.bool_]:
+    """Which cells may match a pattern that an ASCII cell only matches when its first byte is
+    one of ``starts`` (and never when it is empty): False for an ASCII cell that is empty or
+    starts otherwise, True for every other cell. Exact, and cheap (``_first_bytes``; True
+    throughout when the column is not held by Arrow)."""
+    import pyarrow.compute as pc
+
+    n = len(cells)
+    found = _first_bytes(cells) if starts is not None and n else None
+    if found is None or starts is None:
+        return np.ones(n, dtype=bool)
+    first, column = found
+    # Indexed by first byte + 1: an empty cell never matches, a missing one is left to the
+    # exact test.
+    table = np.concatenate(([False], starts, [True]))
+    may = table[first + 1]
+    if not may.all():
+        # A cell starting with a plain byte may hold a non-ASCII character further on.
+        plain = pc.fill_null(pc.string_is_ascii(column), False)
+        may |= ~np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
+    return may
 
 
 # The shape of any column name: letters (with separators and "#"), perhaps an item index.

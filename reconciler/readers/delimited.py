@@ -20,6 +20,7 @@ from reconciler.readers.common import (
     _FIX_EXPORT_CSV,
     _check_record_count,
     _clean_label,
+    _first_bytes,
     _refuse_repeated_header,
     _size,
     _trimmed_width,
@@ -170,10 +171,24 @@ def _check_header_width(
 
 def _count_breaks(data: bytes, lo: int, hi: int) -> int:
     """Line breaks in ``data[lo:hi]``: ``\\r\\n``, lone ``\\r`` and lone ``\\n`` count once."""
-    count = data.count(b"\n", lo, hi)
+    count = _count_newlines(data, lo, hi)
     if data.find(b"\r", lo, hi) >= 0 and _LONE_CR.search(data, lo, hi):
         count += data.count(b"\r", lo, hi) - data.count(b"\r\n", lo, hi)
     return count
+
+
+_COUNT_BLOCK: Final = 1 << 22
+
+
+def _count_newlines(data: bytes, lo: int, hi: int) -> int:
+    """``data.count(b"\\n", lo, hi)``, by NumPy in blocks (twice as fast on a large file)."""
+    if hi - lo < _COUNT_BLOCK:
+        return data.count(b"\n", lo, hi)
+    view = np.frombuffer(data, dtype=np.uint8)
+    return sum(
+        int(np.count_nonzero(view[at : min(hi, at + _COUNT_BLOCK)] == 0x0A))
+        for at in range(lo, hi, _COUNT_BLOCK)
+    )
 
 
 def _parse_with_pyarrow(
@@ -342,7 +357,36 @@ def _blank_rows(rows: pd.DataFrame) -> npt.NDArray[np.bool_]:
 
 
 def _blank_cells(values: pd.Series) -> npt.NDArray[np.bool_]:
+    """Which cells are empty or whitespace. By the first byte where it tells (empty: blank;
+    a printable ASCII character: not), so only the few cells starting with a space, a
+    control or a non-ASCII character are stripped."""
+    found = _first_bytes(values)
+    if found is None:
+        return _blank_cells_exact(values)
+    first, _column = found
+    blank: npt.NDArray[np.bool_] = np.equal(first, -1)
+    unsure = np.flatnonzero(_UNSURE_BLANK[first + 1])
+    if len(unsure):
+        blank[unsure] = _blank_cells_exact(values.iloc[unsure])
+    return blank
+
+
+def _blank_cells_exact(values: pd.Series) -> npt.NDArray[np.bool_]:
     return values.str.strip().eq("").to_numpy(dtype=bool)
+
+
+def _unsure_blank() -> npt.NDArray[np.bool_]:
+    """Indexed by first byte + 1 (``_first_bytes``): whether the cell must be stripped to tell
+    if it is blank. Not for an empty cell or one starting with a printable ASCII character;
+    for a space, a control character (whitespace to some), a non-ASCII byte, a missing
+    cell."""
+    table = np.ones(258, dtype=bool)
+    table[0] = False
+    table[1 + 0x21 : 1 + 0x7F] = False
+    return table
+
+
+_UNSURE_BLANK: Final = _unsure_blank()
 
 
 def _assemble(
