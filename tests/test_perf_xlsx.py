@@ -50,6 +50,11 @@ TRICKY = [
     "-x",
     "@user",
     "\rcr",
+    "two\r\nlines\rend",
+    "_x000D_",
+    "a_x0041_b_X00e9_",
+    "_x005F_",
+    "not_x12_an_escape",
     "a & b < c > d",
     '"quoted"',
     "ünïcödé 日本",
@@ -141,8 +146,9 @@ def expected_cells(
                 continue
             style = (5, 5, 6, 7, 8)[code] if c in wrap else code
             shown = XML_ILLEGAL.sub("\ufffd", value)[: writers.MAX_CELL_CHARS]
-            # Written as is, a carriage return reaches an XML reader as a line feed.
-            shown = shown.replace("\r\n", "\n").replace("\r", "\n")
+            # Excel's own escapes in the text are escaped in turn (read back by Excel as
+            # written); a carriage return is a character reference, which survives parsing.
+            shown = re.sub(r"_(?=x[0-9A-Fa-f]{4}_)", "_x005F_", shown)
             preserve = value[0] in "\t\n\x0c\r " or value[-1] in "\t\n\x0c\r "
             out[key] = Cell("inlineStr|s", style, shown, preserve)
     return out
@@ -305,3 +311,33 @@ def test_currencies_sent_differently_share_their_format(tmp_path: Path) -> None:
     ]
     styles = read_cells(path)
     assert styles[(2, 1)].style == styles[(3, 1)].style == styles[(4, 1)].style
+
+
+def test_carriage_returns_and_excel_escapes_read_back_as_sent(tmp_path: Path) -> None:
+    """A carriage return in a cell reads back as one (openpyxl); text that Excel reads as an
+    escape (``_x000D_``) is escaped in turn, so Excel's reading of the cell (every
+    ``_xHHHH_`` the character it names, left to right) gives the text as sent."""
+    import openpyxl
+
+    values = [
+        "a\rb",
+        "two\r\nlines",
+        "_x000D_",
+        "a_x0041_b",
+        "_x005F_x0041_",
+        "_x0041_x0042_x0043_",
+        "plain_x_",
+    ]
+    frame = pd.DataFrame({"Advice": values})
+    path = tmp_path / "out.xlsx"
+    write_xlsx([Sheet("Records", ["Advice"], frame)], path, now=NOW)
+    book = openpyxl.load_workbook(path, read_only=True)
+    got = [row[0] for row in book.worksheets[0].iter_rows(min_row=2, values_only=True)]
+    book.close()
+    assert got[:2] == values[:2]
+    cells = read_cells(path)
+    excel = [
+        re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), str(cells[(r, 1)].value))
+        for r in range(2, 2 + len(values))
+    ]
+    assert excel == values

@@ -165,6 +165,7 @@ _ARROW_XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"
 
 def _xml_text(arr: Any) -> Any:
     """Escape an Arrow string array for XML text; characters XML cannot hold become U+FFFD."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     # Each kernel runs only when one C scan of the bytes says it has something to do.
@@ -175,10 +176,27 @@ def _xml_text(arr: Any) -> Any:
         and pc.any(pc.greater(pc.utf8_length(arr), MAX_CELL_CHARS)).as_py()
     ):
         arr = pc.utf8_slice_codeunits(arr, 0, MAX_CELL_CHARS)
+    # Text like "_x000D_" is an escape to Excel, which would show another character: the
+    # underscore starting each such run (overlapping ones too) is escaped itself
+    # ("_x005F_x000D_"), as Excel writes it. Rare: per value, only where one occurs.
+    if _bytes_match(arr, b"_"):
+        escapes = pc.fill_null(pc.match_substring_regex(arr, _EXCEL_ESCAPE), False)
+        if pc.any(escapes).as_py():
+            texts = arr.filter(escapes).to_pylist()
+            fixed = pa.array([_EXCEL_UNDERSCORE.sub("_x005F_", t) for t in texts], arr.type)
+            arr = pc.replace_with_mask(arr, escapes, fixed)
     if _bytes_match(arr, _XML_SPECIAL_BYTES):
         for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
             arr = pc.replace_substring(arr, char, entity)
+    # A carriage return as such is read back as a line feed by every XML parser (Excel's
+    # too): a character reference keeps it.
+    if _bytes_match(arr, b"\r"):
+        arr = pc.replace_substring(arr, "\r", "&#13;")
     return arr
+
+
+_EXCEL_ESCAPE = "_x[0-9A-Fa-f]{4}_"
+_EXCEL_UNDERSCORE = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def _longest(arr: Any) -> int:
