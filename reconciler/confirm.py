@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from .detect import SentSchema
 from .fixes import amount_numbers
-from .model import Table
+from .model import Table, text_column
 from .normalize import arrow_strings, id_key, id_key_arrow
 from .templates import MODIFICATION_TEMPLATES, Template
 from .updates import Updates, UpdatesKind
@@ -78,8 +78,8 @@ def confirm(
 ) -> Confirmed:
     """Confirm every record of ``sent`` against ``updates`` (see the module's words)."""
     n = sent.records
-    status = np.full(n, "", dtype=object)
-    shows = np.full(n, "", dtype=object)
+    status = text_column(n, "")
+    shows = text_column(n, "")
     notes: list[str] = []
     frame = updates.frame
     first = _iso(updates.first)
@@ -245,7 +245,7 @@ def _amounts(sent: Table, schema: SentSchema) -> tuple[np.ndarray, np.ndarray]:
     reason = (
         sent.frame[reason_label].astype(str).str.strip().str.upper().to_numpy(dtype=object)
         if reason_label is not None
-        else np.full(sent.records, "", dtype=object)
+        else text_column(sent.records, "")
     )
     return amount, reason
 

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .model import IntArray, LineBase, Table, TiedBy
+from .model import IntArray, LineBase, Table, TiedBy, text_column
 from .normalize import EMPTY, ID_FIELDS, arrow_strings, encode
 
 LINE_BASES: tuple[LineBase, ...] = (
@@ -255,7 +255,7 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
     contradict = np.zeros(k, dtype=np.int64)
     compatible = np.zeros(k, dtype=np.int64)
     spoiled_field = np.zeros(k, dtype=np.int8)
-    how = np.full(k, "", dtype=object)
+    how = text_column(k, "")
     # The first contradicting field as its position in ``names`` (0: none).
     names = np.array(["", *ID_FIELDS, "sku"], dtype=object)
     first = np.zeros(k, dtype=np.int8)
@@ -320,7 +320,7 @@ def spoiled_notes(
     """For the pairs at ``rows`` of a comparison: what spreadsheet spoiling made their tie a
     compatible one, e.g. "the result's OrderId '12346' lost its leading zeros: a
     spreadsheet's form of '00012346'" ("" for a pair without one). Built a field at a time."""
-    out = np.full(len(rows), "", dtype=object)
+    out = text_column(len(rows), "")
     fields = cmp.spoiled_field[rows]
     for i, name in enumerate(ID_FIELDS, start=1):
         at = np.flatnonzero(fields == i)
@@ -601,11 +601,11 @@ def match_results(
     choice, (pos, found, cmp) = choose_line_base(table, results, keys, requested)
     numbers = record_numbers(table, choice.base)
     s_of = np.full(m, -1, dtype=np.int64)
-    tied_by = np.full(m, str(TiedBy.NONE), dtype=object)
-    reason = np.full(m, "", dtype=object)
-    detail = np.full(m, "", dtype=object)
-    candidates = np.full(m, "", dtype=object)
-    note = np.full(m, "", dtype=object)
+    tied_by = text_column(m, str(TiedBy.NONE))
+    reason = text_column(m, "")
+    detail = text_column(m, "")
+    candidates = text_column(m, "")
+    note = text_column(m, "")
     agreed = np.zeros(m, dtype=bool)  # tied with an identifier that agrees or is compatible
 
     line = results["line"].to_numpy()

@@ -43,7 +43,7 @@ from .fixes.sendable import (
 )
 from .fixes.values import fix_amount, fix_integer
 from .formulas import formula_mask
-from .model import IntArray, Outcome, RemediateOptions, Resolution, Table
+from .model import IntArray, Outcome, RemediateOptions, Resolution, Table, text_column
 from .normalize import action_codes
 from .outputs import CHANGE_COLUMNS
 from .rowhash import row_hashes
@@ -274,7 +274,7 @@ def _remediate(
     state = _Decision(
         ok=np.zeros(n, dtype=bool),
         blocked=np.zeros(n, dtype=bool),
-        problem=np.full(n, "", dtype=object),
+        problem=text_column(n, ""),
         look=[],
     )
     rule_rows = _rules_needed(records, cand, catalogue, schema, state)
@@ -479,7 +479,7 @@ def _refuse_unnamed(
         conversion = schema.template in CONVERSION_TEMPLATES
         text = NO_ORDER_NAMED if conversion else NO_ACTION_NAMED
         fields = ("oid",) if conversion else ("action_id", "oid", "action_tracker_id")
-        texts.append((anonymous, np.full(len(anonymous), text, dtype=object), ""))
+        texts.append((anonymous, text_column(len(anonymous), text), ""))
         for field in fields:
             if field in id_labels:
                 state.look.append((anonymous, id_labels[field]))
@@ -517,7 +517,7 @@ def _item_gaps(
                 f"item {gap.index} has values but no {gap.word}, so it names no item: fill in "
                 "the Sku as tracked on the action"
             )
-        out.append((rows, np.full(len(rows), text, dtype=object), gap.label))
+        out.append((rows, text_column(len(rows), text), gap.label))
     return out
 
 
@@ -650,7 +650,7 @@ def _changed_cells(cells: list[Cells], order: Mapping[str, int], state: _Decisio
             {
                 "pos": pos[sort],
                 "col": col[sort],
-                "Column": joined([np.full(len(c.rows), c.label, dtype=object) for c in cells]),
+                "Column": joined([text_column(len(c.rows), c.label) for c in cells]),
                 "Before": pd.Series(joined([c.before for c in cells]), dtype=object),
                 "After": pd.Series(joined([c.after for c in cells]), dtype=object),
                 "Rule": pd.Series(joined([c.rule for c in cells]), dtype=object),
@@ -662,7 +662,7 @@ def _changed_cells(cells: list[Cells], order: Mapping[str, int], state: _Decisio
             {
                 "pos": c.rows,
                 "col": np.full(len(c.rows), order[c.label], dtype=np.int64),
-                "Column": np.full(len(c.rows), c.label, dtype=object),
+                "Column": text_column(len(c.rows), c.label),
                 "Before": pd.Series(c.before, dtype=object),
                 "After": pd.Series(c.after, dtype=object),
                 "Rule": pd.Series(c.rule, dtype=object),
@@ -845,7 +845,7 @@ def _categorical(values: pd.Series, categories: Sequence[str] | None = None) -> 
 
 def _look_columns(n: int, parts: list[tuple[IntArray, str]], order: Mapping[str, int]) -> ObjArray:
     """``;``-joined column labels a person should look at, in file order, per record."""
-    out = np.full(n, "", dtype=object)
+    out = text_column(n, "")
     if not parts:
         return out
     # Labels in file order (labels the file lacks last, in the order they came), one bit each;
@@ -873,7 +873,7 @@ def _look_columns_long(
         {
             "pos": np.concatenate([p for p, _ in parts]),
             "col": np.concatenate([np.full(len(p), order.get(lab, 10**6)) for p, lab in parts]),
-            "label": np.concatenate([np.full(len(p), lab, dtype=object) for p, lab in parts]),
+            "label": np.concatenate([text_column(len(p), lab) for p, lab in parts]),
         }
     ).drop_duplicates(["pos", "label"])
     long = long.sort_values(["pos", "col"], kind="stable")

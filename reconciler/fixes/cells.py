@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciler.model import Table
+from reconciler.model import Table, text_column
 
 BoolArray = npt.NDArray[np.bool_]
 KindArray = npt.NDArray[np.int8]
@@ -350,8 +350,8 @@ def _merged_cells(table: Table) -> pd.DataFrame:
                     pd.DataFrame(
                         {
                             "pos": here,
-                            "label": np.full(len(here), columns[c], dtype=object),
-                            "what": np.full(len(here), f"merged into {first}", dtype=object),
+                            "label": text_column(len(here), columns[c]),
+                            "what": text_column(len(here), f"merged into {first}"),
                         }
                     )
                 )
@@ -414,7 +414,7 @@ def _error_text_cells(
                 pd.DataFrame(
                     {
                         "pos": at if rows is None else rows[at],
-                        "label": np.full(int(error.sum()), label, dtype=object),
+                        "label": text_column(int(error.sum()), label),
                         "what": np.asarray(
                             [f"the spreadsheet error {t}" for t in texts], dtype=object
                         ),

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from reconciler.actions import is_locked, newest
 from reconciler.detect import SentSchema
-from reconciler.model import IntArray, RemediateOptions
+from reconciler.model import IntArray, RemediateOptions, text_column
 
 from .values import (
     ROUNDED_ID,
@@ -96,7 +96,7 @@ def _missing_column(rows: IntArray, text: str) -> RuleOutcome:
     return RuleOutcome(
         rows=rows,
         ok=np.zeros(len(rows), dtype=bool),
-        problem=np.full(len(rows), text, dtype=object),
+        problem=text_column(len(rows), text),
     )
 
 
@@ -140,11 +140,7 @@ def _rule_amount_date(
     checks: list[tuple[str, Callable[[str], Fix]]] = []
     # Amounts are judged with the record's currency: "value\x1fcurrency" keys the memo.
     currency_label = schema.column("currency")
-    currency = (
-        _values(sent, currency_label, rows)
-        if currency_label
-        else np.full(len(rows), "", dtype=object)
-    )
+    currency = _values(sent, currency_label, rows) if currency_label else text_column(len(rows), "")
 
     def amount(pair: str) -> Fix:
         value, _, cur = pair.partition("\x1f")
@@ -167,7 +163,7 @@ def _rule_amount_date(
     for lab in schema.item_columns("quantity"):
         checks.append((lab, fix_integer))
 
-    out = RuleOutcome(rows, np.zeros(len(rows), dtype=bool), np.full(len(rows), "", dtype=object))
+    out = RuleOutcome(rows, np.zeros(len(rows), dtype=bool), text_column(len(rows), ""))
     fixed_any = np.zeros(len(rows), dtype=bool)
     refused_any = np.zeros(len(rows), dtype=bool)
     for label, fn in checks:
@@ -191,7 +187,7 @@ def _rule_amount_date(
                 Cells(label, rows[changed], raw[changed], value[changed], rule[changed])
             )
         if refused.any():
-            text = np.full(len(rows), "", dtype=object)
+            text = text_column(len(rows), "")
             text[refused] = label + ": " + problem[refused]
             out.problem = join_text(out.problem, text)
         flagged = changed | refused
@@ -216,8 +212,8 @@ def _rule_action_tracker_id(
     if opts.action_tracker_id is not None:
         wanted = opts.action_tracker_id
         changed = raw != wanted
-        value = np.full(len(rows), wanted, dtype=object)
-        rule = np.full(len(rows), "action-tracker-id-option", dtype=object)
+        value = text_column(len(rows), wanted)
+        rule = text_column(len(rows), "action-tracker-id-option")
         problem = np.where(
             changed, "", f"ActionTrackerId is already {wanted!r}, the --action-tracker-id given"
         ).astype(object)
@@ -244,13 +240,13 @@ def _rule_identifiers(
     oid = schema.column("oid")
     trk = schema.column("action_tracker_id")
     n = len(rows)
-    a = _values(sent, aid, rows) if aid else np.full(n, "", dtype=object)
-    o = _values(sent, oid, rows) if oid else np.full(n, "", dtype=object)
-    t = _values(sent, trk, rows) if trk else np.full(n, "", dtype=object)
+    a = _values(sent, aid, rows) if aid else text_column(n, "")
+    o = _values(sent, oid, rows) if oid else text_column(n, "")
+    t = _values(sent, trk, rows) if trk else text_column(n, "")
     use_a = ~_blank(a)
     raw = np.where(use_a, a, o).astype(object)
     labels = np.where(use_a, aid or "", oid or "").astype(object)
-    out = RuleOutcome(rows, np.zeros(n, dtype=bool), np.full(n, "", dtype=object))
+    out = RuleOutcome(rows, np.zeros(n, dtype=bool), text_column(n, ""))
     # The labels in use, without a pass of Python over the records.
     present = [lab for lab, used in ((aid, use_a), (oid, ~use_a)) if lab and used.any()]
     for label in present:
@@ -259,7 +255,7 @@ def _rule_identifiers(
         out.problem = _no_export_hints(labels, raw)
         return out
     today = opts.today or date.today()
-    after = np.full(n, "", dtype=object)
+    after = text_column(n, "")
     extra: list[tuple[int, str, str, str]] = []  # (row index, label, before, after)
     for i in range(n):
         label, value, tracker_raw = str(labels[i]), str(raw[i]), str(t[i])
@@ -306,7 +302,7 @@ def _rule_identifiers(
                 rows[sel],
                 raw[sel],
                 after[sel],
-                np.full(int(sel.sum()), "id-recovered-from-actions", dtype=object),
+                text_column(int(sel.sum()), "id-recovered-from-actions"),
             )
         )
     if extra and trk:
@@ -317,7 +313,7 @@ def _rule_identifiers(
                 rows[idx],
                 np.array([e[2] for e in extra], dtype=object),
                 np.array([e[3] for e in extra], dtype=object),
-                np.full(len(extra), "integer-restore", dtype=object),
+                text_column(len(extra), "integer-restore"),
             )
         )
     return out
@@ -383,7 +379,7 @@ def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
     plain = np_bool(pc.match_substring_regex(arr, r"^[0-9A-DF-Za-df-z._-]+$"))
     plain &= ~np_bool(pc.match_substring_regex(arr, r"^[0-9]+\.0{1,2}$"))
     kind[named & ~digits & plain] = _HINT_INTACT
-    out = np.full(len(raw), "the line has neither an ActionId nor an Oid", dtype=object)
+    out = text_column(len(raw), "the line has neither an ActionId nor an Oid")
     said = (kind != _HINT_NONE) & (kind != _HINT_OTHER)
     if said.any():
         head = pc.if_else(

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reconciler.model import text_column
 from reconciler.templates import MODIFICATION_TEMPLATES
 
 from .entries import READABLE_FORMATS, KeyParts, compose_keys, decode_records
@@ -250,7 +251,7 @@ class Linked:
         corrected row): why it must not go out again, or "". The same row (same record,
         same values) sent in another batch, or written into another batch's resubmission
         file, counts; a row sent says what became of it."""
-        reasons = np.full(len(positions), "", dtype=object)
+        reasons = text_column(len(positions), "")
         t = self.past.records
         if not len(positions) or not t.num_rows:
             return reasons

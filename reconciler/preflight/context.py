@@ -19,7 +19,7 @@ from reconciler.fixes import (
     reason_key,
 )
 from reconciler.fixes.cells import IdCell, cells_without_value, id_cell_kinds
-from reconciler.model import Table
+from reconciler.model import Table, text_column
 from reconciler.normalize import action_codes, arrow_strings
 from reconciler.preflight.base import (
     _ALL,
@@ -251,19 +251,17 @@ def _hits(
 
     def arr(x: Any) -> Any:
         if isinstance(x, str) or x is None:
-            return np.full(k, "" if x is None else x, dtype=object)
+            return text_column(k, "" if x is None else x)
         return np.asarray(x, dtype=object)
 
     return pd.DataFrame(
         {
             "_pos": pos,
             "SourceLine": ctx.lines[pos] if k else np.zeros(0, dtype=np.int64),
-            "Column": np.full(k, column, dtype=object),
+            "Column": text_column(k, column),
             "Value": arr(value),
             "Advice": arr(advice),
-            "PredictedError": np.full(k, None, dtype=object)
-            if predicted is None
-            else arr(predicted),
+            "PredictedError": text_column(k, None) if predicted is None else arr(predicted),
             "_fix": arr(fix),
         }
     )

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reconciler.model import text_column
 from reconciler.normalize import id_key
 from reconciler.preflight.base import _CONV_ORDER, _MODS, E, IntArray, W
 from reconciler.preflight.context import Check, _cells, _Ctx, _hits, _mask, _where
@@ -45,7 +46,7 @@ def _on_identifier(
     aid, oid = ctx.label("action_id"), ctx.label("oid")
     by_aid = ctx.filled(aid)[pos]
     adv = (
-        np.full(len(pos), advice, dtype=object)
+        text_column(len(pos), advice)
         if isinstance(advice, str)
         else np.asarray(advice, dtype=object)
     )

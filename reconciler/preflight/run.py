@@ -15,7 +15,7 @@ from reconciler.catalogue import Catalogue, load_catalogue
 from reconciler.clock import clock
 from reconciler.detect import SentSchema, detect_template
 from reconciler.errors import ShapeError
-from reconciler.model import Outcome, RemediateOptions, Resolution, Table
+from reconciler.model import Outcome, RemediateOptions, Resolution, Table, text_column
 from reconciler.outputs import CHANGE_COLUMNS
 from reconciler.preflight.base import (
     FINDING_COLUMNS,
@@ -179,7 +179,7 @@ def fix_table(
     options = options or RemediateOptions()
     if options.today is None:
         options = replace(options, today=result.today)
-    codes = np.full(n, "", dtype=object)
+    codes = text_column(n, "")
     if len(result.fix_codes) and result.schema is not None:
         grouped = result.fix_codes.groupby("pos")["code"].agg(lambda c: ";".join(sorted(set(c))))
         codes[grouped.index.to_numpy(dtype=np.int64)] = grouped.to_numpy()
@@ -189,7 +189,7 @@ def fix_table(
             "Outcome": np.where(fed, str(Outcome.REJECTED), str(Outcome.ACCEPTED)),
             "Resolution": np.where(fed, str(Resolution.FIX_MANUALLY), str(Resolution.NONE)),
             "ErrorCodes": codes,
-            "Advice": np.full(n, "", dtype=object),
+            "Advice": text_column(n, ""),
         }
     )
     frame = table.frame.copy()
