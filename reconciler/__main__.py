@@ -63,10 +63,7 @@ def _main() -> None:
     # SIGTERM (kill) and SIGHUP (the terminal closed) run the same clean-up as Ctrl-C
     # (staging folders removed, outputs whole), and no interrupt is lost (interrupts.py).
     interrupts.install(noted=_noted)
-    # Arrow's default allocator (mimalloc) returns and re-faults pages as the big columns come
-    # and go: about 1 s of system time in a 1,000,000-record run. The C library's allocator
-    # does not (README, Performance). Set before pyarrow loads; a user's own choice wins.
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    _process_defaults()
     try:
         # Read and parse the input files while pandas and the command line load (readers/prefetch.py).
         from .readers import prefetch
@@ -87,6 +84,19 @@ def _main() -> None:
         if interrupts.noted():  # the interrupt, disguised by the code it landed in
             _leave(_EXIT_INTERRUPTED, _INTERRUPTED_LINE)
         raise
+
+
+def _process_defaults() -> None:
+    """Settings the libraries read when they load, so set before pandas and pyarrow are
+    imported; a user's own choice (the variable set already) wins.
+
+    - Arrow's default allocator (mimalloc) returns and re-faults pages as the big columns come
+      and go: about 1 s of system time in a 1,000,000-record run. The C library's allocator
+      does not (README, Performance).
+    - NumPy's OpenBLAS starts a thread per core that spins for a while (about 0.1 s of CPU)
+      before it sleeps; reconciler does no linear algebra, so one thread (none started)."""
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _load_for_threads(argv: list[str]) -> None:

@@ -90,6 +90,49 @@ def test_the_handlers_are_in_place_before_reconciler_imports_anything() -> None:
     assert seen["caught"] == [True, True, True]
 
 
+SETTINGS_AT_LOAD = """
+import json, os, sys
+seen = {}
+class Hook:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("numpy", "pyarrow") and name not in seen:
+            seen[name] = [os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL")]
+            sys.stderr.write("SEEN " + json.dumps({name: seen[name]}) + "\\n")
+            sys.stderr.flush()
+        return None
+sys.meta_path.insert(0, Hook())
+sys.argv = ["reconciler", "check", sys.argv[1], "--out", sys.argv[2]]
+from reconciler.__main__ import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("preset", "threads"), [({}, "1"), ({"OPENBLAS_NUM_THREADS": "3"}, "3")])
+def test_library_settings_are_in_place_before_numpy_and_pyarrow_load(
+    tmp_path: Path, preset: dict[str, str], threads: str
+) -> None:
+    # One OpenBLAS thread (its spinning threads cost a tenth of a second of CPU a run; reconciler
+    # does no linear algebra) and the C library's allocator for Arrow, unless the user chose.
+    env = _env(**preset)
+    for name in ("OPENBLAS_NUM_THREADS", "ARROW_DEFAULT_MEMORY_POOL"):
+        if name not in preset:
+            env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", SETTINGS_AT_LOAD, str(DEMO / "sent.csv"), str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr  # 1: the file has problems to fix
+    assert "check.csv" in done.stdout
+    seen: dict[str, list[str]] = {}
+    for line in done.stderr.splitlines():
+        if line.startswith("SEEN "):
+            seen.update(json.loads(line[5:]))
+    assert seen == {"numpy": [threads, "system"], "pyarrow": [threads, "system"]}
+
+
 def test_the_entry_module_says_what_errors_says(monkeypatch: pytest.MonkeyPatch) -> None:
     # Importing the entry module installs its early handlers: put the test process's back.
     previous = {name: signal.getsignal(getattr(signal, name)) for name in interrupts.SIGNALS}
