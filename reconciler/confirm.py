@@ -97,8 +97,9 @@ def confirm(
             "file, so no record is confirmed"
         )
         return done()
-    codes, dictionary = _update_actions(frame)
-    action, ambiguous = _actions_of(sent, schema, frame, codes, dictionary)
+    aid = _keys(sent, schema, "action_id")
+    codes, by_id = _update_actions(frame, aid)
+    action, ambiguous = _actions_of(sent, schema, frame, codes, aid, by_id)
     named = action >= 0
     status[:] = str(Confirmation.NOT_IN_UPDATES)
     shows[:] = "the updates do not list this action"
@@ -175,34 +176,42 @@ def _text(values: pd.Series) -> pa.Array:
     return pc.cast(arrow_strings(values).combine_chunks(), pa.string())
 
 
-def _update_actions(frame: pd.DataFrame) -> tuple[np.ndarray, pa.Array]:
+def _update_actions(frame: pd.DataFrame, aid: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Per updates row: the number of its action (its ActionId, else its Oid with its
-    ActionTrackerId), and the actions' keys in that numbering."""
+    ActionTrackerId), numbered by first appearance; and per record, the number of the
+    action its ActionId (``aid``, as ``_keys`` gives it) names, -1 when the updates do not
+    list it. One hash pass over both: an ActionId first seen among the records is numbered
+    after every action of the updates."""
     k_action = _text(frame["k_action"])
     by_order = pc.binary_join_element_wise(
         "o:", _text(frame["k_oid"]), "|", _text(frame["k_tracker"]), ""
     )
     keys = pc.cast(pc.if_else(pc.not_equal(k_action, ""), k_action, by_order), pa.string())
-    encoded = pc.dictionary_encode(keys)
-    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    return codes, encoded.dictionary
+    encoded = pc.dictionary_encode(pa.concat_arrays([keys, pc.cast(aid, pa.string())]))
+    both = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    codes, by_id = both[: len(keys)], both[len(keys) :]
+    listed = int(codes.max()) + 1 if len(codes) else 0
+    return codes, np.where(by_id < listed, by_id, -1)
 
 
 def _actions_of(
-    sent: Table, schema: SentSchema, frame: pd.DataFrame, codes: np.ndarray, dictionary: pa.Array
+    sent: Table,
+    schema: SentSchema,
+    frame: pd.DataFrame,
+    codes: np.ndarray,
+    aid: pa.Array,
+    by_id: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per record: the number of the action it names among the updates' actions (-1: none),
     and whether its Oid names several. The updates' action of a row is its ActionId, else
     its Oid (with its ActionTrackerId when given)."""
-    aid = _keys(sent, schema, "action_id")
     oid = _keys(sent, schema, "oid")
     trk = _keys(sent, schema, "action_tracker_id")
     n = sent.records
     action = np.full(n, -1, dtype=np.int64)
     ambiguous = np.zeros(n, dtype=bool)
     has_aid = np.asarray(pc.not_equal(aid, "").to_numpy(zero_copy_only=False), dtype=bool)
-    by_id = pc.index_in(aid, value_set=dictionary).fill_null(-1).to_numpy(zero_copy_only=False)
-    action[has_aid] = np.asarray(by_id, dtype=np.int64)[has_aid]
+    action[has_aid] = by_id[has_aid]
     # Oid (+ ActionTrackerId): the actions the updates list for that order.
     has_oid = np.asarray(pc.not_equal(oid, "").to_numpy(zero_copy_only=False), dtype=bool)
     rest = np.flatnonzero(~has_aid & has_oid)
@@ -233,21 +242,21 @@ def _actions_of(
     return action, ambiguous
 
 
-def _amounts(sent: Table, schema: SentSchema) -> tuple[np.ndarray, np.ndarray]:
-    """Per record: the total asked for (NaN when none) and the Reason sent (upper case)."""
+def _amounts(sent: Table, schema: SentSchema) -> np.ndarray:
+    """Per record: the total asked for (NaN when none)."""
     label = schema.column("amount")
-    amount = (
-        amount_numbers(sent.frame[label].astype(str).str.strip())
-        if label is not None
-        else np.full(sent.records, np.nan)
-    )
-    reason_label = schema.column("reason")
-    reason = (
-        sent.frame[reason_label].astype(str).str.strip().str.upper().to_numpy(dtype=object)
-        if reason_label is not None
-        else text_column(sent.records, "")
-    )
-    return amount, reason
+    if label is None:
+        return np.full(sent.records, np.nan)
+    return amount_numbers(sent.frame[label].astype(str).str.strip())
+
+
+def _reasons(sent: Table, schema: SentSchema, records: np.ndarray) -> np.ndarray:
+    """The Reason sent (upper case) of each record at ``records``."""
+    label = schema.column("reason")
+    if label is None:
+        return text_column(len(records), "")
+    taken = sent.frame[label].iloc[records]
+    return taken.astype(str).str.strip().str.upper().to_numpy(dtype=object)
 
 
 def _against_state(
@@ -264,13 +273,12 @@ def _against_state(
     if schema.template is Template.ITEM_MODIFICATION:
         shows[action >= 0] = "an Actions export lists no items: give the ActionUpdates"
         return
-    codes, _ = _update_actions(frame)
     last = pd.Series(np.arange(len(frame)), index=codes).groupby(level=0).last()
     row = np.full(len(action), -1, dtype=np.int64)
     at = np.flatnonzero(action >= 0)
     row[at] = last.reindex(action[at]).to_numpy()
     named = at
-    amount, _reason = _amounts(sent, schema)
+    amount = _amounts(sent, schema)
     state = frame["state"].to_numpy(dtype=object)
     now = frame["amount"].to_numpy(dtype=np.float64)
     reversal = amount == 0
@@ -311,7 +319,6 @@ def _against_changes(
     shows: np.ndarray,
 ) -> None:
     """The ActionUpdates feed: the changes of each record's action after the submission."""
-    codes, _ = _update_actions(frame)
     order = np.lexsort(
         (
             np.arange(len(frame)),
@@ -362,10 +369,20 @@ def _instants(dates: pd.Series) -> np.ndarray:
 
 
 def _days(u: pd.DataFrame, rows: np.ndarray) -> list[str]:
-    """The day (``2026-11-05``) of each change at ``rows``; "" where unknown."""
-    taken = u["date"].iloc[rows.astype(np.int64)]
-    days = pd.to_datetime(taken, utc=True).dt.strftime("%Y-%m-%d")
-    return ["" if d is None or d != d else str(d) for d in days.tolist()]
+    """The day (``2026-11-05``) of each change at ``rows`` (UTC); "" where unknown."""
+    taken = pd.to_datetime(u["date"].iloc[rows.astype(np.int64)], utc=True)
+    instants = taken.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
+    known = ~np.isnat(instants)
+    days = instants.astype("datetime64[D]")
+    if known.any() and days[known].min() >= _FIRST_DAY and days[known].max() <= _LAST_DAY:
+        # NumPy's days, as strftime("%Y-%m-%d") writes them for four-digit years.
+        return np.where(known, np.datetime_as_string(days, unit="D"), "").tolist()  # type: ignore[no-any-return]
+    days_of = taken.dt.strftime("%Y-%m-%d")
+    return ["" if d is None or d != d else str(d) for d in days_of.tolist()]
+
+
+_FIRST_DAY = np.datetime64("1000-01-01", "D")
+_LAST_DAY = np.datetime64("9999-12-31", "D")
 
 
 def _amount_after(u: pd.DataFrame, code: np.ndarray) -> np.ndarray:
@@ -376,7 +393,10 @@ def _amount_after(u: pd.DataFrame, code: np.ndarray) -> np.ndarray:
     delta = u["delta"].to_numpy(dtype=np.float64)
     if np.isnan(delta).all():
         return amount
-    start = pd.Series(u["seq"].to_numpy() == 1).groupby(code).transform("any").to_numpy(bool)
+    # Whether the feed holds the action's first change, for each of its rows.
+    holds_first = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=bool)
+    holds_first[code[u["seq"].to_numpy() == 1]] = True
+    start = holds_first[code]
     running = pd.Series(np.nan_to_num(delta)).groupby(code).cumsum().to_numpy()
     fill = np.isnan(amount) & start
     amount[fill] = running[fill]
@@ -392,7 +412,7 @@ def _totals(
     shows: np.ndarray,
 ) -> None:
     """Order-level rows: Amount 0 is a reversal, another Amount a new total."""
-    amount, reason = _amounts(sent, schema)
+    amount = _amounts(sent, schema)
     r = j["r"].to_numpy()
     rows = j["u"].to_numpy()
     taken = pa.array(rows)
@@ -406,7 +426,7 @@ def _totals(
     maybe = np.flatnonzero(~known & ~reversed_)
     if len(maybe):  # no amount to compare: the Reason shown as the Disposition
         disposition = pc.utf8_upper(_text(u["disposition"]).take(pa.array(rows[maybe])))
-        wanted = pa.array(reason[r[maybe]], pa.string())
+        wanted = pa.array(_reasons(sent, schema, r[maybe]), pa.string())
         by_reason[maybe] = _flags(pc.and_(pc.not_equal(wanted, ""), pc.equal(disposition, wanted)))
     match = np.where(reversal, reversed_, by_amount | by_reason)
     _settle(j, match, u, status, shows)
@@ -484,7 +504,7 @@ def _settle(
     last_at = last.reindex(records).to_numpy()
     matched = first_at < len(r)
     delta = u["delta"].to_numpy(dtype=np.float64)[rows]
-    state = u["state"].to_numpy(dtype=object)[rows]
+    state = u["state"].iloc[rows].to_numpy(dtype=object)
     # A later change that moves the amount, or the state away from the matched one.
     moved = np.zeros(len(records), dtype=bool)
     if matched.any():
@@ -511,22 +531,36 @@ def _describe_changes(u: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """Each change at ``rows`` in words: ``State REVERSED, Amount 0.00 (-45.00), Disposition
     ITEM_RETURNED on 2026-11-05``."""
     rows = np.asarray(rows, dtype=np.int64)
-    state = u["state"].to_numpy(dtype=object)[rows]
+    state = u["state"].iloc[rows].to_numpy(dtype=object)
     after = u["amount_after"].to_numpy(dtype=np.float64)[rows]
     delta = u["delta"].to_numpy(dtype=np.float64)[rows]
-    disposition = u["disposition"].to_numpy(dtype=object)[rows]
+    disposition = u["disposition"].iloc[rows].to_numpy(dtype=object)
     days = _days(u, rows)
-    texts = []
-    for st, am, de, di, day in zip(state, after, delta, disposition, days, strict=True):
-        parts = [f"State {st}"] if st else []
-        if not np.isnan(am):
-            parts.append(f"Amount {am:,.2f}" + (f" ({de:+,.2f})" if not np.isnan(de) else ""))
-        elif not np.isnan(de):
-            parts.append(f"DeltaAmount {de:+,.2f}")
-        if di:
-            parts.append(f"Disposition {di}")
-        texts.append((", ".join(parts) or "a change") + (f" on {day}" if day else ""))
+    # Each distinct change worded once (a NaN's bits stand for it: NaN equals nothing).
+    worded: dict[tuple[object, ...], str] = {}
+    texts: list[str] = []
+    for key in zip(
+        state, after.view(np.int64).tolist(), delta.view(np.int64).tolist(), disposition, days,
+        strict=True,
+    ):  # fmt: skip
+        text = worded.get(key)
+        if text is None:
+            text = worded[key] = _change_words(
+                key[0], after[len(texts)], delta[len(texts)], key[3], key[4]
+            )
+        texts.append(text)
     return np.array(texts, dtype=object)
+
+
+def _change_words(st: object, am: float, de: float, di: object, day: str) -> str:
+    parts = [f"State {st}"] if st else []
+    if not np.isnan(am):
+        parts.append(f"Amount {am:,.2f}" + (f" ({de:+,.2f})" if not np.isnan(de) else ""))
+    elif not np.isnan(de):
+        parts.append(f"DeltaAmount {de:+,.2f}")
+    if di:
+        parts.append(f"Disposition {di}")
+    return (", ".join(parts) or "a change") + (f" on {day}" if day else "")
 
 
 _ADVICE = {

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .bytescan import _bytes_match, _data_view, _offsets
 from .errors import ShapeError
 from .fixes import amount_numbers
 from .model import Table
@@ -157,13 +158,10 @@ def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -
     if "id" in fields:
         if kind is UpdatesKind.UPDATES:
             # ``<ActionId>.<n>``: the action, and which of its changes this is.
-            parts = pc.extract_regex(raw_id, r"^(?P<head>.+)\.(?P<tail>[0-9]{1,9})$")
-            numbered = parts.is_valid()
-            tail = pc.struct_field(parts, "tail")
-            got = pc.cast(pc.fill_null(tail, "-1"), pa.int64()).to_numpy(zero_copy_only=False)
-            seq = np.asarray(got, dtype=np.int64).copy()
+            seq = _change_numbers(raw_id)
             if "action_id" not in fields:
-                action = pc.if_else(numbered, pc.struct_field(parts, "head"), "")
+                head = pc.replace_substring_regex(raw_id, _CHANGE_NUMBER, "", max_replacements=1)
+                action = pc.if_else(pa.array(seq >= 0), head, "")
         elif "action_id" not in fields:
             action = raw_id  # an Actions export: Id is the action's
 
@@ -187,6 +185,53 @@ def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -
         "file": np.full(n, file, dtype=np.int64),
     }
     return _frame_of(columns, n, file)
+
+
+_CHANGE_ID = r"^(?P<head>.+)\.(?P<tail>[0-9]{1,9})$"  # <ActionId>.<n>
+_CHANGE_NUMBER = r"\.[0-9]{1,9}$"  # its ".<n>": after the last dot, so one place at most
+_DOT, _ZERO = ord("."), ord("0")
+
+
+def _change_numbers(ids: pa.Array) -> np.ndarray:
+    """Which change of its action each update Id ``<ActionId>.<n>`` is: ``n``, or -1 where
+    the Id is not so numbered (what ``_CHANGE_ID`` matches: 1 to 9 ASCII digits after a
+    dot that has at least one character before it). Read off each Id's last bytes: a
+    regular expression with groups takes a third of a second a million Ids. The expression
+    itself where a line break (which its ``.`` does not match) is in the column."""
+    n = len(ids)
+    seq = np.full(n, -1, dtype=np.int64)
+    if not n:
+        return seq
+    if _bytes_match(ids, b"\n"):
+        parts = pc.extract_regex(ids, _CHANGE_ID)
+        tail = pc.fill_null(pc.struct_field(parts, "tail"), "-1")
+        return np.asarray(pc.cast(tail, pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+    raw = np.frombuffer(_data_view(ids), dtype=np.uint8)
+    offsets = _offsets(ids)
+    starts, ends = offsets[:-1], offsets[1:]
+    # From each Id's end back over its digits, a place at a time, over the Ids still in
+    # their digits: the byte ending the run must be a dot with a character before it.
+    live = np.flatnonzero(ends - starts >= 3)
+    value = np.zeros(len(live), dtype=np.int64)
+    scale = 1
+    for j in range(1, 11):
+        at = ends[live] - j
+        byte = raw[at]
+        inside = at > starts[live]
+        if j > 1:
+            dot = (byte == _DOT) & inside
+            seq[live[dot]] = value[dot]
+        if j == 10:
+            break
+        digit = (byte >= _ZERO) & (byte <= _ZERO + 9) & inside
+        live = live[digit]
+        value = value[digit] + (byte[digit].astype(np.int64) - _ZERO) * scale
+        scale *= 10
+        if not len(live):
+            break
+    if ids.null_count:
+        seq[~np.asarray(ids.is_valid(), dtype=bool)] = -1
+    return seq
 
 
 _ISO = (

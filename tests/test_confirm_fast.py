@@ -1,0 +1,93 @@
+"""The fast paths of confirming (``--updates``) give exactly what the plain code gives: an
+update Id's change number read off its bytes against the regular expression, days written by
+NumPy against ``strftime``, and changes worded once per distinct change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.confirm import _days, _describe_changes
+from reconciler.updates import _CHANGE_ID, _change_numbers
+
+
+def _by_expression(ids: pa.Array) -> list[int]:
+    parts = pc.extract_regex(ids, _CHANGE_ID)
+    tail = pc.fill_null(pc.struct_field(parts, "tail"), "-1")
+    return [int(x) for x in pc.cast(tail, pa.int64()).to_pylist()]
+
+
+CASES = [
+    "1000.4636.158133.2", "1000.4636.158133.12", "a.1", "a.000000001", "a.123456789",
+    "a.1234567890", "", ".", ".1", "a.", "a.b", "1.23a", "..5", "a..5", "a.5.", "a.-1",
+    "a.\uff11", " a.5 ", "é.5", "a./", "a.:", "12.3.x.4", "x" * 40 + ".7",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_change_numbers_match_the_expression_on_tricky_ids(kind: pa.DataType) -> None:
+    ids = pa.array([*CASES, None], kind)
+    assert _change_numbers(ids).tolist() == _by_expression(ids)
+    sliced = ids.slice(3, 12)
+    assert _change_numbers(sliced).tolist() == _by_expression(sliced)
+
+
+def test_an_id_with_a_line_break_is_judged_by_the_expression() -> None:
+    # "." in the expression matches no line break: "a\n.5" is not numbered, "a.5\n" neither.
+    ids = pa.array(["a\n.5", "a.5\n", "b.7", "\n.1"], pa.string())
+    assert _change_numbers(ids).tolist() == _by_expression(ids) == [-1, -1, 7, -1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="a.0123456789 é/:\n", max_size=14), max_size=40))
+def test_change_numbers_match_the_expression(texts: list[str]) -> None:
+    ids = pa.array(texts, pa.string())
+    assert _change_numbers(ids).tolist() == _by_expression(ids)
+
+
+def _changes(dates: list[str | None]) -> pd.DataFrame:
+    n = len(dates)
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(pd.Series(dates, dtype=object), utc=True, format="ISO8601"),
+            "state": ["REVERSED", "", "APPROVED", "PENDING"][:n] + [""] * max(0, n - 4),
+            "disposition": ["ITEM_RETURNED", "", "", "X"][:n] + [""] * max(0, n - 4),
+            "amount_after": [0.0, np.nan, -0.0, 1234.5][:n] + [0.0] * max(0, n - 4),
+            "delta": [-45.0, 12.0, np.nan, -0.0][:n] + [0.0] * max(0, n - 4),
+        }
+    )
+
+
+def test_days_are_utc_days_as_strftime_writes_them() -> None:
+    dates = ["2026-11-05T23:30:00-02:00", None, "1969-12-31T23:00:00Z", "2026-01-01T00:00:00Z"]
+    u = _changes(dates)
+    rows = np.array([0, 1, 2, 3, 0])
+    expected = pd.to_datetime(u["date"].iloc[rows], utc=True).dt.strftime("%Y-%m-%d")
+    assert _days(u, rows) == ["" if d != d else d for d in expected.tolist()]
+    assert _days(u, rows) == ["2026-11-06", "", "1969-12-31", "2026-01-01", "2026-11-06"]
+    assert _days(u, np.array([1])) == [""]
+
+
+def test_changes_are_worded_each_as_its_own() -> None:
+    # 0.00 and -0.00 are different words; NaN is no amount; a repeated change reads the same.
+    u = _changes(["2026-11-05T09:00:00Z", None, "2026-11-06T09:00:00Z", "2026-11-07T09:00:00Z"])
+    got = _describe_changes(u, np.array([0, 1, 2, 3, 0])).tolist()
+    assert got == [
+        "State REVERSED, Amount 0.00 (-45.00), Disposition ITEM_RETURNED on 2026-11-05",
+        "DeltaAmount +12.00",
+        "State APPROVED, Amount -0.00 on 2026-11-06",
+        "State PENDING, Amount 1,234.50 (-0.00), Disposition X on 2026-11-07",
+        "State REVERSED, Amount 0.00 (-45.00), Disposition ITEM_RETURNED on 2026-11-05",
+    ]
+
+
+def test_a_year_before_1000_is_written_as_strftime_writes_it() -> None:
+    u = _changes(["0999-06-01T00:00:00Z", "2026-11-05T09:00:00Z"])
+    rows = np.array([0, 1])
+    expected = pd.to_datetime(u["date"].iloc[rows], utc=True).dt.strftime("%Y-%m-%d")
+    assert _days(u, rows) == expected.tolist()
