@@ -114,17 +114,39 @@ def read_updates(tables: Sequence[Table]) -> Updates:
             "(the ActionUpdates pages, or one Actions export)",
             path=tables[-1].path,
         )
-    frame = pd.concat(frames, ignore_index=True) if frames else _frame_of({}, 0, -1)
+    if len(frames) > 1:
+        frame = pd.concat(frames, ignore_index=True)
+    else:  # one file: its frame as it is (numbered from 0), not a copy
+        frame = frames[0] if frames else _frame_of({}, 0, -1)
     if "id" in has and kinds == {UpdatesKind.UPDATES}:
         # A page given twice (or overlapping exports) lists a change twice: count it once.
         ids = frame["update_id"]
-        frame = frame[~(ids.ne("") & ids.duplicated())].reset_index(drop=True)
+        again = (ids.ne("") & ids.duplicated()).to_numpy(dtype=bool)
+        if again.any():  # most feeds list each change once: no copy of the frame
+            frame = frame[~again].reset_index(drop=True)
     return Updates(
         kind=kinds.pop() if kinds else UpdatesKind.UPDATES,
         frame=frame,
         paths=tuple(str(t.path) for t in tables),
         has=frozenset(has),
     )
+
+
+_EDGE = np.zeros(256, dtype=bool)
+_EDGE[list(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f ")] = True
+_EDGE[0x80:] = True
+
+
+def _may_have_edge_space(arr: pa.Array) -> bool:
+    """Whether any value of a (null-free) string array may start or end with what
+    ``utf8_trim_whitespace`` trims, read off its first and last bytes."""
+    offsets = _offsets(arr)
+    raw = np.frombuffer(_data_view(arr), dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    if not filled.any():
+        return False
+    return bool(_EDGE[raw[starts[filled]]].any() or _EDGE[raw[ends[filled] - 1]].any())
 
 
 def _fields(table: Table) -> dict[str, str]:
@@ -149,8 +171,10 @@ def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -
         label = fields.get(name)
         if label is None:
             return blank
-        arr = pc.cast(arrow_strings(f[label]).combine_chunks(), pa.string())
-        return pc.utf8_trim_whitespace(pc.fill_null(arr, ""))
+        arr = pc.fill_null(pc.cast(arrow_strings(f[label]).combine_chunks(), pa.string()), "")
+        # Trimmed only when a value may start or end with whitespace (an ASCII space or a
+        # byte of a wider character): most feeds have none.
+        return pc.utf8_trim_whitespace(arr) if _may_have_edge_space(arr) else arr
 
     raw_id = col("id")
     action = col("action_id")

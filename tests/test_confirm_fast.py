@@ -91,3 +91,18 @@ def test_a_year_before_1000_is_written_as_strftime_writes_it() -> None:
     rows = np.array([0, 1])
     expected = pd.to_datetime(u["date"].iloc[rows], utc=True).dt.strftime("%Y-%m-%d")
     assert _days(u, rows) == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [["a", "b"], ["a ", "b"], [" a"], ["a\t"], ["a\u00a0"], ["\u3000a"], ["a\x1f"], ["", "x"],
+     ["é"], ["x", "y\u2028"], []],
+)  # fmt: skip
+def test_values_are_trimmed_whenever_trimming_changes_one(texts: list[str]) -> None:
+    from reconciler.updates import _may_have_edge_space
+
+    arr = pa.array(texts, pa.string())
+    changes = pc.utf8_trim_whitespace(arr).to_pylist() != texts
+    assert not changes or _may_have_edge_space(arr)
+    if all(t.isascii() for t in texts):  # ASCII: exactly when trimming changes a value
+        assert _may_have_edge_space(arr) == changes
