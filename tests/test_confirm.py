@@ -256,3 +256,20 @@ def test_money_at_stake_follows_what_the_platform_shows(tmp_path: Path) -> None:
         "amount not applied 149.00 USD (as the platform's updates show: 2 accepted but not "
         "shown applied counted; 1 rejected but shown applied not counted)"
     ) in details
+
+
+def test_a_page_given_twice_counts_each_change_once(tmp_path: Path) -> None:
+    # The same ActionUpdates page twice (overlapping downloads): the verdicts and the words of
+    # "applied, then changed" are those of the pages given once, not of doubled changes.
+    _run(tmp_path / "once", ORDER, *UPDATES)
+    twice = (*UPDATES, "--updates", str(ORDER / "updates-page1.json"))
+    _run(tmp_path / "twice", ORDER, *twice)
+
+    def shown(root: Path) -> list[tuple[str, str, str]]:
+        return [
+            (r["SourceLine"], r["Confirmed"], r["PlatformShows"])
+            for r in _rows(root / "out" / "reconciled.csv")
+        ]
+
+    assert shown(tmp_path / "twice") == shown(tmp_path / "once")
+    assert _verdicts(tmp_path / "twice") == _oracle(ORDER)
