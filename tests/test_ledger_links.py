@@ -282,3 +282,23 @@ def test_the_same_file_sent_again_as_another_batch_is_a_second_attempt(tmp_path:
     assert {r["Attempt"] for r in rows} == {"2"}
     assert {r["PreviousBatch"] for r in rows} == {"F-7d3e52a1-4b0c-4e8f-9a61-2c5d8e0f9b13"}
     assert len(_batches(ledger)) == 2
+
+
+def test_records_naming_nothing_tie_to_nothing(ledger: str, tmp_path: Path) -> None:
+    # Two rows with neither ActionId nor Oid, in two batches: each is its own first attempt,
+    # not the other's second, while the rows that name an action are tied across batches.
+    lines = (DEMO / "sent.csv").read_text(encoding="utf-8").splitlines()
+    body = [*lines, ",,,5.00,USD,,ORDER_UPDATE", ",,,6.00,USD,,ORDER_UPDATE"]
+    first = tmp_path / "first.csv"
+    first.write_text("\n".join(body) + "\n", encoding="utf-8")
+    second = tmp_path / "second.csv"
+    second.write_text("\n".join(body) + "\n\n", encoding="utf-8")
+    _run(ledger, first, DEMO / "results.csv", tmp_path / "one")
+    _run(ledger, second, DEMO / "results.csv", tmp_path / "two")
+    rows = _rows(tmp_path / "two" / "reconciled.csv")
+    blank = [r for r in rows if not r["ActionId"] and not r["Oid"]]
+    assert len(blank) == 2
+    assert {r["Attempt"] for r in blank} == {"1"}
+    assert {r["PreviousBatch"] for r in blank} == {""}
+    named = [r for r in rows if r["ActionId"] or r["Oid"]]
+    assert {r["Attempt"] for r in named} == {"2"}

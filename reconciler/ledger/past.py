@@ -134,14 +134,18 @@ class Past:
         if not n or not len(past_keys):
             return Linked(self, parts, np.full(n, -1, np.int64), row_code, 0)
         keys = compose_keys(*parts)
-        both = pa.chunked_array([keys, *past_keys.chunks], type=pa.string())
-        encoded = pc.dictionary_encode(both).combine_chunks()
+        # One array, one dictionary: encoding the chunks as they are would number each chunk
+        # on its own and unify the dictionaries after (the larger part of the work).
+        both = pa.concat_arrays([pc.cast(keys, pa.string()), *past_keys.cast(pa.string()).chunks])
+        encoded = pc.dictionary_encode(both)
         codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         record_code, row_code = codes[:n], codes[n:]
         distinct = int(record_code.max()) + 1
         row_code[row_code >= distinct] = -1  # keys this run does not have
-        blank = pc.index_in(pa.array([""], pa.string()), value_set=encoded.dictionary)[0].as_py()
-        if blank is not None and blank < distinct:  # a record that names nothing ties nothing
+        # A record that names nothing ties nothing: "" has the number of its first record.
+        named = np.asarray(pc.not_equal(keys, "").to_numpy(zero_copy_only=False), dtype=bool)
+        if not named.all():
+            blank = record_code[int(np.argmin(named))]
             record_code[record_code == blank] = -1
             row_code[row_code == blank] = -1
         return Linked(self, parts, record_code, row_code, distinct)
