@@ -82,6 +82,22 @@ def generate(n: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
     return sent, results
 
 
+def split_results(results: Path, parts: int) -> list[Path]:
+    """``results`` as ``parts`` files of consecutive rows, each with the header: the pages of
+    one export (several results files of one submission)."""
+    with results.open(encoding="utf-8", newline="") as handle:
+        header, *rows = handle.readlines()
+    size = -(-len(rows) // parts) if rows else 0
+    paths = []
+    for k in range(parts):
+        path = results.with_name(f"{results.stem}_part{k + 1}of{parts}.csv")
+        with path.open("w", encoding="utf-8", newline="") as out:
+            out.write(header)
+            out.writelines(rows[k * size : (k + 1) * size])
+        paths.append(path)
+    return paths
+
+
 SUBMITTED = "2026-11-01T12:00:00Z"  # when the generated batch was submitted (--submitted)
 
 

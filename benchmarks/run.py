@@ -33,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from generate import SUBMITTED, generate, generate_updates  # noqa: E402
+from generate import SUBMITTED, generate, generate_updates, split_results  # noqa: E402
 
 
 def measure(
@@ -87,6 +87,8 @@ def bench(
     sent, results = generate(n, data, seed)
     # one change per record, for --updates
     updates = generate_updates(n, data, seed) if only is None or "updates" in only else data
+    # the results as three pages of one export, for several results files
+    pages = split_results(results, 3) if only is None or "pages" in only else []
     reconciler = [sys.executable, "-m", "reconciler"]
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
     base_out = out / f"baseline_{n}.csv"
@@ -169,6 +171,18 @@ def bench(
             ],
         ),
         (
+            "reconcile, results in 3 files",
+            [
+                "reconcile",
+                str(sent),
+                *(str(p) for p in pages),
+                "--out",
+                str(out / f"pages_{n}"),
+                "--force",
+                "--no-ledger",
+            ],
+        ),
+        (
             "reconcile --no-xlsx",
             [
                 "reconcile",
@@ -233,6 +247,7 @@ KEYS = {
     "reconcile + ledger": "ledger",
     "reconcile + ledger, second batch": "second",
     "reconcile + updates": "updates",
+    "reconcile, results in 3 files": "pages",
     "reconcile --no-xlsx": "noxlsx",
     "check": "check",
 }
@@ -321,6 +336,7 @@ def main() -> None:
                 "reconcile + ledger",
                 "reconcile + ledger, second batch",
                 "reconcile + updates",
+                "reconcile, results in 3 files",
             ):
                 if plain and (n, pin, run) in by:
                     extra = by[(n, pin, run)]
