@@ -3,11 +3,11 @@ their digits, formula-like values stay inert), shared strings, frozen filterable
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
-import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from reconciler.bytescan import (
     _has_xml_illegal,
 )
 from reconciler.formulas import formula_like
+from reconciler.writers.zipout import DEFLATE, Deflate, ZipWriter
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -56,7 +57,9 @@ _XML_ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 MAX_CELL_CHARS = 32767  # Excel's limit for one cell
 
 
-def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
+def write_xlsx(
+    sheets: Sequence[Sheet], path: Path, *, now: datetime, deflate: Deflate = DEFLATE
+) -> None:
     """A workbook written directly as SpreadsheetML, a whole column at a time.
 
     openpyxl spends tens of microseconds per cell; a million-row report needs columns turned
@@ -64,6 +67,10 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
     cell (shared when its text repeats, inline otherwise), which a spreadsheet never evaluates
     (a value starting with ``=`` stays text); IDs keep their digits. The header row is frozen and filterable; highlighted cells get a
     yellow fill. The zip entries carry the fixed timestamp ``now`` so output is reproducible.
+
+    The zip container is written by ``zipout`` (with zlib's ``deflate``, what ``zipfile``
+    wrote, byte for byte). The workbook is written to ``<name>.part`` and renamed into place
+    when whole; cut short, nothing of it stays.
     """
     stamp = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -75,8 +82,30 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
         stamp.minute,
         stamp.second,
     )
+    tmp = path.with_name(path.name + ".part")
+    try:
+        with open(tmp, "w+b") as fp:
+            archive = ZipWriter(fp, deflate)
+            for name, chunks, level in workbook_parts(sheets, iso, deflate):
+                archive.write(name, chunks(), date_time=date_time, level=level)
+            archive.close()
+        os.replace(tmp, path)
+    except BaseException:
+        # A workbook cut short is no output: nothing of it stays (the staging folder it is
+        # written in is removed too, but a caller writing elsewhere gets no stray part).
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def workbook_parts(
+    sheets: Sequence[Sheet], iso: str, deflate: Deflate = DEFLATE
+) -> list[tuple[str, Callable[[], Iterable[str | memoryview]], int]]:
+    """The workbook's zip entries in order: each name, its content's chunks (made when
+    called) and its deflate level. The shared strings and the money formats are known once
+    every sheet is written: their parts come last."""
     names = _unique_titles([spec.name for spec in sheets])
-    parts: list[tuple[str, str]] = [
+    fixed = [
         ("[Content_Types].xml", _content_types(len(sheets))),
         ("_rels/.rels", _ROOT_RELS),
         ("docProps/core.xml", _core(iso)),
@@ -84,31 +113,28 @@ def write_xlsx(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> None:
         ("xl/workbook.xml", _workbook(names, sheets)),
         ("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets))),
     ]
-    tmp = path.with_name(path.name + ".part")
-    # Level 1: the XML is repetitive, so it still shrinks ~10x, at a third of level 6's cost.
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, text in parts:
-            zf.writestr(
-                zipfile.ZipInfo(name, date_time), text.encode("utf-8"), zipfile.ZIP_DEFLATED
-            )
-        strings = _SharedStrings()
-        styles = _Styles()
-        members: list[tuple[str, Callable[[], Iterator[str | memoryview]]]] = [
-            (f"xl/worksheets/sheet{i}.xml", functools.partial(_sheet_xml, spec, strings, styles))
-            for i, spec in enumerate(sheets, start=1)
-        ]
-        # The shared strings and the money formats are known once every sheet is written:
-        # their parts come last.
-        tail = [("xl/sharedStrings.xml", strings.xml), ("xl/styles.xml", styles.xml)]
-        for name, xml in [*members, *tail]:
-            info = zipfile.ZipInfo(name, date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            # ZipFile.open() ignores the archive's compresslevel for a ZipInfo it is given.
-            info._compresslevel = 1  # type: ignore[attr-defined]  # public as compress_level in 3.13
-            with zf.open(info, "w") as fh:
-                for chunk in xml():
-                    fh.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
-    os.replace(tmp, path)
+    parts: list[tuple[str, Callable[[], Iterable[str | memoryview]], int]] = [
+        (name, functools.partial(_whole, text), deflate.fixed_level) for name, text in fixed
+    ]
+    strings = _SharedStrings()
+    styles = _Styles()
+    parts += [
+        (
+            f"xl/worksheets/sheet{i}.xml",
+            functools.partial(_sheet_xml, spec, strings, styles),
+            deflate.level,
+        )
+        for i, spec in enumerate(sheets, start=1)
+    ]
+    parts += [
+        ("xl/sharedStrings.xml", strings.xml, deflate.level),
+        ("xl/styles.xml", styles.xml, deflate.level),
+    ]
+    return parts
+
+
+def _whole(text: str) -> list[str]:
+    return [text]
 
 
 class _SharedStrings:
