@@ -1,17 +1,24 @@
-"""The workbooks' zip container (``reconciler.writers.zipout``), with the layout ``zipfile``
-writes.
+"""The workbooks' zip container (``reconciler.writers.zipout``): ISA-L's deflate where it is
+installed, the standard zlib otherwise, with the layout ``zipfile`` writes.
 
 - With zlib, a workbook is byte for byte what ``zipfile`` wrote (the writer before this one):
   headers, versions, flags, attributes, timestamps, entry order, ZIP64 records.
+- With ISA-L, a workbook holds the same entries with the same uncompressed bytes, its CRCs
+  check, and openpyxl reads every cell as from the zlib one.
+- Without the ``isal`` package (a platform without its wheel), the workbooks are written with
+  zlib, byte-identical to ``zipfile``'s, end to end through the command.
 - An entry over ZIP64's limit gets ZIP64 sizes in its local header (``zipfile`` refused it);
   a workbook cut short leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import struct
 import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,7 +28,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
+from typer.testing import CliRunner
 
+from reconciler.cli import app
 from reconciler.writers import Sheet, write_xlsx, xlsx, zipout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,6 +158,31 @@ def test_a_member_larger_than_one_chunk(tmp_path: Path, monkeypatch: pytest.Monk
     zipfile_workbook(sheets, tmp_path / "zipfile.xlsx", now=NOW)
     write_xlsx(sheets, tmp_path / "zlib.xlsx", now=NOW, deflate=zipout.ZLIB)
     assert (tmp_path / "zlib.xlsx").read_bytes() == (tmp_path / "zipfile.xlsx").read_bytes()
+    if zipout.ISAL is not None:
+        write_xlsx(sheets, tmp_path / "isal.xlsx", now=NOW, deflate=zipout.ISAL)
+        assert _members(tmp_path / "isal.xlsx") == _members(tmp_path / "zlib.xlsx")
+        assert _cells(tmp_path / "isal.xlsx") == _cells(tmp_path / "zlib.xlsx")
+
+
+def test_with_isal_a_workbook_holds_the_same_entries_and_cells(tmp_path: Path) -> None:
+    pytest.importorskip("isal")
+    assert zipout.DEFLATE is zipout.ISAL  # installed: the workbooks use it
+    sheets = _sheets(rows=60)
+    write_xlsx(sheets, tmp_path / "isal.xlsx", now=NOW)
+    write_xlsx(sheets, tmp_path / "zlib.xlsx", now=NOW, deflate=zipout.ZLIB)
+    isal_bytes = (tmp_path / "isal.xlsx").read_bytes()
+    assert isal_bytes != (tmp_path / "zlib.xlsx").read_bytes()  # another compressor
+    assert _members(tmp_path / "isal.xlsx") == _members(tmp_path / "zlib.xlsx")
+    cells = _cells(tmp_path / "isal.xlsx")
+    assert cells == _cells(tmp_path / "zlib.xlsx")
+    assert list(cells) == ["Records _ ü", "Money", "Records _ ü (2)"]
+    assert cells["Records _ ü"][0][0][0] == "Résumé: the first rows — see reconciled.csv"
+    assert [row[1][0] for row in cells["Records _ ü"][2:11]] == [
+        "Café ü", "日本語のテキスト", "=1+1", None, " edge ", "a\r\nb", "<&>", "_x000D_", "😀",
+    ]  # fmt: skip
+    # Written twice, the same bytes.
+    write_xlsx(sheets, tmp_path / "again.xlsx", now=NOW)
+    assert (tmp_path / "again.xlsx").read_bytes() == isal_bytes
 
 
 @pytest.mark.parametrize(
@@ -205,12 +239,15 @@ def test_offsets_past_the_zip64_limit_are_written_as_zipfile_writes_them(
     assert _members(tmp_path / "zlib.xlsx") == _members(tmp_path / "plain.xlsx")
 
 
+@pytest.mark.parametrize("kind", ["zlib", "isal"])
 def test_an_entry_past_the_zip64_limit_gets_zip64_sizes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     # zipfile refuses such an entry ("File size too large, try using force_zip64") once it
     # is written; it is written whole, its local header with ZIP64 sizes.
-    deflate = zipout.ZLIB
+    deflate = zipout.ZLIB if kind == "zlib" else zipout.ISAL
+    if deflate is None:
+        pytest.skip("isal is not installed")
     sheets = _random_sheets()
     write_xlsx(sheets, tmp_path / "plain.xlsx", now=NOW, deflate=deflate)
     with zipfile.ZipFile(tmp_path / "plain.xlsx") as zf:
@@ -274,6 +311,67 @@ def test_a_workbook_cut_short_leaves_nothing(
     with pytest.raises(OSError, match="No space"):
         write_xlsx(_sheets(), path, now=NOW)
     assert list(tmp_path.iterdir()) == [path] and path.read_bytes() == b"earlier"
+
+
+# ---------------------------------------------------------------- without isal
+
+# Runs reconcile with the isal package unimportable (a platform without its wheel): once as
+# is, once with the workbooks written by zipfile as before; prints what zipout chose.
+WITHOUT_ISAL = """
+import json, sys
+sys.modules["isal"] = None  # import isal raises ImportError
+from reconciler import pipeline
+from reconciler.cli import app
+from reconciler.writers import zipout
+import reports.workbook
+from tests.test_zip_writer import zipfile_workbook
+print(json.dumps([zipout.DEFLATE.name, zipout.ISAL is None]))
+args = json.loads(sys.argv[1])
+for out, by_zipfile in ((sys.argv[2], False), (sys.argv[3], True)):
+    if by_zipfile:
+        pipeline.write_xlsx = reports.workbook.write_xlsx = zipfile_workbook
+    try:
+        app([*args, "--out", out], standalone_mode=False)
+    except SystemExit as exc:
+        assert exc.code in (0, 1), exc.code
+"""
+
+
+def _xlsx_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.xlsx"))}
+
+
+def test_without_isal_the_workbooks_are_written_with_zlib_as_zipfile_wrote_them(
+    tmp_path: Path,
+) -> None:
+    scenario = FIXTURES / "modification_view_errors"
+    args = ["reconcile", str(scenario / "sent.csv"), str(scenario / "results.csv")]
+    args += ["--no-ledger", "--quiet"]
+    env = dict(os.environ)
+    env.update(
+        PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        SOURCE_DATE_EPOCH="1700000000",
+    )
+    outs = [str(tmp_path / "zlib"), str(tmp_path / "zipfile")]
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ISAL, json.dumps(args), *outs],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[0]) == ["zlib", True]
+    by_zlib, by_zipfile = _xlsx_files(tmp_path / "zlib"), _xlsx_files(tmp_path / "zipfile")
+    assert list(by_zlib) == ["needs-attention.xlsx", "reconciled.xlsx"]
+    assert by_zlib == by_zipfile
+    # This process, isal installed or not, writes workbooks holding the same entries.
+    result = CliRunner().invoke(
+        app, [*args, "--out", str(tmp_path / "here")], env={"SOURCE_DATE_EPOCH": "1700000000"}
+    )
+    assert result.exit_code in (0, 1), result.output
+    for name in by_zlib:
+        assert _members(tmp_path / "here" / name) == _members(tmp_path / "zlib" / name)
 
 
 def _chunks(items: Sequence[bytes]) -> Iterator[bytes]:

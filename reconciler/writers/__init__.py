@@ -3,11 +3,12 @@
 Owns: output folders (``folder``: staging, the manifest of what reconciler wrote, each file by
 its size and the SHA-256 of every byte so that an edit anywhere is seen, hashed on a thread of
 its own as each writing job of ``run_jobs`` finishes; signals held back during the swap,
-recovery of an interrupted run), CSV outputs (``csvfile``), JSON outputs
-(``jsonfile``, with ``write_document`` for a report rewritten in place), workbooks (``xlsx``),
-and stdout when its reader went away (``streams``). Formula-like values are neutralised in
-analyst-facing files by the rule in ``reconciler.formulas``, with the byte scans of
-``reconciler.bytescan``. Does not decide what goes in a file.
+recovery of an interrupted run), CSV outputs (``csvfile``), JSON outputs (``jsonfile``, with
+``write_document`` for a report rewritten in place), workbooks (``xlsx``; their zip container
+``zipout``, deflated with ISA-L where it is installed), and stdout when its reader went away
+(``streams``). Formula-like values are neutralised in analyst-facing files by the rule in
+``reconciler.formulas``, with the byte scans of ``reconciler.bytescan``. Does not decide what
+goes in a file.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ def write_xlsx(
     (a value starting with ``=`` stays text); IDs keep their digits. The header row is frozen and filterable; highlighted cells get a
     yellow fill. The zip entries carry the fixed timestamp ``now`` so output is reproducible.
 
-    The zip container is written by ``zipout`` (with zlib's ``deflate``, what ``zipfile``
-    wrote, byte for byte). The workbook is written to ``<name>.part`` and renamed into place
+    The zip container is written by ``zipout`` with ISA-L's deflate where it is installed
+    (with zlib's ``deflate``, what ``zipfile`` wrote, byte for byte). The workbook is written to ``<name>.part`` and renamed into place
     when whole; cut short, nothing of it stays.
     """
     stamp = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now

@@ -1,6 +1,9 @@
 """Zip archives (the workbooks' container) written entry by entry, laid out byte for byte as
 the standard library's ``zipfile`` lays them out on a seekable file, with a deflate of our
-choice (``Deflate``; ``zipfile`` always compresses with the standard ``zlib``). Owns the zip layout (local headers patched with each entry's
+choice: ISA-L's (the ``isal`` package) where it is installed, the standard ``zlib`` otherwise.
+
+``zipfile`` always compresses with ``zlib``; ISA-L's deflate is 3-4 times faster on the
+workbooks' XML at the same size. Owns the zip layout (local headers patched with each entry's
 CRC-32 and sizes once it is written, no data descriptor; the central directory; ZIP64 records
 where sizes or offsets need them); not what goes in the entries (``xlsx``).
 """
@@ -13,6 +16,13 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, TypeAlias
+
+try:
+    # Imported here, on the main thread (this module loads with the writers, before any
+    # writing thread starts): never first imported on a thread.
+    from isal import isal_zlib
+except ImportError:  # no wheel for this platform: the standard library's zlib
+    isal_zlib = None  # type: ignore[assignment]
 
 Buffer: TypeAlias = bytes | bytearray | memoryview
 
@@ -43,7 +53,22 @@ def _zlib_compressobj(level: int) -> _Compressor:
 ZLIB = Deflate("zlib", _zlib_compressobj, zlib.crc32, 1, zlib.Z_DEFAULT_COMPRESSION)
 
 
-DEFLATE = ZLIB  # what the workbooks are written with
+def _isal_deflate() -> Deflate | None:
+    if isal_zlib is None:
+        return None
+    module = isal_zlib
+
+    def compressobj(level: int) -> _Compressor:
+        return module.compressobj(level, module.DEFLATED, -15)
+
+    # Level 1 measured on a 1,000,000-record run's sheets (51 MB of XML): 0.05 s and 7.3 MB,
+    # against zlib level 1's 0.18 s and 7.4 MB (level 0: as fast, 8.7 MB; 2: 0.06 s, 7.3 MB;
+    # 3: 0.15 s, 6.9 MB).
+    return Deflate("isal", compressobj, module.crc32, 1, 1)
+
+
+ISAL = _isal_deflate()
+DEFLATE = ISAL or ZLIB  # what the workbooks are written with
 
 
 # zipfile's constants (read when used, so that tests can lower them).
