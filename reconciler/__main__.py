@@ -97,6 +97,30 @@ def _process_defaults() -> None:
       before it sleeps; reconciler does no linear algebra, so one thread (none started)."""
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    _one_malloc_arena()
+
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def _one_malloc_arena() -> None:
+    """glibc gives each new thread a heap (an arena) of its own: memory one thread frees is
+    not reused by another, so a run's threads keep touching fresh pages (a page fault each).
+    With one arena they share it: at 1,000,000 records about 15% fewer page faults and 70-90
+    MB less peak memory, CPU time the same or lower (README, Performance). The threads
+    allocate rarely (Arrow's kernels allocate whole columns), so sharing costs nothing seen.
+    Only with glibc, and not when the user set the arena count (``MALLOC_ARENA_MAX``, or
+    ``glibc.malloc.arena_max`` in ``GLIBC_TUNABLES``). Before any thread starts."""
+    if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
+        return
+    try:
+        os.confstr("CS_GNU_LIBC_VERSION")  # glibc only: ValueError or OSError elsewhere
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError, TypeError, ValueError):
+        return
+    mallopt(_M_ARENA_MAX, 1)
 
 
 def _load_for_threads(argv: list[str]) -> None:

@@ -133,6 +133,48 @@ def test_library_settings_are_in_place_before_numpy_and_pyarrow_load(
     assert seen == {"numpy": [threads, "system"], "pyarrow": [threads, "system"]}
 
 
+ARENAS = """
+import ctypes, sys, threading
+from reconciler.__main__ import _process_defaults
+_process_defaults()
+def work():
+    kept = [bytearray(200_000) for _ in range(50)]
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+sys.stderr.flush()
+ctypes.CDLL(None).malloc_stats()  # "Arena 0:", "Arena 1:", ... on stderr
+"""
+
+
+def _glibc() -> bool:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") is not None
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+@pytest.mark.skipif(not _glibc(), reason="malloc arenas are glibc's")
+@pytest.mark.parametrize(("preset", "one"), [({}, True), ({"MALLOC_ARENA_MAX": "3"}, False)])
+def test_threads_share_one_malloc_arena_unless_the_user_set_the_count(
+    preset: dict[str, str], one: bool
+) -> None:
+    # Each thread's own arena keeps the memory it frees from the others: fresh pages, page
+    # faults and a higher peak. One arena unless MALLOC_ARENA_MAX (or the tunable) says.
+    env = _env(**preset)
+    if not preset:
+        env.pop("MALLOC_ARENA_MAX", None)
+        env.pop("GLIBC_TUNABLES", None)
+    done = subprocess.run(
+        [sys.executable, "-c", ARENAS], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    arenas = [line for line in done.stderr.splitlines() if line.startswith("Arena ")]
+    assert (len(arenas) == 1) is one, done.stderr
+
+
 def test_the_entry_module_says_what_errors_says(monkeypatch: pytest.MonkeyPatch) -> None:
     # Importing the entry module installs its early handlers: put the test process's back.
     previous = {name: signal.getsignal(getattr(signal, name)) for name in interrupts.SIGNALS}
