@@ -224,15 +224,18 @@ def _actions_of(
         r_oid, r_trk = oid.take(pa.array(rest)), trk.take(pa.array(rest))
         r_key = pc.binary_join_element_wise(r_oid, r_trk, "|") if with_tracker else r_oid
         rows = np.flatnonzero(listed)
-        encoded = pc.dictionary_encode(pc.cast(u_key.take(pa.array(rows)), pa.string()))
-        order_codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-        order_keys = encoded.dictionary
+        # The orders the updates list and the records' orders numbered in one hash pass (an
+        # order first seen among the records is numbered after every listed one).
+        listed_keys = pc.cast(u_key.take(pa.array(rows)), pa.string())
+        encoded = pc.dictionary_encode(pa.concat_arrays([listed_keys, pc.cast(r_key, pa.string())]))
+        both = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        order_codes, at = both[: len(rows)], both[len(rows) :]
+        orders = int(order_codes.max()) + 1
+        at = np.where(at < orders, at, -1)
         pairs = pd.DataFrame({"o": order_codes, "a": codes[rows]}).drop_duplicates()
-        count = np.bincount(pairs["o"].to_numpy(), minlength=len(order_keys))
-        first = np.full(len(order_keys), -1, dtype=np.int64)
+        count = np.bincount(pairs["o"].to_numpy(), minlength=orders)
+        first = np.full(orders, -1, dtype=np.int64)
         first[pairs["o"].to_numpy()[::-1]] = pairs["a"].to_numpy()[::-1]
-        where = pc.index_in(pc.cast(r_key, pa.string()), value_set=order_keys)
-        at = np.asarray(where.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
         hit = at >= 0
         n_actions = np.zeros(len(rest), dtype=np.int64)
         n_actions[hit] = count[at[hit]]
