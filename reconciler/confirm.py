@@ -343,8 +343,11 @@ def _against_changes(
     changes = pd.DataFrame({"a": u_code, "u": np.arange(len(u)), "after": after})
     joined = rec.merge(changes, on="a", how="inner", sort=False)
     joined = joined.sort_values(["r", "u"], kind="stable").reset_index(drop=True)
-    some_after = joined.groupby("r")["after"].any()
-    before_only = some_after.index[~some_after.to_numpy()].to_numpy()
+    # Per record (the rows are sorted by record): whether any of its changes came after.
+    r_all = joined["r"].to_numpy()
+    starts = _group_starts(r_all)
+    some_after = np.logical_or.reduceat(joined["after"].to_numpy(dtype=bool), starts)
+    before_only = r_all[starts][~some_after]
     status[before_only] = str(Confirmation.NOT_APPLIED)
     last_before = joined[~joined["after"]].groupby("r")["u"].last()
     if len(before_only):
@@ -500,11 +503,12 @@ def _settle(
     r = j["r"].to_numpy()
     rows = j["u"].to_numpy()
     pos = np.arange(len(r))
-    first = pd.Series(np.where(match, pos, len(r))).groupby(r).min()
-    last = pd.Series(pos).groupby(r).max()
-    records = first.index.to_numpy()
-    first_at = first.to_numpy()
-    last_at = last.reindex(records).to_numpy()
+    # Per record (the rows are sorted by record, then change): its first matching row
+    # (len(r): none) and its last row.
+    starts = _group_starts(r)
+    records = r[starts]
+    first_at = np.minimum.reduceat(np.where(match, pos, len(r)), starts)
+    last_at = np.append(starts[1:], len(r)) - 1
     matched = first_at < len(r)
     delta = u["delta"].to_numpy(dtype=np.float64)[rows]
     state = u["state"].iloc[rows].to_numpy(dtype=object)
@@ -528,6 +532,13 @@ def _settle(
         u, rows[last_at[np.flatnonzero(matched & moved)]]
     )
     shows[differs] = _describe_changes(u, rows[last_at[np.flatnonzero(~matched)]])
+
+
+def _group_starts(keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array starts."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
 
 
 def _describe_changes(u: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
