@@ -51,16 +51,7 @@ def zipfile_workbook(sheets: Sequence[Sheet], path: Path, *, now: datetime) -> N
     """The workbook as ``write_xlsx`` wrote it with ``zipfile`` before ``zipout``: the small
     parts with ``writestr`` (zlib's default level), the rest streamed through
     ``ZipFile.open(info, "w")`` at level 1."""
-    stamp = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    date_time = (
-        max(stamp.year, 1980),
-        stamp.month,
-        stamp.day,
-        stamp.hour,
-        stamp.minute,
-        stamp.second,
-    )
+    iso, date_time = xlsx.zip_stamp(now)
     parts = xlsx.workbook_parts(sheets, iso, zipout.ZLIB)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, chunks, _level in parts:

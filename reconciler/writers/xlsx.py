@@ -72,16 +72,7 @@ def write_xlsx(
     (with zlib's ``deflate``, what ``zipfile`` wrote, byte for byte). The workbook is written to ``<name>.part`` and renamed into place
     when whole; cut short, nothing of it stays.
     """
-    stamp = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    date_time = (
-        max(stamp.year, 1980),
-        stamp.month,
-        stamp.day,
-        stamp.hour,
-        stamp.minute,
-        stamp.second,
-    )
+    iso, date_time = zip_stamp(now)
     tmp = path.with_name(path.name + ".part")
     try:
         with open(tmp, "w+b") as fp:
@@ -96,6 +87,15 @@ def write_xlsx(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def zip_stamp(now: datetime) -> tuple[str, tuple[int, int, int, int, int, int]]:
+    """``now`` as the workbook's properties give it (ISO 8601, UTC) and as its zip entries'
+    date and time (UTC; a zip cannot say a year before 1980)."""
+    stamp = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    year = max(stamp.year, 1980)
+    return iso, (year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
 
 
 def workbook_parts(
