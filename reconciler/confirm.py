@@ -187,7 +187,9 @@ def _update_actions(frame: pd.DataFrame, aid: pa.Array) -> tuple[np.ndarray, np.
         "o:", _text(frame["k_oid"]), "|", _text(frame["k_tracker"]), ""
     )
     keys = pc.cast(pc.if_else(pc.not_equal(k_action, ""), k_action, by_order), pa.string())
-    encoded = pc.dictionary_encode(pa.concat_arrays([keys, pc.cast(aid, pa.string())]))
+    # Large strings: one array of both sides may pass the 2 GB a string array can hold.
+    both_keys = [pc.cast(keys, pa.large_string()), pc.cast(aid, pa.large_string())]
+    encoded = pc.dictionary_encode(pa.concat_arrays(both_keys))
     both = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     codes, by_id = both[: len(keys)], both[len(keys) :]
     listed = int(codes.max()) + 1 if len(codes) else 0
@@ -227,7 +229,8 @@ def _actions_of(
         # The orders the updates list and the records' orders numbered in one hash pass (an
         # order first seen among the records is numbered after every listed one).
         listed_keys = pc.cast(u_key.take(pa.array(rows)), pa.string())
-        encoded = pc.dictionary_encode(pa.concat_arrays([listed_keys, pc.cast(r_key, pa.string())]))
+        both_keys = [pc.cast(listed_keys, pa.large_string()), pc.cast(r_key, pa.large_string())]
+        encoded = pc.dictionary_encode(pa.concat_arrays(both_keys))
         both = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
         order_codes, at = both[: len(rows)], both[len(rows) :]
         orders = int(order_codes.max()) + 1

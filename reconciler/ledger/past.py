@@ -136,7 +136,9 @@ class Past:
         keys = compose_keys(*parts)
         # One array, one dictionary: encoding the chunks as they are would number each chunk
         # on its own and unify the dictionaries after (the larger part of the work).
-        both = pa.concat_arrays([pc.cast(keys, pa.string()), *past_keys.cast(pa.string()).chunks])
+        # Large strings: a big ledger's keys may pass the 2 GB a string array can hold.
+        text = pa.large_string()
+        both = pa.concat_arrays([pc.cast(keys, text), *past_keys.cast(text).chunks])
         encoded = pc.dictionary_encode(both)
         codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         record_code, row_code = codes[:n], codes[n:]
