@@ -4,7 +4,10 @@ decoded in an encoding its bytes do not prove.
 - The manifest fingerprints every byte of every output: an edit in the middle of a 20 MB
   ``needs-attention.csv`` that keeps its size makes the next run refuse (and, forced, keep the
   edited file aside). A manifest of an earlier version that fingerprinted a large file by its
-  two ends only proves nothing about that file.
+  two ends only proves nothing about that file. The digest is BLAKE3 where the blake3 package
+  is installed, else SHA-256: an earlier version's SHA-256 manifest still proves its files,
+  and a BLAKE3 one read where blake3 is missing proves nothing (its files are kept, never
+  replaced).
 - A UTF-8 BOM says the file is UTF-8: an invalid byte after it is a stray byte, refused
   naming its line (sent and results, CSV and JSON), never a reason to read the file as cp1252.
 - ISO-8859-15 and Mac Roman are candidates: such a file is read right or refused as
@@ -20,6 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,10 +118,19 @@ def test_the_manifest_holds_the_digest_of_every_byte_of_every_output(tmp_path: P
     assert sorted(listed) == on_disk
     for name, entry in listed.items():
         data = (out / name).read_bytes()
-        assert entry == {"size": len(data), "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
+        assert entry == {"size": len(data), "digest": _digest(data)}
     # An unchanged folder is reconciler's: the next run replaces it without a word.
     code, _, stderr = _reconcile(sent, results, out)
     assert code == 1 and "reconciler: note" not in stderr
+
+
+def _digest(data: bytes) -> str:
+    """What this installation's manifests say of ``data``: BLAKE3 where blake3 is installed."""
+    try:
+        from blake3 import blake3
+    except ImportError:
+        return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "blake3:" + blake3(data).hexdigest()
 
 
 def _ends_digest(path: Path) -> str:
@@ -162,10 +177,87 @@ def test_an_older_manifests_whole_digests_still_prove_small_files(tmp_path: Path
     args = ("reconcile", demo / "sent.csv", demo / "results.csv", "-o", out, "--no-ledger")
     assert _invoke(*args)[0] == 1
     manifest = json.loads((out / MARKER).read_text(encoding="utf-8"))
-    assert all(e["digest"].startswith("sha256:") for e in manifest["files"].values())
+    # As an earlier version wrote it: SHA-256 of every byte.
+    for name, entry in manifest["files"].items():
+        entry["digest"] = "sha256:" + hashlib.sha256((out / name).read_bytes()).hexdigest()
+    (out / MARKER).write_text(json.dumps(manifest), encoding="utf-8")
     code, _, stderr = _invoke(*args)
     assert code == 1 and "reconciler: note" not in stderr
     assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, *manifest["files"]])
+    # The new manifest is this installation's kind again.
+    again = json.loads((out / MARKER).read_text(encoding="utf-8"))["files"]
+    assert all(e["digest"] == _digest((out / n).read_bytes()) for n, e in again.items())
+
+
+WITHOUT_BLAKE3 = """
+import json, sys
+sys.modules["blake3"] = None  # import blake3 raises ImportError
+from typer.testing import CliRunner
+from reconciler.cli import app
+for args in json.loads(sys.argv[1]):
+    result = CliRunner().invoke(app, args)
+    print(json.dumps([result.exit_code, result.stderr]))
+"""
+
+
+def _without_blake3(*runs: tuple[object, ...]) -> list[tuple[int, str]]:
+    """Each run of the command in one process where blake3 cannot be imported (a platform
+    without its wheel): exit code and stderr."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env["SOURCE_DATE_EPOCH"] = "1000000000"  # a time no run of this test's process takes
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_BLAKE3, json.dumps([[str(a) for a in r] for r in runs])],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=root,
+    )
+    assert done.returncode == 0, done.stderr
+    return [tuple(json.loads(line)) for line in done.stdout.splitlines()]  # type: ignore[misc]
+
+
+def test_without_blake3_the_manifest_holds_sha256_and_proves_the_next_run(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parent.parent / "fixtures" / "modification_view_errors"
+    out = tmp_path / "out"
+    args = ("reconcile", demo / "sent.csv", demo / "results.csv", "-o", out, "--no-ledger")
+    first, second = _without_blake3(args, args)
+    assert first[0] == 1 and second == (1, "")
+    listed = json.loads((out / MARKER).read_text(encoding="utf-8"))["files"]
+    for name, entry in listed.items():
+        data = (out / name).read_bytes()
+        assert entry == {"size": len(data), "digest": "sha256:" + hashlib.sha256(data).hexdigest()}
+    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, *listed])
+
+
+def test_a_blake3_manifest_read_without_blake3_proves_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("blake3", reason="this installation writes SHA-256 manifests")
+    demo = Path(__file__).resolve().parent.parent / "fixtures" / "modification_view_errors"
+    out = tmp_path / "out"
+    args = ("reconcile", demo / "sent.csv", demo / "results.csv", "-o", out, "--no-ledger")
+    assert _invoke(*args)[0] == 1
+    listed = json.loads((out / MARKER).read_text(encoding="utf-8"))["files"]
+    assert all(e["digest"].startswith("blake3:") for e in listed.values())
+    before = {name: (out / name).read_bytes() for name in listed}
+
+    (refused,) = _without_blake3(args)
+    assert refused[0] == 2
+    assert (
+        "fingerprinted with BLAKE3, which this installation lacks (pip install blake3), so an "
+        "edit cannot be ruled out: " in _one_line(refused[1])
+    )
+    assert {name: (out / name).read_bytes() for name in listed} == before
+
+    (forced,) = _without_blake3((*args, "--force"))
+    assert forced[0] == 1
+    # summary.json names this run's time, so its bytes differ: kept aside, never replaced. (A
+    # file whose bytes the new one repeats is replaced: nothing is lost.)
+    kept = sorted(p.name for p in out.glob("summary.kept-*.json"))
+    assert len(kept) == 1 and (out / kept[0]).read_bytes() == before["summary.json"]
+    assert (
+        f"summary.json was fingerprinted with BLAKE3, which this installation lacks (pip "
+        f"install blake3), so an edit cannot be ruled out: kept as {kept[0]}" in forced[1]
+    )
 
 
 # --------------------------------------------------------------------------- a UTF-8 BOM
