@@ -1,6 +1,7 @@
 """Byte scans (memchr, numpy) that tell whether a column of text needs a kernel at all:
 quotes, formula characters, XML specials and characters XML cannot hold. Used by the
-formula rule (``formulas``) and by the CSV and XLSX writers."""
+formula rule (``formulas``), the CSV and XLSX writers and the ledger's record keys; with them
+the views of a string array's buffers these scans and joins share."""
 
 from __future__ import annotations
 
@@ -80,6 +81,18 @@ def _offsets(arr: Any) -> np.ndarray:
     offsets = offsets[arr.offset : arr.offset + len(arr) + 1]
     relative: np.ndarray = (offsets - offsets[0]).astype(np.int64, copy=False)
     return relative
+
+
+def _null_where(arr: Any, mask: np.ndarray) -> Any:
+    """A string array with the values at ``mask`` null, sharing its offsets and bytes."""
+    import pyarrow as pa
+
+    if not mask.any():
+        return arr
+    if arr.offset or arr.null_count:
+        return pa.compute.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
+    valid = pa.array(~mask).buffers()[1]
+    return pa.Array.from_buffers(arr.type, len(arr), [valid, *arr.buffers()[1:]])
 
 
 def _has_xml_illegal(arr: Any) -> bool:

@@ -1,6 +1,7 @@
 """What the ledger changes in a run: each record's attempts (Attempt, PreviousBatch,
 PreviousOutcome), corrections never resubmitted twice (unless --again), the 1,000 cap counted
-across batches, reconciling a batch again changing nothing. On SQLite and PostgreSQL."""
+across batches, reconciling a batch again changing nothing. On SQLite and PostgreSQL. And the
+key that ties a record to its earlier attempts, made as defined whatever the arrays."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.ledger import ledger_url
 from reconciler.ledger.entries import (
     DECODED_SCHEMA,
     RECORD_SCHEMA,
+    compose_keys,
     decode_records,
     encode_records,
 )
@@ -302,3 +306,36 @@ def test_records_naming_nothing_tie_to_nothing(ledger: str, tmp_path: Path) -> N
     assert {r["PreviousBatch"] for r in blank} == {""}
     named = [r for r in rows if r["ActionId"] or r["Oid"]]
     assert {r["Attempt"] for r in named} == {"2"}
+
+
+# --------------------------------------------------------------------------- record keys
+
+
+def _key(aid: str | None, oid: str | None, trk: str | None) -> str:
+    """A record's key by its definition, one record at a time."""
+    aid, oid, trk = aid or "", oid or "", trk or ""
+    if aid:
+        return "a:" + aid
+    if oid:
+        return "o:" + oid + ("|" + trk if trk else "")
+    return ""
+
+
+_IDS = st.one_of(st.none(), st.sampled_from(["", "", "7", "x|y", "a:", "o:1", "ü", " 2 ", "00"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_IDS, _IDS, _IDS), max_size=30),
+    st.integers(0, 3),
+    st.sampled_from([pa.string(), pa.large_string()]),
+)
+def test_record_keys_are_made_by_their_definition(
+    rows: list[tuple[str | None, str | None, str | None]], cut: int, kind: pa.DataType
+) -> None:
+    # The identifiers as arrays (nulls among them, and slices that start inside a buffer, as
+    # a chunk of a stream read back gives them).
+    parts = [pa.array([r[i] for r in rows], type=kind).slice(min(cut, len(rows))) for i in range(3)]
+    keys = compose_keys(*parts)
+    assert keys.to_pylist() == [_key(*r) for r in rows[min(cut, len(rows)) :]]
+    assert keys.type == kind and keys.null_count == 0

@@ -23,6 +23,7 @@ from reconciler.bytescan import (
     _bytes_match,
     _data_view,
     _has_xml_illegal,
+    _null_where,
 )
 from reconciler.formulas import formula_like
 from reconciler.writers.zipout import DEFLATE, Deflate, ZipWriter
@@ -464,18 +465,6 @@ def _cells_by_row(
         )
         cell = pc.if_else(pa.array(styled_blank), empty_styled, cell)
     return cell
-
-
-def _null_where(arr: Any, mask: np.ndarray) -> Any:
-    """A string array with the values at ``mask`` null, sharing its offsets and bytes."""
-    import pyarrow as pa
-
-    if not mask.any():
-        return arr
-    if arr.offset or arr.null_count:
-        return pa.compute.if_else(pa.array(mask), pa.scalar(None, arr.type), arr)
-    valid = pa.array(~mask).buffers()[1]
-    return pa.Array.from_buffers(arr.type, len(arr), [valid, *arr.buffers()[1:]])
 
 
 # A decimal Excel holds exactly (15 significant digits at most), written as the file has it.
