@@ -103,7 +103,6 @@ __all__ = [
     "fix_options",
     "reconcile",
     "reconcile_tables",
-    "release_free_memory",
     "write_check_outputs",
     "write_outputs",
 ]
@@ -440,7 +439,6 @@ def _stages(
         **confirmation_columns(confirmed, len(sent.frame)),
     )
     unmatched = _unmatched_frame(ties, sent, gathered)
-    release_free_memory()
     step("summarising")
     return _Stages(
         sent=sent,
@@ -661,22 +659,6 @@ def _as_foreign(submission: SubmissionState) -> SubmissionState:
             "say nothing about this record: get this submission's results and reconcile again."
         ),
     )
-
-
-def release_free_memory() -> None:
-    """Hand the C library's free heap memory back to the system (glibc's ``malloc_trim``).
-
-    The stages before the writes leave a few hundred megabytes of freed-but-kept heap at a
-    million records (temporary columns made and dropped by several threads); the writes then
-    grow the process on top of it. Trimming takes about 10 ms and lowers the peak by about a
-    third. Elsewhere than glibc there is nothing to do."""
-    import ctypes
-
-    try:
-        trim = ctypes.CDLL(None).malloc_trim  # the process's own C library
-    except (OSError, AttributeError, TypeError):
-        return
-    trim(0)
 
 
 # --------------------------------------------------------------------------- writing
