@@ -5,6 +5,11 @@ file is escaped, a typo in a template fails loudly), inlining the package's CSS 
 and the Content-Security-Policy that lets only that script and style run. Nothing is loaded from
 the network: charts are inline SVG drawn by the template from the view's geometry.
 
+The templates are compiled once per version of their text and kept in the user's cache folder
+(``platformdirs``: ``~/.cache/reconciler/templates`` on Linux): compiling them took 20 ms of
+every run. A cache that cannot be read or written, or that another user could write to, is not
+used; a damaged entry is compiled again.
+
 Does not own: what the report says (``reports.view``) or writing files (``reports.__init__``).
 """
 
@@ -12,12 +17,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import stat
 from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
+from jinja2.bccache import Bucket
 from markupsafe import Markup, escape
+from platformdirs import user_cache_path
 
 from .formatting import RESOLUTION_ORDER
 from .viewmodel import Cell, Column, Report, Row
@@ -34,9 +44,53 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=_CompiledTemplates(template_cache_folder()),
     )
     env.globals["table_rows"] = table_rows
     return env
+
+
+def template_cache_folder() -> Path:
+    """Where compiled templates are kept: the user's cache folder for reconciler."""
+    return user_cache_path("reconciler", appauthor=False) / "templates"
+
+
+class _CompiledTemplates(FileSystemBytecodeCache):
+    """Jinja's file cache of compiled templates (each entry keyed by the template's name and
+    checked against a digest of its text, and against the Python version), used only in a
+    folder that is the user's own and that nobody else may write to (what is loaded from it
+    is run). Anything that goes wrong with it costs a compile, never the report."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(str(folder))
+        self.folder = folder
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if not self._trusted():
+            return
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged or foreign entry: compiled again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if self._trusted():
+                super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+    def _trusted(self) -> bool:
+        try:
+            info = self.folder.lstat()
+        except OSError:
+            return False
+        if not stat.S_ISDIR(info.st_mode):
+            return False  # a link or a file where the folder should be
+        if os.name != "posix":
+            return True
+        return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
 
 def table_rows(rows: Sequence[Row], columns: Sequence[Column] = ()) -> Markup:

@@ -1,6 +1,7 @@
 """Session-wide settings: every reconcile a test runs (in process or as a subprocess) records in
 a ledger of its own, never in the user's, and never in another test's (a record seen by an
-earlier test would otherwise change this one's Attempt)."""
+earlier test would otherwise change this one's Attempt); the report's compiled templates are
+cached in a folder of the session's, never in the user's cache folder."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ _NUMBERS = itertools.count(1)
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ["RECONCILER_LEDGER"] = str(_LEDGER_DIR / "ledger.sqlite")
+    os.environ["XDG_CACHE_HOME"] = str(_LEDGER_DIR / "cache")  # platformdirs, on Linux
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
