@@ -175,6 +175,54 @@ def test_threads_share_one_malloc_arena_unless_the_user_set_the_count(
     assert (len(arenas) == 1) is one, done.stderr
 
 
+HEAP_BLOCKS = """
+import ctypes, json
+from reconciler.__main__ import _process_defaults
+_process_defaults()
+
+class Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Mallinfo2
+block = ctypes.create_string_buffer(64 * 1024 * 1024)  # malloc'd, as Arrow's columns are
+mapped = libc.mallinfo2().hblkhd  # bytes in blocks malloc mapped on their own
+del block
+print(json.dumps({"mapped": mapped, "kept": libc.mallinfo2().fordblks}))
+"""
+
+
+@pytest.mark.skipif(not _glibc(), reason="malloc's thresholds are glibc's")
+@pytest.mark.parametrize(
+    ("preset", "heap"),
+    [
+        ({}, True),
+        ({"MALLOC_MMAP_THRESHOLD_": "131072"}, False),
+        ({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=131072"}, False),
+    ],
+)
+def test_large_blocks_come_from_the_heap_and_stay_unless_the_user_said(
+    preset: dict[str, str], heap: bool
+) -> None:
+    # A block glibc maps on its own is unmapped when freed: the next lands on fresh pages.
+    env = _env(**preset)
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"):
+        if name not in preset:
+            env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", HEAP_BLOCKS], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    if heap:
+        # Served from the heap, and kept there once freed, for the next block.
+        assert seen["mapped"] < 64 * 1024 * 1024 and seen["kept"] >= 64 * 1024 * 1024, seen
+    else:
+        assert seen["mapped"] >= 64 * 1024 * 1024, seen
+
+
 def test_the_entry_module_says_what_errors_says(monkeypatch: pytest.MonkeyPatch) -> None:
     # Importing the entry module installs its early handlers: put the test process's back.
     previous = {name: signal.getsignal(getattr(signal, name)) for name in interrupts.SIGNALS}
