@@ -105,6 +105,7 @@ _M_ARENA_MAX = -8
 _M_MMAP_THRESHOLD = -3
 _M_TRIM_THRESHOLD = -1
 _HEAP_BLOCKS = 1 << 30  # served from the heap below this size: every column a run makes
+_CAPPED = 32 << 20  # the most some glibc versions accept
 _KEPT = (1 << 31) - 1  # freed heap kept for reuse, up to this much at its top
 
 
@@ -135,9 +136,12 @@ def _malloc_settings() -> None:
         mallopt(_M_ARENA_MAX, 1)
     thresholds = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
     mine = ("mmap_threshold", "trim_threshold")
-    if not any(v in os.environ for v in thresholds) and not any(t in tunables for t in mine):
-        # Setting either turns glibc's own adjustment of both off: both, or neither.
-        mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCKS)
+    if any(v in os.environ for v in thresholds) or any(t in tunables for t in mine):
+        return
+    # Setting either turns glibc's own adjustment of both off: both, or neither (a trim
+    # threshold alone would leave every block over 128 KB mapped on its own). A glibc that
+    # refuses a threshold over 32 MB gets 32 MB.
+    if mallopt(_M_MMAP_THRESHOLD, _HEAP_BLOCKS) or mallopt(_M_MMAP_THRESHOLD, _CAPPED):
         mallopt(_M_TRIM_THRESHOLD, _KEPT)
 
 
