@@ -266,15 +266,25 @@ _ISO = (
 def _dates(values: pa.Array) -> pd.Series:
     """Dates as UTC instants: ISO 8601 with a zone (as the API writes them) in one Arrow
     pass; other spellings once per distinct value (a date without a zone is taken as UTC);
-    NaT where a cell is empty or not a date."""
+    NaT where a cell is empty or not a date (a 30 February, a leap second)."""
+    utc = pa.timestamp("us", tz="UTC")
+    nothing = pa.scalar(None, pa.string())
+    filled = pc.not_equal(values, "")
+    try:  # every date ISO 8601 with a zone: the whole column at once
+        parsed = pc.cast(pc.if_else(filled, values, nothing), utc)
+        return pd.Series(parsed.to_pandas(), dtype="datetime64[us, UTC]")
+    except pa.ArrowInvalid:
+        pass
     iso = pc.match_substring_regex(values, _ISO)
-    parsed = pc.cast(
-        pc.if_else(iso, values, pa.scalar(None, pa.string())), pa.timestamp("us", tz="UTC")
-    )
+    try:
+        parsed = pc.cast(pc.if_else(iso, values, nothing), utc)
+    except pa.ArrowInvalid:  # ISO-shaped but not a date Arrow reads: each value on its own
+        iso = pa.repeat(pa.scalar(False), len(values))
+        parsed = pa.nulls(len(values), utc)
     out = pd.Series(parsed.to_pandas(), dtype="datetime64[us, UTC]")
     odd = np.flatnonzero(
         ~np.asarray(iso.to_numpy(zero_copy_only=False), dtype=bool)
-        & np.asarray(pc.not_equal(values, "").to_numpy(zero_copy_only=False), dtype=bool)
+        & np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
     )
     if len(odd):
         texts = pd.Series(np.asarray(values.take(pa.array(odd)).to_pylist(), dtype=object))
@@ -283,7 +293,8 @@ def _dates(values: pa.Array) -> pd.Series:
             warnings.simplefilter("ignore")
             when = pd.to_datetime(uniques, errors="coerce", utc=True, format="mixed")
         mapped = texts.map(dict(zip(uniques, when, strict=True)))
-        out.iloc[odd] = pd.to_datetime(mapped, utc=True).to_numpy()
+        # Finer than a microsecond (seven decimals and more): down to the microsecond.
+        out.iloc[odd] = pd.to_datetime(mapped, utc=True).dt.floor("us").to_numpy()
     return out
 
 

@@ -273,3 +273,22 @@ def test_a_page_given_twice_counts_each_change_once(tmp_path: Path) -> None:
 
     assert shown(tmp_path / "twice") == shown(tmp_path / "once")
     assert _verdicts(tmp_path / "twice") == _oracle(ORDER)
+
+
+def test_dates_arrow_cannot_read_do_not_stop_the_run(tmp_path: Path) -> None:
+    # Seven decimals (as .NET writes them), a 30 February and a leap second look like ISO
+    # 8601 but are not instants Arrow reads: the first is read to the microsecond, the
+    # others are no date, and the run goes on to its verdicts.
+    rows = list(csv.reader((ITEMS / "updates.csv").open(encoding="utf-8-sig", newline="")))
+    at = rows[0].index("UpdateDate")
+    odd = ["2026-11-10T13:30:12.1234567Z", "2026-02-30T09:00:00Z", "2026-11-10T23:59:60Z"]
+    for row, when in zip(rows[1:], odd * len(rows), strict=False):
+        if row[at].startswith("2026-11-10"):
+            row[at] = when
+    with (tmp_path / "updates.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    _run(tmp_path, ITEMS, "--updates", str(tmp_path / "updates.csv"))
+    confirmed = {r["Confirmed"] for r in _rows(tmp_path / "out" / "reconciled.csv")}
+    assert confirmed and confirmed <= {
+        "confirmed", "not_applied", "differs", "changed_since", "not_in_updates", "",
+    }  # fmt: skip

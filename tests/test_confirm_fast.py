@@ -106,3 +106,37 @@ def test_values_are_trimmed_whenever_trimming_changes_one(texts: list[str]) -> N
     assert not changes or _may_have_edge_space(arr)
     if all(t.isascii() for t in texts):  # ASCII: exactly when trimming changes a value
         assert _may_have_edge_space(arr) == changes
+
+
+SPELLINGS = [
+    "2026-11-05T09:00:00Z", "2026-11-05T09:00:00.5Z", "2026-11-05T09:00:00.123456+01:00",
+    "2026-11-05T09:00:00-0500", "2026-11-05 09:00:00Z", "2026-11-05T09Z", "2026-11-05T09:00Z",
+    "2026-11-05T09:00:00+01", "1969-12-31T23:59:59Z", "2026-11-05T09:00:00", "2026-11-05",
+    "5 Nov 2026", "", "not a date", "2026-11-05T09:00:00.1234567Z", "2026-02-30T09:00:00Z",
+    "2026-11-05T23:59:60Z",
+]  # fmt: skip
+
+
+def _by_pandas(texts: list[str]) -> list[pd.Timestamp]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        when = pd.to_datetime(
+            pd.Series(texts, dtype=object), errors="coerce", utc=True, format="mixed"
+        )
+    return when.dt.floor("us").tolist()
+
+
+@pytest.mark.parametrize("at", range(len(SPELLINGS)))
+def test_update_dates_are_the_instants_pandas_reads(at: int) -> None:
+    # Alone (the whole column in Arrow's one pass when it can), beside an ISO date, and
+    # among every other spelling: each cell reads the same instant (or none).
+    from reconciler.updates import _dates
+
+    for texts in ([SPELLINGS[at]], [SPELLINGS[at], "2026-11-05T09:00:00Z"], SPELLINGS):
+        got = _dates(pa.array(texts, pa.string()))
+        assert str(got.dtype) == "datetime64[us, UTC]"
+        assert [None if t is pd.NaT else t for t in got.tolist()] == [
+            None if t is pd.NaT else t for t in _by_pandas(texts)
+        ]
