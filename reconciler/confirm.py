@@ -514,7 +514,10 @@ def _settle(
     last_at = np.append(starts[1:], len(r)) - 1
     matched = first_at < len(r)
     delta = u["delta"].to_numpy(dtype=np.float64)[rows]
-    state = u["state"].iloc[rows].to_numpy(dtype=object)
+    # The states as numbers (equal numbers, equal states): no text object a row.
+    state = np.asarray(
+        pc.dictionary_encode(_text(u["state"]).take(pa.array(rows))).indices, dtype=np.int64
+    )
     # A later change that moves the amount, or the state away from the matched one.
     moved = np.zeros(len(records), dtype=bool)
     if matched.any():
@@ -548,36 +551,51 @@ def _describe_changes(u: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """Each change at ``rows`` in words: ``State REVERSED, Amount 0.00 (-45.00), Disposition
     ITEM_RETURNED on 2026-11-05``."""
     rows = np.asarray(rows, dtype=np.int64)
+    if not len(rows):
+        return np.array([], dtype=object)
     state = u["state"].iloc[rows].to_numpy(dtype=object)
     after = u["amount_after"].to_numpy(dtype=np.float64)[rows]
     delta = u["delta"].to_numpy(dtype=np.float64)[rows]
     disposition = u["disposition"].iloc[rows].to_numpy(dtype=object)
-    days = _days(u, rows)
-    # Each distinct change worded once (a NaN's bits stand for it: NaN equals nothing).
-    worded: dict[tuple[object, ...], str] = {}
-    texts: list[str] = []
-    for key in zip(
-        state, after.view(np.int64).tolist(), delta.view(np.int64).tolist(), disposition, days,
-        strict=True,
-    ):  # fmt: skip
-        text = worded.get(key)
-        if text is None:
-            text = worded[key] = _change_words(
-                key[0], after[len(texts)], delta[len(texts)], key[3], key[4]
+    # Each distinct change (its day aside) worded once; a NaN's bits stand for it (NaN
+    # equals nothing), and -0.00 is not 0.00.
+    group = (
+        pd.DataFrame(
+            {"s": state, "a": after.view(np.int64), "d": delta.view(np.int64), "p": disposition}
+        )
+        .groupby(["s", "a", "d", "p"], sort=False, dropna=False)
+        .ngroup()
+        .to_numpy()
+    )
+    firsts = np.full(int(group.max()) + 1, len(group), dtype=np.int64)
+    np.minimum.at(firsts, group, np.arange(len(group)))
+    at = firsts.tolist()
+    words = np.array(
+        [
+            _change_words(*key)
+            for key in zip(
+                state[at].tolist(), after[at].tolist(), delta[at].tolist(),
+                disposition[at].tolist(), strict=True,
             )
-        texts.append(text)
-    return np.array(texts, dtype=object)
+        ],
+        dtype=object,
+    )[group]  # fmt: skip
+    days = _days(u, rows)
+    return np.array(
+        [w + " on " + d if d else w for w, d in zip(words.tolist(), days, strict=True)],
+        dtype=object,
+    )
 
 
-def _change_words(st: object, am: float, de: float, di: object, day: str) -> str:
+def _change_words(st: object, am: float, de: float, di: object) -> str:
     parts = [f"State {st}"] if st else []
-    if not np.isnan(am):
-        parts.append(f"Amount {am:,.2f}" + (f" ({de:+,.2f})" if not np.isnan(de) else ""))
-    elif not np.isnan(de):
+    if am == am:  # not NaN
+        parts.append(f"Amount {am:,.2f}" + (f" ({de:+,.2f})" if de == de else ""))
+    elif de == de:
         parts.append(f"DeltaAmount {de:+,.2f}")
     if di:
         parts.append(f"Disposition {di}")
-    return (", ".join(parts) or "a change") + (f" on {day}" if day else "")
+    return ", ".join(parts) or "a change"
 
 
 _ADVICE = {
