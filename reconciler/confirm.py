@@ -333,7 +333,8 @@ def _against_changes(
             codes,
         )
     )
-    u = frame.iloc[order].reset_index(drop=True)
+    # The columns the verdicts read, in that order (the keys and Ids are done with).
+    u = frame[list(_CHANGE_COLUMNS)].iloc[order].reset_index(drop=True)
     u_code = codes[order]
     u["amount_after"] = _amount_after(u, u_code)
     after = np.ones(len(u), dtype=bool)
@@ -369,6 +370,9 @@ def _against_changes(
         _items(sent, schema, u, j, status, shows)
     else:
         _totals(sent, schema, u, j, status, shows)
+
+
+_CHANGE_COLUMNS = ("state", "disposition", "delta", "amount", "sku", "quantity", "date", "seq")
 
 
 def _instants(dates: pd.Series) -> np.ndarray:

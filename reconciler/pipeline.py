@@ -475,6 +475,7 @@ def _confirm(
 
     tables = [_read(path, None, False, options.encoding) for path in paths]
     updates = read_updates(tables)
+    del tables  # the files as read: what the updates keep of them is in their frame
     given = options.submitted
     source = "--submitted"
     if given is None and gathered.batch is not None and gathered.batch.submission_date:
