@@ -167,14 +167,19 @@ def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -
     n = len(f)
     blank = pa.repeat(pa.scalar("", pa.string()), n)
 
-    def col(name: str) -> pa.Array:
+    def col(name: str, whole: bool = True) -> pa.Array | pa.ChunkedArray:
+        """A column as text ("" for null), in one array (``whole``) or in the chunks it was
+        read in, for a column that becomes numbers or dates (no copy of its bytes)."""
         label = fields.get(name)
         if label is None:
             return blank
-        arr = pc.fill_null(pc.cast(arrow_strings(f[label]).combine_chunks(), pa.string()), "")
+        # Cast before the chunks are joined: the cast shares the bytes, the join copies them.
+        arr = pc.fill_null(pc.cast(arrow_strings(f[label]), pa.string()), "")
         # Trimmed only when a value may start or end with whitespace (an ASCII space or a
         # byte of a wider character): most feeds have none.
-        return pc.utf8_trim_whitespace(arr) if _may_have_edge_space(arr) else arr
+        if any(_may_have_edge_space(chunk) for chunk in arr.chunks):
+            arr = pc.utf8_trim_whitespace(arr)
+        return arr.combine_chunks() if whole else arr
 
     raw_id = col("id")
     action = col("action_id")
@@ -200,11 +205,11 @@ def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -
         "campaign": text(col("campaign_id")),
         "state": text(pc.utf8_upper(col("state"))),
         "disposition": text(col("disposition")),
-        "delta": _numbers(col("delta_amount")),
-        "amount": _numbers(col("amount")),
+        "delta": _numbers(col("delta_amount", whole=False)),
+        "amount": _numbers(col("amount", whole=False)),
         "sku": text(col("sku")),
         "quantity": text(col("quantity")),
-        "date": _dates(col("update_date")),
+        "date": _dates(col("update_date", whole=False)),
         "seq": seq,
         "file": np.full(n, file, dtype=np.int64),
     }
@@ -263,7 +268,7 @@ _ISO = (
 )
 
 
-def _dates(values: pa.Array) -> pd.Series:
+def _dates(values: pa.Array | pa.ChunkedArray) -> pd.Series:
     """Dates as UTC instants: ISO 8601 with a zone (as the API writes them) in one Arrow
     pass; other spellings once per distinct value (a date without a zone is taken as UTC);
     NaT where a cell is empty or not a date (a 30 February, a leap second)."""
@@ -319,7 +324,7 @@ _TEXT = (
 )  # fmt: skip
 
 
-def _numbers(arr: pa.Array) -> np.ndarray:
+def _numbers(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Signed decimals as the API writes them (``-20.00``); NaN where a cell is empty or not
     a number. Plain spellings are parsed by Arrow in one pass, others once per value."""
     filled = pc.not_equal(arr, "")

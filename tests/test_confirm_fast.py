@@ -4,6 +4,8 @@ NumPy against ``strftime``, and changes worded once per distinct change."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.confirm import _days, _describe_changes
+from reconciler.model import Table
 from reconciler.updates import _CHANGE_ID, _change_numbers
 
 
@@ -137,6 +140,52 @@ def test_update_dates_are_the_instants_pandas_reads(at: int) -> None:
     for texts in ([SPELLINGS[at]], [SPELLINGS[at], "2026-11-05T09:00:00Z"], SPELLINGS):
         got = _dates(pa.array(texts, pa.string()))
         assert str(got.dtype) == "datetime64[us, UTC]"
-        assert [None if t is pd.NaT else t for t in got.tolist()] == [
-            None if t is pd.NaT else t for t in _by_pandas(texts)
+        assert [None if pd.isna(t) else t for t in got.tolist()] == [
+            None if pd.isna(t) else t for t in _by_pandas(texts)
         ]
+
+
+def _updates_table(columns: dict[str, list[str]], chunk: int) -> Table:
+    """An updates file as the reader gives it: each column in chunks of ``chunk`` rows."""
+    from reconciler.normalize import from_arrow
+
+    n = len(next(iter(columns.values())))
+    frame = pd.DataFrame(
+        {
+            label: from_arrow(
+                pa.chunked_array(
+                    [pa.array(v[i : i + chunk], pa.large_string()) for i in range(0, n, chunk)],
+                    pa.large_string(),
+                )
+            )
+            for label, v in columns.items()
+        }
+    )
+    return Table(
+        path=Path("updates.csv"), format="csv", header=tuple(columns), frame=frame,
+        lines=np.arange(2, n + 2),
+    )  # fmt: skip
+
+
+def test_updates_read_in_chunks_key_as_read_whole() -> None:
+    # A big file comes in chunks: a value to trim, an odd amount or an odd date in a later
+    # chunk is found and read as it is in one array.
+    from reconciler.updates import read_updates
+
+    columns = {
+        "Id": ["A.1", "A.2", "B.1", "C.1", "D.1", "E.3", "A.2"],
+        "ActionId": ["A", "A", "B", "C", "D", " E ", "A"],
+        "State": ["pending", "REVERSED", "", "APPROVED", "x", "y", "REVERSED"],
+        "DeltaAmount": ["-5.00", "", "1,234.50", "abc", "+3", "$2", ""],
+        "Amount": ["10", "0.00", "", "12 EUR", "7.5", " 8 ", "0.00"],
+        "UpdateDate": [
+            "2026-11-05T09:00:00Z", "", "2026-11-05", "5 Nov 2026", "2026-11-05T09:00:00+01:00",
+            "2026-02-30T09:00:00Z", "",
+        ],
+    }  # fmt: skip
+    whole = read_updates([_updates_table(columns, 7)]).frame
+    for chunk in (1, 2, 3):
+        chunked = read_updates([_updates_table(columns, chunk)]).frame
+        pd.testing.assert_frame_equal(chunked, whole)
+    assert whole["k_action"].tolist() == ["A", "A", "B", "C", "D", "E"]
+    assert whole["amount"].tolist()[:2] == [10.0, 0.0]
