@@ -125,6 +125,17 @@ def confirm(
             "the submission's date is unknown (the results do not give it): every change the "
             "updates list counts as made after it; give --submitted DATE to be exact"
         )
+    if updates.undated and updates.kind is UpdatesKind.UPDATES:
+        many = updates.undated > 1
+        shown = updates.undated_example
+        shown = shown if len(shown) <= 40 else shown[:40] + "..."
+        notes.append(
+            f"{updates.undated:,} row{'s' if many else ''} of the updates "
+            f"{'have an UpdateDate that is' if many else 'has an UpdateDate that is'} not a "
+            f"date (such as {shown!r}): "
+            f"{'they count' if many else 'it counts'} as made after the submission; "
+            "check the export if a verdict rests on one"
+        )
     if not complete:
         unlisted = int((~named & ~ambiguous & _names_something(sent, schema)).sum())
         if unlisted:

@@ -26,7 +26,7 @@ from .bytescan import _bytes_match, _data_view, _offsets
 from .errors import ShapeError
 from .fixes import amount_numbers
 from .model import Table
-from .normalize import arrow_strings, from_arrow, id_key_arrow
+from .normalize import _np_bool, arrow_strings, from_arrow, id_key_arrow
 from .templates import header_key
 
 UPDATE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -65,6 +65,10 @@ class Updates:
     frame: pd.DataFrame
     paths: tuple[str, ...]
     has: frozenset[str]  # the fields some file had a column for
+    # Rows whose UpdateDate is written but is no date (a 30 February): their date is NaT,
+    # as an empty one's. One of them as written, for the run to show.
+    undated: int = 0
+    undated_example: str = ""
 
     @property
     def dated(self) -> bool:
@@ -83,6 +87,7 @@ def read_updates(tables: Sequence[Table]) -> Updates:
     """Recognise and key every updates file; ``ShapeError`` (one line) for a file that is
     not one, or files of both kinds."""
     frames: list[pd.DataFrame] = []
+    examples: list[str] = []
     kinds: set[UpdatesKind] = set()
     has: set[str] = set()
     for i, table in enumerate(tables):
@@ -107,7 +112,9 @@ def read_updates(tables: Sequence[Table]) -> Updates:
             )
         kinds.add(kind)
         has.update(fields)
-        frames.append(_frame(table, fields, kind, i))
+        frame, example = _frame(table, fields, kind, i)
+        frames.append(frame)
+        examples.append(example)
     if len(kinds) > 1:
         raise ShapeError(
             "--updates mixes an ActionUpdates list and an Actions export; give one kind "
@@ -124,11 +131,14 @@ def read_updates(tables: Sequence[Table]) -> Updates:
         again = (ids.ne("") & ids.duplicated()).to_numpy(dtype=bool)
         if again.any():  # most feeds list each change once: no copy of the frame
             frame = frame[~again].reset_index(drop=True)
+    undated = frame["undated"].to_numpy(dtype=bool)
     return Updates(
         kind=kinds.pop() if kinds else UpdatesKind.UPDATES,
-        frame=frame,
+        frame=frame.drop(columns="undated"),
         paths=tuple(str(t.path) for t in tables),
         has=frozenset(has),
+        undated=int(undated.sum()),
+        undated_example=next((e for e in examples if e), ""),
     )
 
 
@@ -160,9 +170,12 @@ def _fields(table: Table) -> dict[str, str]:
     return found
 
 
-def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -> pd.DataFrame:
+def _frame(
+    table: Table, fields: dict[str, str], kind: UpdatesKind, file: int
+) -> tuple[pd.DataFrame, str]:
     """One file's rows, keyed; whole columns at a time with Arrow's string kernels (a
-    million-row feed is read in about a second)."""
+    million-row feed is read in about a second). With them, the first UpdateDate that is
+    written but is no date ("" when none)."""
     f = table.frame
     n = len(f)
     blank = pa.repeat(pa.scalar("", pa.string()), n)
@@ -197,6 +210,10 @@ def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -
     def text(arr: pa.Array) -> pd.Series:
         return from_arrow(arr)
 
+    written = col("update_date", whole=False)
+    when = _dates(written)
+    undated = when.isna().to_numpy(dtype=bool) & _np_bool(pc.not_equal(written, ""))
+    example = str(written[int(np.argmax(undated))].as_py()) if undated.any() else ""
     columns: dict[str, object] = {
         "update_id": text(raw_id) if kind is UpdatesKind.UPDATES else "",
         "k_action": text(id_key_arrow(action)),
@@ -209,11 +226,12 @@ def _frame(table: Table, fields: dict[str, str], kind: UpdatesKind, file: int) -
         "amount": _numbers(col("amount", whole=False)),
         "sku": text(col("sku")),
         "quantity": text(col("quantity")),
-        "date": _dates(col("update_date", whole=False)),
+        "date": when,
+        "undated": undated,
         "seq": seq,
         "file": np.full(n, file, dtype=np.int64),
     }
-    return _frame_of(columns, n, file)
+    return _frame_of(columns, n, file), example
 
 
 _CHANGE_ID = r"^(?P<head>.+)\.(?P<tail>[0-9]{1,9})$"  # <ActionId>.<n>
@@ -312,6 +330,7 @@ def _frame_of(columns: dict[str, object], n: int, file: int) -> pd.DataFrame:
                 "delta": pd.Series([], dtype=float),
                 "amount": pd.Series([], dtype=float),
                 "date": pd.Series([], dtype="datetime64[ns, UTC]"),
+                "undated": pd.Series([], dtype=bool),
                 "seq": pd.Series([], dtype=np.int64),
                 "file": pd.Series([], dtype=np.int64),
             }

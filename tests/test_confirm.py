@@ -292,3 +292,28 @@ def test_dates_arrow_cannot_read_do_not_stop_the_run(tmp_path: Path) -> None:
     assert confirmed and confirmed <= {
         "confirmed", "not_applied", "differs", "changed_since", "not_in_updates", "",
     }  # fmt: skip
+    # The dates that are no date are said, with one of them, and how they were taken.
+    said = (
+        "3 rows of the updates have an UpdateDate that is not a date (such as "
+        "'2026-02-30T09:00:00Z'): they count as made after the submission"
+    )
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert any(w.startswith(said) for w in summary["warnings"]), summary["warnings"]
+    assert "2026-02-30" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_long_date_that_is_no_date_is_shown_cut_short(tmp_path: Path) -> None:
+    rows = list(csv.reader((ITEMS / "updates.csv").open(encoding="utf-8-sig", newline="")))
+    at = rows[0].index("UpdateDate")
+    rows[1][at] = "not a date " + "x" * 5000
+    with (tmp_path / "updates.csv").open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    _run(tmp_path, ITEMS, "--updates", str(tmp_path / "updates.csv"))
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    said = [w for w in summary["warnings"] if "UpdateDate" in w]
+    assert said == [
+        "1 row of the updates has an UpdateDate that is not a date (such as 'not a date "
+        + "x" * 29
+        + "...'): it counts as made after the submission; check the export if a verdict "
+        "rests on one"
+    ]
