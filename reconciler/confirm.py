@@ -103,7 +103,8 @@ def confirm(
     named = action >= 0
     status[:] = str(Confirmation.NOT_IN_UPDATES)
     shows[:] = "the updates do not list this action"
-    shows[~_names_something(sent, schema)] = "the row names no action"
+    names = _names_something(sent, schema)
+    shows[~names] = "the row names no action"
     shows[ambiguous] = "its Oid names several actions in the updates"
     shows[named] = ""
     if not named.any():
@@ -137,7 +138,7 @@ def confirm(
             "check the export if a verdict rests on one"
         )
     if not complete:
-        unlisted = int((~named & ~ambiguous & _names_something(sent, schema)).sum())
+        unlisted = int((~named & ~ambiguous & names).sum())
         if unlisted:
             notes.append(
                 f"{unlisted:,} record{'s name' if unlisted > 1 else ' names'} an action the "
@@ -146,8 +147,9 @@ def confirm(
                 "they are not_applied)"
             )
     elif updates.kind is UpdatesKind.UPDATES:
-        status[~named & ~ambiguous & _names_something(sent, schema)] = str(Confirmation.NOT_APPLIED)
-        shows[~named & ~ambiguous & _names_something(sent, schema)] = "no change listed"
+        unlisted_rows = ~named & ~ambiguous & names
+        status[unlisted_rows] = str(Confirmation.NOT_APPLIED)
+        shows[unlisted_rows] = "no change listed"
     if updates.kind is UpdatesKind.ACTIONS:
         _against_state(sent, schema, frame, codes, action, status, shows)
     else:
