@@ -67,6 +67,13 @@ class ActionsIndex:
             return frame.iloc[0:0]
         sig = len(digits)
         stripped = cand.str.lstrip("0")
+        if sig > _INT64_DIGITS:  # wider than any spreadsheet keeps: Python's integers
+            want = int(digits)
+            match = np.array(
+                [int(v[:sig]) + (v[sig : sig + 1] >= "5") == want for v in stripped.tolist()],
+                dtype=bool,
+            )
+            return pd.DataFrame(frame.loc[cand.index[match]])
         head = stripped.str[:sig].astype(np.int64)
         nxt = stripped.str[sig : sig + 1].replace("", "0").astype(np.int64)
         rounded = head + (nxt >= 5).astype(np.int64)
@@ -87,6 +94,9 @@ class ActionsIndex:
         cand = raw_col[(raw_col.str.len() == len(plain)) & raw_col.str.startswith(plain[:14])]
         keep = [i for i, v in cand.items() if spoiled_form_of(value, str(v))]
         return pd.DataFrame(frame.loc[keep])
+
+
+_INT64_DIGITS = 18  # every number of up to 18 digits (and its rounding up) fits an int64
 
 
 def _key(raw: str) -> str:

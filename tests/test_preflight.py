@@ -616,3 +616,34 @@ def test_large_files_split_the_checks_over_two_threads_with_the_same_findings() 
     assert set(split.findings["Finding"]) >= {"duplicate-action", "value-whitespace"}
     pd.testing.assert_frame_equal(split.findings, whole)
     pd.testing.assert_frame_equal(split.fix_codes, fix_codes)
+
+
+def test_a_spoiled_id_wider_than_an_int64_is_recovered_not_a_crash(tmp_path: Path) -> None:
+    # Scientific notation keeping 23 digits of a 26-digit Oid: more than any spreadsheet
+    # keeps, and more than a 64-bit integer holds; each is still found in the export, by
+    # its 23 digits rounded (the 24th digit 1 rounds down, 7 up).
+    kept = "1" + "2" * 22
+    down, up = kept + "100", kept + "700"
+    actions = tmp_path / "actions.csv"
+    actions.write_text(
+        "ActionId,Oid,ActionTrackerId,State,Amount,LockingDate\n"
+        "1000.1.1,,16027,PENDING,10.00,2025-03-31\n"
+        f"1000.1.2,{down},16027,PENDING,10.00,2025-03-31\n"
+        f"1000.1.3,{up},16027,PENDING,10.00,2025-03-31\n",
+        encoding="utf-8",
+    )
+    sent = tmp_path / "mods.csv"
+    sent.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,Reason\n"
+        f",1.{'2' * 22}E+25,16027,0,ITEM_RETURNED\n"
+        f",1.{'2' * 21}3E+25,16027,0,ITEM_RETURNED\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, _, err = _invoke(
+        "check", str(sent), "-o", str(out), "--actions", str(actions), "--fix",
+        "--today", "2025-02-20",
+    )  # fmt: skip
+    assert code == 1, err
+    lines = (out / "mods.fixed.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[1:] == [f",{down},16027,0,ITEM_RETURNED", f",{up},16027,0,ITEM_RETURNED"]
