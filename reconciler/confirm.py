@@ -196,10 +196,16 @@ def _update_actions(frame: pd.DataFrame, aid: pa.Array) -> tuple[np.ndarray, np.
     list it. One hash pass over both: an ActionId first seen among the records is numbered
     after every action of the updates."""
     k_action = _text(frame["k_action"])
-    by_order = pc.binary_join_element_wise(
-        "o:", _text(frame["k_oid"]), "|", _text(frame["k_tracker"]), ""
-    )
-    keys = pc.cast(pc.if_else(pc.not_equal(k_action, ""), k_action, by_order), pa.string())
+    # The rows without an ActionId are keyed by their order: only they are joined.
+    by_order = pc.equal(k_action, "")
+    keys = k_action
+    if pc.any(by_order).as_py():
+        rows = pa.array(np.flatnonzero(_flags(by_order)))
+        orders = pc.binary_join_element_wise(
+            "o:", _text(frame["k_oid"]).take(rows), "|", _text(frame["k_tracker"]).take(rows), ""
+        )
+        keys = pc.replace_with_mask(k_action, by_order, pc.cast(orders, k_action.type))
+    keys = pc.cast(keys, pa.string())
     # Large strings: one array of both sides may pass the 2 GB a string array can hold.
     both_keys = [pc.cast(keys, pa.large_string()), pc.cast(aid, pa.large_string())]
     encoded = pc.dictionary_encode(pa.concat_arrays(both_keys))
