@@ -189,3 +189,57 @@ def test_updates_read_in_chunks_key_as_read_whole() -> None:
         pd.testing.assert_frame_equal(chunked, whole)
     assert whole["k_action"].tolist() == ["A", "A", "B", "C", "D", "E"]
     assert whole["amount"].tolist()[:2] == [10.0, 0.0]
+
+
+_FEED_VALUES = {
+    "Id": ["1000.4636.310001.1", "1000.4636.310001.2", "x.1", "1.", ".5", "", "a.1234567890"],
+    "ActionId": ["1000.4636.310001", "01000.4636.310001", "", " 1000.4636.310002 ", "\u0661"],
+    "Oid": ["", "T61000001", "00123", "1e5", "12346.0"],
+    "State": ["REVERSED", "reversed", "", "PENDING", "\x00", "ß"],
+    "Disposition": ["", "ORDER_UPDATE", "=cmd|x", "<b>"],
+    "DeltaAmount": ["", "-5.00", "1e400", "9" * 400, "nan", "inf", "-0", "1,234.50", "+-3", ".5"],
+    "Amount": ["", "0", "0.00", "-0", "abc", "1.234,50", "  12  ", "\u0663"],
+    "Sku": ["", "79369127", "079369127", "=1+1"],
+    "Quantity": ["", "1", "2", "1.0", "-1", "x"],
+    "UpdateDate": [
+        "", "2026-11-10T13:30:12Z", "2026-11-02", "2026-02-30T00:00:00Z", "0001-01-01T00:00:00Z",
+        "10000-01-01T00:00:00Z", "2026-11-02T09:00:00.1234567Z", "2026-13-45", "yesterday",
+        "2026-11-02T09:00:00+14:00", "1677-09-21T00:12:43Z", "2262-04-12T00:00:00Z",
+    ],
+}  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sets(st.sampled_from(sorted(_FEED_VALUES)), min_size=1),
+    st.lists(st.integers(min_value=0, max_value=10**6), max_size=12),
+    st.booleans(),
+    st.booleans(),
+)
+def test_any_feed_confirms_or_is_refused_in_one_line(
+    fields: set[str], picks: list[int], dated: bool, complete: bool
+) -> None:
+    # Whatever a feed holds, reading and confirming it ends in verdicts (or a refusal of
+    # the file): never an exception of the code's own.
+    from reconciler.confirm import CONFIRMATIONS, confirm
+    from reconciler.detect import detect_template
+    from reconciler.errors import ShapeError
+    from reconciler.readers import read_table
+    from reconciler.updates import read_updates
+
+    folder = Path(__file__).resolve().parent.parent / "fixtures" / "confirm_item_modification"
+    sent = read_table(folder / "sent.csv")
+    labels = sorted(fields)
+    rows = [
+        [_FEED_VALUES[f][(p >> i) % len(_FEED_VALUES[f])] for i, f in enumerate(labels)]
+        for p in picks
+    ]
+    table = _updates_table({f: [r[i] for r in rows] for i, f in enumerate(labels)}, 3)
+    try:
+        updates = read_updates([table])
+    except ShapeError:
+        return
+    when = pd.Timestamp("2026-11-01T00:00:00Z") if dated else None
+    done = confirm(sent, detect_template(sent), updates, submitted=when, complete=complete)
+    assert set(done.status.tolist()) <= {*CONFIRMATIONS, ""}
+    assert len(done.status) == sent.records
