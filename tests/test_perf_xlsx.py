@@ -155,10 +155,17 @@ def expected_cells(
 
 
 def check_sheet(path: Path, frame: pd.DataFrame, highlight: np.ndarray | None, **kw: Any) -> None:
-    note = bool(kw.get("note"))
     sheet = Sheet("S", [f"H{i}" for i in range(frame.shape[1])], frame, highlight=highlight, **kw)
     write_xlsx([sheet], path, now=NOW)
-    got = read_cells(path)
+    check_written(path, 1, frame, highlight, **kw)
+
+
+def check_written(
+    path: Path, number: int, frame: pd.DataFrame, highlight: np.ndarray | None, **kw: Any
+) -> None:
+    """Sheet ``number`` of the workbook at ``path`` holds ``frame``, each cell as meant."""
+    note = bool(kw.get("note"))
+    got = read_cells(path, number)
     head = 2 if note else 1
     body = {k: v for k, v in got.items() if k[0] > head}
     want = expected_cells(
@@ -285,6 +292,45 @@ def test_any_frame_each_cell_as_meant(
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(writers.xlsx, "XLSX_ROWS_PER_CHUNK", chunk)
         check_sheet(tmp_path / "any.xlsx", frame, marks, wrap=wrap)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 25_000])
+def test_sheets_with_the_same_columns_each_hold_their_own_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Consecutive sheets with the same columns (the overview's sheet per resolution) are
+    built in one pass, in chunks that may span two sheets: each sheet holds its own rows,
+    numbered from its own header (below its note when it has one), each cell as meant; a
+    sheet with other columns, or none, between them changes nothing."""
+    monkeypatch.setattr(writers.xlsx, "XLSX_ROWS_PER_CHUNK", chunk)
+    categories = pd.CategoricalDtype(TRICKY[:9])
+
+    def frame(start: int, n: int) -> pd.DataFrame:
+        picks = [TRICKY[(start + i) % len(TRICKY)] for i in range(n)]
+        return pd.DataFrame(
+            {
+                "text": pd.Series(picks, dtype="str"),
+                "kind": pd.Series([TRICKY[(start + i) % 9] for i in range(n)], dtype=categories),
+                "amount": pd.Series([f"{start + i}.50" for i in range(n)], dtype=object),
+                "currency": pd.Series(["USD", "JPY", "eur"][(start + i) % 3] for i in range(n)),
+                "line": pd.Series(np.arange(start, start + n), dtype=np.int64),
+            }
+        )
+
+    header = ["Text", "Kind", "Amount", "Currency", "Line"]
+    kw: dict[str, Any] = {"wrap": frozenset({0}), "money": {2: 3}}
+    plan = [(frame(0, 7), "first, noted"), (frame(7, 0), ""), (frame(3, 4), ""),
+            (frame(11, 9), "a note & <more>")]  # fmt: skip
+    other = pd.DataFrame({"a": ["x", "y"]})
+    sheets = [Sheet("Other", ["A"], other)]
+    sheets += [Sheet(f"S{i}", header, f, note=note, **kw) for i, (f, note) in enumerate(plan)]
+    sheets.append(Sheet("Last", ["A"], other))
+    path = tmp_path / "book.xlsx"
+    write_xlsx(sheets, path, now=NOW)
+    check_written(path, 1, other, None)
+    for i, (f, note) in enumerate(plan, start=2):
+        check_written(path, i, f, None, note=note, **kw)
+    check_written(path, len(sheets), other, None)
 
 
 def test_currencies_sent_differently_share_their_format(tmp_path: Path) -> None:

@@ -122,10 +122,12 @@ def workbook_parts(
     parts += [
         (
             f"xl/worksheets/sheet{i}.xml",
-            functools.partial(_sheet_xml, spec, strings, styles),
+            functools.partial(_sheet_xml, spec, rows, k),
             deflate.level,
         )
-        for i, spec in enumerate(sheets, start=1)
+        for i, (spec, (rows, k)) in enumerate(
+            zip(sheets, _row_groups(sheets, strings, styles), strict=True), start=1
+        )
     ]
     parts += [
         ("xl/sharedStrings.xml", strings.xml, deflate.level),
@@ -271,15 +273,16 @@ def _used_codes(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _rows_xml(
     part: pd.DataFrame,
-    first_row: int,
+    numbers: np.ndarray,
     ncols: int,
     highlight: np.ndarray | None,
     strings: _SharedStrings,
     wrap: frozenset[int] = frozenset(),
     money: Mapping[int, int | None] | None = None,
     styles: _Styles | None = None,
-) -> memoryview:
-    """``<row>`` elements for a slice of the frame, built a column at a time with Arrow.
+) -> Any:
+    """``<row>`` elements for a slice of the frame, built a column at a time with Arrow: an
+    Arrow string array of one element a row, each numbered as ``numbers`` says.
 
     A text column whose values repeat refers to ``strings`` (the workbook's shared-string
     table); one whose values hardly repeat holds them inline. A cell that is not written (a
@@ -293,7 +296,7 @@ def _rows_xml(
     def lit(value: str) -> Any:
         return pa.scalar(value, text)
 
-    nums = pc.cast(pa.array(np.arange(first_row, first_row + len(part), dtype=np.int64)), text)
+    nums = pc.cast(pa.array(numbers), text)
     empty = lit("")
     cells = []
     for c in range(min(ncols, part.shape[1])):
@@ -347,7 +350,7 @@ def _rows_xml(
         empty,
         null_handling="skip",
     )
-    return _data_view(rows)  # written without a copy
+    return rows  # each sheet's slice written without a copy
 
 
 # Styles: 2 highlighted, 3 quotePrefix (a formula-like text stays text even when edited in
@@ -590,7 +593,106 @@ def _edge_space(arr: Any) -> np.ndarray:
 XLSX_ROWS_PER_CHUNK = 25_000  # bounds memory: each chunk's XML is built whole
 
 
-def _sheet_xml(spec: Sheet, strings: _SharedStrings, styles: _Styles) -> Iterator[str | memoryview]:
+def _row_groups(
+    sheets: Sequence[Sheet], strings: _SharedStrings, styles: _Styles
+) -> list[tuple[_SheetRows, int]]:
+    """Each sheet's rows and its place among them: consecutive sheets with the same columns
+    (the overview's sheet per resolution) are written in one pass over their rows together.
+    Each column's work (its distinct values, their XML) is then done once for all of them,
+    not once a sheet."""
+    out: list[tuple[_SheetRows, int]] = []
+    group: list[Sheet] = []
+
+    def close() -> None:
+        if group:
+            rows = _SheetRows(group, strings, styles)
+            out.extend((rows, k) for k in range(len(group)))
+            group.clear()
+
+    for spec in sheets:
+        if group and not _same_columns(group[0], spec):
+            close()
+        group.append(spec)
+    close()
+    return out
+
+
+def _same_columns(a: Sheet, b: Sheet) -> bool:
+    """Whether two sheets' rows can be written as one: the same columns, of the same types
+    (categories included), written the same way."""
+    return (
+        len(a.header) == len(b.header)
+        and a.frame.shape[1] == b.frame.shape[1]
+        and a.wrap == b.wrap
+        and dict(a.money) == dict(b.money)
+        and (a.highlight is None) == (b.highlight is None)
+        and all(x == y for x, y in zip(a.frame.dtypes, b.frame.dtypes, strict=True))
+    )
+
+
+class _SheetRows:
+    """The ``<row>`` elements of one or more sheets with the same columns, built
+    ``XLSX_ROWS_PER_CHUNK`` rows at a time over all of them and handed to each sheet as its
+    slices. Sheets are written in order, so a chunk is built once: the last one is kept for
+    the next sheet, which starts where the previous one ended."""
+
+    def __init__(self, sheets: Sequence[Sheet], strings: _SharedStrings, styles: _Styles) -> None:
+        first = sheets[0]
+        self._frame = (
+            first.frame
+            if len(sheets) == 1
+            else pd.concat([s.frame for s in sheets], ignore_index=True)
+        )
+        sizes = np.array([len(s.frame) for s in sheets], dtype=np.int64)
+        self._starts = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(sizes)])
+        # Each row's number in its own sheet: below the header (and the note when there is one).
+        below = np.array([(3 if s.note else 2) for s in sheets], dtype=np.int64)
+        shift = np.repeat(below - self._starts[:-1], sizes)
+        self._numbers = np.arange(len(self._frame), dtype=np.int64) + shift
+        self._highlight = (
+            None
+            if first.highlight is None
+            else first.highlight
+            if len(sheets) == 1
+            else np.concatenate([s.highlight for s in sheets if s.highlight is not None])
+        )
+        self._ncols = len(first.header)
+        self._spec = first
+        self._strings, self._styles = strings, styles
+        self._built: tuple[int, Any] | None = None
+
+    def _chunk(self, j: int) -> Any:
+        if self._built is None or self._built[0] != j:
+            size = XLSX_ROWS_PER_CHUNK
+            rows = slice(j * size, (j + 1) * size)
+            mask = None if self._highlight is None else self._highlight[rows]
+            spec = self._spec
+            xml = _rows_xml(
+                self._frame.iloc[rows],
+                self._numbers[rows],
+                self._ncols,
+                mask,
+                self._strings,
+                spec.wrap,
+                spec.money,
+                self._styles,
+            )
+            self._built = (j, xml)
+        return self._built[1]
+
+    def xml(self, k: int) -> Iterator[memoryview]:
+        """The XML of sheet ``k``'s rows, in pieces."""
+        start, stop = int(self._starts[k]), int(self._starts[k + 1])
+        size = XLSX_ROWS_PER_CHUNK
+        at = start
+        while at < stop:
+            j = at // size
+            end = min(stop, (j + 1) * size)
+            yield _data_view(self._chunk(j).slice(at - j * size, end - at))
+            at = end
+
+
+def _sheet_xml(spec: Sheet, rows: _SheetRows, k: int) -> Iterator[str | memoryview]:
     ncols = len(spec.header)
     head_row = 2 if spec.note else 1
     widths = _column_widths(spec)
@@ -623,17 +725,10 @@ def _sheet_xml(spec: Sheet, strings: _SharedStrings, styles: _Styles) -> Iterato
         )
         + "</row>"
     )
-    frame = spec.frame
-    chunk = XLSX_ROWS_PER_CHUNK
-    for start in range(0, len(frame), chunk):
-        part = frame.iloc[start : start + chunk]
-        mask = None if spec.highlight is None else spec.highlight[start : start + len(part)]
-        yield _rows_xml(
-            part, start + head_row + 1, ncols, mask, strings, spec.wrap, spec.money, styles
-        )
+    yield from rows.xml(k)
     yield "</sheetData>"
     if ncols:
-        yield f'<autoFilter ref="A{head_row}:{last}{head_row + max(len(frame), 1)}"/>'
+        yield f'<autoFilter ref="A{head_row}:{last}{head_row + max(len(spec.frame), 1)}"/>'
     yield '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>'
 
 
