@@ -9,6 +9,7 @@ chunk sizes (each chunk is built on its own).
 
 from __future__ import annotations
 
+import itertools
 import re
 import zipfile
 from dataclasses import dataclass
@@ -292,6 +293,50 @@ def test_any_frame_each_cell_as_meant(
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(writers.xlsx, "XLSX_ROWS_PER_CHUNK", chunk)
         check_sheet(tmp_path / "any.xlsx", frame, marks, wrap=wrap)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    case=_frames(),
+    cuts=st.lists(st.integers(0, 12), max_size=3),
+    notes=st.lists(st.booleans(), min_size=4, max_size=4),
+    apart=st.integers(0, 4),
+    chunk=st.sampled_from([1, 2, 5, 25_000]),
+)
+def test_any_frame_cut_into_sheets_each_cell_as_meant(
+    tmp_path: Path,
+    case: tuple[pd.DataFrame, np.ndarray | None, frozenset[int]],
+    cuts: list[int],
+    notes: list[bool],
+    apart: int,
+    chunk: int,
+) -> None:
+    """A frame cut into consecutive sheets (same columns, same categories: built in one
+    pass), with or without notes, a sheet of other columns among them or not: each sheet
+    holds its own piece, each cell as meant."""
+    frame, marks, wrap = case
+    bounds = sorted({0, len(frame), *(min(c, len(frame)) for c in cuts)})
+    pieces = list(itertools.pairwise(bounds)) or [(0, 0)]
+    header = [f"H{i}" for i in range(frame.shape[1])]
+    sheets, expected = [], []
+    for i, (a, b) in enumerate(pieces):
+        if i == apart:
+            other = pd.DataFrame({"x": ["other", "=1"]})
+            sheets.append(Sheet("Other", ["X"], other))
+            expected.append((other, None, {}))
+        piece = frame.iloc[a:b].reset_index(drop=True)
+        mask = None if marks is None else marks[a:b]
+        kw: dict[str, Any] = {"wrap": wrap, "note": "noted" if notes[i] else ""}
+        sheets.append(Sheet(f"S{i}", header, piece, highlight=mask, **kw))
+        expected.append((piece, mask, kw))
+    path = tmp_path / "cut.xlsx"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(writers.xlsx, "XLSX_ROWS_PER_CHUNK", chunk)
+        write_xlsx(sheets, path, now=NOW)
+    for number, (piece, mask, kw) in enumerate(expected, start=1):
+        check_written(path, number, piece, mask, **kw)
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 25_000])
