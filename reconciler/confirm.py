@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from .detect import SentSchema
 from .fixes import amount_numbers
 from .model import Table, text_column
-from .normalize import arrow_strings, id_key, id_key_arrow
+from .normalize import arrow_strings, id_key, id_key_arrow, key_part
 from .templates import MODIFICATION_TEMPLATES, Template
 from .updates import Updates, UpdatesKind
 
@@ -194,20 +194,26 @@ def _update_actions(frame: pd.DataFrame, aid: pa.Array) -> tuple[np.ndarray, np.
     ActionTrackerId), numbered by first appearance; and per record, the number of the
     action its ActionId (``aid``, as ``_keys`` gives it) names, -1 when the updates do not
     list it. One hash pass over both: an ActionId first seen among the records is numbered
-    after every action of the updates."""
-    k_action = _text(frame["k_action"])
+    after every action of the updates.
+
+    An ActionId is keyed as ``normalize.key_part`` writes it (``\\`` and ``|`` escaped), an
+    order as ``|<Oid>|<ActionTrackerId>`` (the Oid escaped alike): no ActionId starts with a
+    bare ``|``, and no Oid runs into its tracker, so two rows share a number only when they
+    name the same identifiers."""
+    k_action = key_part(_text(frame["k_action"]))
     # The rows without an ActionId are keyed by their order: only they are joined.
     by_order = pc.equal(k_action, "")
     keys = k_action
     if pc.any(by_order).as_py():
         rows = pa.array(np.flatnonzero(_flags(by_order)))
+        oid = key_part(_text(frame["k_oid"]).take(rows))
         orders = pc.binary_join_element_wise(
-            "o:", _text(frame["k_oid"]).take(rows), "|", _text(frame["k_tracker"]).take(rows), ""
+            "|", oid, "|", _text(frame["k_tracker"]).take(rows), ""
         )
         keys = pc.replace_with_mask(k_action, by_order, pc.cast(orders, k_action.type))
     keys = pc.cast(keys, pa.string())
     # Large strings: one array of both sides may pass the 2 GB a string array can hold.
-    both_keys = [pc.cast(keys, pa.large_string()), pc.cast(aid, pa.large_string())]
+    both_keys = [pc.cast(keys, pa.large_string()), pc.cast(key_part(aid), pa.large_string())]
     encoded = pc.dictionary_encode(pa.concat_arrays(both_keys))
     both = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     codes, by_id = both[: len(keys)], both[len(keys) :]
@@ -241,9 +247,10 @@ def _actions_of(
     listed = np.asarray(pc.not_equal(u_oid, "").to_numpy(zero_copy_only=False), dtype=bool)
     if len(rest) and listed.any():
         with_tracker = bool(pc.any(pc.not_equal(u_trk, "")).as_py())
-        u_key = pc.binary_join_element_wise(u_oid, u_trk, "|") if with_tracker else u_oid
+        # With trackers, the Oid escaped (``normalize.key_part``): no Oid runs into its tracker.
+        u_key = pc.binary_join_element_wise(key_part(u_oid), u_trk, "|") if with_tracker else u_oid
         r_oid, r_trk = oid.take(pa.array(rest)), trk.take(pa.array(rest))
-        r_key = pc.binary_join_element_wise(r_oid, r_trk, "|") if with_tracker else r_oid
+        r_key = pc.binary_join_element_wise(key_part(r_oid), r_trk, "|") if with_tracker else r_oid
         rows = np.flatnonzero(listed)
         # The orders the updates list and the records' orders numbered in one hash pass (an
         # order first seen among the records is numbered after every listed one).

@@ -220,6 +220,24 @@ def test_history_of_one_record(tmp_path: Path) -> None:
     assert attempt["record_key"] == "o:T52324111211|16027" and attempt["outcome"] == "accepted"
 
 
+def test_history_tells_an_oid_holding_a_bar_from_a_shorter_oid_with_a_tracker(
+    tmp_path: Path,
+) -> None:
+    sent = tmp_path / "sent.csv"
+    extra = ",X|T,,10.00,USD,,ORDER_UPDATE\n,X,T,10.00,USD,,ORDER_UPDATE\n"
+    sent.write_text((DEMO / "sent.csv").read_text(encoding="utf-8") + extra, encoding="utf-8")
+    ledger = tmp_path / "ledger.sqlite"
+    _reconcile(sent, DEMO / "results.csv", "--out", tmp_path / "o", "--ledger", ledger)
+    found = {}
+    for record in ("X|T", "X", "o:X|T"):
+        result = runner.invoke(
+            app, ["history", "--ledger", str(ledger), "--record", record, "--json"]
+        )
+        assert result.exit_code == 0, result.stderr
+        found[record] = [a["record_key"] for a in json.loads(result.stdout)]
+    assert found == {"X|T": ["o:X\\|T"], "X": ["o:X|T"], "o:X|T": ["o:X|T"]}
+
+
 def test_history_exports_every_table(tmp_path: Path) -> None:
     ledger = tmp_path / "ledger.sqlite"
     _reconcile(DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o", "--ledger", ledger)

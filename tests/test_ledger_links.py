@@ -317,11 +317,16 @@ def _key(aid: str | None, oid: str | None, trk: str | None) -> str:
     if aid:
         return "a:" + aid
     if oid:
-        return "o:" + oid + ("|" + trk if trk else "")
+        escaped = oid.replace("\\", "\\\\").replace("|", "\\|")
+        return "o:" + escaped + ("|" + trk if trk else "")
     return ""
 
 
-_IDS = st.one_of(st.none(), st.sampled_from(["", "", "7", "x|y", "a:", "o:1", "ü", " 2 ", "00"]))
+_IDS = st.one_of(
+    st.none(),
+    st.sampled_from(["", "", "7", "x|y", "x", "y", "y|", "|y", "a:", "o:1", "ü", " 2 ", "00"]),
+    st.sampled_from(["x\\", "x\\|y", "\\", "|", "x\\\\|y"]),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -339,3 +344,37 @@ def test_record_keys_are_made_by_their_definition(
     keys = compose_keys(*parts)
     assert keys.to_pylist() == [_key(*r) for r in rows[min(cut, len(rows)) :]]
     assert keys.type == kind and keys.null_count == 0
+
+
+# Few, short identifiers of bars and backslashes, so that one Oid often starts another.
+_BARS = st.sampled_from([None, "", "x", "x|x", "x|", "|x", "|", "\\", "x\\", "x\\|x", "\\|"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([None, "", "x|x"]), _BARS, _BARS), min_size=2, max_size=12)
+)
+def test_two_records_share_a_key_only_when_they_name_the_same_identifiers(
+    rows: list[tuple[str | None, str | None, str | None]],
+) -> None:
+    """An Oid holding ``|`` or ``\\`` alone and a shorter Oid with a tracker (``x|y`` and
+    ``x`` with ``y``) were one key, so the ledger tied one record's history to the other."""
+    parts = [pa.array([r[i] for r in rows], type=pa.string()) for i in range(3)]
+    keys = compose_keys(*parts).to_pylist()
+
+    def named(aid: str | None, oid: str | None, trk: str | None) -> tuple[str, ...]:
+        aid, oid, trk = aid or "", oid or "", trk or ""
+        return ("a", aid) if aid else ("o", oid, trk) if oid else ()
+
+    for i, a in enumerate(rows):
+        for j, b in enumerate(rows):
+            if keys[i] and keys[j]:
+                assert (keys[i] == keys[j]) == (named(*a) == named(*b)), (a, b, keys[i])
+
+
+def test_an_oid_holding_a_bar_is_not_the_shorter_oid_with_a_tracker() -> None:
+    keys = compose_keys(
+        pa.array(["", "", ""]), pa.array(["X|T", "X", "X\\"]), pa.array(["", "T", "|T"])
+    )
+    assert keys.to_pylist() == ["o:X\\|T", "o:X|T", "o:X\\\\||T"]
+    assert len(set(keys.to_pylist())) == 3

@@ -20,7 +20,7 @@ import pyarrow.ipc
 from reconciler.bytescan import _null_where, _offsets
 from reconciler.detect import SentSchema
 from reconciler.model import Reconciliation, Resolution, Table
-from reconciler.normalize import arrow_strings, id_key_arrow
+from reconciler.normalize import arrow_strings, id_key_arrow, key_part
 from reconciler.rowhash import row_hashes
 
 from .store import RunRecord
@@ -103,7 +103,9 @@ def key_parts(
 
 def compose_keys(aid: pa.Array, oid: pa.Array, trk: pa.Array) -> pa.Array:
     """Per record: ``a:<ActionId>``, else ``o:<Oid>|<ActionTrackerId>`` (``o:<Oid>`` without
-    an ActionTrackerId); "" when it names nothing. (A null identifier counts as "".)
+    an ActionTrackerId); "" when it names nothing. (A null identifier counts as "".) The Oid
+    is written as ``normalize.key_part`` gives it (``\\`` and ``|`` escaped): two records
+    have one key only when they name the same identifiers.
 
     One join builds every key: each row's prefix and bar (taken from four short texts by the
     row's kind) and the identifiers it uses, the others made null (sharing their bytes) and
@@ -121,7 +123,7 @@ def compose_keys(aid: pa.Array, oid: pa.Array, trk: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(
         prefix,
         _null_where(aid, ~by_action),
-        _null_where(oid, ~by_order),
+        _null_where(key_part(oid), ~by_order),
         bar,
         _null_where(trk, ~with_tracker),
         pa.scalar("", text),

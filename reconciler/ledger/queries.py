@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reconciler.normalize import key_part
+
 from .past import records_table
 from .store import Ledger
 
@@ -38,9 +40,11 @@ def trend(rows: Sequence[Mapping[str, Any]], top: int = 8) -> dict[str, list[int
 
 
 def attempts(ledger: Ledger, rows: Sequence[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Every time the ledger saw the record ``key`` (``a:<ActionId>``, ``o:<Oid>|<tracker>``;
-    a bare ActionId or Oid is tried both ways), oldest first."""
-    wanted = [key] if key[:2] in ("a:", "o:") else [f"a:{key}", f"o:{key}"]
+    """Every time the ledger saw the record ``key`` (``a:<ActionId>``, ``o:<Oid>|<tracker>``
+    as ``entries.compose_keys`` writes them; a bare ActionId or Oid is tried both ways),
+    oldest first."""
+    oid = key_part(pa.array([key], pa.string()))[0].as_py()  # a bare Oid, as keys hold it
+    wanted = [key] if key[:2] in ("a:", "o:") else [f"a:{key}", f"o:{oid}"]
     found: list[dict[str, Any]] = []
     for r in rows:
         table = records_table(ledger, int(r["id"]))
@@ -49,7 +53,7 @@ def attempts(ledger: Ledger, rows: Sequence[Mapping[str, Any]], key: str) -> lis
         keys = table.column("record_key")
         mask = pc.is_in(keys, value_set=pa.array(wanted, pa.string()))
         if not key.startswith(("a:", "o:")):  # an Oid alone: any ActionTrackerId
-            mask = pc.or_(mask, pc.starts_with(keys, f"o:{key}|"))
+            mask = pc.or_(mask, pc.starts_with(keys, f"o:{oid}|"))
         hits = table.filter(mask)
         for hit in hits.to_pylist():
             found.append(
