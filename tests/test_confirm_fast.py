@@ -245,50 +245,39 @@ def test_any_feed_confirms_or_is_refused_in_one_line(
     assert len(done.status) == sent.records
 
 
+def _statuses(tmp_path: Path, rows: str, feed: dict[str, list[str]]) -> list[str]:
+    """Each record's confirmation: a modification file of ``rows`` against the feed."""
+    from reconciler.confirm import confirm
+    from reconciler.detect import detect_template
+    from reconciler.readers import read_table
+    from reconciler.updates import read_updates
+
+    path = tmp_path / "sent.csv"
+    header = "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+    path.write_text(header + rows, encoding="utf-8")
+    sent = read_table(path)
+    updates = read_updates([_updates_table(feed, 1)])
+    return [str(s) for s in confirm(sent, detect_template(sent), updates, submitted=None).status]
+
+
 @pytest.mark.parametrize("aid", ["o:X|T", "|X|T", "X|T"])
 def test_an_action_id_is_never_taken_for_an_order_of_the_updates(tmp_path: Path, aid: str) -> None:
     # The feed lists one action, by its order (Oid X, tracker T, no ActionId). A record
     # whose ActionId merely reads like that order's key (as keys were once written, or are
     # now) is not that action: it is not in the updates.
-    from reconciler.confirm import Confirmation, confirm
-    from reconciler.detect import detect_template
-    from reconciler.readers import read_table
-    from reconciler.updates import read_updates
-
-    path = tmp_path / "sent.csv"
-    path.write_text(
-        f"ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
-        f"{aid},,,0,,,ITEM_RETURNED\n,X,T,0,,,ITEM_RETURNED\n",
-        encoding="utf-8",
-    )
-    sent = read_table(path)
     feed = {"Id": ["9.1"], "ActionId": [""], "Oid": ["X"], "ActionTrackerId": ["T"],
             "State": ["REVERSED"], "Amount": ["0"]}  # fmt: skip
-    done = confirm(sent, detect_template(sent), read_updates([_updates_table(feed, 1)]),
-                   submitted=None)  # fmt: skip
-    assert done.status.tolist()[0] == Confirmation.NOT_IN_UPDATES
-    assert done.status.tolist()[1] != Confirmation.NOT_IN_UPDATES
+    rows = f"{aid},,,0,,,ITEM_RETURNED\n,X,T,0,,,ITEM_RETURNED\n"
+    first, second = _statuses(tmp_path, rows, feed)
+    assert first == "not_in_updates" and second != "not_in_updates"
 
 
 def test_an_oid_holding_a_bar_is_not_a_shorter_oid_with_another_tracker(tmp_path: Path) -> None:
     # Records by order (Oid and tracker) against the feed's orders: ("Q|R", "U") and
     # ("Q", "R|U") once made one key.
-    from reconciler.confirm import Confirmation, confirm
-    from reconciler.detect import detect_template
-    from reconciler.readers import read_table
-    from reconciler.updates import read_updates
-
-    path = tmp_path / "sent.csv"
-    path.write_text(
-        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
-        ",Q|R,U,0,,,ITEM_RETURNED\n,P,V,0,,,ITEM_RETURNED\n",
-        encoding="utf-8",
-    )
-    sent = read_table(path)
     feed = {"Id": ["9.1", "9.2"], "ActionId": ["9", "8"], "Oid": ["Q", "P"],
             "ActionTrackerId": ["R|U", "V"], "State": ["REVERSED", "REVERSED"],
             "Amount": ["0", "0"]}  # fmt: skip
-    done = confirm(sent, detect_template(sent), read_updates([_updates_table(feed, 1)]),
-                   submitted=None)  # fmt: skip
-    assert done.status.tolist()[0] == Confirmation.NOT_IN_UPDATES
-    assert done.status.tolist()[1] != Confirmation.NOT_IN_UPDATES
+    rows = ",Q|R,U,0,,,ITEM_RETURNED\n,P,V,0,,,ITEM_RETURNED\n"
+    first, second = _statuses(tmp_path, rows, feed)
+    assert first == "not_in_updates" and second != "not_in_updates"
