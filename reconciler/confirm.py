@@ -48,17 +48,22 @@ class Confirmation(StrEnum):
 
 
 CONFIRMATIONS: tuple[str, ...] = tuple(str(c) for c in Confirmation)
+# A record's status as a number: its place here ("" is 0: not confirmed at all).
+STATUSES: tuple[str, ...] = ("", *CONFIRMATIONS)
+STATUS_CODE: dict[str, int] = {c: i for i, c in enumerate(STATUSES)}
+_STATUS_CATEGORIES = pd.Index(STATUSES, dtype=object)
 REVERSED = "REVERSED"
 _CENT = 0.005
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Confirmed:
-    """Per record: ``status`` (a ``Confirmation`` value, "" when not confirmed at all) and
-    ``shows`` (what the platform shows, for the records whose change is not as asked); the
-    run's ``notes`` (said among the warnings) and what the updates covered."""
+    """Per record: ``status`` (a ``Confirmation`` value, "" when not confirmed at all; its
+    codes are places in ``STATUSES``) and ``shows`` (what the platform shows, for the records
+    whose change is not as asked); the run's ``notes`` (said among the warnings) and what the
+    updates covered."""
 
-    status: np.ndarray
+    status: pd.Categorical
     shows: np.ndarray
     notes: tuple[str, ...]
     submitted: str  # ISO 8601, "" when unknown
@@ -78,7 +83,9 @@ def confirm(
 ) -> Confirmed:
     """Confirm every record of ``sent`` against ``updates`` (see the module's words)."""
     n = sent.records
-    status = text_column(n, "")
+    # Statuses as numbers while they are worked out (``STATUSES``): a million records are
+    # compared and counted without a string a record.
+    status = np.zeros(n, dtype=np.int8)
     shows = text_column(n, "")
     notes: list[str] = []
     frame = updates.frame
@@ -87,7 +94,7 @@ def confirm(
 
     def done(extra: str = "") -> Confirmed:
         return Confirmed(
-            status, shows, (*notes, *([extra] if extra else [])), _iso(submitted), first, last,
+            pd.Categorical.from_codes(status, categories=_STATUS_CATEGORIES), shows, (*notes, *([extra] if extra else [])), _iso(submitted), first, last,
             str(updates.kind), tuple(Path(p).name for p in updates.paths),
         )  # fmt: skip
 
@@ -101,7 +108,7 @@ def confirm(
     codes, by_id = _update_actions(frame, aid)
     action, ambiguous = _actions_of(sent, schema, frame, codes, aid, by_id)
     named = action >= 0
-    status[:] = str(Confirmation.NOT_IN_UPDATES)
+    status[:] = STATUS_CODE[Confirmation.NOT_IN_UPDATES]
     shows[:] = "the updates do not list this action"
     names = _names_something(sent, schema)
     shows[~names] = "the row names no action"
@@ -148,7 +155,7 @@ def confirm(
             )
     elif updates.kind is UpdatesKind.UPDATES:
         unlisted_rows = ~named & ~ambiguous & names
-        status[unlisted_rows] = str(Confirmation.NOT_APPLIED)
+        status[unlisted_rows] = STATUS_CODE[Confirmation.NOT_APPLIED]
         shows[unlisted_rows] = "no change listed"
     if updates.kind is UpdatesKind.ACTIONS:
         _against_state(sent, schema, frame, codes, action, status, shows)
@@ -325,8 +332,8 @@ def _against_state(
     unknown = ~reversal[named] & (np.isnan(got_amount) | np.isnan(amount[named]))
     status[named] = np.where(
         unknown,
-        str(Confirmation.NOT_IN_UPDATES),
-        np.where(ok, str(Confirmation.CONFIRMED), str(Confirmation.DIFFERS)),
+        STATUS_CODE[Confirmation.NOT_IN_UPDATES],
+        np.where(ok, STATUS_CODE[Confirmation.CONFIRMED], STATUS_CODE[Confirmation.DIFFERS]),
     )
     bad = named[~ok & ~unknown]
     shows[bad] = [_describe_state(state[i], now[i]) for i in row[bad]]
@@ -378,7 +385,7 @@ def _against_changes(
     starts = _group_starts(r_all)
     some_after = np.logical_or.reduceat(joined["after"].to_numpy(dtype=bool), starts)
     before_only = r_all[starts][~some_after]
-    status[before_only] = str(Confirmation.NOT_APPLIED)
+    status[before_only] = STATUS_CODE[Confirmation.NOT_APPLIED]
     last_before = joined[~joined["after"]].groupby("r")["u"].last()
     if len(before_only):
         days = _days(u, last_before.reindex(before_only).to_numpy())
@@ -509,11 +516,11 @@ def _items(
             missing.setdefault(int(rec), []).append(f"{want_sku[rec]} x {want_qty[rec]}")
     settled = records[any_item[records]]
     good = settled[all_ok[settled]]
-    status[good] = str(Confirmation.CONFIRMED)
-    status[good[changed[good]]] = str(Confirmation.CHANGED_SINCE)
+    status[good] = STATUS_CODE[Confirmation.CONFIRMED]
+    status[good[changed[good]]] = STATUS_CODE[Confirmation.CHANGED_SINCE]
     shows[good[changed[good]]] = "a SKU changed again after the change asked for"
     bad = settled[~all_ok[settled]]
-    status[bad] = str(Confirmation.DIFFERS)
+    status[bad] = STATUS_CODE[Confirmation.DIFFERS]
     seen: dict[int, list[str]] = {}
     in_bad = np.isin(r, bad)
     for rec, sku, qty in zip(r[in_bad].tolist(), u_sku[in_bad], u_qty[in_bad], strict=True):
@@ -561,9 +568,9 @@ def _settle(
     ok = records[matched & ~moved]
     again = records[matched & moved]
     differs = records[~matched]
-    status[ok] = str(Confirmation.CONFIRMED)
-    status[again] = str(Confirmation.CHANGED_SINCE)
-    status[differs] = str(Confirmation.DIFFERS)
+    status[ok] = STATUS_CODE[Confirmation.CONFIRMED]
+    status[again] = STATUS_CODE[Confirmation.CHANGED_SINCE]
+    status[differs] = STATUS_CODE[Confirmation.DIFFERS]
     shows[again] = "applied, then changed: " + _describe_changes(
         u, rows[last_at[np.flatnonzero(matched & moved)]]
     )
@@ -653,25 +660,23 @@ def apply_confirmation(verdict: pd.DataFrame, confirmed: Confirmed) -> pd.DataFr
     from .classify import RESOLUTION_CODE, TextColumn, resolution_column
     from .model import Outcome, Resolution
 
-    status = confirmed.status
+    status = np.asarray(confirmed.status.codes)
     outcome = verdict["Outcome"]
     accepted = (outcome == str(Outcome.ACCEPTED)).to_numpy(dtype=bool)
     rejected = (outcome == str(Outcome.REJECTED)).to_numpy(dtype=bool)
     resolution = np.asarray(verdict["Resolution"].array.codes, dtype=np.int8).copy()
     advice = TextColumn(len(verdict), verdict["Advice"].array)
     for state, text in _ADVICE.items():
-        rows = np.flatnonzero(accepted & (status == str(state)))
+        rows = np.flatnonzero(accepted & (status == STATUS_CODE[state]))
         if len(rows):
             resolution[rows] = RESOLUTION_CODE[Resolution.REVIEW]
-            advice.put(
-                rows,
-                np.array(
-                    [text.format(shows=shows) for shows in confirmed.shows[rows]], dtype=object
-                ),
-            )
+            # Each distinct thing the platform shows worded once.
+            which, shown = pd.factorize(pd.Series(confirmed.shows[rows], dtype=object))
+            words = np.array([text.format(shows=w) for w in shown.tolist()], dtype=object)
+            advice.put(rows, words[which])
     settled = (
         rejected
-        & (status == str(Confirmation.CONFIRMED))
+        & (status == STATUS_CODE[Confirmation.CONFIRMED])
         & (resolution == RESOLUTION_CODE[Resolution.FIX_MANUALLY])
     )
     resolution[settled] = RESOLUTION_CODE[Resolution.NO_ACTION]
@@ -689,10 +694,12 @@ def confirmation_columns(confirmed: Confirmed | None, n: int) -> dict[str, pd.Ca
             np.zeros(n, dtype=np.int8), categories=pd.Index([""], dtype=object)
         )
         return {"Confirmed": blank, "PlatformShows": blank}
-    return {
-        "Confirmed": _categorical(confirmed.status),
-        "PlatformShows": _categorical(confirmed.shows),
-    }
+    # The statuses that occur, in the order they first do (as the shows are).
+    codes, present = pd.factorize(np.asarray(confirmed.status.codes))
+    statuses = pd.Categorical.from_codes(
+        codes, categories=pd.Index([STATUSES[c] for c in present.tolist()], dtype=object)
+    )
+    return {"Confirmed": statuses, "PlatformShows": _categorical(confirmed.shows)}
 
 
 def _categorical(values: np.ndarray) -> pd.Categorical:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import __version__
 from .classify import COMPLETENESS_LABELS, Completeness, SubmissionState
-from .confirm import CONFIRMATIONS, Confirmed
+from .confirm import STATUS_CODE, STATUSES, Confirmed
 from .detect import SHAPE_TITLES, ItemColumn, ResultSchema, ResultShape, SentSchema
 from .fixes import amount_numbers
 from .gather import Gathered
@@ -291,9 +291,10 @@ def summarise(
 def _confirmation(
     confirmed: Confirmed, records: pd.DataFrame, complete: bool
 ) -> ConfirmationFigures:
-    status = pd.Series(confirmed.status, dtype=object)
+    status = np.asarray(confirmed.status.codes)
     accepted = (records["Outcome"] == Outcome.ACCEPTED).to_numpy(dtype=bool)
-    counts = status[status != ""].value_counts()
+    counts = np.bincount(status, minlength=len(STATUSES))
+    review = np.isin(status, [STATUS_CODE["not_applied"], STATUS_CODE["differs"]])
     return ConfirmationFigures(
         updates_files=confirmed.files,
         kind=confirmed.kind,
@@ -301,12 +302,10 @@ def _confirmation(
         first_update=confirmed.first_update,
         last_update=confirmed.last_update,
         complete=complete,
-        by_status={str(k): int(counts.get(k, 0)) for k in CONFIRMATIONS if counts.get(k, 0)},
+        by_status={s: int(counts[i]) for i, s in enumerate(STATUSES) if s and counts[i]},
         accepted=int(accepted.sum()),
-        accepted_confirmed=int((accepted & (confirmed.status == "confirmed")).sum()),
-        accepted_for_review=int(
-            (accepted & np.isin(confirmed.status, ["not_applied", "differs"])).sum()
-        ),
+        accepted_confirmed=int((accepted & (status == STATUS_CODE["confirmed"])).sum()),
+        accepted_for_review=int((accepted & review).sum()),
         notes=confirmed.notes,
     )
 
