@@ -339,6 +339,18 @@ def test_any_frame_cut_into_sheets_each_cell_as_meant(
         check_written(path, number, piece, mask, **kw)
 
 
+def test_sheets_alike_but_for_their_column_names_each_hold_their_values(tmp_path: Path) -> None:
+    # Two sheets of one text column each, named differently: written in one pass, by place.
+    # (Joined by name, the second sheet's cells were blank.)
+    first = pd.DataFrame({"x": pd.Series(["other", "=1"], dtype="str")})
+    second = pd.DataFrame({"c0": pd.Series(["a", "b"], dtype="str")})
+    path = tmp_path / "two.xlsx"
+    write_xlsx([Sheet("Other", ["X"], first), Sheet("S0", ["H0"], second)], path, now=NOW)
+    check_written(path, 1, first, None)
+    check_written(path, 2, second, None)
+    assert read_cells(path, 2)[(3, 1)].value == "b"
+
+
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 25_000])
 def test_sheets_with_the_same_columns_each_hold_their_own_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int

@@ -638,10 +638,16 @@ class _SheetRows:
 
     def __init__(self, sheets: Sequence[Sheet], strings: _SharedStrings, styles: _Styles) -> None:
         first = sheets[0]
+        # Joined by position: columns are written by place, and two sheets' columns may
+        # have other names (joined by name they would make columns of blanks).
+        width = first.frame.shape[1]
         self._frame = (
             first.frame
             if len(sheets) == 1
-            else pd.concat([s.frame for s in sheets], ignore_index=True)
+            else pd.concat(
+                [s.frame.set_axis(pd.RangeIndex(width), axis=1) for s in sheets],
+                ignore_index=True,
+            )
         )
         sizes = np.array([len(s.frame) for s in sheets], dtype=np.int64)
         self._starts = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(sizes)])
