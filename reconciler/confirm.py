@@ -22,15 +22,18 @@ every change of the file's actions in their window), when it is ``not_applied``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .classify import TextColumn
 from .detect import SentSchema
 from .fixes import amount_numbers
 from .model import Table, text_column
@@ -64,13 +67,27 @@ class Confirmed:
     updates covered."""
 
     status: pd.Categorical
-    shows: np.ndarray
+    shows: pd.Categorical
     notes: tuple[str, ...]
     submitted: str  # ISO 8601, "" when unknown
     first_update: str
     last_update: str
     kind: str
     files: tuple[str, ...] = ()
+
+
+class _Shows(TextColumn):
+    """What the platform shows, per record, set as an object array's elements are (a text,
+    or a text each for rows by number) and kept as codes into its distinct texts: a few
+    dozen texts repeat over a million records."""
+
+    def __setitem__(self, where: Any, value: str | Sequence[str] | np.ndarray) -> None:
+        if isinstance(value, str):
+            self.codes[where] = self.code(value)
+        else:
+            at = np.asarray(where)
+            rows = np.flatnonzero(at) if at.dtype == bool else at.astype(np.int64)
+            self.put(rows, np.asarray(value, dtype=object))
 
 
 def confirm(
@@ -86,7 +103,7 @@ def confirm(
     # Statuses as numbers while they are worked out (``STATUSES``): a million records are
     # compared and counted without a string a record.
     status = np.zeros(n, dtype=np.int8)
-    shows = text_column(n, "")
+    shows = _Shows(n)
     notes: list[str] = []
     frame = updates.frame
     first = _iso(updates.first)
@@ -94,7 +111,8 @@ def confirm(
 
     def done(extra: str = "") -> Confirmed:
         return Confirmed(
-            pd.Categorical.from_codes(status, categories=_STATUS_CATEGORIES), shows, (*notes, *([extra] if extra else [])), _iso(submitted), first, last,
+            pd.Categorical.from_codes(status, categories=_STATUS_CATEGORIES),
+            shows.categorical(), (*notes, *([extra] if extra else [])), _iso(submitted), first, last,
             str(updates.kind), tuple(Path(p).name for p in updates.paths),
         )  # fmt: skip
 
@@ -219,13 +237,18 @@ def _update_actions(frame: pd.DataFrame, aid: pa.Array) -> tuple[np.ndarray, np.
         )
         keys = pc.replace_with_mask(k_action, by_order, pc.cast(orders, k_action.type))
     keys = pc.cast(keys, pa.string())
+    # Only the records that have an ActionId are looked up (the others name none).
+    named = np.flatnonzero(_flags(pc.not_equal(aid, "")))
+    asked = key_part(aid.take(pa.array(named)))
     # Large strings: one array of both sides may pass the 2 GB a string array can hold.
-    both_keys = [pc.cast(keys, pa.large_string()), pc.cast(key_part(aid), pa.large_string())]
+    both_keys = [pc.cast(keys, pa.large_string()), pc.cast(asked, pa.large_string())]
     encoded = pc.dictionary_encode(pa.concat_arrays(both_keys))
     both = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    codes, by_id = both[: len(keys)], both[len(keys) :]
+    codes, found = both[: len(keys)], both[len(keys) :]
     listed = int(codes.max()) + 1 if len(codes) else 0
-    return codes, np.where(by_id < listed, by_id, -1)
+    by_id = np.full(len(aid), -1, dtype=np.int64)
+    by_id[named] = np.where(found < listed, found, -1)
+    return codes, by_id
 
 
 def _actions_of(
@@ -305,7 +328,7 @@ def _against_state(
     codes: np.ndarray,
     action: np.ndarray,
     status: np.ndarray,
-    shows: np.ndarray,
+    shows: _Shows,
 ) -> None:
     """An Actions export: the action as it is now against the change asked for (when it was
     made cannot be known, so neither not_applied nor changed_since)."""
@@ -355,7 +378,7 @@ def _against_changes(
     action: np.ndarray,
     submitted: pd.Timestamp | None,
     status: np.ndarray,
-    shows: np.ndarray,
+    shows: _Shows,
 ) -> None:
     """The ActionUpdates feed: the changes of each record's action after the submission."""
     order = np.lexsort(
@@ -388,14 +411,12 @@ def _against_changes(
     status[before_only] = STATUS_CODE[Confirmation.NOT_APPLIED]
     last_before = joined[~joined["after"]].groupby("r")["u"].last()
     if len(before_only):
-        days = _days(u, last_before.reindex(before_only).to_numpy())
-        shows[before_only] = np.array(
-            [
-                "no change after the submission" + (f" (its last change: {d})" if d else "")
-                for d in days
-            ],
-            dtype=object,
-        )
+        day, days = _day_codes(u, last_before.reindex(before_only).to_numpy())
+        words = [
+            "no change after the submission" + (f" (its last change: {d})" if d else "")
+            for d in days
+        ]
+        shows[before_only] = np.array(words, dtype=object)[day]
     j = joined[joined["after"]].reset_index(drop=True)
     if not len(j):
         return
@@ -416,15 +437,30 @@ def _instants(dates: pd.Series) -> np.ndarray:
 
 def _days(u: pd.DataFrame, rows: np.ndarray) -> list[str]:
     """The day (``2026-11-05``) of each change at ``rows`` (UTC); "" where unknown."""
+    day, days = _day_codes(u, rows)
+    return [days[d] for d in day.tolist()]
+
+
+def _day_codes(u: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """``_days`` as a number per change into a list of distinct days: changes come on few
+    days, so each is written once."""
     taken = pd.to_datetime(u["date"].iloc[rows.astype(np.int64)], utc=True)
     instants = taken.dt.tz_convert(None).to_numpy(dtype="datetime64[us]")
     known = ~np.isnat(instants)
     days = instants.astype("datetime64[D]")
     if known.any() and days[known].min() >= _FIRST_DAY and days[known].max() <= _LAST_DAY:
         # NumPy's days, as strftime("%Y-%m-%d") writes them for four-digit years.
-        return np.where(known, np.datetime_as_string(days, unit="D"), "").tolist()  # type: ignore[no-any-return]
+        distinct, day = np.unique(days, return_inverse=True)
+        written = np.datetime_as_string(distinct, unit="D").tolist()
+        unknown = np.isnat(distinct).tolist()
+        return day.reshape(-1), ["" if no else w for no, w in zip(unknown, written, strict=True)]
     days_of = taken.dt.strftime("%Y-%m-%d")
-    return ["" if d is None or d != d else str(d) for d in days_of.tolist()]
+    day, distinct_of = pd.factorize(pd.Series(days_of.to_numpy(dtype=object), dtype=object))
+    out = ["" if d is None or d != d else str(d) for d in distinct_of.tolist()]
+    if (day < 0).any():  # a missing day (NaN): its own code
+        day = np.where(day < 0, len(out), day)
+        out.append("")
+    return day, out
 
 
 _FIRST_DAY = np.datetime64("1000-01-01", "D")
@@ -455,7 +491,7 @@ def _totals(
     u: pd.DataFrame,
     j: pd.DataFrame,
     status: np.ndarray,
-    shows: np.ndarray,
+    shows: _Shows,
 ) -> None:
     """Order-level rows: Amount 0 is a reversal, another Amount a new total."""
     amount = _amounts(sent, schema)
@@ -484,7 +520,7 @@ def _items(
     u: pd.DataFrame,
     j: pd.DataFrame,
     status: np.ndarray,
-    shows: np.ndarray,
+    shows: _Shows,
 ) -> None:
     """Item-level rows: every SKU of the record must show a change to the quantity asked."""
     skus = schema.item_columns("sku")
@@ -535,7 +571,7 @@ def _items(
 
 
 def _settle(
-    j: pd.DataFrame, match: np.ndarray, u: pd.DataFrame, status: np.ndarray, shows: np.ndarray
+    j: pd.DataFrame, match: np.ndarray, u: pd.DataFrame, status: np.ndarray, shows: _Shows
 ) -> None:
     """Per record from its changes after the submission (in order) and which of them made
     the change asked for: confirmed, changed_since (a later change undid or altered it), or
@@ -607,21 +643,21 @@ def _describe_changes(u: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     firsts = np.full(int(group.max()) + 1, len(group), dtype=np.int64)
     np.minimum.at(firsts, group, np.arange(len(group)))
     at = firsts.tolist()
-    words = np.array(
-        [
-            _change_words(*key)
-            for key in zip(
-                state[at].tolist(), after[at].tolist(), delta[at].tolist(),
-                disposition[at].tolist(), strict=True,
-            )
-        ],
-        dtype=object,
-    )[group]  # fmt: skip
-    days = _days(u, rows)
-    return np.array(
-        [w + " on " + d if d else w for w, d in zip(words.tolist(), days, strict=True)],
-        dtype=object,
-    )
+    words = [
+        _change_words(*key)
+        for key in zip(
+            state[at].tolist(), after[at].tolist(), delta[at].tolist(),
+            disposition[at].tolist(), strict=True,
+        )
+    ]  # fmt: skip
+    # Each change with its day worded once (the same change recurs on the same day).
+    day, days = _day_codes(u, rows)
+    pair, pairs = pd.factorize(group * len(days) + day)
+    texts = [
+        words[g] + " on " + days[d] if days[d] else words[g]
+        for g, d in zip((pairs // len(days)).tolist(), (pairs % len(days)).tolist(), strict=True)
+    ]
+    return np.array(texts, dtype=object)[pair]
 
 
 def _change_words(st: object, am: float, de: float, di: object) -> str:
@@ -657,7 +693,7 @@ def apply_confirmation(verdict: pd.DataFrame, confirmed: Confirmed) -> pd.DataFr
     platform does not show (``not_applied``, ``differs``) is for a person to review, with
     advice saying what the platform shows; a rejected record whose change the platform shows
     anyway is never resubmitted (``no_action``)."""
-    from .classify import RESOLUTION_CODE, TextColumn, resolution_column
+    from .classify import RESOLUTION_CODE, resolution_column
     from .model import Outcome, Resolution
 
     status = np.asarray(confirmed.status.codes)
@@ -671,8 +707,9 @@ def apply_confirmation(verdict: pd.DataFrame, confirmed: Confirmed) -> pd.DataFr
         if len(rows):
             resolution[rows] = RESOLUTION_CODE[Resolution.REVIEW]
             # Each distinct thing the platform shows worded once.
-            which, shown = pd.factorize(pd.Series(confirmed.shows[rows], dtype=object))
-            words = np.array([text.format(shows=w) for w in shown.tolist()], dtype=object)
+            which, shown = pd.factorize(np.asarray(confirmed.shows.codes)[rows])
+            texts = confirmed.shows.categories
+            words = np.array([text.format(shows=texts[w]) for w in shown.tolist()], dtype=object)
             advice.put(rows, words[which])
     settled = (
         rejected
@@ -694,14 +731,13 @@ def confirmation_columns(confirmed: Confirmed | None, n: int) -> dict[str, pd.Ca
             np.zeros(n, dtype=np.int8), categories=pd.Index([""], dtype=object)
         )
         return {"Confirmed": blank, "PlatformShows": blank}
-    # The statuses that occur, in the order they first do (as the shows are).
-    codes, present = pd.factorize(np.asarray(confirmed.status.codes))
-    statuses = pd.Categorical.from_codes(
-        codes, categories=pd.Index([STATUSES[c] for c in present.tolist()], dtype=object)
+    return {"Confirmed": _present(confirmed.status), "PlatformShows": _present(confirmed.shows)}
+
+
+def _present(column: pd.Categorical) -> pd.Categorical:
+    """``column`` with only the texts that occur, in the order they first do."""
+    codes, present = pd.factorize(np.asarray(column.codes))
+    texts = column.categories
+    return pd.Categorical.from_codes(
+        codes, categories=pd.Index([texts[c] for c in present.tolist()], dtype=object)
     )
-    return {"Confirmed": statuses, "PlatformShows": _categorical(confirmed.shows)}
-
-
-def _categorical(values: np.ndarray) -> pd.Categorical:
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
-    return pd.Categorical.from_codes(codes, categories=pd.Index(uniques, dtype=object))

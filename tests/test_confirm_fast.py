@@ -89,6 +89,35 @@ def test_changes_are_worded_each_as_its_own() -> None:
     ]
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["2026-11-05T09:00:00Z", "2026-11-05T23:00:00-02:00", None]),
+        min_size=4,
+        max_size=4,
+    ),
+    st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=30),
+)
+def test_changes_worded_once_read_as_each_worded_on_its_own(
+    dates: list[str | None], rows: list[int]
+) -> None:
+    # Words and days are each written once per distinct value: every row still reads as
+    # its own change on its own day (or without a day).
+    from reconciler.confirm import _change_words
+
+    u = _changes(dates)
+    at = np.array(rows)
+    got = _describe_changes(u, at).tolist()
+    days = pd.to_datetime(u["date"].iloc[at], utc=True).dt.strftime("%Y-%m-%d").tolist()
+    expected = []
+    for r, d in zip(rows, days, strict=True):
+        words = _change_words(
+            u["state"][r], u["amount_after"][r], u["delta"][r], u["disposition"][r]
+        )
+        expected.append(words + " on " + d if isinstance(d, str) else words)
+    assert got == expected
+
+
 def test_a_year_before_1000_is_written_as_strftime_writes_it() -> None:
     u = _changes(["0999-06-01T00:00:00Z", "2026-11-05T09:00:00Z"])
     rows = np.array([0, 1])
