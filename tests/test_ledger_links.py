@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -378,3 +379,20 @@ def test_an_oid_holding_a_bar_is_not_the_shorter_oid_with_a_tracker() -> None:
     )
     assert keys.to_pylist() == ["o:X\\|T", "o:X|T", "o:X\\\\||T"]
     assert len(set(keys.to_pylist())) == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 9), st.integers(0, 3)), max_size=40),
+    st.booleans(),
+)
+def test_batches_per_key_count_each_batch_once(rows: list[tuple[int, int]], flags: bool) -> None:
+    # A record sent twice in one batch is one batch; both ways of counting agree.
+    from reconciler.ledger import past
+
+    codes = np.array([k for k, _ in rows], dtype=np.int64)
+    rank = np.array([b for _, b in rows], dtype=np.int64)
+    expected = [len({b for k2, b in rows if k2 == k}) for k in range(10)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(past, "_PAIR_FLAGS", 1 << 24 if flags else 0)
+        assert past._batches_per_key(codes, rank, 10, 4).tolist() == expected

@@ -213,9 +213,7 @@ class Linked:
         # batch (rows are oldest entry first).
         entries = np.asarray(sorted(b.entry for b in past.batches), dtype=np.int64)
         rank = np.searchsorted(entries, entry[rows])
-        pairs = np.sort(codes * len(entries) + rank)  # (sorting: numpy's hashed unique is slower)
-        pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-        batches = np.bincount(pairs // len(entries), minlength=self.keys)
+        batches = _batches_per_key(codes, rank, self.keys, len(entries))
         last = np.full(self.keys, -1, dtype=np.int64)
         np.maximum.at(last, codes, rows)
         seen = np.flatnonzero(self.record_code >= 0)
@@ -276,6 +274,24 @@ class Linked:
             texts = np.array([reason(by_entry[int(k[0])], *k[1:]) for k in kinds], dtype=object)
             reasons[hit] = texts[which]
         return reasons
+
+
+_PAIR_FLAGS = 1 << 24  # (key, batch) pairs flagged one by one up to this many; else sorted
+
+
+def _batches_per_key(codes: np.ndarray, rank: np.ndarray, keys: int, batches: int) -> np.ndarray:
+    """Per key (``0 <= codes < keys``): in how many distinct batches its rows are (``rank``:
+    each row's batch, ``0 <= rank < batches``). A flag per (key, batch) pair when there are
+    few enough (a ledger of a few batches: no sort of a million rows), else the pairs sorted
+    (numpy's hashed unique is slower)."""
+    pairs = codes * batches + rank
+    if keys * batches <= _PAIR_FLAGS:
+        flags = np.zeros(keys * batches, dtype=bool)
+        flags[pairs] = True
+        return np.asarray(flags.reshape(keys, batches).sum(axis=1), dtype=np.int64)
+    pairs = np.sort(pairs)
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] if len(pairs) else pairs
+    return np.bincount(pairs // batches, minlength=keys)
 
 
 def _same_rows(
