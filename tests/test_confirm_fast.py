@@ -220,32 +220,6 @@ def test_updates_read_in_chunks_key_as_read_whole() -> None:
     assert whole["amount"].tolist()[:2] == [10.0, 0.0]
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.sampled_from(["A.1", "A.2", "a.1", "A.1 ", "", "é.1", "B.1"]), max_size=12),
-    st.integers(min_value=1, max_value=5),
-)
-def test_a_change_listed_again_is_the_one_pandas_calls_duplicated(
-    ids: list[str], chunk: int
-) -> None:
-    # A change is dropped when an earlier row has its Id, compared as written (case and
-    # spaces count); empty Ids are never dropped. Read in chunks as a big file is.
-    from reconciler.normalize import from_arrow
-    from reconciler.updates import _listed_before
-
-    series = from_arrow(
-        pa.chunked_array(
-            [pa.array(ids[i : i + chunk], pa.large_string()) for i in range(0, len(ids), chunk)],
-            pa.large_string(),
-        )
-    )
-    plain = pd.Series(ids, dtype=object)
-    expected = (plain.ne("") & plain.duplicated()).tolist()
-    got = _listed_before(series)
-    assert (got.tolist() if got is not None else [False] * len(ids)) == expected
-    assert got is None or got.any()
-
-
 _FEED_VALUES = {
     "Id": ["1000.4636.310001.1", "1000.4636.310001.2", "x.1", "1.", ".5", "", "a.1234567890"],
     "ActionId": ["1000.4636.310001", "01000.4636.310001", "", " 1000.4636.310002 ", "\u0661"],
