@@ -71,6 +71,34 @@ def _first_bytes(arr: Any) -> np.ndarray:
     return out
 
 
+_FIRST_MIX = np.uint64(0x9E3779B97F4A7C15)
+_LAST_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _fingerprints(arr: Any) -> np.ndarray:
+    """Per value of a (null-free) string array: a 64-bit fingerprint mixed from its length
+    and its first and last eight bytes. Equal values have equal fingerprints (a value is
+    never read past its own bytes into the next one's); different values seldom share one,
+    so a caller compares as text only the values whose fingerprint repeats. One gather of
+    eight bytes at each end: no hash of a string a value."""
+    offsets = _offsets(arr)
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = (ends - starts).astype(np.uint64)
+    raw = np.frombuffer(_data_view(arr), dtype=np.uint8)
+    padded = np.zeros(len(raw) + 8, dtype=np.uint8)
+    padded[: len(raw)] = raw
+    # Eight bytes starting at each byte, read as one little-endian integer.
+    words = np.ndarray((len(raw) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    short = lengths < 8
+    keep = np.where(
+        short, (np.uint64(1) << (lengths.clip(max=7) * np.uint64(8))) - np.uint64(1), ~np.uint64(0)
+    )
+    first = words[starts] & keep
+    last = np.where(short, first, words[np.maximum(ends - 8, 0)])
+    with np.errstate(over="ignore"):
+        return np.asarray(first * _FIRST_MIX ^ last * _LAST_MIX ^ lengths, dtype=np.uint64)
+
+
 def _offsets(arr: Any) -> np.ndarray:
     """A string array's ``len(arr) + 1`` value offsets into ``_data_view(arr)`` (from 0)."""
     import pyarrow as pa

@@ -220,6 +220,57 @@ def test_updates_read_in_chunks_key_as_read_whole() -> None:
     assert whole["amount"].tolist()[:2] == [10.0, 0.0]
 
 
+_ID_PIECES = ["1000.4636.158133", "1000.4636.158134", "a", "é", "", ".", "1", "2", "x" * 9]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(_ID_PIECES), max_size=3).map("".join), max_size=14),
+    st.integers(min_value=1, max_value=5),
+    st.integers(min_value=0, max_value=3),
+)
+def test_a_change_listed_again_is_the_one_pandas_calls_duplicated(
+    ids: list[str], chunk: int, skip: int
+) -> None:
+    # Ids short and long, sharing their first or last bytes, read in chunks and from a slice
+    # (an array that starts inside its buffers): a change is dropped exactly when an earlier
+    # row has its Id, compared as written; empty Ids are never dropped.
+    from reconciler import updates
+    from reconciler.normalize import from_arrow
+    from reconciler.updates import _listed_before
+
+    column = pa.chunked_array(
+        [pa.array(["lead"] * skip + ids, pa.large_string()).slice(skip)], pa.large_string()
+    )
+    chunks = [column.slice(i, chunk) for i in range(0, len(ids), chunk)]
+    for arrow in (
+        column,
+        pa.chunked_array([c.combine_chunks() for c in chunks], pa.large_string()),
+    ):
+        plain = pd.Series(ids, dtype=object)
+        expected = (plain.ne("") & plain.duplicated()).tolist()
+        assert _listed_before(from_arrow(arrow)).tolist() == expected
+        with pytest.MonkeyPatch.context() as mp:  # every fingerprint shared: all compared
+            mp.setattr(updates, "_fingerprints", lambda a: np.zeros(len(a), np.uint64))
+            assert _listed_before(from_arrow(arrow)).tolist() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*_ID_PIECES, "abcdefgh", "abcdefghi", "zbcdefgh"]), max_size=12))
+def test_equal_values_have_equal_fingerprints_whatever_stands_beside_them(
+    values: list[str],
+) -> None:
+    from reconciler.bytescan import _fingerprints
+
+    got = _fingerprints(pa.array(values, pa.string())).tolist()
+    for i, a in enumerate(values):
+        alone = _fingerprints(pa.array([a], pa.string())).tolist()[0]
+        assert got[i] == alone  # its neighbours' bytes never count
+    by_value = {}
+    for v, f in zip(values, got, strict=True):
+        assert by_value.setdefault(v, f) == f
+
+
 _FEED_VALUES = {
     "Id": ["1000.4636.310001.1", "1000.4636.310001.2", "x.1", "1.", ".5", "", "a.1234567890"],
     "ActionId": ["1000.4636.310001", "01000.4636.310001", "", " 1000.4636.310002 ", "\u0661"],
