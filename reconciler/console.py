@@ -127,6 +127,14 @@ def fail(message: str, code: int = EXIT_CANNOT_RUN) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _interrupted() -> typer.Exit:
+    """The interrupt's one line, said once: the command's group (``OneLineUsageErrors``) says
+    it for an exit 130 that nothing said, so it must know this one was."""
+    global _said_interrupted
+    _said_interrupted = True
+    return fail(INTERRUPTED, EXIT_INTERRUPTED)
+
+
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn tool failures into one line on stderr and exit 2 (traceback only with --debug)."""
 
@@ -142,9 +150,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
                 traceback.print_exc()
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:
-            global _said_interrupted
-            _said_interrupted = True
-            raise fail(INTERRUPTED, EXIT_INTERRUPTED) from None
+            raise _interrupted() from None
         except BrokenPipeError:
             # The reader of stdout went away (`... | head`): stop quietly, as Unix tools do.
             from .writers.streams import silence_stdout
@@ -155,7 +161,7 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
             from . import interrupts
 
             if interrupts.noted():  # the interrupt, disguised by the code it landed in
-                raise fail(INTERRUPTED, EXIT_INTERRUPTED) from None
+                raise _interrupted() from None
             if debug:
                 traceback.print_exc()
             raise fail(

@@ -431,3 +431,34 @@ def test_an_interrupt_disguised_as_another_exception_is_still_an_interrupt(
         command()
     assert done.value.exit_code == 130
     assert capsys.readouterr().err.splitlines() == [f"reconciler: {INTERRUPTED}"]
+
+
+@pytest.mark.parametrize("raised", [KeyboardInterrupt, RuntimeError])
+def test_an_interrupt_caught_in_a_command_is_said_once_by_the_whole_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], raised: type
+) -> None:
+    # The command says the line and exits 130; the group around it says the line for an exit
+    # 130 nothing said (typer reading the options). An interrupt disguised as another
+    # exception was said by both: the line came twice.
+    import typer
+
+    from reconciler import console
+    from reconciler.console import OneLineUsageErrors, guarded
+
+    monkeypatch.setattr(interrupts, "_noted", [signal.SIGINT])
+    monkeypatch.setattr(console, "_said_interrupted", False)
+    app = typer.Typer(cls=OneLineUsageErrors, add_completion=False)
+
+    @app.command()
+    @guarded
+    def run() -> None:
+        raise raised("interrupted while a class was made")
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    with pytest.raises(SystemExit) as done:
+        app(["run"])
+    assert done.value.code == 130
+    assert capsys.readouterr().err.splitlines() == [f"reconciler: {INTERRUPTED}"]
