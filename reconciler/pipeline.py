@@ -790,7 +790,7 @@ def _load_past(opening: Future[Ledger], sha: Future[str]) -> Past:
 
 
 def _open_ledger(url: str) -> Ledger:
-    """Open the ledger (its code and SQLAlchemy were imported on the main thread)."""
+    """Open the ledger (its code and driver were imported on the main thread)."""
     from .ledger.store import open_ledger
 
     return open_ledger(url)

@@ -41,13 +41,12 @@ def _postgres() -> str:
         if os.environ.get("CI") == "true":
             pytest.fail("CI must run the PostgreSQL cases: .ci/run sets RECONCILER_TEST_POSTGRES")
         pytest.skip("no PostgreSQL server: .ci/run starts one (or set RECONCILER_TEST_POSTGRES)")
-    from sqlalchemy import create_engine, text
+    import psycopg
 
-    engine = create_engine(url)
-    with engine.begin() as conn:  # a clean database for each test
+    # A clean database for each test (libpq reads the URL without the driver's name).
+    with psycopg.connect("postgresql://" + url.partition("://")[2]) as conn:
         for table in ("batch_records", "batch_codes", "resubmissions", "batches", "ledger_meta"):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
-    engine.dispose()
+            conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")  # type: ignore[arg-type]
     return url
 
 

@@ -290,3 +290,93 @@ def test_the_run_says_where_it_was_recorded(tmp_path: Path) -> None:
         shown("postgresql+psycopg://team:s3cret@db.example.com:5432/reconciler")
         == "postgresql+psycopg://team:***@db.example.com:5432/reconciler"
     )
+
+
+# ------------------------------------------------ ledgers written before: the same database
+
+EARLIER = ROOT / "tests" / "cases" / "ledger"
+
+
+def _layout(path: Path) -> dict[str, object]:
+    """Every table's columns (name, type, not null, key), foreign keys and indexes."""
+    with sqlite3.connect(path) as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )
+        ]
+        return {
+            name: (
+                conn.execute(f"PRAGMA table_info('{name}')").fetchall(),
+                conn.execute(f"PRAGMA foreign_key_list('{name}')").fetchall(),
+                sorted(r[1:] for r in conn.execute(f"PRAGMA index_list('{name}')")),
+            )
+            for name in names
+        }
+
+
+def test_a_ledger_written_through_sqlalchemy_is_read_and_written_as_it_is(tmp_path: Path) -> None:
+    # Two batches recorded by reconciler 0.1.0 when it reached the ledger through SQLAlchemy,
+    # and the history it gave of them then.
+    ledger = tmp_path / "ledger.sqlite"
+    ledger.write_bytes((EARLIER / "written_through_sqlalchemy.sqlite").read_bytes())
+    then = (EARLIER / "written_through_sqlalchemy.history.json").read_text("utf-8")
+    result = runner.invoke(app, ["history", "--ledger", str(ledger), "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == then
+    # The demo again (its entry updated, not doubled) and a batch of its own.
+    for folder in (DEMO, ROOT / "fixtures" / "no_errors"):
+        code, _stdout, stderr = _reconcile(
+            folder / "sent.csv", folder / "results.csv", "--out", tmp_path / folder.name,
+            "--ledger", ledger,
+        )  # fmt: skip
+        assert code in (0, 1), stderr
+    batches = _batches(str(ledger))
+    earlier = json.loads(then)["batches"]
+    assert sorted(int(str(b["id"])) for b in batches) == [1, 2, 3]
+    demo = next(b for b in batches if b["batch_key"] == earlier[0]["batch_key"])
+    assert (demo["id"], demo["out_dir"]) == (earlier[0]["id"], str(tmp_path / DEMO.name))
+    assert all(isinstance(b["results_complete"], bool) for b in batches)
+    opened = open_ledger(ledger_url(str(ledger)) or "")
+    try:
+        for entry in batches:
+            got = opened.records_of(int(str(entry["id"])))
+            assert got is not None and decode_records(got[1]).num_rows == entry["records"]
+    finally:
+        opened.close()
+    # A ledger made now has the tables, columns, keys and indexes of one made then.
+    fresh = tmp_path / "fresh.sqlite"
+    open_ledger(ledger_url(str(fresh)) or "").close()
+    assert _layout(fresh) == _layout(ledger)
+
+
+def test_a_ledger_url_is_read_as_before_and_never_shows_its_password() -> None:
+    from reconciler.ledger.store import DatabaseURL, describe, parse_url
+
+    url = parse_url("postgresql+psycopg://te%40m:p%3Ass@[::1]:5433/recon?sslmode=require&a=b")
+    assert (url.backend, url.driver, url.username, url.password) == (
+        "postgresql", "psycopg", "te@m", "p:ss",
+    )  # fmt: skip
+    assert (url.host, url.port, url.database, dict(url.query)) == (
+        "::1", 5433, "recon", {"sslmode": "require", "a": "b"},
+    )  # fmt: skip
+    assert url.shown() == "postgresql+psycopg://te%40m:***@[::1]:5433/recon?a=b&sslmode=require"
+    assert "p:ss" not in repr(url) and "p%3Ass" not in repr(url)
+    assert describe("sqlite:////data/ledger.sqlite") == "sqlite:////data/ledger.sqlite"
+    assert describe("not a url") == "the ledger"
+    assert parse_url("sqlite://") == DatabaseURL(backend="sqlite", driver="", text="sqlite://")
+
+
+def test_an_sqlite_ledger_named_by_a_uri_is_opened_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "sqlite:///file:named.sqlite?uri=true&cache=private"
+    code, _stdout, stderr = _reconcile(
+        DEMO / "sent.csv", DEMO / "results.csv", "--out", tmp_path / "o", "--ledger", url
+    )
+    assert code == 1, stderr
+    assert (tmp_path / "named.sqlite").is_file()
+    assert len(_batches(url)) == 1

@@ -569,12 +569,7 @@ def test_the_default_ledger_folder_is_created(tmp_path: Path) -> None:
 def test_a_missing_postgresql_driver_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
-
-    def missing() -> object:
-        raise ModuleNotFoundError("No module named 'psycopg'")
-
-    monkeypatch.setattr(PGDialect_psycopg, "import_dbapi", staticmethod(missing))
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # ``import psycopg`` fails
     line = _one_line(*_reconcile(tmp_path, "--ledger", "postgresql://u@localhost/db"))
     assert "no driver for PostgreSQL" in line and "reconciler[postgres]" in line
 
