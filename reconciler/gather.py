@@ -589,11 +589,10 @@ def _error_records(rows: pd.DataFrame, errors: npt.NDArray[np.bool_]) -> int:
     with_line = line >= 0
     n = len(np.unique(line[with_line]))
     if not with_line.all():
-        rest = err.loc[~with_line]
-        ids = rest["action_id"].astype("str")
-        for name in ("oid", "action_tracker_id", "sku"):
-            ids = ids + "\x1f" + rest[name].astype("str")
-        n += int(ids.nunique())
+        # Distinct (ActionId, Oid, ActionTrackerId, SKU): compared column by column, since
+        # an identifier may hold any character a separator could be.
+        ids = err.loc[~with_line, ["action_id", "oid", "action_tracker_id", "sku"]]
+        n += len(ids.astype("str").drop_duplicates())
     return n
 
 

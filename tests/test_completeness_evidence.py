@@ -572,3 +572,24 @@ def test_an_export_holding_rows_of_another_batch_is_refused(tmp_path: Path) -> N
     assert run.code == 2
     assert "the results hold rows of 2 batches (F-7d3e52a1" in run.stderr
     assert "give the errors of this file's batch only" in run.stderr
+
+
+def test_error_rows_without_a_line_count_records_by_their_identifiers_whole() -> None:
+    """Errors that give no line are counted as records by their identifiers, and the count
+    proves the results complete when TotalErrors agrees: two records must never count as
+    one because one's ActionId ends in what the other's Oid starts with."""
+    import numpy as np
+    import pandas as pd
+
+    from reconciler.gather import _error_records
+
+    rows = pd.DataFrame(
+        {
+            "line": [-1, -1, -1],
+            "action_id": ["a\x1fb", "a", "a"],
+            "oid": ["c", "b\x1fc", "b\x1fc"],
+            "action_tracker_id": ["", "", ""],
+            "sku": ["", "", ""],
+        }
+    )
+    assert _error_records(rows, np.array([True, True, True])) == 2

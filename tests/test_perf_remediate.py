@@ -78,10 +78,11 @@ TRICKY_IDS = [
     'say "1"',
     "back\\slash",
     "tab\t1",
+    "12\x1f34",  # a control character a key's separator could be
 ]
 
 
-@pytest.mark.parametrize("label", ["Oid", "ActionId", "", "Order Ö"])
+@pytest.mark.parametrize("label", ["Oid", "ActionId", "", "Order Ö", "Order\x1fId"])
 def test_identifier_hints_equal_the_per_value_text_on_tricky_values(label: str) -> None:
     """Long runs of digits are judged by Arrow kernels (length, leading and trailing zeros):
     each record's hint is what ``_no_export_hint`` says of its value."""

@@ -134,16 +134,23 @@ def _reprs(values: ObjArray) -> ObjArray:
     return np.array([repr(str(v)) for v in values], dtype=object)
 
 
+_SEP = "\x1f"  # between an amount and its currency in the memo's keys
+
+
 def _rule_amount_date(
     sent: pd.DataFrame, schema: SentSchema, rows: IntArray, opts: RemediateOptions
 ) -> RuleOutcome:
     checks: list[tuple[str, Callable[[str], Fix]]] = []
-    # Amounts are judged with the record's currency: "value\x1fcurrency" keys the memo.
+    # Amounts are judged with the record's currency: "value\x1fcurrency" keys the memo. A
+    # value may hold the separator itself (nothing stops a cell holding any character), so
+    # the pair is split at its last one, and a currency never holds one (no currency code
+    # does: one that did is unknown either way).
     currency_label = schema.column("currency")
     currency = _values(sent, currency_label, rows) if currency_label else text_column(len(rows), "")
+    currency = np.array([c.replace(_SEP, "\ufffd") for c in currency], dtype=object)
 
     def amount(pair: str) -> Fix:
-        value, _, cur = pair.partition("\x1f")
+        value, _, cur = pair.rpartition(_SEP)
         return fix_amount(value, cur)
 
     amount_labels = set()
@@ -168,10 +175,11 @@ def _rule_amount_date(
     refused_any = np.zeros(len(rows), dtype=bool)
     for label, fn in checks:
         raw = _values(sent, label, rows)
-        keyed = raw + "\x1f" + currency if label in amount_labels else raw
+        paired = label in amount_labels
+        keyed = raw + _SEP + currency if paired else raw
 
-        def guarded(v: str, fn: Callable[[str], Fix] = fn) -> Fix:
-            cell = v.partition("\x1f")[0]
+        def guarded(v: str, fn: Callable[[str], Fix] = fn, paired: bool = paired) -> Fix:
+            cell = v.rpartition(_SEP)[0] if paired else v
             return Fix(True, cell, "") if not cell.strip() else fn(v)
 
         ok, value, rule, problem = _apply(keyed, guarded)
@@ -394,8 +402,16 @@ def _no_export_hints(labels: ObjArray, raw: ObjArray) -> ObjArray:
         out[said] = joined.filter(pa.array(said)).to_numpy(zero_copy_only=False)
     other = np.flatnonzero(kind == _HINT_OTHER)
     if len(other):
-        codes, uniques = pd.factorize(pd.Series(labels[other] + "\x1f" + raw[other], dtype=object))
-        hints = [_no_export_hint(*str(u).split("\x1f", 1)) for u in uniques]
+        # Each distinct (label, value) pair worded once; the pairs numbered from each side's
+        # numbers (a label or value may hold any character a separator could be).
+        l_codes, l_uniques = pd.factorize(pd.Series(labels[other], dtype=object))
+        r_codes, r_uniques = pd.factorize(pd.Series(raw[other], dtype=object))
+        width = max(len(r_uniques), 1)
+        codes, pairs = pd.factorize(l_codes.astype(np.int64) * width + r_codes)
+        names, values = l_uniques.tolist(), r_uniques.tolist()
+        hints = [
+            _no_export_hint(str(names[int(p) // width]), str(values[int(p) % width])) for p in pairs
+        ]
         out[other] = np.array(hints, dtype=object)[codes]
     return out
 

@@ -16,7 +16,7 @@ from reconciler.fixes import (
 )
 from reconciler.normalize import id_key
 from reconciler.preflight.base import _ACT, _MODS, _ORDER_LEVEL, BoolArray, E, W
-from reconciler.preflight.context import Check, _Ctx, _hits, _mask, _where
+from reconciler.preflight.context import Check, _Ctx, _hits, _mask, _where, order_keys
 from reconciler.templates import (
     Template,
 )
@@ -48,12 +48,11 @@ def _actions_match(ctx: _Ctx) -> pd.DataFrame | None:
     if by_oid.any():
         assert oid is not None and trk is not None
         pos = _where(by_oid)
-        sent_key = pd.Series(
-            ctx.val(oid).iloc[pos].to_numpy(dtype=object)
-            + "\x1f"
-            + id_key(ctx.val(trk).iloc[pos]).to_numpy(dtype=object)
+        sent_key = pd.Series(order_keys(ctx.val(oid).iloc[pos], id_key(ctx.val(trk).iloc[pos])))
+        act_key = pd.Series(
+            order_keys(act["oid"], act["k_tracker"]),
+            index=act.index,
         )
-        act_key = act["oid"].astype(object) + "\x1f" + act["k_tracker"].astype(object)
         counts = act_key.value_counts()
         single = act_key[act_key.map(counts) == 1]
         rows = np.append(single.index.to_numpy(dtype=np.int64), -1)  # [-1] is "not found"

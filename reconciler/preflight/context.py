@@ -315,3 +315,16 @@ class Check:
     example: str = ""  # one line for the docs: a value that triggers it
     scope: Scope = Scope.RECORD
     templates: frozenset[Template] = _ALL
+
+
+def order_keys(oid: pd.Series, tracker: pd.Series) -> npt.NDArray[np.object_]:
+    """Each (Oid, tracker) pair as one text, distinct for distinct pairs: the Oid, U+001F,
+    the tracker. An Oid holding U+001F itself (any cell may) would let the Oid ``A\\x1fB`` with
+    the tracker ``C`` meet the Oid ``A`` with ``B\\x1fC``: then every Oid's ``\\`` and U+001F
+    are escaped first, so the first U+001F of a key always ends its Oid."""
+    first = oid.to_numpy(dtype=object)
+    if len(first) and pc.any(pc.match_substring(arrow_strings(oid), "\x1f")).as_py():
+        first = np.array(
+            [v.replace("\\", "\\\\").replace("\x1f", "\\u001f") for v in first], dtype=object
+        )
+    return np.asarray(first + "\x1f" + tracker.to_numpy(dtype=object), dtype=object)

@@ -12,7 +12,15 @@ import pandas as pd
 from reconciler.model import text_column
 from reconciler.normalize import id_key
 from reconciler.preflight.base import _CONV_ORDER, _MODS, E, IntArray, W
-from reconciler.preflight.context import Check, _cells, _Ctx, _hits, _mask, _where
+from reconciler.preflight.context import (
+    Check,
+    _cells,
+    _Ctx,
+    _hits,
+    _mask,
+    _where,
+    order_keys,
+)
 from reconciler.templates import (
     MAX_MODIFICATIONS_PER_ACTION,
     Template,
@@ -62,7 +70,7 @@ def _ck_duplicate_order(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
         return
     trk = ctx.label("action_tracker_id") or ctx.label("event_type_code")
     tracker = id_key(ctx.val(trk)) if trk else pd.Series([""] * ctx.n)
-    keys = ctx.val(oid).to_numpy(dtype=object) + "\x1f" + tracker.to_numpy(dtype=object)
+    keys = order_keys(ctx.val(oid), tracker)
     series = pd.Series(keys)
     repeat = ctx.filled(oid) & _mask(series.duplicated(keep="first"))
     if not repeat.any():
