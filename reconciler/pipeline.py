@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -906,10 +906,43 @@ def _highlight_mask(sent: Table, attention: pd.DataFrame, header: list[str]) -> 
     codes, texts = pd.factorize(attention.iloc[:, len(header) - 1], use_na_sentinel=False)
     rows = np.zeros((len(texts) + 1, attention.shape[1]), dtype=bool)
     for k, text in enumerate(texts):
-        for lab in str(text).split(";"):
-            if lab in pos:
-                rows[k, pos[lab]] = True
+        for lab in named_labels(str(text), pos):
+            rows[k, pos[lab]] = True
     return rows[np.asarray(codes, dtype=np.intp)]
+
+
+def named_labels(text: str, labels: Collection[str]) -> set[str]:
+    """The column labels a CellsToFix text names. It joins them with ``;``, and a label may
+    hold a ``;`` itself (a header is anything), so the text is read as the ways it splits into
+    whole labels of the file; one that splits no such way is read at each ``;``."""
+    n = len(text)
+    # whole[i]: text[i:] splits into labels; steps[i]: the labels that start there and end
+    # where the text or another label does.
+    whole = [False] * (n + 1)
+    whole[n] = True
+    steps: dict[int, list[tuple[str, int]]] = {}
+    for i in range(n - 1, -1, -1):
+        if i and text[i - 1] != ";":
+            continue
+        for lab in labels:
+            end = i + len(lab)
+            if not lab or not text.startswith(lab, i):
+                continue
+            if end == n or (text[end] == ";" and end + 1 < n and whole[end + 1]):
+                whole[i] = True
+                steps.setdefault(i, []).append((lab, end + 1))
+    if not n or not whole[0]:
+        return {lab for lab in text.split(";") if lab in labels}
+    found: set[str] = set()
+    todo, seen = [0], {0}
+    while todo:
+        i = todo.pop()
+        for lab, nxt in steps.get(i, []):
+            found.add(lab)
+            if nxt < n and nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return found
 
 
 # --------------------------------------------------------------------------- option files

@@ -309,3 +309,19 @@ def test_a_capped_sheet_needing_a_person_points_to_the_work_list(
     note = str(wb["Fix by hand"]["A1"].value)
     assert note.startswith("Fix by hand: showing the first 1 of 3 records by line")
     assert "needs-attention.xlsx (up to 100,000 rows) and needs-attention.csv hold every" in note
+
+
+def test_cells_to_fix_are_read_as_whole_labels_even_holding_a_semicolon() -> None:
+    """needs-attention.xlsx highlights the cells CellsToFix names, a ``;``-joined list of the
+    sent file's labels; a label may hold a ``;`` itself and is then not cut in two."""
+    from reconciler.pipeline import named_labels
+
+    labels = {"Amount", "Reason", "Note;internal", "Oid"}
+    assert named_labels("Amount;Reason", labels) == {"Amount", "Reason"}
+    assert named_labels("Note;internal", labels) == {"Note;internal"}
+    assert named_labels("Oid;Note;internal;Amount", labels) == {"Oid", "Note;internal", "Amount"}
+    # Labels that the text names either way are all highlighted.
+    assert named_labels("A;B", {"A;B", "A", "B"}) == {"A;B", "A", "B"}
+    # A name no label of the file has: the others are still read.
+    assert named_labels("Amount;Gone", labels) == {"Amount"}
+    assert named_labels("", labels) == set()
