@@ -118,6 +118,82 @@ def test_changes_worded_once_read_as_each_worded_on_its_own(
     assert got == expected
 
 
+def _moved_one_record_at_a_time(
+    starts: np.ndarray, first_at: np.ndarray, delta: np.ndarray, state: np.ndarray
+) -> list[bool]:
+    """What ``_settle`` worked out a record at a time before (the reference)."""
+    ends = [*starts[1:].tolist(), len(delta)] if len(starts) else []
+    moved = []
+    for k, end in enumerate(ends):
+        a, b = int(first_at[k]), end - 1
+        if a >= len(delta) or b <= a:
+            moved.append(False)
+            continue
+        later_delta = delta[a + 1 : b + 1]
+        later_state = state[a + 1 : b + 1]
+        moved.append(
+            bool((np.nan_to_num(later_delta) != 0).any() or (later_state != state[a]).any())
+        )
+    return moved
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.booleans(),  # the change asked for
+                st.sampled_from([0.0, -0.0, np.nan, 5.0, -12.5]),
+                st.integers(min_value=0, max_value=2),  # the state, as a number
+            ),
+            min_size=1,
+            max_size=6,
+        ),
+        max_size=12,
+    )
+)
+def test_a_later_change_is_found_as_record_by_record(
+    records: list[list[tuple[bool, float, int]]],
+) -> None:
+    # Each record's changes after the submission, in order: whether one of them is the change
+    # asked for, and whether a later one moved the amount or the state away from it.
+    from reconciler.confirm import _group_starts, _moved_since
+
+    rows = [(k, *change) for k, changes in enumerate(records) for change in changes]
+    r = np.array([row[0] for row in rows], dtype=np.int64)
+    match = np.array([row[1] for row in rows], dtype=bool)
+    delta = np.array([row[2] for row in rows], dtype=np.float64)
+    state = np.array([row[3] for row in rows], dtype=np.int64)
+    starts = _group_starts(r)
+    pos = np.arange(len(r))
+    first_at = (
+        np.minimum.reduceat(np.where(match, pos, len(r)), starts) if len(r) else starts.copy()
+    )
+    got = _moved_since(starts, first_at, delta, state).tolist()
+    assert got == _moved_one_record_at_a_time(starts, first_at, delta, state)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["PENDING", "APPROVED", "", "REVERSED"]),
+            st.sampled_from([0.0, -0.0, np.nan, 12.5, 1234.5]),
+        ),
+        max_size=30,
+    )
+)
+def test_states_worded_once_read_as_each_worded_on_its_own(
+    pairs: list[tuple[str, float]],
+) -> None:
+    from reconciler.confirm import _describe_state, _describe_states
+
+    state = np.array([p[0] for p in pairs], dtype=object)
+    amount = np.array([p[1] for p in pairs], dtype=np.float64)
+    expected = [_describe_state(s, a) for s, a in pairs]
+    assert _describe_states(state, amount).tolist() == expected
+
+
 def test_a_year_before_1000_is_written_as_strftime_writes_it() -> None:
     u = _changes(["0999-06-01T00:00:00Z", "2026-11-05T09:00:00Z"])
     rows = np.array([0, 1])
