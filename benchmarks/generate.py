@@ -102,9 +102,11 @@ SUBMITTED = "2026-11-01T12:00:00Z"  # when the generated batch was submitted (--
 
 
 def generate_updates(n: int, folder: Path, seed: int = 7) -> Path:
-    """An ActionUpdates CSV export with one change per record of ``generate``'s file: mostly
+    """An ActionUpdates CSV export with a change per record of ``generate``'s file: mostly
     the change asked for after the submission; some another amount, some only a change from
-    before it; each action's ``Amount`` after the change given."""
+    before it; each action's ``Amount`` after the change given. A feed lists every change of
+    an action, so a third of the orders changed as asked were approved after (a second
+    change: state APPROVED, no amount moved)."""
     rng = random.Random(seed + 1)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"updates_{n}.csv"
@@ -125,6 +127,11 @@ def generate_updates(n: int, folder: Path, seed: int = 7) -> Path:
                 f"{action_id}.2,{action_id},{oid},1000,{state},ORDER_UPDATE,-5.00,"
                 f"{total:.2f},{when}\n"
             )
+            if not reversal and roll < 0.85 and rng.random() < 1 / 3:
+                fu.write(
+                    f"{action_id}.3,{action_id},{oid},1000,APPROVED,ORDER_UPDATE,0.00,"
+                    f"{total:.2f},2026-11-20T09:00:00Z\n"
+                )
     return path
 
 

@@ -85,7 +85,7 @@ def bench(
     """Every command ``repeat`` times, the commands taking turns (so a slow moment of the
     machine falls on all of them alike); each row reports the median run."""
     sent, results = generate(n, data, seed)
-    # one change per record, for --updates
+    # a change per record (and a later approval of some), for --updates
     updates = generate_updates(n, data, seed) if only is None or "updates" in only else data
     # the results as three pages of one export, for several results files
     pages = split_results(results, 3) if only is None or "pages" in only else []
