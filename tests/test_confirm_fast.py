@@ -194,6 +194,30 @@ def test_states_worded_once_read_as_each_worded_on_its_own(
     assert _describe_states(state, amount).tolist() == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(min_value=0, max_value=5), max_size=25),
+    st.lists(st.one_of(st.none(), st.integers(min_value=0, max_value=5)), max_size=25),
+)
+def test_records_meet_their_changes_as_a_join_would(
+    changes: list[int], named: list[int | None]
+) -> None:
+    # The feed's rows sorted by action; each record naming an action listed (or none).
+    from reconciler.confirm import _changes_of
+
+    u_code = np.sort(np.array(changes, dtype=np.int64))
+    listed = set(changes)
+    action = np.array([a if a in listed else -1 for a in named], dtype=np.int64)
+    records = np.flatnonzero(action >= 0)
+    rec = pd.DataFrame({"r": records, "a": action[records]})
+    rows = pd.DataFrame({"a": u_code, "u": np.arange(len(u_code))})
+    joined = rec.merge(rows, on="a", how="inner", sort=False)
+    joined = joined.sort_values(["r", "u"], kind="stable")
+    r, u = _changes_of(records, action[records], u_code)
+    assert r.tolist() == joined["r"].tolist()
+    assert u.tolist() == joined["u"].tolist()
+
+
 def test_a_year_before_1000_is_written_as_strftime_writes_it() -> None:
     u = _changes(["0999-06-01T00:00:00Z", "2026-11-05T09:00:00Z"])
     rows = np.array([0, 1])
