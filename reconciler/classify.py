@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .catalogue import Catalogue
-from .match import Ties, Unmatched
+from .match import Ties
 from .model import RESOLUTION_PRECEDENCE, IntArray, Outcome, Resolution, TiedBy
 
 _TIE_RANK: dict[str, int] = {
@@ -281,10 +281,7 @@ def classify_records(
     code_sets_list = [str(u) for u in sets]
 
     ambiguous = np.zeros(n_records, dtype=bool)
-    amb = res[res["reason"].to_numpy() == Unmatched.AMBIGUOUS_KEY]
-    for cands in amb["candidates"]:
-        for c in str(cands).split():
-            ambiguous[int(c)] = True
+    ambiguous[ties.ambiguous] = True
 
     nonempty = np.array([t != "" for t in code_sets_list], dtype=bool)
     has_codes = nonempty[set_of]

@@ -14,8 +14,9 @@ not contradict). Split apart, each file would have to re-explain the others' rul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +94,10 @@ class Ties:
     # Sent records a result's line points at while the result's identifiers contradict them
     # and name no other record: that error may be theirs, so they are not called accepted.
     contested: IntArray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    # Sent records an ambiguous result may speak of (``candidates`` lists at most
+    # ``MAX_CANDIDATES`` of a result's, ``candidate_count`` says how many it has): none of
+    # them is called accepted.
+    ambiguous: IntArray = field(default_factory=lambda: np.array([], dtype=np.int64))
 
 
 def record_numbers(table: Table, base: LineBase) -> IntArray:
@@ -476,23 +481,67 @@ _ID_LEVELS: tuple[tuple[TiedBy, tuple[str, ...]], ...] = (
 )
 
 
-def _describe_contradiction(
+def _describe_contradictions(
     results: pd.DataFrame,
     sent: pd.DataFrame,
-    r_pos: int,
-    s_idx: int,
-    field: str,
-    where: str,
+    r_pos: IntArray,
+    s_idx: IntArray,
+    fields: np.ndarray,
+    where: Sequence[str],
     sent_raw: Mapping[str, pd.Series] | None = None,
-) -> str:
-    label = FIELD_LABELS.get(field, field)
-    said = results[field + "_raw"].iat[r_pos]
-    if field == "sku":
-        return f"{where} has no Sku {said!r} (the result's Sku)"
-    # The value as the sent file has it (its key drops leading zeros).
-    column = (sent_raw or {}).get(field)
-    held = column.iat[s_idx] if column is not None else sent[field].iat[s_idx]
-    return f"{where} holds {label} {held!r} but the result says {said!r}"
+) -> npt.NDArray[np.object_]:
+    """For each (result row, sent record) pair and the identifier field they first contradict
+    on: what the record holds against what the result says. The values are read a field at a
+    time (a result row at a time took 30 µs a row)."""
+    out = text_column(len(r_pos), "")
+    r_pos = np.asarray(r_pos, dtype=np.int64)
+    s_idx = np.asarray(s_idx, dtype=np.int64)
+    fields = np.asarray(fields, dtype=object)
+    for name in pd.unique(fields).tolist():
+        at = np.flatnonzero(fields == name)
+        field_name = str(name)
+        label = FIELD_LABELS.get(field_name, field_name)
+        said = _values(results[field_name + "_raw"], r_pos[at])
+        places = [where[i] for i in at.tolist()]
+        if field_name == "sku":
+            out[at] = [
+                f"{w} has no Sku {v!r} (the result's Sku)"
+                for w, v in zip(places, said, strict=True)
+            ]
+            continue
+        # The value as the sent file has it (its key drops leading zeros).
+        column = (sent_raw or {}).get(field_name)
+        held = _values(column if column is not None else sent[field_name], s_idx[at])
+        out[at] = [
+            f"{w} holds {label} {h!r} but the result says {v!r}"
+            for w, h, v in zip(places, held, said, strict=True)
+        ]
+    return out
+
+
+def _key_texts(
+    results: pd.DataFrame, rows: IntArray, fields: Sequence[str], *, only_held: bool
+) -> list[str]:
+    """Per result row at ``rows``: its identifiers of ``fields`` as written (``OrderId
+    '123'``), joined by commas; ``only_held``: only those it holds a value in."""
+    rows = np.asarray(rows, dtype=np.int64)
+    columns = []
+    for c in fields:
+        raw = _values(results[c + "_raw"], rows)
+        held = _values(results[c], rows) if only_held else [True] * len(rows)
+        columns.append(
+            [(f"{FIELD_LABELS[c]} {v!r}" if h else "") for v, h in zip(raw, held, strict=True)]
+        )
+    return (
+        [", ".join(t for t in texts if t) for texts in zip(*columns, strict=True)]
+        if columns
+        else []
+    )
+
+
+def _values(column: pd.Series, rows: IntArray) -> list[Any]:
+    """The cells of ``column`` at positions ``rows``, as ``Series.iat`` gives each."""
+    return column.iloc[np.asarray(rows, dtype=np.int64)].tolist()
 
 
 def _candidates(
@@ -522,23 +571,38 @@ def _candidates(
     return cr, cs, compare(keys, cr, cs)
 
 
-def _other_records(keys: Keys, n_sent: int, rows: IntArray, s_of: IntArray) -> dict[int, set[int]]:
+def _other_records(
+    keys: Keys, n_sent: int, rows: IntArray, s_of: IntArray
+) -> dict[int, list[IntArray]]:
     """For result rows tied by line to ``s_of``: the other sent records their ActionId /
     OrderId names, exactly (by the identifier levels, nothing contradicting) or as a
-    spreadsheet's form of the record's ID (scientific notation, digits rounded to zeros)."""
-    from .fixes import spoiled_form_of
+    spreadsheet's form of the record's ID (scientific notation, digits rounded to zeros).
 
-    found: dict[int, set[int]] = {}
+    Per row that names another record: sorted arrays of record positions whose union is what
+    it names (with, perhaps, the record at its line). The records a spoiled value names are
+    one array shared by every row holding that value: a spreadsheet's ``4.05123E+18`` may
+    name thousands of records, and a sheet of such rows names them over and over."""
+    found: dict[int, list[IntArray]] = {}
     if not len(rows):
         return found
+    exact_r: list[IntArray] = []
+    exact_s: list[IntArray] = []
     for _level, cols in _ID_LEVELS:
         hit = _candidates(keys, n_sent, rows, cols)
         if hit is None:
             continue
         cr, cs, ccmp = hit
         keep = (ccmp.contradict == 0) & (cs != s_of[cr])
-        for r, s_idx in zip(cr[keep], cs[keep], strict=True):
-            found.setdefault(int(r), set()).add(int(s_idx))
+        exact_r.append(cr[keep])
+        exact_s.append(cs[keep])
+    if exact_r:
+        pair_r, pair_s = np.concatenate(exact_r), np.concatenate(exact_s)
+        order = np.lexsort((pair_s, pair_r))
+        pair_r, pair_s = pair_r[order], pair_s[order]
+        starts = np.flatnonzero(np.concatenate(([True], pair_r[1:] != pair_r[:-1])))
+        if len(pair_r):
+            for r, named in zip(pair_r[starts].tolist(), np.split(pair_s, starts[1:]), strict=True):
+                found[r] = [np.unique(named)]
     for name in _NAMING:
         spoil = keys.result_spoilable.get(name)
         if spoil is None or name not in keys.sent_raw:
@@ -548,19 +612,88 @@ def _other_records(keys: Keys, n_sent: int, rows: IntArray, s_of: IntArray) -> d
             continue
         sent_values = _trimmed(keys.sent_raw[name])
         lengths = np.asarray(pc.utf8_length(sent_values).to_numpy(zero_copy_only=False))
-        for r in (int(x) for x in maybe):
-            said = str(keys.result_raw[name][r].as_py())
-            shape = _spoiled_shape(said)
-            if shape is None:
-                continue
-            length, prefix = shape
-            near = np.flatnonzero((lengths == length) & _np(pc.starts_with(sent_values, prefix)))
-            for s_idx in near:
-                if int(s_idx) != int(s_of[r]) and spoiled_form_of(
-                    said, str(sent_values[int(s_idx)].as_py())
-                ):
-                    found.setdefault(r, set()).add(int(s_idx))
+        said_all = keys.result_raw[name].take(pa.array(maybe)).to_pylist()
+        # The records each spoiled value may stand for, looked for once per distinct value.
+        named_by: dict[str, IntArray] = {}
+        for r, value in zip(maybe.tolist(), said_all, strict=True):
+            said = str(value)
+            near = named_by.get(said)
+            if near is None:
+                near = _spoiled_forms_of(said, sent_values, lengths)
+                named_by[said] = near
+            own = int(s_of[r])
+            if len(near) > 1 or (len(near) == 1 and int(near[0]) != own):
+                found.setdefault(r, []).append(near)
     return found
+
+
+# The candidate records an ambiguous result lists at most (``candidates``, CandidateLines):
+# a spreadsheet's spoiled ID may name thousands, and a spreadsheet cell holds 32,767
+# characters. Every one of them is still kept from being called accepted (``Ties.ambiguous``).
+MAX_CANDIDATES = 1000
+
+
+def _joined_heads(pair_r: IntArray, pair_s: IntArray) -> list[str]:
+    """Per run of equal ``pair_r`` (sorted by it, then ``pair_s``): its first
+    ``MAX_CANDIDATES`` records, joined by spaces."""
+    starts = np.flatnonzero(np.concatenate(([True], pair_r[1:] != pair_r[:-1])))
+    place = np.arange(len(pair_r)) - np.repeat(starts, np.diff(np.append(starts, len(pair_r))))
+    head = place < MAX_CANDIDATES
+    kept_r, kept_s = pair_r[head], pair_s[head]
+    offsets = np.append(
+        np.flatnonzero(np.concatenate(([True], kept_r[1:] != kept_r[:-1]))), len(kept_r)
+    )
+    listed = pa.LargeListArray.from_arrays(
+        pa.array(offsets, pa.int64()), pc.cast(pa.array(kept_s), pa.large_string())
+    )
+    joined = pc.binary_join(listed, pa.scalar(" ", pa.large_string()))
+    return [str(t) for t in joined.to_pylist()]
+
+
+def _linked(parts: Sequence[IntArray], at: int) -> tuple[IntArray, int]:
+    """The first ``MAX_CANDIDATES`` records (ascending) of the union of ``parts`` and the
+    record ``at``, and how many that union holds; without joining large parts whole."""
+    parts = sorted(parts, key=len, reverse=True)
+    big = parts[0]
+    small = [np.asarray([at], dtype=np.int64)]
+    for part in parts[1:]:
+        if len(part) > MAX_CANDIDATES:
+            big = np.union1d(big, part)
+        else:
+            small.append(part)
+    rest = np.unique(np.concatenate(small))
+    inside = np.zeros(len(rest), dtype=bool)
+    if len(big):
+        where = np.searchsorted(big, rest)
+        inside = (where < len(big)) & (big[np.minimum(where, len(big) - 1)] == rest)
+    total = len(big) + int((~inside).sum())
+    head = np.union1d(big[:MAX_CANDIDATES], rest)[:MAX_CANDIDATES]
+    return head.astype(np.int64), total
+
+
+def _spoiled_forms_of(said: str, sent_values: pa.Array, lengths: np.ndarray) -> IntArray:
+    """The sent records whose value ``said`` is a spreadsheet's form of."""
+    from .fixes import spoiled_form_of
+
+    shape = _spoiled_shape(said)
+    if shape is None:
+        return np.zeros(0, dtype=np.int64)
+    length, prefix = shape
+    near = np.flatnonzero((lengths == length) & _np(pc.starts_with(sent_values, prefix)))
+    held = sent_values.take(pa.array(near)).to_pylist()
+    spoiled = [bool(spoiled_form_of(said, str(h))) for h in held]
+    return near[np.asarray(spoiled, dtype=bool)] if len(near) else near.astype(np.int64)
+
+
+def candidate_records(texts: Sequence[object]) -> tuple[np.ndarray, IntArray]:
+    """The ``candidates`` of result rows (sent record positions joined by spaces, "" for
+    none) read back whole: each row's start in the positions (``len(texts) + 1`` offsets)
+    and the positions, in order. A spoiled ID may name thousands of records a row."""
+    given = pa.array([str(t) or None for t in texts], pa.large_string())
+    parts = pc.split_pattern(given, " ")
+    offsets = np.asarray(parts.offsets, dtype=np.int64)
+    positions = pc.cast(parts.flatten(), pa.int64()).to_numpy(zero_copy_only=False)
+    return offsets, np.asarray(positions, dtype=np.int64)
 
 
 def _spoiled_shape(said: str) -> tuple[int, str] | None:
@@ -605,6 +738,7 @@ def match_results(
     reason = text_column(m, "")
     detail = text_column(m, "")
     candidates = text_column(m, "")
+    candidate_count = np.zeros(m, dtype=np.int64)
     note = text_column(m, "")
     agreed = np.zeros(m, dtype=bool)  # tied with an identifier that agrees or is compatible
 
@@ -637,10 +771,16 @@ def match_results(
     contra = cmp.contradict > 0
     bad_r = with_line[found][contra]
     bad_s = pos[found][contra]
-    for r, s, f in zip(bad_r, bad_s, cmp.first_field[contra], strict=True):
-        reason[r] = Unmatched.CONTRADICTS_LINE
-        where = f"line {line[r]} ({choice.base} numbering)"
-        detail[r] = _describe_contradiction(results, sent, int(r), int(s), str(f), where, sent_raw)
+    reason[bad_r] = Unmatched.CONTRADICTS_LINE
+    detail[bad_r] = _describe_contradictions(
+        results,
+        sent,
+        bad_r,
+        bad_s,
+        cmp.first_field[contra],
+        [f"line {n} ({choice.base} numbering)" for n in line[bad_r].tolist()],
+        sent_raw,
+    )
     # Lines that point at no record.
     missing_r = with_line[~found]
     last = int(numbers[-1]) if len(numbers) else 0
@@ -671,25 +811,28 @@ def match_results(
         if c in keys.carried:
             lacking |= (keys.results[c][good] >= 0) & (keys.sent[c][s_of[good]] == EMPTY)
     others = _other_records(keys, len(sent), good[lacking], s_of)
-    for ri, named in sorted(others.items()):
+    amb_rows = np.asarray(sorted(others), dtype=np.int64)
+    amb_keys = _key_texts(results, amb_rows, _NAMING, only_held=True)
+    lines_of = np.asarray(table.lines)
+    # Every record an ambiguous result may speak of (each shared part marked once).
+    marked: dict[int, IntArray] = {}
+    for ri, key_text in zip(amb_rows.tolist(), amb_keys, strict=True):
         at_line = int(s_of[ri])
-        linked = sorted({at_line, *named})
+        linked, total = _linked(others[ri], at_line)
+        for part in (*others[ri], np.asarray([at_line], dtype=np.int64)):
+            marked.setdefault(id(part), part)
         amb_mask[ri] = True
-        candidates[ri] = " ".join(str(v) for v in linked)
-        key_text = ", ".join(
-            f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[ri]!r}"
-            for c in _NAMING
-            if results[c].iat[ri]
-        )
-        elsewhere = [int(table.lines[v]) for v in linked if v != at_line]
-        many = len(elsewhere) > 1
+        candidates[ri] = " ".join(map(str, linked.tolist()))
+        candidate_count[ri] = total
+        elsewhere = lines_of[linked[linked != at_line][:6]].tolist()
+        many = total - 1 > 1
         reason[ri] = Unmatched.AMBIGUOUS_KEY
         detail[ri] = (
             f"line {line[ri]} ({choice.base} numbering) holds a record without the "
             f"result's {key_text}, which names the record{'s' if many else ''} at "
             f"line{'s' if many else ''} "
             + ", ".join(str(v) for v in elsewhere[:5])
-            + (", ..." if len(elsewhere) > 5 else "")
+            + (", ..." if total - 1 > len(elsewhere[:5]) else "")
             + " of the sent file: the result may speak of "
             + ("any of them" if many else "either")
             + "; tie it by hand"
@@ -724,57 +867,60 @@ def match_results(
         detail[r_single] = ""
         multi = counts[counts["count"] > 1]
         if len(multi):
-            lists = (
-                kept[kept["_r"].isin(multi.index)]
-                .groupby("_r")["_s"]
-                .agg(lambda s: " ".join(str(v) for v in sorted(s)))
-            )
-            for r, cands in lists.items():
-                ri = int(str(r))
-                if amb_mask[ri]:
-                    continue
-                amb_mask[ri] = True
-                candidates[ri] = cands
-                key_text = ", ".join(
-                    f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[ri]!r}" for c in cols
+            listed_r = multi.index.to_numpy(dtype=np.int64)
+            rows_r = listed_r[~amb_mask[listed_r]]
+        if len(multi) and len(rows_r):
+            pair_r = kept["_r"].to_numpy(dtype=np.int64)
+            pair_s = kept["_s"].to_numpy(dtype=np.int64)
+            wanted = np.isin(pair_r, rows_r)
+            pair_r, pair_s = pair_r[wanted], pair_s[wanted]
+            order = np.lexsort((pair_s, pair_r))
+            pair_r, pair_s = pair_r[order], pair_s[order]
+            marked[id(pair_s)] = pair_s
+            amb_mask[rows_r] = True
+            candidates[rows_r] = _joined_heads(pair_r, pair_s)
+            reason[rows_r] = Unmatched.AMBIGUOUS_KEY
+            n_of = counts["count"].reindex(rows_r).to_numpy(dtype=np.int64)
+            candidate_count[rows_r] = n_of
+            detail[rows_r] = [
+                f"{key_text} names {n_c} records of the sent file; tie it by hand"
+                for key_text, n_c in zip(
+                    _key_texts(results, rows_r, cols, only_held=False), n_of.tolist(), strict=True
                 )
-                reason[ri] = Unmatched.AMBIGUOUS_KEY
-                n_c = len(cands.split())
-                detail[ri] = f"{key_text} names {n_c} records of the sent file; tie it by hand"
+            ]
         # Every candidate contradicted: say so when nothing better is known.
         contradicted = np.setdiff1d(np.unique(cr), np.unique(kept["_r"].to_numpy()))
-        for r in contradicted:
-            if reason[r] == "":
-                j = int(np.flatnonzero(cr == r)[0])
-                # Without a line, no line is contradicted: no record has all its identifiers.
-                reason[r] = Unmatched.CONTRADICTS_LINE if line[r] >= 0 else Unmatched.NO_SUCH_RECORD
-                f = str(ccmp.first_field[j])
-                detail[r] = _describe_contradiction(
-                    results,
-                    sent,
-                    int(r),
-                    int(cs[j]),
-                    f,
-                    f"the record with that {level} key",
-                    sent_raw,
-                )
+        fresh = contradicted[reason[contradicted] == ""]
+        if len(fresh):
+            # Each one's first candidate pair says what contradicts.
+            listed, first_pair = np.unique(cr, return_index=True)
+            j = first_pair[np.searchsorted(listed, fresh)]
+            # Without a line, no line is contradicted: no record has all its identifiers.
+            has_line = line[fresh] >= 0
+            reason[fresh[has_line]] = Unmatched.CONTRADICTS_LINE
+            reason[fresh[~has_line]] = Unmatched.NO_SUCH_RECORD
+            detail[fresh] = _describe_contradictions(
+                results,
+                sent,
+                fresh,
+                cs[j],
+                ccmp.first_field[j],
+                [f"the record with that {level} key"] * len(fresh),
+                sent_raw,
+            )
         resolved = (s_of[pending] >= 0) | amb_mask[pending]
         pending = pending[~resolved]
 
-    # Whatever is left: say why.
-    for r in (int(x) for x in pending):
+    # Whatever is left: say why (the identifiers of every row left read at once).
+    ids_of = _key_texts(results, pending, (*ID_FIELDS, "sku"), only_held=True)
+    for r, ids in zip(pending.tolist(), ids_of, strict=True):
         if reason[r]:
-            if line[r] >= 0 and any(results[c].iat[r] for c in (*ID_FIELDS, "sku")):
+            if line[r] >= 0 and ids:
                 detail[r] += "; no single sent record has the result's identifiers either"
             continue
-        ids = [
-            f"{FIELD_LABELS[c]} {results[c + '_raw'].iat[r]!r}"
-            for c in (*ID_FIELDS, "sku")
-            if results[c].iat[r]
-        ]
         if ids:
             reason[r] = Unmatched.NO_SUCH_RECORD
-            detail[r] = "no sent record has " + ", ".join(ids)
+            detail[r] = "no sent record has " + ids
         else:
             reason[r] = Unmatched.NO_IDENTIFIERS
             detail[r] = "the result has neither a line number nor identifiers"
@@ -786,6 +932,7 @@ def match_results(
         reason=pd.Series(reason, index=results.index, dtype=object),
         detail=pd.Series(detail, index=results.index, dtype=object),
         candidates=pd.Series(candidates, index=results.index, dtype=object),
+        candidate_count=candidate_count,
         note=pd.Series(note, index=results.index, dtype=object),
         agreed=agreed,
     )
@@ -794,7 +941,16 @@ def match_results(
     # name no other record: that error may be this record's, with a mistyped identifier.
     doubtful = np.unique(blind_s[s_of[blind_r] < 0])
     contested = np.unique(bad_s[~amb_mask[bad_r]]).astype(np.int64)
-    return Ties(results=out, line_base=choice, doubtful=doubtful, contested=contested)
+    ambiguous = (
+        np.unique(np.concatenate(list(marked.values()))) if marked else np.zeros(0, np.int64)
+    )
+    return Ties(
+        results=out,
+        line_base=choice,
+        doubtful=doubtful,
+        contested=contested,
+        ambiguous=ambiguous.astype(np.int64),
+    )
 
 
 def _blind_foreign(

@@ -36,7 +36,7 @@ from .confirm import apply_confirmation, confirmation_columns
 from .detect import ResultSchema, SentSchema, detect_results, detect_template, looks_like_results
 from .errors import InputError, ShapeError, UsageError
 from .gather import Gathered, assess, gather, settle
-from .match import Ties, foreign_evidence, match_results
+from .match import Ties, candidate_records, foreign_evidence, match_results
 from .model import (
     FixFiles,
     HistoryFigures,
@@ -619,11 +619,24 @@ def _is_xlsx(path: Path) -> bool:
 def _unmatched_frame(ties: Ties, sent: Table, gathered: Gathered) -> pd.DataFrame:
     res = ties.results
     bad = res[res["s_idx"].to_numpy() < 0]
-    lines = np.asarray(sent.lines)
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    def _cand_lines(c: str) -> str:
-        return " ".join(str(int(lines[int(i)])) for i in c.split()) if c else ""
-
+    lines = np.asarray(sent.lines, dtype=np.int64)
+    # Each candidate record as its line, the lines of a row joined by spaces.
+    offsets, records = candidate_records(bad["candidates"].tolist())
+    listed = pa.LargeListArray.from_arrays(
+        pa.array(offsets), pc.cast(pa.array(lines[records]), pa.large_string())
+    )
+    joined = pc.binary_join(listed, pa.scalar(" ", pa.large_string()))
+    candidate_lines = np.asarray(joined.to_numpy(zero_copy_only=False), dtype=object)
+    # A list cut short says how many more records the result may speak of.
+    more = bad["candidate_count"].to_numpy() - np.diff(offsets)
+    cut = np.flatnonzero(more > 0)
+    candidate_lines[cut] = [
+        f"{text} (+{n:,} more)"
+        for text, n in zip(candidate_lines[cut], more[cut].tolist(), strict=True)
+    ]
     names = [p.name for p in gathered.files]
     files = np.asarray(names, dtype=object)[gathered.row_file[bad["r_idx"].to_numpy()]]
     return pd.DataFrame(
@@ -639,7 +652,7 @@ def _unmatched_frame(ties: Ties, sent: Table, gathered: Gathered) -> pd.DataFram
             "ErrorCodes": bad["codes"].to_numpy(),
             "Reason": bad["reason"].to_numpy(),
             "Detail": bad["detail"].to_numpy(),
-            "CandidateLines": [_cand_lines(str(c)) for c in bad["candidates"]],
+            "CandidateLines": candidate_lines,
         },
         columns=list(UNMATCHED_COLUMNS),
     )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.errors import ShapeError
 from reconciler.model import LineBase
@@ -302,3 +305,28 @@ def test_a_constant_tracker_confirms_nothing() -> None:
     res = table(["Line", "ActionTrackerId", "Message"], [["3", "16027", "NO_CHANGE"]])
     rec = run(sent_mod(), res)
     assert not rec.line_base.confirmed
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(min_value=0, max_value=40), max_size=30), min_size=1, max_size=4),
+    st.integers(min_value=0, max_value=40),
+    st.integers(min_value=1, max_value=12),
+)
+def test_an_ambiguous_results_records_are_listed_as_their_union(
+    parts: list[list[int]], at: int, cap: int
+) -> None:
+    # What a result may speak of: the union of what its identifiers name and the record at
+    # its line; the first ``MAX_CANDIDATES`` listed, all of them counted.
+    import reconciler.match as match
+
+    arrays = [np.unique(np.asarray(p, dtype=np.int64)) for p in parts]
+    union = sorted({at, *(v for p in parts for v in p)})
+    saved = match.MAX_CANDIDATES
+    match.MAX_CANDIDATES = cap
+    try:
+        head, total = match._linked(arrays, at)
+    finally:
+        match.MAX_CANDIDATES = saved
+    assert head.tolist() == union[:cap]
+    assert total == len(union)

@@ -13,6 +13,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli import app
@@ -356,6 +357,40 @@ def test_a_spoiled_oid_on_an_actionid_row_is_not_given_to_that_row(tmp_path: Pat
         assert {verdicts[str(n)][0] for n in (2, 3, 4)} == {"ambiguous"}, verdicts
         (row,) = [r for r in _rows(out / "unmatched_results.csv") if r["OrderId"] == spoiled]
         assert row["Reason"] == "ambiguous_key" and row["CandidateLines"] == "2 3 4"
+
+
+def test_a_spoiled_oid_naming_many_records_lists_some_and_keeps_all_in_doubt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A spreadsheet's 4.05123E+18 fits every Oid of 19 digits from 40512250... to 40512349...:
+    # each of them may be the record the result speaks of. The list stops at MAX_CANDIDATES
+    # and says how many more there are; no record it fits is called accepted.
+    import reconciler.match as match
+
+    monkeypatch.setattr(match, "MAX_CANDIDATES", 3)
+    oids = [4051234567890620011 + 7 * i for i in range(6)]
+    sent = tmp_path / "sent.csv"
+    sent.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        "1000.4636.158133,,,19.99,USD,EXISTING,ORDER_UPDATE\n"
+        + "".join(f",{oid},16027,79.90,USD,,ORDER_UPDATE\n" for oid in oids)
+        + ",T52324240105,16027,45.00,USD,EXISTING,ORDER_UPDATE\n",
+        encoding="utf-8",
+    )
+    results = _results(
+        tmp_path,
+        "2,4.05123E+18,16027,Validation,ALREADY_LOCKED",
+        "9,T52324240105,16027,Validation,ALREADY_REVERSED",
+    )
+    out = tmp_path / "out"
+    code, _, stderr = _invoke("reconcile", sent, results, "--out", out, "--no-ledger")
+    assert code == 1, stderr
+    verdicts = _by_line(out)
+    assert {verdicts[str(n)][0] for n in range(2, 9)} == {"ambiguous"}, verdicts
+    (row,) = [r for r in _rows(out / "unmatched_results.csv") if r["OrderId"] == "4.05123E+18"]
+    assert row["Reason"] == "ambiguous_key"
+    assert row["CandidateLines"] == "2 3 4 (+4 more)"
+    assert "at lines 3, 4, ... of the sent file" in row["Detail"]
 
 
 def test_a_result_naming_another_record_leaves_the_record_at_its_line_unknown(
