@@ -602,7 +602,9 @@ def _other_records(
         starts = np.flatnonzero(np.concatenate(([True], pair_r[1:] != pair_r[:-1])))
         if len(pair_r):
             for r, named in zip(pair_r[starts].tolist(), np.split(pair_s, starts[1:]), strict=True):
-                found[r] = [np.unique(named)]
+                # Sorted; a pair two levels found is there twice, which matters only to
+                # ``_linked``'s counting of a large part.
+                found[r] = [named if len(named) <= _FEW else np.unique(named)]
     for name in _NAMING:
         spoil = keys.result_spoilable.get(name)
         if spoil is None or name not in keys.sent_raw:
@@ -650,9 +652,16 @@ def _joined_heads(pair_r: IntArray, pair_s: IntArray) -> list[str]:
     return [str(t) for t in joined.to_pylist()]
 
 
+_FEW = 64  # records a result names that are joined as a Python set
+
+
 def _linked(parts: Sequence[IntArray], at: int) -> tuple[IntArray, int]:
-    """The first ``MAX_CANDIDATES`` records (ascending) of the union of ``parts`` and the
-    record ``at``, and how many that union holds; without joining large parts whole."""
+    """The first ``MAX_CANDIDATES`` records (ascending) of the union of ``parts`` (sorted
+    arrays; one of more than ``_FEW`` without repeats) and the record ``at``, and how many
+    that union holds; without joining large parts whole."""
+    if sum(len(part) for part in parts) <= _FEW:
+        union = sorted({at}.union(*(part.tolist() for part in parts)))
+        return np.asarray(union[:MAX_CANDIDATES], dtype=np.int64), len(union)
     parts = sorted(parts, key=len, reverse=True)
     big = parts[0]
     small = [np.asarray([at], dtype=np.int64)]
@@ -816,10 +825,12 @@ def match_results(
     lines_of = np.asarray(table.lines)
     # Every record an ambiguous result may speak of (each shared part marked once).
     marked: dict[int, IntArray] = {}
+    at_lines = s_of[amb_rows].copy()
+    marked[id(at_lines)] = at_lines
     for ri, key_text in zip(amb_rows.tolist(), amb_keys, strict=True):
         at_line = int(s_of[ri])
         linked, total = _linked(others[ri], at_line)
-        for part in (*others[ri], np.asarray([at_line], dtype=np.int64)):
+        for part in others[ri]:
             marked.setdefault(id(part), part)
         amb_mask[ri] = True
         candidates[ri] = " ".join(map(str, linked.tolist()))

@@ -312,9 +312,10 @@ def test_a_constant_tracker_confirms_nothing() -> None:
     st.lists(st.lists(st.integers(min_value=0, max_value=40), max_size=30), min_size=1, max_size=4),
     st.integers(min_value=0, max_value=40),
     st.integers(min_value=1, max_value=12),
+    st.sampled_from([0, 64]),
 )
 def test_an_ambiguous_results_records_are_listed_as_their_union(
-    parts: list[list[int]], at: int, cap: int
+    parts: list[list[int]], at: int, cap: int, few: int
 ) -> None:
     # What a result may speak of: the union of what its identifiers name and the record at
     # its line; the first ``MAX_CANDIDATES`` listed, all of them counted.
@@ -322,11 +323,11 @@ def test_an_ambiguous_results_records_are_listed_as_their_union(
 
     arrays = [np.unique(np.asarray(p, dtype=np.int64)) for p in parts]
     union = sorted({at, *(v for p in parts for v in p)})
-    saved = match.MAX_CANDIDATES
-    match.MAX_CANDIDATES = cap
+    saved = match.MAX_CANDIDATES, match._FEW
+    match.MAX_CANDIDATES, match._FEW = cap, few  # few=0: the path for large parts
     try:
         head, total = match._linked(arrays, at)
     finally:
-        match.MAX_CANDIDATES = saved
+        match.MAX_CANDIDATES, match._FEW = saved
     assert head.tolist() == union[:cap]
     assert total == len(union)
