@@ -20,9 +20,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciler.actions import is_locked, newest
+from reconciler.actions import newest
 from reconciler.detect import SentSchema
 from reconciler.model import IntArray, RemediateOptions, text_column
+from reconciler.normalize import id_key
 
 from .values import (
     ROUNDED_ID,
@@ -265,6 +266,10 @@ def _rule_identifiers(
     today = opts.today or date.today()
     after = text_column(n, "")
     extra: list[tuple[int, str, str, str]] = []  # (row index, label, before, after)
+    # Every record's keys at once: the export answers each by look-up.
+    trackers = ["" if use_a[i] else fix_integer(str(t[i])).value for i in range(n)]
+    keys = id_key(pd.Series([str(v).strip() for v in raw], dtype=object)).tolist()
+    tracker_keys = id_key(pd.Series(trackers, dtype=object)).tolist()
     for i in range(n):
         label, value, tracker_raw = str(labels[i]), str(raw[i]), str(t[i])
         if not label or not value.strip():
@@ -272,8 +277,10 @@ def _rule_identifiers(
             continue
         column = "action_id" if use_a[i] else "oid"
         spoiled = spoiled_id_problem(value)
-        tracker = fix_integer(tracker_raw).value if column == "oid" else ""
-        hits = opts.actions.recover(column, value, tracker)
+        tracker = trackers[i]
+        hits = opts.actions.recover(
+            column, value, tracker, key=str(keys[i]), tracker_key=str(tracker_keys[i])
+        )
         distinct = sorted(set(hits[column]))
         if len(distinct) != 1:
             if not distinct:
@@ -289,7 +296,7 @@ def _rule_identifiers(
             continue
         action = newest(hits)
         assert action is not None
-        if action["state"] == "REVERSED" or is_locked(action, today):
+        if action["state"] == "REVERSED" or opts.actions.is_locked(action, today):
             out.problem[i] = (
                 f"the action {action['action_id']} is {action['state'] or 'locked'}: "
                 "resubmitting cannot change it"

@@ -3,7 +3,8 @@ reversed or locked, the change is a change, and which action an Oid picks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,10 +60,19 @@ def _actions_match(ctx: _Ctx) -> pd.DataFrame | None:
         idx = rows[pd.Index(single.to_numpy()).get_indexer(sent_key.to_numpy())]
         cand = sent_key.map(counts).fillna(0).astype(np.int64).to_numpy()
         sent_keys = sent_key.to_numpy(dtype=object)
-        for i in np.flatnonzero(cand > 1):  # several actions: the newest one is changed
-            group: pd.DataFrame = act.loc[_mask(act_key == sent_keys[i])]
-            chosen = newest(group)
-            idx[i] = int(str(chosen.name)) if chosen is not None else -1
+        several = np.flatnonzero(cand > 1)
+        if len(several):  # several actions: the newest one is changed
+            # Each key's actions found once (not by comparing every key per record), and
+            # its newest chosen once for every record naming it.
+            groups = act_key.groupby(act_key.to_numpy(dtype=object), sort=False).indices
+            chosen_of: dict[object, int] = {}
+            for i in several.tolist():
+                key = sent_keys[i]
+                if key not in chosen_of:
+                    group: pd.DataFrame = act.iloc[np.sort(groups[key])]
+                    chosen = newest(group)
+                    chosen_of[key] = int(str(chosen.name)) if chosen is not None else -1
+                idx[i] = chosen_of[key]
         parts.append(pd.DataFrame({"pos": pos, "path": "o", "idx": idx, "candidates": cand}))
     match = pd.concat(parts, ignore_index=True) if parts else None
     ctx._cache["actions"] = match
@@ -70,7 +80,12 @@ def _actions_match(ctx: _Ctx) -> pd.DataFrame | None:
 
 
 def _matched(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(matched rows with the export's state/amount/locking joined, the export)."""
+    """(matched rows with the export's state/amount/locking joined, the export); worked out
+    once for the five checks that read it."""
+    if "matched" in ctx._cache:
+        got: tuple[pd.DataFrame, pd.DataFrame] | None = ctx._cache["matched"]
+        return got
+    ctx._cache["matched"] = None
     match = _actions_match(ctx)
     if match is None or ctx.opts.actions is None:
         return None
@@ -81,6 +96,7 @@ def _matched(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         locking=act["locking_date"].to_numpy()[found["idx"].to_numpy()],
         action=act["action_id"].to_numpy()[found["idx"].to_numpy()],
     )
+    ctx._cache["matched"] = (joined, act)
     return joined, act
 
 
@@ -108,12 +124,30 @@ def _ck_action_not_found(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
     fixes: list[str] = []
     columns: list[str] = []
     values: list[str] = []
-    for pos, path in zip(missing["pos"], missing["path"], strict=True):
+    positions = missing["pos"].to_numpy(dtype=np.int64)
+    paths = missing["path"].tolist()
+    # Every record's values and keys read at once: the export answers each by look-up.
+    by_a = ctx.raw(aid).iloc[positions].tolist() if aid else [""] * len(paths)
+    by_o = ctx.raw(oid).iloc[positions].tolist() if oid else [""] * len(paths)
+    trk_raw = ctx.raw(trk).iloc[positions].tolist() if trk else [""] * len(paths)
+    raws = [str(a if path == "a" else o) for path, a, o in zip(paths, by_a, by_o, strict=True)]
+    trackers = [
+        fix_integer(str(x)).value if path == "o" and trk else ""
+        for path, x in zip(paths, trk_raw, strict=True)
+    ]
+    keys = id_key(pd.Series([r.strip() for r in raws], dtype=object)).tolist()
+    tracker_keys = id_key(pd.Series(trackers, dtype=object)).tolist()
+    for i, path in enumerate(paths):
         label = aid if path == "a" else oid
         assert label is not None
-        raw = str(ctx.raw(label).iat[pos])
-        tracker = fix_integer(str(ctx.raw(trk).iat[pos])).value if path == "o" and trk else ""
-        hits = actions.recover("action_id" if path == "a" else "oid", raw, tracker)
+        raw, tracker = raws[i], trackers[i]
+        hits = actions.recover(
+            "action_id" if path == "a" else "oid",
+            raw,
+            tracker,
+            key=str(keys[i]),
+            tracker_key=str(tracker_keys[i]),
+        )
         column = "action_id" if path == "a" else "oid"
         distinct = sorted(set(hits[column]))
         columns.append(label)
@@ -143,7 +177,7 @@ def _ck_action_not_found(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
 
 
 def _actions_rows(
-    ctx: _Ctx, joined: pd.DataFrame, mask: BoolArray, advice: Callable[[pd.Series], str],
+    ctx: _Ctx, joined: pd.DataFrame, mask: BoolArray, advice: Callable[[Mapping[str, Any]], str],
     predicted: Sequence[str] | None = None,
 ) -> pd.DataFrame | None:  # fmt: skip
     if not mask.any():
@@ -157,7 +191,8 @@ def _actions_rows(
         rows["pos"].to_numpy(dtype=np.int64),
         "",
         values,
-        [advice(r) for _, r in rows.iterrows()],
+        # A dict a row (iterrows makes a Series a row, 50 µs each).
+        [advice({str(k): v for k, v in r.items()}) for r in rows.to_dict("records")],
         predicted=None if predicted is None else list(np.asarray(predicted)[mask]),
     )
     frame["Column"] = [str(lab) for lab in labels]
@@ -186,7 +221,7 @@ def _ck_already_locked(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
         joined, _ = m
         _, locked, approved = _state_masks(ctx, joined)
 
-        def advice(r: pd.Series) -> str:
+        def advice(r: Mapping[str, Any]) -> str:
             when = (
                 f"its locking date {pd.Timestamp(r['locking']).date().isoformat()} has passed"
                 if not pd.isna(r["locking"]) and pd.Timestamp(r["locking"]).date() < ctx.today
@@ -202,6 +237,15 @@ def _ck_already_locked(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
 
 
 def _amount_vs_current(ctx: _Ctx) -> tuple[pd.DataFrame, BoolArray, BoolArray] | None:
+    """(matched rows with the export's amount, same amount as now, and that amount 0); once
+    for the two checks that read it."""
+    if "amount_vs_current" not in ctx._cache:
+        ctx._cache["amount_vs_current"] = _amounts_now(ctx)
+    got: tuple[pd.DataFrame, BoolArray, BoolArray] | None = ctx._cache["amount_vs_current"]
+    return got
+
+
+def _amounts_now(ctx: _Ctx) -> tuple[pd.DataFrame, BoolArray, BoolArray] | None:
     m = _matched(ctx)
     label = ctx.label("amount")
     if m is None or label is None or ctx.template not in _ORDER_LEVEL:
