@@ -4,6 +4,7 @@ NumPy against ``strftime``, and changes worded once per distinct change."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
@@ -461,3 +462,28 @@ def test_an_oid_holding_a_bar_is_not_a_shorter_oid_with_another_tracker(tmp_path
     rows = ",Q|R,U,0,,,ITEM_RETURNED\n,P,V,0,,,ITEM_RETURNED\n"
     first, second = _statuses(tmp_path, rows, feed)
     assert first == "not_in_updates" and second != "not_in_updates"
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    ["{m}/{d}/{y} {H}:{M}:{S}", "{m:02d}/{d:02d}/{y} {H:02d}:{M:02d}", "{y}-{m:02d}-{d:02d} {H:02d}:{M:02d}:{S:02d}",
+     "{d}/{m}/{y}", "{y}/{m}/{d}"],
+)  # fmt: skip
+def test_a_column_of_local_dates_is_read_as_pandas_reads_each(spelled: str) -> None:
+    # Hundreds of distinct dates in one spelling (a spreadsheet's or a local export's), with
+    # the odd one out among them: every cell reads the instant pandas' "mixed" gives it.
+    from reconciler.updates import _dates
+
+    rng = random.Random(spelled)
+    texts = []
+    for i in range(900):
+        y, m, d = rng.choice([2025, 2026]), rng.randint(1, 12), rng.randint(1, 31)
+        H, M, S = rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59)
+        texts.append(spelled.format(y=y, m=m, d=d, H=H, M=M, S=S))
+        if i % 97 == 0:  # the odd ones: another spelling, a time of day, no date at all
+            texts.append(rng.choice(["11/2/2026 7:37:34 PM", "2026-11-05T09:00:00Z", "13/02/2026",
+                                     "soon", "", "02/30/2026", "5 Nov 2026", "2026-11-05 09:00"]))  # fmt: skip
+    got = _dates(pa.array(texts, pa.string()))
+    assert [None if pd.isna(t) else t for t in got.tolist()] == [
+        None if pd.isna(t) else t for t in _by_pandas(texts)
+    ]
