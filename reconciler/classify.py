@@ -210,6 +210,34 @@ def _merge_codes(codes: pd.Series) -> str:
     return ";".join(parts)
 
 
+def _merged_codes(s: IntArray, codes: np.ndarray) -> tuple[IntArray, npt.NDArray[np.object_]]:
+    """Per record with several result rows (``s``, the records of the rows; ``codes``, their
+    ``;``-joined codes): the records (ascending) and ``_merge_codes`` of each one's rows.
+    Each distinct cell is split once and each record's codes kept as bits of a number, so
+    the sets are joined once each, not once a record (an error listing gives each error of
+    a line on a row of its own)."""
+    cell_of, cells = pd.factorize(pd.Series(codes, dtype=object), use_na_sentinel=False)
+    split = [[c for c in str(cell).split(";") if c] for cell in cells.tolist()]
+    vocabulary = sorted({c for parts in split for c in parts})
+    order = np.argsort(s, kind="stable")
+    s_sorted = s[order]
+    starts = np.flatnonzero(np.concatenate(([True], s_sorted[1:] != s_sorted[:-1])))
+    records = s_sorted[starts]
+    if len(vocabulary) > 62:  # more codes than bits: a record at a time
+        merged = (
+            pd.DataFrame({"s_idx": s, "codes": codes}).groupby("s_idx")["codes"].agg(_merge_codes)
+        )
+        return merged.index.to_numpy(dtype=np.int64), merged.to_numpy(dtype=object)
+    bit = {c: 1 << i for i, c in enumerate(vocabulary)}
+    cell_bits = np.array([sum(bit[c] for c in set(parts)) for parts in split], dtype=np.int64)
+    bits = np.bitwise_or.reduceat(cell_bits[cell_of][order], starts)
+    sets, distinct = pd.factorize(bits)
+    words = [
+        ";".join(c for i, c in enumerate(vocabulary) if int(b) >> i & 1) for b in distinct.tolist()
+    ]
+    return records.astype(np.int64), np.asarray(words, dtype=object)[sets]
+
+
 def _verdict(catalogue: Catalogue, codeset: str) -> tuple[str, str]:
     """Resolution and advice for a ``;``-joined, sorted set of codes."""
     infos = [catalogue.get(c) for c in codeset.split(";") if c]
@@ -262,10 +290,9 @@ def classify_records(
         set_of[s[single]] = ids
         texts = [str(u) for u in uniques]
         if not single.all():
-            multi = pd.DataFrame({"s_idx": s[~single], "codes": tied_codes[~single]})
-            merged = multi.groupby("s_idx")["codes"].agg(_merge_codes)
-            m_ids, m_uniques = pd.factorize(pd.Series(merged.to_numpy(), dtype=object))
-            set_of[merged.index.to_numpy(dtype=np.int64)] = m_ids + len(texts)
+            records, merged = _merged_codes(s[~single], tied_codes[~single])
+            m_ids, m_uniques = pd.factorize(pd.Series(merged, dtype=object))
+            set_of[records] = m_ids + len(texts)
             texts += [str(u) for u in m_uniques]
         names = res["tied_by"].to_numpy(dtype=object)[tied_at]
         ranks = np.full(len(names), _TIE_RANK[str(TiedBy.NONE)], dtype=np.int64)

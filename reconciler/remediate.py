@@ -821,12 +821,30 @@ def _describe_changes(changes: pd.DataFrame) -> _Described:
     texts = np.array([f"{c} {b!r} → {a!r}" for c, b, a in zip(*columns, strict=True)], dtype=object)
     if np.all(pos[1:] > pos[:-1]):
         return _Described(pos, ids, texts)
-    joined = (
-        pd.Series(texts[ids], index=pos, dtype=object).groupby(level=0, sort=True).agg("; ".join)
-    )
-    codes, uniques = pd.factorize(joined.to_numpy(dtype=object))
+    # A record with several changes: its changes' texts joined in order, once per distinct
+    # run of changes (most records have one change, and the runs repeat).
+    order = np.argsort(pos, kind="stable")
+    pos, ids = pos[order], ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], pos[1:] != pos[:-1])))
+    ends = np.append(starts[1:], len(pos))
+    records = pos[starts]
+    per_record = texts[ids[starts]]
+    several = np.flatnonzero(ends - starts > 1)
+    if len(several):
+        by_run: dict[tuple[int, ...], str] = {}
+        id_list = ids.tolist()
+        joined = []
+        for a, b in zip(starts[several].tolist(), ends[several].tolist(), strict=True):
+            run = tuple(id_list[a:b])
+            text = by_run.get(run)
+            if text is None:
+                text = "; ".join(str(texts[i]) for i in run)
+                by_run[run] = text
+            joined.append(text)
+        per_record[several] = joined
+    codes, uniques = pd.factorize(per_record)
     return _Described(
-        joined.index.to_numpy(dtype=np.int64),
+        records.astype(np.int64),
         np.asarray(codes, dtype=np.int64),
         np.asarray(uniques, dtype=object),
     )

@@ -300,3 +300,70 @@ def test_changed_cells_without_a_clash_come_in_file_order(
         assert got[column].tolist() == expected[column].tolist()
         assert got[column].dtype == expected[column].dtype
     assert state.ok.all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=8),
+            st.sampled_from(["Reason", "Amount", "Oid"]),
+            st.sampled_from(["item returned", "12,50", "", "x; y"]),
+            st.sampled_from(["ITEM_RETURNED", "12.50", "x"]),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_a_records_changes_read_as_joined_one_record_at_a_time(
+    rows: list[tuple[int, str, str, str]],
+) -> None:
+    # A record with several changed cells: its changes in the order they were made, joined
+    # by "; ", exactly as joining each record's on its own did.
+    from reconciler.remediate import _describe_changes
+
+    changes = pd.DataFrame(rows, columns=["pos", "Column", "Before", "After"])
+    got = _describe_changes(changes)
+    texts = [f"{c} {b!r} → {a!r}" for _, c, b, a in rows]
+    expected = (
+        pd.Series(texts, index=[r[0] for r in rows], dtype=object)
+        .groupby(level=0, sort=True)
+        .agg("; ".join)
+    )
+    assert got.pos.tolist() == expected.index.tolist()
+    assert [str(t) for t in got.texts[got.code]] == expected.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=6),
+            st.sampled_from(
+                [
+                    "ALREADY_LOCKED",
+                    "MALFORMED;BAD_DISPOSITION",
+                    "",
+                    "NO_CHANGE;",
+                    "BAD_DISPOSITION",
+                    "Z;A;Z",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_a_records_codes_from_several_rows_merge_as_one_record_at_a_time(
+    rows: list[tuple[int, str]],
+) -> None:
+    from reconciler.classify import _merge_codes, _merged_codes
+
+    s = np.array([r[0] for r in rows], dtype=np.int64)
+    codes = np.array([r[1] for r in rows], dtype=object)
+    records, merged = _merged_codes(s, codes)
+    expected = (
+        pd.DataFrame({"s_idx": s, "codes": codes}).groupby("s_idx")["codes"].agg(_merge_codes)
+    )
+    assert records.tolist() == expected.index.tolist()
+    assert merged.tolist() == expected.tolist()
