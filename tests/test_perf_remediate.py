@@ -6,6 +6,8 @@ its edges (lengths, zeros, characters that must still take the slow path)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -367,3 +369,45 @@ def test_a_records_codes_from_several_rows_merge_as_one_record_at_a_time(
     )
     assert records.tolist() == expected.index.tolist()
     assert merged.tolist() == expected.tolist()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.from_regex(r"[0-9]{1,8},[0-9]{1,3}", fullmatch=True),
+            st.text(alphabet="0123456789,. -$€EUR", max_size=10),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(["", "USD", "EUR"]),
+)
+def test_decimal_commas_read_whole_as_fix_amount_reads_each(
+    values: list[str], currency: str
+) -> None:
+    # What the amount rule and every amount figure make of an amount: the same, whether read
+    # a value at a time or (decimal commas) whole columns at a time.
+    from reconciler.fixes import fix_amount
+    from reconciler.fixes.columns import amount_numbers
+    from reconciler.fixes.rules import _apply, _apply_amounts
+
+    raw = np.array(values, dtype=object)
+    keyed = np.array([v + "\x1f" + currency for v in values], dtype=object)
+
+    def fn(pair: str) -> object:
+        value, _, cur = pair.rpartition("\x1f")
+        return fix_amount(value, cur)
+
+    fast = _apply_amounts(raw, keyed, fn)  # type: ignore[arg-type]
+    slow = _apply(keyed, fn)  # type: ignore[arg-type]
+    for got, want in zip(fast, slow, strict=True):
+        assert list(got) == list(want)
+    numbers = amount_numbers(pd.Series(values, dtype="str"))
+    expected = []
+    for v in values:  # plain decimals (any number of places) are read as they stand
+        fix = fix_amount(v)
+        if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", v):
+            expected.append(float(v))
+        else:
+            expected.append(float(fix.value) if v != "" and fix.ok else np.nan)
+    assert np.array_equal(numbers, np.array(expected, dtype=np.float64), equal_nan=True)

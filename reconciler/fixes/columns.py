@@ -8,6 +8,38 @@ import pandas as pd
 
 from .values import fix_amount
 
+# An amount with a comma for its point and nothing else (``82,13``, ``0,5``): at most six
+# digits before it, so never past decimal(8,2), and no sign or code to weigh against the
+# record's currency. ``fix_amount`` reads it as that decimal with a point.
+_DECIMAL_COMMA = r"^[0-9]{1,6},[0-9]{1,2}$"
+
+
+def decimal_commas(
+    values: npt.NDArray[np.object_],
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.object_]]:
+    """Which ``values`` are amounts written with a decimal comma, and for those what
+    ``fix_amount`` makes of them (``82.13``, leading zeros dropped: ``0.5`` for ``00,5``),
+    whole columns at a time: a file of such amounts holds a distinct one a record."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array([v if isinstance(v, str) else "" for v in values.tolist()], pa.large_string())
+    hit = np.asarray(
+        pc.match_substring_regex(arr, _DECIMAL_COMMA).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    fixed = np.empty(len(values), dtype=object)
+    if hit.any():
+        taken = pc.replace_substring(arr.filter(pa.array(hit)), ",", ".")
+        whole = pc.utf8_ltrim(taken, characters="0")
+        zero = pc.starts_with(whole, ".")
+        text_type = pa.large_string()
+        padded = pc.binary_join_element_wise(
+            pa.scalar("0", text_type), whole, pa.scalar("", text_type)
+        )
+        text = pc.if_else(zero, padded, whole)
+        fixed[hit] = text.to_pylist()
+    return hit, fixed
+
 
 def amount_numbers(values: pd.Series) -> npt.NDArray[np.float64]:
     """Amount cells as floats, NaN where a cell is not an amount ``fix_amount`` can read.
@@ -24,6 +56,12 @@ def amount_numbers(values: pd.Series) -> npt.NDArray[np.float64]:
     parsed = pc.cast(pc.if_else(plain, arr, pa.scalar(None, arr.type)), pa.float64())
     out = np.array(parsed.to_numpy(zero_copy_only=False), dtype=np.float64, copy=True)
     odd = np.flatnonzero(np.isnan(out) & (values != "").to_numpy(dtype=bool))
+    if len(odd):
+        # Decimal commas read whole (nearly every one a distinct value), the rest one by one.
+        comma, fixed = decimal_commas(values.iloc[odd].to_numpy(dtype=object))
+        if comma.any():
+            out[odd[comma]] = [float(v) for v in fixed[comma].tolist()]
+            odd = odd[~comma]
     if len(odd):
         memo: dict[str, float] = {}
         for i, raw in zip(odd, values.iloc[odd].to_numpy(dtype=object), strict=True):

@@ -25,6 +25,7 @@ from reconciler.detect import SentSchema
 from reconciler.model import IntArray, RemediateOptions, text_column
 from reconciler.normalize import id_key
 
+from .columns import decimal_commas
 from .values import (
     ROUNDED_ID,
     SPREADSHEET_DIGITS,
@@ -80,6 +81,28 @@ def _apply(
     value = np.array([f.value for f in fixes], dtype=object)[codes]
     rule = np.array([f.rule for f in fixes], dtype=object)[codes]
     problem = np.array([f.problem for f in fixes], dtype=object)[codes]
+    return ok, value, rule, problem
+
+
+def _apply_amounts(
+    raw: ObjArray, keyed: ObjArray, fn: Callable[[str], Fix]
+) -> tuple[BoolArray, ObjArray, ObjArray, ObjArray]:
+    """``_apply`` for an amount column: the amounts written with a decimal comma (what
+    ``fix_amount`` makes of them does not depend on the currency) read whole columns at a
+    time, the rest by ``fn`` once per distinct value and currency."""
+    comma, fixed = decimal_commas(raw)
+    if not comma.any():
+        return _apply(keyed, fn)
+    n = len(raw)
+    ok = np.ones(n, dtype=bool)
+    value = fixed.copy()
+    rule = text_column(n, "amount-plain-decimal")
+    problem = np.empty(n, dtype=object)
+    at = np.flatnonzero(comma)
+    problem[at] = [f"the amount {v!r} is not a plain decimal" for v in raw[at].tolist()]
+    rest = np.flatnonzero(~comma)
+    if len(rest):
+        ok[rest], value[rest], rule[rest], problem[rest] = _apply(keyed[rest], fn)
     return ok, value, rule, problem
 
 
@@ -183,7 +206,10 @@ def _rule_amount_date(
             cell = v.rpartition(_SEP)[0] if paired else v
             return Fix(True, cell, "") if not cell.strip() else fn(v)
 
-        ok, value, rule, problem = _apply(keyed, guarded)
+        if paired:
+            ok, value, rule, problem = _apply_amounts(raw, keyed, guarded)
+        else:
+            ok, value, rule, problem = _apply(keyed, guarded)
         if label in amount_labels:
             # A refused amount reports its own text; keep the cell's value as the "value".
             value = np.where(ok, value, raw).astype(object)
