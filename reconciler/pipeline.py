@@ -80,7 +80,6 @@ from .writers import (
     prove_ahead,
     run_jobs,
     staged_output,
-    take_rows,
     write_csv,
     write_json,
     write_raw,
@@ -873,20 +872,7 @@ def _write_attention(parts: _Parts, stage: Path) -> list[str]:
         return []
     attention = attention_frame(parts.sent, parts.records)
     header = [*parts.sent.header, *ATTENTION_COLUMNS]
-    encoded = parts.sent_rows.result() if parts.sent_rows is not None else None
-    if encoded is not None:  # the sent columns as reconciled.csv wrote them
-        at = np.flatnonzero(parts.records["Resolution"].isin(NEEDS_ATTENTION).to_numpy())
-        width = len(parts.sent.header)
-        write_csv(
-            attention.iloc[:, width:],
-            stage / NEEDS_ATTENTION_CSV,
-            header=header,
-            safe=True,
-            bom=True,
-            lead=take_rows(encoded, at),
-        )
-    else:
-        write_csv(attention, stage / NEEDS_ATTENTION_CSV, header=header, safe=True, bom=True)
+    write_csv(attention, stage / NEEDS_ATTENTION_CSV, header=header, safe=True, bom=True)
     if NEEDS_ATTENTION_XLSX not in parts.attention_files:
         return [NEEDS_ATTENTION_CSV]  # --no-xlsx
     total = len(attention)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from reconciler.bytescan import _bytes_match, _has_xml_illegal
 from reconciler.formulas import formula_mask, neutralise
-from reconciler.writers.csvfile import encode_rows, take_rows, write_csv
+from reconciler.writers.csvfile import encode_rows, write_csv
 from reconciler.writers.folder import (
     HELD_SIGNALS,
     MARKER,
@@ -53,7 +53,6 @@ __all__ = [
     "signals_deferred",
     "staged_output",
     "staging_notes",
-    "take_rows",
     "write_csv",
     "write_document",
     "write_json",

@@ -116,17 +116,6 @@ def encode_rows(frame: pd.DataFrame, *, safe: bool = False) -> list[Any]:
     ]
 
 
-def take_rows(encoded: Sequence[Any], positions: np.ndarray) -> list[Any]:
-    """The rows at ``positions`` of rows ``encode_rows`` encoded, chunked as it chunks them:
-    a file of some of the records (needs-attention.csv) leads with their sent columns as
-    reconciled.csv wrote them, not encoded again."""
-    import pyarrow as pa
-
-    taken = pa.chunked_array(encoded, pa.large_string()).take(pa.array(positions))
-    whole = taken.combine_chunks()
-    return [whole.slice(i, ROWS_PER_CHUNK) for i in range(0, len(whole), ROWS_PER_CHUNK)]
-
-
 def _quote_one(value: str) -> str:
     if any(ch in value for ch in ',"\r\n'):
         return '"' + value.replace('"', '""') + '"'
