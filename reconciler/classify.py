@@ -210,7 +210,7 @@ def _merge_codes(codes: pd.Series) -> str:
     return ";".join(parts)
 
 
-def _merged_codes(s: IntArray, codes: np.ndarray) -> tuple[IntArray, npt.NDArray[np.object_]]:
+def merged_codes(s: IntArray, codes: np.ndarray) -> tuple[IntArray, npt.NDArray[np.object_]]:
     """Per record with several result rows (``s``, the records of the rows; ``codes``, their
     ``;``-joined codes): the records (ascending) and ``_merge_codes`` of each one's rows.
     Each distinct cell is split once and each record's codes kept as bits of a number, so
@@ -290,7 +290,7 @@ def classify_records(
         set_of[s[single]] = ids
         texts = [str(u) for u in uniques]
         if not single.all():
-            records, merged = _merged_codes(s[~single], tied_codes[~single])
+            records, merged = merged_codes(s[~single], tied_codes[~single])
             m_ids, m_uniques = pd.factorize(pd.Series(merged, dtype=object))
             set_of[records] = m_ids + len(texts)
             texts += [str(u) for u in m_uniques]

@@ -359,11 +359,11 @@ def test_a_records_changes_read_as_joined_one_record_at_a_time(
 def test_a_records_codes_from_several_rows_merge_as_one_record_at_a_time(
     rows: list[tuple[int, str]],
 ) -> None:
-    from reconciler.classify import _merge_codes, _merged_codes
+    from reconciler.classify import _merge_codes, merged_codes
 
     s = np.array([r[0] for r in rows], dtype=np.int64)
     codes = np.array([r[1] for r in rows], dtype=object)
-    records, merged = _merged_codes(s, codes)
+    records, merged = merged_codes(s, codes)
     expected = (
         pd.DataFrame({"s_idx": s, "codes": codes}).groupby("s_idx")["codes"].agg(_merge_codes)
     )

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reconciler.catalogue import Catalogue, load_catalogue
+from reconciler.classify import merged_codes
 from reconciler.clock import clock
 from reconciler.detect import SentSchema, detect_template
 from reconciler.errors import ShapeError
@@ -181,8 +182,17 @@ def fix_table(
         options = replace(options, today=result.today)
     codes = text_column(n, "")
     if len(result.fix_codes) and result.schema is not None:
-        grouped = result.fix_codes.groupby("pos")["code"].agg(lambda c: ";".join(sorted(set(c))))
-        codes[grouped.index.to_numpy(dtype=np.int64)] = grouped.to_numpy()
+        pos = result.fix_codes["pos"].to_numpy(dtype=np.int64)
+        each = result.fix_codes["code"].to_numpy(dtype=object)
+        if all(isinstance(c, str) and c and ";" not in c for c in pd.unique(each)):
+            # Each record's codes as classify merges a record's result rows: once per kind.
+            merged_at, merged = merged_codes(pos, each)
+            codes[merged_at] = merged
+        else:
+            grouped = result.fix_codes.groupby("pos")["code"].agg(
+                lambda c: ";".join(sorted(set(c)))
+            )
+            codes[grouped.index.to_numpy(dtype=np.int64)] = grouped.to_numpy()
     fed = codes != ""
     records = pd.DataFrame(
         {
