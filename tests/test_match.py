@@ -331,3 +331,43 @@ def test_an_ambiguous_results_records_are_listed_as_their_union(
         match.MAX_CANDIDATES, match._FEW = saved
     assert head.tolist() == union[:cap]
     assert total == len(union)
+
+
+def _payload_by_python(payload: list[str], names: tuple[str, ...]) -> list[str]:
+    import re
+    from urllib.parse import unquote_plus
+
+    pattern = r"(?:^|[&?])(?:" + "|".join(re.escape(n) for n in names) + r")=([^&]*)"
+    out = []
+    for text in payload:
+        m = re.search(pattern, text, flags=re.IGNORECASE)
+        out.append(unquote_plus(m.group(1)) if m else "")
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["OrderId", "orderid", "ORDERID", "Oid", "oId", "Order", "x"]),
+                st.one_of(
+                    st.text(alphabet="ab1%2B+=?", max_size=8),  # ASCII: Arrow reads them
+                    st.text(alphabet="ab1%2B+=é?\n", max_size=8),
+                ),
+            ),
+            max_size=4,
+        ).map(lambda pairs: "&".join(f"{k}={v}" for k, v in pairs)),
+        max_size=12,
+    )
+)
+def test_a_payloads_ids_are_read_as_pythons_re_reads_them(payload: list[str]) -> None:
+    # Arrow reads ASCII payloads; a payload beyond ASCII, or with a line break, goes the
+    # way of Python's re: every value the same either way.
+    import pandas as pd
+
+    from reconciler.normalize import _from_payload
+
+    names = ("OrderId", "Oid", "orderid", "oid")
+    got = _from_payload(pd.Series(payload, dtype="str"), names).tolist()
+    assert got == _payload_by_python(payload, names)
