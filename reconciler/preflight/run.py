@@ -103,13 +103,21 @@ def _one_finding_a_problem(allf: pd.DataFrame) -> pd.DataFrame:
     if allf.empty:
         return allf
     drop = np.zeros(len(allf), dtype=bool)
-    cell = list(zip(allf["SourceLine"], allf["Column"], allf["PredictedError"], strict=True))
-    present: dict[tuple[object, object, object], set[str]] = {}
-    for key, finding in zip(cell, allf["Finding"], strict=True):
-        present.setdefault(key, set()).add(str(finding))
-    for i, (key, finding) in enumerate(zip(cell, allf["Finding"], strict=True)):
-        if any(str(finding) in SUPERSEDED.get(other, ()) for other in present[key]):
-            drop[i] = True
+    finding = np.array([str(f) for f in allf["Finding"].tolist()], dtype=object)
+    cells = [allf[c].to_numpy(dtype=object) for c in ("SourceLine", "Column", "PredictedError")]
+    # Only the findings that can give way, and those that supersede them, are looked at (a
+    # file may have a finding on most of its records).
+    for winner, losers in SUPERSEDED.items():
+        wins = np.flatnonzero(finding == winner)
+        loses = np.flatnonzero(np.isin(finding, sorted(losers)))
+        if not len(wins) or not len(loses):
+            continue
+        won = set(zip(*(c[wins] for c in cells), strict=True))
+        for i, cell in zip(
+            loses.tolist(), zip(*(c[loses] for c in cells), strict=True), strict=True
+        ):
+            if cell in won:
+                drop[i] = True
     return allf[~drop].reset_index(drop=True)
 
 
