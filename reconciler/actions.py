@@ -90,6 +90,17 @@ class ActionsIndex:
         """Per action (row of ``frame``): locked as of ``today`` (``lock_states``)."""
         got = self._locked.get(today)
         if got is None:
+            # ``lock_states`` over the export's own columns (no Timestamp object a row).
+            state = self.frame["state"]
+            when = self.frame["locking_date"]
+            if isinstance(when.dtype, pd.DatetimeTZDtype) and not isinstance(
+                state.dtype, pd.CategoricalDtype
+            ):
+                passed = (when < pd.Timestamp(today, tz="UTC")).to_numpy(dtype=bool)
+                approved = state.isin(LOCKED_STATES).to_numpy(dtype=bool)
+                got = passed | approved
+                self._locked[today] = got
+                return got
             got = lock_states(
                 self.frame["state"].to_numpy(), self.frame["locking_date"].to_numpy(), today
             )[0]
@@ -271,8 +282,9 @@ def index_actions(table: Table) -> ActionsIndex:
             "action_tracker_id": col("action_tracker_id").str.strip().to_numpy(),
             "state": col("state").str.strip().str.upper().to_numpy(),
             "amount": col("amount").str.strip().to_numpy(),
-            "locking_date": _dates(col("locking_date")).to_numpy(),
-            "event_date": _dates(col("event_date")).to_numpy(),
+            # As they are (a million dates made Timestamps one by one and back took seconds).
+            "locking_date": _dates(col("locking_date")).array,
+            "event_date": _dates(col("event_date")).array,
             "line": np.asarray(table.lines),
         }
     )
