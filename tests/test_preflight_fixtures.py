@@ -24,6 +24,11 @@ from tests.helpers import table
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCENARIOS = sorted(d.name for d in FIXTURES.iterdir() if (d / "expected.csv").exists())
 TODAY = date(2025, 2, 20)  # a few days after the fixtures' events and submissions
+# The sample Actions export's story (its events in October 2026, two actions locked on 1
+# November, the others locking in 2030) told as of a day after them: not the machine's
+# clock, nor a SOURCE_DATE_EPOCH the environment may set.
+SAMPLE_TODAY = "2026-12-01"
+SAMPLE_EPOCH = "1796083200"  # 2026-12-01T00:00:00Z
 
 # (SourceLine, code) of the errors the sent file alone reveals.
 PREDICTED_ERRORS: dict[str, set[tuple[int, str]]] = {
@@ -211,7 +216,7 @@ def test_the_sample_actions_export_tells_the_same_story(tmp_path: Path) -> None:
     done = runner.invoke(
         app,
         ["check", str(folder / "sent.csv"), "--actions", str(folder / "actions.csv"),
-         "--out", str(out)],
+         "--out", str(out), "--today", SAMPLE_TODAY],
     )  # fmt: skip
     assert done.exit_code == 1, done.output
     assert "10 errors on 9 records" in done.output
@@ -233,6 +238,7 @@ def test_the_sample_actions_export_tells_the_same_story(tmp_path: Path) -> None:
         app,
         ["reconcile", str(folder / "sent.csv"), str(folder / "results.csv"), "--actions",
          str(folder / "actions.csv"), "--out", str(fixed), "--no-ledger"],
+        env={"SOURCE_DATE_EPOCH": SAMPLE_EPOCH},  # reconcile's clock: the same day
     )  # fmt: skip
     assert done.exit_code == 1, done.output
     assert (fixed / "resubmit.csv").read_text(encoding="utf-8").splitlines() == [
