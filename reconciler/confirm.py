@@ -22,7 +22,7 @@ every change of the file's actions in their window), when it is ``not_applied``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -97,8 +97,12 @@ def confirm(
     *,
     submitted: pd.Timestamp | None,
     complete: bool = False,
+    known: Mapping[str, pd.Series] | None = None,
 ) -> Confirmed:
-    """Confirm every record of ``sent`` against ``updates`` (see the module's words)."""
+    """Confirm every record of ``sent`` against ``updates`` (see the module's words).
+    ``known``: the records' identifier keys (``normalize.id_key``) worked out already, by
+    field."""
+    known = known or {}
     n = sent.records
     # Statuses as numbers while they are worked out (``STATUSES``): a million records are
     # compared and counted without a string a record.
@@ -122,9 +126,9 @@ def confirm(
             "file, so no record is confirmed"
         )
         return done()
-    aid = _keys(sent, schema, "action_id")
+    aid = _keys(sent, schema, "action_id", known)
     codes, by_id = _update_actions(frame, aid)
-    action, ambiguous = _actions_of(sent, schema, frame, codes, aid, by_id)
+    action, ambiguous = _actions_of(sent, schema, frame, codes, aid, by_id, known)
     named = action >= 0
     status[:] = STATUS_CODE[Confirmation.NOT_IN_UPDATES]
     shows[:] = "the updates do not list this action"
@@ -197,11 +201,14 @@ def _names_something(sent: Table, schema: SentSchema) -> np.ndarray:
     return out
 
 
-def _keys(sent: Table, schema: SentSchema, field: str) -> pa.Array:
-    """A sent identifier column as ``id_key`` compares it ("" where the file has none)."""
+def _keys(sent: Table, schema: SentSchema, field: str, known: Mapping[str, pd.Series]) -> pa.Array:
+    """A sent identifier column as ``id_key`` compares it ("" where the file has none); from
+    ``known`` when it holds it."""
     label = schema.column(field)
     if label is None:
         return pa.repeat(pa.scalar("", pa.string()), sent.records)
+    if field in known:
+        return _text(known[field])
     arr = pc.cast(arrow_strings(sent.frame[label]).combine_chunks(), pa.string())
     return pc.cast(id_key_arrow(pc.fill_null(arr, "")), pa.string())
 
@@ -258,12 +265,13 @@ def _actions_of(
     codes: np.ndarray,
     aid: pa.Array,
     by_id: np.ndarray,
+    known: Mapping[str, pd.Series],
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per record: the number of the action it names among the updates' actions (-1: none),
     and whether its Oid names several. The updates' action of a row is its ActionId, else
     its Oid (with its ActionTrackerId when given)."""
-    oid = _keys(sent, schema, "oid")
-    trk = _keys(sent, schema, "action_tracker_id")
+    oid = _keys(sent, schema, "oid", known)
+    trk = _keys(sent, schema, "action_tracker_id", known)
     n = sent.records
     action = np.full(n, -1, dtype=np.int64)
     ambiguous = np.zeros(n, dtype=bool)
@@ -291,10 +299,7 @@ def _actions_of(
         order_codes, at = both[: len(rows)], both[len(rows) :]
         orders = int(order_codes.max()) + 1
         at = np.where(at < orders, at, -1)
-        pairs = pd.DataFrame({"o": order_codes, "a": codes[rows]}).drop_duplicates()
-        count = np.bincount(pairs["o"].to_numpy(), minlength=orders)
-        first = np.full(orders, -1, dtype=np.int64)
-        first[pairs["o"].to_numpy()[::-1]] = pairs["a"].to_numpy()[::-1]
+        count, first = _order_actions(order_codes, codes[rows], orders)
         hit = at >= 0
         n_actions = np.zeros(len(rest), dtype=np.int64)
         n_actions[hit] = count[at[hit]]
@@ -302,6 +307,25 @@ def _actions_of(
         action[rest[one]] = first[at[one]]
         ambiguous[rest[n_actions > 1]] = True
     return action, ambiguous
+
+
+def _order_actions(
+    order: np.ndarray, action: np.ndarray, orders: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per order (``0`` to ``orders - 1``): how many distinct actions the rows list for it
+    (row ``k`` lists ``action[k]`` for ``order[k]``), and the first one listed (-1: none).
+    Each (order, action) pair is one number, found once, as pairs first come."""
+    count = np.zeros(orders, dtype=np.int64)
+    first = np.full(orders, -1, dtype=np.int64)
+    if not len(order):
+        return count, first
+    width = int(action.max()) + 1
+    pair = pd.unique(np.asarray(order, dtype=np.int64) * width + action)
+    pair_order, pair_action = pair // width, pair % width
+    count += np.bincount(pair_order, minlength=orders)
+    listed, at = np.unique(pair_order, return_index=True)  # each order's first pair
+    first[listed] = pair_action[at]
+    return count, first
 
 
 def _amounts(sent: Table, schema: SentSchema) -> np.ndarray:
@@ -370,16 +394,11 @@ def _describe_states(state: np.ndarray, amount: np.ndarray) -> np.ndarray:
         return np.array([], dtype=object)
     # A NaN's bits stand for it (NaN equals nothing), and -0.00 is not 0.00.
     bits = np.asarray(amount, dtype=np.float64).view(np.int64)
-    group = (
-        pd.DataFrame({"s": state, "a": bits})
-        .groupby(["s", "a"], sort=False, dropna=False)
-        .ngroup()
-        .to_numpy()
-    )
-    firsts = np.full(int(group.max()) + 1, len(group), dtype=np.int64)
-    np.minimum.at(firsts, group, np.arange(len(group)))
+    group = _distinct_rows([pd.factorize(state, use_na_sentinel=False)[0], pd.factorize(bits)[0]])
+    firsts = np.flatnonzero(np.diff(np.maximum.accumulate(group), prepend=-1) > 0)
     words = [_describe_state(state[i], float(amount[i])) for i in firsts.tolist()]
-    return np.array(words, dtype=object)[group]
+    described: np.ndarray = np.array(words, dtype=object)[group]
+    return described
 
 
 def _describe_state(state: object, amount: float) -> str:
@@ -454,10 +473,12 @@ def _changes_of(
     per_action = np.bincount(u_code, minlength=listed)
     first_row = np.cumsum(per_action) - per_action
     count = per_action[actions]
-    r = np.repeat(records, count)
-    # Within each record's run: its action's first row, then the next ones.
-    step = np.arange(len(r)) - np.repeat(np.cumsum(count) - count, count)
-    return r, np.repeat(first_row[actions], count) + step
+    # Within each record's run: its action's first row, then the next ones (the pair's
+    # place, less where the record's run starts, plus where its action's rows start).
+    shift = first_row[actions] - (np.cumsum(count) - count)
+    u = np.repeat(shift, count)
+    u += np.arange(len(u))
+    return np.repeat(records, count), u
 
 
 _CHANGE_COLUMNS = ("state", "disposition", "delta", "amount", "sku", "quantity", "date", "seq")
@@ -507,15 +528,21 @@ def _amount_after(u: pd.DataFrame, code: np.ndarray) -> np.ndarray:
     NaN where it cannot be known."""
     amount = u["amount"].to_numpy(dtype=np.float64).copy()
     delta = u["delta"].to_numpy(dtype=np.float64)
-    if np.isnan(delta).all():
-        return amount
+    missing = np.isnan(amount)
+    if not missing.any() or np.isnan(delta).all():
+        return amount  # the feed gives every Amount (as the API does), or no change to add
     # Whether the feed holds the action's first change, for each of its rows.
     holds_first = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=bool)
     holds_first[code[u["seq"].to_numpy() == 1]] = True
-    start = holds_first[code]
-    running = pd.Series(np.nan_to_num(delta)).groupby(code).cumsum().to_numpy()
-    fill = np.isnan(amount) & start
-    amount[fill] = running[fill]
+    fill = missing & holds_first[code]
+    if not fill.any():
+        return amount
+    # The changes added up only over the actions that have an Amount to fill.
+    wanted = np.zeros(len(holds_first), dtype=bool)
+    wanted[code[fill]] = True
+    rows = np.flatnonzero(wanted[code])
+    running = pd.Series(np.nan_to_num(delta[rows])).groupby(code[rows]).cumsum().to_numpy()
+    amount[rows] = np.where(fill[rows], running, amount[rows])
     return amount
 
 
@@ -531,8 +558,11 @@ def _totals(
     amount = _amounts(sent, schema)
     r = j["r"].to_numpy()
     rows = j["u"].to_numpy()
-    taken = pa.array(rows)
-    reversed_ = _flags(pc.equal(_text(u["state"]).take(taken), REVERSED))
+    # The states as numbers (equal numbers, equal states), once for the whole feed: no
+    # text taken a row.
+    encoded = pc.dictionary_encode(_text(u["state"]))
+    states = np.asarray(encoded.indices, dtype=np.int64)[rows]
+    reversed_ = states == encoded.dictionary.index(REVERSED).as_py()
     after_amount = u["amount_after"].to_numpy(dtype=np.float64)[rows]
     asked = amount[r]
     reversal = asked == 0
@@ -545,7 +575,7 @@ def _totals(
         wanted = pa.array(_reasons(sent, schema, r[maybe]), pa.string())
         by_reason[maybe] = _flags(pc.and_(pc.not_equal(wanted, ""), pc.equal(disposition, wanted)))
     match = np.where(reversal, reversed_, by_amount | by_reason)
-    _settle(j, match, u, status, shows)
+    _settle(j, match, u, states, status, shows)
 
 
 def _items(
@@ -605,11 +635,17 @@ def _items(
 
 
 def _settle(
-    j: pd.DataFrame, match: np.ndarray, u: pd.DataFrame, status: np.ndarray, shows: _Shows
+    j: pd.DataFrame,
+    match: np.ndarray,
+    u: pd.DataFrame,
+    state: np.ndarray,
+    status: np.ndarray,
+    shows: _Shows,
 ) -> None:
     """Per record from its changes after the submission (in order) and which of them made
     the change asked for: confirmed, changed_since (a later change undid or altered it), or
-    differs (none did)."""
+    differs (none did). ``state``: each change's state as a number (equal numbers, equal
+    states)."""
     r = j["r"].to_numpy()
     rows = j["u"].to_numpy()
     pos = np.arange(len(r))
@@ -621,10 +657,6 @@ def _settle(
     last_at = np.append(starts[1:], len(r)) - 1
     matched = first_at < len(r)
     delta = u["delta"].to_numpy(dtype=np.float64)[rows]
-    # The states as numbers (equal numbers, equal states): no text object a row.
-    state = np.asarray(
-        pc.dictionary_encode(_text(u["state"]).take(pa.array(rows))).indices, dtype=np.int64
-    )
     moved = _moved_since(starts, first_at, delta, state)
     ok = records[matched & ~moved]
     again = records[matched & moved]
@@ -632,10 +664,13 @@ def _settle(
     status[ok] = STATUS_CODE[Confirmation.CONFIRMED]
     status[again] = STATUS_CODE[Confirmation.CHANGED_SINCE]
     status[differs] = STATUS_CODE[Confirmation.DIFFERS]
-    shows[again] = "applied, then changed: " + _describe_changes(
-        u, rows[last_at[np.flatnonzero(matched & moved)]]
+    shows.set(
+        again,
+        *_changes_worded(
+            u, rows[last_at[np.flatnonzero(matched & moved)]], "applied, then changed: "
+        ),
     )
-    shows[differs] = _describe_changes(u, rows[last_at[np.flatnonzero(~matched)]])
+    shows.set(differs, *_changes_worded(u, rows[last_at[np.flatnonzero(~matched)]]))
 
 
 def _moved_since(
@@ -667,41 +702,64 @@ def _group_starts(keys: np.ndarray) -> np.ndarray:
 def _describe_changes(u: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """Each change at ``rows`` in words: ``State REVERSED, Amount 0.00 (-45.00), Disposition
     ITEM_RETURNED on 2026-11-05``."""
+    ids, texts = _changes_worded(u, rows)
+    return np.array(texts, dtype=object)[ids] if len(ids) else np.array([], dtype=object)
+
+
+def _changes_worded(
+    u: pd.DataFrame, rows: np.ndarray, prefix: str = ""
+) -> tuple[np.ndarray, list[str]]:
+    """``_describe_changes`` as each row's number into a list of distinct texts (each
+    preceded by ``prefix``): a change recurs on many records, so each is worded once and no
+    text is made a record."""
     rows = np.asarray(rows, dtype=np.int64)
     if not len(rows):
-        return np.array([], dtype=object)
-    state = u["state"].iloc[rows].to_numpy(dtype=object)
+        return np.zeros(0, dtype=np.intp), []
     after = u["amount_after"].to_numpy(dtype=np.float64)[rows]
     delta = u["delta"].to_numpy(dtype=np.float64)[rows]
-    disposition = u["disposition"].iloc[rows].to_numpy(dtype=object)
-    # Each distinct change (its day aside) worded once; a NaN's bits stand for it (NaN
-    # equals nothing), and -0.00 is not 0.00.
-    group = (
-        pd.DataFrame(
-            {"s": state, "a": after.view(np.int64), "d": delta.view(np.int64), "p": disposition}
-        )
-        .groupby(["s", "a", "d", "p"], sort=False, dropna=False)
-        .ngroup()
-        .to_numpy()
+    # Each distinct change (its day aside) worded once, told apart by numbers, not by text
+    # objects a row: its state and disposition by their codes, its amounts by their bits (a
+    # NaN's bits stand for it, as NaN equals nothing; -0.00 is not 0.00).
+    state, states = pd.factorize(u["state"].iloc[rows], use_na_sentinel=False)
+    disposition, dispositions = pd.factorize(u["disposition"].iloc[rows], use_na_sentinel=False)
+    group = _distinct_rows(
+        [
+            state,
+            disposition,
+            pd.factorize(after.view(np.int64))[0],
+            pd.factorize(delta.view(np.int64))[0],
+        ]
     )
-    firsts = np.full(int(group.max()) + 1, len(group), dtype=np.int64)
-    np.minimum.at(firsts, group, np.arange(len(group)))
-    at = firsts.tolist()
+    # The groups are numbered as they first come: their first rows, in that order.
+    at = np.flatnonzero(np.diff(np.maximum.accumulate(group), prepend=-1) > 0)
     words = [
         _change_words(*key)
         for key in zip(
-            state[at].tolist(), after[at].tolist(), delta[at].tolist(),
-            disposition[at].tolist(), strict=True,
+            np.asarray(states, dtype=object)[state[at]].tolist(), after[at].tolist(),
+            delta[at].tolist(), np.asarray(dispositions, dtype=object)[disposition[at]].tolist(),
+            strict=True,
         )
     ]  # fmt: skip
     # Each change with its day worded once (the same change recurs on the same day).
     day, days = _day_codes(u, rows)
     pair, pairs = pd.factorize(group * len(days) + day)
     texts = [
-        words[g] + " on " + days[d] if days[d] else words[g]
+        prefix + (words[g] + " on " + days[d] if days[d] else words[g])
         for g, d in zip((pairs // len(days)).tolist(), (pairs % len(days)).tolist(), strict=True)
     ]
-    return np.array(texts, dtype=object)[pair]
+    return pair, texts
+
+
+def _distinct_rows(codes: Sequence[np.ndarray]) -> np.ndarray:
+    """Per row, the number of its combination of ``codes`` (one array of non-negative
+    numbers per column), numbered as the combinations first come: two columns combined at a
+    time and renumbered, so no product outgrows the rows."""
+    group = np.asarray(codes[0], dtype=np.int64)
+    for code in codes[1:]:
+        code = np.asarray(code, dtype=np.int64)
+        width = int(code.max()) + 1 if len(code) else 1
+        group = np.asarray(pd.factorize(group * width + code)[0], dtype=np.int64)
+    return group
 
 
 def _change_words(st: object, am: float, de: float, di: object) -> str:

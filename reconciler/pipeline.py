@@ -347,16 +347,6 @@ def _stages(
     gathered = gather([results] if isinstance(results, Table) else list(results), sent)
     combined = gathered.table
     result_schema = detect_results(combined, sent_schema, sent, options.overrides)
-    # The platform's updates say what changed whatever the results say: they are read and
-    # the records confirmed against them on a thread of their own, while results are tied.
-    confirming = (
-        background("confirm", _confirm, sent, sent_schema, options.updates, gathered, options)
-        if options.updates
-        else None
-    )
-    # reconciled.csv repeats the sent rows as they are: encode them on the second core now,
-    # while the records are tied and classified (Arrow's kernels run outside the GIL).
-    sent_rows = background("encode", encode_rows, sent.frame, safe=True) if encode else None
     step("reading result codes and keying sent records")
     # Key only the identifiers the results have a column for: the others can never tie or
     # contradict. Both sides are independent Arrow-heavy work, so they run side by side.
@@ -365,6 +355,18 @@ def _stages(
     keyed = background(
         "keys", sent_keys, sent, sent_schema, carried, with_skus=bool(result_schema.column("sku"))
     )
+    # The platform's updates say what changed whatever the results say: they are read and
+    # the records confirmed against them on a thread of their own, while results are tied
+    # (with the sent records' keys, once worked out, for the identifiers keyed already).
+    confirming = None
+    if options.updates:
+        confirming = background(
+            "confirm", _confirm, sent, sent_schema, options.updates, gathered, options, keyed,
+            carried,
+        )  # fmt: skip
+    # reconciled.csv repeats the sent rows as they are: encode them on the second core now,
+    # while the records are tied and classified (Arrow's kernels run outside the GIL).
+    sent_rows = background("encode", encode_rows, sent.frame, safe=True) if encode else None
     rows = result_rows(combined, result_schema, catalogue)
     keys, skus, rewritten = keyed.result()
     known = {f: keys[f] for f in carried}
@@ -467,9 +469,12 @@ def _confirm(
     paths: Sequence[Path],
     gathered: Gathered,
     options: ReconcileOptions,
+    keyed: Future[tuple[pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]] | None = None,
+    carried: Sequence[str] = (),
 ) -> Confirmed:
     """Read the platform's updates and confirm the records against them, from when the
-    batch was submitted (``--submitted``, else the results' SubmissionDate)."""
+    batch was submitted (``--submitted``, else the results' SubmissionDate). ``keyed``: the
+    sent records' keys (``sent_keys``), of which the ``carried`` identifiers are worked out."""
     from .confirm import confirm
     from .updates import read_updates
 
@@ -494,7 +499,18 @@ def _confirm(
             if submitted.tzinfo is None
             else submitted.tz_convert("UTC")
         )
-    return confirm(sent, schema, updates, submitted=submitted, complete=options.updates_complete)
+    known = {}
+    if keyed is not None:
+        keys = keyed.result()[0]
+        known = {f: keys[f] for f in carried}
+    return confirm(
+        sent,
+        schema,
+        updates,
+        submitted=submitted,
+        complete=options.updates_complete,
+        known=known,
+    )
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -54,13 +54,19 @@ def test_change_numbers_match_the_expression(texts: list[str]) -> None:
     assert _change_numbers(ids).tolist() == _by_expression(ids)
 
 
-def _changes(dates: list[str | None]) -> pd.DataFrame:
+def _changes(dates: list[str | None], text: str = "object") -> pd.DataFrame:
+    """Changes as the feed gives them; ``text``: the dtype of its text columns (``str``, as
+    read, or plain objects)."""
     n = len(dates)
     return pd.DataFrame(
         {
             "date": pd.to_datetime(pd.Series(dates, dtype=object), utc=True, format="ISO8601"),
-            "state": ["REVERSED", "", "APPROVED", "PENDING"][:n] + [""] * max(0, n - 4),
-            "disposition": ["ITEM_RETURNED", "", "", "X"][:n] + [""] * max(0, n - 4),
+            "state": pd.Series(
+                ["REVERSED", "", "APPROVED", "PENDING"][:n] + [""] * max(0, n - 4), dtype=text
+            ),
+            "disposition": pd.Series(
+                ["ITEM_RETURNED", "", "", "X"][:n] + [""] * max(0, n - 4), dtype=text
+            ),
             "amount_after": [0.0, np.nan, -0.0, 1234.5][:n] + [0.0] * max(0, n - 4),
             "delta": [-45.0, 12.0, np.nan, -0.0][:n] + [0.0] * max(0, n - 4),
         }
@@ -99,14 +105,15 @@ def test_changes_are_worded_each_as_its_own() -> None:
     ),
     st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=30),
 )
+@pytest.mark.parametrize("text", ["object", "str"])
 def test_changes_worded_once_read_as_each_worded_on_its_own(
-    dates: list[str | None], rows: list[int]
+    text: str, dates: list[str | None], rows: list[int]
 ) -> None:
     # Words and days are each written once per distinct value: every row still reads as
     # its own change on its own day (or without a day).
     from reconciler.confirm import _change_words
 
-    u = _changes(dates)
+    u = _changes(dates, text)
     at = np.array(rows)
     got = _describe_changes(u, at).tolist()
     days = pd.to_datetime(u["date"].iloc[at], utc=True).dt.strftime("%Y-%m-%d").tolist()
@@ -487,3 +494,97 @@ def test_a_column_of_local_dates_is_read_as_pandas_reads_each(spelled: str) -> N
     assert [None if pd.isna(t) else t for t in got.tolist()] == [
         None if pd.isna(t) else t for t in _by_pandas(texts)
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=4), st.integers(min_value=0, max_value=6)),
+        max_size=30,
+    )
+)
+def test_each_order_counts_the_distinct_actions_listed_for_it(pairs: list[tuple[int, int]]) -> None:
+    # Rows listing (order, action): per order, how many distinct actions, and the first.
+    from reconciler.confirm import _order_actions
+
+    orders = 5
+    order = np.array([o for o, _ in pairs], dtype=np.int64)
+    action = np.array([a for _, a in pairs], dtype=np.int64)
+    count, first = _order_actions(order, action, orders)
+    listed: dict[int, list[int]] = {}
+    for o, a in pairs:
+        if a not in listed.setdefault(o, []):
+            listed[o].append(a)
+    assert count.tolist() == [len(listed.get(o, [])) for o in range(orders)]
+    assert first.tolist() == [listed[o][0] if listed.get(o) else -1 for o in range(orders)]
+
+
+def test_an_order_listed_with_two_actions_names_neither(tmp_path: Path) -> None:
+    # The feed lists two actions of order X (tracker T) and one of order Y: a record by
+    # order X cannot say which it changed; a record by order Y is confirmed.
+    from reconciler.confirm import confirm
+    from reconciler.detect import detect_template
+    from reconciler.readers import read_table
+    from reconciler.updates import read_updates
+
+    feed = {"Id": ["1.2", "2.2", "3.2"], "ActionId": ["1", "2", "3"], "Oid": ["X", "X", "Y"],
+            "ActionTrackerId": ["T", "T", "T"], "State": ["REVERSED"] * 3,
+            "Amount": ["0", "0", "0"]}  # fmt: skip
+    path = tmp_path / "sent.csv"
+    path.write_text(
+        "ActionId,Oid,ActionTrackerId,Amount,CurrencyCode,CustomerStatus,Reason\n"
+        ",X,T,0,,,ITEM_RETURNED\n,Y,T,0,,,ITEM_RETURNED\n",
+        encoding="utf-8",
+    )
+    sent = read_table(path)
+    done = confirm(
+        sent, detect_template(sent), read_updates([_updates_table(feed, 2)]), submitted=None
+    )
+    assert [str(s) for s in done.status] == ["not_in_updates", "confirmed"]
+    assert str(done.shows[0]) == "its Oid names several actions in the updates"
+
+
+def _amount_after_by_groups(u: pd.DataFrame, code: np.ndarray) -> np.ndarray:
+    """The amount after each change as first written: the running sum over every action."""
+    amount = u["amount"].to_numpy(dtype=np.float64).copy()
+    delta = u["delta"].to_numpy(dtype=np.float64)
+    if np.isnan(delta).all():
+        return amount
+    holds_first = np.zeros(int(code.max()) + 1 if len(code) else 0, dtype=bool)
+    holds_first[code[u["seq"].to_numpy() == 1]] = True
+    running = pd.Series(np.nan_to_num(delta)).groupby(code).cumsum().to_numpy()
+    fill = np.isnan(amount) & holds_first[code]
+    amount[fill] = running[fill]
+    return amount
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=4),
+            st.integers(min_value=1, max_value=3),
+            st.one_of(st.none(), st.sampled_from([0.0, -0.0, 12.5, 1e16])),
+            st.one_of(st.none(), st.sampled_from([-5.0, 0.1, 0.2, -0.0, 3e-7])),
+        ),
+        max_size=25,
+    )
+)
+def test_amounts_after_each_change_add_up_as_over_every_action(
+    rows: list[tuple[int, int, float | None, float | None]],
+) -> None:
+    # Only the actions with an Amount to fill are added up: the same sums, to the bit.
+    from reconciler.confirm import _amount_after
+
+    rows = sorted(rows, key=lambda r: r[0])  # the feed as sorted: by action
+    code = np.array([r[0] for r in rows], dtype=np.int64)
+    u = pd.DataFrame(
+        {
+            "seq": np.array([r[1] for r in rows], dtype=np.int64),
+            "amount": np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=float),
+            "delta": np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=float),
+        }
+    )
+    got = _amount_after(u, code)
+    expected = _amount_after_by_groups(u, code)
+    assert got.view(np.int64).tolist() == expected.view(np.int64).tolist()
