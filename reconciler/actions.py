@@ -15,6 +15,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import ShapeError
 from .model import Table
@@ -38,6 +40,9 @@ class ActionsIndex:
     _spoiled: dict[tuple[str, str, str], pd.Index] = field(default_factory=dict, repr=False)
     _locked: dict[date, npt.NDArray[np.bool_]] = field(default_factory=dict, repr=False)
     _plain: list[pd.DataFrame] = field(default_factory=list, repr=False)
+    # The key columns as the export was keyed (Arrow-backed text): indexed without a
+    # Python string a row.
+    _keyed: dict[str, pd.Series] = field(default_factory=dict, repr=False)
 
     def by_action_id(self, raw: str) -> pd.DataFrame:
         return self.frame[self.frame["k_action_id"] == _key(raw)]
@@ -70,7 +75,8 @@ class ActionsIndex:
         t_key = ""
         if tracked:
             t_key = _key(tracker) if tracker_key is None else tracker_key
-            rows = rows[self._index("k_tracker").values[rows] == t_key]
+            trackers = self._index("k_tracker")
+            rows = rows[trackers.codes[rows] == trackers.number(t_key)]
         if len(rows):
             return self._rows_at(rows)
         memo = (column, value, t_key if tracked else "\x00")
@@ -80,6 +86,49 @@ class ActionsIndex:
             found = self._recover_spoiled(frame, column, value).index
             self._spoiled[memo] = found
         return self._rows_at(self.frame.index.get_indexer(found))
+
+    def direct_hits(
+        self,
+        by_action: npt.NDArray[np.bool_],
+        by_oid: npt.NDArray[np.bool_],
+        keys: pa.Array,
+        tracker_keys: pa.Array,
+        tracked: npt.NDArray[np.bool_],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``recover``'s first look-up for many records at once: the actions whose key is the
+        record's own (``keys``, ``id_key`` of each record's ID: its ActionId where
+        ``by_action``, its Oid where ``by_oid``, and with ``tracked`` the tracker's key
+        too). Pairs (record, row of ``frame``), by record, then row: each key is looked up
+        in one hash pass over the records, not a look-up a record."""
+        recs: list[npt.NDArray[np.int64]] = []
+        found: list[npt.NDArray[np.int64]] = []
+        for which, key_col in ((by_action, "k_action_id"), (by_oid, "k_oid")):
+            sel = np.flatnonzero(which)
+            if not len(sel):
+                continue
+            index = self._index(key_col)
+            number = index.numbers(keys.take(pa.array(sel)))
+            sel, number = sel[number >= 0], number[number >= 0]
+            start = index.starts[number]
+            count = index.starts[number + 1] - start
+            at = np.repeat(start - (np.cumsum(count) - count), count)
+            at += np.arange(len(at))
+            recs.append(np.repeat(sel, count))
+            found.append(index.order[at])
+        if not recs:
+            none = np.zeros(0, dtype=np.int64)
+            return none, none
+        rec, row = np.concatenate(recs), np.concatenate(found)
+        if tracked.any():
+            trackers = self._index("k_tracker")
+            wanted = np.full(len(tracked), -2, dtype=np.int64)  # -2: matches no row
+            at = np.flatnonzero(tracked)
+            number = trackers.numbers(tracker_keys.take(pa.array(at)))
+            wanted[at] = np.where(number >= 0, number, -2)
+            keep = ~tracked[rec] | (trackers.codes[row] == wanted[rec])
+            rec, row = rec[keep], row[keep]
+        order = np.argsort(rec, kind="stable")  # rows ascend within a key already
+        return rec[order], row[order]
 
     def is_locked(self, action: pd.Series, today: date) -> bool:
         """``is_locked`` for an action of ``frame`` (the whole export's states worked out
@@ -126,7 +175,7 @@ class ActionsIndex:
         """``key_col`` indexed (once)."""
         rows = self._rows.get(key_col)
         if rows is None:
-            rows = _Rows.of(self.frame[key_col])
+            rows = _Rows.of(self._keyed.get(key_col, self.frame[key_col]))
             self._rows[key_col] = rows
         return rows
 
@@ -186,30 +235,44 @@ class ActionsIndex:
 _INT64_DIGITS = 18  # every number of up to 18 digits (and its rounding up) fits an int64
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class _Rows:
-    """A column of keys indexed once: each key's rows found by a dict look-up and a slice,
-    not by comparing the whole column again."""
+    """A column of keys indexed once: each key's rows found by its number and a slice, not
+    by comparing the whole column again."""
 
-    values: npt.NDArray[np.object_]
-    code: dict[str, int]
+    codes: npt.NDArray[np.int64]  # per row: its key's number (-1: missing)
+    uniques: pa.Array  # the keys, by number
     order: npt.NDArray[np.int64]  # rows by key, ascending within a key
     starts: npt.NDArray[np.int64]  # key k's rows: order[starts[k]:starts[k + 1]]
+    _number: dict[str, int] | None = None  # built when a key is first looked up alone
 
     @staticmethod
     def of(column: pd.Series) -> _Rows:
-        values = column.to_numpy(dtype=object)
-        codes, uniques = pd.factorize(values)
+        # Numbered in one hash pass over the column as it is kept (Arrow): no Python string
+        # a row, nor a dictionary entry a key until one key is looked up alone.
+        codes, uniques = pd.factorize(column)
+        codes = np.asarray(codes, dtype=np.int64)
         order = np.argsort(codes, kind="stable").astype(np.int64)
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         skipped = int((codes < 0).sum())  # missing keys sort first; none is looked up
-        code = {str(u): i for i, u in enumerate(uniques.tolist())}
-        return _Rows(values, code, order[skipped:], starts)
+        keys = pa.array(uniques, type=pa.large_string())  # Arrow's own when kept as read
+        return _Rows(codes, keys, order[skipped:], starts)
+
+    def number(self, key: str) -> int:
+        """``key``'s number, -1 when no row has it."""
+        if self._number is None:
+            self._number = {str(u): i for i, u in enumerate(self.uniques.to_pylist())}
+        return self._number.get(key, -1)
+
+    def numbers(self, keys: pa.Array) -> npt.NDArray[np.int64]:
+        """Each of ``keys``' number, -1 where no row has it (one hash pass)."""
+        found = pc.index_in(pc.cast(keys, pa.large_string()), value_set=self.uniques)
+        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
 
     def rows(self, key: str) -> npt.NDArray[np.int64]:
-        k = self.code.get(key)
-        if k is None:
+        k = self.number(key)
+        if k < 0:
             return np.zeros(0, dtype=np.int64)
         return self.order[self.starts[k] : self.starts[k + 1]]
 
@@ -275,23 +338,28 @@ def index_actions(table: Table) -> ActionsIndex:
             return pd.Series([""] * len(f), index=f.index, dtype=object)
         return f[label].astype(str)
 
+    # Text kept as read (Arrow's strings, pandas' ``str``): a million-row export's columns
+    # are stripped and keyed by Arrow's kernels, and no Python string is made a value until
+    # a value is asked for.
+    ids = {name: col(name).str.strip() for name in ("action_id", "oid", "action_tracker_id")}
+    keyed = {
+        "k_action_id": id_key(ids["action_id"]),
+        "k_oid": id_key(ids["oid"]),
+        "k_tracker": id_key(ids["action_tracker_id"]),
+    }
     frame = pd.DataFrame(
         {
-            "action_id": col("action_id").str.strip().to_numpy(),
-            "oid": col("oid").str.strip().to_numpy(),
-            "action_tracker_id": col("action_tracker_id").str.strip().to_numpy(),
-            "state": col("state").str.strip().str.upper().to_numpy(),
-            "amount": col("amount").str.strip().to_numpy(),
+            **{name: values.array for name, values in ids.items()},
+            "state": col("state").str.strip().str.upper().array,
+            "amount": col("amount").str.strip().array,
             # As they are (a million dates made Timestamps one by one and back took seconds).
             "locking_date": _dates(col("locking_date")).array,
             "event_date": _dates(col("event_date")).array,
             "line": np.asarray(table.lines),
+            **{name: keys.array for name, keys in keyed.items()},
         }
     )
-    frame["k_action_id"] = id_key(frame["action_id"]).to_numpy()
-    frame["k_oid"] = id_key(frame["oid"]).to_numpy()
-    frame["k_tracker"] = id_key(frame["action_tracker_id"]).to_numpy()
-    return ActionsIndex(frame=frame, path=str(table.path), notes=notes)
+    return ActionsIndex(frame=frame, path=str(table.path), notes=notes, _keyed=keyed)
 
 
 def newest(actions: pd.DataFrame) -> pd.Series | None:

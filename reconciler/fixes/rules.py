@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reconciler.actions import newest
+from reconciler.actions import ActionsIndex, newest
 from reconciler.detect import SentSchema
 from reconciler.model import IntArray, RemediateOptions, text_column
 from reconciler.normalize import id_key
@@ -289,52 +289,56 @@ def _rule_identifiers(
     if opts.actions is None:
         out.problem = _no_export_hints(labels, raw)
         return out
+    actions = opts.actions
     today = opts.today or date.today()
     after = text_column(n, "")
-    extra: list[tuple[int, str, str, str]] = []  # (row index, label, before, after)
-    # Every record's keys at once: the export answers each by look-up.
-    trackers = ["" if use_a[i] else fix_integer(str(t[i])).value for i in range(n)]
-    keys = id_key(pd.Series([str(v).strip() for v in raw], dtype=object)).tolist()
-    tracker_keys = id_key(pd.Series(trackers, dtype=object)).tolist()
-    for i in range(n):
-        label, value, tracker_raw = str(labels[i]), str(raw[i]), str(t[i])
-        if not label or not value.strip():
-            out.problem[i] = "the line has neither an ActionId nor an Oid"
-            continue
+    # Each record's tracker as a whole number (``fix_integer``, once per distinct value) and
+    # every record's keys at once: the export answers them together.
+    fixed: dict[str, str] = {}
+    trackers = np.empty(n, dtype=object)
+    for i, (by_action, written) in enumerate(zip(use_a.tolist(), t.tolist(), strict=True)):
+        text = str(written)
+        if by_action:
+            trackers[i] = ""
+        elif (got := fixed.get(text)) is not None:
+            trackers[i] = got
+        else:
+            trackers[i] = fixed[text] = fix_integer(text).value
+    keys = id_key(pd.Series([str(v).strip() for v in raw], dtype=object))
+    tracker_keys = id_key(pd.Series(trackers, dtype=object))
+    named = np.array(
+        [bool(lab) and bool(str(v).strip()) for lab, v in zip(labels, raw, strict=True)],
+        dtype=bool,
+    )
+    out.problem[~named] = "the line has neither an ActionId nor an Oid"
+    tracked = ~use_a & np.array([bool(str(x).strip()) for x in trackers], dtype=bool)
+    rec, row = actions.direct_hits(
+        use_a & named,
+        ~use_a & named,
+        pa.array(keys.to_numpy(dtype=object), type=pa.large_string()),
+        pa.array(tracker_keys.to_numpy(dtype=object), type=pa.large_string()),
+        tracked,
+    )
+    # A record whose key no action has: a spoiled ID's forms, looked for one by one.
+    missed = np.flatnonzero(named & (np.bincount(rec, minlength=n) == 0))
+    for i in missed.tolist():
         column = "action_id" if use_a[i] else "oid"
-        spoiled = spoiled_id_problem(value)
-        tracker = trackers[i]
-        hits = opts.actions.recover(
-            column, value, tracker, key=str(keys[i]), tracker_key=str(tracker_keys[i])
+        hits = actions.recover(
+            column,
+            str(raw[i]),
+            str(trackers[i]),
+            key=str(keys.iat[i]),
+            tracker_key=str(tracker_keys.iat[i]),
         )
-        distinct = sorted(set(hits[column]))
-        if len(distinct) != 1:
-            if not distinct:
-                out.problem[i] = (spoiled + "; " if spoiled else "") + (
-                    f"no action in the export has {label} {value!r}; if the conversion was never "
-                    "tracked, submit it as a new conversion instead"
-                )
-            else:
-                out.problem[i] = (
-                    f"{label} {value!r} could be any of {len(distinct)} actions in the export "
-                    f"({', '.join(distinct[:3])}); correct it by hand"
-                )
-            continue
-        action = newest(hits)
-        assert action is not None
-        if action["state"] == "REVERSED" or opts.actions.is_locked(action, today):
-            out.problem[i] = (
-                f"the action {action['action_id']} is {action['state'] or 'locked'}: "
-                "resubmitting cannot change it"
-            )
-            continue
-        if distinct[0] == value:
-            out.problem[i] = f"{label} {value!r} is in the export as is; check the export's date"
-            continue
-        after[i] = distinct[0]
-        out.ok[i] = True
-        if column == "oid" and trk and tracker and tracker_raw != tracker:
-            extra.append((i, trk, tracker_raw, tracker))
+        after[i], out.ok[i], out.problem[i] = _judged(
+            str(labels[i]), str(raw[i]), sorted(set(hits[column])), newest(hits), actions, today
+        )
+    _judge_hits(rec, row, use_a, labels, raw, actions, today, after, out)
+    extra = [
+        (i, trk, str(t[i]), str(trackers[i]))
+        for i in np.flatnonzero(out.ok & ~use_a).tolist()
+        if trk and trackers[i] and str(t[i]) != trackers[i]
+    ]
     for label in present:
         sel = out.ok & (labels == label)
         out.cells.append(
@@ -358,6 +362,127 @@ def _rule_identifiers(
             )
         )
     return out
+
+
+def _judged(
+    label: str,
+    value: str,
+    distinct: list[str],
+    action: pd.Series | None,
+    actions: ActionsIndex,
+    today: date,
+) -> tuple[str, bool, str]:
+    """What the export says of one record's ID ``value`` (in ``label``): (the ID to
+    resubmit, whether it can be, the problem) from the distinct IDs of its actions and the
+    one it changes (``newest``)."""
+    if len(distinct) != 1:
+        if not distinct:
+            spoiled = spoiled_id_problem(value)
+            return (
+                "",
+                False,
+                (spoiled + "; " if spoiled else "")
+                + (
+                    f"no action in the export has {label} {value!r}; if the conversion was never "
+                    "tracked, submit it as a new conversion instead"
+                ),
+            )
+        return (
+            "",
+            False,
+            (
+                f"{label} {value!r} could be any of {len(distinct)} actions in the export "
+                f"({', '.join(distinct[:3])}); correct it by hand"
+            ),
+        )
+    assert action is not None
+    if action["state"] == "REVERSED" or actions.is_locked(action, today):
+        return (
+            "",
+            False,
+            (
+                f"the action {action['action_id']} is {action['state'] or 'locked'}: "
+                "resubmitting cannot change it"
+            ),
+        )
+    if distinct[0] == value:
+        return "", False, f"{label} {value!r} is in the export as is; check the export's date"
+    return distinct[0], True, ""
+
+
+def _judge_hits(
+    rec: IntArray,
+    row: IntArray,
+    use_a: BoolArray,
+    labels: ObjArray,
+    raw: ObjArray,
+    actions: ActionsIndex,
+    today: date,
+    after: ObjArray,
+    out: RuleOutcome,
+) -> None:
+    """``_judged`` for every record with actions of its own key (pairs ``rec``, ``row`` by
+    record, then row), a whole column at a time: the distinct IDs of each record's actions
+    by number, the one it changes (``newest``: the latest EventDate, an undated one after
+    every dated one, the last listed among equals) by one sort, and words only for the
+    records that have a problem."""
+    if not len(rec):
+        return
+    # The ID of each record's actions, as a number: a record's actions are all named by
+    # their ActionId or all by their Oid, so one numbering serves both.
+    frame = actions.frame
+    by_action = use_a[rec]
+    named = np.where(
+        by_action,
+        frame["action_id"].iloc[row].to_numpy(dtype=object),
+        frame["oid"].iloc[row].to_numpy(dtype=object),
+    )
+    code, uniques = pd.factorize(named, use_na_sentinel=False)
+    code = np.asarray(code, dtype=np.int64)
+    ids = list(uniques)
+    width = len(ids)
+    pairs = np.unique(rec * width + code)  # each record's distinct IDs, by record
+    p_rec = pairs // width
+    count = np.bincount(p_rec, minlength=len(use_a))
+    group = np.flatnonzero(np.diff(p_rec, prepend=-1))  # where each record's IDs start
+    g_rec, g_count = p_rec[group], count[p_rec[group]]
+    several = g_count > 1
+    for i, first, size in zip(
+        g_rec[several].tolist(), group[several].tolist(), g_count[several].tolist(), strict=True
+    ):
+        distinct = sorted(str(ids[c]) for c in (pairs[first : first + size] % width).tolist())
+        after[i], out.ok[i], out.problem[i] = _judged(
+            str(labels[i]), str(raw[i]), distinct, None, actions, today
+        )
+    # One ID: the action it changes is the last of its rows once sorted by (undated, date,
+    # row), as ``newest`` sorts them.
+    when = actions.frame["event_date"]
+    instant = np.asarray(when.array.asi8, dtype=np.int64)[row]
+    undated = np.asarray(when.isna().to_numpy(dtype=bool))[row]
+    order = np.lexsort((row, instant, undated, rec))
+    last = order[np.append(np.flatnonzero(np.diff(rec[order])), len(order) - 1)]
+    one = count[rec[last]] == 1
+    who, chosen = rec[last][one], row[last][one]
+    value = np.asarray(ids, dtype=object)[code[last][one]]
+    state = actions.frame["state"].iloc[chosen].to_numpy(dtype=object)
+    locked = actions.locked_now(today)[chosen]
+    stopped = (state == "REVERSED") | locked
+    for i, r, st in zip(
+        who[stopped].tolist(), chosen[stopped].tolist(), state[stopped].tolist(), strict=True
+    ):
+        out.problem[i] = (
+            f"the action {actions.frame['action_id'].iat[r]} is {st or 'locked'}: "
+            "resubmitting cannot change it"
+        )
+    written = np.array([str(v) for v in raw[who].tolist()], dtype=object)
+    same = ~stopped & (value == written)
+    for i in who[same].tolist():
+        out.problem[i] = (
+            f"{labels[i]!s} {str(raw[i])!r} is in the export as is; check the export's date"
+        )
+    good = ~stopped & ~same
+    after[who[good]] = value[good]
+    out.ok[who[good]] = True
 
 
 def _blank(values: ObjArray) -> BoolArray:
