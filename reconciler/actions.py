@@ -378,15 +378,23 @@ LOCKED_STATES: tuple[str, ...] = ("APPROVED", "LOCKED")
 
 
 def lock_states(
-    states: Sequence[str] | np.ndarray, locking: Sequence[object] | np.ndarray, today: date
+    states: Sequence[str] | np.ndarray,
+    locking: Sequence[object] | np.ndarray | pd.Series,
+    today: date,
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Per action: (locked, past its locking date, APPROVED or LOCKED). An action is locked
     once its locking date has passed (before ``today``, UTC) or once it is approved or locked;
-    an unknown locking date leaves only the state to say."""
-    state = np.asarray(states, dtype=object).astype(str)
-    when = pd.to_datetime(pd.Series(np.asarray(locking)), utc=True)
+    an unknown locking date leaves only the state to say. Dates already UTC instants (an
+    export's column) are compared as they are; others are read first."""
+    state = pd.Series(np.asarray(states, dtype=object), dtype=object)
+    given = locking if isinstance(locking, pd.Series) else pd.Series(list(locking))
+    if isinstance(given.dtype, pd.DatetimeTZDtype):
+        when = given.dt.tz_convert("UTC")
+    else:
+        when = pd.to_datetime(pd.Series(np.asarray(locking)), utc=True)
     passed = (when < pd.Timestamp(today, tz="UTC")).to_numpy(dtype=bool)  # NaT: False
-    approved = np.isin(state, LOCKED_STATES)
+    # A state that is not text is no state ("nan", "None" are not APPROVED or LOCKED).
+    approved = state.isin(LOCKED_STATES).to_numpy(dtype=bool)
     return passed | approved, passed, approved
 
 

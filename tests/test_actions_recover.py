@@ -125,3 +125,22 @@ def test_every_record_is_answered_as_one_at_a_time(
         if cells.rule.tolist() and cells.rule[0] == "id-recovered-from-actions":
             recovered.update(dict(zip(cells.rows.tolist(), cells.after.tolist(), strict=True)))
     assert [recovered[i] for i in range(len(records))] == expected.cells[0].tolist()  # type: ignore[attr-defined]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="a1\x1f\\u ", max_size=5), st.text(alphabet="b2\x1f\\", max_size=4)
+        ),
+        max_size=12,
+    )
+)
+def test_order_keys_joined_by_arrow_read_as_joined_by_python(
+    pairs: list[tuple[str, str]],
+) -> None:
+    from reconciler.preflight.context import order_keys, order_keys_arrow
+
+    oid = pd.Series([o for o, _ in pairs], dtype="str")
+    tracker = pd.Series([t for _, t in pairs], dtype="str")
+    assert order_keys_arrow(oid, tracker).to_pylist() == order_keys(oid, tracker).tolist()

@@ -3,11 +3,12 @@ reversed or locked, the change is a change, and which action an Oid picks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reconciler.actions import lock_states, newest
 from reconciler.fixes import (
@@ -15,9 +16,9 @@ from reconciler.fixes import (
     amount_numbers,
     fix_integer,
 )
-from reconciler.normalize import id_key
+from reconciler.normalize import arrow_strings, id_key
 from reconciler.preflight.base import _ACT, _MODS, _ORDER_LEVEL, BoolArray, E, W
-from reconciler.preflight.context import Check, _Ctx, _hits, _mask, _where, order_keys
+from reconciler.preflight.context import Check, _Ctx, _hits, _mask, _where, order_keys_arrow
 from reconciler.templates import (
     Template,
 )
@@ -41,42 +42,64 @@ def _actions_match(ctx: _Ctx) -> pd.DataFrame | None:
     if by_aid.any():
         assert aid is not None
         pos = _where(by_aid)
-        last = act.drop_duplicates("action_id", keep="last")
-        rows = np.append(last.index.to_numpy(dtype=np.int64), -1)  # [-1] is "not found"
-        hit = pd.Index(last["action_id"]).get_indexer(ctx.val(aid).iloc[pos].to_numpy())
-        idx = rows[hit]
+        # The export's ActionIds numbered (one hash pass over its text as read); each the
+        # last row holding it; the records' ActionIds looked up in one pass.
+        code, listed = _numbered(act["action_id"])
+        last = np.full(len(listed) + 1, -1, dtype=np.int64)  # [-1] is "not found"
+        distinct, first_of_reversed = np.unique(code[::-1], return_index=True)
+        keep = distinct >= 0
+        last[distinct[keep]] = len(code) - 1 - first_of_reversed[keep]
+        idx = last[_lookup(listed, ctx.val(aid).iloc[pos])]
         parts.append(pd.DataFrame({"pos": pos, "path": "a", "idx": idx, "candidates": 1}))
     if by_oid.any():
         assert oid is not None and trk is not None
         pos = _where(by_oid)
-        sent_key = pd.Series(order_keys(ctx.val(oid).iloc[pos], id_key(ctx.val(trk).iloc[pos])))
-        act_key = pd.Series(
-            order_keys(act["oid"], act["k_tracker"]),
-            index=act.index,
-        )
-        counts = act_key.value_counts()
-        single = act_key[act_key.map(counts) == 1]
-        rows = np.append(single.index.to_numpy(dtype=np.int64), -1)  # [-1] is "not found"
-        idx = rows[pd.Index(single.to_numpy()).get_indexer(sent_key.to_numpy())]
-        cand = sent_key.map(counts).fillna(0).astype(np.int64).to_numpy()
-        sent_keys = sent_key.to_numpy(dtype=object)
+        sent_key = order_keys_arrow(ctx.val(oid).iloc[pos], id_key(ctx.val(trk).iloc[pos]))
+        # Each order's actions counted by number, not by mapping a million keys.
+        code, listed = _numbered(order_keys_arrow(act["oid"], act["k_tracker"]))
+        counts = np.append(np.bincount(code[code >= 0], minlength=len(listed)), 0)
+        at = _lookup(listed, sent_key)  # -1 (not listed) counts the appended 0
+        cand = counts[at]
+        by_key = np.argsort(code, kind="stable")  # each order's rows, ascending
+        starts = np.append(np.searchsorted(code[by_key], np.arange(len(listed))), len(code))
+        idx = np.where(cand == 1, by_key[starts[np.maximum(at, 0)]], -1)
         several = np.flatnonzero(cand > 1)
         if len(several):  # several actions: the newest one is changed
-            # Each key's actions found once (not by comparing every key per record), and
-            # its newest chosen once for every record naming it.
-            groups = act_key.groupby(act_key.to_numpy(dtype=object), sort=False).indices
-            chosen_of: dict[object, int] = {}
+            # Each order's newest chosen once for every record naming it.
+            chosen_of: dict[int, int] = {}
             for i in several.tolist():
-                key = sent_keys[i]
-                if key not in chosen_of:
-                    group: pd.DataFrame = act.iloc[np.sort(groups[key])]
+                k = int(at[i])
+                if k not in chosen_of:
+                    group: pd.DataFrame = act.iloc[by_key[starts[k] : starts[k + 1]]]
                     chosen = newest(group)
-                    chosen_of[key] = int(str(chosen.name)) if chosen is not None else -1
-                idx[i] = chosen_of[key]
+                    chosen_of[k] = int(str(chosen.name)) if chosen is not None else -1
+                idx[i] = chosen_of[k]
         parts.append(pd.DataFrame({"pos": pos, "path": "o", "idx": idx, "candidates": cand}))
     match = pd.concat(parts, ignore_index=True) if parts else None
     ctx._cache["actions"] = match
     return match
+
+
+def _numbered(values: pd.Series | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Per value its number (-1: missing) and the distinct values, by number (one hash pass
+    over the text as kept)."""
+    text = _text(values)
+    encoded = pc.dictionary_encode(text)
+    code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return np.asarray(code, dtype=np.int64), encoded.dictionary
+
+
+def _text(values: pd.Series | pa.Array) -> pa.Array:
+    """Text as one Arrow array of large strings."""
+    if isinstance(values, pd.Series):
+        values = arrow_strings(values).combine_chunks()
+    return pc.cast(values, pa.large_string())
+
+
+def _lookup(listed: pa.Array, values: pd.Series | pa.Array) -> np.ndarray:
+    """Each of ``values``' number among ``listed`` (-1: not there), in one hash pass."""
+    found = pc.fill_null(pc.index_in(_text(values), value_set=listed), -1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def _matched(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -91,24 +114,34 @@ def _matched(ctx: _Ctx) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         return None
     act = ctx.opts.actions.frame.reset_index(drop=True)
     found = match[match["idx"] >= 0]
+    idx = found["idx"].to_numpy()
+    # The matched actions' values taken, not every action's made Python objects first (a
+    # locking date stays a date: no Timestamp object a row).
     joined = found.assign(
-        state=act["state"].to_numpy()[found["idx"].to_numpy()],
-        locking=act["locking_date"].to_numpy()[found["idx"].to_numpy()],
-        action=act["action_id"].to_numpy()[found["idx"].to_numpy()],
+        state=act["state"].iloc[idx].to_numpy(dtype=object),
+        locking=act["locking_date"].array.take(idx),
+        action=act["action_id"].iloc[idx].to_numpy(dtype=object),
     )
     ctx._cache["matched"] = (joined, act)
     return joined, act
 
 
 def _state_masks(ctx: _Ctx, joined: pd.DataFrame) -> tuple[BoolArray, BoolArray, BoolArray]:
-    """(reversed, locked, approved-before-lock) for matched rows (``actions.lock_states``)."""
-    state = joined["state"].astype(str).to_numpy()
-    reversed_ = state == "REVERSED"
+    """(reversed, locked, approved-before-lock) for matched rows (``actions.lock_states``);
+    worked out once for the checks that read them."""
+    got = ctx._cache.get("state_masks")
+    if got is not None and got[0] is joined:
+        masks: tuple[BoolArray, BoolArray, BoolArray] = got[1]
+        return masks
+    state = joined["state"].to_numpy(dtype=object)
+    reversed_ = np.asarray(state == "REVERSED", dtype=bool)
     if ctx.template is Template.RESET:
         reversed_ = np.zeros(len(joined), dtype=bool)  # a reset undoes a reversal
-    locked, passed, approved = lock_states(state, joined["locking"].to_numpy(), ctx.today)
+    locked, passed, approved = lock_states(state, joined["locking"], ctx.today)
     locked = ~reversed_ & locked
-    return reversed_, locked, locked & approved & ~passed
+    masks = (reversed_, locked, locked & approved & ~passed)
+    ctx._cache["state_masks"] = (joined, masks)
+    return masks
 
 
 def _ck_action_not_found(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
@@ -177,26 +210,39 @@ def _ck_action_not_found(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
 
 
 def _actions_rows(
-    ctx: _Ctx, joined: pd.DataFrame, mask: BoolArray, advice: Callable[[Mapping[str, Any]], str],
-    predicted: Sequence[str] | None = None,
+    ctx: _Ctx, joined: pd.DataFrame, mask: BoolArray,
+    advice: Callable[[pd.DataFrame], Sequence[str]], predicted: Sequence[str] | None = None,
 ) -> pd.DataFrame | None:  # fmt: skip
+    """Findings on the matched records of ``mask``: the ID each was matched by, and the
+    advice ``advice`` words for them from their rows (whole columns, not a dict a row: a
+    real export flags hundreds of thousands of records locked)."""
     if not mask.any():
         return None
     rows = joined[mask]
     aid, oid = ctx.label("action_id"), ctx.label("oid")
-    labels = [aid if p == "a" else oid for p in rows["path"]]
-    values = [str(ctx.raw(str(lab)).iat[p]) for lab, p in zip(labels, rows["pos"], strict=True)]
+    pos = rows["pos"].to_numpy(dtype=np.int64)
+    by_aid = (rows["path"] == "a").to_numpy(dtype=bool)
+    labels = np.where(by_aid, aid or "", oid or "").astype(object)
+    values = np.empty(len(pos), dtype=object)
+    for label, which in ((aid, by_aid), (oid, ~by_aid)):
+        if label is not None and which.any():
+            values[which] = ctx.raw(label).iloc[pos[which]].to_numpy(dtype=object)
+    values = np.array([str(v) for v in values.tolist()], dtype=object)
     frame = _hits(
         ctx,
-        rows["pos"].to_numpy(dtype=np.int64),
+        pos,
         "",
         values,
-        # A dict a row (iterrows makes a Series a row, 50 µs each).
-        [advice({str(k): v for k, v in r.items()}) for r in rows.to_dict("records")],
+        list(advice(rows)),
         predicted=None if predicted is None else list(np.asarray(predicted)[mask]),
     )
-    frame["Column"] = [str(lab) for lab in labels]
+    frame["Column"] = [str(lab) for lab in labels.tolist()]
     return frame
+
+
+def _ids(rows: pd.DataFrame) -> list[str]:
+    """The matched actions' ActionIds, as text."""
+    return [str(a) for a in rows["action"].tolist()]
 
 
 def _ck_already_reversed(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
@@ -208,10 +254,11 @@ def _ck_already_reversed(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
             ctx,
             joined,
             reversed_,
-            lambda r: (
-                f"action {r['action']} is already REVERSED; a file cannot change it (a "
-                "RESET before its locking date undoes a mistaken reversal)"
-            ),
+            lambda rows: [
+                f"action {a} is already REVERSED; a file cannot change it (a RESET before its "
+                "locking date undoes a mistaken reversal)"
+                for a in _ids(rows)
+            ],
         )
 
 
@@ -221,16 +268,22 @@ def _ck_already_locked(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
         joined, _ = m
         _, locked, approved = _state_masks(ctx, joined)
 
-        def advice(r: Mapping[str, Any]) -> str:
-            when = (
-                f"its locking date {pd.Timestamp(r['locking']).date().isoformat()} has passed"
-                if not pd.isna(r["locking"]) and pd.Timestamp(r["locking"]).date() < ctx.today
-                else f"it is {r['state']}"
-            )
-            return (
-                f"action {r['action']} can no longer be modified: {when}; settle it with the "
-                "partner off-platform"
-            )
+        def advice(rows: pd.DataFrame) -> list[str]:
+            # The locking day (UTC) of each, and whether it is before today: a column at a
+            # time, each day written as ``date.isoformat`` writes it.
+            locking = pd.Series(rows["locking"].array)
+            instants = locking.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+            days = instants.astype("datetime64[D]")
+            passed = ~np.isnat(days) & (days < np.datetime64(ctx.today, "D"))
+            written = np.datetime_as_string(days, unit="D").tolist()
+            return [
+                f"action {a} can no longer be modified: "
+                + (f"its locking date {d} has passed" if p else f"it is {st}")
+                + "; settle it with the partner off-platform"
+                for a, p, d, st in zip(
+                    _ids(rows), passed.tolist(), written, rows["state"].tolist(), strict=True
+                )
+            ]
 
         codes = np.where(approved, "ALREADY_APPROVED", "ALREADY_LOCKED")
         yield _actions_rows(ctx, joined, locked, advice, list(codes))
@@ -273,10 +326,11 @@ def _ck_no_change(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
             ctx,
             joined,
             same & ~zero,
-            lambda r: (
-                f"action {r['action']} already has Amount {r['current']}; Amount is the new "
-                "total, not a delta: send the final amount (nothing would change)"
-            ),
+            lambda rows: [
+                f"action {a} already has Amount {c}; Amount is the new total, not a delta: "
+                "send the final amount (nothing would change)"
+                for a, c in zip(_ids(rows), rows["current"].tolist(), strict=True)
+            ],
         )
 
 
@@ -288,11 +342,12 @@ def _ck_zero_amount_reversal(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
             ctx,
             joined,
             zero,
-            lambda r: (
-                f"action {r['action']} already has Amount 0, so Amount 0 counts as a "
-                "modification and does not reverse it; reverse it another way (API DELETE or a "
-                "reversal disposition code)"
-            ),
+            lambda rows: [
+                f"action {a} already has Amount 0, so Amount 0 counts as a modification and "
+                "does not reverse it; reverse it another way (API DELETE or a reversal "
+                "disposition code)"
+                for a in _ids(rows)
+            ],
         )
 
 
@@ -305,10 +360,11 @@ def _ck_newest_action(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
             ctx,
             joined,
             several,
-            lambda r: (
-                f"{int(r['candidates'])} actions share this Oid + ActionTrackerId; the "
-                f"change goes to the newest, {r['action']}: give the ActionId to change another"
-            ),
+            lambda rows: [
+                f"{int(n)} actions share this Oid + ActionTrackerId; the change goes to the "
+                f"newest, {a}: give the ActionId to change another"
+                for n, a in zip(rows["candidates"].tolist(), _ids(rows), strict=True)
+            ],
         )
 
 

@@ -328,3 +328,17 @@ def order_keys(oid: pd.Series, tracker: pd.Series) -> npt.NDArray[np.object_]:
             [v.replace("\\", "\\\\").replace("\x1f", "\\u001f") for v in first], dtype=object
         )
     return np.asarray(first + "\x1f" + tracker.to_numpy(dtype=object), dtype=object)
+
+
+def order_keys_arrow(oid: pd.Series, tracker: pd.Series) -> pa.Array:
+    """``order_keys`` as one Arrow string array, joined by Arrow's kernels (no Python string
+    a pair)."""
+    first = arrow_strings(oid).combine_chunks()
+    second = arrow_strings(tracker).combine_chunks()
+    if first.null_count or second.null_count:  # as the object arrays join them
+        return pa.array(order_keys(oid, tracker), type=pa.large_string())
+    first = pc.cast(first, pa.large_string())
+    if len(first) and pc.any(pc.match_substring(first, "\x1f")).as_py():
+        first = pc.replace_substring(pc.replace_substring(first, "\\", "\\\\"), "\x1f", "\\u001f")
+    separator = pa.scalar("\x1f", pa.large_string())
+    return pc.binary_join_element_wise(first, pc.cast(second, pa.large_string()), separator)
