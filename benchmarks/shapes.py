@@ -106,25 +106,43 @@ def decimal_commas(sent: Path, results: Path, folder: Path) -> list[str]:
     ]
 
 
+def _export(sent: Path, path: Path, *, real: bool) -> Path:
+    """An Actions export of every action of ``sent``: every one pending and open, or (``real``)
+    as a real export reads, a third approved, a tenth reversed and a fifth past their
+    locking date."""
+    export = [["Action Id", "Oid", "Action Tracker Id", "State", "Amount", "Locking Date",
+               "Event Date"]]  # fmt: skip
+    for i, row in enumerate(_rows(sent)[1:]):
+        action = row[0] or f"1000.4637.{158133 + i}"
+        state, locking = "PENDING", "2027-01-01"
+        if real:
+            state = "REVERSED" if i % 10 == 0 else "APPROVED" if i % 10 < 4 else "PENDING"
+            locking = "2026-01-01" if i % 5 == 4 else locking
+        export.append([action, row[1], "16027", state, "10.00", locking, "2026-10-01T00:00:00Z"])
+    return _write(path, export)
+
+
 def actions(sent: Path, results: Path, folder: Path) -> list[str]:
     """``--actions``: an Actions export of every action, and results where 2% of the records
     are ACTION_NOT_FOUND (their IDs recovered from the export, one look-up each)."""
-    rows = _rows(sent)
-    export = [["Action Id", "Oid", "Action Tracker Id", "State", "Amount", "Locking Date",
-               "Event Date"]]  # fmt: skip
     errors = [["Line", "Order Id", "Action Tracker Id", "Error Type", "Message"]]
-    for i, row in enumerate(rows[1:]):
-        action = row[0] or f"1000.4637.{158133 + i}"
-        export.append([action, row[1], "16027", "PENDING", "10.00", "2027-01-01",
-                       "2026-10-01T00:00:00Z"])  # fmt: skip
+    for i, row in enumerate(_rows(sent)[1:]):
         if i % 50 == 0:
             errors.append([str(i + 2), row[1], row[2], "Validation", "ACTION_NOT_FOUND"])
     return [
         str(sent),
         str(_write(folder / "results_not_found.csv", errors)),
         "--actions",
-        str(_write(folder / "actions.csv", export)),
+        str(_export(sent, folder / "actions.csv", real=False)),
     ]
+
+
+def check_actions(sent: Path, results: Path, folder: Path) -> list[str]:
+    """``check`` before sending, with an Actions export of every action as a real one reads
+    (``_export``): most records get a finding (already approved, locked, reversed), each
+    saying which action and why."""
+    export = _export(sent, folder / "actions_real.csv", real=True)
+    return [str(sent), "--actions", str(export), "--today", "2026-11-27"]
 
 
 def local_dates(sent: Path, results: Path, folder: Path) -> list[str]:
@@ -156,7 +174,9 @@ SHAPES: dict[str, Shape] = {
     "decimal-commas": decimal_commas,
     "actions": actions,
     "local-dates": local_dates,
+    "check-actions": check_actions,
 }
+COMMAND: dict[str, str] = {"check-actions": "check"}  # the others: reconcile
 
 
 def main() -> None:
@@ -172,7 +192,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=sorted(SHAPES))
     args = parser.parse_args()
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
-    reconciler = [sys.executable, "-m", "reconciler", "reconcile"]
+    reconciler = [sys.executable, "-m", "reconciler"]
     print("| records | shape | CPU s | × the default run | wall s | peak RSS |")
     print("| ---: | --- | ---: | ---: | ---: | ---: |")
     for n in args.sizes:
@@ -188,7 +208,10 @@ def main() -> None:
                 target = folder / f"out_{name}"
                 if target.exists():
                     shutil.rmtree(target)
-                cmd = [*reconciler, *given, "--out", str(target), "--force", "--no-ledger"]
+                command = COMMAND.get(name, "reconcile")
+                cmd = [*reconciler, command, *given, "--out", str(target), "--force"]
+                if command == "reconcile":
+                    cmd.append("--no-ledger")
                 wall, cpu, rss, _code = measure(cmd, env, pin=args.pin)
                 figures[name].append((wall, cpu, rss))
         plain = statistics.median(f[1] for f in figures["default"])
