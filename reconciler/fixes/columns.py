@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -21,24 +23,31 @@ def decimal_commas(
     ``fix_amount`` makes of them (``82.13``, leading zeros dropped: ``0.5`` for ``00,5``),
     whole columns at a time: a file of such amounts holds a distinct one a record."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     arr = pa.array([v if isinstance(v, str) else "" for v in values.tolist()], pa.large_string())
-    hit = np.asarray(
-        pc.match_substring_regex(arr, _DECIMAL_COMMA).to_numpy(zero_copy_only=False), dtype=bool
-    )
+    hit, text = _decimal_comma_texts(arr)
     fixed = np.empty(len(values), dtype=object)
     if hit.any():
-        taken = pc.replace_substring(arr.filter(pa.array(hit)), ",", ".")
-        whole = pc.utf8_ltrim(taken, characters="0")
-        zero = pc.starts_with(whole, ".")
-        text_type = pa.large_string()
-        padded = pc.binary_join_element_wise(
-            pa.scalar("0", text_type), whole, pa.scalar("", text_type)
-        )
-        text = pc.if_else(zero, padded, whole)
         fixed[hit] = text.to_pylist()
     return hit, fixed
+
+
+def _decimal_comma_texts(arr: Any) -> tuple[npt.NDArray[np.bool_], Any]:
+    """``decimal_commas`` on an Arrow string array (nulls are no amounts): which values are
+    amounts with a decimal comma, and what ``fix_amount`` makes of those, as Arrow text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text_type = pa.large_string()
+    found = pc.fill_null(pc.match_substring_regex(arr, _DECIMAL_COMMA), False)
+    hit = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    if not hit.any():
+        return hit, pa.array([], text_type)
+    taken = pc.replace_substring(pc.cast(arr.filter(pa.array(hit)), text_type), ",", ".")
+    whole = pc.utf8_ltrim(taken, characters="0")
+    zero = pc.starts_with(whole, ".")
+    padded = pc.binary_join_element_wise(pa.scalar("0", text_type), whole, pa.scalar("", text_type))
+    return hit, pc.if_else(zero, padded, whole)
 
 
 def amount_numbers(values: pd.Series) -> npt.NDArray[np.float64]:
@@ -57,10 +66,14 @@ def amount_numbers(values: pd.Series) -> npt.NDArray[np.float64]:
     out = np.array(parsed.to_numpy(zero_copy_only=False), dtype=np.float64, copy=True)
     odd = np.flatnonzero(np.isnan(out) & (values != "").to_numpy(dtype=bool))
     if len(odd):
-        # Decimal commas read whole (nearly every one a distinct value), the rest one by one.
-        comma, fixed = decimal_commas(values.iloc[odd].to_numpy(dtype=object))
+        # Decimal commas read whole (nearly every one a distinct value), in Arrow: each fixed
+        # text is a plain decimal, which Arrow reads as Python's float() does (correctly
+        # rounded); the rest one by one.
+        comma, fixed = _decimal_comma_texts(arr.take(pa.array(odd)))
         if comma.any():
-            out[odd[comma]] = [float(v) for v in fixed[comma].tolist()]
+            out[odd[comma]] = np.asarray(
+                pc.cast(fixed, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+            )
             odd = odd[~comma]
     if len(odd):
         memo: dict[str, float] = {}
