@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .bytescan import _data_view
 from .model import IntArray, LineBase, Table, TiedBy, text_column
 from .normalize import EMPTY, ID_FIELDS, arrow_strings, encode
 
@@ -689,9 +690,63 @@ def _spoiled_forms_of(said: str, sent_values: pa.Array, lengths: np.ndarray) -> 
         return np.zeros(0, dtype=np.int64)
     length, prefix = shape
     near = np.flatnonzero((lengths == length) & _np(pc.starts_with(sent_values, prefix)))
-    held = sent_values.take(pa.array(near)).to_pylist()
-    spoiled = [bool(spoiled_form_of(said, str(h))) for h in held]
-    return near[np.asarray(spoiled, dtype=bool)] if len(near) else near.astype(np.int64)
+    if not len(near):
+        return near.astype(np.int64)
+    taken = sent_values.take(pa.array(near))
+    spoiled = _scientific_forms(said, taken)
+    if spoiled is None:  # not a shape read whole: value by value
+        held = taken.to_pylist()
+        spoiled = np.array([bool(spoiled_form_of(said, str(h))) for h in held], dtype=bool)
+    return near[spoiled]
+
+
+def _scientific_forms(said: str, held: pa.Array) -> npt.NDArray[np.bool_] | None:
+    """``spoiled_form_of(said, h)`` for each of ``held`` at once, when ``said`` is scientific
+    notation (``4.05123E+18``) and every held value is as many ASCII digits as it stands
+    for, the first not a zero (what ``_spoiled_forms_of`` looks among): whether the value
+    rounded half up to the mantissa's digits (or first to 17, as a double holds it) is the
+    mantissa, worked out on the leading digits as integers. None for any other case (the
+    caller asks value by value)."""
+    from .fixes.values import _ANY_SCI
+
+    text = said.strip()
+    m = _ANY_SCI.match(text)
+    if m is None or not text.isascii() or len(m.group("int")) != 1 or m.group("int") == "0":
+        return None
+    frac = m.group("frac") or ""
+    keep = 1 + len(frac)
+    mantissa = (m.group("int") + frac).rstrip("0")
+    width = int(m.group("exp")) + 1  # the digits a value it stands for has
+    if keep > 17:
+        return None
+    data = np.frombuffer(_data_view(held), dtype=np.uint8)
+    if len(held) == 0 or held.null_count or len(data) != width * len(held):
+        return None
+    digits = data.reshape(len(held), width) - np.uint8(ord("0"))  # wraps below "0": > 9
+    if (digits > 9).any() or (digits[:, 0] == 0).any():
+        return None
+
+    def number(stop: int) -> np.ndarray:  # the first ``stop`` digits as an integer
+        out = np.zeros(len(held), dtype=np.int64)
+        for j in range(min(stop, width)):
+            out = out * 10 + digits[:, j].astype(np.int64)
+        return out
+
+    def up(j: int) -> np.ndarray:  # whether the digit at ``j`` rounds up (none past the end)
+        return digits[:, j] >= 5 if j < width else np.zeros(len(held), dtype=bool)
+
+    target = int(mantissa.ljust(keep, "0"))
+    if width <= keep:  # nothing to round: the value is the mantissa (and zeros)
+        exact = number(width) == int(mantissa.ljust(width, "0")) if len(mantissa) <= width else None
+        return exact if exact is not None else np.zeros(len(held), dtype=bool)
+    found = number(keep) + up(keep) == target
+    if width > 17:  # as a double holds it: 17 digits first, then the mantissa's
+        first = number(17) + up(17)
+        whole = first < 10**17  # a carry makes it a digit longer: no match
+        scale = 10 ** (17 - keep)
+        head = first // scale + ((first // (scale // 10)) % 10 >= 5 if scale > 1 else 0)
+        found |= whole & (head == target)
+    return np.asarray(found, dtype=bool)
 
 
 def candidate_records(texts: Sequence[object]) -> tuple[np.ndarray, IntArray]:

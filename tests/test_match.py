@@ -371,3 +371,52 @@ def test_a_payloads_ids_are_read_as_pythons_re_reads_them(payload: list[str]) ->
     names = ("OrderId", "Oid", "orderid", "oid")
     got = _from_payload(pd.Series(payload, dtype="str"), names).tolist()
     assert got == _payload_by_python(payload, names)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=9),
+    st.text(alphabet="0123456789", max_size=6),
+    st.integers(min_value=0, max_value=21),
+    st.lists(
+        st.tuples(
+            st.text(alphabet="0123456789", max_size=22),
+            st.sampled_from([0, 0, 1, -1, 5, -5, 49, 50, 51]),
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from(["E+", "e", "E", "E+0"]),
+    st.sampled_from([".", ","]),
+)
+def test_scientific_forms_read_whole_as_each_value_is_read(
+    lead: int,
+    frac: str,
+    exp: int,
+    tails: list[tuple[str, int]],
+    marker: str,
+    point: str,
+) -> None:
+    # A spreadsheet's 4.05123E+18 against IDs of as many digits: read as one array, each
+    # value gets what spoiled_form_of says of it alone. The IDs start with the mantissa's
+    # digits (then any), nudged across the roundings.
+    import pyarrow as pa
+
+    from reconciler.fixes import spoiled_form_of
+    from reconciler.match import _scientific_forms
+
+    said = f"{lead}{point + frac if frac else ''}{marker}{exp}"
+    width = exp + 1
+    mantissa = str(lead) + frac
+    held = []
+    for tail, nudge in tails:
+        digits = (mantissa + tail).ljust(width, "0")[:width]
+        shift = 10 ** max(width - len(mantissa) - 1, 0)
+        value = str(max(int(digits) + nudge * shift // 10 + nudge, 1))
+        if len(value) == width:
+            held.append(value)
+    got = _scientific_forms(said, pa.array(held, pa.large_string()))
+    if not held:
+        return
+    assert got is not None
+    assert got.tolist() == [bool(spoiled_form_of(said, h)) for h in held]
