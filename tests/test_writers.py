@@ -325,3 +325,32 @@ def test_xlsx_in_many_chunks_reads_back_like_one(
     write_xlsx([sheet], many, now=datetime(2026, 1, 1, tzinfo=UTC))
     assert cells(many) == cells(one)
     assert cells(one)[2][1][0] == "=cmd()" and cells(one)[2][1][2]  # text, quote-prefixed
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.text(max_size=6), st.integers(min_value=-5, max_value=5)), max_size=12),
+    st.integers(min_value=1, max_value=5),
+)
+def test_json_written_in_pieces_reads_as_written_whole(
+    rows: list[tuple[str, int]], chunk: int
+) -> None:
+    # A frame's rows are written a chunk at a time: the file is the one string
+    # _json_text makes of the whole, byte for byte, whatever the chunk.
+    import io
+
+    import pandas as pd
+
+    from reconciler.writers import jsonfile
+
+    frame = pd.DataFrame({"Value": [r[0] for r in rows], "Line": [r[1] for r in rows]})
+    data = {"summary": {"records": len(rows), "notes": ["a", "b/c"]}, "findings": frame}
+    whole = jsonfile._json_text(data, 0)
+    saved = jsonfile._FRAME_ROWS
+    jsonfile._FRAME_ROWS = chunk
+    try:
+        out = io.StringIO()
+        jsonfile._write_json(out, data, 0)
+    finally:
+        jsonfile._FRAME_ROWS = saved
+    assert out.getvalue() == whole
