@@ -22,7 +22,12 @@ from reconciler.bytescan import (
 )
 from reconciler.formulas import formula_like, formula_mask
 
-ROWS_PER_CHUNK = 100_000
+# Rows encoded at a time. Each chunk's columns are made whole (Arrow's ``take`` of a text
+# column grows its buffer by doubling, then copies it once more to shrink it), and two chunks
+# are in flight: at 100,000 rows those transient buffers of 15 to 35 MB outgrew the holes
+# earlier ones left, and the heap kept growing (at 1,000,000 records, 100 MB more peak memory
+# and 25,000 more page faults than at 25,000 rows, which cost no more CPU).
+ROWS_PER_CHUNK = 25_000
 
 
 def write_csv(
