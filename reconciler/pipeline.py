@@ -192,14 +192,19 @@ def reconcile(
         if out is not None and path in kept:
             table = replace(table, path=out / kept[path])
         tables.append(table)
-    stages = _stages(
-        sent, tables, options, catalogue, step, encode=out is not None, looking=looking
-    )
     if out is None:
-        return stages.finish()
-    step("writing outputs")
+        return _stages(sent, tables, options, catalogue, step, looking=looking).finish()
     ledger = (_ledger, sha) if _ledger is not None and sha is not None else None
-    return _write(stages, out, options, keep=keep, ledger=ledger)
+    # No name here holds the stages: what only the summary needs (each result's tie, the
+    # records' keys) is let go once it is worked out, while the files are still being written.
+    return _write(
+        _stages(sent, tables, options, catalogue, step, encode=True, looking=looking),
+        out,
+        options,
+        step,
+        keep=keep,
+        ledger=ledger,
+    )
 
 
 def reconcile_tables(
@@ -282,7 +287,6 @@ class _Stages:
     foreign: str
     now: datetime
     sent_rows: Future[list[Any]] | None  # reconciled.csv's encoded sent rows, when wanted
-    known: Mapping[str, pd.Series]  # the sent records' identifier keys (id_key), by field
     looked: _Looked | None = None  # what the ledger's other batches said
     content: Future[Hashed] | None = None  # hashes of sent rows the ledger keeps
     confirmed: Confirmed | None = None  # what the platform's updates confirmed
@@ -456,7 +460,6 @@ def _stages(
         foreign=foreign,
         now=now,
         sent_rows=sent_rows,
-        known=known,
         looked=looked,
         content=content,
         confirmed=confirmed,
@@ -714,11 +717,13 @@ def _write(
     stages: _Stages,
     out: Path,
     options: ReconcileOptions,
+    step: Progress,
     keep: Sequence[tuple[Path, str]] = (),
     ledger: tuple[Future[Ledger], Future[str]] | None = None,
 ) -> Reconciliation:
     """Write every output of a run into ``out`` while its summary (and, with a ledger, the
     records' entry) is worked out; then record the run in the ledger."""
+    step("writing outputs")
     if ledger is not None:
         ledger[0].result()  # a ledger that cannot be used: one line, nothing written
     finished = background("summary", stages.finish)
@@ -752,6 +757,8 @@ def _write(
         sent_rows=stages.sent_rows,
         money=stages.sent_schema.money_columns(list(stages.sent.frame.columns)),
     )
+    # The summary's thread holds the stages until it is done; then what only it needed goes.
+    del stages
     written = _write_files(
         parts,
         finished,
