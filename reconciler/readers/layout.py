@@ -130,7 +130,10 @@ def arrow_read(
         return None
     if table.num_columns != ncols or any(t != _pa.string() for t in table.schema.types):
         return None
-    return table
+    # One piece per column, not one per block read: every later step that needs a column
+    # whole (most of Arrow's kernels and every hand-over to NumPy) would otherwise join its
+    # pieces again, a copy of the column each time.
+    return table.combine_chunks()
 
 
 def content_span(data: bytes, base: int) -> tuple[int, int]:
