@@ -484,3 +484,19 @@ def test_newlines_are_counted_as_bytes_count_counts_them(size: int) -> None:
     data = bytes(rng.choice(np.frombuffer(b"ab\n\r,", dtype=np.uint8), size=size))
     for lo, hi in ((0, size), (3, size - 2), (size // 2, size), (5, 3)):
         assert _count_newlines(data, lo, hi) == data.count(b"\n", lo, hi)
+
+
+def test_a_large_file_is_read_into_whole_columns_with_every_value(tmp_path: Path) -> None:
+    # Arrow reads a file a block (1 MB) at a time; the reader joins the blocks once, so no
+    # later step joins a column's pieces again. Every value, and its line, stays as sent.
+    count = 60_000  # about 2.4 MB: three blocks and more
+    path = _write(tmp_path / "sent.csv", f"{SENT_HEADER}\n{_digit_rows(count)}")
+    table = read_table(path)
+    assert len(table.frame) == count
+    assert table.lines.tolist() == list(range(2, count + 2))
+    for label in table.frame.columns:
+        held = table.frame[label].array._pa_array  # type: ignore[attr-defined]
+        assert held.num_chunks == 1, label
+    expected = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for label in expected.columns:
+        assert table.frame[label].tolist() == expected[label].tolist(), label
