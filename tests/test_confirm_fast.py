@@ -282,6 +282,33 @@ def test_update_dates_are_the_instants_pandas_reads(at: int) -> None:
         ]
 
 
+@pytest.mark.parametrize("first", ["iso", "other"])
+@pytest.mark.parametrize("chunk", [None, 700])
+def test_a_long_column_of_mixed_dates_reads_every_cell(first: str, chunk: int | None) -> None:
+    # More dates than the first ones tried on their own: a column whose first thousand dates
+    # are ISO 8601 and whose later ones are not (and the reverse), each spelling many times
+    # over, in one piece and in pieces as read: every cell the instant pandas gives it.
+    from reconciler.updates import _PROBE, _dates
+
+    iso = [t for t in SPELLINGS if t.endswith("Z") and "T" in t]
+    other = [t for t in SPELLINGS if t not in iso]
+    lead, rest = (iso, other) if first == "iso" else (other, iso)
+    texts = [lead[i % len(lead)] for i in range(_PROBE + 5)]
+    texts += [rest[i % len(rest)] for i in range(2 * _PROBE)] + lead
+    arr = (
+        pa.array(texts, pa.string())
+        if chunk is None
+        else pa.chunked_array(
+            [pa.array(texts[i : i + chunk], pa.string()) for i in range(0, len(texts), chunk)]
+        )
+    )
+    got = _dates(arr)
+    assert str(got.dtype) == "datetime64[us, UTC]"
+    assert [None if pd.isna(t) else t for t in got.tolist()] == [
+        None if pd.isna(t) else t for t in _by_pandas(texts)
+    ]
+
+
 def _updates_table(columns: dict[str, list[str]], chunk: int) -> Table:
     """An updates file as the reader gives it: each column in chunks of ``chunk`` rows."""
     from reconciler.normalize import from_arrow
