@@ -1,0 +1,74 @@
+"""benchmarks/pairs.py: two commands timed pair by pair, and the median of their ratios."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+PAIRS = ROOT / "benchmarks" / "pairs.py"
+
+
+def _pairs_module() -> ModuleType:
+    sys.path.insert(0, str(PAIRS.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_pairs", PAIRS)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(PAIRS.parent))
+
+
+def test_the_ratio_is_the_median_of_each_pairs_ratio() -> None:
+    # Three pairs whose ratios are 2, 1 and 0.5: the median ratio is 1 (the ratio of the
+    # medians would be 2 / 2 = 1 too, but not in general), with the spread of the pairs.
+    summary = _pairs_module().summary(
+        {
+            "wall_a": [1.0, 2.0, 4.0], "wall_b": [2.0, 2.0, 2.0],
+            "cpu_a": [1.0, 1.0, 1.0], "cpu_b": [0.5, 0.8, 3.0],
+            "rss_a": [100.0, 120.0, 110.0], "rss_b": [150.0, 90.0, 60.0],
+        }
+    )  # fmt: skip
+    assert summary["wall_ratio"] == 1.0
+    assert (summary["wall_ratio_min"], summary["wall_ratio_max"]) == (0.5, 2.0)
+    assert summary["cpu_ratio"] == 0.8 and summary["cpu_a"] == 1.0
+    assert summary["rss_ratio"] == 150.0 / 120.0  # the largest peak of each side
+
+
+def test_pairs_times_the_default_run_against_the_baseline(tmp_path: Path) -> None:
+    saved = tmp_path / "pairs.json"
+    done = subprocess.run(
+        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "2",
+         "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--json", str(saved)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "2,000 records, 2 pairs, cores: all; medians, peak RSS the largest"
+    assert lines[3].startswith("| pandas baseline | ")
+    assert lines[4].startswith("| reconcile (all outputs) | ")
+    assert lines[5].startswith("second / first, the median of the pairs: ")
+    doc = json.loads(saved.read_text(encoding="utf-8"))
+    assert doc["second"] == "reconcile (all outputs)" and doc["pairs"] == 2
+    for key in ("wall_a", "cpu_a", "rss_a", "wall_b", "cpu_b", "rss_b"):
+        assert len(doc["runs"][key]) == 2 and all(v > 0 for v in doc["runs"][key])
+    ratios = sorted(b / a for a, b in zip(doc["runs"]["cpu_a"], doc["runs"]["cpu_b"], strict=True))
+    assert abs(doc["summary"]["cpu_ratio"] - sum(ratios) / 2) < 1e-12
+    # What it wrote is what the tool writes: a whole output folder.
+    assert (tmp_path / "out" / "pairs_now_2000" / "reconciled.csv").is_file()
+
+
+def test_before_must_be_a_checkout(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(PAIRS), "--before", str(tmp_path), "--records", "10"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--before" in done.stderr and "no reconciler package there" in done.stderr
+    assert "Traceback" not in done.stderr
