@@ -639,18 +639,84 @@ MAX_CANDIDATES = 1000
 def _joined_heads(pair_r: IntArray, pair_s: IntArray) -> list[str]:
     """Per run of equal ``pair_r`` (sorted by it, then ``pair_s``): its first
     ``MAX_CANDIDATES`` records, joined by spaces."""
-    starts = np.flatnonzero(np.concatenate(([True], pair_r[1:] != pair_r[:-1])))
-    place = np.arange(len(pair_r)) - np.repeat(starts, np.diff(np.append(starts, len(pair_r))))
-    head = place < MAX_CANDIDATES
-    kept_r, kept_s = pair_r[head], pair_s[head]
+    return _joined_runs(pair_r, pair_s, " ", MAX_CANDIDATES)
+
+
+def _joined_runs(keys: IntArray, values: IntArray, sep: str, limit: int) -> list[str]:
+    """Per run of equal ``keys`` (sorted): its first ``limit`` ``values`` (integers) as text,
+    joined by ``sep``; one text a run, in order."""
+    if not len(keys):
+        return []
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    place = np.arange(len(keys)) - np.repeat(starts, np.diff(np.append(starts, len(keys))))
+    head = place < limit
+    kept_k, kept_v = keys[head], values[head]
     offsets = np.append(
-        np.flatnonzero(np.concatenate(([True], kept_r[1:] != kept_r[:-1]))), len(kept_r)
+        np.flatnonzero(np.concatenate(([True], kept_k[1:] != kept_k[:-1]))), len(kept_k)
     )
     listed = pa.LargeListArray.from_arrays(
-        pa.array(offsets, pa.int64()), pc.cast(pa.array(kept_s), pa.large_string())
+        pa.array(offsets, pa.int64()),
+        pc.cast(pa.array(np.asarray(kept_v, dtype=np.int64)), pa.large_string()),
     )
-    joined = pc.binary_join(listed, pa.scalar(" ", pa.large_string()))
+    joined = pc.binary_join(listed, pa.scalar(sep, pa.large_string()))
     return [str(t) for t in joined.to_pylist()]
+
+
+def _few_linked(
+    parts: Sequence[Sequence[IntArray]], at: IntArray, lines_of: IntArray
+) -> tuple[IntArray, IntArray, list[str], list[str], IntArray]:
+    """``_linked`` for results that name at most ``_FEW`` records each (``parts``, per
+    result; ``at``, the record at its line), all at once: every record named or at a line
+    (for ``Ties.ambiguous``); per result, how many records its union holds, those records
+    joined by spaces (CandidateLines; never past ``MAX_CANDIDATES``), the lines of the
+    first five of those besides its own, joined by commas, and how many lines that is."""
+    n = len(at)
+    counts = np.array([sum(len(p) for p in ps) for ps in parts], dtype=np.int64)
+    flat = [p for ps in parts for p in ps if len(p)]
+    named = np.concatenate(flat).astype(np.int64) if flat else np.zeros(0, np.int64)
+    which = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), counts), np.arange(n)])
+    record = np.concatenate([named, np.asarray(at, dtype=np.int64)])
+    order = np.lexsort((record, which))
+    which, record = which[order], record[order]
+    fresh = np.concatenate(([True], (which[1:] != which[:-1]) | (record[1:] != record[:-1])))
+    which, record = which[fresh], record[fresh]
+    total = np.bincount(which, minlength=n).astype(np.int64)
+    listed = _joined_runs(which, record, " ", MAX_CANDIDATES)
+    # The lines shown are of the records listed, as ``_linked`` gives them.
+    starts = np.flatnonzero(np.concatenate(([True], which[1:] != which[:-1])))
+    place = np.arange(len(which)) - np.repeat(starts, np.diff(np.append(starts, len(which))))
+    besides = (record != np.asarray(at, dtype=np.int64)[which]) & (place < MAX_CANDIDATES)
+    shown = [""] * n
+    count = np.minimum(np.bincount(which[besides], minlength=n), _SHOWN_LINES)
+    if besides.any():
+        with_others = np.unique(which[besides])
+        lines = np.asarray(lines_of)[record[besides]]
+        texts = _joined_runs(which[besides], lines, ", ", _SHOWN_LINES)
+        for k, text in zip(with_others.tolist(), texts, strict=True):
+            shown[k] = text
+    return record, total, listed, shown, count.astype(np.int64)
+
+
+_SHOWN_LINES = 5  # lines of the other records an ambiguous result's Detail names
+
+
+def _ambiguous_detail(
+    line: int, base: object, key_text: str, total: int, shown: str, count: int
+) -> str:
+    """Why a result tied by ``line`` is ambiguous: its ``key_text`` names other records (of
+    ``total`` with the one at its line), the first ``count`` of them at the lines ``shown``
+    (joined by commas)."""
+    many = total - 1 > 1
+    return (
+        f"line {line} ({base} numbering) holds a record without the "
+        f"result's {key_text}, which names the record{'s' if many else ''} at "
+        f"line{'s' if many else ''} "
+        + shown
+        + (", ..." if total - 1 > count else "")
+        + " of the sent file: the result may speak of "
+        + ("any of them" if many else "either")
+        + "; tie it by hand"
+    )
 
 
 _FEW = 64  # records a result names that are joined as a Python set
@@ -882,7 +948,39 @@ def match_results(
     marked: dict[int, IntArray] = {}
     at_lines = s_of[amb_rows].copy()
     marked[id(at_lines)] = at_lines
-    for ri, key_text in zip(amb_rows.tolist(), amb_keys, strict=True):
+    # Most such results name a few records each (a line one off names its neighbour): those
+    # are worked out a whole column at a time; one naming many (a spoiled ID) on its own.
+    few = np.asarray([sum(len(p) for p in others[ri]) <= _FEW for ri in amb_rows.tolist()], bool)
+    if few.any():
+        rows_f = amb_rows[few]
+        named, sizes, joined, shown, count = _few_linked(
+            [others[ri] for ri in rows_f.tolist()], s_of[rows_f], lines_of
+        )
+        marked[id(named)] = named
+        amb_mask[rows_f] = True
+        candidates[rows_f] = joined
+        candidate_count[rows_f] = sizes
+        reason[rows_f] = Unmatched.AMBIGUOUS_KEY
+        detail[rows_f] = [
+            _ambiguous_detail(n, choice.base, key_text, t, head, c)
+            for n, key_text, t, head, c in zip(
+                line[rows_f].tolist(),
+                [k for k, f in zip(amb_keys, few.tolist(), strict=True) if f],
+                sizes.tolist(),
+                shown,
+                count.tolist(),
+                strict=True,
+            )
+        ]
+        s_of[rows_f] = -1
+        tied_by[rows_f] = str(TiedBy.NONE)
+        note[rows_f] = ""
+        agreed[rows_f] = False
+    for ri, key_text in zip(
+        amb_rows[~few].tolist(),
+        [k for k, f in zip(amb_keys, few.tolist(), strict=True) if not f],
+        strict=True,
+    ):
         at_line = int(s_of[ri])
         linked, total = _linked(others[ri], at_line)
         for part in others[ri]:
@@ -890,18 +988,15 @@ def match_results(
         amb_mask[ri] = True
         candidates[ri] = " ".join(map(str, linked.tolist()))
         candidate_count[ri] = total
-        elsewhere = lines_of[linked[linked != at_line][:6]].tolist()
-        many = total - 1 > 1
+        elsewhere = lines_of[linked[linked != at_line][:_SHOWN_LINES]].tolist()
         reason[ri] = Unmatched.AMBIGUOUS_KEY
-        detail[ri] = (
-            f"line {line[ri]} ({choice.base} numbering) holds a record without the "
-            f"result's {key_text}, which names the record{'s' if many else ''} at "
-            f"line{'s' if many else ''} "
-            + ", ".join(str(v) for v in elsewhere[:5])
-            + (", ..." if total - 1 > len(elsewhere[:5]) else "")
-            + " of the sent file: the result may speak of "
-            + ("any of them" if many else "either")
-            + "; tie it by hand"
+        detail[ri] = _ambiguous_detail(
+            int(line[ri]),
+            choice.base,
+            key_text,
+            total,
+            ", ".join(str(v) for v in elsewhere),
+            len(elsewhere),
         )
         s_of[ri] = -1
         tied_by[ri] = str(TiedBy.NONE)

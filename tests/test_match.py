@@ -333,6 +333,48 @@ def test_an_ambiguous_results_records_are_listed_as_their_union(
     assert total == len(union)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(
+                st.lists(st.integers(min_value=0, max_value=30), max_size=8), min_size=1, max_size=3
+            ),
+            st.integers(min_value=0, max_value=30),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.integers(min_value=1, max_value=12),
+)
+def test_results_naming_few_records_are_listed_as_one_at_a_time(
+    rows: list[tuple[list[list[int]], int]], cap: int
+) -> None:
+    # Results naming a few records each, worked out together: for each, the records listed,
+    # how many, the lines of the first five besides its own and how many lines that is, as
+    # ``_linked`` gives them one result at a time (parts may repeat a record, as a pair two
+    # identifier levels found does); every record named or at a line is marked.
+    import reconciler.match as match
+
+    parts = [[np.asarray(sorted(p), dtype=np.int64) for p in ps] for ps, _ in rows]
+    at = np.asarray([a for _, a in rows], dtype=np.int64)
+    lines_of = np.arange(31, dtype=np.int64) * 3 + 2
+    saved = match.MAX_CANDIDATES
+    match.MAX_CANDIDATES = cap
+    try:
+        named, total, listed, shown, count = match._few_linked(parts, at, lines_of)
+        expected = [match._linked(ps, int(a)) for ps, a in zip(parts, at.tolist(), strict=True)]
+    finally:
+        match.MAX_CANDIDATES = saved
+    for k, (head, size) in enumerate(expected):
+        assert listed[k] == " ".join(str(v) for v in head.tolist())
+        assert total[k] == size
+        others = lines_of[head[head != at[k]][:5]].tolist()
+        assert shown[k] == ", ".join(str(v) for v in others)
+        assert count[k] == len(others)
+    assert set(named.tolist()) == {*at.tolist(), *(v for ps, _ in rows for p in ps for v in p)}
+
+
 def _payload_by_python(payload: list[str], names: tuple[str, ...]) -> list[str]:
     import re
     from urllib.parse import unquote_plus
