@@ -245,6 +245,45 @@ def encode_keys(
     )
 
 
+def _spoiled_hows(said: Sequence[object], held: pa.Array) -> list[str]:
+    """``fixes.spoiled_form_of(str(a), str(b))`` for each pair of ``said`` (a result's value
+    as written) and ``held`` (the record's, trimmed, without nulls). A value in scientific
+    notation said by many results is judged against all their records of one length at once
+    (``_scientific_forms``: a spreadsheet's ``4.05123E+18`` stands for the same value in
+    thousands of rows); any other pair, on its own."""
+    from .fixes import spoiled_form_of
+
+    n = len(said)
+    out = [""] * n
+    if not n:
+        return out
+    codes, uniques = pd.factorize(pd.Series(list(said), dtype=object), use_na_sentinel=False)
+    lengths = np.asarray(pc.binary_length(held).to_numpy(zero_copy_only=False), dtype=np.int64)
+    order = np.lexsort((lengths, codes))
+    c, w = codes[order], lengths[order]
+    starts = np.flatnonzero(np.concatenate(([True], (c[1:] != c[:-1]) | (w[1:] != w[:-1]))))
+    held_v: list[Any] | None = None
+    for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), n], strict=True):
+        at = order[start:stop]
+        value = uniques[c[start]]
+        hit = None
+        if isinstance(value, str) and len(at) >= _JUDGED_TOGETHER:
+            hit = _scientific_forms(value, held.take(pa.array(at)))
+        if hit is not None:
+            for k in at[hit].tolist():
+                out[k] = _SCIENTIFIC
+            continue
+        if held_v is None:
+            held_v = held.to_pylist()
+        for k in at.tolist():
+            out[k] = spoiled_form_of(str(value), str(held_v[k]))
+    return out
+
+
+_SCIENTIFIC = "is in scientific notation"  # what spoiled_form_of says of such a value
+_JUDGED_TOGETHER = 8  # pairs of one value and length judged at once (fewer: one by one)
+
+
 def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
     """For each (result row position, sent record) pair: identifiers that agree / contradict /
     are only compatible.
@@ -254,7 +293,6 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
     once leading zeros or a ``.0`` are dropped, and values a spreadsheet made of the record's
     ID (scientific notation, digits rounded to zeros), are *compatible*: they neither agree
     nor contradict (``fixes.spoiled_form_of``)."""
-    from .fixes import spoiled_form_of
 
     k = len(r_pos)
     agree = np.zeros(k, dtype=np.int64)
@@ -296,9 +334,8 @@ def compare(keys: Keys, r_pos: IntArray, s_idx: IntArray) -> _Comparison:
             maybe = np.flatnonzero(bad & keys.result_spoilable[name][r_pos])
             if len(maybe):
                 said_v = keys.result_raw[name].take(pa.array(r_pos[maybe])).to_pylist()
-                held_v = keys.sent_at(name, s_idx[maybe]).to_pylist()
-                for j, a, b in zip(maybe, said_v, held_v, strict=True):
-                    found = spoiled_form_of(str(a), str(b))
+                held = keys.sent_at(name, s_idx[maybe])
+                for j, found in zip(maybe.tolist(), _spoiled_hows(said_v, held), strict=True):
                     if found:
                         bad[j] = False
                         compatible[j] += 1

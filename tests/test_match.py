@@ -462,3 +462,69 @@ def test_scientific_forms_read_whole_as_each_value_is_read(
         return
     assert got is not None
     assert got.tolist() == [bool(spoiled_form_of(said, h)) for h in held]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "4.05123E+18",
+                    "4.05123E+18",
+                    "4,05123E+18",
+                    "4.05123e18",
+                    "04.05E+18",
+                    " 4.05123E+18 ",
+                    "9.9E+3",
+                    "1E+5",
+                    "405123456789000000",
+                    "not an id",
+                    "",
+                ]
+            ),
+            st.sampled_from(
+                [
+                    "4051234567890000001",
+                    "4051225000000000000",
+                    "4051235000000000000",
+                    "405123456789000000",
+                    "0405123456789000000",
+                    "9900",
+                    "9949",
+                    "9950",
+                    "100000",
+                    "100001",
+                    "12",
+                    "",
+                    "4.05123E+18",
+                    "40512345678900000001",
+                ]
+            ),
+        ),
+        max_size=60,
+    ),
+    st.booleans(),
+)
+def test_spoiled_forms_of_many_pairs_are_each_pairs(
+    pairs: list[tuple[str, str]], with_none: bool
+) -> None:
+    # What a result said against the record it is compared with, many pairs sharing a value
+    # (as a spreadsheet's 4.05123E+18 is shared): each pair gets what spoiled_form_of says of
+    # it alone, whether its value is judged with others or on its own.
+    import pyarrow as pa
+
+    import reconciler.match as match
+    from reconciler.fixes import spoiled_form_of
+
+    said: list[object] = [a for a, _ in pairs]
+    held = [b for _, b in pairs]
+    if with_none and said:
+        said[0] = None
+    saved = match._JUDGED_TOGETHER
+    match._JUDGED_TOGETHER = 2
+    try:
+        got = match._spoiled_hows(said, pa.array(held, pa.large_string()))
+    finally:
+        match._JUDGED_TOGETHER = saved
+    assert got == [spoiled_form_of(str(a), str(b)) for a, b in zip(said, held, strict=True)]
