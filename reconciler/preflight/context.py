@@ -249,16 +249,18 @@ def _hits(
     """Findings on records ``pos`` (positions in the frame) in ``column``."""
     k = len(pos)
 
-    def arr(x: Any) -> Any:
+    def arr(x: Any) -> pd.Series:
+        # Kept as Python text (object): a DataFrame would make each column Arrow text, and the
+        # findings are read back as Python text when they are gathered and written.
         if isinstance(x, str) or x is None:
-            return text_column(k, "" if x is None else x)
-        return np.asarray(x, dtype=object)
+            return pd.Series(text_column(k, "" if x is None else x), dtype=object, copy=False)
+        return pd.Series(np.asarray(x, dtype=object), dtype=object, copy=False)
 
     return pd.DataFrame(
         {
             "_pos": pos,
             "SourceLine": ctx.lines[pos] if k else np.zeros(0, dtype=np.int64),
-            "Column": text_column(k, column),
+            "Column": arr(column),
             "Value": arr(value),
             "Advice": arr(advice),
             "PredictedError": text_column(k, None) if predicted is None else arr(predicted),
