@@ -16,6 +16,7 @@ from reconciler.fixes import (
     amount_numbers,
     fix_integer,
 )
+from reconciler.model import text_column
 from reconciler.normalize import arrow_strings, id_key
 from reconciler.preflight.base import _ACT, _MODS, _ORDER_LEVEL, BoolArray, E, W
 from reconciler.preflight.context import Check, _Ctx, _hits, _mask, _where, order_keys_arrow
@@ -211,7 +212,8 @@ def _ck_action_not_found(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
 
 def _actions_rows(
     ctx: _Ctx, joined: pd.DataFrame, mask: BoolArray,
-    advice: Callable[[pd.DataFrame], Sequence[str]], predicted: Sequence[str] | None = None,
+    advice: Callable[[pd.DataFrame], Sequence[str]],
+    predicted: Sequence[str] | np.ndarray | None = None,
 ) -> pd.DataFrame | None:  # fmt: skip
     """Findings on the matched records of ``mask``: the ID each was matched by, and the
     advice ``advice`` words for them from their rows (whole columns, not a dict a row: a
@@ -222,21 +224,24 @@ def _actions_rows(
     aid, oid = ctx.label("action_id"), ctx.label("oid")
     pos = rows["pos"].to_numpy(dtype=np.int64)
     by_aid = (rows["path"] == "a").to_numpy(dtype=bool)
-    labels = np.where(by_aid, aid or "", oid or "").astype(object)
+    labels = text_column(len(pos), str(oid or ""))
+    labels[by_aid] = str(aid or "")
     values = np.empty(len(pos), dtype=object)
     for label, which in ((aid, by_aid), (oid, ~by_aid)):
         if label is not None and which.any():
             values[which] = ctx.raw(label).iloc[pos[which]].to_numpy(dtype=object)
-    values = np.array([str(v) for v in values.tolist()], dtype=object)
+    # Each as text: the IDs are text already, a missing one (none, as matched) its str().
+    missing = np.flatnonzero(pd.isna(values))
+    values[missing] = [str(v) for v in values[missing].tolist()]
     frame = _hits(
         ctx,
         pos,
         "",
         values,
         list(advice(rows)),
-        predicted=None if predicted is None else list(np.asarray(predicted)[mask]),
+        predicted=None if predicted is None else np.asarray(predicted, dtype=object)[mask],
     )
-    frame["Column"] = [str(lab) for lab in labels.tolist()]
+    frame["Column"] = pd.Series(labels, index=frame.index, dtype=object)
     return frame
 
 
@@ -285,8 +290,8 @@ def _ck_already_locked(ctx: _Ctx) -> Iterable[pd.DataFrame | None]:
                 )
             ]
 
-        codes = np.where(approved, "ALREADY_APPROVED", "ALREADY_LOCKED")
-        yield _actions_rows(ctx, joined, locked, advice, list(codes))
+        codes = np.where(approved, "ALREADY_APPROVED", "ALREADY_LOCKED").astype(object)
+        yield _actions_rows(ctx, joined, locked, advice, codes)
 
 
 def _amount_vs_current(ctx: _Ctx) -> tuple[pd.DataFrame, BoolArray, BoolArray] | None:
