@@ -83,6 +83,9 @@ def _finish(frames: list[pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for col in FINDING_COLUMNS[1:]:
         # Each distinct value becomes text once; a missing one, one by one (None: "").
         values = findings[col].to_numpy(dtype=object)
+        if set(map(type, values)) <= {str}:  # text already, none missing (most columns)
+            findings[col] = pd.Series(values, index=findings.index, dtype=object)
+            continue
         na = np.asarray(pd.isna(values), dtype=bool)
         codes, uniques = pd.factorize(values)
         out = np.array([str(u) for u in uniques] + [""], dtype=object)[codes]
