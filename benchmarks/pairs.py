@@ -7,6 +7,7 @@ pairwise ratios.
     python benchmarks/pairs.py --run noxlsx           # another of run.py's runs
     python benchmarks/pairs.py --before ../old        # a lever: this checkout's code against
                                                       # the code of another checkout
+    python benchmarks/pairs.py --before ../old --shape shifted   # on a real file's shape
 
 ``run.py`` times every command a few times and compares medians: on a shared machine a slow
 minute can still fall on one command more than another. Here the two commands run back to
@@ -17,7 +18,8 @@ command run on the code in ``DIR`` (a checkout of this repository at another com
 ``git worktree add ../old HEAD~1``): the before/after of a lever. Each command is a fresh
 process, started once what earlier ones wrote is flushed to disk; wall time, CPU time (user +
 system) and peak RSS come from the operating system. ``--pin`` runs both on CPU 0 only, as
-``taskset -c 0`` does.
+``taskset -c 0`` does. ``--shape NAME`` (with ``--before``) runs one of ``shapes.py``'s
+real files' shapes instead of ``--run``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ sys.path.insert(0, str(HERE))
 
 from generate import SUBMITTED, generate, generate_updates  # noqa: E402
 from run import measure  # noqa: E402
+from shapes import COMMAND, SHAPES  # noqa: E402
 
 # The runs of run.py that need nothing prepared between two runs, by their key there.
 RUNS: dict[str, Callable[[Path, Path, Path, Path], list[str]]] = {
@@ -117,7 +120,10 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--pairs", type=int, default=7, help="pairs of runs (7)")
-    parser.add_argument("--run", choices=sorted(RUNS), default="all", help="which run (all)")
+    parser.add_argument("--run", choices=sorted(RUNS), help="which run (all)")
+    parser.add_argument(
+        "--shape", choices=sorted(SHAPES), help="a shape of shapes.py instead (with --before)"
+    )
     parser.add_argument(
         "--before",
         type=Path,
@@ -131,6 +137,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.pairs < 1 or args.records < 1:
         parser.error("--pairs and --records take a whole number of at least 1")
+    if args.shape is not None and (args.before is None or args.run is not None):
+        parser.error("--shape times a shape on two checkouts: give it with --before, not --run")
+    run = args.run or "all"
     before: Path | None = args.before.resolve() if args.before is not None else None
     if before is not None and not (before / "reconciler" / "__init__.py").is_file():
         parser.error(
@@ -144,25 +153,37 @@ def main() -> None:
 
     n = args.records
     sent, results = generate(n, args.data, args.seed)
-    updates = generate_updates(n, args.data, args.seed) if args.run == "updates" else results
+    updates = generate_updates(n, args.data, args.seed) if run == "updates" else results
     args.out.mkdir(parents=True, exist_ok=True)
+    command, given = "", []
+    if args.shape is not None:
+        folder = args.out / f"shapes_{n}"
+        folder.mkdir(parents=True, exist_ok=True)
+        given = SHAPES[args.shape](sent, results, folder)
+        command = COMMAND.get(args.shape, "reconcile")
     base_env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
     base_env.pop("PYTHONPATH", None)
 
     def tool(tree: Path, name: str) -> tuple[list[str], dict[str, str], Path]:
         target = args.out / f"pairs_{name}_{n}"
-        cmd = [sys.executable, "-m", "reconciler", *RUNS[args.run](sent, results, updates, target)]
+        if args.shape is None:
+            how = RUNS[run](sent, results, updates, target)
+        else:  # as shapes.py runs it
+            how = [command, *given, "--out", str(target), "--force"]
+            how += ["--no-ledger"] if command == "reconcile" else []
+        cmd = [sys.executable, "-m", "reconciler", *how]
         return cmd, {**base_env, "PYTHONPATH": str(tree)}, target
 
     second = tool(ROOT, "now")
     if before is not None:
         first = tool(before, "before")
-        names = (f"{NAMES[args.run]}, code in {before}", f"{NAMES[args.run]}, this checkout")
+        what = NAMES[run] if args.shape is None else f"the {args.shape} shape"
+        names = (f"{what}, code in {before}", f"{what}, this checkout")
     else:
         target = args.out / f"pairs_baseline_{n}.csv"
         cmd = [sys.executable, str(HERE / "baseline.py"), str(sent), str(results), str(target)]
         first = (cmd, base_env, target)
-        names = ("pandas baseline", NAMES[args.run])
+        names = ("pandas baseline", NAMES[run])
     got = pairs(first, second, args.pairs, pin=args.pin)
     s = summary(got)
     cores = "1 (pinned)" if args.pin else "all"
@@ -183,7 +204,7 @@ def main() -> None:
             "records": n,
             "pairs": args.pairs,
             "pinned": args.pin,
-            "run": args.run,
+            "run": run if args.shape is None else f"shape {args.shape}",
             "first": names[0],
             "second": names[1],
             "runs": got,
