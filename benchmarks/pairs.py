@@ -171,7 +171,9 @@ def main() -> None:
         else:  # as shapes.py runs it
             how = [command, *given, "--out", str(target), "--force"]
             how += ["--no-ledger"] if command == "reconcile" else []
-        cmd = [sys.executable, "-m", "reconciler", *how]
+        # -P: the working directory is not put first on the import path, where a checkout's
+        # own package (run from its root) would shadow the tree asked for.
+        cmd = [sys.executable, "-P", "-m", "reconciler", *how]
         return cmd, {**base_env, "PYTHONPATH": str(tree)}, target
 
     second = tool(ROOT, "now")

@@ -97,3 +97,24 @@ def test_a_shape_needs_two_checkouts(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "give it with --before" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_code_before_is_the_code_run_even_from_this_checkout(tmp_path: Path) -> None:
+    # Run from the repository's root (as the README says), the command of --before DIR runs
+    # DIR's package, not the one in the working directory: here a stand-in that leaves a mark.
+    before = tmp_path / "before"
+    (before / "reconciler").mkdir(parents=True)
+    (before / "reconciler" / "__init__.py").write_text("", encoding="utf-8")
+    mark = tmp_path / "ran-before"
+    (before / "reconciler" / "__main__.py").write_text(
+        f"from pathlib import Path\nPath({str(mark)!r}).touch()\n", encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "1", "--before", str(before),
+         "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert mark.exists()
+    # And this checkout's side ran this checkout's code (its whole output folder).
+    assert (tmp_path / "out" / "pairs_now_2000" / "reconciled.csv").is_file()
