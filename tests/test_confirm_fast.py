@@ -236,7 +236,8 @@ def test_a_year_before_1000_is_written_as_strftime_writes_it() -> None:
 @pytest.mark.parametrize(
     "texts",
     [["a", "b"], ["a ", "b"], [" a"], ["a\t"], ["a\u00a0"], ["\u3000a"], ["a\x1f"], ["", "x"],
-     ["é"], ["x", "y\u2028"], []],
+     ["é"], ["x", "y\u2028"], [], ["", "\x01"], ["\x01a"], ["a\x7f"], ["a", "", ""],
+     ["", "", " "], ["", "b", ""], ["~!"]],
 )  # fmt: skip
 def test_values_are_trimmed_whenever_trimming_changes_one(texts: list[str]) -> None:
     from reconciler.updates import _may_have_edge_space
@@ -246,6 +247,27 @@ def test_values_are_trimmed_whenever_trimming_changes_one(texts: list[str]) -> N
     assert not changes or _may_have_edge_space(arr)
     if all(t.isascii() for t in texts):  # ASCII: exactly when trimming changes a value
         assert _may_have_edge_space(arr) == changes
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("ab !~\x00\x01\t\n\x1f\x7fé\u00a0\u3000"), max_size=4),
+        max_size=8,
+    ),
+    st.integers(0, 3),
+)
+def test_edge_space_is_read_off_every_value_at_any_offset(texts: list[str], skip: int) -> None:
+    # ASCII values: exactly when one starts or ends with what Arrow trims; others: whenever
+    # it may. Also on a slice of an array (offsets not from 0), as chunks of a read are.
+    from reconciler.updates import _may_have_edge_space
+
+    arr = pa.array(["x y", *texts[:skip], *texts], pa.string()).slice(1 + min(skip, len(texts)))
+    changes = pc.utf8_trim_whitespace(arr).to_pylist() != arr.to_pylist()
+    got = _may_have_edge_space(arr)
+    assert got or not changes
+    if all(t.isascii() for t in texts):
+        assert got == changes
 
 
 SPELLINGS = [
