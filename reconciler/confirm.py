@@ -22,7 +22,7 @@ every change of the file's actions in their window), when it is ``not_applied``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -722,32 +722,59 @@ def _changes_worded(
     # NaN's bits stand for it, as NaN equals nothing; -0.00 is not 0.00).
     state, states = pd.factorize(u["state"].iloc[rows], use_na_sentinel=False)
     disposition, dispositions = pd.factorize(u["disposition"].iloc[rows], use_na_sentinel=False)
-    group = _distinct_rows(
-        [
-            state,
-            disposition,
-            pd.factorize(after.view(np.int64))[0],
-            pd.factorize(delta.view(np.int64))[0],
-        ]
-    )
+    amount, amounts = pd.factorize(after.view(np.int64))
+    change, changes = pd.factorize(delta.view(np.int64))
+    group = _distinct_rows([state, disposition, amount, change])
     # The groups are numbered as they first come: their first rows, in that order.
     at = np.flatnonzero(np.diff(np.maximum.accumulate(group), prepend=-1) > 0)
-    words = [
-        _change_words(*key)
-        for key in zip(
-            np.asarray(states, dtype=object)[state[at]].tolist(), after[at].tolist(),
-            delta[at].tolist(), np.asarray(dispositions, dtype=object)[disposition[at]].tolist(),
-            strict=True,
-        )
-    ]  # fmt: skip
+    words = _words(
+        (np.asarray(states, dtype=object), state[at]),
+        (np.asarray(amounts, dtype=np.int64).view(np.float64), amount[at]),
+        (np.asarray(changes, dtype=np.int64).view(np.float64), change[at]),
+        (np.asarray(dispositions, dtype=object), disposition[at]),
+    )
     # Each change with its day worded once (the same change recurs on the same day).
     day, days = _day_codes(u, rows)
     pair, pairs = pd.factorize(group * len(days) + day)
-    texts = [
-        prefix + (words[g] + " on " + days[d] if days[d] else words[g])
-        for g, d in zip((pairs // len(days)).tolist(), (pairs % len(days)).tolist(), strict=True)
-    ]
-    return pair, texts
+    worded = words.take(pa.array(pairs // len(days)))
+    on = pa.array(days, pa.string()).take(pa.array(pairs % len(days)))
+    texts = pc.if_else(pc.equal(on, ""), worded, pc.binary_join_element_wise(worded, on, " on "))
+    if prefix:
+        texts = pc.binary_join_element_wise(pa.scalar(prefix), texts, "")
+    return pair, texts.to_pylist()
+
+
+_Distinct = tuple[np.ndarray, np.ndarray]  # distinct values, and each change's position among them
+
+
+def _words(
+    state: _Distinct, after: _Distinct, delta: _Distinct, disposition: _Distinct
+) -> pa.Array:
+    """Each change in words, from its state, amount after, DeltaAmount and disposition, each
+    given as distinct values and positions into them: ``State REVERSED, Amount 0.00
+    (-45.00), Disposition ITEM_RETURNED``, the parts it has in that order, or "a change".
+    Each distinct value is written once, in Python; the parts are joined by Arrow (a feed's
+    changes are told apart by their amounts: 73,000 texts a million records, a Python call
+    each took 0.1 s). A part a change does not have is null, so no separator stands for it."""
+
+    def part(distinct: _Distinct, word: Callable[[Any], str | None]) -> pa.Array:
+        values, at = distinct
+        return pa.array([word(v) for v in values.tolist()], pa.string()).take(pa.array(at))
+
+    def joined(left: pa.Array, right: pa.Array, separator: str) -> pa.Array:
+        # Both parts, or the one given, or null: Arrow's own skipping of nulls drops a row
+        # whose parts are all null (pyarrow 26), so the parts are joined two at a time.
+        return pc.coalesce(pc.binary_join_element_wise(left, right, separator), left, right)
+
+    said = part(state, lambda st: f"State {st}" if st else None)
+    amount = part(after, lambda am: f"Amount {am:,.2f}" if am == am else None)
+    # After an amount, the DeltaAmount in brackets; without one, on its own.
+    bracketed = part(delta, lambda de: f" ({de:+,.2f})" if de == de else "")
+    alone = part(delta, lambda de: f"DeltaAmount {de:+,.2f}" if de == de else None)
+    money = pc.coalesce(pc.binary_join_element_wise(amount, bracketed, ""), alone)
+    told = part(disposition, lambda di: f"Disposition {di}" if di else None)
+    words = joined(joined(said, money, ", "), told, ", ")
+    return pc.fill_null(words, "a change")
 
 
 def _distinct_rows(codes: Sequence[np.ndarray]) -> np.ndarray:
@@ -760,17 +787,6 @@ def _distinct_rows(codes: Sequence[np.ndarray]) -> np.ndarray:
         width = int(code.max()) + 1 if len(code) else 1
         group = np.asarray(pd.factorize(group * width + code)[0], dtype=np.int64)
     return group
-
-
-def _change_words(st: object, am: float, de: float, di: object) -> str:
-    parts = [f"State {st}"] if st else []
-    if am == am:  # not NaN
-        parts.append(f"Amount {am:,.2f}" + (f" ({de:+,.2f})" if de == de else ""))
-    elif de == de:
-        parts.append(f"DeltaAmount {de:+,.2f}")
-    if di:
-        parts.append(f"Disposition {di}")
-    return ", ".join(parts) or "a change"
 
 
 _ADVICE = {

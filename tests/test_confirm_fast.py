@@ -54,6 +54,19 @@ def test_change_numbers_match_the_expression(texts: list[str]) -> None:
     assert _change_numbers(ids).tolist() == _by_expression(ids)
 
 
+def _change_words(st: object, am: float, de: float, di: object) -> str:
+    """A change in words, worded on its own (the reference): its state, its amount after with
+    the DeltaAmount in brackets (or the DeltaAmount alone), its disposition."""
+    parts = [f"State {st}"] if st else []
+    if am == am:  # not NaN
+        parts.append(f"Amount {am:,.2f}" + (f" ({de:+,.2f})" if de == de else ""))
+    elif de == de:
+        parts.append(f"DeltaAmount {de:+,.2f}")
+    if di:
+        parts.append(f"Disposition {di}")
+    return ", ".join(parts) or "a change"
+
+
 def _changes(dates: list[str | None], text: str = "object") -> pd.DataFrame:
     """Changes as the feed gives them; ``text``: the dtype of its text columns (``str``, as
     read, or plain objects)."""
@@ -111,8 +124,6 @@ def test_changes_worded_once_read_as_each_worded_on_its_own(
 ) -> None:
     # Words and days are each written once per distinct value: every row still reads as
     # its own change on its own day (or without a day).
-    from reconciler.confirm import _change_words
-
     u = _changes(dates, text)
     at = np.array(rows)
     got = _describe_changes(u, at).tolist()
@@ -124,6 +135,79 @@ def test_changes_worded_once_read_as_each_worded_on_its_own(
         )
         expected.append(words + " on " + d if isinstance(d, str) else words)
     assert got == expected
+
+
+def test_a_change_with_nothing_to_say_reads_a_change_wherever_it_stands() -> None:
+    # No state, amount, DeltaAmount or disposition: "a change", first, between and last
+    # (joining parts that are all missing must not lose the row).
+    from reconciler.confirm import _changes_worded
+
+    nan = float("nan")
+    u = pd.DataFrame(
+        {
+            "date": pd.to_datetime(pd.Series([None] * 3, dtype=object), utc=True),
+            "state": pd.Series(["", "APPROVED", ""], dtype="str"),
+            "disposition": pd.Series(["", "", ""], dtype="str"),
+            "amount_after": [nan, 1.0, nan],
+            "delta": [nan, nan, nan],
+        }
+    )
+    ids, texts = _changes_worded(u, np.array([0, 1, 2, 0]))
+    assert [texts[i] for i in ids] == [
+        "a change",
+        "State APPROVED, Amount 1.00",
+        "a change",
+        "a change",
+    ]
+
+
+_AMOUNTS = st.one_of(
+    st.floats(allow_infinity=False, width=64),
+    st.sampled_from([0.0, -0.0, float("nan"), 1e15, -0.005, 0.005, 1234.5]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["REVERSED", "", "APPROVED", "a, b"]),
+            _AMOUNTS,
+            _AMOUNTS,
+            st.sampled_from(["ITEM_RETURNED", "", "X"]),
+            st.sampled_from(["2026-11-05T09:00:00Z", None]),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.lists(st.integers(min_value=0, max_value=11), min_size=1, max_size=30),
+    st.sampled_from(["", "applied, then changed: "]),
+)
+def test_every_change_reads_as_worded_on_its_own(
+    changes: list[tuple[str, float, float, str, str | None]], picks: list[int], prefix: str
+) -> None:
+    # Any amounts (NaN, -0.00, huge, tiny), any parts missing, a prefix or none: each row
+    # reads as the reference words it, whatever the other rows hold.
+    from reconciler.confirm import _changes_worded
+
+    u = pd.DataFrame(
+        {
+            "date": pd.to_datetime(
+                pd.Series([c[4] for c in changes], dtype=object), utc=True, format="ISO8601"
+            ),
+            "state": pd.Series([c[0] for c in changes], dtype="str"),
+            "disposition": pd.Series([c[3] for c in changes], dtype="str"),
+            "amount_after": [c[1] for c in changes],
+            "delta": [c[2] for c in changes],
+        }
+    )
+    rows = np.array([p % len(changes) for p in picks])
+    ids, texts = _changes_worded(u, rows, prefix)
+    for i, r in enumerate(rows.tolist()):
+        st_, am, de, di, day = changes[r]
+        words = _change_words(st_, am, de, di)
+        expected = prefix + (words + " on 2026-11-05" if day else words)
+        assert texts[ids[i]] == expected
 
 
 def _moved_one_record_at_a_time(

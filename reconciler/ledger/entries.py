@@ -120,6 +120,8 @@ def compose_keys(aid: pa.Array, oid: pa.Array, trk: pa.Array) -> pa.Array:
     text = aid.type
     prefix = pa.array(["", "a:", "o:", "o:"], type=text).take(kind)
     bar = pa.array(["", "", "", "|"], type=text).take(kind)
+    # The prefix is never null: Arrow's skipping drops a row whose values are all null
+    # (pyarrow 26 returns fewer rows than it is given).
     return pc.binary_join_element_wise(
         prefix,
         _null_where(aid, ~by_action),
