@@ -396,3 +396,48 @@ def test_batches_per_key_count_each_batch_once(rows: list[tuple[int, int]], flag
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(past, "_PAIR_FLAGS", 1 << 24 if flags else 0)
         assert past._batches_per_key(codes, rank, 10, 4).tolist() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.integers(1, 3),
+                st.sampled_from(["accepted", "rejected", None]),
+                st.sampled_from(["", "NO_CHANGE", "BAD_DISPOSITION;NO_CHANGE", None]),
+            ),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=40),
+)
+def test_each_row_has_the_kind_of_its_own_values(
+    chunks: list[list[tuple[int, str | None, str | None]]], picks: list[int]
+) -> None:
+    # The ledger's rows in chunks (one per batch read), asked for most of them or a few:
+    # each row's kind is its own values, a null its own value, never another's.
+    from reconciler.ledger.past import _combinations
+
+    flat = [row for chunk in chunks for row in chunk]
+    if not flat:
+        return
+    table = pa.Table.from_batches(
+        [
+            pa.record_batch(
+                [
+                    pa.array([r[0] for r in chunk], pa.int32()),
+                    pa.array([r[1] for r in chunk], pa.string()),
+                    pa.array([r[2] for r in chunk], pa.string()),
+                ],
+                names=["entry", "outcome", "codes"],
+            )
+            for chunk in chunks
+        ]
+    )
+    rows = np.array([p % len(flat) for p in picks], dtype=np.int64)
+    kinds, which = _combinations(table, rows, ("entry", "outcome", "codes"))
+    assert [kinds[k] for k in which.tolist()] == [flat[r] for r in rows.tolist()]
+    assert len(set(kinds)) == len(kinds)

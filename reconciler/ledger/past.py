@@ -320,12 +320,7 @@ def _combinations(
 ) -> tuple[list[tuple[Any, ...]], np.ndarray]:
     """The distinct value combinations of ``columns`` at ``rows`` (few: a text is made for
     each), and which one each row has."""
-    parts = []
-    for name in columns:
-        encoded = pc.dictionary_encode(table[name].take(pa.array(rows)))
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
-        parts.append(encoded.indices.fill_null(0).to_numpy().astype(np.int64))
+    parts = [_numbered(table[name], rows) for name in columns]
     combined = parts[0]
     for part in parts[1:]:
         combined = combined * (int(part.max()) + 1) + part
@@ -341,6 +336,20 @@ def _combinations(
     first[which[::-1]] = np.arange(len(which) - 1, -1, -1)  # a row of each kind
     kinds = [tuple(table[name][int(rows[i])].as_py() for name in columns) for i in first.tolist()]
     return kinds, which
+
+
+def _numbered(column: pa.ChunkedArray, rows: np.ndarray) -> np.ndarray:
+    """Per row asked (``rows``), the number of its value in ``column``: equal values, equal
+    numbers, and a null a number of its own. When the rows are most of the column, the
+    column is numbered whole and the numbers taken, not its values (a million texts copied,
+    in a second batch); otherwise the values asked are taken and numbered."""
+    whole = 2 * len(rows) >= len(column)
+    encoded = pc.dictionary_encode(column if whole else column.take(pa.array(rows)))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()  # every chunk has the same dictionary
+    indices = encoded.indices.fill_null(len(encoded.dictionary))
+    numbers = np.asarray(indices.to_numpy(zero_copy_only=False), np.int64)
+    return numbers[rows] if whole else numbers
 
 
 def _categorical(index: np.ndarray, words: Sequence[str]) -> pd.Categorical:
