@@ -5,6 +5,7 @@ pairwise ratios.
                                                       # against the baseline, 7 pairs
     python benchmarks/pairs.py --records 100000 --pairs 11 --pin
     python benchmarks/pairs.py --run noxlsx           # another of run.py's runs
+    python benchmarks/pairs.py --run second           # a second batch against a ledger
     python benchmarks/pairs.py --before ../old        # a lever: this checkout's code against
                                                       # the code of another checkout
     python benchmarks/pairs.py --before ../old --shape shifted   # on a real file's shape
@@ -19,7 +20,10 @@ command run on the code in ``DIR`` (a checkout of this repository at another com
 process, started once what earlier ones wrote is flushed to disk; wall time, CPU time (user +
 system) and peak RSS come from the operating system. ``--pin`` runs both on CPU 0 only, as
 ``taskset -c 0`` does. ``--shape NAME`` (with ``--before``) runs one of ``shapes.py``'s
-real files' shapes instead of ``--run``.
+real files' shapes instead of ``--run``. Every run of ``run.py`` can be timed; with a
+ledger (``ledger``, ``second``) each side keeps its own, made by its own code before any run
+is timed, as ``run.py`` makes it: the batch reconciled once already, or a ledger holding an
+earlier batch of the same records, copied afresh before each run.
 """
 
 from __future__ import annotations
@@ -33,30 +37,56 @@ import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from generate import SUBMITTED, generate, generate_updates  # noqa: E402
+from generate import SUBMITTED, generate, generate_updates, split_results  # noqa: E402
 from run import measure  # noqa: E402
 from shapes import COMMAND, SHAPES  # noqa: E402
 
-# The runs of run.py that need nothing prepared between two runs, by their key there.
-RUNS: dict[str, Callable[[Path, Path, Path, Path], list[str]]] = {
-    "all": lambda sent, results, _updates, out: [
-        "reconcile", str(sent), str(results), "--out", str(out), "--force", "--no-ledger",
+
+class Given(NamedTuple):
+    """What a run reads and where it writes: the files of ``generate``, the results as three
+    pages, the ledger a side keeps (its own, per checkout) and the output folder."""
+
+    sent: Path
+    results: Path
+    updates: Path
+    pages: list[Path]
+    ledger: Path
+    out: Path
+
+
+# The runs of run.py, by their key there.
+RUNS: dict[str, Callable[[Given], list[str]]] = {
+    "all": lambda g: [
+        "reconcile", str(g.sent), str(g.results), "--out", str(g.out), "--force", "--no-ledger",
     ],
-    "noxlsx": lambda sent, results, _updates, out: [
-        "reconcile", str(sent), str(results), "--out", str(out), "--force", "--no-ledger",
+    "noxlsx": lambda g: [
+        "reconcile", str(g.sent), str(g.results), "--out", str(g.out), "--force", "--no-ledger",
         "--no-xlsx",
     ],
-    "updates": lambda sent, results, updates, out: [
-        "reconcile", str(sent), str(results), "--out", str(out), "--force", "--no-ledger",
-        "--updates", str(updates), "--submitted", SUBMITTED,
+    "updates": lambda g: [
+        "reconcile", str(g.sent), str(g.results), "--out", str(g.out), "--force", "--no-ledger",
+        "--updates", str(g.updates), "--submitted", SUBMITTED,
     ],
-    "check": lambda sent, _results, _updates, out: [
-        "check", str(sent), "--out", str(out), "--force",
+    "pages": lambda g: [
+        "reconcile", str(g.sent), *map(str, g.pages), "--out", str(g.out), "--force",
+        "--no-ledger",
+    ],
+    "ledger": lambda g: [
+        "reconcile", str(g.sent), str(g.results), "--out", str(g.out), "--force",
+        "--ledger", str(g.ledger),
+    ],
+    "second": lambda g: [
+        "reconcile", str(g.sent), str(g.results), "--out", str(g.out), "--force",
+        "--ledger", str(g.ledger),
+    ],
+    "check": lambda g: [
+        "check", str(g.sent), "--out", str(g.out), "--force",
     ],
 }  # fmt: skip
 # Their names in run.py's table.
@@ -64,30 +94,32 @@ NAMES = {
     "all": "reconcile (all outputs)",
     "noxlsx": "reconcile --no-xlsx",
     "updates": "reconcile + updates",
+    "pages": "reconcile, results in 3 files",
+    "ledger": "reconcile + ledger",
+    "second": "reconcile + ledger, second batch",
     "check": "check",
 }
+# A side: its command, environment, the output it writes (removed before each run) and what
+# is made ready before each run (the ledger of a second batch), if anything.
+Side = tuple[list[str], dict[str, str], Path, Callable[[], None] | None]
 
 
-def pairs(
-    first: tuple[list[str], dict[str, str], Path],
-    second: tuple[list[str], dict[str, str], Path],
-    count: int,
-    *,
-    pin: bool,
-) -> dict[str, list[float]]:
-    """``count`` pairs of runs of the two commands (each: argv, environment, the output it
-    writes, removed before each run), the first going first in even pairs and second in odd
-    ones. Per run: wall seconds, CPU seconds, peak RSS in MB."""
+def pairs(first: Side, second: Side, count: int, *, pin: bool) -> dict[str, list[float]]:
+    """``count`` pairs of runs of the two commands (each a ``Side``), the first going first
+    in even pairs and second in odd ones. Per run: wall seconds, CPU seconds, peak RSS in
+    MB."""
     got: dict[str, list[float]] = {
         key: [] for key in ("wall_a", "cpu_a", "rss_a", "wall_b", "cpu_b", "rss_b")
     }
     for i in range(count):
         order = [("a", first), ("b", second)]
-        for side, (cmd, env, target) in order if i % 2 == 0 else order[::-1]:
+        for side, (cmd, env, target, prepare) in order if i % 2 == 0 else order[::-1]:
             if target.is_dir():
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
+            if prepare is not None:
+                prepare()
             if hasattr(os, "sync"):
                 os.sync()
             wall, cpu, rss, _code = measure(cmd, env, pin=pin)
@@ -95,6 +127,46 @@ def pairs(
             got[f"cpu_{side}"].append(cpu)
             got[f"rss_{side}"].append(rss)
     return got
+
+
+def _ledger_ready(
+    run: str, python: list[str], env: dict[str, str], given: Given
+) -> Callable[[], None] | None:
+    """For a run with a ledger, each side's own, made by that side's code before any run is
+    timed (two checkouts may write different ledgers), as run.py makes it: for ``ledger``,
+    the batch reconciled once already, so that every run timed is a repeated run; for
+    ``second``, a ledger holding an earlier batch of the same records (the file sent before,
+    one byte different), copied afresh before each run. None for the other runs."""
+    if run not in ("ledger", "second"):
+        return None
+    ledger = given.ledger
+    for leftover in ledger.parent.glob(ledger.name + "*"):
+        leftover.unlink()
+    if run == "ledger":
+        _made([*python, *RUNS["ledger"](given)], env)
+        return None
+    earlier = given.out.parent / f"{given.out.name}_earlier.csv"
+    earlier.write_bytes(given.sent.read_bytes() + b"\n")
+    seeded = ledger.with_name(ledger.stem + "_seed.sqlite")
+    for leftover in seeded.parent.glob(seeded.name + "*"):
+        leftover.unlink()
+    first = given._replace(sent=earlier, ledger=seeded, out=given.out.with_name(earlier.stem))
+    _made([*python, *RUNS["second"](first), "--no-xlsx", "--no-report"], env)
+
+    def fresh() -> None:
+        for leftover in ledger.parent.glob(ledger.name + "*"):
+            leftover.unlink()
+        shutil.copyfile(seeded, ledger)
+
+    return fresh
+
+
+def _made(cmd: list[str], env: dict[str, str]) -> None:
+    """Run a command that makes a ledger ready (untimed); stop if it fails (exit 1 only
+    says that records need a person)."""
+    code = measure(cmd, env)[3]
+    if code not in (0, 1):
+        sys.exit(f"pairs.py: making the ledger ready failed (exit {code}): {' '.join(cmd)}")
 
 
 def summary(got: dict[str, list[float]]) -> dict[str, float]:
@@ -154,6 +226,7 @@ def main() -> None:
     n = args.records
     sent, results = generate(n, args.data, args.seed)
     updates = generate_updates(n, args.data, args.seed) if run == "updates" else results
+    pages = split_results(results, 3) if run == "pages" else []
     args.out.mkdir(parents=True, exist_ok=True)
     command, given = "", []
     if args.shape is not None:
@@ -164,17 +237,19 @@ def main() -> None:
     base_env = {**os.environ, "SOURCE_DATE_EPOCH": "1790000000"}
     base_env.pop("PYTHONPATH", None)
 
-    def tool(tree: Path, name: str) -> tuple[list[str], dict[str, str], Path]:
+    def tool(tree: Path, name: str) -> Side:
         target = args.out / f"pairs_{name}_{n}"
-        if args.shape is None:
-            how = RUNS[run](sent, results, updates, target)
-        else:  # as shapes.py runs it
-            how = [command, *given, "--out", str(target), "--force"]
-            how += ["--no-ledger"] if command == "reconcile" else []
+        env = {**base_env, "PYTHONPATH": str(tree)}
         # -P: the working directory is not put first on the import path, where a checkout's
         # own package (run from its root) would shadow the tree asked for.
-        cmd = [sys.executable, "-P", "-m", "reconciler", *how]
-        return cmd, {**base_env, "PYTHONPATH": str(tree)}, target
+        python = [sys.executable, "-P", "-m", "reconciler"]
+        if args.shape is not None:  # as shapes.py runs it
+            how = [command, *given, "--out", str(target), "--force"]
+            how += ["--no-ledger"] if command == "reconcile" else []
+            return [*python, *how], env, target, None
+        inputs = Given(sent, results, updates, pages, args.out / f"pairs_{name}_{n}.sqlite", target)
+        how = RUNS[run](inputs)
+        return [*python, *how], env, target, _ledger_ready(run, python, env, inputs)
 
     second = tool(ROOT, "now")
     if before is not None:
@@ -184,7 +259,7 @@ def main() -> None:
     else:
         target = args.out / f"pairs_baseline_{n}.csv"
         cmd = [sys.executable, str(HERE / "baseline.py"), str(sent), str(results), str(target)]
-        first = (cmd, base_env, target)
+        first = (cmd, base_env, target, None)
         names = ("pandas baseline", NAMES[run])
     got = pairs(first, second, args.pairs, pin=args.pin)
     s = summary(got)

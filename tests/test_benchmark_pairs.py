@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PAIRS = ROOT / "benchmarks" / "pairs.py"
 
@@ -118,3 +120,42 @@ def test_the_code_before_is_the_code_run_even_from_this_checkout(tmp_path: Path)
     assert mark.exists()
     # And this checkout's side ran this checkout's code (its whole output folder).
     assert (tmp_path / "out" / "pairs_now_2000" / "reconciled.csv").is_file()
+
+
+def test_a_second_batch_is_timed_against_its_own_ledger_on_each_side(tmp_path: Path) -> None:
+    # Each side's ledger is made by that side's code and holds the earlier batch afresh
+    # before every run: every record timed is seen before, in every run.
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "2", "--run", "second",
+         "--before", str(ROOT), "--data", str(tmp_path / "data"), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[3].startswith(f"| reconcile + ledger, second batch, code in {ROOT} | ")
+    assert lines[4].startswith("| reconcile + ledger, second batch, this checkout | ")
+    for side in ("before", "now"):
+        assert (out / f"pairs_{side}_2000_seed.sqlite").is_file()
+        summary = json.loads((out / f"pairs_{side}_2000" / "summary.json").read_text("utf-8"))
+        assert summary["history"]["batches_before"] == 1
+        assert summary["history"]["records_seen_before"] == 2000
+
+
+@pytest.mark.parametrize(
+    ("run", "name"), [("pages", "reconcile, results in 3 files"), ("ledger", "reconcile + ledger")]
+)
+def test_every_run_of_run_py_can_be_timed(tmp_path: Path, run: str, name: str) -> None:
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "1", "--run", run,
+         "--data", str(tmp_path / "data"), "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[4].startswith(f"| {name} | ")
+    summary = json.loads((out / "pairs_now_2000" / "summary.json").read_text("utf-8"))
+    if run == "pages":  # the three pages of one export, every result tied
+        assert len(summary["results_files"]) == 3
+    else:  # a repeated run: the batch was recorded before the one timed
+        assert summary["history"]["recorded_before"] is True
