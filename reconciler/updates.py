@@ -29,6 +29,7 @@ from .fixes import amount_numbers
 from .model import Table
 from .normalize import _np_bool, arrow_strings, from_arrow, id_key_arrow
 from .templates import header_key
+from .threads import background
 
 UPDATE_FIELDS: dict[str, tuple[str, ...]] = {
     "action_id": ("ActionId", "Action Id", "Action ID"),
@@ -242,9 +243,11 @@ def _frame(
         return from_arrow(arr)
 
     written = col("update_date", whole=False)
-    when = _dates(written)
-    undated = when.isna().to_numpy(dtype=bool) & _np_bool(pc.not_equal(written, ""))
-    example = str(written[int(np.argmax(undated))].as_py()) if undated.any() else ""
+    # The dates and amounts are read on a thread of their own while the identifiers are
+    # keyed here: the run's other threads wait for the feed by now, so a core is free.
+    reading = background(
+        "dates", _dates_and_amounts, written, col("delta_amount", False), col("amount", False)
+    )
     columns: dict[str, object] = {
         "update_id": text(raw_id) if kind is UpdatesKind.UPDATES else "",
         "k_action": text(id_key_arrow(action)),
@@ -253,16 +256,35 @@ def _frame(
         "campaign": text(col("campaign_id")),
         "state": text(pc.utf8_upper(col("state"))),
         "disposition": text(col("disposition")),
-        "delta": _numbers(col("delta_amount", whole=False)),
-        "amount": _numbers(col("amount", whole=False)),
         "sku": text(col("sku")),
         "quantity": text(col("quantity")),
-        "date": when,
-        "undated": undated,
         "seq": seq,
         "file": np.full(n, file, dtype=np.int64),
     }
+    when, delta, amount = reading.result()
+    undated = when.isna().to_numpy(dtype=bool) & _np_bool(pc.not_equal(written, ""))
+    example = str(written[int(np.argmax(undated))].as_py()) if undated.any() else ""
+    order = ("update_id", "k_action", "k_oid", "k_tracker", "campaign", "state", "disposition")
+    columns = {
+        **{c: columns[c] for c in order},
+        "delta": delta,
+        "amount": amount,
+        "sku": columns["sku"],
+        "quantity": columns["quantity"],
+        "date": when,
+        "undated": undated,
+        "seq": seq,
+        "file": columns["file"],
+    }
     return _frame_of(columns, n, file), example
+
+
+def _dates_and_amounts(
+    written: pa.Array | pa.ChunkedArray,
+    delta: pa.Array | pa.ChunkedArray,
+    amount: pa.Array | pa.ChunkedArray,
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    return _dates(written), _numbers(delta), _numbers(amount)
 
 
 _CHANGE_ID = r"^(?P<head>.+)\.(?P<tail>[0-9]{1,9})$"  # <ActionId>.<n>
