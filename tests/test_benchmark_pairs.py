@@ -27,6 +27,14 @@ def _pairs_module() -> ModuleType:
         sys.path.remove(str(PAIRS.parent))
 
 
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``benchmarks/pairs.py`` with ``args``, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, str(PAIRS), *args],
+        capture_output=True, text=True, timeout=300, check=False, cwd=cwd,
+    )  # fmt: skip
+
+
 def test_the_ratio_is_the_median_of_each_pairs_ratio() -> None:
     # Three pairs whose ratios are 2, 1 and 0.5: the median ratio is 1 (the ratio of the
     # medians would be 2 / 2 = 1 too, but not in general), with the spread of the pairs.
@@ -45,10 +53,9 @@ def test_the_ratio_is_the_median_of_each_pairs_ratio() -> None:
 
 def test_pairs_times_the_default_run_against_the_baseline(tmp_path: Path) -> None:
     saved = tmp_path / "pairs.json"
-    done = subprocess.run(
-        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "2",
-         "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--json", str(saved)],
-        capture_output=True, text=True, timeout=300, check=False,
+    done = _run(
+        "--records", "2000", "--pairs", "2", "--data", str(tmp_path / "data"), "--out",
+        str(tmp_path / "out"), "--json", str(saved),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -67,10 +74,7 @@ def test_pairs_times_the_default_run_against_the_baseline(tmp_path: Path) -> Non
 
 
 def test_before_must_be_a_checkout(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(PAIRS), "--before", str(tmp_path), "--records", "10"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = _run("--before", str(tmp_path), "--records", "10")
     assert done.returncode == 2
     assert "--before" in done.stderr and "no reconciler package there" in done.stderr
     assert "Traceback" not in done.stderr
@@ -78,10 +82,9 @@ def test_before_must_be_a_checkout(tmp_path: Path) -> None:
 
 def test_pairs_times_a_shape_on_two_checkouts(tmp_path: Path) -> None:
     # A lever's before/after on a real file's shape: here this checkout against itself.
-    done = subprocess.run(
-        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "1", "--shape", "shifted",
-         "--before", str(ROOT), "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=300, check=False,
+    done = _run(
+        "--records", "2000", "--pairs", "1", "--shape", "shifted", "--before", str(ROOT),
+        "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -93,10 +96,7 @@ def test_pairs_times_a_shape_on_two_checkouts(tmp_path: Path) -> None:
 
 
 def test_a_shape_needs_two_checkouts(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(PAIRS), "--shape", "shifted", "--records", "10"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = _run("--shape", "shifted", "--records", "10")
     assert done.returncode == 2
     assert "give it with --before" in done.stderr and "Traceback" not in done.stderr
 
@@ -111,10 +111,9 @@ def test_the_code_before_is_the_code_run_even_from_this_checkout(tmp_path: Path)
     (before / "reconciler" / "__main__.py").write_text(
         f"from pathlib import Path\nPath({str(mark)!r}).touch()\n", encoding="utf-8"
     )
-    done = subprocess.run(
-        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "1", "--before", str(before),
-         "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=300, check=False, cwd=ROOT,
+    done = _run(
+        "--records", "2000", "--pairs", "1", "--before", str(before), "--data",
+        str(tmp_path / "data"), "--out", str(tmp_path / "out"), cwd=ROOT,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert mark.exists()
@@ -126,10 +125,9 @@ def test_a_second_batch_is_timed_against_its_own_ledger_on_each_side(tmp_path: P
     # Each side's ledger is made by that side's code and holds the earlier batch afresh
     # before every run: every record timed is seen before, in every run.
     out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "2", "--run", "second",
-         "--before", str(ROOT), "--data", str(tmp_path / "data"), "--out", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
+    done = _run(
+        "--records", "2000", "--pairs", "2", "--run", "second", "--before", str(ROOT),
+        "--data", str(tmp_path / "data"), "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -147,10 +145,9 @@ def test_a_second_batch_is_timed_against_its_own_ledger_on_each_side(tmp_path: P
 )
 def test_every_run_of_run_py_can_be_timed(tmp_path: Path, run: str, name: str) -> None:
     out = tmp_path / "out"
-    done = subprocess.run(
-        [sys.executable, str(PAIRS), "--records", "2000", "--pairs", "1", "--run", run,
-         "--data", str(tmp_path / "data"), "--out", str(out)],
-        capture_output=True, text=True, timeout=300, check=False,
+    done = _run(
+        "--records", "2000", "--pairs", "1", "--run", run, "--data",
+        str(tmp_path / "data"), "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[4].startswith(f"| {name} | ")
