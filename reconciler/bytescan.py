@@ -5,7 +5,9 @@ the views of a string array's buffers these scans and joins share."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -24,12 +26,43 @@ _XML_CONTROL[0x20:] = False
 _XML_CONTROL[[0x09, 0x0A, 0x0D]] = False
 
 
+def _load_memchr() -> Callable[[int, int, int], int | None] | None:
+    """The C library's ``memchr``, to scan a buffer where it lies (None where it cannot be
+    loaded: the scans then search a copy)."""
+    try:
+        import ctypes
+
+        libc = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
+        found = libc.memchr
+    except (OSError, AttributeError):
+        return None
+    found.restype = ctypes.c_void_p
+    found.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)
+    return cast("Callable[[int, int, int], int | None]", found)
+
+
+_MEMCHR = _load_memchr()
+
+
+def _bytes_present(view: memoryview, chars: bytes) -> list[int]:
+    """Which of the bytes ``chars`` occur in ``view``: a memchr scan per byte of the buffer
+    where it lies, not of a copy (a million-row column's bytes are tens of MB, and a copy
+    of them is as many fresh pages). ctypes lets go of the GIL for the scan."""
+    if not len(view):
+        return []
+    if _MEMCHR is None:
+        data = bytes(view)
+        return [c for c in chars if data.find(c) >= 0]
+    raw = np.frombuffer(view, dtype=np.uint8)  # holds the buffer while it is scanned
+    where, size = raw.ctypes.data, len(raw)
+    return [c for c in chars if _MEMCHR(where, c, size)]
+
+
 def _bytes_match(arr: Any, chars: bytes) -> bool:
     """Whether any of the bytes ``chars`` occurs in a string array's data: a memchr scan of
     its buffer per byte, which lets the per-value kernels be skipped for the many columns
     that need none."""
-    data = bytes(_data_view(arr))
-    return any(data.find(c) >= 0 for c in (chars[i : i + 1] for i in range(len(chars))))
+    return bool(_bytes_present(_data_view(arr), chars))
 
 
 def _rows_holding(arr: Any, chars: bytes) -> np.ndarray:
@@ -42,11 +75,10 @@ def _rows_holding(arr: Any, chars: bytes) -> np.ndarray:
     if not len(arr):
         return out
     view = _data_view(arr)
-    data = bytes(view)
-    present = [c for c in chars if data.find(c) >= 0]
+    present = _bytes_present(view, chars)
     if not present:
         return out
-    raw = np.frombuffer(data, dtype=np.uint8)
+    raw = np.frombuffer(view, dtype=np.uint8)
     hit = raw == present[0]
     for c in present[1:]:
         hit |= raw == c
@@ -85,15 +117,23 @@ def _fingerprints(arr: Any) -> np.ndarray:
     starts, ends = offsets[:-1], offsets[1:]
     lengths = (ends - starts).astype(np.uint64)
     raw = np.frombuffer(_data_view(arr), dtype=np.uint8)
-    padded = np.zeros(len(raw) + 8, dtype=np.uint8)
-    padded[: len(raw)] = raw
-    # Eight bytes starting at each byte, read as one little-endian integer.
-    words = np.ndarray((len(raw) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    if len(raw) < 8:  # too short to hold one word: read it from a padded copy
+        raw = np.concatenate((raw, np.zeros(8, dtype=np.uint8)))
+    # Eight bytes starting at each byte, read as one little-endian integer, where the data
+    # lie (a copy of a million values' bytes is as many fresh pages): the words end with the
+    # data, and a value starting in its last seven bytes is read from the last word, shifted
+    # down (the bytes past the data then read as 0, as a padded copy's would).
+    tail = len(raw) - 8
+    words = np.ndarray((tail + 1,), dtype="<u8", buffer=raw, strides=(1,))
     short = lengths < 8
     keep = np.where(
         short, (np.uint64(1) << (lengths.clip(max=7) * np.uint64(8))) - np.uint64(1), ~np.uint64(0)
     )
-    first = words[starts] & keep
+    first = words[starts.clip(max=tail)]
+    late = starts > tail
+    if late.any():
+        first[late] >>= (starts[late] - tail).astype(np.uint64) * np.uint64(8)
+    first &= keep
     last = np.where(short, first, words[np.maximum(ends - 8, 0)])
     with np.errstate(over="ignore"):
         return np.asarray(first * _FIRST_MIX ^ last * _LAST_MIX ^ lengths, dtype=np.uint64)

@@ -512,6 +512,47 @@ def test_equal_values_have_equal_fingerprints_whatever_stands_beside_them(
         assert by_value.setdefault(v, f) == f
 
 
+def _fingerprints_of_a_padded_copy(arr: pa.Array) -> list[int]:
+    """The fingerprints as first written: every word read from a copy of the bytes padded
+    with eight zeros (the reference the code, which reads the bytes where they lie, must
+    equal)."""
+    from reconciler.bytescan import _data_view, _offsets
+
+    offsets = _offsets(arr)
+    starts, ends = offsets[:-1], offsets[1:]
+    lengths = (ends - starts).astype(np.uint64)
+    raw = np.frombuffer(_data_view(arr), dtype=np.uint8)
+    padded = np.concatenate((raw, np.zeros(8, dtype=np.uint8)))
+    words = np.ndarray((len(raw) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    short = lengths < 8
+    keep = np.where(
+        short, (np.uint64(1) << (lengths.clip(max=7) * np.uint64(8))) - np.uint64(1), ~np.uint64(0)
+    )
+    first = words[starts] & keep
+    last = np.where(short, first, words[np.maximum(ends - 8, 0)])
+    with np.errstate(over="ignore"):
+        mixed = first * np.uint64(0x9E3779B97F4A7C15) ^ last * np.uint64(0xC2B2AE3D27D4EB4F)
+        return (mixed ^ lengths).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab\u00e9z09.", max_size=19), min_size=1, max_size=14),
+    st.integers(min_value=0, max_value=3),
+    st.booleans(),
+)
+def test_fingerprints_read_where_the_bytes_lie_equal_those_of_a_padded_copy(
+    values: list[str], skip: int, large: bool
+) -> None:
+    # The last values start within the data's last seven bytes (read from its last word,
+    # shifted): short and empty values at the end, arrays of fewer than eight bytes, slices.
+    from reconciler.bytescan import _fingerprints
+
+    kind = pa.large_string() if large else pa.string()
+    arr = pa.array(["lead"] * skip + values, kind).slice(skip)
+    assert _fingerprints(arr).tolist() == _fingerprints_of_a_padded_copy(arr)
+
+
 _FEED_VALUES = {
     "Id": ["1000.4636.310001.1", "1000.4636.310001.2", "x.1", "1.", ".5", "", "a.1234567890"],
     "ActionId": ["1000.4636.310001", "01000.4636.310001", "", " 1000.4636.310002 ", "\u0661"],

@@ -220,22 +220,39 @@ def test_pre_encoded_rows_write_the_same_bytes(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(max_size=8), max_size=12))
-def test_byte_scans_agree_with_regular_expressions(values: list[str]) -> None:
-    """The memchr/lookup-table scans that let kernels be skipped never miss a character."""
+@given(
+    st.lists(st.text(max_size=8), max_size=12),
+    st.integers(min_value=0, max_value=3),
+    st.booleans(),
+)
+def test_byte_scans_agree_with_regular_expressions(
+    values: list[str], skip: int, copied: bool
+) -> None:
+    """The memchr/lookup-table scans that let kernels be skipped never miss a character, and
+    never see one outside the array (a slice of a longer one), whether they scan the buffer
+    where it lies or a copy (where the C library's memchr cannot be loaded)."""
     import re
 
     import pyarrow as pa
 
+    from reconciler import bytescan
+    from reconciler.bytescan import _rows_holding
     from reconciler.writers import _bytes_match, _has_xml_illegal
 
-    arr = pa.array(values, type=pa.large_string())
+    beside = [',"\r\n=+-@\t\x00'] * skip
+    arr = pa.array([*beside, *values, *beside], type=pa.large_string()).slice(skip, len(values))
     joined = "".join(values)
-    assert _bytes_match(arr, b',"\r\n') == bool(re.search(r'[,"\r\n]', joined))
-    assert _bytes_match(arr, b"=+-@\t\r") == bool(re.search(r"[=+\-@\t\r]", joined))
-    assert _has_xml_illegal(arr) == bool(
-        re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", joined)
-    )
+    with pytest.MonkeyPatch.context() as mp:
+        if copied:
+            mp.setattr(bytescan, "_MEMCHR", None)
+        assert _bytes_match(arr, b',"\r\n') == bool(re.search(r'[,"\r\n]', joined))
+        assert _bytes_match(arr, b"=+-@\t\r") == bool(re.search(r"[=+\-@\t\r]", joined))
+        assert _rows_holding(arr, b',"\r\n').tolist() == [
+            bool(re.search(r'[,"\r\n]', v)) for v in values
+        ]
+        assert _has_xml_illegal(arr) == bool(
+            re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]", joined)
+        )
 
 
 def test_a_signal_inside_a_deferred_block_is_handled_after_it() -> None:
