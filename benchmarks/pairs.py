@@ -23,7 +23,10 @@ system) and peak RSS come from the operating system. ``--pin`` runs both on CPU 
 real files' shapes instead of ``--run``. Every run of ``run.py`` can be timed; with a
 ledger (``ledger``, ``second``) each side keeps its own, made by its own code before any run
 is timed, as ``run.py`` makes it: the batch reconciled once already, or a ledger holding an
-earlier batch of the same records, copied afresh before each run.
+earlier batch of the same records, copied afresh before each run. With ``--before`` it then
+says whether the two sides' last outputs are the same, byte for byte (with a ledger: but for
+the path of each side's own ledger, which the outputs name), or which files differ: a lever
+meant to change no output is checked as it is timed.
 """
 
 from __future__ import annotations
@@ -145,7 +148,8 @@ def _ledger_ready(
     if run == "ledger":
         _made([*python, *RUNS["ledger"](given)], env)
         return None
-    earlier = given.out.parent / f"{given.out.name}_earlier.csv"
+    # One earlier file for both sides: the outputs name it (PreviousBatch).
+    earlier = given.out.parent / f"{given.sent.stem}_earlier.csv"
     earlier.write_bytes(given.sent.read_bytes() + b"\n")
     seeded = ledger.with_name(ledger.stem + "_seed.sqlite")
     for leftover in seeded.parent.glob(seeded.name + "*"):
@@ -167,6 +171,61 @@ def _made(cmd: list[str], env: dict[str, str]) -> None:
     code = measure(cmd, env)[3]
     if code not in (0, 1):
         sys.exit(f"pairs.py: making the ledger ready failed (exit {code}): {' '.join(cmd)}")
+
+
+MANIFEST = ".reconciler-output"  # names its own folder: never the same on two sides
+
+
+def outputs_compared(first: Path, second: Path, ledgers: tuple[str, str] | None = None) -> str:
+    """One line on what the two sides wrote last: the same byte for byte, or which files
+    differ or are on one side only. The manifest is left out. ``ledgers``: the path of each
+    side's own ledger, which its outputs may name (summary.json, the report, the workbook's
+    Summary sheet): a file that differs only there is the same. A workbook is compared part
+    by part, each part inflated (where the path would be)."""
+    if not (first.is_dir() and second.is_dir()):
+        return "outputs: not compared (a side wrote no output folder)"
+    names = sorted(
+        {p.name for p in first.iterdir() if p.is_file()}
+        | {p.name for p in second.iterdir() if p.is_file()}
+    )
+    names = [name for name in names if name != MANIFEST]
+    differ = [name for name in names if not _same_file(first / name, second / name, ledgers)]
+    if differ:
+        return f"outputs differ: {', '.join(differ)}"
+    if ledgers is not None:
+        return f"outputs: the same but for the path of each side's ledger ({len(names)} files)"
+    return f"outputs: the same, byte for byte ({len(names)} files)"
+
+
+def _same_file(a: Path, b: Path, ledgers: tuple[str, str] | None) -> bool:
+    if not (a.is_file() and b.is_file()):
+        return False
+    left, right = a.read_bytes(), b.read_bytes()
+    if left == right:
+        return True
+    if ledgers is None:
+        return False
+    if a.suffix == ".xlsx":
+        return _same_parts(left, right, ledgers)
+    return _without(left, ledgers[0]) == _without(right, ledgers[1])
+
+
+def _same_parts(left: bytes, right: bytes, ledgers: tuple[str, str]) -> bool:
+    """Two workbooks' parts (inflated), each side's ledger path left out."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(left)) as za, zipfile.ZipFile(io.BytesIO(right)) as zb:
+        if za.namelist() != zb.namelist():
+            return False
+        return all(
+            _without(za.read(name), ledgers[0]) == _without(zb.read(name), ledgers[1])
+            for name in za.namelist()
+        )
+
+
+def _without(data: bytes, path: str) -> bytes:
+    return data.replace(path.encode("utf-8"), b"\x00ledger\x00") if path else data
 
 
 def summary(got: dict[str, list[float]]) -> dict[str, float]:
@@ -253,7 +312,7 @@ def main() -> None:
 
     second = tool(ROOT, "now")
     if before is not None:
-        first = tool(before, "before")
+        first = tool(before, "old")  # as long as "now": the two sides' paths are as long
         what = NAMES[run] if args.shape is None else f"the {args.shape} shape"
         names = (f"{what}, code in {before}", f"{what}, this checkout")
     else:
@@ -276,6 +335,16 @@ def main() -> None:
         f"({s['wall_ratio_min']:.2f}-{s['wall_ratio_max']:.2f}), {s['cpu_ratio']:.2f}x CPU "
         f"({s['cpu_ratio_min']:.2f}-{s['cpu_ratio_max']:.2f}), {s['rss_ratio']:.2f}x peak RSS"
     )
+    compared = None
+    if before is not None:
+        ledgers = None
+        if args.shape is None and run in ("ledger", "second"):  # each side's own, as given
+            ledgers = (
+                str(args.out / f"pairs_old_{n}.sqlite"),
+                str(args.out / f"pairs_now_{n}.sqlite"),
+            )
+        compared = outputs_compared(first[2], second[2], ledgers)
+        print(compared)
     if args.json:
         doc = {
             "records": n,
@@ -286,6 +355,7 @@ def main() -> None:
             "second": names[1],
             "runs": got,
             "summary": s,
+            "outputs": compared,
         }
         args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 

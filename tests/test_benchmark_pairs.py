@@ -90,6 +90,8 @@ def test_pairs_times_a_shape_on_two_checkouts(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[3].startswith(f"| the shifted shape, code in {ROOT} | ")
     assert lines[4].startswith("| the shifted shape, this checkout | ")
+    # The same code on both sides writes the same files, and pairs.py says so.
+    assert lines[6].startswith("outputs: the same, byte for byte (")
     # The shape's results (lines one off) were made and tied as shapes.py ties them.
     assert (tmp_path / "out" / "shapes_2000" / "results_shifted.csv").is_file()
     assert (tmp_path / "out" / "pairs_now_2000" / "unmatched_results.csv").is_file()
@@ -133,7 +135,9 @@ def test_a_second_batch_is_timed_against_its_own_ledger_on_each_side(tmp_path: P
     lines = done.stdout.splitlines()
     assert lines[3].startswith(f"| reconcile + ledger, second batch, code in {ROOT} | ")
     assert lines[4].startswith("| reconcile + ledger, second batch, this checkout | ")
-    for side in ("before", "now"):
+    # Each side's outputs name its own ledger, and only that tells them apart.
+    assert lines[6].startswith("outputs: the same but for the path of each side's ledger (")
+    for side in ("old", "now"):
         assert (out / f"pairs_{side}_2000_seed.sqlite").is_file()
         summary = json.loads((out / f"pairs_{side}_2000" / "summary.json").read_text("utf-8"))
         assert summary["history"]["batches_before"] == 1
@@ -156,3 +160,56 @@ def test_every_run_of_run_py_can_be_timed(tmp_path: Path, run: str, name: str) -
         assert len(summary["results_files"]) == 3
     else:  # a repeated run: the batch was recorded before the one timed
         assert summary["history"]["recorded_before"] is True
+
+
+def _folder(where: Path, files: dict[str, bytes]) -> Path:
+    where.mkdir(parents=True)
+    for name, data in files.items():
+        (where / name).write_bytes(data)
+    return where
+
+
+def _workbook(*parts: tuple[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts:
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_the_outputs_of_two_sides_are_compared_file_by_file(tmp_path: Path) -> None:
+    compared = _pairs_module().outputs_compared
+    same = {"reconciled.csv": b"a,b\n1,2\n", "summary.json": b"{}"}
+    old = _folder(tmp_path / "old", {**same, ".reconciler-output": b"old"})
+    now = _folder(tmp_path / "now", {**same, ".reconciler-output": b"now"})
+    # The manifest names its own folder: it is not compared.
+    assert compared(old, now) == "outputs: the same, byte for byte (2 files)"
+    (now / "reconciled.csv").write_bytes(b"a,b\n1,3\n")
+    (now / "extra.csv").write_bytes(b"")
+    assert compared(old, now) == "outputs differ: extra.csv, reconciled.csv"
+    assert compared(old, tmp_path / "none").startswith("outputs: not compared")
+
+
+def test_each_sides_ledger_path_is_all_that_may_differ(tmp_path: Path) -> None:
+    compared = _pairs_module().outputs_compared
+    ledgers = ("/x/pairs_old_10.sqlite", "/x/pairs_now_10.sqlite")
+
+    def side(name: str, path: str, extra: bytes = b"") -> Path:
+        text = f'{{"ledger": "{path}"}}'.encode()
+        sheet = b"<c><is><t>" + path.encode() + b"</t></is></c>" + extra
+        return _folder(
+            tmp_path / name,
+            {"summary.json": text, "reconciled.xlsx": _workbook(("xl/sheet1.xml", sheet))},
+        )
+
+    old, now = side("old", ledgers[0]), side("now", ledgers[1])
+    assert compared(old, now) == "outputs differ: reconciled.xlsx, summary.json"
+    assert compared(old, now, ledgers) == (
+        "outputs: the same but for the path of each side's ledger (2 files)"
+    )
+    # Anything else that differs inside a workbook's parts still counts.
+    changed = side("changed", ledgers[1], extra=b"<c/>")
+    assert compared(old, changed, ledgers) == "outputs differ: reconciled.xlsx"
