@@ -34,7 +34,7 @@ def _load_memchr() -> Callable[[int, int, int], int | None] | None:
 
         libc = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
         found = libc.memchr
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):  # a Python without ctypes, or no memchr
         return None
     found.restype = ctypes.c_void_p
     found.argtypes = (ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t)

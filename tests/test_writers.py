@@ -371,3 +371,19 @@ def test_json_written_in_pieces_reads_as_written_whole(
     finally:
         jsonfile._FRAME_ROWS = saved
     assert out.getvalue() == whole
+
+
+def test_the_byte_scans_do_without_ctypes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A Python built without ctypes: memchr is not loaded, and the scans search a copy.
+    import sys
+
+    import pyarrow as pa
+
+    from reconciler import bytescan
+
+    monkeypatch.setitem(sys.modules, "ctypes", None)
+    assert bytescan._load_memchr() is None
+    monkeypatch.setattr(bytescan, "_MEMCHR", None)
+    arr = pa.array(["ab", "c,d", ""], pa.large_string())
+    assert bytescan._bytes_match(arr, b",") and not bytescan._bytes_match(arr, b'"')
+    assert bytescan._rows_holding(arr, b",").tolist() == [False, True, False]
