@@ -9,6 +9,7 @@ pairwise ratios.
     python benchmarks/pairs.py --before ../old        # a lever: this checkout's code against
                                                       # the code of another checkout
     python benchmarks/pairs.py --before ../old --shape shifted   # on a real file's shape
+    python benchmarks/pairs.py --run updates --same-job   # against the script for that job
 
 ``run.py`` times every command a few times and compares medians: on a shared machine a slow
 minute can still fall on one command more than another. Here the two commands run back to
@@ -26,7 +27,10 @@ is timed, as ``run.py`` makes it: the batch reconciled once already, or a ledger
 earlier batch of the same records, copied afresh before each run. With ``--before`` it then
 says whether the two sides' last outputs are the same, byte for byte (with a ledger: but for
 the path of each side's own ledger, which the outputs name), or which files differ: a lever
-meant to change no output is checked as it is timed.
+meant to change no output is checked as it is timed. ``--same-job`` (with ``--run updates`` or
+``--run second``) takes as the reference the script an analyst would write for that job
+(``baseline.py --updates``, ``--earlier``); ``--system-allocator`` runs the reference script on
+the C library's allocator, the one reconciler uses.
 """
 
 from __future__ import annotations
@@ -101,6 +105,12 @@ NAMES = {
     "ledger": "reconcile + ledger",
     "second": "reconcile + ledger, second batch",
     "check": "check",
+}
+# The arguments that make baseline.py the script for a run's job (updates, earlier sent file,
+# earlier results).
+SAME_JOB: dict[str, Callable[[Path, Path, Path], list[str]]] = {
+    "updates": lambda updates, _earlier, _results: ["--updates", str(updates), SUBMITTED],
+    "second": lambda _updates, earlier, results: ["--earlier", str(earlier), str(results)],
 }
 # A side: its command, environment, the output it writes (removed before each run) and what
 # is made ready before each run (the ledger of a second batch), if anything.
@@ -261,6 +271,17 @@ def main() -> None:
         help="a checkout of reconciler whose code is the reference, instead of the baseline",
     )
     parser.add_argument("--pin", action="store_true", help="both commands on CPU 0 only")
+    parser.add_argument(
+        "--same-job",
+        action="store_true",
+        help="with --run updates or second: against the pandas script for that job "
+        "(baseline.py --updates, --earlier) instead of the baseline",
+    )
+    parser.add_argument(
+        "--system-allocator",
+        action="store_true",
+        help="the pandas script on the C library's allocator, the one reconciler uses",
+    )
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic data")
@@ -271,6 +292,12 @@ def main() -> None:
     if args.shape is not None and (args.before is None or args.run is not None):
         parser.error("--shape times a shape on two checkouts: give it with --before, not --run")
     run = args.run or "all"
+    if args.same_job and (run not in SAME_JOB or args.before is not None):
+        parser.error(
+            "--same-job times --run updates or --run second against a script, not --before"
+        )
+    if args.system_allocator and args.before is not None:
+        parser.error("--system-allocator is for the pandas script, not --before")
     before: Path | None = args.before.resolve() if args.before is not None else None
     if before is not None and not (before / "reconciler" / "__init__.py").is_file():
         parser.error(
@@ -318,8 +345,18 @@ def main() -> None:
     else:
         target = args.out / f"pairs_baseline_{n}.csv"
         cmd = [sys.executable, str(HERE / "baseline.py"), str(sent), str(results), str(target)]
-        first = (cmd, base_env, target, None)
-        names = ("pandas baseline", NAMES[run])
+        name = "pandas baseline"
+        if args.same_job:  # the earlier file is the one the tool's side was made ready with
+            earlier = args.out / f"{sent.stem}_earlier.csv"
+            cmd += SAME_JOB[run](updates, earlier, results)
+            name = f"pandas script, same job: {'earlier batch' if run == 'second' else run}"
+        # As an analyst runs it (Arrow's default allocator), unless asked otherwise.
+        env = {k: v for k, v in base_env.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+        if args.system_allocator:
+            env["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+            name += ", C library's allocator"
+        first = (cmd, env, target, None)
+        names = (name, NAMES[run])
     got = pairs(first, second, args.pairs, pin=args.pin)
     s = summary(got)
     cores = "1 (pinned)" if args.pin else "all"

@@ -20,6 +20,11 @@ The baseline runs as an analyst runs it, on Arrow's default allocator; it runs a
 on the C library's allocator, the one reconciler uses, and the default run's ratios to that
 second baseline are printed below the table: where the two baselines differ, the machine's
 allocator, not the tool, makes part of the first ratio.
+
+Beside ``reconcile + updates`` and the second batch runs the script an analyst would write for
+that job (``baseline.py --updates``, ``--earlier``: the merge, then the platform's latest change
+of each record's action, or each record's outcome in the batch before), as written; the
+capability's ratios to it are printed below the table too.
 """
 
 from __future__ import annotations
@@ -121,9 +126,10 @@ def bench(
     # different): each "second batch" run starts from a copy of it, so every record is tied
     # to its earlier attempt and every correction checked against what went out before.
     seeded = out / f"ledger_seed_{n}.sqlite"
-    if not seeded.exists() and (only is None or "second" in only):
-        earlier = out / f"earlier_{n}.csv"
+    earlier = out / f"earlier_{n}.csv"
+    if only is None or "second" in only:
         earlier.write_bytes(sent.read_bytes() + b"\n")
+    if not seeded.exists() and (only is None or "second" in only):
         measure(
             [*reconciler, "reconcile", str(earlier), str(results), "--out",
              str(out / f"earlier_{n}"), "--force", "--no-xlsx", "--no-report",
@@ -216,6 +222,17 @@ def bench(
     ):
         if only is None or KEYS[name] in only:
             runs.append((name, [*reconciler, *args], Path(args[args.index("--out") + 1]), env))
+            # The script an analyst would write for the same job, as written (baseline.py).
+            job = SAME_JOB.get(name)
+            if job is not None:
+                script_out = out / f"{KEYS[name]}_script_{n}.csv"
+                extra = (
+                    ["--updates", str(updates), SUBMITTED]
+                    if KEYS[name] == "updates"
+                    else ["--earlier", str(earlier), str(results)]
+                )
+                script = [sys.executable, str(HERE / "baseline.py"), str(sent), str(results)]
+                runs.append((job, [*script, str(script_out), *extra], script_out, as_written))
     times: dict[str, list[float]] = {name: [] for name, *_ in runs}
     cpu: dict[str, list[float]] = {name: [] for name, *_ in runs}
     rss: dict[str, list[float]] = {name: [] for name, *_ in runs}
@@ -261,6 +278,13 @@ def bench(
 
 BASELINE = "pandas baseline"
 SYSTEM_BASELINE = "pandas baseline, C library's allocator"
+
+# The script an analyst would write for the job of a run (``baseline.py --updates`` or
+# ``--earlier``), timed beside it.
+SAME_JOB = {
+    "reconcile + ledger, second batch": "pandas script, same job: earlier batch",
+    "reconcile + updates": "pandas script, same job: updates",
+}
 
 KEYS = {
     "reconcile (all outputs)": "all",
@@ -371,6 +395,13 @@ def main() -> None:
                 if plain and (n, pin, run) in by:
                     extra = by[(n, pin, run)]
                     print(f"{run} at {n:,}, {where}: {extra - plain:+.2f} s, {extra / plain:.2f}x")
+            for run, job in SAME_JOB.items():
+                if (n, pin, run) in by and (n, pin, job) in by:
+                    print(
+                        f"{run} at {n:,}, {where}, against the pandas script for the same job: "
+                        f"{by[(n, pin, run)] / by[(n, pin, job)]:.2f}x wall, "
+                        f"{by_cpu[(n, pin, run)] / by_cpu[(n, pin, job)]:.2f}x CPU"
+                    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
